@@ -1,0 +1,15 @@
+"""Repository-wide pytest setup: hypothesis profiles and hardware gating."""
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("default", deadline=None)
+settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
+settings.register_profile(
+    "fuzz", deadline=None, max_examples=2000, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+# gpiozero must never probe real pin factories in tests.
+os.environ.setdefault("GPIOZERO_PIN_FACTORY", "mock")

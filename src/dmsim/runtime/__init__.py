@@ -1,0 +1,25 @@
+"""The runtime port (time, waiting, concurrency), its simulated and real sides, the seeded
+RNG tree and the trace recorder."""
+
+from ._port import Event, ProcessKilled, Queue, QueueEmpty, QueueFull, Runtime, Task
+from ._real import RealRuntime
+from ._rng import RngTree
+from ._sim import SimKernel, SimRuntime
+from ._trace import Divergence, Trace, TraceEvent
+
+__all__ = [
+    "Divergence",
+    "Event",
+    "ProcessKilled",
+    "Queue",
+    "QueueEmpty",
+    "QueueFull",
+    "RealRuntime",
+    "RngTree",
+    "Runtime",
+    "SimKernel",
+    "SimRuntime",
+    "Task",
+    "Trace",
+    "TraceEvent",
+]

@@ -1,0 +1,244 @@
+"""SimRuntime: the runtime port on simpy's simulated time.
+
+One :class:`SimKernel` owns the simpy environment and the simulated wall clock. Each
+simulated OS process gets its own :class:`SimRuntime` from :meth:`SimKernel.process`, so a
+crash (:meth:`SimRuntime.kill`) takes down exactly that process's tasks.
+
+simpy drives coroutines directly: ``env.process()`` accepts anything with ``send`` and
+``throw``, and every awaitable here yields a simpy event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable, Coroutine, Generator
+from typing import Any, TypeVar
+
+import simpy
+
+from ._port import ProcessKilled, QueueEmpty, QueueFull
+
+T = TypeVar("T")
+
+__all__ = ["SimKernel", "SimRuntime"]
+
+_KILLED = "dmsim:killed"
+
+
+class _Wait:
+    """Await one simpy event; translate interrupts into cancellation or a kill."""
+
+    __slots__ = ("_event", "_rt")
+
+    def __init__(self, rt: SimRuntime, event: simpy.Event) -> None:
+        self._rt = rt
+        self._event = event
+
+    def __await__(self) -> Generator[simpy.Event, Any, Any]:
+        if not self._rt.alive:
+            raise ProcessKilled(self._rt.name)
+        try:
+            return (yield self._event)
+        except simpy.Interrupt as interrupt:
+            cancel = getattr(self._event, "cancel", None)
+            if cancel is not None:  # a pending Store get/put must not swallow an item later
+                cancel()
+            if interrupt.cause == _KILLED:
+                raise ProcessKilled(self._rt.name) from None
+            raise asyncio.CancelledError() from None
+
+
+class SimTask:
+    """A coroutine running as a simpy process."""
+
+    def __init__(self, rt: SimRuntime, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        self._rt = rt
+        self._name = name
+        self._cancelled = False
+        self._process = rt.kernel.env.process(self._guard(coro))
+
+    async def _guard(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        try:
+            return await coro
+        except asyncio.CancelledError:
+            self._cancelled = True
+            return None
+        except ProcessKilled:
+            return None
+        finally:
+            self._rt._tasks.pop(self, None)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def done(self) -> bool:
+        return not self._process.is_alive
+
+    def cancel(self) -> None:
+        self._interrupt(None)
+
+    def _interrupt(self, cause: str | None) -> None:
+        if self._process.is_alive and self._process is not self._rt.kernel.env.active_process:
+            self._process.interrupt(cause)
+
+    async def join(self) -> Any:
+        result = await _Wait(self._rt, self._process)
+        if self._cancelled:
+            raise asyncio.CancelledError()
+        return result
+
+    async def stop(self) -> None:
+        self.cancel()
+        if self._process.is_alive:
+            await _Wait(self._rt, self._process)
+
+
+class SimEvent:
+    def __init__(self, rt: SimRuntime) -> None:
+        self._rt = rt
+        self._event = rt.kernel.env.event()
+
+    def set(self) -> None:
+        if not self._event.triggered:
+            self._event.succeed()
+
+    def clear(self) -> None:
+        if self._event.triggered:
+            self._event = self._rt.kernel.env.event()
+
+    def is_set(self) -> bool:
+        return bool(self._event.triggered)
+
+    async def wait(self) -> None:
+        if not self._event.triggered:
+            await _Wait(self._rt, self._event)
+
+
+class SimQueue:
+    def __init__(self, rt: SimRuntime, maxsize: int) -> None:
+        self._rt = rt
+        self._maxsize = maxsize
+        self._store = simpy.Store(rt.kernel.env, capacity=maxsize if maxsize > 0 else math.inf)
+
+    @property
+    def maxsize(self) -> int:
+        return self._maxsize
+
+    def qsize(self) -> int:
+        return len(self._store.items)
+
+    async def put(self, item: Any) -> None:
+        await _Wait(self._rt, self._store.put(item))
+
+    def put_nowait(self, item: Any) -> None:
+        if len(self._store.items) >= self._store.capacity:
+            raise QueueFull()
+        self._store.put(item)
+
+    async def get(self) -> Any:
+        return await _Wait(self._rt, self._store.get())
+
+    def get_nowait(self) -> Any:
+        request = self._store.get()
+        if not request.triggered:
+            request.cancel()
+            raise QueueEmpty()
+        return request.value
+
+
+class SimKernel:
+    """The simulated world's clock: one simpy environment and a steppable wall clock."""
+
+    def __init__(self, *, epoch_ns: int) -> None:
+        self.env = simpy.Environment()
+        self._wall_offset_ns = epoch_ns
+
+    def now(self) -> float:
+        return float(self.env.now)
+
+    def wall_ns(self) -> int:
+        return self._wall_offset_ns + round(self.env.now * 1e9)
+
+    def step_wall_clock(self, seconds: float) -> None:
+        """Jump the wall clock (NTP step, RTC set); monotonic time is unaffected."""
+        self._wall_offset_ns += round(seconds * 1e9)
+
+    def process(self, name: str) -> SimRuntime:
+        """A new simulated OS process with its own tasks."""
+        return SimRuntime(self, name)
+
+    def run(self, until: float | None = None) -> None:
+        self.env.run(until=until)
+
+    def run_main(self, coro: Coroutine[Any, Any, T], *, name: str = "main") -> T:
+        """Run ``coro`` in a fresh process until it returns (other processes may still exist)."""
+        task = self.process(name).spawn(coro, name=name)
+        self.env.run(until=task._process)
+        if task._cancelled:
+            raise asyncio.CancelledError()
+        return task._process.value  # type: ignore[no-any-return]
+
+
+class SimRuntime:
+    """The runtime port for one simulated process."""
+
+    def __init__(self, kernel: SimKernel, name: str) -> None:
+        self.kernel = kernel
+        self.name = name
+        self.alive = True
+        self._tasks: dict[SimTask, None] = {}  # insertion-ordered for determinism
+
+    # clocks
+    def monotonic(self) -> float:
+        return float(self.kernel.env.now)
+
+    def wall_ns(self) -> int:
+        return self.kernel.wall_ns()
+
+    # waiting
+    async def sleep(self, seconds: float) -> None:
+        await _Wait(self, self.kernel.env.timeout(max(0.0, seconds)))
+
+    async def sleep_until(self, deadline: float) -> None:
+        await _Wait(self, self.kernel.env.timeout(max(0.0, deadline - self.kernel.env.now)))
+
+    # concurrency
+    def spawn(self, coro: Coroutine[Any, Any, T], *, name: str) -> SimTask:
+        if not self.alive:
+            coro.close()
+            raise ProcessKilled(self.name)
+        task = SimTask(self, coro, name)
+        self._tasks[task] = None
+        return task
+
+    def event(self) -> SimEvent:
+        return SimEvent(self)
+
+    def queue(self, maxsize: int = 0) -> SimQueue:
+        return SimQueue(self, maxsize)
+
+    async def with_timeout(self, seconds: float, coro: Coroutine[Any, Any, T]) -> T:
+        task = self.spawn(coro, name="with_timeout")
+        timer = self.kernel.env.timeout(max(0.0, seconds))
+        try:
+            await _Wait(self, self.kernel.env.any_of([task._process, timer]))
+        except BaseException:
+            await task.stop()
+            raise
+        if task.done():
+            return await task.join()  # type: ignore[no-any-return]
+        await task.stop()
+        raise TimeoutError(f"timed out after {seconds:g}s")
+
+    async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        # Simulated I/O takes no simulated time unless its port models it.
+        return fn(*args)
+
+    # crashes
+    def kill(self) -> None:
+        """Crash this process: every task stops at its next wait; ports refuse it from now on."""
+        self.alive = False
+        for task in list(self._tasks):
+            task._interrupt(_KILLED)

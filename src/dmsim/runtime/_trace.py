@@ -1,0 +1,91 @@
+"""The trace recorder: ordered, timestamped events; same seed, same trace."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Divergence", "Trace", "TraceEvent"]
+
+
+
+@dataclass(frozen=True, slots=True)
+class TraceEvent:
+    index: int
+    time: float
+    kind: str
+    fields: dict[str, Any]
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"i": self.index, "t": round(self.time, 9), "kind": self.kind, **self.fields},
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Divergence:
+    """Where two traces first differ (``None`` on the side that ended early)."""
+
+    index: int
+    left: TraceEvent | None
+    right: TraceEvent | None
+
+    def __str__(self) -> str:
+        left = self.left.to_json() if self.left else "<end of trace>"
+        right = self.right.to_json() if self.right else "<end of trace>"
+        return f"traces diverge at event #{self.index}:\n  run 1: {left}\n  run 2: {right}"
+
+
+class Trace:
+    """Append-only event log; ``clock`` gives the time stamped on each event."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._events: list[TraceEvent] = []
+        self._listeners: list[Callable[[TraceEvent], None]] = []
+
+    def record(self, kind: str, **fields: Any) -> TraceEvent:
+        event = TraceEvent(len(self._events), self._clock(), kind, fields)
+        self._events.append(event)
+        for listener in self._listeners:
+            listener(event)
+        return event
+
+    def subscribe(self, listener: Callable[[TraceEvent], None]) -> None:
+        """Call ``listener`` for every event recorded from now on (progress, oracle)."""
+        self._listeners.append(listener)
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def __iter__(self) -> Iterator[TraceEvent]:
+        return iter(self._events)
+
+    def of_kind(self, *kinds: str) -> list[TraceEvent]:
+        return [e for e in self._events if e.kind in kinds]
+
+    def digest(self) -> str:
+        h = hashlib.sha256()
+        for event in self._events:
+            h.update(event.to_json().encode())
+            h.update(b"\n")
+        return h.hexdigest()
+
+    def first_divergence(self, other: Trace) -> Divergence | None:
+        for i in range(max(len(self._events), len(other._events))):
+            left = self._events[i] if i < len(self._events) else None
+            right = other._events[i] if i < len(other._events) else None
+            if left is None or right is None or left.to_json() != right.to_json():
+                return Divergence(i, left, right)
+        return None
+
+    def write_jsonl(self, path: Path) -> None:
+        with path.open("w", encoding="utf-8") as out:
+            for event in self._events:
+                out.write(event.to_json() + "\n")
