@@ -1,0 +1,51 @@
+"""The cloud transport port: how the sync engine reaches DataSyncService.
+
+Implementations: a gRPC client (``dmsim.cloud``) and a simulated link to an in-process cloud
+(``dmsim.net``). Every upload carries an idempotency ``key`` derived from the file; a cloud
+that has seen the key acknowledges again and stores nothing new. On the wire the key travels as
+the gRPC metadata header :data:`IDEMPOTENCY_HEADER`, so Viam's messages stay unchanged.
+
+Outcome of a call, as the sync engine classifies it:
+
+- returns a response: ``ok`` (the cloud committed, or had already committed, the key);
+- raises :class:`~dmsim.errors.CloudError` with a gRPC status name: ``fail`` (the cloud did
+  not commit), except ``DEADLINE_EXCEEDED`` and ``UNKNOWN``, which are ``unknown``;
+- raises ``TimeoutError`` or ``ConnectionError`` after the request may have been sent:
+  ``unknown`` (it may have landed; the resend with the same key is safe).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from viam.proto.app.datasync import (
+    DataCaptureUploadMetadata,
+    DataCaptureUploadRequest,
+    DataCaptureUploadResponse,
+    FileUploadResponse,
+    StreamingDataCaptureUploadResponse,
+    UploadMetadata,
+)
+
+__all__ = ["IDEMPOTENCY_HEADER", "CloudTransport"]
+
+IDEMPOTENCY_HEADER = "dmsim-idempotency-key"
+
+
+class CloudTransport(Protocol):
+    async def data_capture_upload(
+        self, request: DataCaptureUploadRequest, *, key: str
+    ) -> DataCaptureUploadResponse: ...
+
+    async def file_upload(
+        self, metadata: UploadMetadata, chunks: AsyncIterator[bytes], *, key: str
+    ) -> FileUploadResponse:
+        """FileUpload: first packet the metadata, then ``FileData`` chunks (64 KiB)."""
+
+    async def streaming_data_capture_upload(
+        self, metadata: DataCaptureUploadMetadata, chunks: AsyncIterator[bytes], *, key: str
+    ) -> StreamingDataCaptureUploadResponse:
+        """StreamingDataCaptureUpload: first packet the metadata, then ``data`` chunks."""
+
+    async def close(self) -> None: ...
