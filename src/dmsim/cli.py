@@ -16,9 +16,7 @@ from .errors import DmsimError, _InputError
 
 # Modules that define ``register(subparsers)``; each adds its commands with
 # ``parser.set_defaults(handler=...)``.
-COMMAND_MODULES: tuple[str, ...] = (
-    "dmsim.config.cli",
-)
+COMMAND_MODULES: tuple[str, ...] = ("dmsim.config.cli",)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,15 +20,15 @@ T_co = TypeVar("T_co", covariant=True)
 __all__ = ["Event", "ProcessKilled", "Queue", "QueueEmpty", "QueueFull", "Runtime", "Task"]
 
 
-class ProcessKilled(BaseException):  # noqa: N818 - mirrors CancelledError; not an error to catch
+class ProcessKilled(BaseException):
     """Thrown into every task of a simulated process that crashed (RAM lost)."""
 
 
-class QueueFull(Exception):  # noqa: N818 - mirrors asyncio.QueueFull
+class QueueFull(Exception):
     """``put_nowait`` on a full queue."""
 
 
-class QueueEmpty(Exception):  # noqa: N818 - mirrors asyncio.QueueEmpty
+class QueueEmpty(Exception):
     """``get_nowait`` on an empty queue."""
 
 

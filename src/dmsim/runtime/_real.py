@@ -128,7 +128,7 @@ class RealRuntime:
     async def with_timeout(self, seconds: float, coro: Coroutine[Any, Any, T]) -> T:
         try:
             return await asyncio.wait_for(coro, timeout=max(0.0, seconds))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise TimeoutError(f"timed out after {seconds:g}s") from None
 
     async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:

@@ -12,7 +12,6 @@ from typing import Any
 __all__ = ["Divergence", "Trace", "TraceEvent"]
 
 
-
 @dataclass(frozen=True, slots=True)
 class TraceEvent:
     index: int

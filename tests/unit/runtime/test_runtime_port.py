@@ -202,8 +202,14 @@ def test_kill_stops_every_task_of_a_process_and_runs_no_further_waits() -> None:
     kernel.run_main(killer())
     kernel.run(until=10)
     assert log == [
-        "a tick 1", "b tick 1", "a tick 2", "b tick 2",
-        "a cleanup", "a refused", "b cleanup", "b refused",
+        "a tick 1",
+        "b tick 1",
+        "a tick 2",
+        "b tick 2",
+        "a cleanup",
+        "a refused",
+        "b cleanup",
+        "b refused",
     ]
     with pytest.raises(ProcessKilled):
         victim.spawn(worker("c"), name="c")
