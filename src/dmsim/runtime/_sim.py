@@ -58,6 +58,9 @@ def _resume(coro: Coroutine[Any, Any, T], first: simpy.Event) -> Coroutine[Any, 
             while True:
                 try:
                     value = yield event
+                except GeneratorExit:  # garbage collection: the inner coroutine may be gone
+                    coro.close()
+                    raise
                 except BaseException as error:  # forward interrupts to the coroutine
                     try:
                         event = coro.throw(error)
@@ -257,7 +260,7 @@ class SimRuntime:
         timer = self.kernel.env.timeout(max(0.0, seconds))
         try:
             await _Wait(self, self.kernel.env.any_of([task._process, timer]))
-        except BaseException:
+        except asyncio.CancelledError:
             await task.stop()
             raise
         if task.done():

@@ -1,0 +1,211 @@
+"""Collector behaviour on simulated time with a scripted device and an in-memory sink."""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from dmsim.capture._collector import Collector, StampedReading
+from dmsim.errors import DeviceError
+from dmsim.runtime import Runtime, SimKernel, Trace
+
+
+@dataclass(frozen=True)
+class Result:
+    readings: tuple[Any, ...]
+    time_requested_ns: int
+    time_received_ns: int
+
+
+@dataclass
+class Device:
+    rt: Runtime
+    delay_s: float = 0.0
+    fail_between: tuple[float, float] | None = None
+    calls: int = 0
+
+    async def capture(self, method: str, params: Mapping[str, str]) -> Result:
+        self.calls += 1
+        now = self.rt.monotonic()
+        if self.fail_between and self.fail_between[0] <= now < self.fail_between[1]:
+            raise DeviceError("sensor NACK (errno 121)")
+        if self.delay_s:
+            await self.rt.sleep(self.delay_s)
+        t = self.rt.wall_ns()
+        return Result(({"t": now},), t, t)
+
+
+@dataclass
+class Sink:
+    rt: Runtime
+    broken_until: float = -1.0
+    written: list[StampedReading] = field(default_factory=list)
+    synced_upto: int = 0
+    sync_times: list[float] = field(default_factory=list)
+    files_closed: int = 0
+    closed: bool = False
+
+    def write(self, reading: StampedReading) -> None:
+        if self.rt.monotonic() < self.broken_until:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.written.append(reading)
+
+    def sync(self) -> None:
+        self.synced_upto = len(self.written)
+        self.sync_times.append(self.rt.monotonic())
+
+    def close_file(self) -> None:
+        self.synced_upto = len(self.written)
+        self.files_closed += 1
+
+    def close(self) -> None:
+        self.close_file()
+        self.closed = True
+
+
+def make(
+    kernel: SimKernel, *, hz: float = 10.0, queue: int = 250, window: float = 1.0, **device: Any
+) -> tuple[Collector, Device, Sink, Trace]:
+    rt = kernel.process("core")
+    trace = Trace(kernel.now)
+    dev, sink = Device(rt, **device), Sink(rt)
+    collector = Collector(
+        rt=rt,
+        stream="rdk:component:arm/arm1/JointPositions",
+        boot=0,
+        source=dev,
+        method="JointPositions",
+        params={},
+        period_s=1 / hz,
+        queue_size=queue,
+        sink=sink,
+        durability_window_s=window,
+        capture_timeout_s=5.0,
+        trace=trace,
+    )
+    return collector, dev, sink, trace
+
+
+def run_for(kernel: SimKernel, collector: Collector, seconds: float) -> None:
+    collector.start()
+    kernel.run(until=kernel.now() + seconds)
+
+
+def test_count_matches_frequency_times_duration_and_first_capture_after_one_period() -> None:
+    kernel = SimKernel(epoch_ns=0)
+    collector, dev, sink, trace = make(kernel, hz=10)
+    run_for(kernel, collector, 60.0)
+    stats = collector.statistics()
+    assert stats.captured in (599, 600)  # ticks at 0.1 .. 60.0 (the last may be at the edge)
+    assert stats.skipped_total == 0
+    first = trace.of_kind("reading.captured")[0]
+    assert first.time == pytest.approx(0.1)
+    assert [r.seq for r in sink.written] == list(range(len(sink.written)))
+
+
+def test_slow_device_overruns_are_counted_as_skipped_ticks() -> None:
+    kernel = SimKernel(epoch_ns=0)
+    collector, dev, sink, _ = make(kernel, hz=10, delay_s=0.25)  # each capture spans 2.5 ticks
+    run_for(kernel, collector, 30.0)
+    stats = collector.statistics()
+    ticks = 299  # deadlines 0.1 .. 29.9 fall inside the run
+    in_flight = 3  # the capture running at the end has not been accounted yet
+    assert ticks - in_flight <= stats.captured + stats.skipped_total <= ticks
+    assert stats.skipped["overrun"] > 150
+
+
+def test_device_errors_skip_ticks_and_capture_resumes() -> None:
+    kernel = SimKernel(epoch_ns=0)
+    collector, dev, sink, trace = make(kernel, hz=1, fail_between=(10.0, 20.0))
+    run_for(kernel, collector, 60.0)
+    stats = collector.statistics()
+    assert stats.device_errors == 10
+    assert stats.skipped == {"device_error": 10}
+    assert stats.captured == 49  # deadlines 1 .. 59 fall inside the run
+    # one error line per 2 s at most: throttled
+    assert len(trace.of_kind("capture.error")) == 5
+
+
+def test_writer_survives_disk_full_and_skips_are_accounted() -> None:
+    kernel = SimKernel(epoch_ns=0)
+    collector, dev, sink, _ = make(kernel, hz=10, queue=20)
+    sink.broken_until = 30.0
+    run_for(kernel, collector, 60.0)
+    stats = collector.statistics()
+    assert stats.write_errors > 0
+    assert stats.skipped["queue_full"] > 200
+    assert stats.captured + stats.skipped_total in (599, 600)
+    # everything captured was eventually written, in order, none lost
+    assert stats.written == stats.captured - stats.queue_depth
+    assert [r.seq for r in sink.written] == list(range(len(sink.written)))
+
+
+def test_fsync_happens_within_the_durability_window() -> None:
+    kernel = SimKernel(epoch_ns=0)
+    collector, dev, sink, _ = make(kernel, hz=0.1, window=1.0)  # one reading every 10 s
+    run_for(kernel, collector, 35.0)
+    assert sink.sync_times == pytest.approx([11.0, 21.0, 31.0])
+
+
+def test_close_drains_the_queue_to_disk() -> None:
+    kernel = SimKernel(epoch_ns=0)
+    collector, dev, sink, _ = make(kernel, hz=100, queue=250)
+    sink.broken_until = 5.0
+    collector.start()
+    kernel.run(until=4.0)
+    queued = collector.statistics().queue_depth
+    assert queued > 100
+
+    async def shutdown() -> None:
+        await collector.close()
+
+    kernel.run_main(shutdown())
+    stats = collector.statistics()
+    assert stats.queue_depth == 0
+    assert stats.written == stats.captured
+    assert sink.closed
+
+
+def test_close_reports_readings_it_cannot_write() -> None:
+    kernel = SimKernel(epoch_ns=0)
+    collector, dev, sink, trace = make(kernel, hz=10, queue=50)
+    sink.broken_until = 1e9
+    collector.start()
+    kernel.run(until=10.0)
+
+    async def shutdown() -> None:
+        await collector.close(drain_timeout_s=5.0)
+
+    kernel.run_main(shutdown())
+    stats = collector.statistics()
+    dropped = trace.of_kind("reading.dropped")
+    assert stats.dropped == stats.captured == len(dropped[0].fields["ids"])
+
+
+def test_rate_change_keeps_queue_and_phase() -> None:
+    kernel = SimKernel(epoch_ns=0)
+    collector, dev, sink, trace = make(kernel, hz=1)
+    collector.start()
+    kernel.run(until=10.5)
+    collector.set_period(0.1)
+    kernel.run(until=20.5)
+    times = [e.time for e in trace.of_kind("reading.captured")]
+    assert times[:10] == pytest.approx([float(i) for i in range(1, 11)])
+    assert times[10] == pytest.approx(11.0)  # the pending 1 Hz deadline is kept
+    assert times[11] == pytest.approx(11.1)
+    assert len(times) == 10 + 95  # 11.0 .. 20.4 at 10 Hz
+
+
+def test_a_killed_process_stops_capturing() -> None:
+    kernel = SimKernel(epoch_ns=0)
+    collector, dev, sink, _ = make(kernel, hz=10)
+    collector.start()
+    kernel.run(until=5.0)
+    calls = dev.calls
+    dev.rt.kill()  # type: ignore[attr-defined]
+    kernel.run(until=10.0)
+    assert dev.calls == calls
