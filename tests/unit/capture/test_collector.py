@@ -97,7 +97,7 @@ def run_for(kernel: SimKernel, collector: Collector, seconds: float) -> None:
 
 def test_count_matches_frequency_times_duration_and_first_capture_after_one_period() -> None:
     kernel = SimKernel(epoch_ns=0)
-    collector, dev, sink, trace = make(kernel, hz=10)
+    collector, _dev, sink, trace = make(kernel, hz=10)
     run_for(kernel, collector, 60.0)
     stats = collector.statistics()
     assert stats.captured in (599, 600)  # ticks at 0.1 .. 60.0 (the last may be at the edge)
@@ -109,7 +109,7 @@ def test_count_matches_frequency_times_duration_and_first_capture_after_one_peri
 
 def test_slow_device_overruns_are_counted_as_skipped_ticks() -> None:
     kernel = SimKernel(epoch_ns=0)
-    collector, dev, sink, _ = make(kernel, hz=10, delay_s=0.25)  # each capture spans 2.5 ticks
+    collector, _dev, _sink, _ = make(kernel, hz=10, delay_s=0.25)  # each capture spans 2.5 ticks
     run_for(kernel, collector, 30.0)
     stats = collector.statistics()
     ticks = 299  # deadlines 0.1 .. 29.9 fall inside the run
@@ -120,7 +120,7 @@ def test_slow_device_overruns_are_counted_as_skipped_ticks() -> None:
 
 def test_device_errors_skip_ticks_and_capture_resumes() -> None:
     kernel = SimKernel(epoch_ns=0)
-    collector, dev, sink, trace = make(kernel, hz=1, fail_between=(10.0, 20.0))
+    collector, _dev, _sink, trace = make(kernel, hz=1, fail_between=(10.0, 20.0))
     run_for(kernel, collector, 60.0)
     stats = collector.statistics()
     assert stats.device_errors == 10
@@ -132,7 +132,7 @@ def test_device_errors_skip_ticks_and_capture_resumes() -> None:
 
 def test_writer_survives_disk_full_and_skips_are_accounted() -> None:
     kernel = SimKernel(epoch_ns=0)
-    collector, dev, sink, _ = make(kernel, hz=10, queue=20)
+    collector, _dev, sink, _ = make(kernel, hz=10, queue=20)
     sink.broken_until = 30.0
     run_for(kernel, collector, 60.0)
     stats = collector.statistics()
@@ -146,14 +146,14 @@ def test_writer_survives_disk_full_and_skips_are_accounted() -> None:
 
 def test_fsync_happens_within_the_durability_window() -> None:
     kernel = SimKernel(epoch_ns=0)
-    collector, dev, sink, _ = make(kernel, hz=0.1, window=1.0)  # one reading every 10 s
+    collector, _dev, sink, _ = make(kernel, hz=0.1, window=1.0)  # one reading every 10 s
     run_for(kernel, collector, 35.0)
     assert sink.sync_times == pytest.approx([11.0, 21.0, 31.0])
 
 
 def test_close_drains_the_queue_to_disk() -> None:
     kernel = SimKernel(epoch_ns=0)
-    collector, dev, sink, _ = make(kernel, hz=100, queue=250)
+    collector, _dev, sink, _ = make(kernel, hz=100, queue=250)
     sink.broken_until = 5.0
     collector.start()
     kernel.run(until=4.0)
@@ -172,7 +172,7 @@ def test_close_drains_the_queue_to_disk() -> None:
 
 def test_close_reports_readings_it_cannot_write() -> None:
     kernel = SimKernel(epoch_ns=0)
-    collector, dev, sink, trace = make(kernel, hz=10, queue=50)
+    collector, _dev, sink, trace = make(kernel, hz=10, queue=50)
     sink.broken_until = 1e9
     collector.start()
     kernel.run(until=10.0)
@@ -188,7 +188,7 @@ def test_close_reports_readings_it_cannot_write() -> None:
 
 def test_rate_change_keeps_queue_and_phase() -> None:
     kernel = SimKernel(epoch_ns=0)
-    collector, dev, sink, trace = make(kernel, hz=1)
+    collector, _dev, _sink, trace = make(kernel, hz=1)
     collector.start()
     kernel.run(until=10.5)
     collector.set_period(0.1)
@@ -202,7 +202,7 @@ def test_rate_change_keeps_queue_and_phase() -> None:
 
 def test_a_killed_process_stops_capturing() -> None:
     kernel = SimKernel(epoch_ns=0)
-    collector, dev, sink, _ = make(kernel, hz=10)
+    collector, dev, _sink, _ = make(kernel, hz=10)
     collector.start()
     kernel.run(until=5.0)
     calls = dev.calls
