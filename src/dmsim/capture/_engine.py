@@ -1,0 +1,169 @@
+"""The capture engine: the set of collectors of one process, and how it changes on reconfigure.
+
+Reconfigure compares collector keys (resource, method, additional_params):
+
+- unchanged spec → the collector is not touched (it keeps its phase, queue and open file);
+- only the frequency changed → the rate changes in place (queue, file and phase kept);
+- anything else changed (tags, queue size) → the old collector drains to disk and closes,
+  a new one starts;
+- gone or disabled → drained and closed; new → started.
+
+rdk restarted every collector on every config update (rdk#2067), so a canary bot captured far
+less than configured; here an unrelated edit costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from dmsim.capture._collector import (
+    CaptureSource,
+    Collector,
+    CollectorStatistics,
+    ReadingSink,
+    StampedReading,
+)
+from dmsim.capture._schedule import interval_for_hz
+from dmsim.capture._throttle import LogThrottle
+from dmsim.runtime import Runtime, Trace
+
+__all__ = ["CaptureEngine", "CollectorSpec"]
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorSpec:
+    """What one collector captures, how often, and with which tags."""
+
+    api: str
+    name: str
+    method: str
+    params: tuple[tuple[str, str], ...]
+    frequency_hz: float
+    queue_size: int
+    tags: tuple[str, ...]
+
+    @property
+    def key(self) -> tuple[str, str, str, tuple[tuple[str, str], ...]]:
+        return (self.api, self.name, self.method, self.params)
+
+    @property
+    def stream(self) -> str:
+        """A stable, readable stream id; unique per (resource, method, params)."""
+        base = f"{self.api}/{self.name}/{self.method}"
+        if not self.params:
+            return base
+        return base + "?" + "&".join(f"{k}={v}" for k, v in self.params)
+
+    def same_except_rate(self, other: CollectorSpec) -> bool:
+        return (self.queue_size, self.tags) == (other.queue_size, other.tags)
+
+
+class CaptureEngine:
+    def __init__(
+        self,
+        *,
+        rt: Runtime,
+        boot: int,
+        resolve: Callable[[str, str], CaptureSource | None],
+        make_sink: Callable[[CollectorSpec], ReadingSink],
+        durability_window_s: float,
+        capture_timeout_s: float = 10.0,
+        trace: Trace | None = None,
+        log: Callable[[str], None] | None = None,
+        digest: Callable[[StampedReading], str] | None = None,
+    ) -> None:
+        self._rt = rt
+        self._boot = boot
+        self._resolve = resolve
+        self._make_sink = make_sink
+        self._window = durability_window_s
+        self._timeout = capture_timeout_s
+        self._trace = trace
+        self._log = log
+        self._digest = digest
+        self._throttle = LogThrottle()
+        self._collectors: dict[tuple[object, ...], tuple[CollectorSpec, Collector]] = {}
+        self._retired: list[CollectorStatistics] = []
+
+    async def apply(self, specs: Sequence[CollectorSpec]) -> None:
+        """Make the running collectors match ``specs`` (enabled collectors only)."""
+        wanted = {spec.key: spec for spec in specs if interval_for_hz(spec.frequency_hz)}
+        for key in [k for k in self._collectors if k not in wanted]:
+            await self._retire(key)
+        for key, spec in wanted.items():
+            current = self._collectors.get(key)
+            if current is not None:
+                old_spec, collector = current
+                if old_spec == spec:
+                    continue
+                if old_spec.same_except_rate(spec):
+                    collector.set_period(_period(spec))
+                    self._collectors[key] = (spec, collector)
+                    self._record("capture.rate_changed", spec)
+                    continue
+                await self._retire(key)
+            self._start(spec)
+
+    def _start(self, spec: CollectorSpec) -> None:
+        source = self._resolve(spec.api, spec.name)
+        if source is None:
+            self._say(f"{spec.stream}: no such resource; collector not started")
+            self._record("capture.unresolved", spec)
+            return
+        collector = Collector(
+            rt=self._rt,
+            stream=spec.stream,
+            boot=self._boot,
+            source=source,
+            method=spec.method,
+            params=dict(spec.params),
+            period_s=_period(spec),
+            queue_size=spec.queue_size,
+            sink=self._make_sink(spec),
+            durability_window_s=self._window,
+            capture_timeout_s=self._timeout,
+            trace=self._trace,
+            log=self._log,
+            digest=self._digest,
+            throttle=self._throttle,
+        )
+        collector.start()
+        self._collectors[spec.key] = (spec, collector)
+        self._record("capture.started", spec)
+
+    async def _retire(self, key: tuple[object, ...]) -> None:
+        spec, collector = self._collectors.pop(key)
+        await collector.close()
+        self._retired.append(collector.statistics())
+        self._record("capture.stopped", spec)
+
+    async def flush(self) -> None:
+        """Write out every queue and complete every open file (called by each sync pass)."""
+        for _, collector in self._collectors.values():
+            await collector.flush()
+
+    async def close(self) -> None:
+        for key in list(self._collectors):
+            await self._retire(key)
+
+    def specs(self) -> list[CollectorSpec]:
+        return [spec for spec, _ in self._collectors.values()]
+
+    def statistics(self) -> list[CollectorStatistics]:
+        """Running collectors first, then those closed by reconfigure, in start order."""
+        return [c.statistics() for _, c in self._collectors.values()] + list(self._retired)
+
+    def _say(self, message: str) -> None:
+        if self._log is not None:
+            self._log(message)
+
+    def _record(self, kind: str, spec: CollectorSpec) -> None:
+        if self._trace is not None:
+            self._trace.record(kind, stream=spec.stream, hz=spec.frequency_hz)
+
+
+def _period(spec: CollectorSpec) -> float:
+    period = interval_for_hz(spec.frequency_hz)
+    assert period is not None  # apply() keeps enabled specs only
+    return period
