@@ -15,7 +15,7 @@ less than configured; here an unrelated edit costs nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 
 from dmsim.capture._collector import (
     CaptureSource,
@@ -26,37 +26,21 @@ from dmsim.capture._collector import (
 )
 from dmsim.capture._schedule import interval_for_hz
 from dmsim.capture._throttle import LogThrottle
+from dmsim.config import CollectorSpec
 from dmsim.runtime import Runtime, Trace
 
-__all__ = ["CaptureEngine", "CollectorSpec"]
+__all__ = ["CaptureEngine", "stream_id"]
 
 
-@dataclass(frozen=True, slots=True)
-class CollectorSpec:
-    """What one collector captures, how often, and with which tags."""
+def stream_id(spec: CollectorSpec) -> str:
+    """A stable, readable stream id; unique per (resource, method, params)."""
+    api, name, method, params = spec.key
+    base = f"{api}/{name}/{method}"
+    return base + ("?" + "&".join(f"{k}={v}" for k, v in params) if params else "")
 
-    api: str
-    name: str
-    method: str
-    params: tuple[tuple[str, str], ...]
-    frequency_hz: float
-    queue_size: int
-    tags: tuple[str, ...]
 
-    @property
-    def key(self) -> tuple[str, str, str, tuple[tuple[str, str], ...]]:
-        return (self.api, self.name, self.method, self.params)
-
-    @property
-    def stream(self) -> str:
-        """A stable, readable stream id; unique per (resource, method, params)."""
-        base = f"{self.api}/{self.name}/{self.method}"
-        if not self.params:
-            return base
-        return base + "?" + "&".join(f"{k}={v}" for k, v in self.params)
-
-    def same_except_rate(self, other: CollectorSpec) -> bool:
-        return (self.queue_size, self.tags) == (other.queue_size, other.tags)
+def _same_except_rate(old: CollectorSpec, new: CollectorSpec) -> bool:
+    return replace(old, capture_frequency_hz=new.capture_frequency_hz) == new
 
 
 class CaptureEngine:
@@ -83,12 +67,12 @@ class CaptureEngine:
         self._log = log
         self._digest = digest
         self._throttle = LogThrottle()
-        self._collectors: dict[tuple[object, ...], tuple[CollectorSpec, Collector]] = {}
+        self._collectors: dict[object, tuple[CollectorSpec, Collector]] = {}
         self._retired: list[CollectorStatistics] = []
 
     async def apply(self, specs: Sequence[CollectorSpec]) -> None:
         """Make the running collectors match ``specs`` (enabled collectors only)."""
-        wanted = {spec.key: spec for spec in specs if interval_for_hz(spec.frequency_hz)}
+        wanted = {spec.key: spec for spec in specs if interval_for_hz(spec.capture_frequency_hz)}
         for key in [k for k in self._collectors if k not in wanted]:
             await self._retire(key)
         for key, spec in wanted.items():
@@ -97,7 +81,7 @@ class CaptureEngine:
                 old_spec, collector = current
                 if old_spec == spec:
                     continue
-                if old_spec.same_except_rate(spec):
+                if _same_except_rate(old_spec, spec):
                     collector.set_period(_period(spec))
                     self._collectors[key] = (spec, collector)
                     self._record("capture.rate_changed", spec)
@@ -106,20 +90,20 @@ class CaptureEngine:
             self._start(spec)
 
     def _start(self, spec: CollectorSpec) -> None:
-        source = self._resolve(spec.api, spec.name)
+        source = self._resolve(spec.resource.api, spec.resource.short_name)
         if source is None:
-            self._say(f"{spec.stream}: no such resource; collector not started")
+            self._say(f"{stream_id(spec)}: no such resource; collector not started")
             self._record("capture.unresolved", spec)
             return
         collector = Collector(
             rt=self._rt,
-            stream=spec.stream,
+            stream=stream_id(spec),
             boot=self._boot,
             source=source,
             method=spec.method,
-            params=dict(spec.params),
+            params=dict(spec.additional_params),
             period_s=_period(spec),
-            queue_size=spec.queue_size,
+            queue_size=spec.capture_queue_size,
             sink=self._make_sink(spec),
             durability_window_s=self._window,
             capture_timeout_s=self._timeout,
@@ -132,7 +116,7 @@ class CaptureEngine:
         self._collectors[spec.key] = (spec, collector)
         self._record("capture.started", spec)
 
-    async def _retire(self, key: tuple[object, ...]) -> None:
+    async def _retire(self, key: object) -> None:
         spec, collector = self._collectors.pop(key)
         await collector.close()
         self._retired.append(collector.statistics())
@@ -160,10 +144,10 @@ class CaptureEngine:
 
     def _record(self, kind: str, spec: CollectorSpec) -> None:
         if self._trace is not None:
-            self._trace.record(kind, stream=spec.stream, hz=spec.frequency_hz)
+            self._trace.record(kind, stream=stream_id(spec), hz=spec.capture_frequency_hz)
 
 
 def _period(spec: CollectorSpec) -> float:
-    period = interval_for_hz(spec.frequency_hz)
+    period = interval_for_hz(spec.capture_frequency_hz)
     assert period is not None  # apply() keeps enabled specs only
     return period

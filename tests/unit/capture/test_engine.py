@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from types import MappingProxyType
 
 from tests.unit.capture.fakes import Device, Sink
 
-from dmsim.capture._engine import CaptureEngine, CollectorSpec
+from dmsim.capture._engine import CaptureEngine, stream_id
+from dmsim.config import CollectorSpec, ResourceRef
 from dmsim.runtime import SimKernel, Trace
 
 
 def spec(api: str, name: str, method: str, hz: float, **params: str) -> CollectorSpec:
+    binary = method in {"NextPointCloud", "ReadImage"}
     return CollectorSpec(
-        api=api,
-        name=name,
+        resource=ResourceRef(api=api, name=name),
         method=method,
-        params=tuple(sorted(params.items())),
-        frequency_hz=hz,
-        queue_size=250,
+        additional_params=MappingProxyType(params),
+        capture_type="binary" if binary else "tabular",
+        capture_frequency_hz=hz,
+        capture_queue_size=250,
+        capture_buffer_size=4096,
+        cache_size_kb=1.0,
         tags=(),
+        mime_type="pointcloud/pcd" if binary else "",
+        file_extension=".pcd" if binary else ".dat",
+        retention_policy=None,
+        config_path="test",
     )
 
 
@@ -33,8 +42,8 @@ def make_engine(kernel: SimKernel) -> tuple[CaptureEngine, dict[str, Sink], Trac
     sinks: dict[str, Sink] = {}
 
     def make_sink(s: CollectorSpec) -> Sink:
-        sinks[s.stream] = Sink(rt)
-        return sinks[s.stream]
+        sinks[stream_id(s)] = Sink(rt)
+        return sinks[stream_id(s)]
 
     engine = CaptureEngine(
         rt=rt,
@@ -101,12 +110,12 @@ def test_params_distinguish_collectors_and_tag_changes_restart_after_draining() 
         "rdk:component:board/my-esp32/Analogs?reader_name=A1",
         "rdk:component:board/my-esp32/Analogs?reader_name=A2",
     }
-    old = sinks[a1.stream]
+    old = sinks[stream_id(a1)]
     kernel.run_main(engine.apply([replace(a1, tags=("line-3",)), a2]))
     stopped = trace.of_kind("capture.stopped")
-    assert [e.fields["stream"] for e in stopped] == [a1.stream]
+    assert [e.fields["stream"] for e in stopped] == [stream_id(a1)]
     assert old.closed
-    assert sinks[a1.stream] is not old  # new tags → new files
+    assert sinks[stream_id(a1)] is not old  # new tags → new files
 
 
 def test_disabled_and_unresolvable_collectors_do_not_run() -> None:
