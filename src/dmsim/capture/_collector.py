@@ -20,11 +20,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
+from viam.proto.app.datasync import SensorData
+
+from dmsim.devices import CaptureResult
 from dmsim.errors import DeviceError
 from dmsim.runtime import QueueFull, Runtime, Task, Trace
 
+from ._encode import sensor_data_digest, to_sensor_data
 from ._schedule import Schedule
 from ._throttle import LogThrottle
 
@@ -35,19 +39,18 @@ _WRITE_BACKOFF_MAX_S = 30.0
 
 
 class CaptureSource(Protocol):
-    async def capture(self, method: str, params: Mapping[str, str]) -> Any: ...
+    async def capture(self, method: str, params: Mapping[str, str]) -> CaptureResult: ...
 
 
 @dataclass(frozen=True, slots=True)
 class StampedReading:
-    """A reading with its identity, ready for the sink."""
+    """A reading with its identity, as the ``SensorData`` the sink writes."""
 
     stream: str
     boot: int
     seq: int
-    reading: Any  # a dmsim.devices Reading
-    time_requested_ns: int
-    time_received_ns: int
+    sensor_data: SensorData
+    mime_type: str  # "" for tabular readings
 
 
 class ReadingSink(Protocol):
@@ -112,7 +115,6 @@ class Collector:
         capture_timeout_s: float,
         trace: Trace | None = None,
         log: Callable[[str], None] | None = None,
-        digest: Callable[[StampedReading], str] | None = None,
         throttle: LogThrottle | None = None,
     ) -> None:
         self._rt = rt
@@ -127,7 +129,6 @@ class Collector:
         self._timeout = capture_timeout_s
         self._trace = trace
         self._log = log
-        self._digest = digest
         self._throttle = throttle or LogThrottle()
         self._queue = rt.queue(maxsize=queue_size)
         self._dirty = rt.event()
@@ -236,14 +237,12 @@ class Collector:
             self._report(type(error).__name__, str(error))
             return
         for reading in result.readings:
-            stamped = StampedReading(
-                stream=self.stream,
-                boot=self._boot,
-                seq=self._seq,
-                reading=reading,
+            data, mime_type = to_sensor_data(
+                reading,
                 time_requested_ns=result.time_requested_ns,
                 time_received_ns=result.time_received_ns,
             )
+            stamped = StampedReading(self.stream, self._boot, self._seq, data, mime_type)
             try:
                 self._queue.put_nowait(stamped)
             except QueueFull:
@@ -257,8 +256,8 @@ class Collector:
                     stream=self.stream,
                     boot=self._boot,
                     seq=stamped.seq,
-                    t_ns=stamped.time_requested_ns,
-                    digest=self._digest(stamped) if self._digest else "",
+                    t_ns=result.time_requested_ns,
+                    digest=sensor_data_digest(data),
                 )
 
     # writing

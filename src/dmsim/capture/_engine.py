@@ -22,7 +22,6 @@ from dmsim.capture._collector import (
     Collector,
     CollectorStatistics,
     ReadingSink,
-    StampedReading,
 )
 from dmsim.capture._schedule import interval_for_hz
 from dmsim.capture._throttle import LogThrottle
@@ -55,7 +54,6 @@ class CaptureEngine:
         capture_timeout_s: float = 10.0,
         trace: Trace | None = None,
         log: Callable[[str], None] | None = None,
-        digest: Callable[[StampedReading], str] | None = None,
     ) -> None:
         self._rt = rt
         self._boot = boot
@@ -65,7 +63,6 @@ class CaptureEngine:
         self._timeout = capture_timeout_s
         self._trace = trace
         self._log = log
-        self._digest = digest
         self._throttle = LogThrottle()
         self._collectors: dict[object, tuple[CollectorSpec, Collector]] = {}
         self._retired: list[CollectorStatistics] = []
@@ -109,7 +106,6 @@ class CaptureEngine:
             capture_timeout_s=self._timeout,
             trace=self._trace,
             log=self._log,
-            digest=self._digest,
             throttle=self._throttle,
         )
         collector.start()

@@ -1,0 +1,321 @@
+"""The data manager service: recovery, capture, sync and disk policies of one process.
+
+Its API is Viam's: :meth:`DataManager.sync` (manual Sync), :meth:`DataManager.reconfigure`,
+:meth:`DataManager.do_command` and :meth:`DataManager.close`. Start-up order matters: orphaned
+``.prog`` files are recovered *before* any collector starts, so recovery never touches a live
+file (rdk#5996 renamed live files on reconfigure and broke capture; it was reverted).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from viam.proto.app.datasync import DataType
+
+from dmsim.capture import CaptureEngine, CaptureSource, CollectorStatistics
+from dmsim.config import CollectorSpec, DataManagerConfig, MachineConfig, collector_specs
+from dmsim.errors import ConfigError, DeviceError, Problem, StorageError
+from dmsim.runtime import RngTree, Runtime, Task, Trace
+from dmsim.storage._fs import FileSystem
+from dmsim.storage._naming import CollectorKey
+from dmsim.storage._policies import ByteCapRule, DiskFullRule
+from dmsim.storage._policy_runner import DiskPolicy
+from dmsim.storage._reader import CaptureReader
+from dmsim.storage._recovery import RecoveryReport, recover_capture_dir
+from dmsim.storage._writer import CaptureWriter
+from dmsim.sync import CloudTransport, InUseTracker, SyncEngine, SyncReport, SyncSettings
+
+from ._sink import WriterSink, record_closed_file
+
+__all__ = ["DataManager", "DataManagerStatistics"]
+
+_log = logging.getLogger("dmsim.datamanager")
+
+
+@dataclass(frozen=True, slots=True)
+class DataManagerStatistics:
+    boot: int
+    collectors: tuple[CollectorStatistics, ...]
+    sync: Any
+    disk_policies: tuple[Any, ...]
+    recovery: RecoveryReport | None
+
+
+class DataManager:
+    def __init__(
+        self,
+        *,
+        rt: Runtime,
+        fs: FileSystem,
+        machine: MachineConfig,
+        resolve: Callable[[str, str], CaptureSource | None],
+        transport: CloudTransport,
+        is_online: Callable[[], bool],
+        rng: RngTree,
+        trace: Trace | None,
+        boot: int,
+        part_id: str,
+        durability_window_s: float = 1.0,
+        byte_cap_bytes: int | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self._rt = rt
+        self._fs = fs
+        self._resolve = resolve
+        self._transport = transport
+        self._is_online = is_online
+        self._rng = rng
+        self._trace = trace
+        self._boot = boot
+        self._part_id = part_id
+        self._window = durability_window_s
+        self._byte_cap = byte_cap_bytes
+        self._log = log or _log.warning
+        self._machine = machine
+        self._config = _data_manager(machine)
+        self._tracker = InUseTracker()
+        self._capture = CaptureEngine(
+            rt=rt,
+            boot=boot,
+            resolve=resolve,
+            make_sink=self._make_sink,
+            durability_window_s=durability_window_s,
+            trace=trace,
+            log=self._log,
+        )
+        self._sync = SyncEngine(
+            rt=rt,
+            fs=fs,
+            transport=transport,
+            settings=self._sync_settings(self._config),
+            rng=rng.child("sync"),
+            trace=trace,
+            tracker=self._tracker,
+            flush_capture=self._capture.flush,
+            is_online=is_online,
+            selective_sync=self._selective_sync_check(self._config),
+        )
+        self._policies: list[DiskPolicy] = []
+        self._policy_tasks: list[Task[None]] = []
+        self._recovery: RecoveryReport | None = None
+        self._started = False
+
+    # lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> RecoveryReport:
+        """Recover orphaned files, then start capture, sync and the disk policies."""
+        capture_dir = self._config.capture_dir
+        self._fs.makedirs(capture_dir)
+        self._recovery = recover_capture_dir(self._fs, capture_dir, live=())
+        self._record_recovery(self._recovery)
+        await self._capture.apply(collector_specs(self._machine))
+        self._sync.start()
+        self._start_policies()
+        self._started = True
+        return self._recovery
+
+    async def reconfigure(self, machine: MachineConfig) -> None:
+        """Apply a new machine config in place: unchanged collectors keep running."""
+        config = _data_manager(machine)
+        if config.capture_dir != self._config.capture_dir:
+            # A new capture dir is a new store: only new data goes there (as the docs say).
+            await self._capture.close()
+        self._machine, self._config = machine, config
+        await self._capture.apply(collector_specs(machine))
+        await self._sync.reconfigure(self._sync_settings(config))
+        await self._stop_policies()
+        self._start_policies()
+
+    async def sync(self) -> SyncReport:
+        """Viam's ``Sync()``: upload what is on disk now, even when scheduled sync is off."""
+        return await self._sync.sync_now()
+
+    async def do_command(self, command: Mapping[str, Any]) -> dict[str, Any]:
+        """``{"command": "status" | "flush" | "sync"}``."""
+        name = command.get("command")
+        if name == "status":
+            return self.status()
+        if name == "flush":
+            await self._capture.flush()
+            return {"flushed": len(self._capture.specs())}
+        if name == "sync":
+            report = await self.sync()
+            return {"sync": _as_dict(report)}
+        raise ConfigError(
+            Problem("command", f"unknown command {name!r}; expected status, flush or sync")
+        )
+
+    async def close(self) -> None:
+        """Clean shutdown: drain capture to disk, close files, stop sync workers and policies."""
+        await self._stop_policies()
+        await self._capture.close()
+        await self._sync.close()
+
+    # state ------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "boot": self._boot,
+            "capture_dir": self._config.capture_dir,
+            "collectors": [_as_dict(s) for s in self._capture.statistics()],
+            "sync": _as_dict(self._sync.statistics()),
+            "disk_policies": [_as_dict(p.statistics()) for p in self._policies],
+        }
+
+    def statistics(self) -> DataManagerStatistics:
+        return DataManagerStatistics(
+            boot=self._boot,
+            collectors=tuple(self._capture.statistics()),
+            sync=self._sync.statistics(),
+            disk_policies=tuple(p.statistics() for p in self._policies),
+            recovery=self._recovery,
+        )
+
+    # wiring -----------------------------------------------------------------------------
+
+    def _make_sink(self, spec: CollectorSpec) -> WriterSink:
+        ref = spec.resource
+        binary = spec.capture_type == "binary"
+        writer = CaptureWriter(
+            self._fs,
+            capture_dir=self._config.capture_dir,
+            key=CollectorKey.of(ref.api, ref.short_name, spec.method, spec.additional_params),
+            data_type=DataType.DATA_TYPE_BINARY_SENSOR
+            if binary
+            else DataType.DATA_TYPE_TABULAR_SENSOR,
+            now=self._rt.monotonic,
+            wall_ns=self._rt.wall_ns,
+            tags=spec.tags,
+            file_extension=spec.file_extension,
+            mime_type=spec.mime_type,
+            durability_window_s=self._window,
+            max_file_size_bytes=self._config.maximum_capture_file_size_bytes,
+            on_file_closed=lambda closed: record_closed_file(self._trace, closed),
+        )
+        return WriterSink(writer)
+
+    def _sync_settings(self, config: DataManagerConfig) -> SyncSettings:
+        return SyncSettings(
+            capture_dir=config.capture_dir,
+            part_id=self._part_id,
+            additional_sync_paths=config.additional_sync_paths,
+            sync_interval_mins=config.sync_interval_mins,
+            file_last_modified_millis=config.file_last_modified_millis,
+            maximum_num_sync_threads=config.maximum_num_sync_threads,
+            sync_disabled=config.sync_disabled,
+            tags=config.tags,
+        )
+
+    def _selective_sync_check(
+        self, config: DataManagerConfig
+    ) -> Callable[[], Awaitable[bool]] | None:
+        name = config.selective_syncer_name
+        if not name:
+            return None
+        sensor = self._resolve("rdk:component:sensor", name)
+
+        async def should_sync() -> bool:
+            if sensor is None:
+                return False  # rdk: a missing selective-sync sensor disables scheduled sync
+            try:
+                result = await sensor.capture("Readings", {})
+            except DeviceError:
+                return False
+            reading = result.readings[0]
+            data = getattr(reading, "data", {})
+            return data.get("should_sync") is True
+
+        return should_sync
+
+    def _start_policies(self) -> None:
+        if self._config.capture_disabled:
+            return  # as rdk: no disk-full deleter without capture
+        rules: list[Any] = [
+            DiskFullRule(
+                disk_usage_deletion_threshold=self._config.disk_usage_deletion_threshold,
+                capture_dir_deletion_threshold=self._config.capture_dir_deletion_threshold,
+                delete_every_nth_when_disk_full=self._config.delete_every_nth_when_disk_full,
+            )
+        ]
+        if self._byte_cap is not None:
+            rules.append(ByteCapRule(cap_bytes=self._byte_cap))
+        for rule in rules:
+            policy = DiskPolicy(
+                rt=self._rt,
+                fs=self._fs,
+                capture_dir=self._config.capture_dir,
+                rule=rule,
+                in_use=self._in_use,
+                before_delete=self._before_delete,
+                trace=self._trace,
+            )
+            self._policies.append(policy)
+            self._policy_tasks.append(self._rt.spawn(policy.run(), name=f"policy:{rule.name}"))
+
+    async def _stop_policies(self) -> None:
+        for task in self._policy_tasks:
+            await task.stop()
+        self._policy_tasks = []
+        self._policies = []
+
+    def _in_use(self, path: str) -> bool:
+        # A file being written (a collector's .prog) or uploaded is never deleted by policy.
+        return path in self._tracker
+
+    def _before_delete(self, path: str, rule: str) -> None:
+        if self._trace is None:
+            return
+        self._trace.record(
+            "file.deleted_by_policy", path=path, rule=rule, ids=self._reading_ids(path)
+        )
+
+    def _reading_ids(self, path: str) -> list[list[Any]]:
+        try:
+            reader = CaptureReader(self._fs, path)
+            ids = [
+                [r.reading_id.stream, r.reading_id.boot, r.reading_id.seq]
+                for r in reader.records()
+                if r.reading_id is not None
+            ]
+        except StorageError:
+            return []
+        return ids
+
+    def _record_recovery(self, report: RecoveryReport) -> None:
+        if self._trace is None:
+            return
+        for item in report.recovered:
+            self._trace.record(
+                "recovery.recovered",
+                source=item.source,
+                path=item.path,
+                dropped_bytes=item.torn_bytes,
+                ids=[[r.stream, r.boot, r.seq] for r in item.reading_ids if r is not None],
+            )
+        for failed in report.failed:
+            self._trace.record(
+                "recovery.failed", source=failed.source, path=failed.moved_to, reason=failed.reason
+            )
+
+
+def _data_manager(machine: MachineConfig) -> DataManagerConfig:
+    config = machine.data_manager
+    if config is None:
+        raise ConfigError(
+            Problem("services", "no data_manager service: nothing to capture or sync")
+        )
+    return config
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    fields = getattr(value, "__dataclass_fields__", None)
+    if fields is None:
+        return {"value": repr(value)}
+    out: dict[str, Any] = {}
+    for name in fields:
+        item = getattr(value, name)
+        out[name] = _as_dict(item) if hasattr(item, "__dataclass_fields__") else item
+    return out
