@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,17 @@ class TraceEvent:
             {"i": self.index, "t": round(self.time, 9), "kind": self.kind, **self.fields},
             sort_keys=True,
             separators=(",", ":"),
+            default=_jsonable,
         )
+
+
+def _jsonable(value: object) -> object:
+    """Frozen mappings and sets as plain JSON, deterministically; anything else by repr."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    return repr(value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -148,6 +148,10 @@ class DataManager:
             Problem("command", f"unknown command {name!r}; expected status, flush or sync")
         )
 
+    async def stop_capture(self) -> None:
+        """Stop every collector (queues drained, files completed); sync keeps running."""
+        await self._capture.close()
+
     async def close(self) -> None:
         """Clean shutdown: drain capture to disk, close files, stop sync workers and policies."""
         await self._stop_policies()
@@ -289,16 +293,14 @@ class DataManager:
             return
         for item in report.recovered:
             self._trace.record(
-                "recovery.recovered",
-                source=item.source,
-                path=item.path,
+                "recovery.torn",
+                path=item.source,
+                recovered_as=item.path,
                 dropped_bytes=item.torn_bytes,
-                ids=[[r.stream, r.boot, r.seq] for r in item.reading_ids if r is not None],
+                ids_kept=[[r.stream, r.boot, r.seq] for r in item.reading_ids if r is not None],
             )
         for failed in report.failed:
-            self._trace.record(
-                "recovery.failed", source=failed.source, path=failed.moved_to, reason=failed.reason
-            )
+            self._trace.record("file.quarantined", path=failed.source, reason=failed.reason, ids=[])
 
 
 def _data_manager(machine: MachineConfig) -> DataManagerConfig:

@@ -1,0 +1,328 @@
+"""The world: one simulated machine running a scenario on simulated time.
+
+Everything is built from the scenario and the seed (sub-RNGs by name): a :class:`SimFS` disk, a
+:class:`SimLink` to an in-process :class:`CloudCore` through :class:`SimCloudTransport`, the
+machine's simulated devices, and the dmsim process itself (a :class:`DataManager` in its own
+:class:`SimRuntime`). Faults are applied at their absolute times (:mod:`._world_faults`). A crash
+kills the process (RAM lost; its ports refuse it), drops what the disk had not made durable,
+and boots a new process after the restart delay; start-up recovery then settles its files.
+
+When the scenario's duration is over the world *heals* (every fault lifted), stops capture
+(queues drained, files completed) and lets sync drain the backlog for up to ``final_drain_s``
+— the Jepsen "final read": a reading still on disk after that is undelivered, not in flight.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+from viam.proto.app.datasync import SensorData
+
+from dmsim.capture import sensor_data_digest
+from dmsim.cloud import CloudCore, RpcFaultPlan
+from dmsim.net import SimCloudTransport, SimLink
+from dmsim.runtime import ProcessKilled, RngTree, SimKernel, SimRuntime, Trace, TraceEvent
+from dmsim.service import DataManager
+from dmsim.storage._identity import identity_from_bytes, identity_of
+from dmsim.storage._simfs import SimFS
+
+from ._model import Scenario
+from ._result import Sample, WorldResult
+from ._world_devices import build_world_devices
+from ._world_faults import FaultDriver, link_setup
+
+__all__ = ["PART_ID", "run_world"]
+
+PART_ID = "sim-part-1"
+_FINAL_DRAIN_S = 6 * 3600.0
+_PROGRESS_STEPS = 50
+
+
+def run_world(
+    scenario: Scenario, *, seed: int, progress: Callable[[float], None] | None = None
+) -> WorldResult:
+    return World(scenario, seed=seed).run(progress)
+
+
+class _RecordingCloud(CloudCore):
+    """The cloud core, emitting ``cloud.stored`` per reading of every newly committed key."""
+
+    def __init__(self, *, trace: Trace, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._trace = trace
+
+    def ingest_data_capture(self, request: Any, *, key: str | None, **kw: Any) -> Any:
+        result = super().ingest_data_capture(request, key=key, **kw)
+        for reading in request.sensor_contents:
+            self._stored(identity_of(reading), sensor_data_digest(reading), key, result.duplicate)
+        return result
+
+    def ingest_streaming(self, metadata: Any, data: bytes, *, key: str | None, **kw: Any) -> Any:
+        result = super().ingest_streaming(metadata, data, key=key, **kw)
+        reading = SensorData(metadata=metadata.sensor_metadata, binary=data)
+        rid = identity_from_bytes(metadata.sensor_metadata.SerializeToString())
+        self._stored(rid, sensor_data_digest(reading), key, result.duplicate)
+        return result
+
+    def _stored(self, rid: Any, digest: str, key: str | None, duplicate: bool) -> None:
+        if rid is None:
+            return
+        self._trace.record(
+            "cloud.stored",
+            stream=rid.stream,
+            boot=rid.boot,
+            seq=rid.seq,
+            key=key or "",
+            digest=digest,
+            duplicate_key=duplicate,
+        )
+
+
+class World:
+    def __init__(self, scenario: Scenario, *, seed: int) -> None:
+        self.scenario = scenario
+        self.seed = seed
+        self.kernel = SimKernel(epoch_ns=scenario.epoch_ns)
+        self.trace = Trace(self.kernel.now)
+        self.rng = RngTree(seed)
+        disk = scenario.disk
+        self.fs = SimFS(
+            capacity_bytes=disk.capacity_bytes,
+            block_size=disk.block_size,
+            initial_fill_bytes=disk.initial_fill_bytes,
+            rng=self.rng.child("disk"),
+            wall_clock=self.kernel.wall_ns,
+            trace=self.trace,
+        )
+        self.infra: SimRuntime = self.kernel.process("world")
+        self.cloud = _RecordingCloud(
+            trace=self.trace,
+            clock=lambda: self.kernel.wall_ns() / 1e9,
+            capacity_bytes=scenario.cloud.capacity_bytes,
+        )
+        self.plan = RpcFaultPlan()
+        self.link = SimLink(
+            self.infra, rng=self.rng.child("link"), trace=self.trace, **link_setup(scenario)
+        )
+        self.devices = build_world_devices(
+            scenario.machine,
+            rt=self.infra,
+            rng=self.rng.child("devices"),
+            trace=self.trace,
+            payload=scenario.payload,
+        )
+        self.machine = scenario.machine
+        self.document: Any = scenario.machine_document
+        self.boot = 0
+        self.rt: SimRuntime | None = None
+        self.dm: DataManager | None = None
+        self.samples: list[Sample] = []
+        self._files: dict[str, list[Any]] = {}  # path → reading ids, for quarantine events
+        self.faults = FaultDriver(self)
+
+    # running ------------------------------------------------------------------------------
+
+    def run(self, progress: Callable[[float], None] | None) -> WorldResult:
+        self.trace.subscribe(self._follow)
+        self.trace.record("world.start", seed=self.seed, scenario=self.scenario.name)
+        self.link.start()
+        self.start_process()
+        self.faults.start()
+        self.infra.spawn(self._sample_loop(), name="sampler")
+        duration = self.scenario.duration_s
+        for step in range(1, _PROGRESS_STEPS + 1):
+            self.kernel.run(until=duration * step / _PROGRESS_STEPS)
+            if progress is not None:
+                progress(step / _PROGRESS_STEPS * 0.95)
+        self.kernel.run_main(self._finish(), name="final-drain")
+        self._sample()
+        if progress is not None:
+            progress(1.0)
+        return WorldResult(
+            trace=self.trace,
+            sim_seconds=self.kernel.now(),
+            options=self.options(),
+            statistics=self.statistics(),
+            samples=self.samples,
+            durability_window_s=self.window,
+            queue_drain_s=1.0,
+        )
+
+    @property
+    def window(self) -> float:
+        return (
+            self.machine.data_manager.durability_window_s
+            if (self.machine.data_manager is not None)
+            else 1.0
+        )
+
+    def options(self) -> dict[str, Any]:
+        s = self.scenario
+        return {
+            "seed": self.seed,
+            "epoch_ns": s.epoch_ns,
+            "duration_s": s.duration_s,
+            "disk": {
+                "capacity_bytes": s.disk.capacity_bytes,
+                "block_size": s.disk.block_size,
+                "initial_fill_bytes": s.disk.initial_fill_bytes,
+            },
+            "network_profile": s.network.profile,
+            "durability_window_s": self.window,
+            "faults": len(s.faults.steps),
+            "part_id": PART_ID,
+            "cpu_count": s.host.cpu_count,
+        }
+
+    # the dmsim process ------------------------------------------------------------------
+
+    def start_process(self) -> None:
+        rt = self.kernel.process(f"dmsim/boot-{self.boot}")
+        transport = SimCloudTransport(rt, self.link, self.cloud, plan=self.plan, trace=self.trace)
+        dm = DataManager(
+            rt=rt,
+            fs=self.fs.for_process(rt),
+            machine=self.machine,
+            resolve=lambda api, name: self.devices.get((api, name)),
+            transport=transport,
+            is_online=self.link.is_up,
+            rng=self.rng.child(f"boot-{self.boot}"),
+            trace=self.trace,
+            boot=self.boot,
+            part_id=PART_ID,
+            durability_window_s=self.window,
+        )
+        self.rt, self.dm = rt, dm
+        rt.spawn(dm.start(), name="start")
+
+    def crash(self) -> None:
+        if self.rt is None or not self.rt.alive:
+            return
+        self._record_skips()
+        self.rt.kill()
+        report = self.fs.crash()
+        self.trace.record("process.crash", boot=self.boot, disk=repr(report)[:500])
+        self.dm = None
+
+    async def clean_stop(self) -> None:
+        if self.dm is None or self.rt is None or not self.rt.alive:
+            return
+        dm, rt = self.dm, self.rt
+        task = rt.spawn(dm.close(), name="shutdown")
+        await task.join()
+        self._record_skips()
+        rt.kill()  # the process exits; nothing of it runs any more
+        self.trace.record("process.stop", boot=self.boot)
+        self.dm = None
+
+    def restart(self) -> None:
+        self.boot += 1
+        self.trace.record("process.restart", boot=self.boot)
+        self.start_process()
+
+    async def reconfigure(self, machine: Any, document: Any) -> None:
+        self.machine, self.document = machine, document
+        if self.dm is not None and self.rt is not None and self.rt.alive:
+            with contextlib.suppress(ProcessKilled):
+                await self.rt.spawn(self.dm.reconfigure(machine), name="reconfigure").join()
+
+    def _record_skips(self) -> None:
+        if self.dm is None:
+            return
+        for stats in self.dm.statistics().collectors:
+            for reason, count in stats.skipped.items():
+                self.trace.record(
+                    "capture.skipped", stream=stats.stream, count=count, reason=reason
+                )
+
+    # the end ----------------------------------------------------------------------------
+
+    async def _finish(self) -> None:
+        await self.faults.heal()
+        self.trace.record("world.heal")
+        if self.dm is None:
+            self.restart()
+            await self.infra.sleep(1.0)
+        assert self.dm is not None
+        assert self.rt is not None
+        dm, rt = self.dm, self.rt
+        await rt.spawn(dm.stop_capture(), name="stop-capture").join()
+        deadline = self.kernel.now() + _FINAL_DRAIN_S
+        while self.kernel.now() < deadline and self._backlog()[0]:
+            await rt.spawn(dm.sync(), name="final-sync").join()
+            if self._backlog()[0]:
+                await self.infra.sleep(60.0)
+        self._record_skips()
+        await rt.spawn(dm.close(), name="shutdown").join()
+        self.trace.record("world.end", backlog_files=self._backlog()[0])
+
+    # observation ------------------------------------------------------------------------
+
+    def _follow(self, event: TraceEvent) -> None:
+        if event.kind == "file.completed":
+            self._files[event.fields["path"]] = event.fields["ids"]
+        elif event.kind == "recovery.torn":
+            self._files[event.fields["recovered_as"]] = event.fields["ids_kept"]
+        elif event.kind == "sync.failed":
+            path = event.fields.get("file", "")
+            self.trace.record(
+                "file.quarantined",
+                path=path,
+                reason=event.fields.get("reason", ""),
+                ids=self._files.get(path, []),
+            )
+
+    async def _sample_loop(self) -> None:
+        while True:
+            self._sample()
+            await self.infra.sleep(self.scenario.sample_every_s)
+
+    def _sample(self) -> None:
+        files, size = self._backlog()
+        usage = self.fs.disk_usage("/")
+        self.samples.append(
+            Sample(
+                t=self.kernel.now(),
+                backlog_files=files,
+                backlog_bytes=size,
+                disk_used_bytes=usage.total_bytes - usage.avail_bytes,
+                disk_total_bytes=usage.total_bytes,
+                uploaded_files_total=self.cloud.statistics().uploads,
+            )
+        )
+
+    def _backlog(self) -> tuple[int, int]:
+        capture_dir = self.machine.data_manager.capture_dir if self.machine.data_manager else "/"
+        if not self.fs.exists(capture_dir):
+            return 0, 0
+        files = size = 0
+        for dirpath, dirnames, filenames in self.fs.walk(capture_dir):
+            dirnames[:] = [d for d in dirnames if d != "failed"]
+            for name in filenames:
+                if name.endswith(".capture"):
+                    files += 1
+                    size += self.fs.stat(f"{dirpath}/{name}").size
+        return files, size
+
+    def statistics(self) -> dict[str, Any]:
+        cloud = self.cloud.statistics()
+        fs = self.fs.statistics()
+        link = self.link.statistics()
+        return {
+            "boots": self.boot + 1,
+            "cloud": _plain(cloud),
+            "disk": _plain(fs),
+            "link": _plain(link),
+            "backlog_files_at_end": self._backlog()[0],
+            "upload_attempts": len(self.trace.of_kind("upload.attempt")),
+            "trace_events": len(self.trace),
+        }
+
+
+def _plain(value: Any) -> Any:
+    fields = getattr(value, "__dataclass_fields__", None)
+    if fields is None:
+        return value if isinstance(value, (int, float, str, bool, type(None))) else repr(value)
+    return {name: _plain(getattr(value, name)) for name in fields}

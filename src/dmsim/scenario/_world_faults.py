@@ -1,0 +1,241 @@
+"""Applying a scenario's fault schedule to the world, each fault at its absolute time.
+
+Network windows (``link_down``, ``latency``, ``bandwidth``, ``loss``) are known in advance, so
+they become the link's down windows and connectivity rows; a row ends its fault by restoring
+the base profile, so overlapping latency/bandwidth/loss faults do not stack (the later one
+wins until it ends). RPC faults go into the cloud's fault plan with their windows and counts.
+Everything else (disk, process, reconfigure, clock, device) is done when its time comes, and
+undone at its window's end. Every fault is traced as ``fault.start``/``fault.end``.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any
+
+from dmsim.cloud import RpcFault
+from dmsim.config import parse_machine_config
+from dmsim.faults import FaultStep
+from dmsim.net import ConnectivityRow, DownWindow, load_connectivity_trace
+from dmsim.runtime import Task
+
+from ._machine import apply_reconfigure
+from ._model import SIM_ENV, Scenario
+
+if TYPE_CHECKING:
+    from ._world import World
+
+__all__ = ["FaultDriver", "link_setup"]
+
+_RPC_KINDS = {
+    "rpc_reject": "reject",
+    "drop_ack_after_commit": "drop_ack",
+    "slow_ack": "slow_ack",
+    "stall_mid_stream": "stall",
+    "restart_mid_stream": "restart",
+    "cloud_storage_full": "storage_full",
+}
+_DEVICE_KINDS = {
+    "device_read_error": "read_error",
+    "device_timeout": "timeout",
+    "device_disconnect": "disconnect",
+    "device_stuck": "stuck",
+}
+_LINK_ROW_KINDS = {"latency", "bandwidth", "loss"}
+
+
+def _end(step: FaultStep, duration_s: float) -> float:
+    return step.at + step.duration if step.duration is not None else duration_s
+
+
+def link_setup(scenario: Scenario) -> dict[str, Any]:
+    """The :class:`SimLink` arguments for a scenario: profile, outages and connectivity rows."""
+    windows = [
+        DownWindow(step.at, _end(step, scenario.duration_s), step.fault_id)
+        for step in scenario.faults.steps
+        if step.kind == "link_down"
+    ]
+    rows: list[ConnectivityRow] = []
+    if scenario.network.trace is not None:
+        rows.extend(load_connectivity_trace(scenario.network.trace))
+    for step in scenario.faults.steps:
+        if step.kind in _LINK_ROW_KINDS:
+            rows.append(_row(step))
+            rows.append(ConnectivityRow(time=_end(step, scenario.duration_s), up=True))
+    rows.sort(key=lambda r: r.time)
+    return {"profile": scenario.network.profile, "down_windows": windows, "connectivity": rows}
+
+
+def _row(step: FaultStep) -> ConnectivityRow:
+    p = step.params
+    if step.kind == "latency":
+        return ConnectivityRow(time=step.at, up=True, latency=float(p["seconds"]))
+    if step.kind == "bandwidth":
+        rate = float(p["bytes_per_s"])
+        direction = p.get("direction", "both")
+        return ConnectivityRow(
+            time=step.at,
+            up=True,
+            bandwidth_up=rate if direction in ("both", "upstream") else None,
+            bandwidth_down=rate if direction in ("both", "downstream") else None,
+        )
+    return ConnectivityRow(time=step.at, up=True, loss=float(p["probability"]))
+
+
+def _rpc_fault(step: FaultStep, duration_s: float) -> RpcFault:
+    p = step.params
+    return RpcFault(
+        fault_id=step.fault_id,
+        kind=_RPC_KINDS[step.kind],  # type: ignore[arg-type]
+        rpcs=frozenset(p.get("rpcs", ())),
+        code=str(p.get("code", "UNAVAILABLE")),
+        seconds=float(p.get("seconds", 0.0)),
+        after_bytes=int(p.get("after_bytes", 0)),
+        commit=bool(p.get("commit", False)),
+        start=step.at,
+        end=_end(step, duration_s)
+        if step.duration is not None or step.kind == "cloud_storage_full"
+        else None,
+        count=int(p["count"]) if "count" in p else None,
+    )
+
+
+class FaultDriver:
+    def __init__(self, world: World) -> None:
+        self._w = world
+        self._active: dict[str, FaultStep] = {}
+        self._runner: Task[None] | None = None
+        self._capacity = world.scenario.disk.capacity_bytes
+
+    def start(self) -> None:
+        duration = self._w.scenario.duration_s
+        for step in self._w.scenario.faults.steps:
+            if step.kind in _RPC_KINDS:
+                self._w.plan.add(_rpc_fault(step, duration))
+        self._runner = self._w.infra.spawn(self._run(), name="faults")
+
+    async def _run(self) -> None:
+        rt = self._w.infra
+        for step in self._w.scenario.faults.steps:
+            await rt.sleep_until(step.at)
+            self._w.trace.record(
+                "fault.start",
+                fault_id=step.fault_id,
+                fault_kind=step.kind,
+                params=dict(step.params),
+                duration=step.duration,
+            )
+            await self._apply(step)
+            if step.duration is not None:
+                self._active[step.fault_id] = step
+                rt.spawn(self._end_later(step), name=f"fault-end:{step.fault_id}")
+            elif step.spec.window == "forbidden":
+                self._w.trace.record("fault.end", fault_id=step.fault_id, fault_kind=step.kind)
+            else:
+                self._active[step.fault_id] = step  # lasts until the end of the run
+
+    async def _end_later(self, step: FaultStep) -> None:
+        assert step.duration is not None
+        await self._w.infra.sleep_until(step.at + step.duration)
+        if self._active.pop(step.fault_id, None) is not None:
+            self._undo(step)
+
+    async def heal(self) -> None:
+        """Lift every fault still active and apply no more (the end of the run)."""
+        if self._runner is not None:
+            await self._runner.stop()
+        for step in list(self._active.values()):
+            self._active.pop(step.fault_id)
+            self._undo(step)
+        self._w.plan.clear()
+
+    async def _apply(self, step: FaultStep) -> None:
+        w, p, kind = self._w, step.params, step.kind
+        if kind == "disk_fill":
+            w.fs.fill(int(p["bytes"]))
+        elif kind == "disk_eio":
+            w.fs.inject_eio(
+                prefix=self._capture_dir() + str(p.get("prefix", "")),
+                ops=tuple(p.get("ops", ()))
+                or ("open", "write", "fsync", "rename", "unlink", "fsync_dir", "read"),
+                fault_id=step.fault_id,
+                probability=float(p["probability"]) if "probability" in p else None,
+            )
+        elif kind == "disk_capacity":
+            w.fs.set_capacity(int(p["bytes"]))
+        elif kind == "disk_append_garbage":
+            self._append_garbage(str(p.get("prefix", "")), int(p["bytes"]), step.fault_id)
+        elif kind == "crash":
+            w.crash()
+            w.infra.spawn(self._restart_after(float(p["restart_after"])), name="restart")
+        elif kind == "clean_restart":
+            await w.clean_stop()
+            w.infra.spawn(self._restart_after(float(p.get("restart_after", 0.0))), name="restart")
+        elif kind == "reconfigure":
+            document = apply_reconfigure(w.document, w.machine, p)
+            machine = parse_machine_config(
+                document, env=SIM_ENV, cpu_count=w.scenario.host.cpu_count
+            )
+            await w.reconfigure(machine, copy.deepcopy(document))
+        elif kind == "clock_step":
+            w.kernel.step_wall_clock(float(p["seconds"]))
+        elif kind == "rtc_unset":
+            # The RTC forgot the time: wall clock back at the Unix epoch until the fault ends.
+            self._rtc_offset = -w.kernel.wall_ns() / 1e9
+            w.kernel.step_wall_clock(self._rtc_offset)
+        elif kind in _DEVICE_KINDS:
+            device = self._device(str(p["component"]))
+            until = step.at + step.duration if step.duration is not None else None
+            device.inject_fault(_DEVICE_KINDS[kind], fault_id=step.fault_id, until=until)
+        # network and rpc faults were set up in advance (link windows/rows, fault plan)
+
+    def _undo(self, step: FaultStep) -> None:
+        w, kind = self._w, step.kind
+        if kind == "disk_fill":
+            w.fs.fill(0)
+        elif kind == "disk_eio":
+            w.fs.clear_faults(step.fault_id)
+        elif kind == "disk_capacity":
+            w.fs.set_capacity(self._capacity)
+        elif kind == "rtc_unset":
+            w.kernel.step_wall_clock(-self._rtc_offset)
+        elif kind in _DEVICE_KINDS:
+            self._device(str(step.params["component"])).clear_fault(step.fault_id)
+        elif kind in _RPC_KINDS:
+            w.plan.remove(step.fault_id)
+        w.trace.record("fault.end", fault_id=step.fault_id, fault_kind=kind)
+
+    async def _restart_after(self, delay: float) -> None:
+        await self._w.infra.sleep(delay)
+        self._w.restart()
+
+    def _device(self, name: str) -> Any:
+        for (_api, short_name), device in self._w.devices.items():
+            if short_name == name or short_name.endswith(f":{name}"):
+                return device
+        raise KeyError(name)
+
+    def _capture_dir(self) -> str:
+        manager = self._w.machine.data_manager
+        return manager.capture_dir if manager is not None else "/"
+
+    def _append_garbage(self, prefix: str, nbytes: int, fault_id: str) -> None:
+        """Append seeded garbage to the newest completed capture file under ``prefix``."""
+        w = self._w
+        root = self._capture_dir()
+        newest: str | None = None
+        for dirpath, dirnames, filenames in w.fs.walk(root):
+            dirnames[:] = [d for d in dirnames if d != "failed"]
+            for name in filenames:
+                path = f"{dirpath}/{name}"
+                if name.endswith(".capture") and path.startswith(root + prefix):
+                    newest = path if newest is None or name > newest.rsplit("/", 1)[-1] else newest
+        if newest is None:
+            w.trace.record("fault.no_target", fault_id=fault_id)
+            return
+        garbage = w.rng.child("garbage").child(fault_id).random().randbytes(nbytes)
+        handle = w.fs.open_append(newest)
+        handle.write(garbage)
+        handle.fsync()
+        handle.close()
+        w.trace.record("fault.garbage_appended", fault_id=fault_id, path=newest, bytes=nbytes)
