@@ -16,7 +16,14 @@ from .errors import DmsimError, _InputError
 
 # Modules that define ``register(subparsers)``; each adds its commands with
 # ``parser.set_defaults(handler=...)``.
-COMMAND_MODULES: tuple[str, ...] = ("dmsim.config.cli",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "dmsim.config.cli",
+    "dmsim.storage.cli",
+    "dmsim.scenario.cli",
+    "dmsim.net.cli",
+    "dmsim.cloud.cli",
+    "dmsim.scenario.simulate_cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

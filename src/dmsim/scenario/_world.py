@@ -33,7 +33,7 @@ from ._result import Sample, WorldResult
 from ._world_devices import build_world_devices
 from ._world_faults import FaultDriver, link_setup
 
-__all__ = ["PART_ID", "run_world"]
+__all__ = ["PART_ID", "World", "run_world"]
 
 PART_ID = "sim-part-1"
 _FINAL_DRAIN_S = 6 * 3600.0
@@ -81,8 +81,10 @@ class _RecordingCloud(CloudCore):
 
 
 class World:
-    def __init__(self, scenario: Scenario, *, seed: int) -> None:
+    def __init__(self, scenario: Scenario, *, seed: int, final_drain: bool = True) -> None:
+        """``final_drain=False`` ends with a clean shutdown instead of draining the backlog."""
         self.scenario = scenario
+        self.final_drain = final_drain
         self.seed = seed
         self.kernel = SimKernel(epoch_ns=scenario.epoch_ns)
         self.trace = Trace(self.kernel.now)
@@ -120,6 +122,7 @@ class World:
         self.dm: DataManager | None = None
         self.samples: list[Sample] = []
         self._files: dict[str, list[Any]] = {}  # path → reading ids, for quarantine events
+        self.final_collectors: tuple[Any, ...] = ()
         self.faults = FaultDriver(self)
 
     # running ------------------------------------------------------------------------------
@@ -249,7 +252,8 @@ class World:
         assert self.rt is not None
         dm, rt = self.dm, self.rt
         await rt.spawn(dm.stop_capture(), name="stop-capture").join()
-        deadline = self.kernel.now() + _FINAL_DRAIN_S
+        self.final_collectors = dm.statistics().collectors
+        deadline = self.kernel.now() + (_FINAL_DRAIN_S if self.final_drain else 0.0)
         while self.kernel.now() < deadline and self._backlog()[0]:
             await rt.spawn(dm.sync(), name="final-sync").join()
             if self._backlog()[0]:
