@@ -278,15 +278,14 @@ class DataManager:
 
     def _reading_ids(self, path: str) -> list[list[Any]]:
         try:
-            reader = CaptureReader(self._fs, path)
-            ids = [
-                [r.reading_id.stream, r.reading_id.boot, r.reading_id.seq]
-                for r in reader.records()
-                if r.reading_id is not None
-            ]
+            with CaptureReader(self._fs, path) as reader:
+                return [
+                    [r.reading_id.stream, r.reading_id.boot, r.reading_id.seq]
+                    for r in reader.records()
+                    if r.reading_id is not None
+                ]
         except StorageError:
             return []
-        return ids
 
     def _record_recovery(self, report: RecoveryReport) -> None:
         if self._trace is None:

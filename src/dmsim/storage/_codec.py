@@ -1,0 +1,222 @@
+"""The capture-file wire format: uvarint-framed protobuf messages, as Viam's rdk writes them.
+
+A capture file is one length-prefixed ``DataCaptureMetadata`` followed by length-prefixed
+``SensorData`` messages (the classes of ``viam.proto.app.datasync``); each prefix is the
+message length as an unsigned LEB128 varint (``pbutil.WriteDelimited`` / Java's
+``writeDelimitedTo``). There is no magic, version, checksum or index: the extension alone says
+what the file is, which is why the reader validates every record it can.
+
+This module holds the framing, the message builders the writer and tests share, and the
+format error that names the file and byte offset of what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from google.protobuf import any_pb2, struct_pb2, timestamp_pb2, wrappers_pb2
+from viam.proto.app.data import Annotations
+from viam.proto.app.datasync import DataCaptureMetadata, DataType, SensorData, SensorMetadata
+
+from dmsim.errors import StorageError
+
+from ._identity import ReadingId, identity_field_bytes
+
+__all__ = [
+    "MAX_VARINT_BYTES",
+    "CaptureFormatError",
+    "NoMetadataError",
+    "binary_reading",
+    "build_metadata",
+    "decode_uvarint",
+    "encode_metadata",
+    "encode_sensor_data",
+    "encode_uvarint",
+    "frame",
+    "tabular_reading",
+    "timestamp_from_ns",
+]
+
+# A uint64 needs at most ten 7-bit groups; anything longer is garbage, not a big number.
+MAX_VARINT_BYTES = 10
+
+# Lengths below 128 are one byte; a table avoids building a bytearray for the common case.
+_SMALL_VARINTS = tuple(bytes((n,)) for n in range(128))
+
+
+class CaptureFormatError(StorageError):
+    """A capture file is damaged: ``path`` and byte ``offset`` say where, ``what`` says how."""
+
+    def __init__(self, path: str | None, offset: int, what: str) -> None:
+        self.path = path
+        self.offset = offset
+        self.what = what
+        super().__init__(f"{path or '<bytes>'}: at byte {offset}: {what}")
+
+
+class NoMetadataError(CaptureFormatError):
+    """The file has no readable ``DataCaptureMetadata`` header, so nothing in it is usable.
+
+    ``empty`` is True when the file holds no data at all (no bytes, or only zero bytes): a
+    file created just before a crash, with nothing lost.
+    """
+
+    def __init__(self, path: str | None, offset: int, what: str, *, empty: bool = False) -> None:
+        self.empty = empty
+        super().__init__(path, offset, what)
+
+
+def encode_uvarint(value: int) -> bytes:
+    """Unsigned LEB128, as protobuf encodes lengths."""
+    if value < 128:
+        if value < 0:
+            raise StorageError(f"a varint cannot encode a negative number ({value})")
+        return _SMALL_VARINTS[value]
+    if value < 0x4000:
+        return bytes(((value & 0x7F) | 0x80, value >> 7))
+    if value >= 1 << 64:
+        raise StorageError(f"a varint cannot encode {value} (over 64 bits)")
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def decode_uvarint(buf: bytes | bytearray | memoryview, offset: int = 0) -> tuple[int, int]:
+    """Decode one varint at ``offset``; return ``(value, offset after it)``.
+
+    Raises :class:`CaptureFormatError` if the buffer ends inside the varint or the varint is
+    longer than ten bytes (with the offset relative to ``buf``).
+    """
+    result = 0
+    shift = 0
+    pos = offset
+    end = len(buf)
+    while True:
+        if pos >= end:
+            raise CaptureFormatError(None, offset, "data ends inside a varint")
+        byte = buf[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            break
+        shift += 7
+        if pos - offset >= MAX_VARINT_BYTES:
+            raise CaptureFormatError(None, offset, "varint longer than 10 bytes")
+    if result >= 1 << 64:
+        raise CaptureFormatError(None, offset, "varint over 64 bits")
+    return result, pos
+
+
+def frame(payload: bytes) -> bytes:
+    """Prefix ``payload`` with its uvarint length."""
+    return encode_uvarint(len(payload)) + payload
+
+
+def encode_metadata(metadata: DataCaptureMetadata) -> bytes:
+    """The framed file header."""
+    return frame(metadata.SerializeToString(deterministic=True))
+
+
+def encode_sensor_data(reading: SensorData, reading_id: ReadingId | None = None) -> bytes:
+    """One framed record; ``reading_id`` travels as the unknown field Viam's parsers skip.
+
+    The identity bytes are appended after the serialized message: protobuf fields may come in
+    any order, so this equals setting the field, without copying the message.
+    """
+    body: bytes = reading.SerializeToString(deterministic=True)
+    if reading_id is not None:
+        body += identity_field_bytes(reading_id)
+    return encode_uvarint(len(body)) + body
+
+
+def timestamp_from_ns(ns: int) -> timestamp_pb2.Timestamp:
+    seconds, nanos = divmod(ns, 1_000_000_000)
+    return timestamp_pb2.Timestamp(seconds=seconds, nanos=nanos)
+
+
+def _pack_params(params: Mapping[str, str]) -> dict[str, any_pb2.Any]:
+    # rdk wraps each additional_params string in a StringValue inside an Any.
+    packed: dict[str, any_pb2.Any] = {}
+    for key, value in sorted(params.items()):
+        item = any_pb2.Any()
+        item.Pack(wrappers_pb2.StringValue(value=value))
+        packed[key] = item
+    return packed
+
+
+def build_metadata(
+    *,
+    component_type: str,
+    component_name: str,
+    method_name: str,
+    data_type: DataType.ValueType,
+    method_parameters: Mapping[str, str] | None = None,
+    tags: Iterable[str] = (),
+    file_extension: str = "",
+    mime_type: str = "",
+) -> DataCaptureMetadata:
+    """The ``DataCaptureMetadata`` header of one collector's files."""
+    if data_type not in (DataType.DATA_TYPE_BINARY_SENSOR, DataType.DATA_TYPE_TABULAR_SENSOR):
+        raise StorageError(f"capture files hold tabular or binary readings, not {data_type}")
+    return DataCaptureMetadata(
+        component_type=component_type,
+        component_name=component_name,
+        method_name=method_name,
+        type=data_type,
+        method_parameters=_pack_params(method_parameters or {}),
+        file_extension=file_extension,
+        tags=list(tags),
+        mime_type=mime_type,
+    )
+
+
+def _sensor_metadata(
+    time_requested_ns: int, time_received_ns: int, annotations: Annotations | None
+) -> SensorMetadata:
+    meta = SensorMetadata(
+        time_requested=timestamp_from_ns(time_requested_ns),
+        time_received=timestamp_from_ns(time_received_ns),
+    )
+    if annotations is not None:
+        meta.annotations.CopyFrom(annotations)
+    return meta
+
+
+def tabular_reading(
+    values: Mapping[str, Any] | struct_pb2.Struct,
+    *,
+    time_requested_ns: int,
+    time_received_ns: int,
+) -> SensorData:
+    """A tabular ``SensorData``: ``values`` become a ``google.protobuf.Struct``."""
+    if isinstance(values, struct_pb2.Struct):
+        payload = values
+    else:
+        payload = struct_pb2.Struct()
+        try:
+            payload.update(values)
+        except (ValueError, TypeError) as error:
+            shown = json.dumps(values, default=repr)[:200]
+            raise StorageError(f"reading is not a JSON-like mapping ({error}): {shown}") from None
+    return SensorData(
+        metadata=_sensor_metadata(time_requested_ns, time_received_ns, None), struct=payload
+    )
+
+
+def binary_reading(
+    payload: bytes,
+    *,
+    time_requested_ns: int,
+    time_received_ns: int,
+    annotations: Annotations | None = None,
+) -> SensorData:
+    """A binary ``SensorData`` (an image, a point cloud...), with optional vision annotations."""
+    return SensorData(
+        metadata=_sensor_metadata(time_requested_ns, time_received_ns, annotations),
+        binary=payload,
+    )

@@ -1,0 +1,571 @@
+"""The capture-file writer for one collector.
+
+Theory of operation. A :class:`CaptureWriter` owns at most one open ``.prog`` file. Tabular
+readings are appended to it until it is over ``max_file_size_bytes`` (checked before each
+write, as rdk does, so a file overshoots by at most one reading); each binary reading gets a
+file of its own, completed at once. Records are encoded at once and buffered (``buffer_bytes``,
+4 KiB like rdk's ``bufio.Writer``); the buffer is written when full and at every sync.
+
+Durability: the oldest reading not yet fsynced is never older than ``durability_window_s``
+when its deadline is served. ``write`` syncs when the deadline has passed; between writes the
+caller calls :meth:`CaptureWriter.maybe_sync` by :meth:`CaptureWriter.sync_deadline` (the
+writer has no timer of its own). The first sync of a new file also fsyncs its directory, or a
+power cut could drop the file's name with its synced data. Completing a file is flush → fsync
+→ rename ``.prog`` → ``.capture`` → fsync of the directory; then ``on_file_closed`` receives
+the identities of the readings the file holds (the oracle follows readings with it).
+
+Failures. An ``OSError`` while writing ends the file: it is completed as it is (a torn record
+left by a short write is dropped by every reader), and the next reading starts a new file. The
+writer never appends after a torn record. Readings the failed write did land stay in the
+ended file; earlier buffered readings that did not land are kept and go into the next file;
+the reading being written when the error struck is *not* kept and is handed back in
+:class:`CaptureWriteError` (an ``OSError`` with the original errno, so callers can back off and
+retry it without duplicates). A completion step that fails (fsync, rename, directory fsync)
+is retried at the next :meth:`flush_and_close`/:meth:`close`; until then the file stays in
+:meth:`live_paths` so recovery and disk policies leave it alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import posixpath
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from viam.proto.app.datasync import DataCaptureMetadata, DataType, SensorData
+
+from dmsim.errors import ConfigError, Problem, StorageError
+
+from ._codec import build_metadata, encode_metadata, encode_uvarint
+from ._fs import FileHandle, FileSystem
+from ._identity import IdentityEncoder, ReadingId
+from ._naming import CAPTURE_EXT, PROG_EXT, CollectorKey, format_stem, next_stem_time
+from ._naming import parse_capture_name as _parse_name
+
+__all__ = [
+    "CaptureWriteError",
+    "CaptureWriter",
+    "ClosedFile",
+    "WriterStatistics",
+    "landed_count",
+    "needs_rotation",
+    "sync_deadline_after",
+]
+
+DEFAULT_DURABILITY_WINDOW_S = 1.0
+DEFAULT_MAX_FILE_SIZE_BYTES = 256 * 1024
+DEFAULT_BUFFER_BYTES = 4096
+_NEVER = math.inf
+
+
+# -- decisions ------------------------------------------------------------------------------
+
+
+def needs_rotation(size: int, readings: int, max_size: int) -> bool:
+    """rdk's rule: a file over the limit is cut before the next write (never an empty one)."""
+    return readings > 0 and size > max_size
+
+
+def sync_deadline_after(first_unsynced_at: float, window: float) -> float:
+    """The durability promise: the oldest unsynced reading is fsynced one window after it."""
+    return first_unsynced_at + window
+
+
+def landed_count(lengths: Sequence[int], landed_bytes: int) -> int:
+    """How many leading records of ``lengths`` fit whole in ``landed_bytes``."""
+    total = 0
+    for count, length in enumerate(lengths):
+        total += length
+        if total > landed_bytes:
+            return count
+    return len(lengths)
+
+
+# -- values ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedFile:
+    """A completed capture file and the readings it holds, in file order."""
+
+    path: str
+    reading_ids: tuple[ReadingId | None, ...]
+    size_bytes: int
+    ended_by_error: bool
+
+    @property
+    def readings(self) -> int:
+        return len(self.reading_ids)
+
+
+@dataclass(frozen=True, slots=True)
+class WriterStatistics:
+    files_opened: int
+    files_closed: int
+    files_discarded: int
+    readings_written: int
+    readings_rejected: int
+    bytes_written: int
+    fsyncs: int
+    dir_fsyncs: int
+    write_errors: int
+    rotations: int
+    pending_readings: int
+    stranded_files: int
+
+
+class CaptureWriteError(StorageError, OSError):
+    """Writing failed; ``errno`` is the disk's. ``rejected`` readings were not kept."""
+
+    def __init__(
+        self,
+        cause: OSError,
+        *,
+        path: str,
+        operation: str,
+        rejected: tuple[tuple[ReadingId | None, SensorData], ...] = (),
+    ) -> None:
+        OSError.__init__(self, cause.errno, cause.strerror or str(cause))
+        self.path = path
+        self.operation = operation
+        self.rejected = rejected
+        self.cause = cause
+
+    def __str__(self) -> str:
+        lost = f"; {len(self.rejected)} reading(s) not kept" if self.rejected else ""
+        return f"{self.path}: {self.operation} failed: {self.strerror}{lost}"
+
+
+@dataclass(slots=True, eq=False)
+class _Record:
+    reading_id: ReadingId | None
+    reading: SensorData
+    data: bytes
+    written_at: float
+    queued: bool = False  # in _pending until it lands in a file
+
+
+@dataclass(slots=True)
+class _File:
+    prog: str
+    handle: FileHandle | None
+    size: int
+    reading_ids: list[ReadingId | None] = field(default_factory=list)
+    dir_synced: bool = False
+    ended_by_error: bool = False
+
+    @property
+    def capture(self) -> str:
+        return self.prog[: -len(PROG_EXT)] + CAPTURE_EXT
+
+
+@dataclass(slots=True)
+class _Counters:
+    files_opened: int = 0
+    files_closed: int = 0
+    files_discarded: int = 0
+    readings_written: int = 0
+    readings_rejected: int = 0
+    bytes_written: int = 0
+    fsyncs: int = 0
+    dir_fsyncs: int = 0
+    write_errors: int = 0
+    rotations: int = 0
+
+
+def _check_options(window: float, max_size: int, buffer_bytes: int) -> None:
+    problems = []
+    if not (math.isfinite(window) and window > 0):
+        problems.append(Problem("durability_window_s", f"must be a positive number, not {window}"))
+    if max_size < 0:
+        problems.append(Problem("maximum_capture_file_size_bytes", f"negative ({max_size})"))
+    if buffer_bytes < 0:
+        problems.append(Problem("buffer_bytes", f"negative ({buffer_bytes})"))
+    if problems:
+        raise ConfigError(problems, source="CaptureWriter")
+
+
+# -- the writer -----------------------------------------------------------------------------
+
+
+class CaptureWriter:
+    """Writes one collector's readings into ``.prog``/``.capture`` files (see module doc)."""
+
+    def __init__(
+        self,
+        fs: FileSystem,
+        *,
+        capture_dir: str,
+        key: CollectorKey,
+        data_type: DataType.ValueType,
+        now: Callable[[], float],
+        wall_ns: Callable[[], int],
+        tags: Sequence[str] = (),
+        file_extension: str = "",
+        mime_type: str = "",
+        durability_window_s: float = DEFAULT_DURABILITY_WINDOW_S,
+        max_file_size_bytes: int = DEFAULT_MAX_FILE_SIZE_BYTES,
+        buffer_bytes: int = DEFAULT_BUFFER_BYTES,
+        on_file_closed: Callable[[ClosedFile], None] | None = None,
+    ) -> None:
+        _check_options(durability_window_s, max_file_size_bytes, buffer_bytes)
+        self._fs = fs
+        self._key = key
+        self._dir = key.directory(capture_dir)
+        self._hash = key.params_hash
+        self._now = now
+        self._wall_ns = wall_ns
+        self._window = durability_window_s
+        self._max_size = max_file_size_bytes
+        self._buffer_limit = buffer_bytes
+        self._on_closed = on_file_closed
+        self._binary = data_type == DataType.DATA_TYPE_BINARY_SENSOR
+        self._metadata = build_metadata(
+            component_type=key.component_type,
+            component_name=key.component_name,
+            method_name=key.method_name,
+            data_type=data_type,
+            method_parameters=key.params,
+            tags=tags,
+            file_extension=file_extension,
+            mime_type=mime_type,
+        )
+        self._file: _File | None = None
+        self._pending: list[_Record] = []
+        self._pending_bytes = 0
+        self._deadline = _NEVER  # when the oldest unsynced reading must be fsynced
+        self._stranded: list[_File] = []
+        self._last_us: int | None = None
+        self._encoders: dict[tuple[str, int], IdentityEncoder] = {}
+        self._closed = False
+        self._c = _Counters()
+
+    # -- public API ----------------------------------------------------------------------
+
+    @property
+    def directory(self) -> str:
+        return self._dir
+
+    def write(
+        self, reading: SensorData, *, reading_id: ReadingId | None = None, mime_type: str = ""
+    ) -> None:
+        """Accept one reading; raise :class:`CaptureWriteError` only if it was not kept.
+
+        ``mime_type`` overrides the header's for this binary reading's file (rdk sets it per
+        write: one camera can return JPEG and PNG). An error after the reading reached the
+        file (a failed fsync or rename) is counted and retried later, not raised: raising
+        would make the caller write the reading twice.
+        """
+        if self._closed:
+            raise StorageError(f"writer for {self._dir} is closed")
+        record = _Record(reading_id, reading, self._encode(reading, reading_id), self._now())
+        try:
+            if self._binary:
+                self._write_binary(record, mime_type)
+            else:
+                self._write_tabular(record)
+        except CaptureWriteError as error:
+            if record.queued and record not in self._pending:
+                return  # it reached the file: keeping it is what the caller must see
+            if record.queued:
+                self._pending.remove(record)
+                self._pending_bytes -= len(record.data)
+            self._c.readings_rejected += 1
+            raise CaptureWriteError(
+                error.cause,
+                path=error.path,
+                operation=error.operation,
+                rejected=((reading_id, reading),),
+            ) from error
+
+    def _write_tabular(self, record: _Record) -> None:
+        file = self._file
+        if file is not None and needs_rotation(
+            file.size + self._pending_bytes,
+            len(file.reading_ids) + len(self._pending),
+            self._max_size,
+        ):
+            self._c.rotations += 1
+            self._complete_open_file()
+        if self._file is None:
+            self._open(self._metadata)  # named now: a file is named after its first reading
+        record.queued = True
+        self._pending.append(record)
+        self._pending_bytes += len(record.data)
+        if self._deadline == _NEVER:
+            self._deadline = sync_deadline_after(record.written_at, self._window)
+        if self._pending_bytes >= self._buffer_limit:
+            self._flush()
+        if record.written_at >= self._deadline:
+            self.sync()
+
+    def sync_deadline(self) -> float | None:
+        """When the oldest unsynced reading must be fsynced (``None``: nothing pending)."""
+        return None if self._deadline == _NEVER else self._deadline
+
+    def maybe_sync(self) -> bool:
+        """Sync if the durability deadline has passed; return whether it synced."""
+        due = self._now() >= self._deadline
+        if due:
+            self.sync()
+        return due
+
+    def sync(self) -> None:
+        """Write the buffer and fsync the open file (and its directory, the first time)."""
+        if self._pending:
+            self._flush()
+        file = self._file
+        if file is not None and file.handle is not None:
+            try:
+                file.handle.fsync()
+                self._c.fsyncs += 1
+                if not file.dir_synced:
+                    self._fs.fsync_dir(self._dir)
+                    self._c.dir_fsyncs += 1
+                    file.dir_synced = True
+            except OSError as error:
+                self._c.write_errors += 1
+                self._end_file_after_error(file)
+                raise CaptureWriteError(error, path=file.prog, operation="fsync") from error
+        if not self._pending:
+            self._deadline = _NEVER
+
+    def flush_and_close(self) -> ClosedFile | None:
+        """Complete the open file (each sync pass calls this) and retry stranded ones."""
+        if self._file is None and self._pending:
+            self._flush()  # readings kept from a failed file get a file of their own
+        if self._file is not None:
+            return self._complete_open_file()
+        self._retry_stranded()
+        return None
+
+    def close(self) -> None:
+        """Complete everything; pending readings that cannot be written are reported lost."""
+        if self._closed:
+            return
+        try:
+            self.flush_and_close()
+        except CaptureWriteError as error:
+            lost = tuple((r.reading_id, r.reading) for r in self._pending)
+            self._c.readings_rejected += len(lost)
+            self._pending, self._pending_bytes = [], 0
+            self._closed = True
+            raise CaptureWriteError(
+                error.cause, path=error.path, operation=error.operation, rejected=lost
+            ) from error
+        self._closed = True
+
+    def live_paths(self) -> frozenset[str]:
+        """The ``.prog`` files this writer owns: never recover or delete these."""
+        paths = {f.prog for f in self._stranded}
+        if self._file is not None:
+            paths.add(self._file.prog)
+        return frozenset(paths)
+
+    def statistics(self) -> WriterStatistics:
+        c = self._c
+        return WriterStatistics(
+            files_opened=c.files_opened,
+            files_closed=c.files_closed,
+            files_discarded=c.files_discarded,
+            readings_written=c.readings_written,
+            readings_rejected=c.readings_rejected,
+            bytes_written=c.bytes_written,
+            fsyncs=c.fsyncs,
+            dir_fsyncs=c.dir_fsyncs,
+            write_errors=c.write_errors,
+            rotations=c.rotations,
+            pending_readings=len(self._pending),
+            stranded_files=len(self._stranded),
+        )
+
+    # -- encoding and naming -------------------------------------------------------------
+
+    def _encode(self, reading: SensorData, reading_id: ReadingId | None) -> bytes:
+        body: bytes = reading.SerializeToString(deterministic=True)
+        if reading_id is None:
+            return encode_uvarint(len(body)) + body
+        key = (reading_id.stream, reading_id.boot)
+        encoder = self._encoders.get(key)
+        if encoder is None:
+            encoder = self._encoders[key] = IdentityEncoder(*key)
+        tag = encoder.field_bytes(reading_id.seq)
+        return b"".join((encode_uvarint(len(body) + len(tag)), body, tag))
+
+    def _last_existing_us(self) -> int | None:
+        try:
+            names = self._fs.listdir(self._dir)
+        except FileNotFoundError:
+            return None
+        times = [
+            parsed.time_us
+            for parsed in map(_parse_name, names)
+            if parsed is not None and parsed.params_hash == self._hash
+        ]
+        return max(times, default=None)
+
+    def _new_path(self) -> str:
+        if self._last_us is None:
+            self._last_us = self._last_existing_us()
+        time_us = next_stem_time(self._wall_ns() // 1000, self._last_us)
+        while True:
+            base = posixpath.join(self._dir, format_stem(time_us, self._hash))
+            if not self._fs.exists(base + PROG_EXT) and not self._fs.exists(base + CAPTURE_EXT):
+                break
+            time_us += 1
+        self._last_us = time_us
+        return base + PROG_EXT
+
+    # -- files ---------------------------------------------------------------------------
+
+    def _open(self, metadata: DataCaptureMetadata) -> _File:
+        path = self._dir
+        try:
+            self._fs.makedirs(self._dir)
+            path = self._new_path()
+            handle = self._fs.open_append(path)
+        except OSError as error:
+            self._c.write_errors += 1
+            raise CaptureWriteError(error, path=path, operation="open") from error
+        self._c.files_opened += 1
+        file = _File(path, handle, 0)
+        self._file = file
+        header = encode_metadata(metadata)
+        try:
+            handle.write(header)
+        except OSError as error:
+            self._c.write_errors += 1
+            self._end_file_after_error(file)
+            raise CaptureWriteError(error, path=path, operation="write") from error
+        file.size = len(header)
+        self._c.bytes_written += len(header)
+        return file
+
+    def _flush(self) -> None:
+        """Write the buffer to the open file (opening one if needed)."""
+        file = self._file
+        if file is None or file.handle is None:
+            file = self._open(self._metadata)
+        assert file.handle is not None
+        data = b"".join(r.data for r in self._pending)
+        try:
+            file.handle.write(data)
+        except OSError as error:
+            self._c.write_errors += 1
+            landed = self._landed_after_error(file)
+            self._land(file, landed_count([len(r.data) for r in self._pending], landed))
+            self._end_file_after_error(file)
+            raise CaptureWriteError(error, path=file.prog, operation="write") from error
+        file.size += len(data)
+        self._land(file, len(self._pending))
+
+    def _land(self, file: _File, count: int) -> None:
+        landed, self._pending = self._pending[:count], self._pending[count:]
+        file.reading_ids.extend([record.reading_id for record in landed])
+        size = sum([len(record.data) for record in landed])
+        self._pending_bytes -= size
+        self._c.bytes_written += size
+        self._c.readings_written += count
+
+    def _landed_after_error(self, file: _File) -> int:
+        """Bytes of the failed write that reached the file (a short write keeps a prefix)."""
+        assert file.handle is not None
+        try:
+            size = file.handle.size()
+        except OSError:
+            try:
+                size = self._fs.stat(file.prog).size
+            except OSError:
+                return 0  # unknowable: count nothing as landed
+        return max(0, size - file.size)
+
+    def _write_binary(self, record: _Record, mime_type: str) -> None:
+        metadata = self._metadata
+        if mime_type:
+            metadata = DataCaptureMetadata()
+            metadata.CopyFrom(self._metadata)
+            metadata.mime_type = mime_type
+        self._open(metadata)
+        record.queued = True
+        self._pending.append(record)
+        self._pending_bytes += len(record.data)
+        self._flush()
+        self._complete_open_file()
+
+    def _end_file_after_error(self, file: _File) -> None:
+        """Stop appending to ``file``; complete it if it holds readings, else discard it."""
+        self._close_handle(file)
+        file.ended_by_error = True
+        if self._file is file:
+            self._file = None
+        if not file.reading_ids:
+            self._discard(file)
+            return
+        self._stranded.append(file)
+        with contextlib.suppress(CaptureWriteError):  # else retried at the next flush_and_close
+            self._retry_stranded()
+
+    @staticmethod
+    def _close_handle(file: _File) -> None:
+        if file.handle is not None:
+            handle, file.handle = file.handle, None
+            with contextlib.suppress(OSError):  # the descriptor is released either way
+                handle.close()
+
+    def _discard(self, file: _File) -> None:
+        # A file without a complete reading has nothing to keep; if the unlink fails too,
+        # start-up recovery removes it.
+        try:
+            self._fs.unlink(file.prog)
+            self._fs.fsync_dir(self._dir)
+        except OSError:
+            return
+        self._c.files_discarded += 1
+
+    def _complete_open_file(self) -> ClosedFile | None:
+        """flush → fsync → close → rename → fsync dir for the open file."""
+        if self._pending:
+            self._flush()
+        file = self._file
+        assert file is not None
+        assert file.handle is not None
+        self._file = None
+        try:
+            file.handle.fsync()
+            self._c.fsyncs += 1
+        except OSError as error:
+            self._c.write_errors += 1
+            file.ended_by_error = True
+            self._close_handle(file)
+            self._stranded.append(file)
+            raise CaptureWriteError(error, path=file.prog, operation="fsync") from error
+        self._close_handle(file)
+        self._deadline = _NEVER
+        self._stranded.append(file)
+        return self._retry_stranded(file)
+
+    def _retry_stranded(self, wanted: _File | None = None) -> ClosedFile | None:
+        """Rename and dir-fsync every stranded file; return ``wanted``'s record if done."""
+        result: ClosedFile | None = None
+        for file in list(self._stranded):
+            operation = "rename"
+            try:
+                if self._fs.exists(file.prog):
+                    self._fs.rename(file.prog, file.capture)
+                operation = "fsync_dir"
+                self._fs.fsync_dir(self._dir)
+                self._c.dir_fsyncs += 1
+            except OSError as error:
+                self._c.write_errors += 1
+                raise CaptureWriteError(error, path=file.prog, operation=operation) from error
+            self._stranded.remove(file)
+            self._c.files_closed += 1
+            closed = ClosedFile(
+                file.capture, tuple(file.reading_ids), file.size, file.ended_by_error
+            )
+            if self._on_closed is not None:
+                self._on_closed(closed)
+            if file is wanted:
+                result = closed
+        return result
