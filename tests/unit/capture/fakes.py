@@ -5,18 +5,11 @@ from __future__ import annotations
 import errno
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from dmsim.capture._collector import StampedReading
+from dmsim.devices import CaptureResult, TabularReading
 from dmsim.errors import DeviceError
 from dmsim.runtime import Runtime
-
-
-@dataclass(frozen=True)
-class Result:
-    readings: tuple[Any, ...]
-    time_requested_ns: int
-    time_received_ns: int
 
 
 @dataclass
@@ -26,7 +19,7 @@ class Device:
     fail_between: tuple[float, float] | None = None
     calls: int = 0
 
-    async def capture(self, method: str, params: Mapping[str, str]) -> Result:
+    async def capture(self, method: str, params: Mapping[str, str]) -> CaptureResult:
         self.calls += 1
         now = self.rt.monotonic()
         if self.fail_between and self.fail_between[0] <= now < self.fail_between[1]:
@@ -34,7 +27,7 @@ class Device:
         if self.delay_s:
             await self.rt.sleep(self.delay_s)
         t = self.rt.wall_ns()
-        return Result(({"t": now},), t, t)
+        return CaptureResult((TabularReading({"t": now}),), t, t)
 
 
 @dataclass

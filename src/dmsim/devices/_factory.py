@@ -1,0 +1,231 @@
+"""Build simulated resources from a machine config's component and service entries.
+
+``model`` matters only where the documents name distinct behaviours (sensors: ``tmp36``,
+``wifi-rssi``, else a generic ``fake``); every other real-world model name (``webcam``,
+``esp32``, ``ur5e``...) gets its type's simulation. dmsim-only attributes, all optional:
+
+- any type: ``sim_latency_ms`` (time between request and answer, default 0);
+- camera: ``width_px``, ``height_px``, ``fps``, ``scene`` (``garden``/``inspection``), ``objects``;
+- motor: ``max_rpm``, ``ticks_per_rotation`` and ``encoder`` (as rdk's encoded motors);
+- encoder: ``motor`` (the motor whose shaft it counts; :func:`build_sim_resources` fills it
+  in from the motor's ``encoder`` attribute), ``ticks_per_rotation``;
+- movement sensor: ``motion`` (``vehicle``/``static``), ``latitude``, ``longitude``, ``altitude_m``;
+- gantry: ``lengths_mm``; sensor: ``num_readings``, ``mean_rssi_dbm``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dmsim.errors import ConfigError, Problem
+from dmsim.runtime import RngTree, Runtime, Trace
+
+from ._actuators import SimGantry, SimServo
+from ._arm import SimArm
+from ._board import SimBoard
+from ._camera import SimCamera
+from ._errors import DeviceParamError
+from ._imu import SimMovementSensor
+from ._motor import SimEncoder, SimMotor
+from ._params import PayloadOptions, attr_float, attr_int
+from ._resource import Resource, resolve_api
+from ._sensors import SimSensor
+from ._sim import SimDevice
+from ._vision import SimVision
+
+__all__ = ["SimResourceSpec", "build_sim_resource", "build_sim_resources"]
+
+Lookup = Callable[[str], Resource]
+
+
+@dataclass(frozen=True, slots=True)
+class SimResourceSpec:
+    """One component or service to simulate; ``api_type`` is ``"camera"`` or
+    ``"rdk:component:camera"``."""
+
+    api_type: str
+    name: str
+    model: str = "sim"
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _motor_ref(lookup: Lookup | None, encoder: str, motor_name: str) -> Callable[[], SimMotor]:
+    def resolve() -> SimMotor:
+        try:
+            if lookup is None:
+                raise LookupError(motor_name)
+            motor = lookup(motor_name)
+        except LookupError:
+            raise DeviceParamError(
+                f"encoder {encoder!r}: motor {motor_name!r} does not exist"
+            ) from None
+        if not isinstance(motor, SimMotor):
+            raise DeviceParamError(f"encoder {encoder!r}: {motor_name!r} is not a simulated motor")
+        return motor
+
+    return resolve
+
+
+def build_sim_resource(
+    *,
+    api_type: str,
+    name: str,
+    model: str,
+    attributes: Mapping[str, Any],
+    rt: Runtime,
+    rng: RngTree,
+    trace: Trace | None = None,
+    payload: PayloadOptions | None = None,
+    lookup: Lookup | None = None,
+) -> SimDevice:
+    """A simulated resource of any supported type. ``lookup(name)`` finds other resources
+    (the vision service's cameras, an encoder's motor); it should raise ``KeyError`` for an
+    unknown name. Bad attributes raise :class:`~dmsim.errors.ConfigError`."""
+    kind, api = resolve_api(api_type)
+    source = f"{api}/{name} attributes"
+    latency = (
+        attr_float(
+            attributes, "sim_latency_ms", source=source, default=0.0, low=0.0, high=600_000.0
+        )
+        / 1000
+    )
+    opts = payload or PayloadOptions()
+    if kind == "arm":
+        return SimArm(name=name, rt=rt, rng=rng, trace=trace, model=model, latency_s=latency)
+    if kind == "board":
+        return SimBoard(
+            name=name,
+            rt=rt,
+            rng=rng,
+            trace=trace,
+            model=model,
+            latency_s=latency,
+            attributes=attributes,
+        )
+    if kind == "camera":
+        return SimCamera(
+            name=name,
+            rt=rt,
+            rng=rng,
+            trace=trace,
+            model=model,
+            latency_s=latency,
+            attributes=attributes,
+            payload=opts,
+        )
+    if kind == "motor":
+        tpr = attributes.get("ticks_per_rotation")
+        return SimMotor(
+            name=name,
+            rt=rt,
+            rng=rng,
+            trace=trace,
+            model=model,
+            latency_s=latency,
+            max_rpm=attr_float(
+                attributes, "max_rpm", source=source, default=120.0, low=0.0, high=100_000.0
+            ),
+            ticks_per_rotation=None
+            if tpr is None
+            else attr_int(
+                attributes, "ticks_per_rotation", source=source, default=1, low=1, high=1 << 24
+            ),
+        )
+    if kind == "encoder":
+        motor = attributes.get("motor")
+        if motor is not None and not isinstance(motor, str):
+            raise ConfigError(
+                Problem("attributes.motor", f"must be a motor name, got {motor!r}"), source=source
+            )
+        tpr = attributes.get("ticks_per_rotation")
+        return SimEncoder(
+            name=name,
+            rt=rt,
+            rng=rng,
+            trace=trace,
+            model=model,
+            latency_s=latency,
+            ticks_per_rotation=None
+            if tpr is None
+            else attr_int(
+                attributes, "ticks_per_rotation", source=source, default=1, low=1, high=1 << 24
+            ),
+            motor=None if motor is None else _motor_ref(lookup, name, motor),
+        )
+    if kind == "gantry":
+        return SimGantry(
+            name=name,
+            rt=rt,
+            rng=rng,
+            trace=trace,
+            model=model,
+            latency_s=latency,
+            attributes=attributes,
+        )
+    if kind == "movement_sensor":
+        return SimMovementSensor(
+            name=name,
+            rt=rt,
+            rng=rng,
+            trace=trace,
+            model=model,
+            latency_s=latency,
+            attributes=attributes,
+        )
+    if kind == "sensor":
+        return SimSensor(
+            name=name,
+            rt=rt,
+            rng=rng,
+            trace=trace,
+            model=model,
+            latency_s=latency,
+            attributes=attributes,
+            fields=opts.tabular_fields,
+        )
+    if kind == "servo":
+        return SimServo(name=name, rt=rt, rng=rng, trace=trace, model=model, latency_s=latency)
+    return SimVision(
+        name=name, rt=rt, rng=rng, trace=trace, model=model, latency_s=latency, lookup=lookup
+    )
+
+
+def build_sim_resources(
+    specs: Iterable[SimResourceSpec],
+    *,
+    rt: Runtime,
+    rng: RngTree,
+    trace: Trace | None = None,
+    payload: PayloadOptions | None = None,
+) -> dict[str, SimDevice]:
+    """Every resource of a machine, wired together: vision services find their cameras, and
+    an encoder named by a motor's ``encoder`` attribute counts that motor's shaft."""
+    specs = list(specs)
+    names = [spec.name for spec in specs]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(Problem("name", f"duplicate resource names: {', '.join(duplicates)}"))
+    encoder_motor = {}
+    for spec in specs:
+        encoder = spec.attributes.get("encoder")
+        if resolve_api(spec.api_type)[0] == "motor" and isinstance(encoder, str):
+            encoder_motor[encoder] = spec.name
+    built: dict[str, SimDevice] = {}
+    for spec in specs:
+        attributes = dict(spec.attributes)
+        if spec.name in encoder_motor:
+            attributes.setdefault("motor", encoder_motor[spec.name])
+        built[spec.name] = build_sim_resource(
+            api_type=spec.api_type,
+            name=spec.name,
+            model=spec.model,
+            attributes=attributes,
+            rt=rt,
+            rng=rng,
+            trace=trace,
+            payload=payload,
+            lookup=built.__getitem__,
+        )
+    return built

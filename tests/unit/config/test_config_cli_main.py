@@ -1,0 +1,81 @@
+"""``dmsim config check`` through the CLI's ``main`` in-process: every bad input exits 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tests.unit.config.config_kit import DATA
+
+from dmsim.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("VIAM_HOME", raising=False)
+
+
+NOT_UTF8 = "not UTF-8 text: byte 0x89 (invalid start byte)"
+NOT_OBJECT = "a machine config must be a JSON object, found an array"
+NO_TYPE = "required: the component type, e.g. camera"
+BAD_BYTES = "invalid JSON: expected a value, found '\\x00\\x01'"
+AT_17 = "(line 1, column 17)"
+NAMELESS = b'{"components": [{"name": "a", "model": "m"}]}'
+CUT = "invalid JSON: expected ',' or '}', found end of input"
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "<root>: cannot read the file: No such file or directory"),
+        ("<dir>", "<root>: cannot read the file: Is a directory"),
+        (b"\x89PNG\r\n\x1a\n", f"<root> (line 1, column 1): {NOT_UTF8}"),
+        (b"", "<root> (line 1, column 1): the document is empty"),
+        (b"[1, 2]", f"<root> (line 1, column 1): {NOT_OBJECT}"),
+        (NAMELESS, f"components[0].type {AT_17}: {NO_TYPE}"),
+        (b"\x00\x01", f"<root> (line 1, column 1): {BAD_BYTES}"),
+        (b'{"a": 1', f"<root> (line 1, column 8): {CUT}"),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("as_json", [False, True])
+def test_bad_input_exits_2_with_the_problem(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    content: bytes | str | None,
+    expected: str,
+    as_json: bool,
+) -> None:
+    path = tmp_path / "machine.json"
+    if content == "<dir>":
+        path.mkdir()
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    argv = ["config", "check", *(["--json"] if as_json else []), str(path)]
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == f"{path}: 1 problem(s)\n  {expected}\n"
+
+
+def test_good_file_in_both_formats(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = DATA / "examples" / "tomato_robot.json"
+    assert main(["config", "check", "--json", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    effective = json.loads(out)
+    assert effective["services"][0]["attributes"]["tags"] == ["tomato-picker"]
+    assert effective["services"][0]["attributes"]["capture_dir"] == f"{tmp_path}/.viam/capture"
+    assert main(["config", "check", str(path)]) == 0
+    out, _ = capsys.readouterr()
+    assert out.splitlines()[-2:] == [
+        "#   rdk:component:camera/depth-cam NextPointCloud [mime_type=pointcloud/pcd] 30 Hz, "
+        "binary .pcd, tags tomato-picker",
+        "#   rdk:component:arm/picker-arm JointPositions [] 1 Hz, tabular .dat, tags tomato-picker",
+    ]
+
+
+def test_config_without_a_subcommand_prints_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config"]) == 2
+    assert "check" in capsys.readouterr().err

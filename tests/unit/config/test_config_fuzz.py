@@ -1,0 +1,151 @@
+"""Property-based: any mutation of a valid config gives a valid config or a clean ConfigError.
+
+Mutations: delete a key, replace a value by one of another type, negate a number, put a random
+string anywhere, nest a value deeper. Also text-level damage: truncation, byte flips and random
+bytes. Never any other exception, and every reported problem names a path (and, for text, a
+line and column).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tests.unit.config.config_kit import loads, parse
+
+from dmsim.config import MachineConfig, collector_specs, to_effective_dict
+from dmsim.config.strategies import machine_configs
+from dmsim.errors import ConfigError
+
+Location = list[str | int]
+
+odd_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
+)
+
+
+def locations(value: Any, here: Location | None = None) -> list[Location]:
+    """Every path into a JSON value (the root too)."""
+    here = here or []
+    found = [here]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += locations(item, [*here, key])
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += locations(item, [*here, index])
+    return found
+
+
+def replace(root: Any, where: Location, new: Any) -> Any:
+    if not where:
+        return new
+    parent = root
+    for step in where[:-1]:
+        parent = parent[step]
+    parent[where[-1]] = new
+    return root
+
+
+def get(root: Any, where: Location) -> Any:
+    for step in where:
+        root = root[step]
+    return root
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> Any:
+    config = copy.deepcopy(draw(machine_configs(max_components=4, max_remotes=1)))
+    for _ in range(draw(st.integers(1, 3))):
+        spots = locations(config)
+        where = draw(st.sampled_from(spots))
+        current = get(config, where)
+        kind = draw(st.sampled_from(["delete", "retype", "negate", "string", "nest"]))
+        if kind == "delete" and where:
+            parent = get(config, where[:-1])
+            del parent[where[-1]]
+        elif (
+            kind == "negate" and isinstance(current, int | float) and not isinstance(current, bool)
+        ):
+            config = replace(config, where, -current - 1)
+        elif kind == "string":
+            config = replace(config, where, draw(st.text(max_size=12)))
+        elif kind == "nest":
+            config = replace(config, where, draw(st.sampled_from([[current], {"x": current}])))
+        else:
+            config = replace(config, where, draw(odd_values))
+    return config
+
+
+def check(outcome: MachineConfig | ConfigError, *, located: bool = False) -> None:
+    """A config that can be used, or an error whose every problem says what and where."""
+    if isinstance(outcome, ConfigError):
+        assert outcome.problems
+        assert any(p.severity == "error" for p in outcome.problems)
+        for problem in outcome.problems:
+            assert problem.message
+            assert problem.severity in ("error", "warning")
+            if located:
+                assert problem.line is not None
+                assert problem.column is not None
+        return
+    collector_specs(outcome)
+    json.dumps(to_effective_dict(outcome))
+
+
+@settings(max_examples=150)
+@given(mutated())
+def test_mutated_configs_give_a_config_or_a_clean_error(data: Any) -> None:
+    try:
+        outcome: MachineConfig | ConfigError = parse(data)
+    except ConfigError as error:
+        outcome = error
+    check(outcome)
+
+
+@settings(max_examples=60)
+@given(mutated())
+def test_mutated_configs_as_text_locate_every_problem(data: Any) -> None:
+    text = json.dumps(data, indent=1, allow_nan=True)
+    try:
+        outcome: MachineConfig | ConfigError = loads(text)
+    except ConfigError as error:
+        outcome = error
+    check(outcome, located=True)
+
+
+@settings(max_examples=60)
+@given(machine_configs(max_components=3, max_remotes=1), st.data())
+def test_damaged_bytes_give_a_config_or_a_clean_error(config: Any, data: st.DataObject) -> None:
+    raw = bytearray(json.dumps(config, indent=2).encode())
+    damage = data.draw(st.sampled_from(["truncate", "flip", "insert"]))
+    position = data.draw(st.integers(0, len(raw)))
+    if damage == "truncate":
+        del raw[position:]
+    elif damage == "flip" and position < len(raw):
+        raw[position] ^= 1 << data.draw(st.integers(0, 7))
+    else:
+        raw[position:position] = data.draw(st.binary(min_size=1, max_size=8))
+    try:
+        outcome: MachineConfig | ConfigError = loads(bytes(raw))
+    except ConfigError as error:
+        outcome = error
+    check(outcome)
+
+
+@given(st.binary(max_size=200))
+def test_random_bytes_give_a_clean_error(raw: bytes) -> None:
+    try:
+        outcome: MachineConfig | ConfigError = loads(raw)
+    except ConfigError as error:
+        outcome = error
+    check(outcome)

@@ -1,0 +1,137 @@
+"""Building real drivers from config entries, with injected fake transports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from gpiozero.pins.mock import MockFactory
+from tests.unit.devices.test_dev_framesource import FakePicamera2
+
+from dmsim.devices import (
+    DeviceUnavailable,
+    Esp32Board,
+    FrameSourceCamera,
+    GpioBoard,
+    Mpu6050,
+    build_real_resource,
+)
+from dmsim.devices.fakes import FakeI2CBus, FakeMpu6050
+from dmsim.errors import ConfigError
+from dmsim.runtime import SimKernel
+
+
+def run(main: Any) -> Any:
+    kernel = SimKernel(epoch_ns=1_700_000_000 * 10**9)
+    return kernel.run_main(main(kernel.process("p")))
+
+
+def test_mpu6050_on_the_named_bus_and_address() -> None:
+    opened: list[str] = []
+
+    def open_bus(bus: str) -> FakeI2CBus:
+        opened.append(bus)
+        fake = FakeI2CBus()
+        fake.attach(0x69, FakeMpu6050())
+        return fake
+
+    async def main(rt: Any) -> Any:
+        imu = build_real_resource(
+            api_type="movement_sensor",
+            name="imu",
+            model="gyro-mpu6050",
+            attributes={"i2c_bus": "3", "use_alt_i2c_address": True},
+            rt=rt,
+            open_bus=open_bus,
+        )
+        assert isinstance(imu, Mpu6050)
+        return (await imu.capture("LinearAcceleration", {})).readings[0].data
+
+    data = run(main)
+    assert opened == ["3"]
+    assert data["linear_acceleration"]["z"] == pytest.approx(9.80665, abs=0.01)
+
+
+def test_esp32_pi_and_camera_boards() -> None:
+    factory = MockFactory()
+
+    async def main(rt: Any) -> None:
+        esp = build_real_resource(
+            api_type="board",
+            name="my-esp32",
+            model="esp32",
+            attributes={
+                "serial_path": "/dev/ttyUSB0",
+                "analogs": [{"name": "A1", "pin": "34"}],
+                "pins": [27],
+            },
+            rt=rt,
+        )
+        assert isinstance(esp, Esp32Board)
+        assert esp.url == "/dev/ttyUSB0"
+        pi = build_real_resource(
+            api_type="rdk:component:board",
+            name="pi",
+            model="pi5",
+            attributes={"pins": [17]},
+            rt=rt,
+            pin_factory=factory,
+        )
+        assert isinstance(pi, GpioBoard)
+        pi.open()
+        factory.pin(17).drive_high()
+        assert (await pi.capture("Gpios", {"pin_name": "17"})).readings[0].data == {"high": True}
+        await pi.close()
+        camera = build_real_resource(
+            api_type="camera",
+            name="picam",
+            model="csi",
+            attributes={"width_px": 32, "height_px": 24},
+            rt=rt,
+            camera_factory=FakePicamera2,
+        )
+        assert isinstance(camera, FrameSourceCamera)
+        assert (await camera.capture("ReadImage", {})).readings[0].mime_type == "image/jpeg"
+        await camera.close()
+
+    run(main)
+    factory.reset()
+    factory.close()
+
+
+@pytest.mark.parametrize(
+    ("api_type", "model", "attributes", "error", "message"),
+    [
+        ("arm", "ur5e", {}, ConfigError, "no hardware driver for rdk:component:arm model 'ur5e'"),
+        ("board", "esp32", {}, ConfigError, "serial_path"),
+        (
+            "board",
+            "esp32",
+            {"serial_path": "x", "analogs": [{"name": "A1"}]},
+            ConfigError,
+            r"analogs\[0\]",
+        ),
+        ("board", "pi", {"pins": ["GPIO4"]}, ConfigError, "attributes.pins"),
+        (
+            "movement_sensor",
+            "mpu6050",
+            {"use_alt_i2c_address": "yes"},
+            ConfigError,
+            "true or false",
+        ),
+        ("board", "pi", {"pins": [4]}, DeviceUnavailable, "no lgpio pin factory"),
+    ],
+)
+def test_bad_entries(
+    api_type: str, model: str, attributes: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    rt = SimKernel(epoch_ns=0).process("p")
+    with pytest.raises(error, match=message):
+        build_real_resource(
+            api_type=api_type,
+            name="x",
+            model=model,
+            attributes=attributes,
+            rt=rt,
+            open_bus=lambda _: FakeI2CBus(),
+        )

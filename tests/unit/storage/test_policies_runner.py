@@ -1,0 +1,264 @@
+"""DiskPolicy on the runtime port: timing, hooks, records, traces, failures, both runtimes."""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from dmsim.errors import ConfigError, InternalError
+from dmsim.runtime import RealRuntime, RngTree, SimKernel, SimRuntime, Trace
+from dmsim.storage._fs import DiskUsage, FileStat
+from dmsim.storage._policies import (
+    RULE_BYTE_CAP,
+    RULE_DISK_FULL,
+    ByteCapRule,
+    CaptureDirScan,
+    CaptureFile,
+    DeletionPlan,
+    DeletionRule,
+    DiskFullRule,
+)
+from dmsim.storage._policy_runner import DiskPolicy
+from dmsim.storage._realfs import RealFS
+from dmsim.storage._simfs import SimFS
+
+BLOCK = 4096
+CAP = "/cap"
+
+
+@dataclass
+class World:
+    kernel: SimKernel
+    rt: SimRuntime
+    fs: SimFS
+    trace: Trace
+    hook_calls: list[tuple[str, str, bool]] = field(default_factory=list)
+    busy: set[str] = field(default_factory=set)
+
+    def policy(self, rule: DeletionRule, **kwargs: object) -> DiskPolicy:
+        def before_delete(path: str, rule: str) -> None:
+            self.hook_calls.append((path, rule, self.fs.exists(path)))
+
+        return DiskPolicy(
+            rt=self.rt,
+            fs=self.fs.for_process(self.rt),
+            capture_dir=CAP,
+            rule=rule,
+            in_use=self.busy.__contains__,
+            before_delete=before_delete,
+            trace=self.trace,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    def run(self, policy: DiskPolicy, until: float) -> None:
+        self.rt.spawn(policy.run(), name="disk-policy")
+        self.kernel.run(until=until)
+
+
+def make_world(
+    *, files: int = 20, blocks: int = 40, ballast_blocks: int = 18, fs_class: type[SimFS] = SimFS
+) -> World:
+    kernel = SimKernel(epoch_ns=1_700_000_000 * 10**9)
+    trace = Trace(kernel.now)
+    fs = fs_class(
+        capacity_bytes=blocks * BLOCK,
+        rng=RngTree(5),
+        wall_clock=kernel.wall_ns,
+        initial_fill_bytes=ballast_blocks * BLOCK,
+        trace=trace,
+    )
+    fs.makedirs(f"{CAP}/a")
+    for i in range(files):
+        handle = fs.open_append(f"{CAP}/a/2026-01-01T00_00_{i:02d}.000000Z.capture")
+        handle.write(b"r" * BLOCK)
+        handle.fsync()
+        handle.close()
+    fs.fsync_dir(f"{CAP}/a")
+    return World(kernel, kernel.process("data-manager"), fs, trace)
+
+
+def name(i: int) -> str:
+    return f"{CAP}/a/2026-01-01T00_00_{i:02d}.000000Z.capture"
+
+
+def test_passes_run_on_a_30_second_grid_deleting_every_fifth_file() -> None:
+    world = make_world(ballast_blocks=10)  # 30 of 40 blocks used; captures are 20 of them
+    policy = world.policy(DiskFullRule(disk_usage_deletion_threshold=0.5))
+    world.run(policy, until=95)
+    deleted = [e.fields["path"] for e in world.trace.of_kind("disk_policy.delete")]
+    times = [e.time for e in world.trace.of_kind("disk_policy.delete")]
+    first_pass = [name(i) for i in (0, 5, 10, 15)]
+    assert deleted[:4] == first_pass
+    assert times == [30.0] * 4 + [60.0] * 4 + [90.0] * 3  # 20 → 16 → 12 → 9 files
+    stats = policy.statistics()
+    assert (stats.checks, stats.scans, stats.files_deleted) == (3, 3, 11)
+    assert stats.bytes_deleted == 11 * BLOCK
+    assert world.hook_calls[:4] == [(p, RULE_DISK_FULL, True) for p in first_pass]
+
+
+def test_no_scan_while_the_disk_is_below_the_threshold() -> None:
+    world = make_world(ballast_blocks=0)  # 50 % used
+    policy = world.policy(DiskFullRule())
+    world.run(policy, until=65)
+    stats = policy.statistics()
+    assert (stats.checks, stats.scans, stats.files_deleted, stats.warnings) == (2, 0, 0, 0)
+
+
+def test_deletions_are_made_durable() -> None:
+    world = make_world()
+    records = world.kernel.run_main(world.policy(DiskFullRule()).check())
+    assert [r.path for r in records] == [name(i) for i in (0, 5, 10, 15)]
+    assert all(r.rule == RULE_DISK_FULL and r.size_bytes == BLOCK for r in records)
+    world.fs.crash()
+    assert not any(world.fs.exists(r.path) for r in records)
+    assert len(world.fs.listdir(f"{CAP}/a")) == 16
+
+
+def test_a_full_disk_with_few_captures_only_warns() -> None:
+    world = make_world(files=4, ballast_blocks=33)  # 37 of 40 used; captures 4 of 37
+    policy = world.policy(DiskFullRule())
+    world.run(policy, until=65)
+    warnings = world.trace.of_kind("disk_policy.warn")
+    assert len(warnings) == 2
+    assert "deleting nothing" in warnings[0].fields["message"]
+    assert policy.statistics().warnings == 2
+    assert world.trace.of_kind("disk_policy.delete") == []
+    assert len(world.fs.listdir(f"{CAP}/a")) == 4
+
+
+def test_files_in_use_are_left_alone() -> None:
+    world = make_world()
+    world.busy.add(name(5))
+    policy = world.policy(DiskFullRule())
+    records = world.kernel.run_main(policy.check())
+    assert [r.path for r in records] == [name(i) for i in (0, 10, 15)]
+    assert world.fs.exists(name(5))
+    assert policy.statistics().skipped_in_use == 1
+
+
+def test_a_failed_unlink_is_counted_and_traced_and_the_pass_goes_on() -> None:
+    world = make_world()
+    world.fs.inject_eio(prefix=name(0), ops=["unlink"], fault_id="stuck")
+    policy = world.policy(DiskFullRule())
+    records = world.kernel.run_main(policy.check())
+    assert [r.path for r in records] == [name(i) for i in (5, 10, 15)]
+    (failure,) = world.trace.of_kind("disk_policy.delete_failed")
+    assert failure.fields["path"] == name(0)
+    assert "[stuck]" in failure.fields["error"]
+    assert policy.statistics().delete_failures == 1
+
+
+def test_a_failed_directory_fsync_is_counted() -> None:
+    world = make_world()
+    world.fs.inject_eio(prefix=f"{CAP}/a", ops=["fsync_dir"], fault_id="dir")
+    policy = world.policy(DiskFullRule())
+    assert len(world.kernel.run_main(policy.check())) == 4
+    assert policy.statistics().delete_failures == 1
+    assert len(world.trace.of_kind("disk_policy.fsync_failed")) == 1
+
+
+class VanishingFS(SimFS):
+    """A file is uploaded and deleted by sync right after the policy's scan saw it."""
+
+    def stat(self, path: str) -> FileStat:
+        result = super().stat(path)
+        if path == name(5):
+            self.unlink(path)
+        return result
+
+
+def test_a_file_gone_since_the_scan_is_skipped_without_calling_the_hook() -> None:
+    world = make_world(fs_class=VanishingFS)
+    policy = world.policy(DiskFullRule())
+    records = world.kernel.run_main(policy.check())
+    assert [r.path for r in records] == [name(i) for i in (0, 10, 15)]
+    assert name(5) not in [call[0] for call in world.hook_calls]
+    assert policy.statistics().vanished == 1
+
+
+class BrokenWalkFS(SimFS):
+    def walk(self, root: str) -> Iterator[tuple[str, list[str], list[str]]]:
+        raise OSError(errno.EIO, "walk failed", root)
+
+
+def test_a_failing_check_is_counted_and_the_next_one_still_runs() -> None:
+    world = make_world(fs_class=BrokenWalkFS)
+    policy = world.policy(DiskFullRule())
+    world.run(policy, until=65)
+    assert policy.statistics().check_failures == 2
+    assert len(world.trace.of_kind("disk_policy.check_failed")) == 2
+
+
+def test_a_missing_capture_directory_is_not_an_error() -> None:
+    world = make_world()
+    policy = DiskPolicy(
+        rt=world.rt,
+        fs=world.fs,
+        capture_dir="/nowhere",
+        rule=DiskFullRule(),
+        in_use=lambda p: False,
+        before_delete=lambda p, r: None,
+    )
+    assert world.kernel.run_main(policy.check()) == ()
+    assert policy.statistics().scans == 0
+
+
+@dataclass(frozen=True)
+class RogueRule:
+    """A buggy rule that picks a file outside the capture directory."""
+
+    @property
+    def name(self) -> str:
+        return "rogue"
+
+    def wants_scan(self, usage: DiskUsage) -> bool:
+        return True
+
+    def plan(
+        self, scan: CaptureDirScan, usage: DiskUsage, *, in_use: Callable[[str], bool]
+    ) -> DeletionPlan:
+        return DeletionPlan("rogue", (CaptureFile("/etc/x.capture", 1, 0),))
+
+
+def test_a_rule_can_never_delete_outside_the_capture_directory() -> None:
+    world = make_world()
+    world.fs.makedirs("/etc")
+    world.fs.open_append("/etc/x.capture").close()
+    policy = world.policy(RogueRule())
+    with pytest.raises(InternalError, match="outside"):
+        world.kernel.run_main(policy.check())
+    assert world.fs.exists("/etc/x.capture")
+    assert world.hook_calls == []
+
+
+def test_interval_must_be_positive() -> None:
+    world = make_world()
+    with pytest.raises(ConfigError, match="interval_s"):
+        world.policy(DiskFullRule(), interval_s=0)
+
+
+def test_byte_cap_on_the_real_disk_under_the_real_runtime(tmp_path: Path) -> None:
+    stream = tmp_path / "rdk_component_sensor" / "s" / "Readings"
+    stream.mkdir(parents=True)
+    for second in range(5):
+        (stream / f"2026-01-01T00_00_{second:02d}.000000Z.capture").write_bytes(b"x" * 100)
+    (stream / "2026-01-01T00_00_09.000000Z.prog").write_bytes(b"x" * 100)
+    hook: list[str] = []
+    rt = RealRuntime()
+    policy = DiskPolicy(
+        rt=rt,
+        fs=RealFS(),
+        capture_dir=str(tmp_path),
+        rule=ByteCapRule(cap_bytes=350),
+        in_use=lambda p: False,
+        before_delete=lambda p, r: hook.append(p),
+    )
+    records = rt.run_main(policy.check())
+    assert [Path(r.path).name[17:19] for r in records] == ["00", "01", "02"]
+    assert all(r.rule == RULE_BYTE_CAP for r in records)
+    assert hook == [r.path for r in records]
+    assert sorted(p.name[17:19] for p in stream.iterdir()) == ["03", "04", "09"]

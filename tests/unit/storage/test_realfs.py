@@ -1,0 +1,109 @@
+"""RealFS on a temporary directory: the conformance suite, modes, flags and counters."""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from dmsim.storage._fs import FileSystem
+from dmsim.storage._realfs import RealFS
+from dmsim.testing import check_filesystem
+
+
+def test_realfs_passes_the_conformance_suite(tmp_path: Path) -> None:
+    counter = itertools.count()
+
+    def make() -> tuple[FileSystem, str]:
+        root = tmp_path / f"check{next(counter)}"
+        root.mkdir()
+        return RealFS(), str(root)
+
+    check_filesystem(make)
+
+
+@pytest.fixture
+def umask_zero() -> object:
+    old = os.umask(0)
+    yield None
+    os.umask(old)
+
+
+@pytest.mark.usefixtures("umask_zero")
+def test_files_are_0600_and_directories_0700(tmp_path: Path) -> None:
+    fs = RealFS()
+    fs.makedirs(f"{tmp_path}/a/b")
+    fs.open_append(f"{tmp_path}/a/b/f").close()
+    assert stat.S_IMODE(os.stat(tmp_path / "a").st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(tmp_path / "a" / "b").st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(tmp_path / "a" / "b" / "f").st_mode) == 0o600
+
+
+def test_appends_go_to_the_end_even_after_another_writer(tmp_path: Path) -> None:
+    fs = RealFS()
+    path = f"{tmp_path}/f"
+    handle = fs.open_append(path)
+    handle.write(b"one")
+    with open(path, "ab") as other:
+        other.write(b"-other-")
+    handle.write(b"two")
+    handle.close()
+    assert Path(path).read_bytes() == b"one-other-two"
+
+
+def test_disk_usage_is_statvfs_in_bytes(tmp_path: Path) -> None:
+    usage = RealFS().disk_usage(str(tmp_path))
+    st = os.statvfs(tmp_path)
+    assert usage.total_bytes == st.f_blocks * st.f_frsize
+    assert abs(usage.avail_bytes - st.f_bavail * st.f_frsize) < 64 * 1024 * 1024
+
+
+def test_fsync_dir_needs_a_directory(tmp_path: Path) -> None:
+    fs = RealFS()
+    (tmp_path / "f").write_bytes(b"")
+    with pytest.raises(NotADirectoryError) as info:
+        fs.fsync_dir(f"{tmp_path}/f")
+    assert info.value.errno == errno.ENOTDIR
+
+
+def test_closed_handles_refuse_every_call(tmp_path: Path) -> None:
+    fs = RealFS()
+    handle = fs.open_append(f"{tmp_path}/f")
+    handle.close()
+    for call in (handle.fsync, handle.size, lambda: handle.write(b"x")):
+        with pytest.raises(OSError, match="closed handle"):
+            call()
+    reader = fs.open_read(f"{tmp_path}/f")
+    reader.close()
+    for call in (reader.tell, lambda: reader.seek(0)):
+        with pytest.raises(OSError, match="closed handle"):
+            call()
+
+
+def test_negative_seek_is_einval(tmp_path: Path) -> None:
+    fs = RealFS()
+    fs.open_append(f"{tmp_path}/f").close()
+    reader = fs.open_read(f"{tmp_path}/f")
+    with pytest.raises(OSError, match="negative seek") as info:
+        reader.seek(-1)
+    reader.close()
+    assert info.value.errno == errno.EINVAL
+
+
+def test_statistics_count_calls(tmp_path: Path) -> None:
+    fs = RealFS()
+    handle = fs.open_append(f"{tmp_path}/a")
+    handle.write(b"12345")
+    handle.write(b"6")
+    handle.fsync()
+    handle.close()
+    fs.fsync_dir(str(tmp_path))
+    fs.rename(f"{tmp_path}/a", f"{tmp_path}/b")
+    fs.unlink(f"{tmp_path}/b")
+    stats = fs.statistics()
+    assert (stats.bytes_written, stats.writes, stats.fsyncs, stats.dir_fsyncs) == (6, 2, 1, 1)
+    assert (stats.files_opened, stats.renames, stats.unlinks) == (1, 1, 1)
