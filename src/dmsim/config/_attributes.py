@@ -13,10 +13,12 @@ marked *dmsim extension* are ignored by Viam's implementation:
   doubling from the first to the cap (rdk's constants).
 - ``sync_offline_wait_secs`` (60): the fixed retry wait after an "offline" (UNAVAILABLE) error.
 - ``sync_backoff_jitter`` (0.1): each retry wait is scaled by a seeded factor in
-  [1 - jitter, 1 + jitter], so a fleet coming back online does not retry in lockstep.
+  [1 - jitter, 1] (never above the cap), so a fleet coming back online does not retry in
+  lockstep.
 - ``stale_data_warning_secs`` (3600; 0 = off): warn when the oldest unsynced data is older.
-- ``max_upload_message_bytes`` (4 MiB, gRPC's default limit): a tabular upload that would be
-  larger is split into several requests.
+- ``max_upload_message_bytes`` (1 MiB): a tabular upload that would be larger is split into
+  several requests. A quarter of gRPC's default 4 MiB receive limit, leaving room for metadata;
+  rdk sends a whole file in one request and fails forever with RESOURCE_EXHAUSTED past it.
 """
 
 from __future__ import annotations
@@ -250,7 +252,7 @@ DATA_MANAGER_ATTRIBUTES: tuple[AttributeSpec, ...] = (
     _spec(
         "max_upload_message_bytes",
         "int",
-        4 * 1024 * 1024,
+        1024 * 1024,
         "tabular uploads bigger than this are split",
         extension=True,
         low=0,

@@ -68,9 +68,7 @@ def load_connectivity_trace(path: Path, *, time_offset: float = 0.0) -> list[Con
             source=str(path),
         )
     text = path.read_text(encoding="utf-8")
-    return parse_connectivity_trace(
-        text, fmt=suffix[1:], source=str(path), time_offset=time_offset
-    )
+    return parse_connectivity_trace(text, fmt=suffix[1:], source=str(path), time_offset=time_offset)
 
 
 def parse_connectivity_trace(
@@ -150,7 +148,9 @@ def _json_records(text: str, source: str) -> list[_Record]:
     return records
 
 
-def _rows(records: Sequence[_Record], offset: float, problems: list[Problem]) -> list[ConnectivityRow]:
+def _rows(
+    records: Sequence[_Record], offset: float, problems: list[Problem]
+) -> list[ConnectivityRow]:
     times = _times(records, problems)
     rows: list[ConnectivityRow] = []
     previous: float | None = None
@@ -158,7 +158,9 @@ def _rows(records: Sequence[_Record], offset: float, problems: list[Problem]) ->
         if t is None:
             continue
         if previous is not None and t <= previous:
-            problems.append(Problem(f"{path}.time", f"times must increase ({t} <= {previous})", line))
+            problems.append(
+                Problem(f"{path}.time", f"times must increase ({t} <= {previous})", line)
+            )
         previous = t
         up = _state(fields, path, line, problems)
         both = _number(fields, "bandwidth", path, line, problems, positive=True)
@@ -173,31 +175,29 @@ def _rows(records: Sequence[_Record], offset: float, problems: list[Problem]) ->
             loss=_number(fields, "loss", path, line, problems, at_most=1.0),
         )
         if row.time < 0:
-            problems.append(Problem(f"{path}.time", f"is {row.time} s after the offset; must be >= 0", line))
+            problems.append(
+                Problem(f"{path}.time", f"is {row.time} s after the offset; must be >= 0", line)
+            )
         rows.append(row)
     return rows
 
 
 def _times(records: Sequence[_Record], problems: list[Problem]) -> list[float | None]:
     """Seconds per record: numbers as given, ISO timestamps relative to the first row."""
-    raw = [fields.get("time") for _, _, fields in records]
-    iso = [isinstance(v, str) and not _is_number(v) for v in raw]
-    if any(iso) and not all(iso):
+    stamps = [_stamp(fields.get("time")) for _, _, fields in records]
+    kinds = {type(s) for s in stamps if s is not None}
+    if len(kinds) > 1:
         problems.append(Problem("rows", "mix of ISO-8601 and numeric times; use one kind"))
         return [None] * len(records)
     out: list[float | None] = []
     first: datetime | None = None
-    for (path, line, _), value in zip(records, raw, strict=True):
-        if value is None:
-            problems.append(Problem(f"{path}.time", "missing", line))
+    for (path, line, fields), stamp in zip(records, stamps, strict=True):
+        value = fields.get("time")
+        if stamp is None:
+            why = "missing" if value is None else f"not seconds or an ISO-8601 time: {value!r}"
+            problems.append(Problem(f"{path}.time", why, line))
             out.append(None)
-        elif any(iso):
-            try:
-                stamp = datetime.fromisoformat(str(value))
-            except ValueError:
-                problems.append(Problem(f"{path}.time", f"not an ISO-8601 time: {value!r}", line))
-                out.append(None)
-                continue
+        elif isinstance(stamp, datetime):
             if first is not None and (stamp.tzinfo is None) != (first.tzinfo is None):
                 problems.append(Problem(f"{path}.time", "mixes timezone-aware and naive", line))
                 out.append(None)
@@ -209,7 +209,26 @@ def _times(records: Sequence[_Record], problems: list[Problem]) -> list[float | 
     return out
 
 
-def _state(fields: Mapping[str, Any], path: str, line: int | None, problems: list[Problem]) -> bool | None:
+def _stamp(value: object) -> float | datetime | None:
+    """A time cell as a number or a datetime; ``None`` if it is neither."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    text = str(value).strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _state(
+    fields: Mapping[str, Any], path: str, line: int | None, problems: list[Problem]
+) -> bool | None:
     value = fields.get("state")
     if isinstance(value, bool):
         return value
@@ -219,7 +238,9 @@ def _state(fields: Mapping[str, Any], path: str, line: int | None, problems: lis
     state = _STATES.get(str(value).strip().lower())
     if state is None:
         problems.append(
-            Problem(f"{path}.state", f"must be up or down (or 1/0, online/offline), got {value!r}", line)
+            Problem(
+                f"{path}.state", f"must be up or down (or 1/0, online/offline), got {value!r}", line
+            )
         )
     return state
 
@@ -249,11 +270,3 @@ def _number(
         problems.append(Problem(f"{path}.{key}", f"must be a number {need}, got {value!r}", line))
         return None
     return number
-
-
-def _is_number(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True

@@ -26,7 +26,14 @@ from dmsim.storage._policy_runner import DiskPolicy
 from dmsim.storage._reader import CaptureReader
 from dmsim.storage._recovery import RecoveryReport, recover_capture_dir
 from dmsim.storage._writer import CaptureWriter
-from dmsim.sync import CloudTransport, InUseTracker, SyncEngine, SyncReport, SyncSettings
+from dmsim.sync import (
+    BackoffPolicy,
+    CloudTransport,
+    InUseTracker,
+    SyncEngine,
+    SyncReport,
+    SyncSettings,
+)
 
 from ._sink import WriterSink, record_closed_file
 
@@ -59,7 +66,6 @@ class DataManager:
         boot: int,
         part_id: str,
         durability_window_s: float = 1.0,
-        byte_cap_bytes: int | None = None,
         log: Callable[[str], None] | None = None,
     ) -> None:
         self._rt = rt
@@ -72,7 +78,6 @@ class DataManager:
         self._boot = boot
         self._part_id = part_id
         self._window = durability_window_s
-        self._byte_cap = byte_cap_bytes
         self._log = log or _log.warning
         self._machine = machine
         self._config = _data_manager(machine)
@@ -97,6 +102,12 @@ class DataManager:
             flush_capture=self._capture.flush,
             is_online=is_online,
             selective_sync=self._selective_sync_check(self._config),
+            backoff=BackoffPolicy(
+                initial_s=self._config.sync_backoff_initial_ms / 1000.0,
+                cap_s=self._config.sync_backoff_max_ms / 1000.0,
+                offline_s=self._config.sync_offline_wait_secs,
+                jitter=self._config.sync_backoff_jitter,
+            ),
         )
         self._policies: list[DiskPolicy] = []
         self._policy_tasks: list[Task[None]] = []
@@ -211,6 +222,7 @@ class DataManager:
             maximum_num_sync_threads=config.maximum_num_sync_threads,
             sync_disabled=config.sync_disabled,
             tags=config.tags,
+            max_request_bytes=config.max_upload_message_bytes,
         )
 
     def _selective_sync_check(
@@ -244,8 +256,8 @@ class DataManager:
                 delete_every_nth_when_disk_full=self._config.delete_every_nth_when_disk_full,
             )
         ]
-        if self._byte_cap is not None:
-            rules.append(ByteCapRule(cap_bytes=self._byte_cap))
+        if self._config.capture_dir_max_bytes:
+            rules.append(ByteCapRule(cap_bytes=self._config.capture_dir_max_bytes))
         for rule in rules:
             policy = DiskPolicy(
                 rt=self._rt,
@@ -255,6 +267,7 @@ class DataManager:
                 in_use=self._in_use,
                 before_delete=self._before_delete,
                 trace=self._trace,
+                interval_s=self._config.disk_check_interval_secs,
             )
             self._policies.append(policy)
             self._policy_tasks.append(self._rt.spawn(policy.run(), name=f"policy:{rule.name}"))

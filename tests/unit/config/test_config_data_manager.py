@@ -45,7 +45,7 @@ EXPECTED_DEFAULTS = {
     "sync_offline_wait_secs": 60.0,
     "sync_backoff_jitter": 0.1,
     "stale_data_warning_secs": 3600.0,
-    "max_upload_message_bytes": 4 * 1024 * 1024,
+    "max_upload_message_bytes": 1024 * 1024,
 }
 
 
