@@ -42,12 +42,12 @@ class Problem:
     severity: str = "error"
 
     def __str__(self) -> str:
-        where = self.path or "<root>"
+        where = self.path
         if self.line is not None:
             where += f" (line {self.line}" + (
                 f", column {self.column})" if self.column is not None else ")"
             )
-        return f"{where}: {self.message}"
+        return f"{where.strip()}: {self.message}" if where else self.message
 
 
 class _InputError(DmsimError):

@@ -29,14 +29,14 @@ CUT = "invalid JSON: expected ',' or '}', found end of input"
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        (None, "<root>: cannot read the file: No such file or directory"),
-        ("<dir>", "<root>: cannot read the file: Is a directory"),
-        (b"\x89PNG\r\n\x1a\n", f"<root> (line 1, column 1): {NOT_UTF8}"),
-        (b"", "<root> (line 1, column 1): the document is empty"),
-        (b"[1, 2]", f"<root> (line 1, column 1): {NOT_OBJECT}"),
+        (None, "cannot read the file: No such file or directory"),
+        ("<dir>", "cannot read the file: Is a directory"),
+        (b"\x89PNG\r\n\x1a\n", f"(line 1, column 1): {NOT_UTF8}"),
+        (b"", "(line 1, column 1): the document is empty"),
+        (b"[1, 2]", f"(line 1, column 1): {NOT_OBJECT}"),
         (NAMELESS, f"components[0].type {AT_17}: {NO_TYPE}"),
-        (b"\x00\x01", f"<root> (line 1, column 1): {BAD_BYTES}"),
-        (b'{"a": 1', f"<root> (line 1, column 8): {CUT}"),
+        (b"\x00\x01", f"(line 1, column 1): {BAD_BYTES}"),
+        (b'{"a": 1', f"(line 1, column 8): {CUT}"),
     ],
 )  # fmt: skip
 @pytest.mark.parametrize("as_json", [False, True])
