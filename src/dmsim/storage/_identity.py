@@ -1,0 +1,201 @@
+"""Reading identity: which stream, boot and sequence number a ``SensorData`` came from.
+
+dmsim tags every reading it writes so an oracle can follow it to the cloud. The tag is field
+**71000** of ``SensorData``, a length-delimited message ``{string stream = 1; uint32 boot = 2;
+uint64 seq = 3;}``. ``SensorData`` does not declare that field, so Viam's parsers (rdk, the
+cloud, viam-sdk) keep it as an unknown field: they skip it, and protobuf carries unknown fields
+through parse and serialize, so the tag survives a ``DataCaptureUploadRequest`` round trip.
+Files written by rdk carry no tag and read with identity ``None``.
+
+The message type is built at import with ``descriptor_pb2`` in a private descriptor pool (no
+protoc, nothing added to the default pool). A second type, ``IdentityCarrier``, declares only
+field 71000: parsing a serialized ``SensorData`` as a carrier extracts the tag and skips the
+rest. The writer's hot path hand-encodes the same bytes (:class:`IdentityEncoder`), because
+building a message per reading costs more than serializing the reading itself; a test pins
+the two encodings to be byte-identical.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, unknown_fields
+from google.protobuf.message import DecodeError
+from viam.proto.app.datasync import SensorData
+
+from dmsim.errors import StorageError
+
+__all__ = [
+    "IDENTITY_FIELD_NUMBER",
+    "IdentityEncoder",
+    "ReadingId",
+    "identity_field_bytes",
+    "identity_from_bytes",
+    "identity_of",
+    "parse_identity",
+    "with_identity",
+]
+
+IDENTITY_FIELD_NUMBER = 71000
+_WIRE_TYPE_LEN = 2
+_MAX_BOOT = (1 << 32) - 1
+_MAX_SEQ = (1 << 64) - 1
+
+
+_SMALL = tuple(bytes((n,)) for n in range(128))
+
+
+def _uvarint(value: int) -> bytes:
+    # Callers pass validated values in [0, 2**64); short forms first, they are the hot path.
+    if value < 0x80:
+        return _SMALL[value]
+    if value < 0x4000:
+        return bytes(((value & 0x7F) | 0x80, value >> 7))
+    if value < 0x200000:
+        return bytes(((value & 0x7F) | 0x80, ((value >> 7) & 0x7F) | 0x80, value >> 14))
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+_TAG = _uvarint(IDENTITY_FIELD_NUMBER << 3 | _WIRE_TYPE_LEN)
+_SEQ_TAG = b"\x18"  # field 3, varint
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ReadingId:
+    """One reading's identity: ``stream`` (a collector), ``boot`` (process start) and ``seq``."""
+
+    stream: str
+    boot: int
+    seq: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.boot <= _MAX_BOOT:
+            raise StorageError(f"reading identity boot {self.boot} is not a uint32")
+        if not 0 <= self.seq <= _MAX_SEQ:
+            raise StorageError(f"reading identity seq {self.seq} is not a uint64")
+
+    def __str__(self) -> str:
+        return f"{self.stream}#{self.boot}:{self.seq}"
+
+
+def _build_types() -> tuple[Any, Any]:
+    file_proto = descriptor_pb2.FileDescriptorProto(
+        name="dmsim/storage/v1/identity.proto", package="dmsim.storage.v1", syntax="proto3"
+    )
+    optional = descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL
+    kinds = descriptor_pb2.FieldDescriptorProto
+    identity = file_proto.message_type.add(name="ReadingIdentity")
+    identity.field.add(name="stream", number=1, type=kinds.TYPE_STRING, label=optional)
+    identity.field.add(name="boot", number=2, type=kinds.TYPE_UINT32, label=optional)
+    identity.field.add(name="seq", number=3, type=kinds.TYPE_UINT64, label=optional)
+    carrier = file_proto.message_type.add(name="IdentityCarrier")
+    carrier.field.add(
+        name="identity",
+        number=IDENTITY_FIELD_NUMBER,
+        type=kinds.TYPE_MESSAGE,
+        label=optional,
+        type_name=".dmsim.storage.v1.ReadingIdentity",
+    )
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file_proto)
+    identity_class, carrier_class = (
+        message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{file_proto.package}.{n}"))
+        for n in ("ReadingIdentity", "IdentityCarrier")
+    )
+    return identity_class, carrier_class
+
+
+_IdentityMessage, _IdentityCarrier = _build_types()
+
+
+def identity_field_bytes(reading_id: ReadingId) -> bytes:
+    """Field 71000 as it appears on the wire (tag, length, message), canonical encoding."""
+    message = _IdentityMessage(stream=reading_id.stream, boot=reading_id.boot, seq=reading_id.seq)
+    return bytes(_IdentityCarrier(identity=message).SerializeToString())
+
+
+class IdentityEncoder:
+    """Fast encoder for one stream and boot: only ``seq`` changes between readings."""
+
+    __slots__ = ("_prefix", "boot", "stream")
+
+    def __init__(self, stream: str, boot: int) -> None:
+        ReadingId(stream, boot, 0)  # validates
+        self.stream = stream
+        self.boot = boot
+        self._prefix = bytes(_IdentityMessage(stream=stream, boot=boot).SerializeToString())
+
+    def field_bytes(self, seq: int) -> bytes:
+        prefix = self._prefix
+        if 0 < seq <= _MAX_SEQ:
+            value = _uvarint(seq)
+            size = len(prefix) + 1 + len(value)
+            return b"".join((_TAG, _uvarint(size), prefix, _SEQ_TAG, value))
+        if seq == 0:  # proto3 omits a zero seq; so must we, to match the message class
+            return b"".join((_TAG, _uvarint(len(prefix)), prefix))
+        raise StorageError(f"reading identity seq {seq} is not a uint64")
+
+
+def _from_message(message: Any) -> ReadingId:
+    return ReadingId(str(message.stream), int(message.boot), int(message.seq))
+
+
+def identity_from_bytes(serialized: bytes) -> ReadingId | None:
+    """The identity in a serialized ``SensorData``, or ``None`` if it carries none.
+
+    Raises :class:`StorageError` if field 71000 is present but is not a valid identity.
+    """
+    carrier = _IdentityCarrier()
+    try:
+        carrier.ParseFromString(serialized)
+    except DecodeError as error:
+        raise StorageError(f"reading identity (field {IDENTITY_FIELD_NUMBER}): {error}") from None
+    if not carrier.HasField("identity"):
+        return None
+    return parse_identity([carrier.identity.SerializeToString()])  # checks for stray fields
+
+
+def identity_of(reading: SensorData) -> ReadingId | None:
+    """The identity a parsed ``SensorData`` carries as an unknown field, or ``None``."""
+    chunks: list[bytes] = []
+    for field in unknown_fields.UnknownFieldSet(reading):
+        if field.field_number != IDENTITY_FIELD_NUMBER:
+            continue
+        if field.wire_type != _WIRE_TYPE_LEN:
+            raise StorageError(f"field {IDENTITY_FIELD_NUMBER} has wire type {field.wire_type}")
+        chunks.append(bytes(field.data))
+    return parse_identity(chunks) if chunks else None
+
+
+def parse_identity(chunks: Iterable[bytes]) -> ReadingId:
+    """The identity in the contents of one or more field-71000 occurrences."""
+    message = _IdentityMessage()
+    try:
+        # Repeated occurrences of an embedded message merge, as protobuf specifies.
+        for chunk in chunks:
+            message.MergeFromString(chunk)
+    except DecodeError as error:
+        raise StorageError(f"reading identity (field {IDENTITY_FIELD_NUMBER}): {error}") from None
+    # dmsim alone writes this type: a field it does not define can only be damage.
+    stray = sorted({field.field_number for field in unknown_fields.UnknownFieldSet(message)})
+    if stray:
+        raise StorageError(f"reading identity (field {IDENTITY_FIELD_NUMBER}) has unknown {stray}")
+    return _from_message(message)
+
+
+def with_identity(reading: SensorData, reading_id: ReadingId) -> SensorData:
+    """A copy of ``reading`` carrying ``reading_id``; a reading can be tagged only once."""
+    existing = identity_of(reading)
+    if existing is not None:
+        raise StorageError(f"reading already carries identity {existing}")
+    tagged = SensorData()
+    tagged.CopyFrom(reading)
+    tagged.MergeFromString(identity_field_bytes(reading_id))
+    return tagged

@@ -1,0 +1,254 @@
+"""Summaries and integrity checks of capture files (``dmsim capture inspect`` / ``verify``).
+
+Both walk a file or directory through the filesystem port and never raise for what is in the
+files: damage becomes a :class:`FileProblem` (file, byte offset, what). ``failed/`` at the top
+of a capture directory holds quarantined files and is skipped (counted). A file is *intact*
+when it has a header, every record reads, there is no torn tail, and no reading identity
+appears twice in the directory. A ``.prog`` file (open, or orphaned by a crash) is checked the
+same way: verify is about integrity, and a clean ``.prog`` is intact so far.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from google.protobuf import wrappers_pb2
+from google.protobuf.message import DecodeError
+from viam.proto.app.datasync import DataCaptureMetadata, DataType
+
+from dmsim.errors import StorageError
+
+from ._codec import CaptureFormatError
+from ._fs import FileSystem
+from ._identity import ReadingId
+from ._naming import CAPTURE_EXT, FAILED_DIR, PROG_EXT
+from ._reader import CaptureReader
+
+__all__ = [
+    "FileProblem",
+    "FileReport",
+    "VerifyReport",
+    "capture_files",
+    "inspect_file",
+    "inspect_path",
+    "method_parameters_of",
+    "verify_dir",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class FileProblem:
+    path: str
+    offset: int | None
+    what: str
+
+    def __str__(self) -> str:
+        where = f" at byte {self.offset}" if self.offset is not None else ""
+        return f"{self.path}{where}: {self.what}"
+
+
+@dataclass(frozen=True, slots=True)
+class FileReport:
+    """What ``inspect`` shows for one file."""
+
+    path: str
+    size_bytes: int
+    component_type: str
+    component_name: str
+    method_name: str
+    data_type: str
+    tags: tuple[str, ...]
+    mime_type: str
+    file_extension: str
+    method_parameters: tuple[tuple[str, str], ...]
+    readings: int
+    first_time_requested_ns: int | None
+    last_time_requested_ns: int | None
+    torn_tail_bytes: int
+    problem: FileProblem | None
+
+    @property
+    def is_prog(self) -> bool:
+        return self.path.endswith(PROG_EXT)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "size_bytes": self.size_bytes,
+            "component_type": self.component_type,
+            "component_name": self.component_name,
+            "method_name": self.method_name,
+            "data_type": self.data_type,
+            "tags": list(self.tags),
+            "mime_type": self.mime_type,
+            "file_extension": self.file_extension,
+            "method_parameters": dict(self.method_parameters),
+            "readings": self.readings,
+            "first_time_requested_ns": self.first_time_requested_ns,
+            "last_time_requested_ns": self.last_time_requested_ns,
+            "torn_tail_bytes": self.torn_tail_bytes,
+            "problem": None
+            if self.problem is None
+            else {"offset": self.problem.offset, "what": self.problem.what},
+        }
+
+
+def _data_type_name(value: int) -> str:
+    try:
+        return str(DataType.Name(value)).removeprefix("DATA_TYPE_").removesuffix("_SENSOR").lower()
+    except ValueError:
+        return f"unknown({value})"
+
+
+def method_parameters_of(metadata: DataCaptureMetadata) -> tuple[tuple[str, str], ...]:
+    """``additional_params`` back from the header (rdk packs each as an Any(StringValue))."""
+    out = []
+    for key, value in sorted(metadata.method_parameters.items()):
+        text = wrappers_pb2.StringValue()
+        try:
+            shown = text.value if value.Unpack(text) else f"<{value.type_url}>"
+        except DecodeError:
+            shown = f"<undecodable {value.type_url}>"
+        out.append((str(key), str(shown)))
+    return tuple(out)
+
+
+@dataclass(slots=True)
+class _Tally:
+    readings: int = 0
+    first: int | None = None
+    last: int | None = None
+
+
+def _blank(path: str, size: int, problem: FileProblem) -> FileReport:
+    return FileReport(path, size, "", "", "", "", (), "", "", (), 0, None, None, 0, problem)
+
+
+def _duplicate(
+    seen: dict[ReadingId, str], rid: ReadingId, path: str, offset: int
+) -> FileProblem | None:
+    other = seen.get(rid)
+    if other is None:
+        seen[rid] = path
+        return None
+    where = "earlier in this file" if other == path else f"also in {other}"
+    return FileProblem(path, offset, f"reading {rid} appears twice ({where})")
+
+
+def _size(fs: FileSystem, path: str) -> int:
+    try:
+        return fs.stat(path).size
+    except OSError:
+        return 0
+
+
+def inspect_file(
+    fs: FileSystem, path: str, *, seen: dict[ReadingId, str] | None = None
+) -> FileReport:
+    """Summarize one file; ``seen`` (identity → path) makes duplicates across files a problem."""
+    try:
+        reader = CaptureReader(fs, path)
+    except CaptureFormatError as error:
+        size = _size(fs, path)
+        return _blank(path, size, FileProblem(path, error.offset, error.what))
+    except StorageError as error:
+        return _blank(path, 0, FileProblem(path, None, str(error)))
+    tally = _Tally()
+    problem: FileProblem | None = None
+    with reader:
+        try:
+            for record in reader.records():
+                t = record.time_requested_ns
+                tally.readings += 1
+                tally.first = t if tally.first is None else tally.first
+                tally.last = t
+                if seen is not None and record.reading_id is not None and problem is None:
+                    problem = _duplicate(seen, record.reading_id, path, record.offset)
+        except CaptureFormatError as error:
+            problem = FileProblem(path, error.offset, error.what)
+        except OSError as error:
+            problem = FileProblem(path, None, f"read failed: {error.strerror or error}")
+        torn = reader.torn_tail_bytes
+        if problem is None and torn:
+            problem = FileProblem(path, reader.valid_end, f"torn tail of {torn} bytes")
+        md = reader.metadata
+        return FileReport(
+            path=path,
+            size_bytes=reader.size,
+            component_type=md.component_type,
+            component_name=md.component_name,
+            method_name=md.method_name,
+            data_type=_data_type_name(md.type),
+            tags=tuple(md.tags),
+            mime_type=md.mime_type,
+            file_extension=md.file_extension,
+            method_parameters=method_parameters_of(md),
+            readings=tally.readings,
+            first_time_requested_ns=tally.first,
+            last_time_requested_ns=tally.last,
+            torn_tail_bytes=torn,
+            problem=problem,
+        )
+
+
+def capture_files(fs: FileSystem, path: str) -> tuple[list[str], int]:
+    """``.prog``/``.capture`` files at ``path`` (a file or a directory, walked in sorted order)
+    and how many files were skipped in ``failed/``. Raises :class:`StorageError` if missing."""
+    if not fs.exists(path):
+        raise StorageError(f"{path}: no such file or directory")
+    if not fs.is_dir(path):
+        return [path], 0
+    root = posixpath.normpath(path)
+    files: list[str] = []
+    quarantined = 0
+    for dirpath, dirnames, filenames in fs.walk(root):
+        if dirpath == root and FAILED_DIR in dirnames:
+            dirnames.remove(FAILED_DIR)
+            quarantined = sum(len(f) for _, _, f in fs.walk(posixpath.join(root, FAILED_DIR)))
+        files.extend(
+            posixpath.join(dirpath, name)
+            for name in filenames
+            if name.endswith((CAPTURE_EXT, PROG_EXT))
+        )
+    return files, quarantined
+
+
+def inspect_path(fs: FileSystem, path: str) -> Iterator[FileReport]:
+    """One report per capture file at ``path`` (see :func:`capture_files`)."""
+    files, _ = capture_files(fs, path)
+    for file in files:
+        yield inspect_file(fs, file)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    files_checked: int
+    readings: int
+    open_files: tuple[str, ...]
+    quarantined_files: int
+    problems: tuple[FileProblem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, **asdict(self)}
+
+
+def verify_dir(fs: FileSystem, path: str) -> VerifyReport:
+    """Check every capture file under ``path``; intact only if no problem is found."""
+    files, quarantined = capture_files(fs, path)
+    seen: dict[ReadingId, str] = {}
+    problems: list[FileProblem] = []
+    readings = 0
+    for file in files:
+        report = inspect_file(fs, file, seen=seen)
+        readings += report.readings
+        if report.problem is not None:
+            problems.append(report.problem)
+    open_files = tuple(f for f in files if f.endswith(PROG_EXT))
+    return VerifyReport(len(files), readings, open_files, quarantined, tuple(problems))

@@ -1,0 +1,313 @@
+"""Start-up recovery of ``.prog`` files left by a crash.
+
+Every ``.prog`` under the capture directory that no live writer owns (``live``) is settled:
+
+============================================  ================================================
+what the scan finds                           what recovery does
+============================================  ================================================
+readings, clean end                           fsync, rename to ``.capture``, fsync the dir
+readings, then a torn tail                    copy the readable prefix to ``<stem>.recovering``,
+                                              fsync, rename it to ``.capture``, fsync the dir,
+                                              unlink the ``.prog`` (the torn bytes are counted)
+readings, then damage mid-file                as above for the prefix; the whole original moves
+                                              to ``failed/`` with the reason
+no readings (header only, maybe a torn tail)  unlink: nothing to keep (torn bytes counted)
+no bytes, or only zero bytes                  unlink: created just before the crash
+no readable header                            move to ``failed/<relative path>`` with a
+                                              ``.reason.txt`` beside it
+============================================  ================================================
+
+The port has no truncate, hence the copy. Every step is ordered so a crash at any point leaves a
+state the next run settles the same way (idempotent): a ``.recovering`` file is always a stale
+copy and is removed first; a ``.prog`` whose ``.capture`` already exists was already copied (the
+rename happens only after the copy is fsynced), so it is only unlinked, or moved to ``failed/``
+if it is damaged mid-file. Moves into ``failed/`` fsync the destination directory before the
+source, so a crash between them leaves the file under both names, never under none. ``failed/``
+itself is never entered. An ``OSError`` on one file is reported and leaves that file for the
+next run; the others are still recovered.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable, Collection
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from dmsim.errors import StorageError
+
+from ._codec import CaptureFormatError, NoMetadataError
+from ._fs import FileSystem
+from ._identity import ReadingId
+from ._naming import CAPTURE_EXT, FAILED_DIR, PROG_EXT
+from ._reader import CaptureReader
+
+__all__ = [
+    "FailedFile",
+    "RecoveredFile",
+    "RecoveryIssue",
+    "RecoveryReport",
+    "RemovedFile",
+    "recover_capture_dir",
+]
+
+TEMP_EXT = ".recovering"
+REASON_EXT = ".reason.txt"
+_COPY_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveredFile:
+    """A ``.prog`` that became ``path``; ``rewritten`` if only its prefix was kept."""
+
+    source: str
+    path: str
+    reading_ids: tuple[ReadingId | None, ...]
+    torn_bytes: int
+    rewritten: bool
+    damage: str | None
+
+    @property
+    def readings(self) -> int:
+        return len(self.reading_ids)
+
+
+@dataclass(frozen=True, slots=True)
+class FailedFile:
+    source: str
+    moved_to: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RemovedFile:
+    path: str
+    torn_bytes: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryIssue:
+    path: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryReport:
+    scanned: int
+    recovered: tuple[RecoveredFile, ...]
+    failed: tuple[FailedFile, ...]
+    removed: tuple[RemovedFile, ...]
+    skipped_live: tuple[str, ...]
+    stale_temp_removed: tuple[str, ...]
+    errors: tuple[RecoveryIssue, ...]
+
+    @property
+    def readings_kept(self) -> int:
+        return sum(f.readings for f in self.recovered)
+
+    @property
+    def torn_bytes_dropped(self) -> int:
+        return sum(f.torn_bytes for f in self.recovered) + sum(f.torn_bytes for f in self.removed)
+
+    @property
+    def changed_anything(self) -> bool:
+        return bool(self.recovered or self.failed or self.removed or self.stale_temp_removed)
+
+    def to_json(self) -> dict[str, Any]:
+        doc = asdict(self)
+        for item in doc["recovered"]:
+            ids = item.pop("reading_ids")
+            item["readings"] = len(ids)
+        doc["readings_kept"] = self.readings_kept
+        doc["torn_bytes_dropped"] = self.torn_bytes_dropped
+        return doc
+
+
+@dataclass(frozen=True, slots=True)
+class _Scan:
+    reading_ids: tuple[ReadingId | None, ...]
+    valid_end: int
+    torn_bytes: int
+    damage: CaptureFormatError | None
+
+
+class _Recovery:
+    def __init__(self, fs: FileSystem, capture_dir: str, live: Collection[str]) -> None:
+        self.fs = fs
+        self.root = posixpath.normpath(capture_dir)
+        self.live = frozenset(posixpath.normpath(p) for p in live)
+        self.scanned = 0
+        self.recovered: list[RecoveredFile] = []
+        self.failed: list[FailedFile] = []
+        self.removed: list[RemovedFile] = []
+        self.skipped: list[str] = []
+        self.stale: list[str] = []
+        self.errors: list[RecoveryIssue] = []
+
+    def run(self) -> RecoveryReport:
+        for dirpath, dirnames, filenames in self.fs.walk(self.root):
+            if dirpath == self.root and FAILED_DIR in dirnames:
+                dirnames.remove(FAILED_DIR)
+            for name in filenames:
+                if name.endswith(TEMP_EXT):
+                    self._guard(posixpath.join(dirpath, name), self._remove_stale)
+            for name in filenames:
+                if name.endswith(PROG_EXT):
+                    self._guard(posixpath.join(dirpath, name), self._settle)
+        return RecoveryReport(
+            self.scanned,
+            tuple(self.recovered),
+            tuple(self.failed),
+            tuple(self.removed),
+            tuple(self.skipped),
+            tuple(self.stale),
+            tuple(self.errors),
+        )
+
+    def _guard(self, path: str, action: Callable[[str], None]) -> None:
+        try:
+            action(path)
+        except OSError as error:
+            self.errors.append(RecoveryIssue(path, f"{error.strerror or error} (left for later)"))
+        except StorageError as error:
+            self.errors.append(RecoveryIssue(path, f"{error} (left for later)"))
+
+    def _remove_stale(self, path: str) -> None:
+        self.fs.unlink(path)
+        self.fs.fsync_dir(posixpath.dirname(path))
+        self.stale.append(path)
+
+    # -- one .prog -----------------------------------------------------------------------
+
+    def _settle(self, prog: str) -> None:
+        if prog in self.live:
+            self.skipped.append(prog)
+            return
+        self.scanned += 1
+        try:
+            scan = self._scan(prog)
+        except NoMetadataError as error:
+            if error.empty:
+                self._remove(prog, 0, error.what)
+            else:
+                self._to_failed(prog, f"no readable header: {error.what} (byte {error.offset})")
+            return
+        capture = prog[: -len(PROG_EXT)] + CAPTURE_EXT
+        if self.fs.exists(capture):
+            self._finish_earlier_copy(prog, scan)
+        elif not scan.reading_ids:
+            if scan.damage is not None:
+                self._to_failed(prog, _describe(scan.damage))
+            else:
+                self._remove(prog, scan.torn_bytes, "no complete reading")
+        elif scan.damage is None and scan.torn_bytes == 0:
+            self._rename_whole(prog, capture, scan)
+        else:
+            self._copy_prefix(prog, capture, scan)
+
+    def _scan(self, path: str) -> _Scan:
+        ids: list[ReadingId | None] = []
+        with CaptureReader(self.fs, path) as reader:
+            damage: CaptureFormatError | None = None
+            try:
+                for record in reader.records():
+                    ids.append(record.reading_id)
+            except CaptureFormatError as error:
+                damage = error
+            torn = reader.torn_tail_bytes if damage is None else 0
+            return _Scan(tuple(ids), reader.valid_end, torn, damage)
+
+    def _finish_earlier_copy(self, prog: str, scan: _Scan) -> None:
+        # A previous run crashed after the prefix became the .capture: only the source remains.
+        if scan.damage is not None:
+            self._to_failed(prog, _describe(scan.damage))
+        else:
+            self.fs.unlink(prog)
+            self.fs.fsync_dir(posixpath.dirname(prog))
+
+    def _rename_whole(self, prog: str, capture: str, scan: _Scan) -> None:
+        # The data may still be only in the page cache (a process crash, not a power cut).
+        handle = self.fs.open_append(prog)
+        try:
+            handle.fsync()
+        finally:
+            handle.close()
+        self.fs.rename(prog, capture)
+        self.fs.fsync_dir(posixpath.dirname(prog))
+        self.recovered.append(RecoveredFile(prog, capture, scan.reading_ids, 0, False, None))
+
+    def _copy_prefix(self, prog: str, capture: str, scan: _Scan) -> None:
+        directory = posixpath.dirname(prog)
+        temp = prog[: -len(PROG_EXT)] + TEMP_EXT
+        if self.fs.exists(temp):
+            self.fs.unlink(temp)
+        self._copy(prog, temp, scan.valid_end)
+        self.fs.rename(temp, capture)
+        self.fs.fsync_dir(directory)
+        damage = _describe(scan.damage) if scan.damage is not None else None
+        if damage is not None:
+            self._to_failed(prog, damage)
+        else:
+            self.fs.unlink(prog)
+            self.fs.fsync_dir(directory)
+        self.recovered.append(
+            RecoveredFile(prog, capture, scan.reading_ids, scan.torn_bytes, True, damage)
+        )
+
+    def _copy(self, src: str, dst: str, length: int) -> None:
+        reader = self.fs.open_read(src)
+        try:
+            writer = self.fs.open_append(dst)
+            try:
+                remaining = length
+                while remaining:
+                    data = reader.read(min(_COPY_CHUNK, remaining))
+                    if not data:
+                        raise StorageError(f"{src}: file shrank while being copied")
+                    writer.write(data)
+                    remaining -= len(data)
+                writer.fsync()
+            finally:
+                writer.close()
+        finally:
+            reader.close()
+
+    def _remove(self, prog: str, torn_bytes: int, reason: str) -> None:
+        self.fs.unlink(prog)
+        self.fs.fsync_dir(posixpath.dirname(prog))
+        self.removed.append(RemovedFile(prog, torn_bytes, reason))
+
+    def _to_failed(self, path: str, reason: str) -> None:
+        rel = posixpath.relpath(path, self.root)
+        dst = posixpath.join(self.root, FAILED_DIR, rel)
+        dst_dir = posixpath.dirname(dst)
+        self.fs.makedirs(dst_dir)
+        # The reason goes in first, through a temp name, so a rerun never appends twice.
+        note_temp = dst + REASON_EXT + TEMP_EXT
+        if self.fs.exists(note_temp):
+            self.fs.unlink(note_temp)
+        note = self.fs.open_append(note_temp)
+        try:
+            note.write(f"source: {rel}\nreason: {reason}\n".encode())
+            note.fsync()
+        finally:
+            note.close()
+        self.fs.rename(note_temp, dst + REASON_EXT)
+        self.fs.rename(path, dst)
+        self.fs.fsync_dir(dst_dir)
+        self.fs.fsync_dir(posixpath.dirname(path))
+        self.failed.append(FailedFile(path, dst, reason))
+
+
+def _describe(error: CaptureFormatError) -> str:
+    return f"{error.what} (byte {error.offset})"
+
+
+def recover_capture_dir(
+    fs: FileSystem, capture_dir: str, *, live: Collection[str] = ()
+) -> RecoveryReport:
+    """Settle every orphaned ``.prog`` under ``capture_dir`` (see the module doc)."""
+    if not fs.is_dir(capture_dir):
+        raise StorageError(f"{capture_dir}: not a directory")
+    return _Recovery(fs, capture_dir, live).run()

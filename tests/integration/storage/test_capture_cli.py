@@ -1,0 +1,190 @@
+"""``dmsim capture ...`` end to end, through the installed ``dmsim`` executable."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mcap.stream_reader import StreamReader
+from viam.proto.app.datasync import DataType
+
+from dmsim.cli import main
+from dmsim.storage._codec import binary_reading, tabular_reading
+from dmsim.storage._identity import ReadingId
+from dmsim.storage._naming import CollectorKey
+from dmsim.storage._realfs import RealFS
+from dmsim.storage._writer import CaptureWriter
+
+DMSIM = str(Path(sys.executable).with_name("dmsim"))
+READINGS = "rdk_component_sensor/imu/Readings"
+
+
+def dmsim(*args: str) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [DMSIM, "capture", *args], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def populate(root: Path) -> None:
+    fs = RealFS()
+    sensor = CaptureWriter(
+        fs,
+        capture_dir=str(root),
+        key=CollectorKey.of("rdk:component:sensor", "imu", "Readings"),
+        data_type=DataType.DATA_TYPE_TABULAR_SENSOR,
+        now=lambda: 0.0,
+        wall_ns=lambda: 1_781_715_872_000_000_000,
+        tags=["bench"],
+    )
+    for i in range(5):
+        sensor.write(
+            tabular_reading(
+                {"x": i}, time_requested_ns=1_781_715_872_000_000_000 + i, time_received_ns=0
+            ),
+            reading_id=ReadingId("imu", 0, i),
+        )
+    sensor.close()
+    cam = CaptureWriter(
+        fs,
+        capture_dir=str(root),
+        key=CollectorKey.of("rdk:component:camera", "cam", "ReadImage"),
+        data_type=DataType.DATA_TYPE_BINARY_SENSOR,
+        now=lambda: 0.0,
+        wall_ns=lambda: 1_781_715_872_000_000_000,
+        mime_type="image/jpeg",
+        file_extension=".jpeg",
+    )
+    cam.write(binary_reading(b"\xff\xd8" + bytes(100), time_requested_ns=1, time_received_ns=2))
+    cam.close()
+
+
+@pytest.fixture
+def capture_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "capture"
+    populate(root)
+    return root
+
+
+def test_inspect_text_and_json(capture_dir: Path) -> None:
+    text = dmsim("inspect", str(capture_dir))
+    assert text.returncode == 0
+    assert "rdk:component:sensor imu" in text.stdout
+    assert "2 capture file(s)" in text.stdout
+    result = dmsim("inspect", str(capture_dir), "--json")
+    assert result.returncode == 0
+    reports = json.loads(result.stdout)
+    by_name = {r["component_name"]: r for r in reports}
+    assert by_name["imu"]["readings"] == 5
+    assert by_name["imu"]["tags"] == ["bench"]
+    assert by_name["imu"]["data_type"] == "tabular"
+    assert by_name["imu"]["first_time_requested_ns"] == 1_781_715_872_000_000_000
+    assert by_name["cam"]["mime_type"] == "image/jpeg"
+    single = dmsim("inspect", by_name["cam"]["path"], "--json")
+    assert [r["component_name"] for r in json.loads(single.stdout)] == ["cam"]
+
+
+def test_verify_exit_status_follows_integrity(capture_dir: Path) -> None:
+    ok = dmsim("verify", str(capture_dir))
+    assert ok.returncode == 0
+    assert "intact" in ok.stdout
+    bad = capture_dir / READINGS / "2030-01-01T00_00_00.000000Z.capture"
+    bad.write_bytes(b"\x0a\x01")
+    result = dmsim("verify", str(capture_dir), "--json")
+    assert result.returncode == 1
+    doc = json.loads(result.stdout)
+    assert doc["ok"] is False
+    [problem] = doc["problems"]
+    assert problem["path"] == str(bad)
+    assert problem["offset"] == 0
+    text = dmsim("verify", str(capture_dir))
+    assert f"PROBLEM {bad} at byte 0" in text.stdout
+
+
+def test_recover_settles_orphans_and_reports(capture_dir: Path) -> None:
+    [done] = (capture_dir / READINGS).glob("*.capture")
+    orphan = done.with_name("2031-01-01T00_00_00.000000Z.prog")
+    orphan.write_bytes(done.read_bytes() + b"\x30\x01")
+    result = dmsim("recover", str(capture_dir), "--json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["recovered"][0]["readings"] == 5
+    assert doc["torn_bytes_dropped"] == 2
+    assert not orphan.exists()
+    assert dmsim("verify", str(capture_dir)).returncode == 1  # same identities twice now
+    again = dmsim("recover", str(capture_dir))
+    assert again.returncode == 0
+    assert "0 .prog file(s)" in again.stdout
+
+
+def test_export_writes_a_valid_mcap(capture_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.mcap"
+    result = dmsim("export", str(capture_dir), "--format", "mcap", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "/imu/Readings" in result.stdout
+    records = list(StreamReader(io.BytesIO(out.read_bytes()), validate_crcs=True).records)
+    assert records
+    doc = json.loads(dmsim("export", str(capture_dir), "-o", str(out), "--json").stdout)
+    assert doc["messages"] == 6
+
+
+def test_bad_input_through_the_executable_exits_2_without_a_traceback() -> None:
+    result = dmsim("verify", "/no/such/dir")
+    assert result.returncode == 2
+    assert "not a directory" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["inspect", "/no/such/path"],
+        ["verify", "/no/such/dir"],
+        ["recover", "/no/such/dir"],
+        ["export", "/no/such/dir", "-o", "/tmp/x.mcap"],
+        ["export", ".", "-o", "/no/such/dir/x.mcap"],
+        ["export", ".", "-o", "/"],
+    ],
+)
+def test_bad_input_exits_2(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["capture", *args]) == 2
+    assert "dmsim capture: error:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args", [["export", ".", "--format", "bag", "-o", "x"], ["verify"]])
+def test_usage_errors_exit_2(args: list[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["capture", *args])
+    assert info.value.code == 2
+
+
+def test_capture_alone_prints_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["capture"]) == 2
+    assert "inspect" in capsys.readouterr().err
+
+
+def test_a_file_is_not_a_directory(capture_dir: Path) -> None:
+    [done] = (capture_dir / READINGS).glob("*.capture")
+    for command in ("verify", "recover"):
+        assert main(["capture", command, str(done)]) == 2
+
+
+def test_garbage_never_produces_a_traceback(tmp_path: Path) -> None:
+    root = tmp_path / "junk"
+    target = root / "a" / "b" / "c"
+    target.mkdir(parents=True)
+    for i, data in enumerate(
+        [b"", b"\x00" * 50, b"\xff" * 33, bytes(range(256)), b"\x05\x0a\x03abc"]
+    ):
+        (target / f"2026-01-01T00_00_0{i}.000000Z.capture").write_bytes(data)
+        (target / f"2026-01-01T00_00_1{i}.000000Z.prog").write_bytes(data)
+    assert dmsim("inspect", str(root)).returncode == 0
+    assert dmsim("verify", str(root)).returncode == 1
+    assert dmsim("export", str(root), "-o", str(tmp_path / "j.mcap")).returncode == 1
+    assert dmsim("recover", str(root)).returncode == 0
+    assert [p for p in root.rglob("*.prog") if "failed" not in p.parts] == []
+    assert (root / "failed").is_dir()

@@ -1,0 +1,194 @@
+"""MCAP export: channels, schemas, images, attachments; CRC-validated by the mcap package."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import tempfile
+from pathlib import Path
+
+import jsonschema
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from mcap.reader import make_reader
+from mcap.records import Channel, DataEnd, Footer, Schema
+from mcap.stream_reader import StreamReader
+from viam.proto.app.data import Annotations, BoundingBox, Classification
+from viam.proto.app.datasync import DataType
+
+from dmsim.storage._codec import binary_reading, tabular_reading
+from dmsim.storage._identity import ReadingId
+from dmsim.storage._mcap_export import export_mcap, struct_to_json
+from dmsim.storage._naming import CollectorKey
+from dmsim.storage._realfs import RealFS
+from dmsim.storage._writer import CaptureWriter
+
+
+def writer(
+    root: Path, name: str, method: str, data_type: DataType.ValueType, **options: object
+) -> CaptureWriter:
+    return CaptureWriter(
+        RealFS(),
+        capture_dir=str(root),
+        key=CollectorKey.of("rdk:component:x", name, method),
+        data_type=data_type,
+        now=lambda: 0.0,
+        wall_ns=lambda: 1_700_000_000 * 10**9,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def populate(root: Path) -> dict[str, bytes]:
+    sensor = writer(
+        root, "imu", "Readings", DataType.DATA_TYPE_TABULAR_SENSOR, max_file_size_bytes=300
+    )
+    for i in range(20):
+        values = {"x": i * 0.5, "label": f"r{i}", "nested": {"ok": i % 2 == 0}}
+        if i == 3:
+            values["late"] = [1, 2]
+        if i == 4:
+            values["x"] = float("nan")
+        sensor.write(
+            tabular_reading(
+                values,
+                time_requested_ns=10**18 + i * 10**6,
+                time_received_ns=10**18 + i * 10**6 + 7,
+            ),
+            reading_id=ReadingId("imu", 0, i),
+        )
+    sensor.close()
+    images = {"jpeg": b"\xff\xd8\xff" + bytes(500), "png": b"\x89PNG" + bytes(300)}
+    cam = writer(
+        root,
+        "cam",
+        "ReadImage",
+        DataType.DATA_TYPE_BINARY_SENSOR,
+        file_extension=".jpeg",
+        mime_type="image/jpeg",
+    )
+    notes = Annotations(
+        bboxes=[BoundingBox(label="cat", x_min_normalized=0.1, x_max_normalized=0.4)],
+        classifications=[Classification(label="pet")],
+    )
+    cam.write(
+        binary_reading(
+            images["jpeg"],
+            time_requested_ns=2 * 10**18,
+            time_received_ns=2 * 10**18,
+            annotations=notes,
+        )
+    )
+    cam.write(
+        binary_reading(
+            images["png"], time_requested_ns=2 * 10**18 + 1, time_received_ns=2 * 10**18 + 1
+        ),
+        mime_type="image/png",
+    )
+    cloud = writer(
+        root,
+        "lidar",
+        "NextPointCloud",
+        DataType.DATA_TYPE_BINARY_SENSOR,
+        file_extension=".pcd",
+        mime_type="pointcloud/pcd",
+    )
+    pcd = b"# .PCD v0.7\n" + bytes(range(256)) * 10
+    cloud.write(binary_reading(pcd, time_requested_ns=3 * 10**18, time_received_ns=3 * 10**18))
+    return {**images, "pcd": pcd}
+
+
+def test_export_validates_with_crcs_and_opens_as_foxglove_expects(tmp_path: Path) -> None:
+    root = tmp_path / "capture"
+    payloads = populate(root)
+    out = tmp_path / "out.mcap"
+    report = export_mcap(RealFS(), str(root), str(out))
+    assert report.problems == ()
+    assert report.topics == ("/cam/ReadImage", "/cam/ReadImage/annotations", "/imu/Readings")
+    assert report.messages == 20 + 2 + 1
+    assert report.attachments == 1
+    assert not (tmp_path / "out.mcap.part").exists()
+
+    records = list(StreamReader(io.BytesIO(out.read_bytes()), validate_crcs=True).records)
+    [data_end] = [r for r in records if isinstance(r, DataEnd)]
+    assert data_end.data_section_crc != 0
+    assert [r for r in records if isinstance(r, Footer)]
+    schemas = {r.id: r for r in records if isinstance(r, Schema)}
+    channels = {r.topic: r for r in records if isinstance(r, Channel)}
+    assert set(channels) == {"/cam/ReadImage", "/cam/ReadImage/annotations", "/imu/Readings"}
+    assert schemas[channels["/cam/ReadImage"].schema_id].name == "foxglove.CompressedImage"
+    assert all(c.message_encoding == "json" for c in channels.values())
+    assert all(s.encoding == "jsonschema" for s in schemas.values())
+    assert channels["/imu/Readings"].metadata["component_type"] == "rdk:component:x"
+
+    reader = make_reader(io.BytesIO(out.read_bytes()), validate_crcs=True)
+    by_topic: dict[str, list[dict[str, object]]] = {}
+    for schema, channel, message in reader.iter_messages():
+        assert schema is not None
+        body = json.loads(message.data)
+        jsonschema.validate(body, json.loads(schema.data))
+        by_topic.setdefault(channel.topic, []).append(body)
+    readings = by_topic["/imu/Readings"]
+    assert [r["label"] for r in readings] == [f"r{i}" for i in range(20)]
+    assert readings[4]["x"] == "NaN"
+    assert readings[3]["late"] == [1.0, 2.0]
+    tabular_schema = json.loads(schemas[channels["/imu/Readings"].schema_id].data)
+    assert set(tabular_schema["properties"]) == {"x", "label", "nested", "late"}
+    assert tabular_schema["properties"]["nested"]["properties"]["ok"] == {"type": "boolean"}
+    images = by_topic["/cam/ReadImage"]
+    assert [i["format"] for i in images] == ["jpeg", "png"]
+    assert base64.b64decode(images[0]["data"]) == payloads["jpeg"]  # type: ignore[arg-type]
+    assert images[0]["timestamp"] == {"sec": 2 * 10**9, "nsec": 0}
+    [notes] = by_topic["/cam/ReadImage/annotations"]
+    assert notes["bboxes"][0]["label"] == "cat"  # type: ignore[index]
+    [attachment] = list(reader.iter_attachments())
+    assert attachment.media_type == "pointcloud/pcd"
+    assert attachment.data == payloads["pcd"]
+    assert attachment.name.startswith("lidar/NextPointCloud/")
+
+
+def test_damaged_files_contribute_their_readable_prefix(tmp_path: Path) -> None:
+    root = tmp_path / "capture"
+    populate(root)
+    garbage = root / "rdk_component_x" / "imu" / "Readings" / "2030-01-01T00_00_00.000000Z.capture"
+    garbage.write_bytes(b"\xff" * 30)
+    report = export_mcap(RealFS(), str(root), str(tmp_path / "o.mcap"))
+    [problem] = report.problems
+    assert problem.path == str(garbage)
+    assert report.messages == 23
+    assert report.to_json()["problems"][0]["offset"] == 0
+    list(StreamReader(io.BytesIO((tmp_path / "o.mcap").read_bytes()), validate_crcs=True).records)
+
+
+def test_struct_to_json_is_total() -> None:
+    reading = tabular_reading(
+        {"inf": float("-inf"), "n": None, "l": [True, "s"]}, time_requested_ns=0, time_received_ns=0
+    )
+    reading.struct.fields["unset"].SetInParent()
+    assert struct_to_json(reading.struct) == {
+        "inf": "-Infinity",
+        "l": [True, "s"],
+        "n": None,
+        "unset": None,
+    }
+
+
+@settings(max_examples=25)
+@given(cut=st.integers(0, 400), flip=st.integers(0, 3999))
+def test_export_of_damaged_directories_always_validates(cut: int, flip: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "capture"
+        sensor = writer(root, "imu", "Readings", DataType.DATA_TYPE_TABULAR_SENSOR)
+        for i in range(10):
+            sensor.write(tabular_reading({"x": i}, time_requested_ns=i, time_received_ns=i))
+        sensor.close()
+        [path] = list(root.rglob("*.capture"))
+        data = bytearray(path.read_bytes())
+        data[flip % len(data)] ^= 0x10
+        path.write_bytes(bytes(data[: len(data) - cut % len(data)]))
+        export_mcap(RealFS(), str(root), str(Path(tmp) / "o.mcap"))
+        list(
+            StreamReader(
+                io.BytesIO((Path(tmp) / "o.mcap").read_bytes()), validate_crcs=True
+            ).records
+        )

@@ -1,0 +1,163 @@
+"""inspect and verify: summaries per file, and every kind of problem listed, never raised."""
+
+from __future__ import annotations
+
+import pytest
+from viam.proto.app.datasync import DataType
+
+from dmsim.errors import StorageError
+from dmsim.runtime import RngTree
+from dmsim.storage._codec import build_metadata, encode_metadata, tabular_reading
+from dmsim.storage._identity import ReadingId
+from dmsim.storage._inspect import capture_files, inspect_file, inspect_path, verify_dir
+from dmsim.storage._naming import CollectorKey
+from dmsim.storage._simfs import SimFS
+from dmsim.storage._writer import CaptureWriter, ClosedFile
+
+KEY = CollectorKey.of("rdk:component:board", "b1", "Analogs", {"reader_name": "A1"})
+
+
+def make_fs() -> SimFS:
+    return SimFS(capacity_bytes=1 << 24, rng=RngTree(1), wall_clock=lambda: 0)
+
+
+def write_file(
+    fs: SimFS, seqs: list[int], *, stream: str = "b1", wall_ns: int = 10**18
+) -> ClosedFile:
+    closed: list[ClosedFile] = []
+    writer = CaptureWriter(
+        fs,
+        capture_dir="/cap",
+        key=KEY,
+        data_type=DataType.DATA_TYPE_TABULAR_SENSOR,
+        now=lambda: 0.0,
+        wall_ns=lambda: wall_ns,
+        tags=["x", "y"],
+        file_extension=".dat",
+        on_file_closed=closed.append,
+    )
+    for seq in seqs:
+        reading = tabular_reading(
+            {"v": seq}, time_requested_ns=seq * 1000, time_received_ns=seq * 1000 + 1
+        )
+        writer.write(reading, reading_id=ReadingId(stream, 0, seq))
+    writer.close()
+    return closed[0]
+
+
+def put(fs: SimFS, path: str, data: bytes) -> None:
+    fs.makedirs(path.rsplit("/", 1)[0])
+    handle = fs.open_append(path)
+    handle.write(data)
+    handle.close()
+
+
+def test_inspect_reports_every_field() -> None:
+    fs = make_fs()
+    done = write_file(fs, [3, 4, 5])
+    report = inspect_file(fs, done.path)
+    assert report.problem is None
+    assert (report.component_type, report.component_name, report.method_name) == (
+        "rdk:component:board",
+        "b1",
+        "Analogs",
+    )
+    assert report.data_type == "tabular"
+    assert report.tags == ("x", "y")
+    assert report.file_extension == ".dat"
+    assert report.method_parameters == (("reader_name", "A1"),)
+    assert (report.readings, report.first_time_requested_ns, report.last_time_requested_ns) == (
+        3,
+        3000,
+        5000,
+    )
+    assert report.size_bytes == done.size_bytes
+    assert report.torn_tail_bytes == 0
+    assert not report.is_prog
+    doc = report.to_json()
+    assert doc["method_parameters"] == {"reader_name": "A1"}
+    assert doc["problem"] is None
+
+
+def test_inspect_reports_torn_tails_and_damage_without_raising() -> None:
+    fs = make_fs()
+    done = write_file(fs, [1, 2])
+    torn = done.path.replace(".capture", "_t.prog")
+    handle = fs.open_read(done.path)
+    data = handle.read()
+    handle.close()
+    put(fs, torn, data + b"\x20\x01\x02")
+    report = inspect_file(fs, torn)
+    assert report.is_prog
+    assert report.torn_tail_bytes == 3
+    assert report.problem is not None
+    assert report.problem.offset == len(data)
+    assert "torn tail of 3 bytes" in str(report.problem)
+    garbage = "/cap/g.capture"
+    put(fs, garbage, b"\xff" * 40)
+    bad = inspect_file(fs, garbage)
+    assert bad.problem is not None
+    assert bad.problem.offset == 0
+    assert bad.size_bytes == 40
+    assert bad.to_json()["problem"]["offset"] == 0
+    missing = inspect_file(fs, "/cap/none.capture")
+    assert missing.problem is not None
+    assert missing.problem.offset is None
+
+
+def test_capture_files_walks_sorted_skips_failed_and_other_files() -> None:
+    fs = make_fs()
+    first = write_file(fs, [1], wall_ns=10**18)
+    second = write_file(fs, [2], wall_ns=10**18 + 10**9)
+    put(fs, "/cap/failed/x/y/z.capture", b"junk")
+    put(fs, "/cap/failed/x/y/z.capture.reason.txt", b"why")
+    put(fs, "/cap/notes.txt", b"hello")
+    files, quarantined = capture_files(fs, "/cap")
+    assert files == [first.path, second.path]
+    assert quarantined == 2
+    assert capture_files(fs, first.path) == ([first.path], 0)
+    assert [r.path for r in inspect_path(fs, "/cap")] == files
+    with pytest.raises(StorageError, match="no such file"):
+        capture_files(fs, "/nowhere")
+
+
+def test_verify_passes_an_intact_directory() -> None:
+    fs = make_fs()
+    write_file(fs, [1, 2, 3])
+    write_file(fs, [4, 5], wall_ns=10**18 + 1)
+    report = verify_dir(fs, "/cap")
+    assert report.ok
+    assert (report.files_checked, report.readings) == (2, 5)
+    assert report.to_json()["ok"] is True
+
+
+def test_verify_lists_every_problem() -> None:
+    fs = make_fs()
+    write_file(fs, [1, 2])
+    write_file(fs, [2, 3], wall_ns=10**18 + 1)  # reading 2 twice: a duplicate
+    header = encode_metadata(
+        build_metadata(
+            component_type="t",
+            component_name="n",
+            method_name="m",
+            data_type=DataType.DATA_TYPE_TABULAR_SENSOR,
+        )
+    )
+    put(fs, "/cap/a/b/c/2026-01-01T00_00_00.000000Z.capture", header + b"\x05ab")  # torn tail
+    put(fs, "/cap/a/b/c/2026-01-01T00_00_01.000000Z.capture", b"\x00\x07")  # no header
+    put(fs, "/cap/a/b/c/2026-01-01T00_00_02.000000Z.prog", header)  # clean, open
+    report = verify_dir(fs, "/cap")
+    assert not report.ok
+    whats = sorted(p.what for p in report.problems)
+    assert len(whats) == 3
+    assert any("appears twice (also in" in w for w in whats)
+    assert any("torn tail of 3 bytes" in w for w in whats)
+    assert any("zero-length DataCaptureMetadata" in w for w in whats)
+    assert report.open_files == ("/cap/a/b/c/2026-01-01T00_00_02.000000Z.prog",)
+
+
+def test_verify_flags_a_reading_repeated_within_one_file() -> None:
+    fs = make_fs()
+    write_file(fs, [7, 7])
+    [problem] = verify_dir(fs, "/cap").problems
+    assert "earlier in this file" in problem.what
