@@ -20,12 +20,13 @@ and the storage reader's field-by-field validation in Python costs ten times mor
 the same records with protobuf's C parser. A tabular file of at most 1 MiB is therefore read
 once into memory, hashed there, and each record parsed by protobuf and checked against a
 condition *stricter* than the reader's (exactly one struct, metadata with an in-range
-``time_requested``, no unknown field but one canonically encoded identity at the end, and no
-repeated or conflicting fields or map keys: re-serializing gives the same length; map order is
-not compared, as protobuf does not fix it). A file
-that passes is one the reader accepts with the same readings; any other file, including every
-damaged one, goes through the reader, which gives the precise verdict. So the fast path changes
-speed, never outcomes (a test checks both paths agree).
+``time_requested``, no unknown field but one canonically encoded identity at the end, and a
+canonical encoding: deterministic re-serialization gives the very same bytes, which rules out
+repeated or conflicting fields and map keys; dmsim's writer produces exactly that, files from
+other writers simply take the reader). A file that passes is one the reader accepts with the
+same readings; any other file, including every damaged one, goes through the reader, which
+gives the precise verdict. So the fast path changes speed, never outcomes (a test checks both
+paths agree).
 """
 
 from __future__ import annotations
@@ -194,7 +195,12 @@ def _plainly_valid(body: bytes) -> bool:
     if unknown not in ([], [(IDENTITY_FIELD_NUMBER, _LEN_WIRE_TYPE)]):
         return False
     if unknown:
-        identity_of(reading)  # raises StorageError when malformed
+        identity = identity_of(reading)  # raises StorageError when malformed
+        # Canonical and last, as dmsim writes it (the reader re-encodes identities).
+        if identity is None or not body.endswith(identity_field_bytes(identity)):
+            return False
+    # Byte for byte what protobuf writes (maps sorted, as dmsim's writer does): no repeated,
+    # conflicting or non-canonical fields. Files from other writers take the reader.
     return bool(reading.SerializeToString(deterministic=True) == body)
 
 

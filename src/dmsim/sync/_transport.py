@@ -12,6 +12,13 @@ Outcome of a call, as the sync engine classifies it:
   not commit), except ``DEADLINE_EXCEEDED`` and ``UNKNOWN``, which are ``unknown``;
 - raises ``TimeoutError`` or ``ConnectionError`` after the request may have been sent:
   ``unknown`` (it may have landed; the resend with the same key is safe).
+
+The chunk iterators of the streaming calls belong to the sync engine: they read the file from
+disk while the call runs, and may raise (a local read error arrives as
+:class:`~dmsim.errors.StorageError`; a file that changed under its upload as the engine's
+``FileChangedError``, a ``StorageError`` too). A transport must then abandon the call without
+committing it (never end the stream normally) and let that exception propagate unchanged:
+mapped to ``ConnectionError`` it would read as an outage and pause every upload.
 """
 
 from __future__ import annotations

@@ -1,0 +1,306 @@
+"""The cloud core: ingest, deduplicate, store, query, retain and delete — synchronous, no
+network and no wall clock of its own, so the same core runs in-process under simulation and
+behind the gRPC server.
+
+**Deduplication.** An upload with an idempotency key is stored once per key: a key seen before
+is acknowledged again with the same ids and nothing is stored (even if the resend's content
+differs: that is counted as a ``key_conflict`` in :meth:`CloudCore.statistics`). An upload
+*without* a key is deduplicated by its content fingerprint (see :mod:`dmsim.cloud._keys` for
+exactly what it covers: part, component, method, data type and each ``SensorData``'s bytes
+including unknown fields; for files the file name and bytes). Its limit: a keyless client
+that uploads two genuinely identical requests (same readings, same timestamps, same bytes)
+sees the second collapse into the first. Keys are remembered after the data is deleted by
+retention or part deletion, so a late resend is never stored again.
+
+**Atomicity.** One upload = one SQLite transaction; blobs are written and fsynced before the
+transaction starts, so a crash (SIGKILL, power loss) leaves the upload entirely visible or not
+at all. A blob written by an upload that never committed is unreferenced and removed when the
+core next opens the data directory (see :mod:`dmsim.cloud._store`). Under load,
+:meth:`CloudCore.group_commit` puts several uploads in one transaction (one fsync for all;
+each upload still atomic in its own savepoint); their acknowledgements must wait until the
+group has committed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+from viam.proto.app.datasync import (
+    DataCaptureUploadMetadata,
+    DataCaptureUploadRequest,
+    UploadMetadata,
+)
+
+from dmsim.errors import CloudError
+from dmsim.storage._fs import FileSystem
+
+from . import _keys
+from ._db import item_from_row
+from ._ingest import NewItems, data_capture_items, file_items, streaming_items
+from ._queries import (
+    SELECT_ITEMS,
+    ExportFormat,
+    count_items,
+    get_item,
+    latest_items,
+    select_items,
+    tabular_rows,
+    write_export,
+)
+from ._records import CaptureFilter, CloudStatistics, IngestResult, StoredItem, ns_from_seconds
+from ._retention import RetentionDeletion, RetentionPolicy, plan_retention
+from ._sql import SqlResult, run_readonly_sql
+from ._store import Store
+from ._validate import (
+    CloudLimits,
+    validate_data_capture,
+    validate_file,
+    validate_key,
+    validate_streaming,
+)
+
+__all__ = ["CloudCore"]
+
+
+class CloudCore:
+    """Stores uploads exactly once. ``clock`` gives the receive time (seconds since the epoch).
+
+    ``data_dir=None`` keeps everything in memory (simulation); otherwise the database is
+    ``<data_dir>/cloud.sqlite3`` and blobs live under ``<data_dir>/blobs`` (written through
+    ``fs``, the filesystem port; the real one by default). ``capacity_bytes`` bounds what may
+    be stored (RESOURCE_EXHAUSTED "storage full" beyond it). ``read_only`` opens an existing
+    data directory for queries while a server may be writing to it: nothing is cleaned up and
+    every write is refused with FAILED_PRECONDITION.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float],
+        data_dir: str | None = None,
+        fs: FileSystem | None = None,
+        limits: CloudLimits | None = None,
+        capacity_bytes: int | None = None,
+        read_only: bool = False,
+    ) -> None:
+        self._clock = clock
+        self._limits = limits or CloudLimits()
+        self._capacity = capacity_bytes
+        self._store = Store(data_dir=data_dir, fs=fs, read_only=read_only)
+        self._counts: Counter[str] = Counter()
+        self._rejects: Counter[str] = Counter()
+
+    @property
+    def limits(self) -> CloudLimits:
+        return self._limits
+
+    # -- ingest -------------------------------------------------------------------------
+
+    def ingest_data_capture(
+        self, request: DataCaptureUploadRequest, *, key: str | None, storage_full: bool = False
+    ) -> IngestResult:
+        """DataCaptureUpload. ``storage_full`` refuses new data (duplicates still acked)."""
+        return self._ingest(
+            "DataCaptureUpload",
+            key,
+            storage_full=storage_full,
+            validate=lambda: validate_data_capture(request, self._limits),
+            fingerprint_of=lambda: _keys.data_capture_fingerprint(request),
+            build=lambda file_id, now: data_capture_items(request, file_id, now),
+            part_id=request.metadata.part_id,
+        )
+
+    def ingest_file(
+        self, metadata: UploadMetadata, data: bytes, *, key: str | None, storage_full: bool = False
+    ) -> IngestResult:
+        """FileUpload: the metadata packet and the file's bytes."""
+        return self._ingest(
+            "FileUpload",
+            key,
+            storage_full=storage_full,
+            validate=lambda: validate_file(metadata, data, self._limits),
+            fingerprint_of=lambda: _keys.file_fingerprint(metadata, data),
+            build=lambda file_id, now: file_items(metadata, data, file_id, now),
+            part_id=metadata.part_id,
+        )
+
+    def ingest_streaming(
+        self,
+        metadata: DataCaptureUploadMetadata,
+        data: bytes,
+        *,
+        key: str | None,
+        storage_full: bool = False,
+    ) -> IngestResult:
+        """StreamingDataCaptureUpload: the metadata packet and the payload's bytes."""
+        return self._ingest(
+            "StreamingDataCaptureUpload",
+            key,
+            storage_full=storage_full,
+            validate=lambda: validate_streaming(metadata, data, self._limits),
+            fingerprint_of=lambda: _keys.streaming_fingerprint(metadata, data),
+            build=lambda file_id, now: streaming_items(metadata, data, file_id, now),
+            part_id=metadata.upload_metadata.part_id,
+        )
+
+    def _ingest(
+        self,
+        rpc: str,
+        key: str | None,
+        *,
+        storage_full: bool,
+        validate: Callable[[], None],
+        fingerprint_of: Callable[[], str],
+        build: Callable[[str, int], NewItems],
+        part_id: str,
+    ) -> IngestResult:
+        self._store.refuse_if_read_only()
+        try:
+            validate_key(key, self._limits)
+            validate()
+            fingerprint = fingerprint_of()
+            upload_key = (
+                _keys.content_upload_key(fingerprint)
+                if key is None
+                else _keys.client_upload_key(key)
+            )
+            known = self._store.known(upload_key)
+            if known is not None:
+                self._counts["duplicates"] += 1
+                if known[2] != fingerprint:
+                    self._counts["key_conflicts"] += 1
+                return IngestResult(known[0], known[1], duplicate=True)
+            file_id = _keys.file_id_for(upload_key)
+            items = build(file_id, ns_from_seconds(self._clock()))
+            self._check_capacity(items.size, storage_full)
+            self._store.insert(
+                rpc, upload_key, fingerprint=fingerprint, part_id=part_id, items=items
+            )
+        except CloudError as error:
+            self._rejects[error.code] += 1
+            raise
+        self._counts["uploads"] += 1
+        self._counts["bytes_ingested"] += items.size
+        self._counts.update(row["kind"] for row in items.rows)
+        binary_id = items.rows[0]["item_id"] if items.rows[0]["kind"] != "tabular" else ""
+        return IngestResult(file_id, binary_id, duplicate=False)
+
+    def _check_capacity(self, size: int, storage_full: bool) -> None:
+        if storage_full:
+            raise CloudError("RESOURCE_EXHAUSTED", "storage full (injected)")
+        used = self._store.bytes
+        if self._capacity is not None and used + size > self._capacity:
+            raise CloudError(
+                "RESOURCE_EXHAUSTED",
+                f"storage full: {used} of {self._capacity} bytes used, upload needs {size}",
+            )
+
+    @contextmanager
+    def group_commit(self) -> Iterator[None]:
+        """Commit every upload ingested inside the block in one transaction. Nothing ingested
+        in the block is durable (nor may be acknowledged) before the block exits; if the final
+        commit fails it raises :class:`CloudError` and none of the block's uploads is stored."""
+        counts = Counter(self._counts)
+        try:
+            with self._store.group():
+                yield
+        except BaseException:
+            self._counts = counts
+            raise
+
+    # -- query --------------------------------------------------------------------------
+
+    def query(self, query: CaptureFilter | None = None) -> list[StoredItem]:
+        """Stored items matching ``query``, oldest capture first."""
+        return select_items(self._store.conn, query or CaptureFilter())
+
+    def count(self, query: CaptureFilter | None = None) -> int:
+        return count_items(self._store.conn, query or CaptureFilter())
+
+    def get_item(self, item_id: str) -> StoredItem:
+        return get_item(self._store.conn, item_id)
+
+    def read_blob(self, item_id: str) -> bytes:
+        """The bytes of a binary capture or file."""
+        item = get_item(self._store.conn, item_id)
+        if item.blob_sha256 is None:
+            raise CloudError("INVALID_ARGUMENT", f"item {item_id!r}: a tabular reading has no blob")
+        return self._store.blobs.get(item.blob_sha256)
+
+    def latest(self, query: CaptureFilter | None = None) -> list[StoredItem]:
+        """The most recent capture of each (part, component type, component name, method)."""
+        return latest_items(self._store.conn, query or CaptureFilter())
+
+    def tabular_rows(self, query: CaptureFilter | None = None) -> list[dict[str, Any]]:
+        """Tabular readings as flat rows: metadata columns plus the reading's fields."""
+        return tabular_rows(self._store.conn, query or CaptureFilter())
+
+    def sql(
+        self,
+        statement: str,
+        params: Sequence[Any] = (),
+        *,
+        max_rows: int = 10_000,
+        max_steps: int = 50_000_000,
+    ) -> SqlResult:
+        """Read-only SQL over the ``readings`` view (see :mod:`dmsim.cloud._sql`); at most
+        ``max_rows`` rows, and at most ``max_steps`` SQLite VM steps of work."""
+        return run_readonly_sql(
+            self._store.conn, statement, params, max_rows=max_rows, max_steps=max_steps
+        )
+
+    def export(
+        self, out: TextIO, *, format: ExportFormat, query: CaptureFilter | None = None
+    ) -> int:
+        """Write matching items as JSON lines or CSV; returns the number written."""
+        items = self.query(query)
+        write_export(out, items, format)
+        return len(items)
+
+    # -- deletion -----------------------------------------------------------------------
+
+    def apply_retention(
+        self, policies: Sequence[RetentionPolicy], now: float
+    ) -> list[RetentionDeletion]:
+        """Delete what the policies say is due at ``now`` (seconds since the epoch)."""
+        self._store.refuse_if_read_only()
+        rows = self._store.conn.execute(f"{SELECT_ITEMS} ORDER BY received_ns, seq")
+        items = [item_from_row(row) for row in rows]
+        deletions = plan_retention(items, policies, ns_from_seconds(now))
+        self._store.delete_items([d.item.item_id for d in deletions])
+        self._counts["retention_deleted"] += len(deletions)
+        return deletions
+
+    def delete_part(self, part_id: str) -> int:
+        """Delete every item of a machine part (Viam's ``delete_data_on_part_deletion``)."""
+        self._store.refuse_if_read_only()
+        rows = self._store.conn.execute("SELECT item_id FROM items WHERE part_id = ?", (part_id,))
+        ids = [str(r[0]) for r in rows]
+        self._store.delete_items(ids)
+        self._counts["part_deleted"] += len(ids)
+        return len(ids)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def statistics(self) -> CloudStatistics:
+        c = self._counts
+        return CloudStatistics(
+            uploads=c["uploads"],
+            duplicates=c["duplicates"],
+            key_conflicts=c["key_conflicts"],
+            readings=c["tabular"],
+            binary_items=c["binary"],
+            files=c["file"],
+            bytes_ingested=c["bytes_ingested"],
+            rejects=dict(sorted(self._rejects.items())),
+            retention_deleted=c["retention_deleted"],
+            part_deleted=c["part_deleted"],
+            stored_items=self._store.items,
+            stored_bytes=self._store.bytes,
+        )
+
+    def close(self) -> None:
+        self._store.close()

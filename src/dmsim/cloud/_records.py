@@ -1,0 +1,209 @@
+"""Values the fake cloud hands out: ingest results, stored items, query filters, counters.
+
+Times inside the cloud are integer nanoseconds since the Unix epoch (protobuf ``Timestamp``
+precision); the public query API takes seconds as floats, like the rest of the simulation API,
+and renders times as ISO-8601 UTC strings with nanoseconds (``2024-05-01T12:00:00.000000001Z``)
+so that lexical order is time order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from dmsim.errors import CloudError
+
+__all__ = [
+    "DATA_KINDS",
+    "CaptureFilter",
+    "CloudStatistics",
+    "DataKind",
+    "IngestResult",
+    "StoredItem",
+    "iso_from_ns",
+    "ns_from_seconds",
+    "parse_time",
+]
+
+DataKind = Literal["tabular", "binary", "file"]
+DATA_KINDS: tuple[DataKind, ...] = ("tabular", "binary", "file")
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What the cloud acknowledges for one upload; ``duplicate`` = the key was already stored."""
+
+    file_id: str
+    binary_data_id: str
+    duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureFilter:
+    """Which stored items a query returns. ``None`` / empty = no constraint on that field.
+
+    ``tags``: every listed tag must be present. ``since`` (inclusive) and ``until`` (exclusive)
+    are seconds since the Unix epoch compared with the item's capture time (see
+    :class:`StoredItem`).
+    """
+
+    part_id: str | None = None
+    component_type: str | None = None
+    component_name: str | None = None
+    method_name: str | None = None
+    data_type: DataKind | None = None
+    tags: tuple[str, ...] = ()
+    since: float | None = None
+    until: float | None = None
+    limit: int | None = None
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        if self.data_type is not None and self.data_type not in DATA_KINDS:
+            raise CloudError(
+                "INVALID_ARGUMENT",
+                f"filter.data_type: {self.data_type!r} is not one of {', '.join(DATA_KINDS)}",
+            )
+        if self.limit is not None and self.limit < 0:
+            raise CloudError("INVALID_ARGUMENT", f"filter.limit: {self.limit} is negative")
+        if self.offset < 0:
+            raise CloudError("INVALID_ARGUMENT", f"filter.offset: {self.offset} is negative")
+        if self.since is not None and self.until is not None and self.until < self.since:
+            raise CloudError(
+                "INVALID_ARGUMENT",
+                f"filter: until ({self.until}) is before since ({self.since})",
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    """One stored reading (tabular), binary capture, or file.
+
+    ``captured_ns`` orders items in time: the reading's ``time_requested``, else its
+    ``time_received``, else (files) the file's creation or modification time, else the
+    moment the cloud received it (``received_ns``).
+    """
+
+    item_id: str
+    file_id: str
+    kind: DataKind
+    part_id: str
+    component_type: str
+    component_name: str
+    method_name: str
+    tags: tuple[str, ...]
+    dataset_ids: tuple[str, ...]
+    file_name: str | None
+    file_extension: str | None
+    mime_type: str | None
+    time_requested_ns: int | None
+    time_received_ns: int | None
+    captured_ns: int
+    received_ns: int
+    data_json: str | None
+    annotations_json: str | None
+    blob_sha256: str | None
+    size: int
+    reading_stream: str | None
+    reading_boot: int | None
+    reading_seq: int | None
+
+    def data(self) -> dict[str, Any] | None:
+        """The tabular reading as a dict (``None`` for binary data and files)."""
+        return None if self.data_json is None else dict(json.loads(self.data_json))
+
+    def annotations(self) -> dict[str, Any] | None:
+        """Bounding boxes and classifications of a binary capture, if any."""
+        return None if self.annotations_json is None else dict(json.loads(self.annotations_json))
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict with ISO-8601 times (what ``query --json`` and exports print)."""
+        reading = None
+        if self.reading_stream is not None:
+            reading = {
+                "stream": self.reading_stream,
+                "boot": self.reading_boot,
+                "seq": self.reading_seq,
+            }
+        return {
+            "item_id": self.item_id,
+            "file_id": self.file_id,
+            "kind": self.kind,
+            "part_id": self.part_id,
+            "component_type": self.component_type,
+            "component_name": self.component_name,
+            "method_name": self.method_name,
+            "tags": list(self.tags),
+            "dataset_ids": list(self.dataset_ids),
+            "file_name": self.file_name,
+            "file_extension": self.file_extension,
+            "mime_type": self.mime_type,
+            "time_requested": _iso_or_none(self.time_requested_ns),
+            "time_received": _iso_or_none(self.time_received_ns),
+            "captured_at": iso_from_ns(self.captured_ns),
+            "received_at": iso_from_ns(self.received_ns),
+            "data": self.data(),
+            "annotations": self.annotations(),
+            "sha256": self.blob_sha256,
+            "size": self.size,
+            "reading": reading,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CloudStatistics:
+    """Counters of a :class:`~dmsim.cloud.CloudCore`.
+
+    ``uploads`` … ``rejects`` count calls since the core was opened; ``stored_items`` and
+    ``stored_bytes`` describe what is in storage now (including earlier runs on the same
+    data directory).
+    """
+
+    uploads: int
+    duplicates: int
+    key_conflicts: int
+    readings: int
+    binary_items: int
+    files: int
+    bytes_ingested: int
+    rejects: Mapping[str, int]
+    retention_deleted: int
+    part_deleted: int
+    stored_items: int
+    stored_bytes: int
+
+
+def ns_from_seconds(seconds: float) -> int:
+    return round(seconds * 1_000_000_000)
+
+
+def iso_from_ns(ns: int) -> str:
+    """``2024-05-01T12:00:00.123456789Z`` (UTC, fixed 9-digit fraction, sortable)."""
+    seconds, nanos = divmod(ns, 1_000_000_000)
+    stamp = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}.{nanos:09d}Z"
+
+
+def _iso_or_none(ns: int | None) -> str | None:
+    return None if ns is None else iso_from_ns(ns)
+
+
+def parse_time(text: str, where: str) -> float:
+    """Seconds since the epoch from ``1714564800.5`` or ISO-8601 (no zone = UTC)."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise CloudError(
+            "INVALID_ARGUMENT",
+            f"{where}: {text!r} is neither seconds since the epoch nor an ISO-8601 time",
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()

@@ -1,0 +1,351 @@
+"""Viam's DataSyncService over real gRPC (grpclib), in front of a :class:`CloudHost`.
+
+Per call: authenticate (API key), ask the fault plan what to do, receive the request under
+the size limits, ingest it (the host's next group commit) and answer only once it is durable
+— each step possibly bent by the fault the plan chose. Statuses a client can meet:
+
+- ``UNAUTHENTICATED``: the server has an API key and the call carries none or a wrong one
+  (``authorization: Bearer <key>``, or a ``key: <key>`` metadata entry); nothing is read.
+- ``INVALID_ARGUMENT``: bytes that do not parse as the RPC's message (malformed protobuf,
+  invalid UTF-8), a stream whose first packet is not the metadata or whose later packets are,
+  a truncated message, an idempotency key over 512 bytes, or anything the core rejects.
+- ``RESOURCE_EXHAUSTED``: a message over ``max_message_bytes`` (refused from its 5-byte gRPC
+  prefix, before its body is buffered), a stream over ``max_stream_bytes``, storage full.
+- ``UNIMPLEMENTED``: a compressed message (the server announces no compression).
+
+Other errors are answered once the whole request is received, so a client-streaming caller
+reads the status rather than a reset stream (grpclib's client picks up an early status too).
+Request headers (gRPC metadata) beyond HTTP/2's 64 KiB header-list limit are refused by the
+HTTP/2 layer itself, which closes that connection; the server carries on.
+
+To refuse an oversized body from its prefix the receiver reads the HTTP/2 stream under
+grpclib's server ``Stream`` (``stream._stream``) instead of ``recv_message``; a test pins it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from google.protobuf.message import DecodeError, Message
+from grpclib.const import Status
+from grpclib.exceptions import GRPCError
+from grpclib.server import Stream
+from viam.proto.app.datasync import (
+    DataCaptureUploadMetadata,
+    DataCaptureUploadRequest,
+    DataCaptureUploadResponse,
+    DataSyncServiceBase,
+    FileUploadRequest,
+    FileUploadResponse,
+    StreamingDataCaptureUploadRequest,
+    StreamingDataCaptureUploadResponse,
+    UploadMetadata,
+)
+
+from dmsim.errors import CloudError
+from dmsim.sync._transport import IDEMPOTENCY_HEADER
+
+from ._faults import FaultAction
+from ._host import CloudHost
+from ._records import IngestResult
+
+__all__ = ["DataSyncService"]
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=Message)
+_Ingest = Callable[[str | None, bool], IngestResult]
+_PREFIX = 5  # gRPC message prefix: compressed flag + 4-byte length
+
+
+class _Crashed(GRPCError):
+    """Raised after a ``restart`` fault aborted the connection (the status never reaches the
+    client; it only unwinds the handler)."""
+
+
+class _CancelledAfterCommit(asyncio.CancelledError):
+    """The client gave up while its upload was being committed (the commit went through)."""
+
+
+class _Receiver:
+    """Reads gRPC messages from a server stream, counting bytes, enforcing limits, and
+    enacting byte-triggered faults (stall, restart) at the exact byte."""
+
+    def __init__(
+        self, service: DataSyncService, stream: Stream[Any, Any], action: FaultAction
+    ) -> None:
+        self._service = service
+        self._stream = stream
+        self._h2 = stream._stream  # grpclib's HTTP/2 stream: lets us refuse oversized bodies
+        self._action = action
+        self._armed = action.kind == "stall" or (action.kind == "restart" and not action.commit)
+        self.received = 0
+
+    async def _read(self, size: int) -> bytes:
+        chunk = b""
+        if self._armed and self.received + size >= self._action.after_bytes:
+            head = max(0, self._action.after_bytes - self.received)
+            chunk = await self._read_exact(head)
+            await self.trigger()
+            size -= head
+        return chunk + await self._read_exact(size)
+
+    async def _read_exact(self, size: int) -> bytes:
+        try:
+            data = await self._h2.recv_data(size)
+        except AssertionError:  # grpclib: the stream ended inside a message
+            raise GRPCError(Status.INVALID_ARGUMENT, "truncated message") from None
+        self.received += len(data)
+        return data
+
+    async def trigger(self) -> None:
+        """Enact an armed stall/restart now (at its byte, or at the end of the request)."""
+        if not self._armed:
+            return
+        self._armed = False
+        await self._service._enact_byte_fault(self._action, self._stream)
+
+    async def message(self, message_type: type[M], *, limit: int, total_limit: int) -> M | None:
+        prefix = await self._read(_PREFIX)
+        if not prefix:
+            return None
+        if prefix[0]:
+            raise GRPCError(Status.UNIMPLEMENTED, "compressed messages are not supported")
+        size = int.from_bytes(prefix[1:], "big")
+        if size > limit:
+            raise GRPCError(
+                Status.RESOURCE_EXHAUSTED,
+                f"{message_type.__name__}: {size} bytes exceeds the {limit}-byte message limit",
+            )
+        if self.received + size > total_limit:
+            raise GRPCError(
+                Status.RESOURCE_EXHAUSTED,
+                f"stream: {self.received + size} bytes exceeds the {total_limit}-byte stream limit",
+            )
+        body = await self._read(size)
+        try:
+            message: M = message_type.FromString(body)
+        except DecodeError as error:
+            raise GRPCError(
+                Status.INVALID_ARGUMENT, f"malformed {message_type.__name__}: {error}"
+            ) from None
+        return message
+
+
+class DataSyncService(DataSyncServiceBase):
+    """The three upload RPCs. ``crash`` is what a ``restart`` fault does: the CLI server passes
+    a hard process exit; by default the call's connection is aborted (an in-process cloud
+    cannot die alone)."""
+
+    def __init__(
+        self,
+        host: CloudHost,
+        *,
+        api_key: str | None = None,
+        crash: Callable[[], None] | None = None,
+    ) -> None:
+        self._host = host
+        self._api_key = api_key
+        self._crash = crash
+        self.unauthenticated = 0
+
+    # -- the RPCs -----------------------------------------------------------------------
+
+    async def DataCaptureUpload(
+        self, stream: Stream[DataCaptureUploadRequest, DataCaptureUploadResponse]
+    ) -> None:
+        async def receive(rx: _Receiver) -> _Ingest:
+            limits = self._host.core.limits
+            request = await rx.message(
+                DataCaptureUploadRequest,
+                limit=limits.max_message_bytes,
+                total_limit=limits.max_message_bytes + _PREFIX,
+            )
+            if request is None:
+                raise GRPCError(Status.INVALID_ARGUMENT, "DataCaptureUploadRequest: missing")
+            return lambda key, full: self._host.core.ingest_data_capture(
+                request, key=key, storage_full=full
+            )
+
+        await self._serve(stream, "DataCaptureUpload", receive, DataCaptureUploadResponse)
+
+    async def FileUpload(self, stream: Stream[FileUploadRequest, FileUploadResponse]) -> None:
+        async def receive(rx: _Receiver) -> _Ingest:
+            metadata, data = await self._receive_stream(
+                rx, FileUploadRequest, "file_contents", lambda p: p.file_contents.data
+            )
+            assert isinstance(metadata, UploadMetadata)
+            return lambda key, full: self._host.core.ingest_file(
+                metadata, data, key=key, storage_full=full
+            )
+
+        await self._serve(stream, "FileUpload", receive, FileUploadResponse)
+
+    async def StreamingDataCaptureUpload(
+        self,
+        stream: Stream[StreamingDataCaptureUploadRequest, StreamingDataCaptureUploadResponse],
+    ) -> None:
+        async def receive(rx: _Receiver) -> _Ingest:
+            metadata, data = await self._receive_stream(
+                rx, StreamingDataCaptureUploadRequest, "data", lambda p: p.data
+            )
+            assert isinstance(metadata, DataCaptureUploadMetadata)
+            return lambda key, full: self._host.core.ingest_streaming(
+                metadata, data, key=key, storage_full=full
+            )
+
+        await self._serve(
+            stream, "StreamingDataCaptureUpload", receive, StreamingDataCaptureUploadResponse
+        )
+
+    # -- the shared call flow -----------------------------------------------------------
+
+    async def _receive_stream(
+        self,
+        rx: _Receiver,
+        packet_type: type[M],
+        data_field: str,
+        payload: Callable[[Any], bytes],
+    ) -> tuple[Message, bytes]:
+        """First packet the metadata, then only ``data_field`` packets."""
+        limits = self._host.core.limits
+        total = limits.max_stream_bytes + limits.max_metadata_bytes
+        name = packet_type.__name__
+        first = await rx.message(packet_type, limit=limits.max_message_bytes, total_limit=total)
+        if first is None:
+            raise GRPCError(Status.INVALID_ARGUMENT, f"{name}: empty stream (no metadata packet)")
+        if first.WhichOneof("upload_packet") != "metadata":
+            got = first.WhichOneof("upload_packet") or "an empty packet"
+            raise GRPCError(
+                Status.INVALID_ARGUMENT, f"{name}[0]: first packet must be metadata, got {got}"
+            )
+        chunks: list[bytes] = []
+        index = 0
+        while (
+            packet := await rx.message(
+                packet_type, limit=limits.max_message_bytes, total_limit=total
+            )
+        ) is not None:
+            index += 1
+            kind = packet.WhichOneof("upload_packet")
+            if kind != data_field:
+                raise GRPCError(
+                    Status.INVALID_ARGUMENT,
+                    f"{name}[{index}]: expected {data_field}, got {kind or 'an empty packet'}",
+                )
+            chunks.append(payload(packet))
+        metadata: Message = first.metadata
+        return metadata, b"".join(chunks)
+
+    def _authenticate(self, metadata: Any) -> None:
+        if self._api_key is None:
+            return
+        offered = None
+        auth = metadata.get("authorization") if metadata is not None else None
+        if isinstance(auth, str) and auth.startswith("Bearer "):
+            offered = auth.removeprefix("Bearer ")
+        elif metadata is not None and isinstance(metadata.get("key"), str):
+            offered = metadata.get("key")
+        if offered is None or not hmac.compare_digest(offered.encode(), self._api_key.encode()):
+            self.unauthenticated += 1
+            reason = "missing API key" if offered is None else "wrong API key"
+            raise GRPCError(Status.UNAUTHENTICATED, reason)
+
+    async def _serve(
+        self,
+        stream: Stream[Any, Any],
+        rpc: str,
+        receive: Callable[[_Receiver], Awaitable[_Ingest]],
+        response_type: type[Message],
+    ) -> None:
+        self._authenticate(stream.metadata)
+        header = stream.metadata.get(IDEMPOTENCY_HEADER) if stream.metadata is not None else None
+        key = header if isinstance(header, str) else None
+        plan, host = self._host.plan, self._host
+        action = plan.decide(rpc, host.now(), key=key)
+        outcome, detail = "cancelled", ""
+        try:
+            rx = _Receiver(self, stream, action)
+            ingest = await receive(rx)
+            await rx.trigger()  # a stall/restart past the end of the request fires here
+            if action.kind == "reject":
+                raise GRPCError(Status[action.code], action.message)
+            result = await self._commit(ingest, key, action)
+            outcome = "cancelled-after-commit"  # until the ack is out
+            await self._acknowledge(stream, action, result, response_type)
+            if action.kind == "drop_ack":
+                outcome = "dropped"
+            else:
+                outcome = "duplicate" if result.duplicate else "ok"
+        except _CancelledAfterCommit:
+            outcome = "cancelled-after-commit"
+            raise
+        except CloudError as error:
+            outcome, detail = f"error:{error.code}", str(error)
+            raise GRPCError(
+                Status[error.code], str(error).removeprefix(f"{error.code}: ")
+            ) from None
+        except _Crashed:
+            outcome = "crashed"
+            raise
+        except GRPCError as error:
+            outcome, detail = f"error:{error.status.name}", str(error.message or "")
+            raise
+        except Exception as error:
+            outcome, detail = "error:UNKNOWN", repr(error)
+            raise
+        finally:
+            plan.finish(action, outcome, host.now(), detail=detail)
+
+    async def _commit(self, ingest: _Ingest, key: str | None, action: FaultAction) -> IngestResult:
+        """Ingest in the host's next group commit. If the call is cancelled meanwhile (client
+        deadline), the commit still happens; wait for it so the timeline says what happened."""
+        full = action.kind == "storage_full"
+        commit = self._host.submit(lambda: ingest(key, full))
+        try:
+            return await asyncio.shield(commit)
+        except asyncio.CancelledError:
+            try:
+                await commit
+            except CloudError:
+                raise asyncio.CancelledError from None
+            raise _CancelledAfterCommit from None
+
+    async def _acknowledge(
+        self,
+        stream: Stream[Any, Any],
+        action: FaultAction,
+        result: IngestResult,
+        response_type: type[Message],
+    ) -> None:
+        if action.kind == "slow_ack":
+            await self._host.runtime.sleep(action.seconds)
+        elif action.kind == "drop_ack":
+            await stream.cancel()  # RST_STREAM: the client never learns the upload landed
+            return
+        elif action.kind == "restart" and action.commit:
+            self._do_crash(action, stream)
+        await stream.send_message(
+            response_type(file_id=result.file_id, binary_data_id=result.binary_data_id)
+        )
+
+    async def _enact_byte_fault(self, action: FaultAction, stream: Stream[Any, Any]) -> None:
+        if action.kind == "restart":
+            self._do_crash(action, stream)
+            return
+        # stall: stop reading; 0 s = until the client gives up (its deadline cancels us)
+        if action.seconds > 0:
+            await self._host.runtime.sleep(action.seconds)
+        else:
+            await self._host.runtime.event().wait()
+
+    def _do_crash(self, action: FaultAction, stream: Stream[Any, Any]) -> None:
+        self._host.plan.finish(action, "crashed", self._host.now())  # in case we never return
+        log.warning("restart fault %s: the cloud goes down now", action.fault_id)
+        if self._crash is not None:
+            self._crash()
+        stream._stream._transport.abort()
+        raise _Crashed(Status.UNAVAILABLE, action.message)

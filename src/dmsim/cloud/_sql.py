@@ -1,0 +1,98 @@
+"""Read-only SQL over tabular readings.
+
+A user statement may only *read*, and only through the ``readings`` view (plus SQLite's JSON
+table functions and common table expressions). This is enforced by SQLite itself: an
+authorizer callback denies every other action (writes, DDL, PRAGMA, ATTACH, transactions,
+direct reads of the underlying tables) while the statement is prepared and run, and
+``PRAGMA query_only`` is on as a second wall. A progress handler stops runaway statements (a
+recursive CTE without end) after a fixed amount of work, and results are capped in rows.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dmsim.errors import CloudError
+
+__all__ = ["SqlResult", "run_readonly_sql"]
+
+#: Tables a statement may read: the view, and JSON table-valued functions.
+_READABLE = frozenset({"readings", "json_each", "json_tree"})
+#: Granularity of the progress handler (virtual-machine instructions per call).
+_PROGRESS_STEP = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class SqlResult:
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+    truncated: bool
+
+
+def _authorizer(
+    action: int, arg1: str | None, arg2: str | None, _database: str | None, source: str | None
+) -> int:
+    if action in (sqlite3.SQLITE_SELECT, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE):
+        return sqlite3.SQLITE_OK
+    # Connecting a JSON table function makes SQLite itself authorize "updates" of
+    # sqlite_master and a read of its ROWID; a user statement cannot do either, since
+    # query_only is on and the schema is not writable.
+    if arg1 == "sqlite_master" and (
+        action == sqlite3.SQLITE_UPDATE or (action == sqlite3.SQLITE_READ and arg2 == "ROWID")
+    ):
+        return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_READ:
+        if arg1 in _READABLE:
+            return sqlite3.SQLITE_OK
+        # Columns of ``items`` reached through the view are fine; direct reads are not.
+        if arg1 == "items" and source == "readings":
+            return sqlite3.SQLITE_OK
+        return sqlite3.SQLITE_DENY
+    return sqlite3.SQLITE_DENY
+
+
+def run_readonly_sql(
+    conn: sqlite3.Connection,
+    statement: str,
+    params: Sequence[Any] = (),
+    *,
+    max_rows: int = 10_000,
+    max_steps: int = 50_000_000,
+) -> SqlResult:
+    """Run one read-only statement; bad SQL or a forbidden action → INVALID_ARGUMENT."""
+    budget = [max_steps // _PROGRESS_STEP]
+
+    def progress() -> int:
+        budget[0] -= 1
+        return 1 if budget[0] < 0 else 0  # non-zero aborts the statement
+
+    conn.execute("PRAGMA query_only = ON")
+    conn.set_authorizer(_authorizer)
+    conn.set_progress_handler(progress, _PROGRESS_STEP)
+    try:
+        cursor = conn.execute(statement, tuple(params))
+        rows = cursor.fetchmany(max_rows + 1)
+        columns = tuple(d[0] for d in cursor.description or ())
+        cursor.close()
+    except sqlite3.ProgrammingError as error:  # e.g. several statements, wrong param count
+        raise CloudError("INVALID_ARGUMENT", f"sql: {error}") from None
+    except sqlite3.DatabaseError as error:
+        if budget[0] < 0:
+            raise CloudError(
+                "INVALID_ARGUMENT", f"sql: statement stopped after {max_steps} steps"
+            ) from None
+        hint = (
+            " (only SELECT over the `readings` view is allowed)"
+            if "not authorized" in str(error)
+            else ""
+        )
+        raise CloudError("INVALID_ARGUMENT", f"sql: {error}{hint}") from None
+    finally:
+        conn.set_progress_handler(None, 0)
+        conn.set_authorizer(None)
+        conn.execute("PRAGMA query_only = OFF")
+    truncated = len(rows) > max_rows
+    return SqlResult(columns, tuple(tuple(r) for r in rows[:max_rows]), truncated)

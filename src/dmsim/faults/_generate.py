@@ -1,0 +1,126 @@
+"""Hypothesis strategies behind :func:`dmsim.faults.fault_schedules` (imported on first use:
+hypothesis is slow to import and only generators need it)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from hypothesis import strategies as st
+
+from ._envelope import CaptureMethodRef, Envelope
+from ._kinds import DISK_OPS, KINDS
+from ._model import FaultSchedule, FaultStep
+from ._weaken import PROBABILITY_LADDER
+
+__all__ = ["schedules"]
+
+_BANDWIDTHS = (1_000.0, 10_000.0, 100_000.0, 1_000_000.0)
+_BYTE_LIMITS = (1024, 65536, 1 << 20)
+_MIB = 1 << 20
+
+
+def _tenths(draw: st.DrawFn, low: float, high: float) -> float:
+    """A time in [low, high] on a 0.1 s grid (readable schedules, stable YAML)."""
+    return draw(st.integers(round(low * 10), max(round(low * 10), int(high * 10)))) / 10
+
+
+@st.composite
+def _step(draw: st.DrawFn, kind: str, index: int, limit: float, env: Envelope) -> FaultStep:
+    spec = KINDS[kind]
+    # Optional windows are always drawn: a fault must stop acting before the quiet tail.
+    windowed = spec.window != "forbidden"
+    latest = limit - env.min_window_s if windowed else limit
+    at = _tenths(draw, 0.0, max(0.0, latest))
+    duration = None
+    if windowed:
+        duration = _tenths(
+            draw, env.min_window_s, max(env.min_window_s, min(env.max_window_s, limit - at))
+        )
+    params = draw(_params(kind, at, limit, env))
+    if spec.counted and draw(st.booleans()):
+        params["count"] = draw(st.integers(1, 5))
+    return FaultStep(at=at, kind=kind, params=params, fault_id=f"f{index + 1}", duration=duration)
+
+
+@st.composite
+def _params(draw: st.DrawFn, kind: str, at: float, limit: float, env: Envelope) -> dict[str, Any]:
+    if kind in ("crash", "clean_restart"):
+        return {"restart_after": _tenths(draw, 0.0, min(env.max_restart_after_s, limit - at))}
+    if kind == "latency":
+        return {"seconds": draw(st.integers(10, int(env.max_latency_s * 1000))) / 1000}
+    if kind == "bandwidth":
+        return {"bytes_per_s": draw(st.sampled_from(_BANDWIDTHS))}
+    if kind == "loss":
+        ladder = [p for p in PROBABILITY_LADDER if p <= env.max_loss] or [PROBABILITY_LADDER[-1]]
+        return {"probability": draw(st.sampled_from(ladder))}
+    if kind == "reset_after_bytes":
+        return {"bytes": draw(st.sampled_from(_BYTE_LIMITS))}
+    if kind == "rpc_reject":
+        return {"code": draw(st.sampled_from(env.rpc_codes))}
+    if kind == "slow_ack":
+        return {"seconds": draw(st.integers(1, 300)) / 10}
+    if kind == "stall_mid_stream":
+        return {"after_bytes": draw(st.sampled_from((0, 65536)))}
+    if kind == "restart_mid_stream":
+        return {"after_bytes": draw(st.sampled_from((0, 65536))), "commit": draw(st.booleans())}
+    if kind == "disk_fill":
+        return {"bytes": draw(st.integers(1, env.max_disk_fill_bytes // _MIB)) * _MIB}
+    if kind == "disk_capacity":
+        return {"bytes": draw(st.integers(64, 4096)) * _MIB}
+    if kind == "disk_append_garbage":
+        return {"bytes": draw(st.sampled_from((1, 137, 4096)))}
+    if kind == "disk_eio":
+        ops = draw(st.lists(st.sampled_from(DISK_OPS), min_size=1, max_size=3, unique=True))
+        return {"ops": sorted(ops), "probability": draw(st.sampled_from(PROBABILITY_LADDER))}
+    if kind == "clock_step":
+        magnitude = draw(st.integers(1, max(1, int(env.max_clock_step_s))))
+        return {"seconds": float(magnitude if draw(st.booleans()) else -magnitude)}
+    if kind == "reconfigure":
+        return {"changes": draw(_changes(env.capture_methods))}
+    if KINDS[kind].group == "device":
+        return {"component": draw(st.sampled_from(env.components))}
+    return {}
+
+
+@st.composite
+def _changes(draw: st.DrawFn, methods: Sequence[CaptureMethodRef]) -> list[dict[str, Any]]:
+    chosen = draw(
+        st.lists(st.sampled_from(methods), min_size=1, max_size=len(methods), unique=True)
+    )
+    return [
+        {
+            "resource": m.resource,
+            "method": m.method,
+            "capture_frequency_hz": draw(
+                st.sampled_from((m.capture_frequency_hz / 2, m.capture_frequency_hz * 2))
+            ),
+        }
+        for m in chosen
+    ]
+
+
+def _without_process_overlaps(steps: list[FaultStep]) -> list[FaultStep]:
+    """Drop process and reconfigure faults that fall while the process is down."""
+    kept: list[FaultStep] = []
+    down_until = -1.0
+    for step in sorted(steps, key=lambda s: (s.at, s.fault_id)):
+        if step.group in ("process", "reconfigure"):
+            if step.at < down_until:
+                continue
+            if step.group == "process":
+                down_until = step.end
+        kept.append(step)
+    return kept
+
+
+@st.composite
+def schedules(draw: st.DrawFn, *, duration: float, envelope: Envelope) -> FaultSchedule:
+    env = envelope
+    limit = duration - env.quiet_tail_s
+    kinds = env.usable_kinds()
+    if not kinds or limit < env.min_window_s:
+        return FaultSchedule()
+    chosen = draw(st.lists(st.sampled_from(kinds), max_size=env.max_faults))
+    steps = [draw(_step(kind, index, limit, env)) for index, kind in enumerate(chosen)]
+    return FaultSchedule(tuple(_without_process_overlaps(steps)))

@@ -1,0 +1,99 @@
+"""A scenario's fuzzing envelope: the file's ``fuzz.envelope`` bounds plus what the machine
+offers (resources device faults may name, capture methods ``reconfigure`` may retune).
+
+The quiet tail defaults to the scenario's ``drain_within`` expectation (or a tenth of the run)
+so that generated faults stop early enough for the backlog to drain and liveness to be judged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from dmsim.config import MachineConfig
+from dmsim.faults import (
+    DEFAULT_ENVELOPE_KINDS,
+    CaptureMethodRef,
+    Envelope,
+    parse_duration,
+    parse_size,
+)
+
+from ._model import Expectations
+
+__all__ = ["envelope_document", "envelope_from"]
+
+_DURATIONS = {
+    "min_window": "min_window_s",
+    "max_window": "max_window_s",
+    "max_restart_after": "max_restart_after_s",
+    "max_clock_step": "max_clock_step_s",
+    "max_latency": "max_latency_s",
+    "quiet_tail": "quiet_tail_s",
+}
+
+
+def envelope_from(
+    doc: Mapping[str, Any],
+    *,
+    machine: MachineConfig,
+    duration: float,
+    expectations: Expectations,
+) -> Envelope:
+    """The envelope for one scenario (``doc`` is its schema-checked ``fuzz.envelope``)."""
+    default = Envelope()
+    values: dict[str, Any] = {}
+    for key, field_name in _DURATIONS.items():
+        parsed = parse_duration(doc.get(key))
+        if parsed is not None:
+            values[field_name] = parsed
+    if "quiet_tail_s" not in values:
+        values["quiet_tail_s"] = expectations.drain_within_s or duration / 10
+    fill = parse_size(doc.get("max_disk_fill"))
+    methods = tuple(
+        sorted(
+            {
+                CaptureMethodRef(m.resource.short_name, m.method, m.capture_frequency_hz)
+                for m in machine.capture_methods()
+                if m.enabled
+            },
+            key=lambda ref: (ref.resource, ref.method, ref.capture_frequency_hz),
+        )
+    )
+    components = tuple(
+        sorted(
+            {c.name for c in machine.components}
+            | {m.resource.short_name for m in machine.capture_methods()}
+        )
+    )
+    return Envelope(
+        kinds=frozenset(doc["kinds"]) if "kinds" in doc else DEFAULT_ENVELOPE_KINDS,
+        max_faults=int(doc.get("max_faults", default.max_faults)),
+        max_loss=float(doc.get("max_loss", default.max_loss)),
+        max_disk_fill_bytes=fill if fill is not None else default.max_disk_fill_bytes,
+        rpc_codes=tuple(doc.get("rpc_codes", default.rpc_codes)),
+        components=components,
+        capture_methods=methods,
+        **values,
+    )
+
+
+def envelope_document(envelope: Envelope, *, drain_within_s: float | None) -> dict[str, Any]:
+    """The ``fuzz.envelope`` mapping that :func:`envelope_from` turns back into ``envelope``
+    (machine-derived parts are left out: they come from the machine)."""
+    default = Envelope()
+    doc: dict[str, Any] = {}
+    if envelope.kinds != default.kinds:
+        doc["kinds"] = sorted(envelope.kinds)
+    for key in ("max_faults", "max_loss", "max_disk_fill_bytes", "rpc_codes"):
+        value = getattr(envelope, key)
+        if value != getattr(default, key):
+            doc["max_disk_fill" if key == "max_disk_fill_bytes" else key] = (
+                list(value) if isinstance(value, tuple) else value
+            )
+    for key, field_name in _DURATIONS.items():
+        value = getattr(envelope, field_name)
+        implied = drain_within_s if key == "quiet_tail" else getattr(default, field_name)
+        if value != implied:
+            doc[key] = value
+    return doc

@@ -1,0 +1,385 @@
+"""The ledger: one record per captured reading, following it from capture to the cloud.
+
+Built in one pass over the trace (pure: events in, frozen records out). It records facts only
+(when a reading was captured, which files held it, what happened to those files, when and
+under which key the cloud stored it); :mod:`._oracle` decides what the facts mean.
+
+Trace vocabulary read here (event kind → fields):
+
+- ``reading.captured`` {stream, boot, seq, digest}; ``capture.skipped`` {count};
+  ``reading.dropped`` {ids, reason} (the core gave a reading up and said so);
+- ``file.completed`` {path, ids}; ``recovery.torn`` {path, dropped_bytes, ids_kept,
+  recovered_as} (a ``.prog`` recovered at start-up; it lives on as ``recovered_as``, by
+  default the same name with ``.capture``);
+- ``file.deleted_by_policy`` {path, rule, ids}; ``file.quarantined`` {path, reason, ids};
+  ``sync.deleted`` {file} (removed after its upload was acknowledged);
+- ``process.crash``; ``process.stop`` (clean shutdown); ``process.restart`` {boot};
+- ``upload.attempt`` {key, outcome: ok|fail|unknown, code};
+- ``cloud.stored`` {stream, boot, seq, key, digest, duplicate_key};
+- ``fault.start`` / ``fault.end`` {fault_id, kind, params} (``fault_kind`` is read too: a
+  field named ``kind`` needs ``Trace.record``'s first parameter to be positional-only).
+
+Anything inconsistent (a stored reading that was never captured, an identity captured twice,
+a malformed event) is an *anomaly*: the trace itself cannot be trusted, and the run fails.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dmsim.faults import KINDS
+from dmsim.runtime import TraceEvent
+
+__all__ = [
+    "FaultWindow",
+    "FileTally",
+    "Ledger",
+    "ReadingId",
+    "ReadingRecord",
+    "Store",
+    "UploadTally",
+    "build_ledger",
+    "format_id",
+]
+
+ReadingId = tuple[str, int, int]
+
+
+def format_id(rid: ReadingId) -> str:
+    stream, boot, seq = rid
+    return f"{stream}@{boot}#{seq}"
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    """The cloud stored a reading: when, under which key, with which digest."""
+
+    t: float
+    key: str
+    digest: str
+    duplicate_key: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingRecord:
+    rid: ReadingId
+    captured_at: float
+    digest: str
+    durable_at: float | None = None  # first time a completed or recovered file held it
+    files: tuple[str, ...] = ()
+    removed_files: tuple[tuple[str, float], ...] = ()  # deleted after upload: (path, time)
+    stores: tuple[Store, ...] = ()
+    policy_deleted: tuple[str, float] | None = None  # (rule, time)
+    quarantined: tuple[str, float] | None = None  # (reason, time)
+    dropped: tuple[str, float] | None = None  # (reason, time)
+
+
+@dataclass(frozen=True, slots=True)
+class UploadTally:
+    """Upload attempts by outcome; ``recovered``: unknown attempts whose data did land."""
+
+    ok: int = 0
+    fail: int = 0
+    unknown: int = 0
+    recovered: int = 0
+    by_code: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FileTally:
+    completed: int = 0
+    deleted_by_policy: int = 0
+    quarantined: int = 0
+    recovered: int = 0
+    torn_bytes: int = 0
+    deleted_after_upload: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FaultWindow:
+    fault_id: str
+    kind: str
+    start: float
+    end: float | None  # None: still active when the run ended, or instant
+
+
+@dataclass(frozen=True, slots=True)
+class Ledger:
+    readings: tuple[ReadingRecord, ...]
+    skipped: int
+    uploads: UploadTally
+    files: FileTally
+    crashes: tuple[float, ...]
+    restarts: tuple[float, ...]
+    stops: tuple[float, ...]  # clean shutdowns
+    faults: tuple[FaultWindow, ...]
+    anomalies: tuple[str, ...]
+
+    def down_intervals(self, end: float) -> list[tuple[float, float]]:
+        """When the process was down: each crash or clean stop until the next restart (or
+        ``end``)."""
+        intervals = []
+        for down in sorted((*self.crashes, *self.stops)):
+            restart = next((r for r in self.restarts if r >= down), end)
+            intervals.append((down, restart))
+        return intervals
+
+    def last_fault_end(self) -> float:
+        """When the last fault stopped acting (a crash ends when the process is back); 0 when
+        there were none, ``inf`` when a windowed fault was still active at the end."""
+        ends = [_window_end(w) for w in self.faults]
+        return max([*ends, *self.restarts], default=0.0)
+
+
+def _window_end(window: FaultWindow) -> float:
+    if window.end is not None:
+        return window.end
+    spec = KINDS.get(window.kind)
+    instant = spec is None or spec.window == "forbidden"
+    return window.start if instant else math.inf
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.readings: dict[ReadingId, dict[str, Any]] = {}
+        self.files: dict[str, list[ReadingId]] = {}
+        self.file_tally: dict[str, int] = dict.fromkeys(FileTally.__dataclass_fields__, 0)
+        self.uploads: dict[str, int] = {"ok": 0, "fail": 0, "unknown": 0}
+        self.codes: dict[str, int] = {}
+        self.unknown_keys: list[str] = []
+        self.stored_keys: set[str] = set()
+        self.skipped = 0
+        self.crashes: list[float] = []
+        self.restarts: list[float] = []
+        self.stops: list[float] = []
+        self.fault_starts: dict[str, tuple[str, float]] = {}
+        self.faults: list[FaultWindow] = []
+        self.anomalies: list[str] = []
+
+    def anomaly(self, event: TraceEvent, message: str) -> None:
+        self.anomalies.append(
+            f"event #{event.index} ({event.kind} at {event.time:.3f}s): {message}"
+        )
+
+    def ids(self, event: TraceEvent, name: str) -> list[ReadingId]:
+        out = []
+        for item in event.fields.get(name) or ():
+            rid = _rid(item)
+            if rid is None:
+                self.anomaly(event, f"malformed reading id {item!r} in {name!r}")
+            elif rid not in self.readings:
+                self.anomaly(event, f"{format_id(rid)} was never captured")
+            else:
+                out.append(rid)
+        return out
+
+    def hold(self, rids: list[ReadingId], path: str, t: float) -> None:
+        self.files.setdefault(path, []).extend(rids)
+        for rid in rids:
+            record = self.readings[rid]
+            record["files"].append(path)
+            if record["durable_at"] is None:
+                record["durable_at"] = t
+
+    def mark(self, rids: list[ReadingId], name: str, value: tuple[str, float]) -> None:
+        for rid in rids:
+            self.readings[rid][name] = self.readings[rid][name] or value
+
+    def feed(self, event: TraceEvent) -> None:
+        handler = _HANDLERS.get(event.kind)
+        if handler is not None:
+            handler(self, event)
+
+
+def _rid(item: Any) -> ReadingId | None:
+    if isinstance(item, list | tuple) and len(item) == 3:
+        stream, boot, seq = item
+        if isinstance(stream, str) and isinstance(boot, int) and isinstance(seq, int):
+            return (stream, boot, seq)
+    return None
+
+
+def _event_rid(e: TraceEvent) -> ReadingId | None:
+    return _rid([e.fields.get("stream"), e.fields.get("boot"), e.fields.get("seq")])
+
+
+def _captured(b: _Builder, e: TraceEvent) -> None:
+    rid = _event_rid(e)
+    if rid is None:
+        b.anomaly(e, "missing stream/boot/seq")
+    elif rid in b.readings:
+        b.anomaly(e, f"{format_id(rid)} captured twice (identity reused)")
+    else:
+        b.readings[rid] = {
+            "rid": rid,
+            "captured_at": e.time,
+            "digest": str(e.fields.get("digest", "")),
+            "durable_at": None,
+            "files": [],
+            "removed_files": [],
+            "stores": [],
+            "policy_deleted": None,
+            "quarantined": None,
+            "dropped": None,
+        }
+
+
+def _skipped(b: _Builder, e: TraceEvent) -> None:
+    b.skipped += int(e.fields.get("count", 1))
+
+
+def _dropped(b: _Builder, e: TraceEvent) -> None:
+    if "ids" in e.fields:
+        rids = b.ids(e, "ids")
+    else:  # one reading: {stream, boot, seq, reason}
+        single = _event_rid(e)
+        rids = [single] if single is not None and single in b.readings else []
+    b.mark(rids, "dropped", (str(e.fields.get("reason", "")), e.time))
+
+
+def _completed(b: _Builder, e: TraceEvent) -> None:
+    b.file_tally["completed"] += 1
+    b.hold(b.ids(e, "ids"), str(e.fields.get("path", "")), e.time)
+
+
+def _recovered(b: _Builder, e: TraceEvent) -> None:
+    path = str(e.fields.get("path", ""))
+    b.file_tally["recovered"] += 1
+    b.file_tally["torn_bytes"] += int(e.fields.get("dropped_bytes", 0))
+    rids = b.ids(e, "ids_kept")
+    b.hold(rids, path, e.time)
+    # the recovered file lives on under its new name (given, or .prog → .capture)
+    renamed = e.fields.get("recovered_as")
+    if not renamed and path.endswith(".prog"):
+        renamed = path[: -len(".prog")] + ".capture"
+    if renamed:
+        b.files.setdefault(str(renamed), []).extend(rids)
+
+
+def _policy(b: _Builder, e: TraceEvent) -> None:
+    b.file_tally["deleted_by_policy"] += 1
+    b.mark(b.ids(e, "ids"), "policy_deleted", (str(e.fields.get("rule", "")), e.time))
+
+
+def _quarantined(b: _Builder, e: TraceEvent) -> None:
+    b.file_tally["quarantined"] += 1
+    b.mark(b.ids(e, "ids"), "quarantined", (str(e.fields.get("reason", "")), e.time))
+
+
+def _sync_deleted(b: _Builder, e: TraceEvent) -> None:
+    path = str(e.fields.get("file", e.fields.get("path", "")))
+    b.file_tally["deleted_after_upload"] += 1
+    for rid in b.files.get(path, ()):
+        b.readings[rid]["removed_files"].append((path, e.time))
+
+
+def _crash(b: _Builder, e: TraceEvent) -> None:
+    b.crashes.append(e.time)
+
+
+def _stop(b: _Builder, e: TraceEvent) -> None:
+    b.stops.append(e.time)
+
+
+def _restart(b: _Builder, e: TraceEvent) -> None:
+    b.restarts.append(e.time)
+
+
+def _attempt(b: _Builder, e: TraceEvent) -> None:
+    outcome = e.fields.get("outcome")
+    if outcome not in b.uploads:
+        b.anomaly(e, f"unknown upload outcome {outcome!r}")
+        return
+    b.uploads[outcome] += 1
+    code = str(e.fields.get("code") or "OK")
+    b.codes[code] = b.codes.get(code, 0) + 1
+    if outcome == "unknown":
+        b.unknown_keys.append(str(e.fields.get("key", "")))
+
+
+def _stored(b: _Builder, e: TraceEvent) -> None:
+    key = str(e.fields.get("key", ""))
+    b.stored_keys.add(key)
+    rid = _event_rid(e)
+    if rid is None or rid not in b.readings:
+        shown = format_id(rid) if rid else "a reading without identity"
+        b.anomaly(e, f"the cloud stored {shown}, which was never captured")
+        return
+    store = Store(e.time, key, str(e.fields.get("digest", "")), bool(e.fields.get("duplicate_key")))
+    b.readings[rid]["stores"].append(store)
+
+
+def _fault_kind(e: TraceEvent) -> str:
+    return str(e.fields.get("kind", e.fields.get("fault_kind", "")))
+
+
+def _fault_start(b: _Builder, e: TraceEvent) -> None:
+    b.fault_starts[str(e.fields.get("fault_id"))] = (_fault_kind(e), e.time)
+
+
+def _fault_end(b: _Builder, e: TraceEvent) -> None:
+    fault_id = str(e.fields.get("fault_id"))
+    kind, start = b.fault_starts.pop(fault_id, (_fault_kind(e), e.time))
+    b.faults.append(FaultWindow(fault_id, kind, start, e.time))
+
+
+_HANDLERS = {
+    "reading.captured": _captured,
+    "capture.skipped": _skipped,
+    "reading.dropped": _dropped,
+    "file.completed": _completed,
+    "recovery.torn": _recovered,
+    "file.deleted_by_policy": _policy,
+    "file.quarantined": _quarantined,
+    "sync.deleted": _sync_deleted,
+    "process.crash": _crash,
+    "process.stop": _stop,
+    "process.restart": _restart,
+    "upload.attempt": _attempt,
+    "cloud.stored": _stored,
+    "fault.start": _fault_start,
+    "fault.end": _fault_end,
+}
+
+
+def build_ledger(events: Iterable[TraceEvent]) -> Ledger:
+    """The ledger of one run's trace."""
+    b = _Builder()
+    for event in events:
+        b.feed(event)
+    readings = tuple(
+        ReadingRecord(
+            rid=r["rid"],
+            captured_at=r["captured_at"],
+            digest=r["digest"],
+            durable_at=r["durable_at"],
+            files=tuple(r["files"]),
+            removed_files=tuple(r["removed_files"]),
+            stores=tuple(r["stores"]),
+            policy_deleted=r["policy_deleted"],
+            quarantined=r["quarantined"],
+            dropped=r["dropped"],
+        )
+        for r in b.readings.values()
+    )
+    open_faults = [
+        FaultWindow(fault_id, kind, start, None)
+        for fault_id, (kind, start) in b.fault_starts.items()
+    ]
+    recovered = sum(1 for key in b.unknown_keys if key in b.stored_keys)
+    return Ledger(
+        readings=readings,
+        skipped=b.skipped,
+        uploads=UploadTally(
+            **b.uploads, recovered=recovered, by_code=dict(sorted(b.codes.items()))
+        ),
+        files=FileTally(**b.file_tally),
+        crashes=tuple(b.crashes),
+        restarts=tuple(b.restarts),
+        stops=tuple(b.stops),
+        faults=tuple(sorted([*b.faults, *open_faults], key=lambda w: (w.start, w.fault_id))),
+        anomalies=tuple(b.anomalies),
+    )

@@ -1,0 +1,181 @@
+"""The verdict of one run: per-class counts, upload outcomes, violations, expectations.
+
+:func:`judge` is pure: a :class:`WorldResult` and the scenario's expectations in, a frozen
+:class:`Verdict` out. It passes only when every expectation holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from ._expect import (
+    ExpectationResult,
+    LatencyStats,
+    check_allowed,
+    check_capture_gap,
+    check_count,
+    check_disk_high_water,
+    check_drain,
+    check_p99,
+    latency_stats,
+)
+from ._ledger import FileTally, Ledger, UploadTally, build_ledger
+from ._model import CLASSES, COUNTER_KEYS, CountBound, Expectations
+from ._oracle import Classified, OracleOptions, classify_all
+from ._result import WorldResult
+
+__all__ = ["Verdict", "Violation", "counter_values", "judge"]
+
+DEFAULT_MAX_VIOLATIONS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """A reading in a class the scenario does not allow."""
+
+    cls: str
+    reading: str
+    why: str
+    kind: str  # safety, liveness, or "unexpected" for a class merely not allowed
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    passed: bool
+    counts: Mapping[str, int]
+    captured: int
+    skipped: int
+    uploads: UploadTally
+    files: FileTally
+    latency: LatencyStats
+    violations: tuple[Violation, ...]
+    violation_total: int
+    expectations: tuple[ExpectationResult, ...]
+    anomalies: tuple[str, ...] = ()
+    last_fault_end: float = 0.0
+    classified: tuple[Classified, ...] = field(default=(), repr=False, compare=False)
+
+    def failed(self) -> tuple[ExpectationResult, ...]:
+        return tuple(e for e in self.expectations if not e.ok)
+
+    def with_expectation(self, result: ExpectationResult) -> Verdict:
+        """This verdict with one more expectation (e.g. the determinism check)."""
+        return replace(
+            self, passed=self.passed and result.ok, expectations=(*self.expectations, result)
+        )
+
+
+def counter_values(verdict: Verdict) -> dict[str, int]:
+    """Every counter an expectation's ``counts`` may bound (see ``COUNTER_KEYS``)."""
+    values = {"readings.captured": verdict.captured, "readings.skipped": verdict.skipped}
+    values |= {f"readings.{cls}": verdict.counts.get(cls, 0) for cls in CLASSES}
+    uploads = verdict.uploads
+    values |= {
+        "uploads.ok": uploads.ok,
+        "uploads.fail": uploads.fail,
+        "uploads.unknown": uploads.unknown,
+        "uploads.recovered": uploads.recovered,
+    }
+    files = verdict.files
+    values |= {
+        "files.completed": files.completed,
+        "files.deleted_by_policy": files.deleted_by_policy,
+        "files.quarantined": files.quarantined,
+        "files.recovered": files.recovered,
+        "files.torn_bytes": files.torn_bytes,
+    }
+    assert set(values) == set(COUNTER_KEYS)
+    return values
+
+
+def judge(
+    world: WorldResult, expectations: Expectations, *, max_violations: int = DEFAULT_MAX_VIOLATIONS
+) -> Verdict:
+    """Classify every reading of ``world`` and check every expectation."""
+    ledger = build_ledger(world.trace)
+    last_fault_end = ledger.last_fault_end()
+    options = OracleOptions(
+        durability_window_s=world.durability_window_s,
+        queue_drain_s=world.queue_drain_s,
+        run_end=world.sim_seconds,
+        late_after_s=expectations.late_after_s,
+        drain_within_s=expectations.drain_within_s,
+        last_fault_end=last_fault_end,
+    )
+    classified = classify_all(ledger, options)
+    counts = dict.fromkeys(CLASSES, 0)
+    for item in classified:
+        counts[item.cls] += 1
+    allowed = expectations.allowed | {"delivered"}
+    bad = [c for c in classified if c.cls not in allowed]
+    violations = tuple(
+        Violation(c.cls, c.reading, c.why, c.violation or "unexpected")
+        for c in bad[:max_violations]
+    )
+    stats = latency_stats(classified)
+    partial = Verdict(
+        passed=False,
+        counts=counts,
+        captured=len(ledger.readings),
+        skipped=ledger.skipped,
+        uploads=ledger.uploads,
+        files=ledger.files,
+        latency=stats,
+        violations=violations,
+        violation_total=len(bad),
+        expectations=(),
+        anomalies=ledger.anomalies,
+        last_fault_end=last_fault_end,
+        classified=classified,
+    )
+    results = _expectations(partial, ledger, world, expectations)
+    return replace(partial, passed=all(r.ok for r in results), expectations=results)
+
+
+def _expectations(
+    verdict: Verdict, ledger: Ledger, world: WorldResult, expect: Expectations
+) -> tuple[ExpectationResult, ...]:
+    results = [check_allowed(verdict.counts, expect.allowed)]
+    anomalies = ledger.anomalies
+    results.append(
+        ExpectationResult(
+            "trace_consistent",
+            not anomalies,
+            f"{len(anomalies)} anomalies, first: {anomalies[0]}" if anomalies else "no anomalies",
+        )
+    )
+    if expect.time_to_cloud_p99_s is not None:
+        results.append(check_p99(verdict.latency, expect.time_to_cloud_p99_s, verdict.captured))
+    if expect.drain_within_s is not None:
+        results.append(
+            check_drain(
+                world.samples,
+                ledger.readings,
+                verdict.classified,
+                start=verdict.last_fault_end,
+                within=expect.drain_within_s,
+                max_files=expect.drain_to_files,
+                run_end=world.sim_seconds,
+            )
+        )
+    if expect.disk_high_water is not None:
+        results.append(check_disk_high_water(world.samples, expect.disk_high_water))
+    if expect.min_delivered is not None:
+        results.append(
+            check_count(
+                "min_delivered",
+                verdict.counts["delivered"],
+                CountBound(minimum=expect.min_delivered),
+            )
+        )
+    if expect.max_skipped is not None:
+        results.append(
+            check_count("max_skipped", verdict.skipped, CountBound(maximum=expect.max_skipped))
+        )
+    if expect.max_capture_gap_s is not None:
+        results.append(check_capture_gap(ledger, expect.max_capture_gap_s, world.sim_seconds))
+    values = counter_values(verdict)
+    for key, bound in sorted(expect.counts.items()):
+        results.append(check_count(f"counts[{key}]", values[key], bound))
+    return tuple(results)

@@ -1,0 +1,163 @@
+"""``dmsim run``, ``dmsim fuzz`` and ``dmsim scenario schema|validate``.
+
+- ``dmsim run SCENARIO [--seed N] [--json REPORT] [--plot PNG] [--check-determinism]``: exit 0
+  iff every expectation holds (1 otherwise); the summary on stdout, progress on stderr.
+- ``dmsim fuzz SCENARIO --runs N [--out DIR] [--seed N]``: exit 1 when a failing schedule was
+  found (and shrunk, and written to ``--out``), 0 otherwise.
+- ``dmsim scenario schema``: print the scenario JSON Schema.
+- ``dmsim scenario validate FILE...``: exit 0 iff every file is a valid scenario.
+
+Bad input (a missing or invalid scenario, an unwritable output path) exits 2 with the
+problems and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from dmsim.errors import Problem, ScenarioError
+from dmsim.faults import format_duration
+
+from ._fuzz import fuzz_scenario
+from ._loader import load_scenario
+from ._plot import write_timeline_png
+from ._report import write_report_json
+from ._runner import run_scenario
+from ._schema import shipped_schema
+
+__all__ = ["register"]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def register(subparsers: Any) -> None:
+    """Add ``run``, ``fuzz`` and ``scenario`` to the ``dmsim`` parser."""
+    run = subparsers.add_parser(
+        "run",
+        help="run a scenario on simulated time and judge every reading",
+        description="Run a scenario and check its expectations; exit 0 iff all hold.",
+    )
+    run.add_argument("scenario", metavar="SCENARIO", help="a *.scenario.yaml file")
+    run.add_argument("--seed", type=_seed, help="root seed (default: the scenario's)")
+    run.add_argument("--json", type=Path, metavar="REPORT", help="write the JSON report here")
+    run.add_argument("--plot", type=Path, metavar="PNG", help="write the timeline plot here")
+    run.add_argument(
+        "--check-determinism",
+        action="store_true",
+        help="run twice and fail on the first diverging trace event",
+    )
+    run.add_argument("--quiet", action="store_true", help="no progress line")
+    run.set_defaults(handler=_run)
+
+    fuzz = subparsers.add_parser(
+        "fuzz",
+        help="generate fault schedules, run them, shrink the first failure",
+        description="Generate fault schedules inside the scenario's envelope and run each; "
+        "shrink the first failing schedule and write it with a regression test.",
+    )
+    fuzz.add_argument("scenario", metavar="SCENARIO", help="a *.scenario.yaml file")
+    fuzz.add_argument("--runs", type=_positive_int, required=True, help="schedules to try")
+    fuzz.add_argument("--out", type=Path, metavar="DIR", help="where to write a finding")
+    fuzz.add_argument("--seed", type=_seed, default=0, help="fuzzing seed (default 0)")
+    fuzz.add_argument(
+        "--max-shrink-runs", type=_positive_int, default=200, help="run budget for shrinking"
+    )
+    fuzz.set_defaults(handler=_fuzz)
+
+    scenario = subparsers.add_parser("scenario", help="scenario file tools")
+    scenario.set_defaults(handler=lambda _args: _usage(scenario))
+    commands = scenario.add_subparsers(title="scenario commands", metavar="COMMAND")
+    schema = commands.add_parser("schema", help="print the scenario file JSON Schema")
+    schema.set_defaults(handler=_schema)
+    validate = commands.add_parser("validate", help="check scenario files")
+    validate.add_argument("files", metavar="FILE", nargs="+", type=Path)
+    validate.set_defaults(handler=_validate)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def _writable(path: Path | None, option: str) -> None:
+    if path is not None and not path.parent.is_dir():
+        raise ScenarioError(
+            Problem(option, f"cannot write {path}: directory {path.parent} does not exist")
+        )
+
+
+def _run(args: argparse.Namespace) -> int:
+    _writable(args.json, "--json")
+    _writable(args.plot, "--plot")
+    report = run_scenario(
+        Path(args.scenario),
+        seed=args.seed,
+        check_determinism=args.check_determinism,
+        progress=not args.quiet,
+    )
+    print(report.summary())
+    if args.json is not None:
+        write_report_json(report, args.json)
+        print(f"report: {args.json}")
+    if args.plot is not None:
+        write_timeline_png(report, args.plot)
+        print(f"plot: {args.plot}")
+    return 0 if report.passed else 1
+
+
+def _fuzz(args: argparse.Namespace) -> int:
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        raise ScenarioError(Problem("--out", f"{args.out} exists and is not a directory"))
+    summary = fuzz_scenario(
+        Path(args.scenario),
+        runs=args.runs,
+        seed=args.seed,
+        out_dir=args.out,
+        max_shrink_runs=args.max_shrink_runs,
+        log=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    print(summary.text())
+    return 1 if summary.failed else 0
+
+
+def _schema(_args: argparse.Namespace) -> int:
+    print(json.dumps(shipped_schema(), indent=2))
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    status = 0
+    for file in args.files:
+        try:
+            scenario = load_scenario(file)
+        except ScenarioError as error:
+            print(error, file=sys.stderr)
+            status = 2
+            continue
+        print(
+            f"{file}: valid: {scenario.name}, {format_duration(scenario.duration_s)}, "
+            f"{len(scenario.faults)} fault(s), seed {scenario.seed}"
+        )
+    return status

@@ -1,0 +1,386 @@
+"""The sync engine: scheduled and manual passes feeding a pool of upload workers.
+
+Theory of operation. A *pass* closes open capture files (``flush_capture``), walks the sync
+roots lazily in sorted order (64 candidates per trip to the blocking-I/O thread) and hands each
+ready file to a worker. Hand-off is gated by
+*slot tokens*: a pool of N workers owns N tokens, the walker takes one before claiming a file
+and the worker returns it when the file is done, so at most N files are claimed at any time and
+memory depends on the pool, never on the backlog (rdk's unbuffered channel, made exact). A
+claimed file is in the shared :class:`~._tracker.InUseTracker`, so a disk policy leaves it
+alone; a file a policy is deleting is skipped.
+
+A worker makes one attempt and moves on: the outcome (``_steps.next_step``) deletes the file,
+quarantines it, or writes a :class:`~._retry.RetryBook` entry that later passes respect, so a
+failing file never holds a worker. An offline error pauses everything for the offline interval
+and stops the pass (the link is down for everyone); files already dispatched are *deferred*.
+
+Scheduled passes run every ``sync_interval_mins`` while sync is enabled, the machine is online,
+the offline pause is over and the selective-sync sensor (if any) says ``should_sync``. When the
+machine is offline nothing is flushed and nothing is walked (rdk DATA-2652: no flood of tiny
+files). Ticks that fall inside a long pass collapse into one. ``sync_now()`` (manual Sync) runs
+a pass regardless of ``sync_disabled``, connectivity, the pause and per-file backoff, and returns
+when every file it dispatched has finished. Passes never overlap: one waits for the other.
+
+Deletions after upload are group-committed (``_disk.DirSyncer``): one directory fsync per
+directory every 256 deletions and at the end of each pass.
+
+Every RPC attempt is traced as ``upload.attempt`` {file, key, rpc, outcome, code}; a deletion
+after sync as ``sync.deleted`` {file}; a quarantine as ``sync.failed`` {file, reason}; plus
+``sync.backoff``, ``sync.paused``, ``sync.stale`` and ``sync.pass`` summaries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+from dmsim.errors import DmsimError
+from dmsim.runtime import QueueEmpty, RngTree, Runtime, Task, Trace
+from dmsim.storage._fs import FileSystem
+
+from ._backoff import DEFAULT_BACKOFF, BackoffPolicy
+from ._disk import DirSyncer
+from ._pass import Job, Pass
+from ._retry import RetryBook
+from ._select import Candidate, is_ready, sync_roots, walk_candidates
+from ._settings import SyncSettings
+from ._stats import SyncReport, SyncStatistics, stale_threshold_s, stale_warning_due
+from ._tracker import InUseTracker
+from ._transport import CloudTransport
+from ._upload import FileUploader
+from ._worker import FileHandler
+
+__all__ = ["SyncEngine"]
+
+_LOG = logging.getLogger("dmsim.sync")
+_TOKEN = object()
+_OFFLINE_LOG_EVERY_S = 60.0
+# Candidates fetched per trip to the blocking-I/O thread: few trips, bounded memory.
+_WALK_BATCH = 64
+_COUNTERS = tuple(
+    name
+    for name in SyncStatistics.__dataclass_fields__
+    if name not in ("backing_off", "in_flight_high_water", "offline_pauses")
+)
+
+
+def _take(walker: Iterator[Candidate], count: int) -> list[Candidate]:
+    return list(itertools.islice(walker, count))
+
+
+class SyncEngine:
+    """Uploads what capture leaves on disk. ``start()`` it, ``close()`` it."""
+
+    def __init__(
+        self,
+        *,
+        rt: Runtime,
+        fs: FileSystem,
+        transport: CloudTransport,
+        settings: SyncSettings,
+        rng: RngTree,
+        trace: Trace | None,
+        tracker: InUseTracker,
+        flush_capture: Callable[[], Awaitable[None]],
+        is_online: Callable[[], bool],
+        selective_sync: Callable[[], Awaitable[bool]] | None = None,
+        backoff: BackoffPolicy = DEFAULT_BACKOFF,
+    ) -> None:
+        self._rt = rt
+        self._fs = fs
+        self._transport = transport
+        self._trace = trace
+        self._tracker = tracker
+        self._flush_capture = flush_capture
+        self._is_online = is_online
+        self._selective = selective_sync
+        self._book = RetryBook(rng=rng.child("sync-backoff").random(), policy=backoff)
+        self._n = dict.fromkeys(_COUNTERS, 0)
+        self._slots = rt.queue()  # free worker slots (tokens)
+        self._jobs = rt.queue()  # claimed files, at most pool-size of them
+        self._workers: list[Task[None]] = []
+        self._helpers: list[Task[None]] = []
+        self._pool = 0
+        self._claimed = 0
+        self._claimed_high = 0
+        self._scheduler: Task[None] | None = None
+        self._wake = rt.event()
+        self._idle = rt.event()
+        self._idle.set()
+        self._closed = False
+        self._oldest_unsynced_ns: int | None = None
+        self._last_stale_warning: float | None = None
+        self._last_offline_log: float | None = None
+        self._spawned = 0
+        self._apply(settings)
+        self._handler = FileHandler(
+            rt=rt,
+            fs=fs,
+            book=self._book,
+            counters=self._n,
+            record=self._record,
+            settings=lambda: self._settings,
+            uploader=lambda: self._uploader,
+            syncer=DirSyncer(),
+        )
+
+    # lifecycle -------------------------------------------------------------------------------
+
+    @property
+    def settings(self) -> SyncSettings:
+        return self._settings
+
+    def start(self) -> None:
+        """Spawn the workers and the scheduler (once)."""
+        if self._scheduler is not None or self._closed:
+            raise DmsimError("the sync engine can be started once, before close()")
+        self._resize(self._settings.maximum_num_sync_threads)
+        self._scheduler = self._rt.spawn(self._schedule(), name="sync.scheduler")
+
+    async def reconfigure(self, settings: SyncSettings) -> None:
+        """New settings from now on; uploads in flight finish under the old ones."""
+        self._apply(settings)
+        if self._scheduler is not None and not self._closed:
+            self._resize(settings.maximum_num_sync_threads)
+            self._wake.set()  # the scheduler recomputes its next tick with the new interval
+
+    async def close(self) -> None:
+        """Stop the scheduler and the workers; a file mid-upload stays on disk, unclaimed."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._scheduler is not None:
+            await self._scheduler.stop()
+        for task in [*self._workers, *self._helpers]:
+            await task.stop()
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except QueueEmpty:
+                break
+            if job is not None:
+                job.owner.deferred += 1
+                self._n["deferred"] += 1
+                self._release(job)
+        for _ in range(max(self._pool, 1)):  # wake a manual pass waiting for a slot
+            self._slots.put_nowait(_TOKEN)
+        await self._handler.commit_deletions()
+
+    async def sync_now(self) -> SyncReport:
+        """Manual Sync: one pass now, whatever the schedule; returns when it has finished."""
+        if self._scheduler is None or self._closed:
+            raise DmsimError("sync_now() needs a started, open sync engine")
+        done = await self._exclusive_pass(manual=True)
+        return done.report()
+
+    def statistics(self) -> SyncStatistics:
+        return SyncStatistics(
+            **self._n,
+            backing_off=len(self._book),
+            in_flight_high_water=self._claimed_high,
+            offline_pauses=self._book.offline_pauses,
+        )
+
+    def _apply(self, settings: SyncSettings) -> None:
+        self._settings = settings
+        self._roots = sync_roots(settings.capture_dir, settings.additional_sync_paths)
+        self._uploader = FileUploader(
+            rt=self._rt,
+            fs=self._fs,
+            transport=self._transport,
+            part_id=settings.part_id,
+            service_tags=settings.tags,
+            max_request_bytes=settings.max_request_bytes,
+        )
+
+    def _resize(self, size: int) -> None:
+        self._workers = [w for w in self._workers if not w.done()]
+        self._helpers = [h for h in self._helpers if not h.done()]
+        for _ in range(size - self._pool):
+            self._spawned += 1
+            name = f"sync.worker{self._spawned}"
+            self._workers.append(self._rt.spawn(self._work(), name=name))
+            self._slots.put_nowait(_TOKEN)
+        if size < self._pool:
+            surplus = self._pool - size
+            for _ in range(surplus):
+                self._jobs.put_nowait(None)  # a worker that takes this exits
+            self._helpers.append(self._rt.spawn(self._retire(surplus), name="sync.retire"))
+        self._pool = size
+
+    async def _retire(self, tokens: int) -> None:
+        for _ in range(tokens):
+            await self._slots.get()
+
+    # scheduling ------------------------------------------------------------------------------
+
+    async def _schedule(self) -> None:
+        last_tick = self._rt.monotonic()
+        while True:
+            due = last_tick + self._settings.sync_interval_s
+            if self._rt.monotonic() < due and await self._sleep_or_wake(due):
+                continue  # reconfigured: recompute the tick from the new interval
+            last_tick = self._rt.monotonic()
+            await self._tick()
+
+    async def _sleep_or_wake(self, deadline: float) -> bool:
+        self._wake.clear()
+        try:
+            await self._rt.with_timeout(deadline - self._rt.monotonic(), self._wake.wait())
+        except TimeoutError:
+            return False
+        return True
+
+    async def _tick(self) -> None:
+        now = self._rt.monotonic()
+        if self._settings.sync_disabled:
+            self._n["ticks_skipped_disabled"] += 1
+            return
+        self._check_stale(now)
+        if not self._is_online() or self._book.paused(now):
+            self._n["ticks_skipped_offline"] += 1
+            self._log_offline(now)
+            return
+        if self._selective is not None and not await self._selective_allows():
+            self._n["ticks_skipped_selective"] += 1
+            return
+        await self._exclusive_pass(manual=False)
+
+    async def _selective_allows(self) -> bool:
+        assert self._selective is not None
+        try:
+            return bool(await self._selective())
+        except Exception as error:  # rdk: a failing selective-sync sensor means no sync
+            _LOG.warning("selective sync sensor failed, not syncing: %s", error)
+            return False
+
+    def _log_offline(self, now: float) -> None:
+        last = self._last_offline_log
+        if last is None or now - last >= _OFFLINE_LOG_EVERY_S:
+            self._last_offline_log = now
+            _LOG.info("sync skipped: not connected to the cloud")
+
+    def _check_stale(self, now: float) -> None:
+        oldest = self._oldest_unsynced_ns
+        age = None if oldest is None else (self._rt.wall_ns() - oldest) / 1e9
+        threshold = stale_threshold_s(self._settings.sync_interval_s)
+        last = self._last_stale_warning
+        if stale_warning_due(oldest_age_s=age, threshold_s=threshold, last_warned_at=last, now=now):
+            self._last_stale_warning = now
+            self._n["stale_warnings"] += 1
+            self._record("sync.stale", oldest_age_s=round(age or 0.0, 3), threshold_s=threshold)
+            _LOG.warning("oldest unsynced data is %.0f s old (threshold %.0f s)", age, threshold)
+
+    # passes ----------------------------------------------------------------------------------
+
+    async def _exclusive_pass(self, *, manual: bool) -> Pass:
+        while not self._idle.is_set():
+            await self._idle.wait()
+        self._idle.clear()
+        try:
+            return await self._run_pass(manual=manual)
+        finally:
+            self._idle.set()
+
+    async def _run_pass(self, *, manual: bool) -> Pass:
+        this = Pass(self._rt, manual=manual)
+        self._n["passes"] += 1
+        self._n["manual_passes"] += manual
+        try:
+            await self._flush_capture()
+        except Exception as error:  # a capture problem must not stop uploads of what exists
+            _LOG.warning("closing capture files before sync failed: %s", error)
+        self._book.begin_walk()
+        walker = walk_candidates(self._fs, self._roots, on_error=self._walk_error)
+        try:
+            while not self._closed and not this.offline_hit:
+                batch = await self._rt.run_blocking(_take, walker, _WALK_BATCH)
+                if not batch:
+                    this.complete = True
+                    break
+                for candidate in batch:
+                    if self._closed or this.offline_hit:
+                        break
+                    if not await self._dispatch(this, candidate):
+                        this.note_unsynced(candidate.mtime_ns)
+        finally:
+            # On the real runtime a cancelled read may still run the walker in its thread;
+            # then it cannot be closed here and is left to the garbage collector.
+            with contextlib.suppress(ValueError):
+                walker.close()
+            this.end_walk()
+        if this.complete:
+            self._book.end_walk()
+        await this.wait()
+        await self._handler.commit_deletions()
+        self._after_pass(this)
+        return this
+
+    async def _dispatch(self, this: Pass, candidate: Candidate) -> bool:
+        """Hand ``candidate`` to a worker if it should go now; ``False`` if it stays."""
+        settings, book, path = self._settings, self._book, candidate.path
+        book.saw(path)
+        if not is_ready(
+            candidate,
+            now_ns=self._rt.wall_ns(),
+            file_last_modified_millis=settings.file_last_modified_millis,
+        ):
+            return False
+        now = self._rt.monotonic()
+        if this.offline_hit or (not this.manual and book.paused(now)):
+            this.offline_hit = True
+            return False
+        if not this.manual and not book.due(path, now):
+            return False
+        if path in self._tracker:
+            this.skipped_in_use += 1
+            return False
+        await self._slots.get()
+        if self._closed or this.offline_hit or not self._tracker.try_claim(path):
+            self._slots.put_nowait(_TOKEN)
+            this.skipped_in_use += not (self._closed or this.offline_hit)
+            return False
+        this.dispatched += 1
+        self._claimed += 1
+        self._claimed_high = max(self._claimed_high, self._claimed)
+        self._jobs.put_nowait(Job(candidate, this))
+        return True
+
+    def _after_pass(self, this: Pass) -> None:
+        if this.complete:
+            self._oldest_unsynced_ns = this.oldest_unsynced_ns
+        elif this.oldest_unsynced_ns is not None:
+            # Files past where the walk stopped are still unknown: keep the older estimate.
+            known = self._oldest_unsynced_ns
+            found = this.oldest_unsynced_ns
+            self._oldest_unsynced_ns = found if known is None else min(known, found)
+        self._record("sync.pass", **this.trace_fields())
+
+    def _walk_error(self, root: str, error: OSError) -> None:
+        _LOG.warning("cannot walk sync path %s: %s", root, error)
+        self._record("sync.walk_error", root=root, error=str(error))
+
+    # workers ---------------------------------------------------------------------------------
+
+    async def _work(self) -> None:
+        while True:
+            job = await self._jobs.get()
+            if job is None:
+                return
+            try:
+                await self._handler.handle(job)
+            finally:
+                self._release(job)
+                self._slots.put_nowait(_TOKEN)
+
+    def _release(self, job: Job) -> None:
+        self._tracker.release(job.candidate.path)
+        self._claimed -= 1
+        job.owner.finish_one()
+
+    def _record(self, kind: str, **fields: Any) -> None:
+        if self._trace is not None:
+            self._trace.record(kind, **fields)

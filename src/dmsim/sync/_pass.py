@@ -1,0 +1,86 @@
+"""Bookkeeping of one sync pass: what it dispatched, how each file ended, when it is done."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dmsim.runtime import Runtime
+
+from ._select import Candidate
+from ._stats import SyncReport
+
+__all__ = ["Job", "Pass"]
+
+
+class Pass:
+    """One walk and the uploads it dispatched. Done when the walk ended and every dispatched
+    file has finished (uploaded, failed, deferred...)."""
+
+    def __init__(self, rt: Runtime, *, manual: bool) -> None:
+        self.manual = manual
+        self.dispatched = 0
+        self.finished = 0
+        self.uploaded = 0
+        self.failed = 0
+        self.terminal = 0
+        self.deferred = 0
+        self.gone = 0
+        self.skipped_in_use = 0
+        self.bytes_uploaded = 0
+        self.complete = False  # the walk reached its end
+        self.offline_hit = False  # an upload of this pass found the link down
+        self.oldest_unsynced_ns: int | None = None
+        self._walk_done = False
+        self._done = rt.event()
+
+    def note_unsynced(self, mtime_ns: int) -> None:
+        """A file found by this pass is still on disk, unsynced, after it."""
+        if self.oldest_unsynced_ns is None or mtime_ns < self.oldest_unsynced_ns:
+            self.oldest_unsynced_ns = mtime_ns
+
+    def end_walk(self) -> None:
+        self._walk_done = True
+        self._check()
+
+    def finish_one(self) -> None:
+        self.finished += 1
+        self._check()
+
+    def _check(self) -> None:
+        if self._walk_done and self.finished == self.dispatched:
+            self._done.set()
+
+    async def wait(self) -> None:
+        await self._done.wait()
+
+    def report(self) -> SyncReport:
+        return SyncReport(
+            dispatched=self.dispatched,
+            uploaded=self.uploaded,
+            failed=self.failed,
+            terminal=self.terminal,
+            deferred=self.deferred,
+            gone=self.gone,
+            skipped_in_use=self.skipped_in_use,
+            bytes_uploaded=self.bytes_uploaded,
+            complete=self.complete,
+        )
+
+    def trace_fields(self) -> dict[str, object]:
+        return {
+            "manual": self.manual,
+            "complete": self.complete,
+            "dispatched": self.dispatched,
+            "uploaded": self.uploaded,
+            "failed": self.failed,
+            "terminal": self.terminal,
+            "deferred": self.deferred,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A claimed file handed to a worker."""
+
+    candidate: Candidate
+    owner: Pass

@@ -1,0 +1,115 @@
+"""The retry book: when each failing file may be tried again, and the global offline pause.
+
+A small state machine, pure apart from the jitter source; every method takes ``now``
+(monotonic seconds). rdk retried inline, so a failing file held a worker for up to an hour;
+here a failure only writes an entry (attempts, next-attempt time, the request keys already
+acknowledged) and the worker moves on. Passes skip a file until its time comes.
+
+Offline errors do not count as the file's failures: they set one pause for every file (the
+link is down for everyone); the file keeps its progress and its attempt count.
+
+Entries exist only for files that failed, so the book is as large as the set of failing files,
+not the backlog. An entry whose file a complete walk did not see (deleted by a policy or an
+operator) is dropped at the end of that walk (:meth:`end_walk`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from ._backoff import DEFAULT_BACKOFF, BackoffPolicy, RandomSource, next_wait
+from ._classify import ErrorClass
+
+__all__ = ["RetryBook", "RetryState"]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryState:
+    """``attempts`` counts consecutive non-offline failures; ``acked_keys`` need no resend;
+    ``unknown_keys`` were sent with an unknown outcome (a later ack may be a duplicate the
+    cloud recognised)."""
+
+    attempts: int = 0
+    next_attempt_at: float = 0.0
+    acked_keys: frozenset[str] = frozenset()
+    unknown_keys: frozenset[str] = frozenset()
+    last_code: str = ""
+    seen_in_walk: int = 0
+
+
+class RetryBook:
+    def __init__(self, *, rng: RandomSource, policy: BackoffPolicy = DEFAULT_BACKOFF) -> None:
+        self._rng = rng
+        self._policy = policy
+        self._entries: dict[str, RetryState] = {}
+        self._walk = 0
+        self.offline_until = 0.0
+        self.offline_pauses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, path: str) -> RetryState | None:
+        return self._entries.get(path)
+
+    def due(self, path: str, now: float) -> bool:
+        """Whether ``path`` may be attempted now (no entry, or its wait is over)."""
+        state = self._entries.get(path)
+        return state is None or now >= state.next_attempt_at
+
+    def paused(self, now: float) -> bool:
+        """Whether the global offline pause is in force."""
+        return now < self.offline_until
+
+    def record_failure(
+        self,
+        path: str,
+        error_class: ErrorClass,
+        *,
+        code: str,
+        acked: frozenset[str],
+        unknown: frozenset[str],
+        now: float,
+    ) -> float:
+        """Note a failed attempt; return the wait it caused (per file, or the global pause)."""
+        old = self._entries.get(path, RetryState(seen_in_walk=self._walk))
+        progress = replace(
+            old,
+            acked_keys=acked,
+            unknown_keys=(old.unknown_keys | unknown) - acked,
+            last_code=code,
+        )
+        if error_class is ErrorClass.OFFLINE:
+            wait = next_wait(1, ErrorClass.OFFLINE, self._rng, self._policy)
+            self.offline_until = max(self.offline_until, now + wait)
+            self.offline_pauses += 1
+            self._entries[path] = progress
+            return wait
+        attempts = old.attempts + 1
+        wait = next_wait(attempts, error_class, self._rng, self._policy)
+        self._entries[path] = replace(progress, attempts=attempts, next_attempt_at=now + wait)
+        return wait
+
+    def record_progress(self, path: str, *, acked: frozenset[str]) -> None:
+        """Keep acknowledged keys for a file that is not done (e.g. its deletion failed)."""
+        old = self._entries.get(path, RetryState(seen_in_walk=self._walk))
+        self._entries[path] = replace(old, acked_keys=acked, unknown_keys=old.unknown_keys - acked)
+
+    def forget(self, path: str) -> None:
+        self._entries.pop(path, None)
+
+    def begin_walk(self) -> None:
+        self._walk += 1
+
+    def saw(self, path: str) -> None:
+        """The walk in progress found ``path`` on disk."""
+        state = self._entries.get(path)
+        if state is not None and state.seen_in_walk != self._walk:
+            self._entries[path] = replace(state, seen_in_walk=self._walk)
+
+    def end_walk(self) -> int:
+        """After a *complete* walk: drop entries of files it did not find; return how many."""
+        stale = [p for p, s in self._entries.items() if s.seen_in_walk != self._walk]
+        for path in stale:
+            del self._entries[path]
+        return len(stale)

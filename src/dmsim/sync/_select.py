@@ -1,0 +1,139 @@
+"""Which files are ready to sync (rdk ``readyToSyncFile``, made explicit).
+
+================================================  ==========================================
+file                                              ready
+================================================  ==========================================
+anything under a ``failed/`` directory, any depth  never (quarantine; the walk prunes it)
+``*.prog``                                        never (still being written)
+``*.capture`` (capture dir or additional path)    always
+other file under ``capture_dir``                  never: the capture directory holds only
+                                                  capture files; strays (sequences, temp files
+                                                  of a recovery) are not ours to upload
+other file under an ``additional_sync_paths``     once unmodified for ``file_last_modified_
+  entry                                           millis`` and non-empty (a future mtime after
+                                                  a wall-clock step counts as age 0, as rdk)
+claimed in the in-use tracker, or backing off     skipped by the engine, not here
+================================================  ==========================================
+
+Roots are the capture directory first, then each additional path in config order, with
+duplicates dropped. A root nested inside another is pruned from the outer walk and walked on
+its own, so every file is visited once, under the rules of its nearest root.
+
+The walk is a generator over the filesystem port's sorted walk: memory depends on one
+directory's listing, never on the size of the backlog.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from dmsim.storage._fs import FileSystem
+
+__all__ = [
+    "FAILED_DIR",
+    "Candidate",
+    "FileKind",
+    "SyncRoot",
+    "file_kind",
+    "is_ready",
+    "sync_roots",
+    "walk_candidates",
+]
+
+FAILED_DIR = "failed"
+CAPTURE_SUFFIX = ".capture"
+PROG_SUFFIX = ".prog"
+
+
+class FileKind(StrEnum):
+    CAPTURE = "capture"  # a completed capture file: DataCaptureUpload / streaming
+    ARBITRARY = "arbitrary"  # any other file in an additional sync path: FileUpload
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRoot:
+    path: str
+    is_capture_dir: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A file the walk found that may be uploaded (``is_ready`` decides whether now)."""
+
+    path: str
+    kind: FileKind
+    root: SyncRoot
+    size: int
+    mtime_ns: int
+
+
+def sync_roots(capture_dir: str, additional_sync_paths: Sequence[str]) -> tuple[SyncRoot, ...]:
+    """The directories to walk, normalised, capture directory first, duplicates dropped."""
+    roots = [SyncRoot(posixpath.normpath(capture_dir), True)]
+    seen = {roots[0].path}
+    for path in additional_sync_paths:
+        norm = posixpath.normpath(path)
+        if norm not in seen:
+            seen.add(norm)
+            roots.append(SyncRoot(norm, False))
+    return tuple(roots)
+
+
+def file_kind(name: str, *, in_capture_dir: bool) -> FileKind | None:
+    """What kind of upload a file name calls for, or ``None`` if it is never synced."""
+    if name.endswith(PROG_SUFFIX):
+        return None
+    if name.endswith(CAPTURE_SUFFIX):
+        return FileKind.CAPTURE
+    return None if in_capture_dir else FileKind.ARBITRARY
+
+
+def is_ready(candidate: Candidate, *, now_ns: int, file_last_modified_millis: int) -> bool:
+    """Capture files always; arbitrary files once old enough and non-empty."""
+    if candidate.kind is FileKind.CAPTURE:
+        return True
+    age_ns = max(0, now_ns - candidate.mtime_ns)
+    return candidate.size > 0 and age_ns >= file_last_modified_millis * 1_000_000
+
+
+def walk_candidates(
+    fs: FileSystem,
+    roots: Sequence[SyncRoot],
+    *,
+    on_error: Callable[[str, OSError], None] | None = None,
+) -> Generator[Candidate, None, None]:
+    """Every syncable file under ``roots``, lazily, in sorted order, with its size and mtime.
+
+    A root that does not exist is skipped; a file that vanishes between listing and ``stat``
+    is skipped; other ``OSError`` from the walk ends that root and goes to ``on_error``.
+    """
+    root_paths = {root.path for root in roots}
+    for root in roots:
+        if not fs.is_dir(root.path):
+            continue
+        try:
+            yield from _walk_root(fs, root, root_paths)
+        except OSError as error:
+            if on_error is not None:
+                on_error(root.path, error)
+
+
+def _walk_root(fs: FileSystem, root: SyncRoot, root_paths: set[str]) -> Iterator[Candidate]:
+    for dirpath, dirnames, filenames in fs.walk(root.path):
+        # Prune in place: quarantine at any depth, and nested roots (walked on their own).
+        dirnames[:] = [
+            d for d in dirnames if d != FAILED_DIR and posixpath.join(dirpath, d) not in root_paths
+        ]
+        for name in filenames:
+            kind = file_kind(name, in_capture_dir=root.is_capture_dir)
+            if kind is None:
+                continue
+            path = posixpath.join(dirpath, name)
+            try:
+                stat = fs.stat(path)
+            except FileNotFoundError:
+                continue
+            yield Candidate(path, kind, root, stat.size, stat.mtime_ns)

@@ -1,0 +1,92 @@
+"""Counters of the sync engine, the report of one manual sync, and the stale-data rule.
+
+Stale-data warning (rdk ``disk_summary_tracker.go``): warn when the oldest unsynced file is
+older than ``max(10 × sync interval, 3 min)``, at most once every 5 minutes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+__all__ = [
+    "STALE_MIN_THRESHOLD_S",
+    "STALE_WARN_EVERY_S",
+    "SyncReport",
+    "SyncStatistics",
+    "stale_threshold_s",
+    "stale_warning_due",
+]
+
+STALE_MIN_THRESHOLD_S = 180.0
+STALE_WARN_EVERY_S = 300.0
+
+
+def stale_threshold_s(sync_interval_s: float) -> float:
+    return max(10.0 * sync_interval_s, STALE_MIN_THRESHOLD_S)
+
+
+def stale_warning_due(
+    *, oldest_age_s: float | None, threshold_s: float, last_warned_at: float | None, now: float
+) -> bool:
+    """Whether to warn now: unsynced data older than the threshold, not warned for 5 min."""
+    if oldest_age_s is None or oldest_age_s <= threshold_s:
+        return False
+    return last_warned_at is None or now - last_warned_at >= STALE_WARN_EVERY_S
+
+
+@dataclass(frozen=True, slots=True)
+class SyncStatistics:
+    """Counters since the engine was created (``statistics()``)."""
+
+    passes: int = 0  # walks, scheduled or manual
+    manual_passes: int = 0
+    ticks_skipped_disabled: int = 0
+    ticks_skipped_offline: int = 0  # not online, or inside the global offline pause
+    ticks_skipped_selective: int = 0
+    files_uploaded: int = 0
+    bytes_uploaded: int = 0  # sizes of the files uploaded (and deleted)
+    readings_uploaded: int = 0
+    requests: int = 0  # RPC attempts
+    requests_ok: int = 0
+    requests_failed: int = 0
+    requests_unknown: int = 0
+    retries: int = 0  # attempts of a file that had failed before
+    failures: int = 0  # file attempts that failed and will be retried
+    terminal: int = 0  # files moved to failed/
+    header_only_deleted: int = 0
+    torn_quarantined: int = 0  # readings uploaded, file kept in failed/ for its torn tail
+    gone: int = 0  # vanished before or during their upload
+    changed_during_upload: int = 0
+    resends_acknowledged: int = 0  # acks of keys sent before with an unknown outcome
+    offline_pauses: int = 0
+    deferred: int = 0  # dispatched but not attempted: the link went down
+    delete_errors: int = 0
+    quarantine_errors: int = 0
+    stale_warnings: int = 0
+    backing_off: int = 0  # files now waiting for their next attempt
+    in_flight_high_water: int = 0  # most files claimed by workers at once
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    """What one manual ``sync_now()`` did with the files it found ready.
+
+    Every dispatched file ends in exactly one of uploaded, failed, terminal, deferred, gone.
+    """
+
+    dispatched: int  # files handed to workers
+    uploaded: int  # acknowledged and deleted (including header-only files)
+    failed: int  # attempt failed; retried by later passes with backoff
+    terminal: int  # moved to failed/
+    deferred: int  # not attempted: the link went down during the pass
+    gone: int  # vanished before its upload (deleted by someone else)
+    skipped_in_use: int  # claimed by someone else (a policy deleting it)
+    bytes_uploaded: int
+    complete: bool  # the walk reached the end (not stopped by an outage or close())
+
+    @property
+    def all_uploaded(self) -> bool:
+        return self.complete and self.uploaded == self.dispatched and not self.skipped_in_use

@@ -1,0 +1,216 @@
+"""One claimed file, one attempt: upload it, then enact the outcome (``_steps.next_step``).
+
+The engine's workers call :meth:`FileHandler.handle`; all effects of an attempt are here:
+the ``upload.attempt`` trace per RPC, deletion or quarantine, and the retry-book entry.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from dmsim.runtime import Runtime
+from dmsim.storage._fs import FileSystem
+
+from ._classify import ErrorClass, Outcome
+from ._disk import DirSyncer, fsync_dirs, move_to_failed
+from ._pass import Job, Pass
+from ._retry import RetryBook
+from ._select import Candidate
+from ._settings import SyncSettings
+from ._steps import Step, StepKind, next_step
+from ._upload import FileUploader, UploadResult, UploadStatus
+
+__all__ = ["FileHandler"]
+
+_LOG = logging.getLogger("dmsim.sync")
+_REQUEST_COUNTER = {
+    Outcome.OK: "requests_ok",
+    Outcome.FAIL: "requests_failed",
+    Outcome.UNKNOWN: "requests_unknown",
+}
+
+
+class FileHandler:
+    """Shared by every worker of one engine; ``counters`` and ``record`` are the engine's."""
+
+    def __init__(
+        self,
+        *,
+        rt: Runtime,
+        fs: FileSystem,
+        book: RetryBook,
+        counters: dict[str, int],
+        record: Callable[..., None],
+        settings: Callable[[], SyncSettings],
+        uploader: Callable[[], FileUploader],
+        syncer: DirSyncer,
+    ) -> None:
+        self._rt = rt
+        self._fs = fs
+        self._book = book
+        self._n = counters
+        self._record = record
+        self._settings = settings
+        self._uploader = uploader
+        self._syncer = syncer
+
+    async def handle(self, job: Job) -> None:
+        candidate, this = job.candidate, job.owner
+        if this.offline_hit or (not this.manual and self._book.paused(self._rt.monotonic())):
+            this.deferred += 1
+            self._n["deferred"] += 1
+            this.note_unsynced(candidate.mtime_ns)
+            return
+        state = self._book.get(candidate.path)
+        self._n["retries"] += state is not None
+        unknown_before = state.unknown_keys if state is not None else frozenset()
+        unknown_now: set[str] = set()
+
+        def on_attempt(key: str, rpc: str, outcome: Outcome, code: str, nbytes: int) -> None:
+            self._n["requests"] += 1
+            self._n[_REQUEST_COUNTER[outcome]] += 1
+            self._n["resends_acknowledged"] += outcome is Outcome.OK and key in unknown_before
+            if outcome is Outcome.UNKNOWN:
+                unknown_now.add(key)
+            self._record(
+                "upload.attempt",
+                file=candidate.path,
+                key=key,
+                rpc=rpc,
+                outcome=str(outcome),
+                code=code,
+                bytes=nbytes,
+            )
+
+        result = await self._uploader().upload(
+            candidate,
+            skip_keys=state.acked_keys if state is not None else frozenset(),
+            on_attempt=on_attempt,
+        )
+        await self._enact(next_step(result), result, job, frozenset(unknown_now))
+
+    async def _enact(
+        self, step: Step, result: UploadResult, job: Job, unknown: frozenset[str]
+    ) -> None:
+        candidate, this, path = job.candidate, job.owner, job.candidate.path
+        kind = step.kind
+        if kind is StepKind.DELETE:
+            await self._delete(candidate, result, this)
+        elif kind is StepKind.QUARANTINE:
+            await self._quarantine(candidate, result, step, this)
+        elif kind is StepKind.FORGET:
+            self._book.forget(path)
+            self._n["gone"] += 1
+            this.gone += 1
+        elif kind is StepKind.KEEP:
+            self._book.forget(path)
+            self._n["changed_during_upload"] += 1
+            this.failed += 1
+            this.note_unsynced(candidate.mtime_ns)
+        else:
+            self._failed(candidate, result, step, this, unknown)
+
+    def _failed(
+        self,
+        candidate: Candidate,
+        result: UploadResult,
+        step: Step,
+        this: Pass,
+        unknown: frozenset[str],
+    ) -> None:
+        assert step.verdict is not None
+        offline = step.kind is StepKind.PAUSE
+        wait = self._book.record_failure(
+            candidate.path,
+            ErrorClass.OFFLINE if offline else ErrorClass.RETRYABLE,
+            code=step.verdict.code,
+            acked=result.acked_keys,
+            unknown=unknown,
+            now=self._rt.monotonic(),
+        )
+        this.failed += 1
+        this.note_unsynced(candidate.mtime_ns)
+        if offline:
+            this.offline_hit = True
+            self._record("sync.paused", seconds=round(wait, 6), code=step.verdict.code)
+            return
+        self._n["failures"] += 1
+        self._record(
+            "sync.backoff",
+            file=candidate.path,
+            wait_s=round(wait, 6),
+            code=step.verdict.code,
+        )
+
+    async def _delete(self, candidate: Candidate, result: UploadResult, this: Pass) -> None:
+        path = candidate.path
+        try:
+            await self._rt.run_blocking(self._fs.unlink, path)
+        except FileNotFoundError:
+            pass  # removed by someone else after its upload: nothing left to do
+        except OSError as error:
+            _LOG.warning("uploaded %s but could not delete it: %s", path, error)
+            self._n["delete_errors"] += 1
+            self._book.record_progress(path, acked=result.acked_keys)
+            this.failed += 1
+            this.note_unsynced(candidate.mtime_ns)
+            return
+        self._book.forget(path)
+        self._record("sync.deleted", file=path)
+        if self._syncer.note(path):
+            await self.commit_deletions()
+        this.uploaded += 1
+        if result.status is UploadStatus.HEADER_ONLY:
+            self._n["header_only_deleted"] += 1
+            return
+        this.bytes_uploaded += candidate.size
+        self._n["files_uploaded"] += 1
+        self._n["bytes_uploaded"] += candidate.size
+        self._n["readings_uploaded"] += result.readings
+
+    async def commit_deletions(self) -> None:
+        """Make the deletions so far durable: one fsync per directory touched."""
+        dirty = self._syncer.take()
+        if not dirty:
+            return
+        for directory, error in await self._rt.run_blocking(fsync_dirs, self._fs, dirty):
+            _LOG.warning("deletions in %s may not be durable: %s", directory, error)
+            self._n["delete_errors"] += 1
+
+    async def _quarantine(
+        self, candidate: Candidate, result: UploadResult, step: Step, this: Pass
+    ) -> None:
+        path = candidate.path
+        try:
+            await self._rt.run_blocking(
+                move_to_failed, self._fs, path, self._settings().capture_dir, step.reason
+            )
+        except FileNotFoundError:
+            self._book.forget(path)
+            self._n["gone"] += 1
+            this.gone += 1
+            return
+        except OSError as error:
+            _LOG.warning("could not move %s to failed/: %s", path, error)
+            self._n["quarantine_errors"] += 1
+            self._book.record_failure(
+                path,
+                ErrorClass.RETRYABLE,
+                code="QUARANTINE_FAILED",
+                acked=result.acked_keys,
+                unknown=frozenset(),
+                now=self._rt.monotonic(),
+            )
+            this.failed += 1
+            this.note_unsynced(candidate.mtime_ns)
+            return
+        self._book.forget(path)
+        self._record("sync.failed", file=path, reason=step.reason)
+        _LOG.warning("moved %s to failed/: %s", path, step.reason)
+        this.terminal += 1
+        if result.status is UploadStatus.TORN:
+            self._n["torn_quarantined"] += 1
+            self._n["readings_uploaded"] += result.readings
+        else:
+            self._n["terminal"] += 1

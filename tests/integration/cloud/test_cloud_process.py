@@ -1,0 +1,198 @@
+"""``dmsim cloud serve`` as a real process: query/export on the command line, a SIGKILL
+mid-stream, restart faults under the ``--restart-on-crash`` supervisor, and bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import io
+import json
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from tests.integration.cloud.cloud_env import chunks_of
+from tests.integration.cloud.serve_process import ServeProcess, dmsim, serve_process
+
+from dmsim.cli import main
+from dmsim.cloud import CloudCore, GrpcTransport
+from dmsim.cloud.samples import binary_request, file_metadata, streaming_metadata, tabular_request
+from dmsim.errors import CloudError
+
+pytestmark = pytest.mark.timeout(120)
+
+BIG = bytes(range(256)) * 4096  # 1 MiB
+
+
+async def _upload_stream(port: int, key: str, *, timeout: float = 10.0) -> str:
+    client = GrpcTransport(port=port, timeout=timeout)
+    try:
+        reply = await client.streaming_data_capture_upload(
+            streaming_metadata(), chunks_of(BIG), key=key
+        )
+        return str(reply.binary_data_id)
+    finally:
+        await client.close()
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    """Run the ``dmsim`` command in this process (the server under test is a subprocess)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(list(args))
+    return status, out.getvalue(), err.getvalue()
+
+
+def _query(data: Path, *args: str) -> list[dict[str, object]]:
+    status, out, err = cli("cloud", "query", "--data", str(data), "--json", *args)
+    assert status == 0, err
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_serve_query_export_and_clean_shutdown(tmp_path: Path) -> None:
+    data = tmp_path / "cloud"
+    with serve_process(data) as server:
+
+        async def upload() -> None:
+            client = GrpcTransport(port=server.grpc_port, timeout=5)
+            try:
+                await client.data_capture_upload(
+                    tabular_request([{"t": 1.5}, {"t": 2.5}], component_name="temp"), key="a"
+                )
+                await client.data_capture_upload(binary_request([b"jpeg"]), key="b")
+                await client.file_upload(file_metadata("log.txt"), chunks_of(b"log"), key="c")
+            finally:
+                await client.close()
+
+        asyncio.run(upload())
+        everything = _query(data)  # while the server runs: read-only, concurrent
+        assert sorted(r["kind"] for r in everything) == ["binary", "file", "tabular", "tabular"]
+        temps = _query(data, "--component", "temp", "--since", "2023-11-14T22:13:21Z")
+        assert [r["data"] for r in temps] == [{"t": 2.5}]
+        assert temps[0]["time_requested"] == "2023-11-14T22:13:21.000000000Z"
+        status, table, _ = cli("cloud", "query", "--data", str(data), "--part", "part-1")
+        assert status == 0
+        assert len(table.splitlines()) == 4
+        assert server.stop() == 0
+    status, exported, _ = cli("cloud", "export", "--data", str(data), "--format", "csv")
+    assert status == 0
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    assert {r["file_name"] for r in rows} == {"", "log.txt"}
+    _, jsonl, _ = cli("cloud", "export", "--data", str(data), "--format", "jsonl")
+    assert len(jsonl.splitlines()) == 4
+    _, sql, _ = cli("cloud", "sql", "--data", str(data), "SELECT count(*) FROM readings")
+    assert sql.splitlines() == ['["count(*)"]', "[2]"]
+
+
+def _wait_for(predicate: object, what: str, timeout: float = 10.0) -> None:
+    assert callable(predicate)
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def test_sigkill_mid_stream_leaves_no_partial_or_duplicate_record(tmp_path: Path) -> None:
+    data = tmp_path / "cloud"
+    with serve_process(data) as server:
+        # Hold the upload mid-stream so the kill lands while half of it is received.
+        server.http(
+            "POST", "/api/faults", {"fault_id": "hold", "kind": "stall", "after_bytes": 500_000}
+        )
+
+        async def upload_and_kill(live: ServeProcess) -> None:
+            task = asyncio.ensure_future(_upload_stream(live.grpc_port, "k-1", timeout=120))
+
+            def stalled() -> bool:
+                return bool(live.http("GET", "/api/timeline")["entries"])
+
+            await asyncio.to_thread(_wait_for, stalled, "the upload to start")
+            await asyncio.sleep(0.3)  # let it reach the stall point (500 kB of 1 MiB)
+            live.process.send_signal(signal.SIGKILL)
+            with pytest.raises(ConnectionError):
+                await task
+
+        asyncio.run(upload_and_kill(server))
+        assert server.process.wait(timeout=10) == -signal.SIGKILL
+    assert _query(data) == []
+    with serve_process(data) as again:
+        assert _query(data) == []
+        first = asyncio.run(_upload_stream(again.grpc_port, "k-1"))
+        second = asyncio.run(_upload_stream(again.grpc_port, "k-1"))
+        assert first == second
+        (record,) = _query(data)
+        assert record["size"] == len(BIG)
+    assert not list((data / "blobs" / "tmp").iterdir())
+
+
+async def _upload_until_ok(port: int, key: str, deadline_s: float = 20.0) -> tuple[str, int]:
+    """What a sync worker does: resend with the same key until acknowledged."""
+    failures = 0
+    deadline = asyncio.get_running_loop().time() + deadline_s
+    while True:
+        try:
+            return await _upload_stream(port, key, timeout=5), failures
+        except (ConnectionError, TimeoutError, CloudError):
+            failures += 1
+            assert asyncio.get_running_loop().time() < deadline, "the cloud never came back"
+            await asyncio.sleep(0.1)
+
+
+@pytest.mark.parametrize("commit", [False, True], ids=["before-commit", "after-commit"])
+def test_restart_fault_kills_the_process_and_the_supervisor_restarts_it(
+    tmp_path: Path, commit: bool
+) -> None:
+    data = tmp_path / "cloud"
+    with serve_process(data, "--restart-on-crash") as server:
+        grpc_port, http_port = server.grpc_port, server.http_port
+        fault = {"fault_id": "boom", "kind": "restart", "count": 1, "commit": commit}
+        if not commit:
+            fault["after_bytes"] = 300_000
+        server.http("POST", "/api/faults", fault)
+        binary_id, failures = asyncio.run(_upload_until_ok(grpc_port, "crash-key"))
+        assert failures >= 1
+        assert binary_id
+        server.wait_ready()  # the restarted child printed its addresses again
+        assert (server.grpc_port, server.http_port) == (grpc_port, http_port)
+        assert "restarting" in server.output
+        timeline = server.http("GET", "/api/timeline")["entries"]
+        # The new process has a fresh plan; it stored the upload only if the dead one had not.
+        stored_here = [e for e in timeline if e["outcome"] in ("ok", "cancelled-after-commit")]
+        assert len(stored_here) == (0 if commit else 1)
+        assert timeline[-1]["outcome"] in ("ok", "duplicate")
+        assert server.http("GET", "/api/faults")["faults"] == []
+        (record,) = _query(data)
+        assert record["size"] == len(BIG)
+        assert server.stop() == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["cloud", "query", "--data", "/nonexistent/dir"], "no cloud data"),
+        (["cloud", "query", "--data", ".", "--since", "yesterday"], "--since: 'yesterday'"),
+        (["cloud", "serve", "--data", ".", "--port", "70000"], "--port 70000: not a port"),
+        (["cloud", "serve", "--data", ".", "--max-message-bytes", "0"], "must be positive"),
+        (["cloud", "sql", "--data", "/nonexistent", "SELECT 1"], "no cloud data"),
+    ],
+)
+def test_bad_command_line_input_exits_2(args: list[str], message: str) -> None:
+    status, _, err = cli(*args)
+    assert status == 2
+    assert message in err
+
+
+def test_the_installed_command_reports_bad_input_without_traceback() -> None:
+    done = dmsim("cloud", "query", "--data", "/nonexistent/dir")
+    assert done.returncode == 2
+    assert "no cloud data" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_sql_refusal_exits_2(tmp_path: Path) -> None:
+    CloudCore(clock=lambda: 0.0, data_dir=str(tmp_path)).close()
+    status, _, err = cli("cloud", "sql", "--data", str(tmp_path), "DELETE FROM items")
+    assert status == 2
+    assert "only SELECT over the `readings` view" in err

@@ -1,0 +1,58 @@
+"""CloudHost: uploads submitted together commit as one group; each succeeds or fails alone."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from dmsim.cloud import CloudCore, CloudHost, IngestResult
+from dmsim.cloud.samples import tabular_request
+from dmsim.errors import CloudError
+from dmsim.runtime import RealRuntime
+
+
+def test_concurrent_uploads_share_group_commits() -> None:
+    async def scenario() -> None:
+        host = CloudHost(CloudCore(clock=lambda: 1.7e9), runtime=RealRuntime())
+        try:
+
+            def upload(i: int) -> IngestResult:
+                part = "" if i == 7 else "p"  # upload 7 is invalid
+                request = tabular_request([{"i": i}], part_id=part)
+                return host.core.ingest_data_capture(request, key=f"k{i}")
+
+            results = await asyncio.gather(
+                *(host.submit(lambda i=i: upload(i)) for i in range(50)),  # type: ignore[misc]
+                return_exceptions=True,
+            )
+            failed = [i for i, r in enumerate(results) if isinstance(r, CloudError)]
+            assert failed == [7]
+            assert host.core.count() == 49
+            stats = host.statistics()
+            assert stats.grouped_uploads == 50
+            assert stats.groups < 50  # the first group commits alone, the rest together
+            assert stats.largest_group > 1
+        finally:
+            host.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_caller_that_gives_up_still_gets_its_upload_committed() -> None:
+    async def scenario() -> None:
+        host = CloudHost(CloudCore(clock=lambda: 1.7e9), runtime=RealRuntime())
+        try:
+            future = host.submit(
+                lambda: host.core.ingest_data_capture(tabular_request([{"a": 1}]), key="k")
+            )
+            waiter = asyncio.ensure_future(asyncio.shield(future))
+            waiter.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiter
+            assert not (await future).duplicate
+            assert host.core.count() == 1
+        finally:
+            host.close()
+
+    asyncio.run(scenario())

@@ -1,0 +1,74 @@
+"""Generated schedules stay inside the promised envelope."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dmsim.faults import (
+    DEFAULT_ENVELOPE_KINDS,
+    KINDS,
+    CaptureMethodRef,
+    Envelope,
+    FaultSchedule,
+    fault_schedules,
+)
+
+ENVELOPE = Envelope(
+    max_faults=6,
+    max_window_s=300.0,
+    max_restart_after_s=20.0,
+    max_disk_fill_bytes=64 * 2**20,
+    quiet_tail_s=600.0,
+    components=("cam", "arm"),
+    capture_methods=(CaptureMethodRef("cam", "NextPointCloud", 30.0),),
+)
+DURATION = 3600.0
+
+
+@settings(max_examples=100)
+@given(fault_schedules(duration=DURATION, envelope=ENVELOPE))
+def test_schedules_stay_inside_the_envelope(schedule: FaultSchedule) -> None:
+    assert len(schedule) <= ENVELOPE.max_faults
+    down_until = -1.0
+    for step in schedule:
+        assert step.kind in ENVELOPE.kinds
+        assert step.at >= 0
+        assert math.isfinite(step.end)
+        assert step.end <= DURATION - ENVELOPE.quiet_tail_s
+        if step.duration is not None:
+            assert ENVELOPE.min_window_s <= step.duration <= ENVELOPE.max_window_s
+        if step.kind == "crash":
+            assert step.params["restart_after"] <= ENVELOPE.max_restart_after_s
+        if step.kind == "rpc_reject":
+            assert step.params["code"] in ENVELOPE.rpc_codes
+        if step.group == "device":
+            assert step.params["component"] in ENVELOPE.components
+        if step.group in ("process", "reconfigure"):
+            assert step.at >= down_until
+            if step.group == "process":
+                down_until = step.end
+
+
+def test_default_envelope_leaves_out_faults_beyond_the_promise() -> None:
+    assert "disk_append_garbage" not in DEFAULT_ENVELOPE_KINDS
+    assert "INVALID_ARGUMENT" not in Envelope().rpc_codes
+    bare = Envelope()
+    usable = bare.usable_kinds()
+    assert not any(KINDS[k].group in ("device", "reconfigure") for k in usable)
+    assert "disk_fill" not in usable
+
+
+@given(st.data())
+def test_no_room_means_no_faults(data: st.DataObject) -> None:
+    tiny = data.draw(fault_schedules(duration=10.0, envelope=Envelope(quiet_tail_s=9.5)))
+    assert len(tiny) == 0
+
+
+@given(st.data())
+def test_only_allowed_kinds(data: st.DataObject) -> None:
+    env = Envelope(kinds=frozenset({"link_down", "crash"}), max_faults=3)
+    for step in data.draw(fault_schedules(duration=600.0, envelope=env)):
+        assert step.kind in {"link_down", "crash"}

@@ -1,0 +1,66 @@
+"""The strength order: every weakening keeps time and id, and every chain ends."""
+
+from __future__ import annotations
+
+from hypothesis import given
+
+from dmsim.faults import FaultSchedule, FaultStep, fault_schedules, weaker_variants
+
+
+def test_crash_becomes_a_clean_restart_then_sooner() -> None:
+    crash = FaultStep(at=100, kind="crash", params={"restart_after": 30})
+    variants = weaker_variants(crash)
+    assert variants[0].kind == "clean_restart"
+    assert variants[0].params["restart_after"] == 30
+    assert any(v.kind == "crash" and v.params["restart_after"] == 15 for v in variants)
+
+
+def test_loss_steps_down_the_ladder_and_windows_shorten() -> None:
+    loss = FaultStep(at=5, kind="loss", params={"probability": 0.5}, duration=600)
+    variants = weaker_variants(loss)
+    assert [v.params["probability"] for v in variants if v.duration == 600] == [0.2]
+    assert [v.duration for v in variants if v.params["probability"] == 0.5] == [300]
+
+
+def test_link_down_long_to_short_stops_at_one_second() -> None:
+    step = FaultStep(at=5, kind="link_down", duration=10)
+    seen = []
+    while variants := weaker_variants(step):
+        step = variants[0]
+        seen.append(step.duration)
+    assert seen == [5.0, 2.5, 1.2, 1.0]
+
+
+def test_rpc_faults_narrow_to_one_call() -> None:
+    drop = FaultStep(at=5, kind="drop_ack_after_commit", duration=60)
+    assert any(v.params.get("count") == 1 and v.duration == 60 for v in weaker_variants(drop))
+    restart = FaultStep(at=5, kind="restart_mid_stream", params={"commit": True, "count": 4})
+    kinds = [(v.kind, dict(v.params)) for v in weaker_variants(restart)]
+    assert ("restart_mid_stream", {"count": 4}) in kinds
+    assert ("restart_mid_stream", {"commit": True, "count": 2}) in kinds
+    stall = weaker_variants(FaultStep(at=5, kind="restart_mid_stream", params={"count": 1}))
+    assert [v.kind for v in stall] == ["stall_mid_stream"]
+
+
+def test_lists_lose_one_entry_at_a_time() -> None:
+    eio = FaultStep(at=1, kind="disk_eio", params={"ops": ["write", "fsync"]}, duration=2)
+    ops = sorted(tuple(v.params["ops"]) for v in weaker_variants(eio) if "ops" in v.params)
+    assert ("fsync",) in ops
+    assert ("write",) in ops
+
+
+@given(fault_schedules(duration=7200.0))
+def test_every_chain_of_weakenings_ends_and_keeps_time_and_id(schedule: FaultSchedule) -> None:
+    for step in schedule:
+        current = step
+        for _ in range(200):
+            variants = weaker_variants(current)
+            if not variants:
+                break
+            for variant in variants:
+                assert variant.at == step.at
+                assert variant.fault_id == step.fault_id
+                assert variant != current
+            current = variants[-1]
+        else:
+            raise AssertionError(f"no end to weakening {step}")

@@ -1,0 +1,156 @@
+"""Expectation checks: liveness from samples, SLOs, bounds."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from tests.unit.scenario.scenario_kit import TraceBuilder
+
+from dmsim.scenario import (
+    CountBound,
+    ExpectationResult,
+    Expectations,
+    Sample,
+    build_ledger,
+    judge,
+)
+from dmsim.scenario._expect import (
+    check_capture_gap,
+    check_count,
+    check_disk_high_water,
+    check_drain,
+    percentile,
+)
+
+
+def sample(t: float, backlog: int, used: int = 10, total: int = 100) -> Sample:
+    return Sample(t, backlog, backlog * 1000, used, total, 0)
+
+
+SAMPLES = [sample(t, b) for t, b in [(0, 0), (10, 5), (20, 9), (30, 4), (40, 0), (50, 0)]]
+
+
+def drain(start: float, within: float, max_files: int | None, end: float = 60) -> ExpectationResult:
+    return check_drain(
+        SAMPLES, [], [], start=start, within=within, max_files=max_files, run_end=end
+    )
+
+
+def test_drain_samples_find_the_first_drained_sample() -> None:
+    ok = drain(15, 30, 0)
+    assert ok.ok
+    assert "at 40s, 25s after" in ok.detail
+    late = drain(15, 20, 0)
+    assert not late.ok
+    assert "lowest 4" in late.detail
+    assert drain(15, 20, 4).ok
+    assert drain(15, 20, None).ok  # no sample threshold: the ledger alone decides
+
+
+@pytest.mark.parametrize(
+    ("start", "within", "fragment"),
+    [(math.inf, 10, "still active"), (50, 30, "lengthen the scenario"), (41, 2, "no sample")],
+)
+def test_drain_cannot_be_judged(start: float, within: float, fragment: str) -> None:
+    result = drain(start, within, 0)
+    assert not result.ok
+    assert fragment in result.detail
+
+
+def test_drain_follows_the_readings_of_the_faults() -> None:
+    tb = TraceBuilder()
+    tb.at(5).captured("s", 0, 0).at(6).captured("s", 0, 1).at(30).captured("s", 0, 2)
+    tb.at(31).event("fault.start", fault_id="f1", fault_kind="link_down")
+    tb.at(40).event("fault.end", fault_id="f1", fault_kind="link_down")
+    tb.at(45).stored("s", 0, 0, "a").at(70).stored("s", 0, 1, "b")
+    expect = Expectations(drain_within_s=20)
+    verdict = judge(tb.result(end=200), expect)
+    result = next(e for e in verdict.expectations if e.name == "drain_within")
+    assert not result.ok  # s@0#1 arrived at 70 s, after 40 + 20; s@0#2 never did
+    assert "2 reading(s) captured before the last fault ended (40s)" in result.detail
+    assert "first: s@0#1 (delivered)" in result.detail
+    tb.at(71).stored("s", 0, 2, "c")
+    verdict = judge(tb.result(end=200), Expectations(drain_within_s=40))
+    assert next(e for e in verdict.expectations if e.name == "drain_within").ok
+
+
+def test_disk_high_water() -> None:
+    samples = [sample(0, 0, used=50), sample(1, 0, used=96), sample(2, 0, used=70)]
+    assert check_disk_high_water(samples, 0.97).ok
+    high = check_disk_high_water(samples, 0.95)
+    assert not high.ok
+    assert "peak 0.960 at 1s" in high.detail
+    assert not check_disk_high_water([], 0.9).ok
+
+
+def test_count_bounds() -> None:
+    assert check_count("x", 3, CountBound(minimum=1, maximum=3)).ok
+    assert not check_count("x", 0, CountBound(minimum=1)).ok
+    assert check_count("x", 0, CountBound(maximum=0)).detail == "0 (expected <= 0)"
+
+
+def test_percentile_is_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 0.99) == 99.0
+    assert percentile(values, 0.5) == 50.0
+    assert percentile([7.0], 0.99) == 7.0
+
+
+def test_capture_gap_ignores_downtime_and_counts_the_tail() -> None:
+    tb = TraceBuilder()
+    for i, t in enumerate([0, 1, 2, 10, 11]):
+        tb.at(t).captured("a", 0, i)
+    tb.at(3).event("process.crash").at(9).event("process.restart", boot=1)
+    ledger = build_ledger(tb.trace)
+    result = check_capture_gap(ledger, 2.0, run_end=12.0)
+    assert result.ok, result.detail  # 2 → 10 minus 6 s down = 2 s
+    tail = check_capture_gap(ledger, 2.0, run_end=20.0)
+    assert not tail.ok
+    assert "on a (11s to 20s)" in tail.detail
+
+
+def test_judge_reports_each_expectation() -> None:
+    tb = TraceBuilder()
+    for i in range(10):
+        tb.at(i).captured("s", 0, i)
+        tb.at(i + 0.5).event("file.completed", path=f"/f{i}", ids=[["s", 0, i]])
+        tb.at(i + 1 + i).stored("s", 0, i, f"k{i}")
+    tb.at(30).event("capture.skipped", stream="s", count=4, reason="queue_full")
+    expect = Expectations(
+        time_to_cloud_p99_s=5.0,
+        disk_high_water=0.5,
+        min_delivered=10,
+        max_skipped=3,
+        drain_within_s=10,
+        counts={"readings.captured": CountBound(minimum=10), "uploads.ok": CountBound(minimum=1)},
+    )
+    verdict = judge(tb.result(end=40, samples=[sample(5, 0)]), expect)
+    results = {e.name: e.ok for e in verdict.expectations}
+    assert results == {
+        "allowed_classes": True,
+        "trace_consistent": True,
+        "time_to_cloud_p99": False,  # latencies 1..10 s
+        "drain_within": True,
+        "disk_high_water": True,
+        "min_delivered": True,
+        "max_skipped": False,
+        "counts[readings.captured]": True,
+        "counts[uploads.ok]": False,
+    }
+    assert verdict.latency.p50 == 5
+    assert verdict.latency.max == 10
+    assert not verdict.passed
+    assert [e.name for e in verdict.failed()] == [
+        "time_to_cloud_p99",
+        "max_skipped",
+        "counts[uploads.ok]",
+    ]
+
+
+def test_nothing_delivered_fails_the_latency_slo() -> None:
+    tb = TraceBuilder().at(1).captured("s", 0, 0)
+    verdict = judge(tb.result(end=5), Expectations(time_to_cloud_p99_s=1.0))
+    p99 = next(e for e in verdict.expectations if e.name == "time_to_cloud_p99")
+    assert not p99.ok
+    assert p99.detail == "no reading reached the cloud"

@@ -1,0 +1,106 @@
+"""The fuzzer: generate inside the envelope, catch a broken core, shrink, write it down."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+from tests.unit.scenario.scenario_kit import ToyWorld
+
+from dmsim.errors import InternalError
+from dmsim.scenario import Scenario, WorldResult, fuzz_scenario, load_scenario, run_scenario
+from dmsim.scenario import _runner as runner_module
+
+SMALL = Path(__file__).with_name("data") / "small-ack.scenario.yaml"
+
+
+def test_a_correct_core_survives_the_campaign() -> None:
+    lines: list[str] = []
+    summary = fuzz_scenario(SMALL, runs=8, seed=1, world=ToyWorld(), log=lines.append)
+    assert not summary.failed
+    assert summary.runs == summary.passed == 8
+    assert len(lines) == 8
+    assert lines[0].startswith("run 1/8: seed ")
+    assert "no failure" in summary.text()
+
+
+def test_campaigns_are_reproducible_from_the_seed() -> None:
+    first: list[str] = []
+    second: list[str] = []
+    fuzz_scenario(SMALL, runs=5, seed=3, world=ToyWorld(), log=first.append)
+    fuzz_scenario(SMALL, runs=5, seed=3, world=ToyWorld(), log=second.append)
+    other: list[str] = []
+    fuzz_scenario(SMALL, runs=5, seed=4, world=ToyWorld(), log=other.append)
+    strip = [line.rsplit(" (", 1)[0] for line in first]  # drop wall times
+    assert strip == [line.rsplit(" (", 1)[0] for line in second]
+    assert strip != [line.rsplit(" (", 1)[0] for line in other]
+
+
+def test_a_broken_core_is_caught_shrunk_and_written_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    buggy = ToyWorld(bugs=["no_idempotency"])
+    scenario = load_scenario(SMALL)
+    quiet = scenario.with_faults(scenario.faults.without(["f1", "f2", "f3"]))
+    lines: list[str] = []
+    summary = fuzz_scenario(quiet, runs=40, seed=0, world=buggy, out_dir=tmp_path, log=lines.append)
+    finding = summary.finding
+    assert finding is not None, summary.text()
+    assert "allowed_classes" in finding.failed
+    assert 1 <= len(finding.minimal) <= 3
+    assert any(s.kind == "drop_ack_after_commit" for s in finding.minimal)
+    original = {s.fault_id: s.at for s in finding.original}
+    assert all(original[s.fault_id] == s.at for s in finding.minimal)
+    assert not finding.report.passed
+    assert any(line.startswith("shrinking ") for line in lines)
+
+    files = finding.files
+    assert files is not None
+    assert files.scenario.name == f"small_ack_{finding.seed}.scenario.yaml"
+    assert files.test.name == f"test_small_ack_{finding.seed}.py"
+    minimal = load_scenario(files.scenario)
+    assert minimal.seed == finding.seed
+    assert minimal.faults == finding.minimal
+    assert minimal.machine == scenario.machine
+    assert files.scenario.read_text().startswith("# Scenario 'small-ack', seed ")
+    assert not run_scenario(files.scenario, world=buggy, progress=False).passed
+    assert run_scenario(files.scenario, world=ToyWorld(), progress=False).passed
+
+    text = summary.text()
+    assert f"reproduce: dmsim run {files.scenario} --seed {finding.seed}" in text
+    assert f"→ {len(finding.minimal)} fault(s)" in text
+
+    # The regression test runs the minimal scenario: red with the bug, green without.
+    spec = importlib.util.spec_from_file_location("regression", files.test)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    test = getattr(module, files.test.stem)
+    monkeypatch.setattr(runner_module, "default_world", lambda: buggy)
+    with pytest.raises(AssertionError, match="verdict=FAIL"):
+        test()
+    monkeypatch.setattr(runner_module, "default_world", ToyWorld)
+    test()
+
+
+def test_rerunning_writes_identical_files(tmp_path: Path) -> None:
+    buggy = ToyWorld(bugs=["delete_before_ack"])
+    outputs = []
+    for name in ("one", "two"):
+        out = tmp_path / name
+        summary = fuzz_scenario(SMALL, runs=20, seed=2, world=buggy, out_dir=out)
+        assert summary.finding is not None
+        outputs.append(sorted((p.name, p.read_text()) for p in out.iterdir()))
+    assert outputs[0] == outputs[1]
+
+
+def test_a_crashing_world_keeps_the_schedule(tmp_path: Path) -> None:
+    def broken(scenario: Scenario, *, seed: int, progress: object) -> WorldResult:
+        raise RuntimeError("boom")
+
+    with pytest.raises(InternalError, match=r"the schedule is in .*small_ack_0\.scenario\.yaml"):
+        fuzz_scenario(SMALL, runs=3, world=broken, out_dir=tmp_path)
+    written = load_scenario(tmp_path / "small_ack_0.scenario.yaml")
+    assert written.seed == 0

@@ -1,0 +1,267 @@
+"""Scenario files: loading, the published schema, and errors that name path and line."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from jsonschema import Draft202012Validator
+
+from dmsim.errors import ScenarioError
+from dmsim.faults import (
+    KINDS,
+    CaptureMethodRef,
+    Envelope,
+    FaultSchedule,
+    fault_schedules,
+    parse_schedule,
+)
+from dmsim.scenario import (
+    DEFAULT_ALLOWED,
+    build_schema,
+    dump_scenario,
+    load_scenario,
+    loads_scenario,
+    shipped_schema,
+)
+from dmsim.scenario._yaml import load_yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+WIDE = Envelope(
+    kinds=frozenset(KINDS) - {"reconfigure"},
+    max_disk_fill_bytes=2**30,
+    components=("cam",),
+    capture_methods=(CaptureMethodRef("cam", "ReadImage", 1.0),),
+)
+LIBRARY = sorted((ROOT / "scenarios").rglob("*.scenario.yaml"))
+
+MACHINE = """\
+machine:
+  components:
+    - name: temp
+      type: sensor
+      model: fake
+      service_configs:
+        - type: data_manager
+          attributes:
+            capture_methods:
+              - {method: Readings, capture_frequency_hz: 1}
+  services:
+    - {name: dm, type: data_manager, attributes: {sync_interval_mins: 0.1}}
+"""
+
+
+def scenario_text(body: str) -> str:
+    return "name: t\nduration: 10m\n" + MACHINE + textwrap.dedent(body)
+
+
+def problems(text: str, tmp_path: Path | None = None) -> list[str]:
+    with pytest.raises(ScenarioError) as caught:
+        loads_scenario(text, source="t.yaml", base_dir=tmp_path)
+    return [str(p) for p in caught.value.problems]
+
+
+def test_the_shipped_schema_is_the_built_one() -> None:
+    assert shipped_schema() == build_schema()
+    Draft202012Validator.check_schema(shipped_schema())
+
+
+@pytest.mark.parametrize("path", LIBRARY, ids=lambda p: p.name)
+def test_library_scenarios_are_valid(path: Path) -> None:
+    scenario = load_scenario(path)
+    assert scenario.source == path
+    assert scenario.description or path.read_text().startswith("#")  # explained on top
+    located = load_yaml(path.read_text(), source=str(path))
+    assert not list(Draft202012Validator(shipped_schema()).iter_errors(located.data))
+
+
+def test_library_covers_the_documents_and_field_failures() -> None:
+    names = {p.name.removesuffix(".scenario.yaml") for p in LIBRARY}
+    assert {"tomato-robot", "inspection-station", "sensor-fleet", "esp32-remote"} <= names
+    assert len([p for p in LIBRARY if p.parent.name == "field-failures"]) >= 10
+
+
+def test_full_scenario_loads_with_units_and_defaults(tmp_path: Path) -> None:
+    text = scenario_text(
+        """\
+        seed: 9
+        epoch: "2026-03-01T12:00:00.5Z"
+        disk: {capacity: 1GiB, initial_fill: 256MiB}
+        host: {cpu_count: 1}
+        cloud:
+          capacity: 10MiB
+          faults: [{at: 1m, kind: rpc_reject, code: UNAVAILABLE, duration: 30s}]
+        faults:
+          - {at: 90s, kind: crash, restart_after: 10s}
+          - {at: 2m, kind: device_stuck, duration: 1m, component: temp}
+        expectations:
+          drain_within: 2m
+          counts: {uploads.unknown: {min: 1}}
+        fuzz: {envelope: {max_faults: 3, quiet_tail: 3m, kinds: [crash, link_down]}}
+        """
+    )
+    scenario = loads_scenario(text, base_dir=tmp_path)
+    assert scenario.seed == 9
+    assert scenario.epoch_ns == 1_772_366_400 * 10**9 + 500_000_000
+    assert scenario.duration_s == 600.0
+    assert scenario.disk.capacity_bytes == 2**30
+    assert scenario.disk.initial_fill_bytes == 256 * 2**20
+    assert scenario.cloud.capacity_bytes == 10 * 2**20
+    assert [s.fault_id for s in scenario.faults] == ["f3", "f1", "f2"]  # cloud fault numbered on
+    assert scenario.expectations.allowed == DEFAULT_ALLOWED
+    assert scenario.expectations.counts["uploads.unknown"].minimum == 1
+    assert scenario.envelope.max_faults == 3
+    assert scenario.envelope.quiet_tail_s == 180.0
+    assert scenario.envelope.kinds == {"crash", "link_down"}
+    assert scenario.envelope.components == ("temp",)
+    assert scenario.machine.data_manager is not None
+    assert scenario.machine.data_manager.maximum_num_sync_threads == 1  # from host.cpu_count
+    assert scenario.sample_every_s == 1.0
+
+
+def test_brief_example_error_names_path_and_line() -> None:
+    text = scenario_text(
+        """\
+        faults:
+          - {at: 1m, kind: link_down, duration: 10s}
+          - {at: 2m, kind: link_down, duration: 10s}
+          - {at: 3m, kind: link_down, duration: 10s}
+          - {at: 90 sec, kind: link_down, duration: 10s}
+        """
+    )
+    line = text.splitlines().index("  - {at: 90 sec, kind: link_down, duration: 10s}") + 1
+    assert problems(text) == [
+        f"faults[3].at (line {line}): expected a duration like '90s', got '90 sec'"
+    ]
+
+
+def test_every_problem_is_reported_with_its_line() -> None:
+    text = "name: bad name!\nduration: soon\nmachine: {components: 7}\ncolour: blue\n"
+    found = problems(text)
+    assert any(p.startswith("name (line 1): ") for p in found)
+    assert "duration (line 2): expected a duration like '90s', got 'soon'" in found
+    assert any(p.startswith("machine.components (line 3)") for p in found)
+    assert any(p.startswith("colour (line 4): unknown key") for p in found)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("disk: {capacity: 1GiB, initial_fill: 2GiB}\n", "disk.initial_fill"),
+        ("disk: {block_size: 1000}\n", "disk.block_size"),
+        ("epoch: '2026-13-01T00:00:00Z'\n", "epoch"),
+        ("epoch: '2026-01-01T00:00:00+02:00'\n", "epoch"),
+        ("network: {profile: dialup}\n", "network.profile"),
+        ("network: {trace: nowhere.csv}\n", "network.trace"),
+        ("expectations: {allowed: [delivered, happy]}\n", "expectations.allowed[1]"),
+        ("expectations: {counts: {readings.happy: {min: 1}}}\n", "expectations.counts"),
+        (
+            "expectations: {counts: {readings.lost: {min: 5, max: 1}}}\n",
+            "expectations.counts.readings.lost",
+        ),
+        ("expectations: {disk_high_water: 1.5}\n", "expectations.disk_high_water"),
+        ("sample_every: 1ms\n", "sample_every"),
+        (
+            "faults: [{at: 1m, kind: device_stuck, duration: 1m, component: ghost}]\n",
+            "faults[0].component",
+        ),
+        (
+            "faults: [{at: 1m, kind: reconfigure, changes: [{resource: temp, method: Nope, "
+            "capture_frequency_hz: 1}]}]\n",
+            "faults[0].changes[0]",
+        ),
+        ("cloud: {faults: [{at: 1m, kind: crash, restart_after: 1s}]}\n", "cloud.faults[0].kind"),
+        (
+            "cloud: {faults: [{at: 1m, kind: link_down, duration: 1s, id: x}]}\n"
+            "faults: [{at: 1m, kind: link_down, duration: 1s, id: x}]\n",
+            "cloud.faults",
+        ),
+        ("faults: [{at: 9m50s, kind: link_down, duration: 1m}]\n", "faults[0].duration"),
+        ("seed: -1\n", "seed"),
+        ("fuzz: {envelope: {kinds: [meteor]}}\n", "fuzz.envelope.kinds[0]"),
+    ],
+)
+def test_semantic_and_schema_errors(body: str, expected: str) -> None:
+    found = problems(scenario_text(body))
+    assert any(p.startswith(expected + " (line ") or p.startswith(expected + ":") for p in found), (
+        found
+    )
+
+
+def test_machine_problems_point_into_the_machine() -> None:
+    text = scenario_text("").replace("capture_frequency_hz: 1", "capture_frequency_hz: fast")
+    found = problems(text)
+    path = "machine.components[0].service_configs[0].attributes.capture_methods[0]"
+    assert any(p.startswith(f"{path}.capture_frequency_hz (line 12)") for p in found), found
+
+
+def test_machine_by_path_and_its_errors(tmp_path: Path) -> None:
+    config = {"components": [], "services": [{"name": "dm", "type": "data_manager"}]}
+    (tmp_path / "m.json").write_text(json.dumps(config))
+    scenario = loads_scenario("name: t\nduration: 1m\nmachine: {path: m.json}\n", base_dir=tmp_path)
+    assert scenario.machine_document == config
+    (tmp_path / "bad.json").write_text('{"components": [}')
+    found = problems("name: t\nduration: 1m\nmachine: {path: bad.json}\n", tmp_path)
+    assert found[0].startswith("machine.path (line 3): bad.json: ")
+    assert "line 1" in found[0]
+    found = problems("name: t\nduration: 1m\nmachine: {path: gone.json}\n", tmp_path)
+    assert "gone.json" in found[0]
+    found = problems("name: t\nduration: 1m\nmachine: {path: m.json, components: []}\n", tmp_path)
+    assert found[0].startswith("machine.components")
+
+
+def test_network_trace_is_resolved_and_checked(tmp_path: Path) -> None:
+    (tmp_path / "link.csv").write_text("time,state\n0,up\n60,down\n120,up\n")
+    scenario = loads_scenario(
+        scenario_text("network: {profile: lte, trace: link.csv}\n"), base_dir=tmp_path
+    )
+    assert scenario.network.trace == tmp_path / "link.csv"
+    (tmp_path / "broken.csv").write_text("time,state\n0,sideways\n")
+    found = problems(scenario_text("network: {trace: broken.csv}\n"), tmp_path)
+    assert found[0].startswith("network.trace")
+
+
+def test_missing_and_unreadable_files(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="cannot read the scenario"):
+        load_scenario(tmp_path / "nope.scenario.yaml")
+    (tmp_path / "bin.scenario.yaml").write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(ScenarioError):
+        load_scenario(tmp_path / "bin.scenario.yaml")
+    with pytest.raises(ScenarioError, match="must be a mapping"):
+        loads_scenario("- just\n- a list\n")
+
+
+@pytest.mark.parametrize("path", LIBRARY, ids=lambda p: p.name)
+def test_dump_round_trips(path: Path, tmp_path: Path) -> None:
+    scenario = load_scenario(path)
+    again = loads_scenario(dump_scenario(scenario, header="copy"), base_dir=tmp_path)
+    for field in ("name", "seed", "epoch_ns", "duration_s", "sample_every_s", "host", "disk",
+                  "network", "cloud", "faults", "expectations", "envelope", "machine"):  # fmt: skip
+        assert getattr(again, field) == getattr(scenario, field), field
+    assert dict(again.payload) == dict(scenario.payload)
+
+
+@settings(max_examples=50)
+@given(fault_schedules(duration=3600.0, envelope=WIDE))
+def test_schema_accepts_every_valid_schedule(schedule: FaultSchedule) -> None:
+    doc = {"name": "x", "duration": "1h", "machine": {}, "faults": schedule.to_document()}
+    assert list(Draft202012Validator(shipped_schema()).iter_errors(doc)) == []
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        {"at": "1m", "kind": "loss", "probability": 0.5},  # no duration
+        {"at": "1m", "kind": "crash", "restart_after": "1s", "duration": "1m"},
+        {"at": "1m", "kind": "crash"},
+        {"at": "1m", "kind": "link_down", "duration": "1m", "bogus": 1},
+        {"at": "1m", "kind": "rpc_reject", "code": "NOPE"},
+    ],
+)
+def test_schema_rejects_what_the_loader_rejects(step: dict[str, object]) -> None:
+    doc = {"name": "x", "duration": "1h", "machine": {}, "faults": [step]}
+    assert list(Draft202012Validator(shipped_schema()).iter_errors(doc))
+    assert parse_schedule([step])[1]

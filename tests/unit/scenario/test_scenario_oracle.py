@@ -1,0 +1,303 @@
+"""The delivery oracle on hand-built traces with known ground truth."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tests.unit.scenario.scenario_kit import TraceBuilder
+
+from dmsim.scenario import (
+    CLASSES,
+    Expectations,
+    OracleOptions,
+    build_ledger,
+    classify_all,
+    judge,
+)
+
+WINDOW = 1.0
+CRASH_AT = 2000.0
+RESTART_AT = 2001.0
+END = 5000.0
+DRAIN = 100.0
+LATE = 50.0
+
+# fate → the class the oracle must give it
+FATES = {
+    "delivered": "delivered",
+    "delivered_reacked": "delivered",
+    "late": "late",
+    "duplicated": "duplicated",
+    "corrupted": "corrupted",
+    "policy": "deleted_by_policy",
+    "quarantined": "quarantined",
+    "dropped": "dropped",
+    "removed_unstored": "lost",
+    "crash_in_window": "lost_in_window",
+    "crash_beyond_window": "lost",
+    "recovered_then_delivered": "delivered",
+    "pending": "pending",
+    "stuck": "lost",
+}
+
+
+@dataclass
+class Ev:
+    t: float
+    order: int
+    kind: str
+    fields: dict[str, object]
+
+
+def history(fates: list[str], data: st.DataObject) -> tuple[list[Ev], list[tuple[str, int, int]]]:
+    """Events realising each reading's fate (one stream per reading, boot 0)."""
+    events: list[Ev] = []
+    ids = []
+
+    def add(t: float, kind: str, **fields: object) -> None:
+        events.append(Ev(t, len(events), kind, fields))
+
+    for i, fate in enumerate(fates):
+        stream = f"s{i}"
+        rid = [stream, 0, 0]
+        ids.append((stream, 0, 0))
+        path = f"/c/{stream}.capture"
+        t = 2.0 * i
+        if fate == "crash_in_window":
+            t = CRASH_AT - data.draw(st.floats(0.0, WINDOW * 0.99))
+        elif fate in ("crash_beyond_window", "recovered_then_delivered"):
+            t = CRASH_AT - 5 - data.draw(st.floats(0.0, 30.0))
+        elif fate == "pending":
+            t = END - data.draw(st.floats(1.0, DRAIN - 1))
+        elif fate == "stuck":
+            t = 3000.0 + i
+        add(t, "reading.captured", stream=stream, boot=0, seq=0, digest=f"d{i}")
+        in_file = fate not in (
+            "dropped",
+            "crash_in_window",
+            "crash_beyond_window",
+            "recovered_then_delivered",
+        )
+        if in_file and not (fate == "pending" and data.draw(st.booleans())):
+            add(t + 0.5, "file.completed", path=path, ids=[rid])
+        store = {"stream": stream, "boot": 0, "seq": 0, "digest": f"d{i}", "duplicate_key": False}
+        latency = data.draw(st.floats(1.0, LATE - 1))
+        if fate in ("delivered", "delivered_reacked"):
+            add(t + latency, "cloud.stored", key=f"k{i}", **store)
+            if fate == "delivered_reacked":
+                add(
+                    t + latency + 1, "cloud.stored", key=f"k{i}", **{**store, "duplicate_key": True}
+                )
+        elif fate == "late":
+            add(t + LATE + latency, "cloud.stored", key=f"k{i}", **store)
+        elif fate == "duplicated":
+            add(t + latency, "cloud.stored", key=f"k{i}", **store)
+            add(t + latency + 3, "cloud.stored", key=f"k{i}/again", **store)
+        elif fate == "corrupted":
+            add(t + latency, "cloud.stored", key=f"k{i}", **{**store, "digest": "garbage"})
+        elif fate == "policy":
+            add(t + 2, "file.deleted_by_policy", path=path, rule="every_5th", ids=[rid])
+        elif fate == "quarantined":
+            add(t + 2, "file.quarantined", path=path, reason="bad header", ids=[rid])
+        elif fate == "dropped":
+            add(t + 0.5, "reading.dropped", reason="disk unwritable at close", ids=[rid])
+        elif fate == "removed_unstored":
+            add(t + 2, "sync.deleted", file=path)
+        elif fate == "recovered_then_delivered":
+            prog = f"/c/{stream}.prog"
+            add(RESTART_AT + 0.1, "recovery.torn", path=prog, dropped_bytes=7, ids_kept=[rid])
+            add(RESTART_AT + 5, "cloud.stored", key=f"k{i}", **store)
+    add(CRASH_AT, "process.crash")
+    add(RESTART_AT, "process.restart", boot=1)
+    events.sort(key=lambda e: (e.t, e.order))
+    return events, ids
+
+
+def build(events: list[Ev]) -> TraceBuilder:
+    tb = TraceBuilder()
+    for e in events:
+        tb.at(e.t).event(e.kind, **e.fields)
+    return tb
+
+
+OPTIONS = OracleOptions(
+    durability_window_s=WINDOW,
+    run_end=END,
+    late_after_s=LATE,
+    drain_within_s=DRAIN,
+    last_fault_end=RESTART_AT,
+)
+
+
+@settings(max_examples=150)
+@given(st.lists(st.sampled_from(sorted(FATES)), max_size=40), st.data())
+def test_every_reading_lands_in_exactly_its_class(fates: list[str], data: st.DataObject) -> None:
+    events, ids = history(fates, data)
+    ledger = build_ledger(build(events).trace)
+    assert ledger.anomalies == ()
+    assert ledger.last_fault_end() == RESTART_AT
+    classified = classify_all(ledger, OPTIONS)
+    assert sorted(c.rid for c in classified) == sorted(ids)  # one verdict per reading
+    assert {c.rid: c.cls for c in classified} == {
+        rid: FATES[fate] for rid, fate in zip(ids, fates, strict=True)
+    }
+    counts = Counter(c.cls for c in classified)
+    assert sum(counts.values()) == len(fates)
+    assert set(counts) <= set(CLASSES)
+    for c in classified:
+        assert (c.violation is not None) == (c.cls in ("lost", "duplicated", "corrupted", "late"))
+        assert c.why
+
+
+@given(st.lists(st.sampled_from(sorted(FATES)), max_size=30), st.data())
+def test_judge_counts_add_up(fates: list[str], data: st.DataObject) -> None:
+    events, _ = history(fates, data)
+    expect = Expectations(late_after_s=LATE, drain_within_s=DRAIN)
+    verdict = judge(build(events).result(end=END, window=WINDOW), expect)
+    assert sum(verdict.counts.values()) == verdict.captured == len(fates)
+    bad = sum(n for cls, n in verdict.counts.items() if cls not in expect.allowed | {"delivered"})
+    assert verdict.violation_total == bad
+    allowed = next(e for e in verdict.expectations if e.name == "allowed_classes")
+    assert allowed.ok == (bad == 0)
+
+
+def test_unknown_attempts_that_landed_are_recovered() -> None:
+    tb = TraceBuilder().captured("s", 0, 0).captured("s", 0, 1)
+    tb.at(1).event("file.completed", path="/a.capture", ids=[["s", 0, 0], ["s", 0, 1]])
+    tb.at(2).stored("s", 0, 0, "K").stored("s", 0, 1, "K")
+    tb.event(
+        "upload.attempt",
+        file="/a.capture",
+        key="K",
+        rpc="DataCaptureUpload",
+        outcome="unknown",
+        code="DEADLINE_EXCEEDED",
+    )
+    tb.at(3).event(
+        "upload.attempt", file="/b.capture", key="L", rpc="FileUpload", outcome="unknown", code=""
+    )
+    tb.at(4).event(
+        "upload.attempt", file="/a.capture", key="K", rpc="DataCaptureUpload", outcome="ok", code=""
+    )
+    tb.event(
+        "upload.attempt",
+        file="/c.capture",
+        key="M",
+        rpc="DataCaptureUpload",
+        outcome="fail",
+        code="UNAVAILABLE",
+    )
+    ledger = build_ledger(tb.trace)
+    assert (ledger.uploads.ok, ledger.uploads.fail, ledger.uploads.unknown) == (1, 1, 2)
+    assert ledger.uploads.recovered == 1
+    assert dict(ledger.uploads.by_code) == {"DEADLINE_EXCEEDED": 1, "OK": 2, "UNAVAILABLE": 1}
+
+
+def test_inconsistent_traces_are_anomalies() -> None:
+    tb = TraceBuilder().captured("s", 0, 0).captured("s", 0, 0)
+    tb.stored("ghost", 0, 9, "K")
+    tb.event("file.completed", path="/x", ids=[["s", 0, 0], ["nope"], ["s", 0, 5]])
+    tb.event("upload.attempt", key="K", outcome="maybe")
+    tb.event("reading.captured", stream="s")
+    anomalies = build_ledger(tb.trace).anomalies
+    assert len(anomalies) == 6
+    assert "captured twice" in anomalies[0]
+    assert "never captured" in anomalies[1]
+    verdict = judge(tb.result(end=10), Expectations())
+    consistent = next(e for e in verdict.expectations if e.name == "trace_consistent")
+    assert not consistent.ok
+    assert not verdict.passed
+
+
+def test_durable_before_the_crash_survives_it_and_queue_drain_widens_the_window() -> None:
+    tb = TraceBuilder().at(10).captured("s", 0, 0).at(10.5).captured("s", 0, 1)
+    tb.at(11).event("file.completed", path="/f", ids=[["s", 0, 0]])
+    tb.at(11.8).event("process.crash").at(12).event("process.restart", boot=1)
+    ledger = build_ledger(tb.trace)
+    tight = OracleOptions(durability_window_s=1.0, run_end=20)
+    assert [c.cls for c in classify_all(ledger, tight)] == ["pending", "lost"]
+    loose = OracleOptions(durability_window_s=1.0, queue_drain_s=0.5, run_end=20)
+    assert [c.cls for c in classify_all(ledger, loose)] == ["pending", "lost_in_window"]
+
+
+def test_liveness_waits_for_faults_still_active() -> None:
+    tb = TraceBuilder().at(1).event("fault.start", fault_id="f1", fault_kind="link_down")
+    tb.at(2).captured("s", 0, 0)
+    ledger = build_ledger(tb.trace)
+    assert math.isinf(ledger.last_fault_end())
+    options = OracleOptions(
+        durability_window_s=1, run_end=1000, drain_within_s=10, last_fault_end=math.inf
+    )
+    assert classify_all(ledger, options)[0].cls == "pending"
+    tb.at(3).event("fault.start", fault_id="f2", fault_kind="crash")
+    assert math.isinf(build_ledger(tb.trace).last_fault_end())  # f1 still open, crash instant
+    closed = TraceBuilder().at(3).event("fault.start", fault_id="f2", fault_kind="crash")
+    assert build_ledger(closed.trace).last_fault_end() == 3
+
+
+def test_violations_name_the_reading_and_why() -> None:
+    tb = TraceBuilder().at(5).captured("cam/ReadImage", 2, 41)
+    tb.at(6).event("file.completed", path="/x.capture", ids=[["cam/ReadImage", 2, 41]])
+    tb.at(7).event("sync.deleted", file="/x.capture")
+    verdict = judge(tb.result(end=100), Expectations())
+    (violation,) = verdict.violations
+    assert violation.cls == "lost"
+    assert violation.reading == "cam/ReadImage@2#41"
+    assert "/x.capture was deleted at 7.000s" in violation.why
+    assert violation.kind == "safety"
+    assert not verdict.passed
+
+
+@pytest.mark.parametrize("allowed", [frozenset({"lost"}), frozenset()])
+def test_allowed_classes_decide(allowed: frozenset[str]) -> None:
+    tb = (
+        TraceBuilder()
+        .at(5)
+        .captured("s", 0, 0)
+        .at(6)
+        .event("reading.dropped", stream="s", boot=0, seq=0, reason="x")
+    )
+    tb.at(7).captured("s", 0, 1).at(8).stored("s", 0, 1, "k")
+    verdict = judge(tb.result(end=100), Expectations(allowed=allowed))
+    assert verdict.counts["dropped"] == 1
+    assert verdict.counts["delivered"] == 1  # delivered is always allowed
+    assert verdict.violation_total == 1
+    assert not verdict.passed
+
+
+def test_recovered_files_are_followed_under_their_new_name() -> None:
+    tb = TraceBuilder().at(1).captured("s", 0, 0).captured("s", 0, 1)
+    tb.at(5).event("process.crash").at(6).event("process.restart", boot=1)
+    tb.at(6.5).event(
+        "recovery.torn",
+        path="/c/a.prog",
+        dropped_bytes=10,
+        ids_kept=[["s", 0, 0], ["s", 0, 1]],
+        recovered_as="/c/a-recovered.capture",
+    )
+    tb.at(7).stored("s", 0, 0, "k").event("sync.deleted", file="/c/a-recovered.capture")
+    ledger = build_ledger(tb.trace)
+    assert ledger.files.recovered == 1
+    assert ledger.files.torn_bytes == 10
+    classes = [c.cls for c in classify_all(ledger, OracleOptions(durability_window_s=1, run_end=9))]
+    assert classes == ["delivered", "lost"]  # the second was deleted with its file, never stored
+
+
+def test_clean_stops_are_downtime_and_must_keep_every_reading() -> None:
+    tb = TraceBuilder().at(1).captured("s", 0, 0).captured("s", 0, 1)
+    tb.at(1.5).event("file.completed", path="/f", ids=[["s", 0, 0]])
+    tb.at(2).event("process.stop").at(50).event("process.restart", boot=1)
+    tb.at(51).captured("s", 1, 0)
+    ledger = build_ledger(tb.trace)
+    assert ledger.down_intervals(60) == [(2, 50)]
+    assert ledger.crashes == ()
+    kept, forgotten, _ = classify_all(ledger, OracleOptions(durability_window_s=5, run_end=60))
+    assert kept.cls == "pending"
+    assert forgotten.cls == "lost"  # even inside the durability window: nobody pulled the plug
+    assert forgotten.violation == "safety"
+    assert "shut down cleanly at 2.000s" in forgotten.why

@@ -1,0 +1,623 @@
+"""The sync engine on simulated time: scheduling, failures, idempotency, bounds, lifecycle."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from tests.unit.sync.sync_fakes import (
+    CAPTURE_DIR,
+    DROP_ACK,
+    LINK_DOWN,
+    OK,
+    World,
+    capture_path,
+    stored_identities,
+    tabular_metadata,
+    tabular_readings,
+    write_capture,
+    write_file,
+)
+
+from dmsim.errors import DmsimError, InternalError
+from dmsim.runtime import RngTree
+from dmsim.sync import REASON_SUFFIX, SyncEngine, SyncReport, default_sync_threads
+
+
+def fill(world: World, files: int, per_file: int = 5, name: str = "sensor-1") -> None:
+    for i in range(files):
+        write_capture(
+            world.fs,
+            capture_path(i, name),
+            tabular_metadata(name),
+            tabular_readings(name, per_file, start=i * per_file),
+        )
+
+
+def every_reading(name: str, files: int, per_file: int = 5) -> list[tuple[str, int, int]]:
+    return [(name, 1, i) for i in range(files * per_file)]
+
+
+def kinds(world: World, kind: str) -> list[dict[str, Any]]:
+    return [{"t": e.time, **e.fields} for e in world.trace.of_kind(kind)]
+
+
+def test_passes_run_on_the_interval_and_flush_capture_first() -> None:
+    world = World()
+    fill(world, 3)
+
+    async def main() -> SyncEngine:
+        engine = world.engine()
+        engine.start()
+        await world.rt.sleep(6.5)
+        assert world.files() == []
+        fill(world, 2, name="sensor-2")
+        await world.rt.sleep(12)
+        await engine.close()
+        return engine
+
+    engine = world.run(main())
+    assert [p["t"] for p in kinds(world, "sync.pass")] == [6.0, 12.0, 18.0]
+    assert world.flushes == 3
+    stats = engine.statistics()
+    assert (stats.passes, stats.files_uploaded, stats.readings_uploaded) == (3, 5, 25)
+    assert stored_identities(world.core) == every_reading("sensor-1", 3) + every_reading(
+        "sensor-2", 2
+    )
+    assert [d["file"] for d in kinds(world, "sync.deleted")][:3] == [
+        capture_path(i) for i in range(3)
+    ]
+
+
+def test_offline_means_no_flush_and_no_walk() -> None:
+    world = World()
+    world.online = False
+    fill(world, 4)
+
+    class CountingFS:
+        walks = 0
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(world.fs, name)
+
+        def walk(self, root: str) -> Any:
+            CountingFS.walks += 1
+            return world.fs.walk(root)
+
+    async def main() -> SyncEngine:
+        engine = SyncEngine(
+            rt=world.rt,
+            fs=CountingFS(),  # type: ignore[arg-type]
+            transport=world.transport,
+            settings=world.settings(),
+            rng=RngTree(1),
+            trace=world.trace,
+            tracker=world.tracker,
+            flush_capture=world.flush,
+            is_online=lambda: world.online,
+        )
+        engine.start()
+        await world.rt.sleep(31)
+        assert (world.flushes, CountingFS.walks, len(world.files())) == (0, 0, 4)
+        world.online = True
+        await world.rt.sleep(6)
+        await engine.close()
+        return engine
+
+    engine = world.run(main())
+    assert engine.statistics().ticks_skipped_offline == 5
+    assert world.flushes == 1
+    assert world.files() == []
+
+
+def test_a_failing_file_never_blocks_the_others_and_backs_off() -> None:
+    world = World()
+    fill(world, 10)
+    bad = capture_path(3)
+    bad_keys: set[str] = set()
+
+    def script(rpc: str, key: str) -> str:
+        if not bad_keys and len(world.transport.calls) == 3:
+            bad_keys.add(key)  # the 4th file (capture_path(3)) fails on every attempt
+        return "INTERNAL" if key in bad_keys else OK
+
+    world.transport.script = script
+
+    async def main() -> SyncEngine:
+        engine = world.engine(world.settings(maximum_num_sync_threads=1, sync_interval_mins=0.01))
+        engine.start()
+        await world.rt.sleep(120)
+        await engine.close()
+        return engine
+
+    engine = world.run(main())
+    assert world.files() == [bad]
+    assert len(stored_identities(world.core)) == 45
+    attempts = [a for a in kinds(world, "upload.attempt") if a["file"] == bad]
+    waits = [b["wait_s"] for b in kinds(world, "sync.backoff")]
+    # Every attempt after the first waits for its backoff: the gaps follow the waits.
+    times = [a["t"] for a in attempts]
+    assert all(t2 - t1 >= w - 1e-9 for t1, t2, w in zip(times, times[1:], waits, strict=False))
+    ceilings = [0.2 * 2**n for n in range(len(waits))]
+    assert all(0 < w <= c + 1e-9 for w, c in zip(waits, ceilings, strict=False))
+    stats = engine.statistics()
+    assert stats.failures == len(attempts)
+    assert stats.backing_off == 1
+    assert stats.retries == len(attempts) - 1
+
+
+def test_lost_ack_is_resent_with_the_same_key_and_stored_once() -> None:
+    world = World()
+    fill(world, 1)
+    world.transport.script = lambda rpc, key: DROP_ACK if len(world.transport.calls) == 0 else OK
+
+    async def main() -> SyncEngine:
+        engine = world.engine()
+        engine.start()
+        await world.rt.sleep(13)
+        await engine.close()
+        return engine
+
+    engine = world.run(main())
+    attempts = kinds(world, "upload.attempt")
+    assert [a["outcome"] for a in attempts] == ["unknown", "ok"]
+    assert attempts[0]["key"] == attempts[1]["key"]
+    assert stored_identities(world.core) == every_reading("sensor-1", 1)
+    assert world.core.statistics().duplicates == 1
+    assert engine.statistics().resends_acknowledged == 1
+    assert world.files() == []
+
+
+def test_crash_between_ack_and_delete_resends_a_key_the_cloud_recognises() -> None:
+    world = World()
+    fill(world, 3)
+    first_boot = world.rt
+    fs1 = world.fs.for_process(first_boot)
+
+    def crash_after_second_commit(rpc: str, key: str) -> str:
+        if len(world.transport.calls) == 1:
+            first_boot.kill()  # RAM lost right after the cloud committed; no delete runs
+        return OK
+
+    world.transport.script = crash_after_second_commit
+
+    async def boot1() -> None:
+        engine = SyncEngine(
+            rt=first_boot,
+            fs=fs1,
+            transport=world.transport,
+            settings=world.settings(),
+            rng=RngTree(1),
+            trace=world.trace,
+            tracker=world.tracker,
+            flush_capture=world.flush,
+            is_online=lambda: True,
+        )
+        engine.start()
+        await first_boot.sleep(100)
+
+    first_boot.spawn(boot1(), name="boot1")
+    world.kernel.run(until=10)
+    assert not first_boot.alive
+    assert len(world.files()) == 2  # the first file was deleted, the second acked but not
+    world.transport.script = lambda rpc, key: OK
+    second_boot = world.kernel.process("boot2")
+    world.rt = second_boot
+    world.tracker = type(world.tracker)()
+
+    async def boot2() -> None:
+        engine = SyncEngine(
+            rt=second_boot,
+            fs=world.fs.for_process(second_boot),
+            transport=world.transport,
+            settings=world.settings(),
+            rng=RngTree(1),
+            trace=world.trace,
+            tracker=world.tracker,
+            flush_capture=world.flush,
+            is_online=lambda: True,
+        )
+        engine.start()
+        await second_boot.sleep(7)
+        await engine.close()
+
+    world.run(boot2())
+    keys = [c.key for c in world.transport.calls]
+    assert keys[1] == keys[2]  # the resend carries the key the cloud already holds
+    assert world.core.statistics().duplicates == 1
+    assert stored_identities(world.core) == every_reading("sensor-1", 3)
+    assert world.files() == []
+
+
+def test_terminal_files_move_to_failed_with_the_reason_and_are_not_retried() -> None:
+    world = World()
+    fill(world, 2)
+    garbage = capture_path(7)
+    write_file(world.fs, garbage, b"\x05garbage")
+    rejected_key: list[str] = []
+
+    def reject_second(rpc: str, key: str) -> str:
+        if len(world.transport.calls) == 1:
+            rejected_key.append(key)
+        return "INVALID_ARGUMENT" if key in rejected_key else OK
+
+    world.transport.script = reject_second
+
+    async def main() -> SyncEngine:
+        engine = world.engine()
+        engine.start()
+        await world.rt.sleep(30)
+        await engine.close()
+        return engine
+
+    engine = world.run(main())
+    failed_dir = f"{CAPTURE_DIR}/failed/rdk_component_sensor/sensor-1/Readings"
+    assert sorted(world.files()) == sorted(
+        [
+            f"{failed_dir}/00000001.capture",
+            f"{failed_dir}/00000001.capture{REASON_SUFFIX}",
+            f"{failed_dir}/00000007.capture",
+            f"{failed_dir}/00000007.capture{REASON_SUFFIX}",
+        ]
+    )
+    handle = world.fs.open_read(f"{failed_dir}/00000001.capture{REASON_SUFFIX}")
+    assert handle.read().startswith(b"INVALID_ARGUMENT")
+    handle.close()
+    reasons = {f["file"]: f["reason"] for f in kinds(world, "sync.failed")}
+    assert set(reasons) == {capture_path(1), garbage}
+    assert engine.statistics().terminal == 2
+    assert len(world.transport.calls) == 2  # quarantined files are never walked again
+
+
+def test_manual_sync_works_when_disabled_and_returns_with_counts() -> None:
+    world = World()
+    fill(world, 6)
+    write_capture(world.fs, capture_path(99), tabular_metadata(), [])  # header only
+    world.transport.script = lambda rpc, key: "INTERNAL" if len(world.transport.calls) == 2 else OK
+
+    async def main() -> tuple[SyncReport, SyncReport, SyncEngine]:
+        engine = world.engine(world.settings(sync_disabled=True))
+        engine.start()
+        await world.rt.sleep(60)
+        assert len(world.files()) == 7  # no scheduled pass
+        first = await engine.sync_now()
+        second = await engine.sync_now()  # manual sync ignores backoff: tries at once
+        await engine.close()
+        return first, second, engine
+
+    first, second, engine = world.run(main())
+    assert (first.dispatched, first.uploaded, first.failed, first.terminal) == (7, 6, 1, 0)
+    assert first.complete
+    assert not first.all_uploaded
+    assert (second.dispatched, second.uploaded) == (1, 1)
+    assert second.all_uploaded
+    stats = engine.statistics()
+    assert stats.header_only_deleted == 1
+    assert stats.ticks_skipped_disabled == 10
+    assert stats.manual_passes == 2
+    assert world.files() == []
+
+
+def test_manual_sync_while_offline_defers_what_it_cannot_send() -> None:
+    world = World()
+    fill(world, 5)
+    world.online = False
+    world.transport.script = lambda rpc, key: LINK_DOWN
+
+    async def main() -> SyncReport:
+        engine = world.engine(world.settings(maximum_num_sync_threads=2))
+        engine.start()
+        report = await engine.sync_now()
+        await engine.close()
+        return report
+
+    report = world.run(main())
+    assert report.uploaded == 0
+    assert report.failed >= 1
+    assert not report.complete
+    assert report.dispatched == report.failed + report.deferred
+    assert len(world.files()) == 5
+
+
+def test_offline_error_pauses_every_upload_for_the_jittered_interval() -> None:
+    world = World()
+    fill(world, 8)
+    down = {"until": 40.0}
+    world.transport.script = lambda rpc, key: (
+        LINK_DOWN if world.kernel.now() < down["until"] else OK
+    )
+
+    async def main() -> SyncEngine:
+        engine = world.engine(world.settings(maximum_num_sync_threads=3))
+        engine.start()
+        await world.rt.sleep(200)
+        await engine.close()
+        return engine
+
+    engine = world.run(main())
+    pauses = kinds(world, "sync.paused")
+    assert pauses
+    assert all(0 < p["seconds"] <= 60.0 for p in pauses)
+    attempts = kinds(world, "upload.attempt")
+    failed_times = sorted({a["t"] for a in attempts if a["outcome"] != "ok"})
+    # After a pause starts, nothing is attempted until it ends.
+    first_pause = pauses[0]
+    resumed = [a["t"] for a in attempts if a["t"] > first_pause["t"]]
+    assert all(t >= first_pause["t"] + first_pause["seconds"] - 1e-9 for t in resumed)
+    assert failed_times[0] == 6.0
+    assert world.files() == []
+    assert len(stored_identities(world.core)) == 40
+    stats = engine.statistics()
+    assert stats.offline_pauses >= 1
+    assert stats.ticks_skipped_offline >= 1
+
+
+def bounded_run(threads: int) -> tuple[World, SyncEngine]:
+    world = World()
+    fill(world, 40)
+    world.transport.latency = 0.5
+
+    async def main() -> SyncEngine:
+        engine = world.engine(world.settings(maximum_num_sync_threads=threads))
+        engine.start()
+        await world.rt.sleep(60)
+        await engine.close()
+        return engine
+
+    return world, world.run(main())
+
+
+@pytest.mark.parametrize("threads", [default_sync_threads(1), 3])
+def test_one_cpu_still_gets_a_worker_and_in_flight_files_never_exceed_the_pool(
+    threads: int,
+) -> None:
+    assert default_sync_threads(1) == 1
+    world, engine = bounded_run(threads)
+    assert world.files() == []
+    assert world.transport.max_active == threads
+    assert engine.statistics().in_flight_high_water == threads
+    assert world.tracker.statistics().high_water == threads
+
+
+def test_policy_claims_and_policy_deletions_are_respected() -> None:
+    world = World()
+    fill(world, 4)
+    held = capture_path(1)
+    doomed = capture_path(2)
+    world.transport.latency = 1.0
+
+    async def main() -> SyncReport:
+        engine = world.engine(world.settings(maximum_num_sync_threads=1))
+        engine.start()
+        assert world.tracker.try_claim(held)  # a policy is deleting this one
+
+        async def policy() -> None:
+            await world.rt.sleep(0.5)  # while the first file uploads
+            if not world.tracker.in_use(doomed):
+                world.fs.unlink(doomed)
+
+        world.rt.spawn(policy(), name="policy")
+        report = await engine.sync_now()
+        await engine.close()
+        return report
+
+    report = world.run(main())
+    assert report.skipped_in_use == 1
+    assert report.dispatched == report.uploaded + report.gone == 3
+    uploaded_files = {a["file"] for a in kinds(world, "upload.attempt")}
+    assert held not in uploaded_files
+    assert doomed not in uploaded_files
+    assert world.files() == [held]
+
+
+def test_stale_data_warning_at_most_every_five_minutes() -> None:
+    world = World()
+    fill(world, 1)
+    world.transport.script = lambda rpc, key: "INTERNAL"
+
+    async def main() -> SyncEngine:
+        engine = world.engine()
+        engine.start()
+        await world.rt.sleep(20 * 60)
+        await engine.close()
+        return engine
+
+    engine = world.run(main())
+    warnings = kinds(world, "sync.stale")
+    assert [w["t"] for w in warnings][:2] == [186.0, 486.0]
+    assert all(w["threshold_s"] == 180.0 for w in warnings)
+    assert engine.statistics().stale_warnings == len(warnings) == 4
+
+
+def test_selective_sync_gates_scheduled_passes_only() -> None:
+    world = World()
+    fill(world, 2)
+    answers: list[object] = [False, RuntimeError("sensor down"), True]
+
+    async def should_sync() -> bool:
+        answer = answers.pop(0) if answers else True
+        if isinstance(answer, Exception):
+            raise answer
+        return bool(answer)
+
+    async def main() -> SyncEngine:
+        engine = world.engine(selective_sync=should_sync)
+        engine.start()
+        await world.rt.sleep(13)
+        assert len(world.files()) == 2
+        await world.rt.sleep(6)
+        await engine.close()
+        return engine
+
+    engine = world.run(main())
+    assert engine.statistics().ticks_skipped_selective == 2
+    assert world.files() == []
+
+
+def test_reconfigure_changes_interval_and_pool() -> None:
+    world = World()
+    world.transport.latency = 0.5
+
+    async def main() -> SyncEngine:
+        engine = world.engine(world.settings(maximum_num_sync_threads=1, sync_interval_mins=1))
+        engine.start()
+        await world.rt.sleep(10)
+        fill(world, 12)
+        await engine.reconfigure(world.settings(maximum_num_sync_threads=4, sync_interval_mins=0.5))
+        await world.rt.sleep(25)
+        assert world.transport.max_active == 4
+        assert world.files() == []
+        await engine.reconfigure(world.settings(maximum_num_sync_threads=2, sync_interval_mins=0.5))
+        world.transport.max_active = 0
+        fill(world, 12, name="sensor-2")
+        await world.rt.sleep(60)
+        await engine.close()
+        return engine
+
+    world.run(main())
+    # The first pass starts 0.5 min after the start, not 1 min (each RPC takes 0.5 s).
+    assert kinds(world, "upload.attempt")[0]["t"] == 30.5
+    assert world.transport.max_active == 2
+    assert world.files() == []
+
+
+def test_close_leaves_a_file_mid_upload_on_disk_and_unclaimed() -> None:
+    world = World()
+    fill(world, 3)
+    world.transport.latency = 5.0
+
+    async def main() -> SyncEngine:
+        engine = world.engine()
+        engine.start()
+        await world.rt.sleep(8)
+        await engine.close()
+        await engine.close()  # idempotent
+        with pytest.raises(DmsimError):
+            await engine.sync_now()
+        return engine
+
+    world.run(main())
+    assert len(world.files()) == 3
+    assert len(world.tracker) == 0
+    assert world.core.count() == 0
+
+
+def test_arbitrary_files_sync_once_old_enough() -> None:
+    world = World()
+    write_file(world.fs, "/extra/notes.txt", b"hello")
+
+    async def main() -> None:
+        engine = world.engine(world.settings(additional_sync_paths=("/extra",)))
+        engine.start()
+        await world.rt.sleep(7)
+        assert world.fs.exists("/extra/notes.txt")  # 6 s old: not yet
+        await world.rt.sleep(6)
+        await engine.close()
+
+    world.run(main())
+    assert not world.fs.exists("/extra/notes.txt")
+    [item] = world.core.query()
+    assert item.kind == "file"
+    assert world.core.read_blob(item.item_id) == b"hello"
+
+
+def test_delete_failure_keeps_progress_and_needs_no_resend() -> None:
+    world = World()
+    fill(world, 1)
+    world.fs.inject_eio(prefix=CAPTURE_DIR, ops=["unlink"], fault_id="f1", count=1)
+
+    async def main() -> SyncEngine:
+        engine = world.engine()
+        engine.start()
+        await world.rt.sleep(13)
+        await engine.close()
+        return engine
+
+    engine = world.run(main())
+    assert engine.statistics().delete_errors == 1
+    assert len(world.transport.calls) == 1  # the second pass knew the key was acknowledged
+    assert world.files() == []
+
+
+def test_same_seed_same_trace() -> None:
+    def run(seed: int) -> str:
+        world = World(seed=seed)
+        fill(world, 6)
+        calls = {"n": 0}
+
+        def flaky(rpc: str, key: str) -> str:
+            calls["n"] += 1
+            return ("INTERNAL", LINK_DOWN, DROP_ACK, OK)[calls["n"] % 4]
+
+        world.transport.script = flaky
+
+        async def main() -> None:
+            engine = world.engine(world.settings(maximum_num_sync_threads=2))
+            engine.start()
+            await world.rt.sleep(300)
+            await engine.close()
+
+        world.run(main())
+        return world.trace.digest()
+
+    assert run(5) == run(5)
+    assert run(5) != run(6)
+
+
+def test_deletions_are_group_committed_one_fsync_per_directory() -> None:
+    world = World()
+    fill(world, 300)  # one directory
+    fill(world, 2, name="sensor-2")
+    synced: list[str] = []
+
+    class Counting:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(world.fs, name)
+
+        def fsync_dir(self, path: str) -> None:
+            synced.append(path)
+            world.fs.fsync_dir(path)
+
+    async def main() -> None:
+        engine = SyncEngine(
+            rt=world.rt,
+            fs=Counting(),  # type: ignore[arg-type]
+            transport=world.transport,
+            settings=world.settings(),
+            rng=RngTree(1),
+            trace=world.trace,
+            tracker=world.tracker,
+            flush_capture=world.flush,
+            is_online=lambda: True,
+        )
+        engine.start()
+        await engine.sync_now()
+        await engine.close()
+
+    world.run(main())
+    assert world.files() == []
+    one = capture_path(0).rsplit("/", 1)[0]
+    two = capture_path(0, "sensor-2").rsplit("/", 1)[0]
+    # 256 deletions commit a group; the pass's end commits the rest, once per directory.
+    assert synced == [one, one, two]
+    world.fs.crash()
+    assert world.files() == []  # every deletion was durable
+
+
+def test_a_broken_promise_raised_by_a_trace_listener_is_never_taken_for_an_upload_error() -> None:
+    world = World()
+    fill(world, 1)
+
+    def oracle(event: Any) -> None:
+        if event.kind == "upload.attempt":
+            raise InternalError("reading stored twice")
+
+    world.trace.subscribe(oracle)
+
+    async def main() -> None:
+        engine = world.engine()
+        engine.start()
+        await engine.sync_now()
+
+    with pytest.raises(InternalError, match="stored twice"):
+        world.run(main())

@@ -1,0 +1,63 @@
+"""The public surface of ``dmsim.sync``: pinned, so a change to it is a decision."""
+
+from __future__ import annotations
+
+import dmsim.sync
+
+PUBLIC = {
+    "DEFAULT_BACKOFF",
+    "DEFAULT_MAX_REQUEST_BYTES",
+    "IDEMPOTENCY_HEADER",
+    "MAX_UNARY_PAYLOAD_BYTES",
+    "REASON_SUFFIX",
+    "UPLOAD_CHUNK_BYTES",
+    "BackoffPolicy",
+    "Candidate",
+    "Classification",
+    "CloudTransport",
+    "ContentHasher",
+    "ErrorClass",
+    "FileChangedError",
+    "FileKind",
+    "FileUploader",
+    "InUseTracker",
+    "Outcome",
+    "RandomSource",
+    "RequestSplitter",
+    "RetryBook",
+    "RetryState",
+    "Step",
+    "StepKind",
+    "SyncEngine",
+    "SyncReport",
+    "SyncRoot",
+    "SyncSettings",
+    "SyncStatistics",
+    "TerminalFileError",
+    "TrackerStatistics",
+    "UploadResult",
+    "UploadStatus",
+    "backoff_ceiling",
+    "capture_key",
+    "capture_upload_metadata",
+    "classify_error",
+    "default_sync_threads",
+    "failed_destination",
+    "file_kind",
+    "file_upload_metadata",
+    "is_ready",
+    "next_step",
+    "next_wait",
+    "split_readings",
+    "stale_threshold_s",
+    "stale_warning_due",
+    "sync_roots",
+    "walk_candidates",
+}
+
+
+def test_public_names_are_pinned_and_importable() -> None:
+    assert set(dmsim.sync.__all__) == PUBLIC
+    for name in PUBLIC:
+        assert getattr(dmsim.sync, name) is not None
+        assert not name.startswith("_")

@@ -1,0 +1,185 @@
+"""File selection: which files a pass hands to workers."""
+
+from __future__ import annotations
+
+import posixpath
+import types
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tests.unit.sync.sync_fakes import write_file
+
+from dmsim.runtime import RngTree
+from dmsim.storage._simfs import SimFS
+from dmsim.sync import (
+    Candidate,
+    FileKind,
+    SyncRoot,
+    file_kind,
+    is_ready,
+    sync_roots,
+    walk_candidates,
+)
+
+NOW_NS = 1_700_000_000 * 10**9
+
+
+def make_fs(clock: list[int]) -> SimFS:
+    return SimFS(capacity_bytes=1 << 30, rng=RngTree(0).child("fs"), wall_clock=lambda: clock[0])
+
+
+def test_file_kinds() -> None:
+    assert file_kind("a.capture", in_capture_dir=True) is FileKind.CAPTURE
+    assert file_kind("a.capture", in_capture_dir=False) is FileKind.CAPTURE
+    assert file_kind("a.prog", in_capture_dir=True) is None
+    assert file_kind("a.prog", in_capture_dir=False) is None
+    assert file_kind("notes.txt", in_capture_dir=True) is None
+    assert file_kind("notes.txt", in_capture_dir=False) is FileKind.ARBITRARY
+
+
+def candidate(kind: FileKind, size: int, mtime_ns: int) -> Candidate:
+    return Candidate("/x/f", kind, SyncRoot("/x", kind is FileKind.CAPTURE), size, mtime_ns)
+
+
+def test_arbitrary_files_wait_until_unmodified_and_non_empty() -> None:
+    old = NOW_NS - 10_000 * 10**6
+    assert is_ready(
+        candidate(FileKind.ARBITRARY, 5, old), now_ns=NOW_NS, file_last_modified_millis=10_000
+    )
+    assert not is_ready(
+        candidate(FileKind.ARBITRARY, 5, old + 1), now_ns=NOW_NS, file_last_modified_millis=10_000
+    )
+    assert not is_ready(
+        candidate(FileKind.ARBITRARY, 0, old), now_ns=NOW_NS, file_last_modified_millis=10_000
+    )
+    # A future mtime (wall clock stepped back) counts as age 0, as rdk.
+    future = candidate(FileKind.ARBITRARY, 5, NOW_NS + 10**12)
+    assert not is_ready(future, now_ns=NOW_NS, file_last_modified_millis=10_000)
+    assert is_ready(future, now_ns=NOW_NS, file_last_modified_millis=0)
+    # Capture files are ready at once, even empty or brand new.
+    assert is_ready(
+        candidate(FileKind.CAPTURE, 0, NOW_NS), now_ns=NOW_NS, file_last_modified_millis=10_000
+    )
+
+
+def test_roots_are_normalised_deduplicated_capture_dir_first() -> None:
+    roots = sync_roots("/data/capture/", ["/extra", "/data/capture", "/extra/", "/more"])
+    assert roots == (
+        SyncRoot("/data/capture", True),
+        SyncRoot("/extra", False),
+        SyncRoot("/more", False),
+    )
+
+
+def test_walk_rules_on_a_concrete_tree() -> None:
+    clock = [NOW_NS]
+    fs = make_fs(clock)
+    for path in [
+        "/cap/a/1.capture",
+        "/cap/a/2.prog",
+        "/cap/a/stray.txt",
+        "/cap/failed/a/3.capture",
+        "/cap/b/failed/4.capture",
+        "/cap/b/5.capture",
+        "/cap/nested/6.txt",
+        "/cap/nested/7.capture",
+        "/extra/8.txt",
+        "/extra/9.prog",
+        "/extra/failed/10.txt",
+        "/extra/11.capture",
+    ]:
+        write_file(fs, path, b"x")
+    walker = walk_candidates(fs, sync_roots("/cap", ["/extra", "/cap/nested", "/missing"]))
+    assert isinstance(walker, types.GeneratorType)  # lazy: the backlog is never listed whole
+    found = [(c.path, c.kind, c.root.path) for c in walker]
+    assert found == [
+        ("/cap/a/1.capture", FileKind.CAPTURE, "/cap"),
+        ("/cap/b/5.capture", FileKind.CAPTURE, "/cap"),
+        ("/extra/11.capture", FileKind.CAPTURE, "/extra"),
+        ("/extra/8.txt", FileKind.ARBITRARY, "/extra"),
+        ("/cap/nested/6.txt", FileKind.ARBITRARY, "/cap/nested"),
+        ("/cap/nested/7.capture", FileKind.CAPTURE, "/cap/nested"),
+    ]
+
+
+segment = st.sampled_from(["a", "b", "failed", "c"])
+leaf = st.sampled_from(["x.capture", "y.prog", "z.txt", "w.capture", "v.bin"])
+tree = st.lists(
+    st.tuples(st.sampled_from(["/cap", "/add"]), st.lists(segment, max_size=3), leaf),
+    max_size=25,
+)
+
+
+def reference_walk(paths: set[str], root: str) -> list[str]:
+    """Top-down, sorted: a directory's files first, then each subdirectory in name order."""
+    prefix = root + "/"
+    here = sorted(p for p in paths if posixpath.dirname(p) == root)
+    subdirs = sorted(
+        {
+            p[len(prefix) :].split("/")[0]
+            for p in paths
+            if p.count("/") > root.count("/") + 1 and p.startswith(prefix)
+        }
+    )
+    out = list(here)
+    for sub in subdirs:
+        out += reference_walk(paths, posixpath.join(root, sub))
+    return out
+
+
+@settings(max_examples=60)
+@given(tree)
+def test_walk_yields_exactly_the_syncable_files_once_in_sorted_order(
+    files: list[tuple[str, list[str], str]],
+) -> None:
+    fs = make_fs([NOW_NS])
+    paths = {posixpath.join(root, *dirs, name) for root, dirs, name in files}
+    for path in sorted(paths):
+        write_file(fs, path, b"data")
+    found = [c.path for c in walk_candidates(fs, sync_roots("/cap", ["/add"]))]
+    syncable = {
+        p
+        for p in paths
+        if "failed" not in p.split("/")
+        and not p.endswith(".prog")
+        and (p.endswith(".capture") or p.startswith("/add/"))
+    }
+    expected = [
+        p for p in reference_walk(paths, "/cap") + reference_walk(paths, "/add") if p in syncable
+    ]
+    assert found == expected
+
+
+def test_files_vanishing_mid_walk_are_skipped() -> None:
+    fs = make_fs([NOW_NS])
+    write_file(fs, "/cap/a.capture", b"x")
+    write_file(fs, "/cap/b.capture", b"x")
+    walker = walk_candidates(fs, sync_roots("/cap", []))
+    first = next(walker)
+    fs.unlink("/cap/b.capture")
+    assert first.path == "/cap/a.capture"
+    assert list(walker) == []
+
+
+def test_walk_errors_end_that_root_and_are_reported() -> None:
+    fs = make_fs([NOW_NS])
+    write_file(fs, "/cap/a.capture", b"x")
+    write_file(fs, "/add/b.txt", b"x")
+    errors: list[str] = []
+
+    class Broken:
+        def __getattr__(self, name: str) -> object:
+            return getattr(fs, name)
+
+        def walk(self, root: str) -> object:
+            if root == "/cap":
+                raise PermissionError(13, "denied")
+            return fs.walk(root)
+
+    found = list(
+        walk_candidates(
+            Broken(), sync_roots("/cap", ["/add"]), on_error=lambda r, e: errors.append(r)
+        )
+    )  # type: ignore[arg-type]
+    assert [c.path for c in found] == ["/add/b.txt"]
+    assert errors == ["/cap"]
