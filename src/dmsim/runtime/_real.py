@@ -13,6 +13,8 @@ T = TypeVar("T")
 
 __all__ = ["RealRuntime"]
 
+_SPIN_S = 0.001
+
 
 class RealTask:
     def __init__(self, runtime: RealRuntime, task: asyncio.Task[Any]) -> None:
@@ -114,7 +116,13 @@ class RealRuntime:
         await asyncio.sleep(max(0.0, seconds))
 
     async def sleep_until(self, deadline: float) -> None:
-        await asyncio.sleep(max(0.0, deadline - self.monotonic()))
+        # The event loop's timers have 1 ms granularity (epoll rounds up), which would cap a
+        # collector near 1 kHz. Sleep coarsely to within a millisecond, then yield until due.
+        remaining = deadline - self.monotonic()
+        if remaining > _SPIN_S:
+            await asyncio.sleep(remaining - _SPIN_S)
+        while self.monotonic() < deadline:
+            await asyncio.sleep(0)
 
     def spawn(self, coro: Coroutine[Any, Any, T], *, name: str) -> RealTask:
         return RealTask(self, asyncio.get_running_loop().create_task(coro, name=name))
@@ -126,8 +134,11 @@ class RealRuntime:
         return RealQueue(maxsize)
 
     async def with_timeout(self, seconds: float, coro: Coroutine[Any, Any, T]) -> T:
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+        # arrives as the inner coroutine completes (a collector's close() then hung forever).
         try:
-            return await asyncio.wait_for(coro, timeout=max(0.0, seconds))
+            async with asyncio.timeout(max(0.0, seconds)):
+                return await coro
         except TimeoutError:
             raise TimeoutError(f"timed out after {seconds:g}s") from None
 

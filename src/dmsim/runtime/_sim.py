@@ -78,6 +78,16 @@ def _resume(coro: Coroutine[Any, Any, T], first: simpy.Event) -> Coroutine[Any, 
     return run()
 
 
+class TaskFailed(Exception):
+    """An unjoined task failed; the original exception is its ``__cause__``."""
+
+
+def _original(error: BaseException) -> BaseException:
+    while isinstance(error, TaskFailed) and error.__cause__ is not None:
+        error = error.__cause__
+    return error
+
+
 class SimTask:
     """A coroutine running as a simpy process."""
 
@@ -85,6 +95,8 @@ class SimTask:
         self._rt = rt
         self._name = name
         self._cancelled = False
+        self._joined = False
+        self._error: Exception | None = None
         # simpy drives anything with send/throw; its annotation says Generator.
         self._process = rt.kernel.env.process(self._guard(coro))  # type: ignore[arg-type]
 
@@ -96,6 +108,14 @@ class SimTask:
             return None
         except ProcessKilled:
             return None
+        except Exception as error:
+            # simpy re-creates a failed event's exception from its args when it hands it to a
+            # waiter, which breaks exceptions with keyword-only constructors. A joined task
+            # keeps the original for join(); an unjoined one crashes the run with it as cause.
+            self._error = error
+            if self._joined:
+                return None
+            raise TaskFailed(self._name) from error
         finally:
             self._rt._tasks.pop(self, None)
 
@@ -114,7 +134,10 @@ class SimTask:
             self._process.interrupt(cause)
 
     async def join(self) -> Any:
+        self._joined = True
         result = await _Wait(self._rt, self._process)
+        if self._error is not None:
+            raise self._error
         if self._cancelled:
             raise asyncio.CancelledError()
         return result
@@ -199,13 +222,19 @@ class SimKernel:
         """A new simulated OS process with its own tasks."""
         return SimRuntime(self, name)
 
-    def run(self, until: float | None = None) -> None:
-        self.env.run(until=until)
+    def run(self, until: float | simpy.Event | None = None) -> None:
+        try:
+            self.env.run(until=until)
+        except TaskFailed as failure:
+            raise _original(failure) from None
 
     def run_main(self, coro: Coroutine[Any, Any, T], *, name: str = "main") -> T:
         """Run ``coro`` in a fresh process until it returns (other processes may still exist)."""
         task = self.process(name).spawn(coro, name=name)
-        self.env.run(until=task._process)
+        task._joined = True
+        self.run(until=task._process)
+        if task._error is not None:
+            raise task._error
         if task._cancelled:
             raise asyncio.CancelledError()
         return cast(T, task._process.value)
@@ -256,6 +285,7 @@ class SimRuntime:
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
         task = SimTask(self, _resume(coro, first), "with_timeout")
+        task._joined = True
         self._tasks[task] = None
         timer = self.kernel.env.timeout(max(0.0, seconds))
         try:

@@ -225,3 +225,77 @@ def test_wall_clock_steps_do_not_move_monotonic_time() -> None:
         return rt.monotonic(), rt.wall_ns()
 
     assert kernel.run_main(workload(rt)) == (5.0, (1_000 + 5 - 3600) * 10**9)
+
+
+@pytest.mark.timeout(60)
+def test_cancel_is_never_lost_inside_with_timeout() -> None:
+    """Regression: on Python 3.11 ``asyncio.wait_for`` can swallow a cancellation that arrives
+    as the inner coroutine completes; a collector's ``close()`` then hung forever."""
+
+    async def workload(rt: Runtime) -> int:
+        rounds = 0
+
+        async def instant() -> int:
+            return 1
+
+        async def busy() -> None:
+            nonlocal rounds
+            while True:
+                rounds += await rt.with_timeout(5.0, instant())
+                await rt.sleep(0)
+
+        for _ in range(200):
+            task = rt.spawn(busy(), name="busy")
+            await rt.sleep(0)
+            await rt.with_timeout(2.0, task.stop())
+            assert task.done()
+        return rounds
+
+    assert run_real(workload) > 0
+    assert run_sim(workload) > 0
+
+
+class _KeywordOnlyError(Exception):
+    def __init__(self, message: str, *, detail: str) -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+def test_exceptions_with_keyword_only_constructors_reach_the_joiner_intact(
+    run: Callable[[Workload], Any],
+) -> None:
+    """Regression: simpy re-created failed events' exceptions from ``args``, so raising e.g.
+    ``CaptureWriteError`` inside a joined task turned into a TypeError."""
+
+    async def workload(rt: Runtime) -> str:
+        async def fails() -> None:
+            await rt.sleep(0.01)
+            raise _KeywordOnlyError("disk full", detail="ENOSPC")
+
+        try:
+            await rt.spawn(fails(), name="fails").join()
+        except _KeywordOnlyError as error:
+            joined = error.detail
+        try:
+            await rt.with_timeout(1.0, fails())
+        except _KeywordOnlyError as error:
+            return joined + "/" + error.detail
+        return "not raised"
+
+    assert run(workload) == "ENOSPC/ENOSPC"
+
+
+def test_an_unjoined_failure_crashes_the_run_with_the_original_exception(
+    run: Callable[[Workload], Any],
+) -> None:
+    async def workload(rt: Runtime) -> None:
+        async def fails() -> None:
+            await rt.sleep(0.01)
+            raise _KeywordOnlyError("disk full", detail="ENOSPC")
+
+        rt.spawn(fails(), name="fails")
+        await rt.sleep(1)
+
+    with pytest.raises(_KeywordOnlyError) as info:
+        run(workload)
+    assert info.value.detail == "ENOSPC"
