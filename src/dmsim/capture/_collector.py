@@ -113,6 +113,7 @@ class Collector:
         sink: ReadingSink,
         durability_window_s: float,
         capture_timeout_s: float,
+        first_seq: int = 0,
         trace: Trace | None = None,
         log: Callable[[str], None] | None = None,
         throttle: LogThrottle | None = None,
@@ -135,10 +136,18 @@ class Collector:
         self._idle = rt.event()
         self._idle.set()
         self._counters = _Counters()
-        self._seq = 0
+        self._seq = first_seq
+        # Readings enqueued and not yet accepted by the sink; "drained" means zero. (Queue
+        # size alone misses a reading the writer has taken but not yet written.)
+        self._unwritten = 0
         self._in_hand: StampedReading | None = None
         self._schedule: Schedule | None = None
         self._tasks: list[Task[None]] = []
+
+    @property
+    def next_seq(self) -> int:
+        """The sequence number the next reading of this stream gets."""
+        return self._seq
 
     # lifecycle
     def start(self) -> None:
@@ -177,16 +186,16 @@ class Collector:
         self._sink.close()
 
     async def _drained(self) -> None:
-        while self._queue.qsize() or not self._idle.is_set():
+        while self._unwritten:
             await self._idle.wait()
-            if self._queue.qsize():
-                await self._rt.sleep(0)
 
     def _drop_undrained(self) -> None:
         dropped = [self._in_hand] if self._in_hand is not None else []
         while self._queue.qsize():
             dropped.append(self._queue.get_nowait())
         self._counters.dropped += len(dropped)
+        self._unwritten = 0
+        self._idle.set()
         if self._trace is not None and dropped:
             self._trace.record(
                 "reading.dropped",
@@ -249,6 +258,8 @@ class Collector:
                 self._counters.skip("queue_full")
                 continue
             self._seq += 1
+            self._unwritten += 1
+            self._idle.clear()
             self._counters.captured += 1
             if self._trace is not None:
                 self._trace.record(
@@ -265,7 +276,6 @@ class Collector:
         while True:
             reading = await self._queue.get()
             self._in_hand = reading
-            self._idle.clear()
             backoff = _WRITE_BACKOFF_INITIAL_S
             while True:
                 try:
@@ -279,8 +289,9 @@ class Collector:
                 break
             self._in_hand = None
             self._counters.written += 1
+            self._unwritten -= 1
             self._dirty.set()
-            if not self._queue.qsize():
+            if not self._unwritten:
                 self._idle.set()
 
     async def _durability_loop(self) -> None:

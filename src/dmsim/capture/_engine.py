@@ -66,6 +66,8 @@ class CaptureEngine:
         self._throttle = LogThrottle()
         self._collectors: dict[object, tuple[CollectorSpec, Collector]] = {}
         self._retired: list[CollectorStatistics] = []
+        # Identities are (stream, boot, seq): a collector restarted within a boot continues.
+        self._next_seq: dict[str, int] = {}
 
     async def apply(self, specs: Sequence[CollectorSpec]) -> None:
         """Make the running collectors match ``specs`` (enabled collectors only)."""
@@ -96,6 +98,7 @@ class CaptureEngine:
             rt=self._rt,
             stream=stream_id(spec),
             boot=self._boot,
+            first_seq=self._next_seq.get(stream_id(spec), 0),
             source=source,
             method=spec.method,
             params=dict(spec.additional_params),
@@ -115,6 +118,7 @@ class CaptureEngine:
     async def _retire(self, key: object) -> None:
         spec, collector = self._collectors.pop(key)
         await collector.close()
+        self._next_seq[collector.stream] = collector.next_seq
         self._retired.append(collector.statistics())
         self._record("capture.stopped", spec)
 

@@ -191,7 +191,15 @@ class SimQueue:
         self._store.put(item)
 
     async def get(self) -> Any:
-        return await _Wait(self._rt, self._store.get())
+        request = self._store.get()
+        try:
+            return await _Wait(self._rt, request)
+        except BaseException:
+            # simpy handed the item over a step before this task resumes: if the task is
+            # cancelled in between, the item goes back to the front (asyncio never loses it).
+            if request.triggered and request.ok:
+                self._store.items.insert(0, request.value)
+            raise
 
     def get_nowait(self) -> Any:
         request = self._store.get()

@@ -128,3 +128,22 @@ def test_disabled_and_unresolvable_collectors_do_not_run() -> None:
     )
     assert not sinks
     assert len(trace.of_kind("capture.unresolved")) == 1
+
+
+def test_a_restarted_collector_continues_its_sequence() -> None:
+    """Regression: a collector restarted within one boot (new tags, or disabled and re-enabled)
+    started again at seq 0, so two readings shared an identity."""
+    kernel = SimKernel(epoch_ns=0)
+    engine, _, trace = make_engine(kernel)
+    arm = spec(*ARM, "JointPositions", 10)
+    kernel.run_main(engine.apply([arm]))
+    kernel.run(until=5.0)
+    kernel.run_main(engine.apply([replace(arm, tags=("shift-b",))]))
+    kernel.run(until=10.0)
+    kernel.run_main(engine.apply([]))
+    kernel.run_main(engine.apply([arm]))
+    kernel.run(until=15.0)
+    kernel.run_main(engine.close())
+    seqs = [e.fields["seq"] for e in trace.of_kind("reading.captured")]
+    assert len(trace.of_kind("capture.started")) == 3
+    assert seqs == list(range(len(seqs)))

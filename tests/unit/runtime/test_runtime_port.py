@@ -299,3 +299,28 @@ def test_an_unjoined_failure_crashes_the_run_with_the_original_exception(
     with pytest.raises(_KeywordOnlyError) as info:
         run(workload)
     assert info.value.detail == "ENOSPC"
+
+
+def test_a_get_cancelled_after_the_item_was_handed_over_keeps_the_item(
+    run: Callable[[Workload], Any],
+) -> None:
+    """Regression: simpy hands a queued item to a waiting get one step before the getter
+    resumes; cancelling the getter in between lost the item (a clean shutdown lost a reading)."""
+
+    async def workload(rt: Runtime) -> list[int]:
+        queue = rt.queue()
+        got: list[int] = []
+
+        async def consumer() -> None:
+            got.append(await queue.get())
+
+        first = rt.spawn(consumer(), name="c1")
+        await rt.sleep(0.01)
+        queue.put_nowait(7)
+        await rt.sleep(0)  # the item is handed to c1's get, c1 has not resumed yet
+        await first.stop()
+        if not got:
+            await rt.with_timeout(1.0, rt.spawn(consumer(), name="c2").join())
+        return got
+
+    assert run(workload) == [7]
