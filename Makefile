@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/dmsim demo
+	$(BIN)/dmsim run scenarios/tomato-robot.scenario.yaml --json out/demo-report.json --plot out/demo-timeline.png
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n auto -q

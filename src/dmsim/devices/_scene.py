@@ -228,11 +228,10 @@ class Scene:
             band = (x0, y0 + (y1 - y0) * 0.35, x1, y0 + (y1 - y0) * 0.65)
             draw.rectangle(band, fill=(200, 40, 40))
             draw.text((x0 + 2, band[1] + 1), obj.text, fill=(255, 255, 255))
-            if obj.label == "FAIL":
-                draw.ellipse(
-                    (x0 + (x1 - x0) * 0.55, y0 + (y1 - y0) * 0.1, x1 - 2, y0 + (y1 - y0) * 0.3),
-                    fill=(40, 40, 45),
-                )
+            dent = (x0 + (x1 - x0) * 0.55, y0 + (y1 - y0) * 0.1, x1 - 2, y0 + (y1 - y0) * 0.3)
+            # A can only just entering the frame is too narrow for its dent: skip it.
+            if obj.label == "FAIL" and dent[2] > dent[0] and dent[3] > dent[1]:
+                draw.ellipse(dent, fill=(40, 40, 45))
         else:
             draw.ellipse(box, fill=obj.color, outline=tuple(c // 2 for c in obj.color))
 
@@ -283,10 +282,12 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 def _box(obj: SceneObject, width: int, height: int) -> tuple[float, float, float, float]:
     x0, y0, x1, y1 = obj.bbox()
+    # Pillow refuses boxes whose far edge is before their near edge (an object at the frame's
+    # edge can round that way at small sizes).
     return (
         x0 * (width - 1),
         y0 * (height - 1),
-        x1 * (width - 1),
+        max(x0 * (width - 1), x1 * (width - 1)),
         max(y0 * (height - 1), y1 * (height - 1)),
     )
 

@@ -59,7 +59,7 @@ class Trace:
         self._events: list[TraceEvent] = []
         self._listeners: list[Callable[[TraceEvent], None]] = []
 
-    def record(self, kind: str, **fields: Any) -> TraceEvent:
+    def record(self, kind: str, /, **fields: Any) -> TraceEvent:
         event = TraceEvent(len(self._events), self._clock(), kind, fields)
         self._events.append(event)
         for listener in self._listeners:

@@ -85,5 +85,5 @@ def test_binary_garbage_is_a_clean_error(tmp_path: Path) -> None:
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == (
         f"{path}: 1 problem(s)\n"
-        "  <root> (line 1, column 1): not UTF-8 text: byte 0x89 (invalid start byte)\n"
+        "  (line 1, column 1): not UTF-8 text: byte 0x89 (invalid start byte)\n"
     )
