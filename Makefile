@@ -23,11 +23,15 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench hil conftest.py
 	$(BIN)/mypy
 
+# Long searches: every property test with thousands of examples, then the schedule fuzzer
+# (which shrinks any violation and writes a regression test under out/fuzz).
 fuzz: $(STAMP)
-	$(BIN)/python -m pytest -q tests -m fuzz --hypothesis-profile=fuzz
+	DMSIM_HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -n auto -q tests/unit
+	$(BIN)/dmsim fuzz scenarios/field-failures/upload-lost-after-ack-timeout.scenario.yaml --runs 100 --out out/fuzz
+	$(BIN)/dmsim fuzz scenarios/sensor-fleet.scenario.yaml --runs 100 --out out/fuzz
 
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info

@@ -9,7 +9,9 @@ settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True
 settings.register_profile(
     "fuzz", deadline=None, max_examples=2000, suppress_health_check=[HealthCheck.too_slow]
 )
-settings.load_profile("ci" if os.environ.get("CI") else "default")
+settings.load_profile(
+    os.environ.get("DMSIM_HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "default")
+)
 
 # gpiozero must never probe real pin factories in tests.
 os.environ.setdefault("GPIOZERO_PIN_FACTORY", "mock")

@@ -146,6 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds per side (best kept)")
     parser.add_argument("--dir", default=None, help="directory on the disk to measure")
     parser.add_argument("--wide", action="store_true", help="14-value IMU readings (~370 B)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
     batch = readings(args.readings, wide=args.wide)
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="dmsim-bench-") as tmp:
@@ -206,6 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"ratio writer/raw: {ratio} ({verdict} target {TARGET}); "
           f"vs 64 KiB raw: {figures['ratio_vs_raw_64k']}")  # fmt: skip
     print(json.dumps(figures, sort_keys=True))
+    if args.json is not None:
+        args.json.write_text(json.dumps(figures, indent=2, sort_keys=True), encoding="utf-8")
     return 0
 
 

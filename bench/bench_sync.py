@@ -303,7 +303,7 @@ class GeneratedFS:
             raise FileNotFoundError(2, "No such file", path)
         return index
 
-    def walk(self, root: str) -> Iterator[tuple[str, list[str], list[str]]]:  # noqa: ARG002
+    def walk(self, root: str) -> Iterator[tuple[str, list[str], list[str]]]:
         names = [f"d{d:05d}" for d in range(self.dirs)]
         yield self.root, names, []
         for directory in list(names):
@@ -330,7 +330,7 @@ class GeneratedFS:
         index = self._index(path)
         self.deleted[index >> 3] |= 1 << (index & 7)
 
-    def fsync_dir(self, path: str) -> None:  # noqa: ARG002 - nothing to make durable
+    def fsync_dir(self, path: str) -> None:
         return None
 
     def is_dir(self, path: str) -> bool:
@@ -343,7 +343,7 @@ class GeneratedFS:
             return path == self.root
         return True
 
-    def disk_usage(self, path: str) -> DiskUsage:  # noqa: ARG002
+    def disk_usage(self, path: str) -> DiskUsage:
         return DiskUsage(1 << 40, 1 << 39)
 
 
