@@ -30,11 +30,11 @@ _LAZY = {
 }
 
 __all__ = [
-    "__version__",
     "DataManager",
     "RealRuntime",
     "RngTree",
     "SimKernel",
+    "__version__",
     "fault_schedules",
     "load_machine_config",
     "load_scenario",

@@ -10,11 +10,11 @@ import dmsim
 
 def test_public_names_are_pinned_and_resolve() -> None:
     assert dmsim.__all__ == [
-        "__version__",
         "DataManager",
         "RealRuntime",
         "RngTree",
         "SimKernel",
+        "__version__",
         "fault_schedules",
         "load_machine_config",
         "load_scenario",
