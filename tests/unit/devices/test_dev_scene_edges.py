@@ -4,8 +4,9 @@ inspection-station scenario."""
 
 from __future__ import annotations
 
-from dmsim.devices import PayloadOptions, SimResourceSpec
 from tests.unit.devices.devsim import Sim
+
+from dmsim.devices import PayloadOptions, SimResourceSpec
 
 TINY = PayloadOptions(image_width=16, image_height=16, point_count=10)
 
