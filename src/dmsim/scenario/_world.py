@@ -196,6 +196,7 @@ class World:
             boot=self.boot,
             part_id=PART_ID,
             durability_window_s=self.window,
+            mongo_client=_no_mongo_in_simulation,
         )
         self.rt, self.dm = rt, dm
         rt.spawn(dm.start(), name="start")
@@ -323,6 +324,11 @@ class World:
             "upload_attempts": len(self.trace.of_kind("upload.attempt")),
             "trace_events": len(self.trace),
         }
+
+
+def _no_mongo_in_simulation(uri: str) -> Any:
+    # The simulated machine has no MongoDB server: capture must carry on regardless (logged).
+    raise ConnectionError(f"no MongoDB server in the simulated world ({uri})")
 
 
 def _plain(value: Any) -> Any:

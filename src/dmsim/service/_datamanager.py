@@ -15,7 +15,8 @@ from typing import Any
 
 from viam.proto.app.datasync import DataType
 
-from dmsim.capture import CaptureEngine, CaptureSource, CollectorStatistics
+from dmsim.capture import CaptureEngine, CaptureSource, CollectorStatistics, ReadingSink
+from dmsim.capture._mongo import MirroredSink, MongoMirror, pymongo_client
 from dmsim.config import CollectorSpec, DataManagerConfig, MachineConfig, collector_specs
 from dmsim.errors import ConfigError, DeviceError, Problem, StorageError
 from dmsim.runtime import RngTree, Runtime, Task, Trace
@@ -67,6 +68,7 @@ class DataManager:
         part_id: str,
         durability_window_s: float = 1.0,
         log: Callable[[str], None] | None = None,
+        mongo_client: Callable[[str], Any] = pymongo_client,
     ) -> None:
         self._rt = rt
         self._fs = fs
@@ -82,6 +84,8 @@ class DataManager:
         self._machine = machine
         self._config = _data_manager(machine)
         self._tracker = InUseTracker()
+        self._mongo = MongoMirror(rt=rt, client_factory=mongo_client, log=self._log)
+        self._configure_mongo(self._config)
         self._capture = CaptureEngine(
             rt=rt,
             boot=boot,
@@ -122,6 +126,7 @@ class DataManager:
         self._fs.makedirs(capture_dir)
         self._recovery = recover_capture_dir(self._fs, capture_dir, live=())
         self._record_recovery(self._recovery)
+        self._mongo.start()
         await self._capture.apply(collector_specs(self._machine))
         self._sync.start()
         self._start_policies()
@@ -135,6 +140,7 @@ class DataManager:
             # A new capture dir is a new store: only new data goes there (as the docs say).
             await self._capture.close()
         self._machine, self._config = machine, config
+        self._configure_mongo(config)
         await self._capture.apply(collector_specs(machine))
         await self._sync.reconfigure(self._sync_settings(config))
         await self._stop_policies()
@@ -167,6 +173,7 @@ class DataManager:
         """Clean shutdown: drain capture to disk, close files, stop sync workers and policies."""
         await self._stop_policies()
         await self._capture.close()
+        await self._mongo.close()
         await self._sync.close()
 
     # state ------------------------------------------------------------------------------
@@ -178,6 +185,7 @@ class DataManager:
             "collectors": [_as_dict(s) for s in self._capture.statistics()],
             "sync": _as_dict(self._sync.statistics()),
             "disk_policies": [_as_dict(p.statistics()) for p in self._policies],
+            "mongo": _as_dict(self._mongo.statistics()),
         }
 
     def statistics(self) -> DataManagerStatistics:
@@ -191,7 +199,7 @@ class DataManager:
 
     # wiring -----------------------------------------------------------------------------
 
-    def _make_sink(self, spec: CollectorSpec) -> WriterSink:
+    def _make_sink(self, spec: CollectorSpec) -> ReadingSink:
         ref = spec.resource
         binary = spec.capture_type == "binary"
         writer = CaptureWriter(
@@ -210,7 +218,21 @@ class DataManager:
             max_file_size_bytes=self._config.maximum_capture_file_size_bytes,
             on_file_closed=lambda closed: record_closed_file(self._trace, closed),
         )
-        return WriterSink(writer)
+        if binary:
+            return WriterSink(writer)
+        metadata = {
+            "part_id": self._part_id,
+            "component_type": ref.api,
+            "component_name": ref.short_name,
+            "method_name": spec.method,
+            "additional_params": dict(spec.additional_params),
+            "tags": list(spec.tags),
+        }
+        return MirroredSink(WriterSink(writer), self._mongo, metadata)
+
+    def _configure_mongo(self, config: DataManagerConfig) -> None:
+        mongo = config.mongo_capture_config
+        self._mongo.configure(uri=mongo.uri, database=mongo.database, collection=mongo.collection)
 
     def _sync_settings(self, config: DataManagerConfig) -> SyncSettings:
         return SyncSettings(
