@@ -22,7 +22,8 @@ from ._policy_runner import DiskPolicy, DiskPolicyStatistics
 from ._reader import CaptureReader, CaptureRecord, read_capture_file
 from ._realfs import RealFS
 from ._recovery import RecoveryReport, recover_capture_dir
-from ._simfs import CrashReport, SimFS
+from ._simfs import SimFS
+from ._simfs_faults import CrashReport
 from ._writer import CaptureWriteError, CaptureWriter, ClosedFile, WriterStatistics
 
 __all__ = [
