@@ -124,7 +124,8 @@ class CaptureEngine:
 
     async def flush(self) -> None:
         """Write out every queue and complete every open file (called by each sync pass)."""
-        for _, collector in self._collectors.values():
+        # A snapshot: a reconfigure may retire collectors while a flush waits for a disk.
+        for _, collector in list(self._collectors.values()):
             await collector.flush()
 
     async def close(self) -> None:

@@ -147,3 +147,23 @@ def test_a_restarted_collector_continues_its_sequence() -> None:
     seqs = [e.fields["seq"] for e in trace.of_kind("reading.captured")]
     assert len(trace.of_kind("capture.started")) == 3
     assert seqs == list(range(len(seqs)))
+
+
+def test_flush_while_a_reconfigure_changes_the_collectors() -> None:
+    """Regression: flush() iterated the live collector dict across awaits; a reconfigure
+    running at the same time made it raise 'dictionary changed size during iteration'."""
+    kernel = SimKernel(epoch_ns=0)
+    engine, sinks, _ = make_engine(kernel)
+    arm = spec(*ARM, "JointPositions", 10)
+    kernel.run_main(engine.apply([arm, spec(*CAMERA, "NextPointCloud", 10)]))
+    sinks[stream_id(arm)].broken_until = 3.0  # the arm's flush has to wait for its disk
+    kernel.run(until=2.0)
+
+    async def both() -> None:
+        rt = engine._rt
+        flushing = rt.spawn(engine.flush(), name="flush")
+        await rt.sleep(0.1)  # the flush is now waiting for the arm's disk
+        await engine.apply([arm])  # retires the camera while the flush is under way
+        await flushing.join()
+
+    kernel.run_main(both())

@@ -1,0 +1,88 @@
+"""A deliberately broken core must be caught: the real sync engine with one injected bug —
+a file whose upload failed is deleted anyway (deleting before acknowledgement) — is caught by
+the oracle on a library scenario, and `dmsim fuzz` finds it and shrinks the schedule to at
+most three faults, writing a scenario and a regression test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import dmsim.sync._worker as worker
+from dmsim.scenario import fuzz_scenario, loads_scenario, run_scenario
+from dmsim.sync import Step, StepKind, UploadResult
+
+SCENARIOS = Path(__file__).parents[3] / "scenarios"
+real_next_step = worker.next_step
+
+
+def delete_even_when_the_upload_failed(result: UploadResult) -> Step:
+    step = real_next_step(result)
+    return Step(StepKind.DELETE) if step.kind in (StepKind.BACK_OFF, StepKind.PAUSE) else step
+
+
+@pytest.fixture
+def broken_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(worker, "next_step", delete_even_when_the_upload_failed)
+
+
+def test_the_healthy_core_passes_the_scenario() -> None:
+    report = run_scenario(SCENARIOS / "field-failures" / "unavailable-storm.scenario.yaml",
+                          progress=False)  # fmt: skip
+    assert report.passed, report.summary()
+
+
+@pytest.mark.usefixtures("broken_core")
+def test_the_oracle_catches_deletion_before_acknowledgement() -> None:
+    report = run_scenario(SCENARIOS / "field-failures" / "unavailable-storm.scenario.yaml",
+                          progress=False)  # fmt: skip
+    data = report.to_json_dict()
+    assert data["verdict"] == "fail"
+    assert data["readings"]["lost"] > 0
+    assert any(v["class"] == "lost" for v in data["violations"]), data["violations"][:3]
+
+
+# A quiet machine on a clean LAN: uploads fail only when the fuzzer injects a fault.
+QUIET = """
+name: quiet-probe
+seed: 3
+duration: 20m
+network: {profile: lan}
+machine:
+  components:
+    - name: probe
+      type: sensor
+      model: fake
+      service_configs:
+        - type: data_manager
+          attributes:
+            capture_methods: [{method: Readings, capture_frequency_hz: 1}]
+  services:
+    - {name: data_manager, type: data_manager, attributes: {sync_interval_mins: 0.1}}
+expectations:
+  drain_within: 5m
+fuzz:
+  envelope:
+    max_faults: 6
+    quiet_tail: 5m
+    kinds: [link_down, rpc_reject, drop_ack_after_commit, slow_ack, crash, device_read_error]
+"""
+
+
+@pytest.mark.usefixtures("broken_core")
+def test_fuzz_finds_it_and_shrinks_to_at_most_three_faults(tmp_path: Path) -> None:
+    scenario = loads_scenario(QUIET, source="quiet-probe")
+    summary = fuzz_scenario(scenario, runs=30, seed=1, out_dir=tmp_path, max_shrink_runs=80)
+    assert summary.finding is not None, summary.text()
+    assert 1 <= len(summary.finding.minimal) <= 3, summary.text()
+    assert len(summary.finding.minimal) <= len(summary.finding.original)
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert any(name.endswith(".scenario.yaml") for name in written), written
+    assert any(name.startswith("test_") and name.endswith(".py") for name in written), written
+
+
+def test_fuzz_finds_nothing_in_the_healthy_core(tmp_path: Path) -> None:
+    scenario = loads_scenario(QUIET, source="quiet-probe")
+    summary = fuzz_scenario(scenario, runs=10, seed=1, out_dir=tmp_path)
+    assert summary.finding is None, summary.text()
