@@ -15,7 +15,9 @@ When the scenario's duration is over the world *heals* (every fault lifted), sto
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from viam.proto.app.datasync import SensorData
@@ -128,6 +130,10 @@ class World:
     # running ------------------------------------------------------------------------------
 
     def run(self, progress: Callable[[float], None] | None) -> WorldResult:
+        with _quiet_core_logs():
+            return self._run(progress)
+
+    def _run(self, progress: Callable[[float], None] | None) -> WorldResult:
         self.trace.subscribe(self._follow)
         self.trace.record("world.start", seed=self.seed, scenario=self.scenario.name)
         self.link.start()
@@ -324,6 +330,19 @@ class World:
             "upload_attempts": len(self.trace.of_kind("upload.attempt")),
             "trace_events": len(self.trace),
         }
+
+
+@contextmanager
+def _quiet_core_logs() -> Iterator[None]:
+    """The simulated machine's log lines (a week of stale-data warnings) stay out of the
+    console: everything they say is in the trace. Restored when the world ends."""
+    core = logging.getLogger("dmsim")
+    saved = (core.propagate, core.handlers[:])
+    core.propagate, core.handlers[:] = False, [logging.NullHandler()]
+    try:
+        yield
+    finally:
+        core.propagate, core.handlers[:] = saved
 
 
 def _no_mongo_in_simulation(uri: str) -> Any:
