@@ -11,7 +11,7 @@ simpy drives coroutines directly: ``env.process()`` accepts anything with ``send
 from __future__ import annotations
 
 import asyncio
-import math
+from collections import deque
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any, TypeVar, cast
 
@@ -170,43 +170,66 @@ class SimEvent:
 
 
 class SimQueue:
+    """A FIFO with asyncio.Queue's semantics: an item leaves the queue only when a getter has
+    resumed with it, so a cancelled getter can never lose one (simpy's Store hands items to
+    waiting gets a step before they resume). Waiting costs one wake-up event."""
+
     def __init__(self, rt: SimRuntime, maxsize: int) -> None:
         self._rt = rt
         self._maxsize = maxsize
-        self._store = simpy.Store(rt.kernel.env, capacity=maxsize if maxsize > 0 else math.inf)
+        self._items: deque[Any] = deque()
+        self._getters: deque[simpy.Event] = deque()
+        self._putters: deque[simpy.Event] = deque()
 
     @property
     def maxsize(self) -> int:
         return self._maxsize
 
     def qsize(self) -> int:
-        return len(self._store.items)
+        return len(self._items)
 
-    async def put(self, item: Any) -> None:
-        await _Wait(self._rt, self._store.put(item))
+    def _full(self) -> bool:
+        return 0 < self._maxsize <= len(self._items)
 
     def put_nowait(self, item: Any) -> None:
-        if len(self._store.items) >= self._store.capacity:
+        if self._full():
             raise QueueFull()
-        self._store.put(item)
+        self._items.append(item)
+        _wake(self._getters)
 
-    async def get(self) -> Any:
-        request = self._store.get()
-        try:
-            return await _Wait(self._rt, request)
-        except BaseException:
-            # simpy handed the item over a step before this task resumes: if the task is
-            # cancelled in between, the item goes back to the front (asyncio never loses it).
-            if request.triggered and request.ok:
-                self._store.items.insert(0, request.value)
-            raise
+    async def put(self, item: Any) -> None:
+        while self._full():
+            await self._wait(self._putters)
+        self.put_nowait(item)
 
     def get_nowait(self) -> Any:
-        request = self._store.get()
-        if not request.triggered:
-            request.cancel()
+        if not self._items:
             raise QueueEmpty()
-        return request.value
+        item = self._items.popleft()
+        _wake(self._putters)
+        return item
+
+    async def get(self) -> Any:
+        while not self._items:
+            await self._wait(self._getters)
+        return self.get_nowait()
+
+    async def _wait(self, waiters: deque[simpy.Event]) -> None:
+        event = self._rt.kernel.env.event()
+        waiters.append(event)
+        try:
+            await _Wait(self._rt, event)
+        except BaseException:
+            if event in waiters:
+                waiters.remove(event)
+            elif event.triggered:
+                _wake(waiters)  # we were woken but leave: pass the wake-up on
+            raise
+
+
+def _wake(waiters: deque[simpy.Event]) -> None:
+    if waiters:
+        waiters.popleft().succeed()
 
 
 class SimKernel:

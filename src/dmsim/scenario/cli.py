@@ -102,10 +102,17 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def _writable(path: Path | None, option: str) -> None:
-    if path is not None and not path.parent.is_dir():
+    """Create the report's directory up front, so a long run never fails at its very end."""
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
         raise ScenarioError(
-            Problem(option, f"cannot write {path}: directory {path.parent} does not exist")
-        )
+            Problem(option, f"cannot write {path}: {error.strerror or error}")
+        ) from None
+    if path.is_dir():
+        raise ScenarioError(Problem(option, f"cannot write {path}: it is a directory"))
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -52,7 +52,7 @@ def test_run_fails_with_exit_1_and_seed_override(
     ("argv", "fragment"),
     [
         (["run", "missing.scenario.yaml"], "cannot read the scenario"),
-        (["run", str(SMALL), "--json", "/no/such/dir/r.json"], "--json: cannot write"),
+        (["run", str(SMALL), "--json", f"{SMALL}/r.json"], "--json: cannot write"),
         (["fuzz", str(SMALL), "--runs", "2", "--out", str(SMALL)], "not a directory"),
     ],
 )
@@ -65,6 +65,18 @@ def test_bad_input_exits_2(
     use_world(monkeypatch, ToyWorld())
     assert main(argv) == 2
     assert fragment in capsys.readouterr().err
+
+
+def test_report_directories_are_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Regression: `make run` on a fresh clone failed because out/ did not exist."""
+    use_world(monkeypatch, ToyWorld())
+    report, plot = tmp_path / "out" / "r.json", tmp_path / "out" / "deeper" / "t.png"
+    main(["run", str(SMALL), "--json", str(report), "--plot", str(plot)])
+    capsys.readouterr()
+    assert report.is_file()
+    assert plot.is_file()
 
 
 def test_fuzz_reports_a_finding(
