@@ -92,46 +92,23 @@ def build_sim_resource(
         / 1000
     )
     opts = payload or PayloadOptions()
-    if kind == "arm":
-        return SimArm(name=name, rt=rt, rng=rng, trace=trace, model=model, latency_s=latency)
-    if kind == "board":
-        return SimBoard(
-            name=name,
-            rt=rt,
-            rng=rng,
-            trace=trace,
-            model=model,
-            latency_s=latency,
-            attributes=attributes,
-        )
+    common: dict[str, Any] = {
+        "name": name, "rt": rt, "rng": rng, "trace": trace, "model": model, "latency_s": latency,
+    }  # fmt: skip
+    if kind in _PLAIN:
+        return _PLAIN[kind](**common)
+    if kind in _WITH_ATTRIBUTES:
+        return _WITH_ATTRIBUTES[kind](**common, attributes=attributes)
     if kind == "camera":
-        return SimCamera(
-            name=name,
-            rt=rt,
-            rng=rng,
-            trace=trace,
-            model=model,
-            latency_s=latency,
-            attributes=attributes,
-            payload=opts,
-        )
+        return SimCamera(**common, attributes=attributes, payload=opts)
+    if kind == "sensor":
+        return SimSensor(**common, attributes=attributes, fields=opts.tabular_fields)
     if kind == "motor":
-        tpr = attributes.get("ticks_per_rotation")
+        max_rpm = attr_float(
+            attributes, "max_rpm", source=source, default=120.0, low=0.0, high=100_000.0
+        )
         return SimMotor(
-            name=name,
-            rt=rt,
-            rng=rng,
-            trace=trace,
-            model=model,
-            latency_s=latency,
-            max_rpm=attr_float(
-                attributes, "max_rpm", source=source, default=120.0, low=0.0, high=100_000.0
-            ),
-            ticks_per_rotation=None
-            if tpr is None
-            else attr_int(
-                attributes, "ticks_per_rotation", source=source, default=1, low=1, high=1 << 24
-            ),
+            **common, max_rpm=max_rpm, ticks_per_rotation=_ticks_per_rotation(attributes, source)
         )
     if kind == "encoder":
         motor = attributes.get("motor")
@@ -139,57 +116,26 @@ def build_sim_resource(
             raise ConfigError(
                 Problem("attributes.motor", f"must be a motor name, got {motor!r}"), source=source
             )
-        tpr = attributes.get("ticks_per_rotation")
         return SimEncoder(
-            name=name,
-            rt=rt,
-            rng=rng,
-            trace=trace,
-            model=model,
-            latency_s=latency,
-            ticks_per_rotation=None
-            if tpr is None
-            else attr_int(
-                attributes, "ticks_per_rotation", source=source, default=1, low=1, high=1 << 24
-            ),
+            **common,
+            ticks_per_rotation=_ticks_per_rotation(attributes, source),
             motor=None if motor is None else _motor_ref(lookup, name, motor),
         )
-    if kind == "gantry":
-        return SimGantry(
-            name=name,
-            rt=rt,
-            rng=rng,
-            trace=trace,
-            model=model,
-            latency_s=latency,
-            attributes=attributes,
-        )
-    if kind == "movement_sensor":
-        return SimMovementSensor(
-            name=name,
-            rt=rt,
-            rng=rng,
-            trace=trace,
-            model=model,
-            latency_s=latency,
-            attributes=attributes,
-        )
-    if kind == "sensor":
-        return SimSensor(
-            name=name,
-            rt=rt,
-            rng=rng,
-            trace=trace,
-            model=model,
-            latency_s=latency,
-            attributes=attributes,
-            fields=opts.tabular_fields,
-        )
-    if kind == "servo":
-        return SimServo(name=name, rt=rt, rng=rng, trace=trace, model=model, latency_s=latency)
-    return SimVision(
-        name=name, rt=rt, rng=rng, trace=trace, model=model, latency_s=latency, lookup=lookup
-    )
+    return SimVision(**common, lookup=lookup)
+
+
+_PLAIN: dict[str, Callable[..., SimDevice]] = {"arm": SimArm, "servo": SimServo}
+_WITH_ATTRIBUTES: dict[str, Callable[..., SimDevice]] = {
+    "board": SimBoard,
+    "gantry": SimGantry,
+    "movement_sensor": SimMovementSensor,
+}
+
+
+def _ticks_per_rotation(attributes: Mapping[str, Any], source: str) -> int | None:
+    if attributes.get("ticks_per_rotation") is None:
+        return None
+    return attr_int(attributes, "ticks_per_rotation", source=source, default=1, low=1, high=1 << 24)
 
 
 def build_sim_resources(
