@@ -207,18 +207,24 @@ class World:
         self.rt, self.dm = rt, dm
         rt.spawn(dm.start(), name="start")
 
-    def crash(self) -> None:
+    def alive(self) -> bool:
+        return self.rt is not None and self.rt.alive
+
+    def crash(self) -> bool:
+        """Crash the running process; ``False`` (nothing happens) when it is already down."""
         if self.rt is None or not self.rt.alive:
-            return
+            return False
         self._record_skips()
         self.rt.kill()
         report = self.fs.crash()
         self.trace.record("process.crash", boot=self.boot, disk=repr(report)[:500])
         self.dm = None
+        return True
 
-    async def clean_stop(self) -> None:
+    async def clean_stop(self) -> bool:
+        """Shut the running process down cleanly; ``False`` when it is already down."""
         if self.dm is None or self.rt is None or not self.rt.alive:
-            return
+            return False
         dm, rt = self.dm, self.rt
         task = rt.spawn(dm.close(), name="shutdown")
         await task.join()
@@ -226,8 +232,11 @@ class World:
         rt.kill()  # the process exits; nothing of it runs any more
         self.trace.record("process.stop", boot=self.boot)
         self.dm = None
+        return True
 
     def restart(self) -> None:
+        if self.alive():
+            return  # one dmsim process at a time
         self.boot += 1
         self.trace.record("process.restart", boot=self.boot)
         self.start_process()

@@ -105,6 +105,7 @@ class FaultDriver:
         self._w = world
         self._active: dict[str, FaultStep] = {}
         self._runner: Task[None] | None = None
+        self._restarts: list[Task[None]] = []
         self._capacity = world.scenario.disk.capacity_bytes
 
     def start(self) -> None:
@@ -144,6 +145,8 @@ class FaultDriver:
         """Lift every fault still active and apply no more (the end of the run)."""
         if self._runner is not None:
             await self._runner.stop()
+        for pending in self._restarts:  # the end of the run boots the machine itself
+            await pending.stop()
         for step in list(self._active.values()):
             self._active.pop(step.fault_id)
             self._undo(step)
@@ -166,11 +169,11 @@ class FaultDriver:
         elif kind == "disk_append_garbage":
             self._append_garbage(str(p.get("prefix", "")), int(p["bytes"]), step.fault_id)
         elif kind == "crash":
-            w.crash()
-            w.infra.spawn(self._restart_after(float(p["restart_after"])), name="restart")
+            if w.crash():  # a crash while the process is down changes nothing
+                self._restart_later(float(p["restart_after"]))
         elif kind == "clean_restart":
-            await w.clean_stop()
-            w.infra.spawn(self._restart_after(float(p.get("restart_after", 0.0))), name="restart")
+            if await w.clean_stop():
+                self._restart_later(float(p.get("restart_after", 0.0)))
         elif kind == "reconfigure":
             document = apply_reconfigure(w.document, w.machine, p)
             machine = parse_machine_config(
@@ -204,6 +207,9 @@ class FaultDriver:
         elif kind in _RPC_KINDS:
             w.plan.remove(step.fault_id)
         w.trace.record("fault.end", fault_id=step.fault_id, fault_kind=kind)
+
+    def _restart_later(self, delay: float) -> None:
+        self._restarts.append(self._w.infra.spawn(self._restart_after(delay), name="restart"))
 
     async def _restart_after(self, delay: float) -> None:
         await self._w.infra.sleep(delay)
