@@ -1,0 +1,114 @@
+"""The data manager API on simulated time: Sync, DoCommand (status, flush, sync), Reconfigure,
+Close — against SimFS, a simulated link and an in-process cloud."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from dmsim.cloud import CloudCore
+from dmsim.config import loads_machine_config
+from dmsim.devices import SimResourceSpec, build_sim_resources
+from dmsim.errors import ConfigError
+from dmsim.net import SimCloudTransport, SimLink
+from dmsim.runtime import RngTree, SimKernel, Trace
+from dmsim.service import DataManager
+from dmsim.storage import SimFS
+
+CAPTURE_DIR = "/data/capture"
+
+
+def machine(*, hz: float, sync_disabled: bool) -> str:
+    return json.dumps({
+        "components": [{
+            "name": "probe", "type": "sensor", "model": "fake",
+            "service_configs": [{"type": "data_manager", "attributes": {
+                "capture_methods": [{"method": "Readings", "capture_frequency_hz": hz}]}}],
+        }],
+        "services": [{"name": "dm", "type": "data_manager", "attributes": {
+            "capture_dir": CAPTURE_DIR, "sync_disabled": sync_disabled,
+            "sync_interval_mins": 0.1}}],
+    })  # fmt: skip
+
+
+class Rig:
+    def __init__(self) -> None:
+        self.kernel = SimKernel(epoch_ns=1_767_225_600 * 10**9)
+        self.trace = Trace(self.kernel.now)
+        infra = self.kernel.process("infra")
+        rng = RngTree(4)
+        self.fs = SimFS(capacity_bytes=1 << 30, rng=rng.child("disk"),
+                        wall_clock=self.kernel.wall_ns)  # fmt: skip
+        self.link = SimLink(infra, rng=rng.child("link"), trace=self.trace)
+        self.link.start()
+        self.cloud = CloudCore(clock=lambda: self.kernel.wall_ns() / 1e9)
+        self.rt = self.kernel.process("dmsim")
+        devices = build_sim_resources(
+            [SimResourceSpec("sensor", "probe", "fake")], rt=infra, rng=rng.child("devices")
+        )
+        self.dm = DataManager(
+            rt=self.rt,
+            fs=self.fs.for_process(self.rt),
+            machine=loads_machine_config(machine(hz=1, sync_disabled=True)),
+            resolve=lambda api, name: devices.get(name) if api.endswith(":sensor") else None,
+            transport=SimCloudTransport(self.rt, self.link, self.cloud),
+            is_online=self.link.is_up,
+            rng=rng.child("dm"),
+            trace=self.trace,
+            boot=0,
+            part_id="part-1",
+        )
+
+    def call(self, coro: Any) -> Any:
+        return self.kernel.run_main(coro)
+
+    def files(self, suffix: str) -> list[str]:
+        return [f"{d}/{n}" for d, _, names in self.fs.walk(CAPTURE_DIR)
+                for n in names if n.endswith(suffix)]  # fmt: skip
+
+
+def test_manual_sync_works_with_scheduled_sync_disabled_and_returns_counts() -> None:
+    rig = Rig()
+    rig.call(rig.dm.start())
+    rig.kernel.run(until=60.5)
+    assert rig.cloud.statistics().readings == 0  # scheduled sync is off
+    status = rig.call(rig.dm.do_command({"command": "status"}))
+    assert status["collectors"][0]["captured"] == 60
+    assert rig.call(rig.dm.do_command({"command": "flush"})) == {"flushed": 1}
+    assert not rig.files(".prog")
+    completed = len(rig.files(".capture"))
+    assert completed >= 1
+    report = rig.call(rig.dm.do_command({"command": "sync"}))["sync"]
+    assert report["uploaded"] == report["dispatched"] == completed
+    assert rig.cloud.statistics().readings == 60
+    assert not rig.files(".capture")
+
+
+def test_reconfigure_changes_the_rate_in_place_and_close_leaves_only_complete_files() -> None:
+    rig = Rig()
+    rig.call(rig.dm.start())
+    rig.kernel.run(until=10.5)
+    rig.call(rig.dm.reconfigure(loads_machine_config(machine(hz=10, sync_disabled=True))))
+    rig.kernel.run(until=20.5)
+    rig.call(rig.dm.close())
+    assert [e.kind for e in rig.trace.of_kind("capture.started", "capture.rate_changed")] == [
+        "capture.started",
+        "capture.rate_changed",
+    ]
+    captured = rig.dm.statistics().collectors[0].captured
+    # 1 Hz ticks at 1..10; the pending deadline (11.0) is kept, then 10 Hz up to 20.5, whose
+    # tick fires before close() at that same instant
+    assert captured == 10 + 96
+    assert not rig.files(".prog")
+    report = rig.call(rig.dm.sync())  # Sync() after Close still uploads what is on disk
+    assert report.uploaded == len(rig.trace.of_kind("file.completed"))
+    assert rig.cloud.statistics().readings == captured
+
+
+def test_unknown_commands_name_the_valid_ones() -> None:
+    rig = Rig()
+    rig.call(rig.dm.start())
+    with pytest.raises(ConfigError, match="status, flush or sync"):
+        rig.call(rig.dm.do_command({"command": "reboot"}))
