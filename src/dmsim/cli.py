@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "dmsim.net.cli",
     "dmsim.cloud.cli",
     "dmsim.scenario.simulate_cli",
+    "dmsim.service.cli",
 )
 
 

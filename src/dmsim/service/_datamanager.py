@@ -34,6 +34,7 @@ from dmsim.sync import (
     SyncEngine,
     SyncReport,
     SyncSettings,
+    SyncStatistics,
 )
 
 from ._sink import WriterSink, record_closed_file
@@ -47,7 +48,7 @@ _log = logging.getLogger("dmsim.datamanager")
 class DataManagerStatistics:
     boot: int
     collectors: tuple[CollectorStatistics, ...]
-    sync: Any
+    sync: SyncStatistics
     disk_policies: tuple[Any, ...]
     recovery: RecoveryReport | None
 

@@ -1,0 +1,163 @@
+"""Running the core for real: the data manager on the wall clock, the real disk and a real
+DataSyncService over gRPC — what a Raspberry Pi runs (``dmsim machine``).
+
+The boot number of a reading's identity (stream, boot, seq) must differ on every start of the
+process, or readings captured after a restart would collide with those before it; it is kept
+in ``<capture_dir>/.dmsim/boot`` (never synced: sync takes only ``.capture`` files there).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from dmsim.capture import CaptureSource
+from dmsim.config import MachineConfig
+from dmsim.errors import ConfigError, Problem
+from dmsim.runtime import Event, RngTree, Runtime
+from dmsim.storage import FileSystem
+from dmsim.sync import CloudTransport
+
+from ._datamanager import DataManager, DataManagerStatistics
+
+__all__ = ["MachineStatus", "machine_devices", "next_boot", "run_machine"]
+
+
+@dataclass(frozen=True, slots=True)
+class MachineStatus:
+    """One progress line's worth of state."""
+
+    seconds: float
+    captured: int
+    skipped: int
+    files_uploaded: int
+    upload_failures: int
+
+    def line(self) -> str:
+        return (
+            f"t={self.seconds:7.1f}s  captured {self.captured:,}  skipped {self.skipped:,}  "
+            f"uploaded files {self.files_uploaded:,}  failed attempts {self.upload_failures:,}"
+        )
+
+
+def next_boot(fs: FileSystem, capture_dir: str) -> int:
+    """Read, increment and durably store the boot counter."""
+    directory = f"{capture_dir.rstrip('/')}/.dmsim"
+    path, temporary = f"{directory}/boot", f"{directory}/boot.new"
+    fs.makedirs(directory)
+    previous = -1
+    if fs.exists(path):
+        handle = fs.open_read(path)
+        try:
+            text = handle.read().decode("ascii", errors="replace").strip()
+        finally:
+            handle.close()
+        if not text.isdigit():
+            raise ConfigError(Problem(path, f"boot counter is not a number: {text[:40]!r}"))
+        previous = int(text)
+    with contextlib.suppress(FileNotFoundError):
+        fs.unlink(temporary)
+    out = fs.open_append(temporary)
+    try:
+        out.write(f"{previous + 1}\n".encode())
+        out.fsync()
+    finally:
+        out.close()
+    fs.rename(temporary, path)
+    fs.fsync_dir(directory)
+    return previous + 1
+
+
+def status_of(stats: DataManagerStatistics, seconds: float) -> MachineStatus:
+    return MachineStatus(
+        seconds=seconds,
+        captured=sum(c.captured for c in stats.collectors),
+        skipped=sum(c.skipped_total for c in stats.collectors),
+        files_uploaded=stats.sync.files_uploaded,
+        upload_failures=stats.sync.failures,
+    )
+
+
+async def run_machine(
+    machine: MachineConfig,
+    *,
+    rt: Runtime,
+    fs: FileSystem,
+    devices: Mapping[tuple[str, str], CaptureSource],
+    transport: CloudTransport,
+    part_id: str,
+    seed: int,
+    stop: Event,
+    status_every_s: float,
+    report: Callable[[MachineStatus], None],
+) -> MachineStatus:
+    """Run until ``stop`` is set, reporting status now and then; then shut down cleanly."""
+    manager = machine.data_manager
+    if manager is None:
+        raise ConfigError(Problem("services", "no data_manager service: nothing to run"))
+    try:
+        boot = next_boot(fs, manager.capture_dir)
+    except OSError as error:
+        where = manager.capture_dir
+        reason = "permission denied" if error.errno == errno.EACCES else error.strerror
+        raise ConfigError(Problem("capture_dir", f"{where}: {reason}")) from None
+    dm = DataManager(
+        rt=rt,
+        fs=fs,
+        machine=machine,
+        resolve=lambda api, name: devices.get((api, name)),
+        transport=transport,
+        is_online=lambda: True,  # outages show up as failed uploads; sync pauses on them
+        rng=RngTree(seed).child(f"boot-{boot}"),
+        trace=None,
+        boot=boot,
+        part_id=part_id,
+        durability_window_s=manager.durability_window_s,
+    )
+    start = rt.monotonic()
+    await dm.start()
+    try:
+        while not stop.is_set():
+            try:
+                await rt.with_timeout(status_every_s, stop.wait())
+            except TimeoutError:
+                report(status_of(dm.statistics(), rt.monotonic() - start))
+    finally:
+        await dm.close()
+        await transport.close()
+    return status_of(dm.statistics(), rt.monotonic() - start)
+
+
+def machine_devices(
+    machine: MachineConfig, *, rt: Runtime, real: bool, seed: int
+) -> dict[tuple[str, str], Any]:
+    """The machine's resources: simulated ones on this runtime's clock, or hardware drivers."""
+    if not real:
+        from dmsim.devices import SimResourceSpec, build_sim_resources
+
+        specs = [
+            SimResourceSpec(f"{c.namespace}:component:{c.type}", c.name, c.model, c.attributes)
+            for c in machine.components
+        ] + [
+            SimResourceSpec(f"{s.namespace}:service:{s.type}", s.name, s.model, s.attributes)
+            for s in machine.services
+            if s.capture_methods
+        ]
+        built = build_sim_resources(specs, rt=rt, rng=RngTree(seed).child("devices"))
+        return {(d.api, d.name): d for d in built.values()}
+    from dmsim.devices import build_real_resource
+
+    drivers: dict[tuple[str, str], Any] = {}
+    for c in machine.components:
+        driver = build_real_resource(
+            api_type=f"{c.namespace}:component:{c.type}",
+            name=c.name,
+            model=c.model,
+            attributes=c.attributes,
+            rt=rt,
+        )
+        drivers[(driver.api, driver.name)] = driver
+    return drivers
