@@ -149,24 +149,34 @@ class SimTask:
 
 
 class SimEvent:
+    """asyncio.Event's semantics; a simpy event exists only while someone waits, so setting
+    an event nobody waits on schedules nothing."""
+
     def __init__(self, rt: SimRuntime) -> None:
         self._rt = rt
-        self._event = rt.kernel.env.event()
+        self._flag = False
+        self._waiters: simpy.Event | None = None
 
     def set(self) -> None:
-        if not self._event.triggered:
-            self._event.succeed()
+        if self._flag:
+            return
+        self._flag = True
+        if self._waiters is not None:
+            self._waiters.succeed()
+            self._waiters = None
 
     def clear(self) -> None:
-        if self._event.triggered:
-            self._event = self._rt.kernel.env.event()
+        self._flag = False
 
     def is_set(self) -> bool:
-        return bool(self._event.triggered)
+        return self._flag
 
     async def wait(self) -> None:
-        if not self._event.triggered:
-            await _Wait(self._rt, self._event)
+        if self._flag:
+            return
+        if self._waiters is None:
+            self._waiters = self._rt.kernel.env.event()
+        await _Wait(self._rt, self._waiters)
 
 
 class SimQueue:
