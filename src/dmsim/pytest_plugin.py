@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from dmsim.cloud import CloudCore
     from dmsim.net import FaultProxy
     from dmsim.scenario import Report, Scenario, WorldRunner
+    from dmsim.scenario._world import World
 
 __all__ = ["FaultProxyHandle", "ScenarioFailed", "ScenarioItem", "ScenarioRunner"]
 
@@ -198,6 +199,34 @@ def dmsim_seed(request: pytest.FixtureRequest) -> int:
 def dmsim_scenario_runner(request: pytest.FixtureRequest) -> ScenarioRunner:
     """Runs scenarios with the session's world and seed; returns :class:`Report` objects."""
     return ScenarioRunner(request.config)
+
+
+@pytest.fixture
+def dmsim_machine(request: pytest.FixtureRequest) -> Callable[..., World]:
+    """A factory of started simulated machines, driven step by step from the test.
+
+    ``dmsim_machine(scenario, seed=None)`` takes a scenario path, YAML text or ``Scenario``;
+    advance it with ``.advance(until=seconds)``, act on it (``.crash()``, ``.restart()``,
+    ``.kernel.step_wall_clock(s)``, ``.devices``, ``.fs``, ``.cloud``, ``.dm``) and end it with
+    ``.finish()``, whose ``WorldResult`` ``dmsim.scenario.judge`` turns into a verdict."""
+    from dmsim.scenario import Scenario, load_scenario, loads_scenario
+    from dmsim.scenario._world import World
+
+    chosen = request.config.stash[_SEED]
+
+    def make(source: str | Path | Scenario, *, seed: int | None = None) -> World:
+        if isinstance(source, Scenario):
+            scenario = source
+        elif isinstance(source, Path) or not str(source).lstrip().startswith(("name:", "{")):
+            scenario = load_scenario(source)
+        else:
+            scenario = loads_scenario(str(source), source="dmsim_machine")
+        pick = seed if seed is not None else chosen if chosen is not None else scenario.seed
+        world = World(scenario, seed=pick)
+        world.start()
+        return world
+
+    return make
 
 
 class _SteppingClock:

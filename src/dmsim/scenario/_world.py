@@ -130,25 +130,36 @@ class World:
     # running ------------------------------------------------------------------------------
 
     def run(self, progress: Callable[[float], None] | None) -> WorldResult:
+        """The whole scenario: start, run to the end of its duration, heal, drain, judge-ready."""
         with _quiet_core_logs():
-            return self._run(progress)
+            self.start()
+            duration = self.scenario.duration_s
+            for step in range(1, _PROGRESS_STEPS + 1):
+                self.advance(until=duration * step / _PROGRESS_STEPS)
+                if progress is not None:
+                    progress(step / _PROGRESS_STEPS * 0.95)
+            result = self.finish()
+        if progress is not None:
+            progress(1.0)
+        return result
 
-    def _run(self, progress: Callable[[float], None] | None) -> WorldResult:
+    def start(self) -> None:
+        """Boot the machine and arm the fault schedule (simulated time 0)."""
         self.trace.subscribe(self._follow)
         self.trace.record("world.start", seed=self.seed, scenario=self.scenario.name)
         self.link.start()
         self.start_process()
         self.faults.start()
         self.infra.spawn(self._sample_loop(), name="sampler")
-        duration = self.scenario.duration_s
-        for step in range(1, _PROGRESS_STEPS + 1):
-            self.kernel.run(until=duration * step / _PROGRESS_STEPS)
-            if progress is not None:
-                progress(step / _PROGRESS_STEPS * 0.95)
+
+    def advance(self, *, until: float) -> None:
+        """Run simulated time up to ``until`` seconds."""
+        self.kernel.run(until=until)
+
+    def finish(self) -> WorldResult:
+        """Heal every fault, stop capture, let sync drain, shut down; the run's result."""
         self.kernel.run_main(self._finish(), name="final-drain")
         self._sample()
-        if progress is not None:
-            progress(1.0)
         return WorldResult(
             trace=self.trace,
             sim_seconds=self.kernel.now(),

@@ -1,0 +1,42 @@
+"""The `dmsim_machine` fixture: a simulated machine driven step by step from a test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from dmsim.scenario import judge
+from dmsim.scenario._world import World
+
+PROBE = """
+name: probe-box
+seed: 3
+duration: 10m
+machine:
+  components:
+    - name: probe
+      type: sensor
+      model: fake
+      service_configs:
+        - type: data_manager
+          attributes:
+            capture_methods: [{method: Readings, capture_frequency_hz: 1}]
+  services:
+    - {name: data_manager, type: data_manager, attributes: {sync_interval_mins: 0.1}}
+"""
+
+
+def test_drive_a_machine_through_a_crash_by_hand(dmsim_machine: Callable[..., World]) -> None:
+    machine = dmsim_machine(PROBE)
+    machine.advance(until=120.0)
+    assert machine.cloud.statistics().readings > 100
+    assert machine.crash()
+    machine.advance(until=150.0)
+    machine.restart()
+    machine.advance(until=300.0)
+    result = machine.finish()
+    verdict = judge(result, machine.scenario.expectations)
+    assert verdict.passed, verdict
+    assert [e.kind for e in result.trace.of_kind("process.crash", "process.restart")] == [
+        "process.crash",
+        "process.restart",
+    ]
