@@ -20,7 +20,7 @@ from dmsim.storage import SimFS
 CAPTURE_DIR = "/data/capture"
 
 
-def machine(*, hz: float, sync_disabled: bool) -> str:
+def machine(*, hz: float, sync_disabled: bool, capture_disabled: bool = False) -> str:
     return json.dumps({
         "components": [{
             "name": "probe", "type": "sensor", "model": "fake",
@@ -29,12 +29,13 @@ def machine(*, hz: float, sync_disabled: bool) -> str:
         }],
         "services": [{"name": "dm", "type": "data_manager", "attributes": {
             "capture_dir": CAPTURE_DIR, "sync_disabled": sync_disabled,
+            "capture_disabled": capture_disabled,
             "sync_interval_mins": 0.1}}],
     })  # fmt: skip
 
 
 class Rig:
-    def __init__(self) -> None:
+    def __init__(self, *, capture_disabled: bool = False) -> None:
         self.kernel = SimKernel(epoch_ns=1_767_225_600 * 10**9)
         self.trace = Trace(self.kernel.now)
         infra = self.kernel.process("infra")
@@ -51,7 +52,9 @@ class Rig:
         self.dm = DataManager(
             rt=self.rt,
             fs=self.fs.for_process(self.rt),
-            machine=loads_machine_config(machine(hz=1, sync_disabled=True)),
+            machine=loads_machine_config(
+                machine(hz=1, sync_disabled=True, capture_disabled=capture_disabled)
+            ),
             resolve=lambda api, name: devices.get(name) if api.endswith(":sensor") else None,
             transport=SimCloudTransport(self.rt, self.link, self.cloud),
             is_online=self.link.is_up,
@@ -111,3 +114,13 @@ def test_unknown_commands_name_the_valid_ones() -> None:
     rig.call(rig.dm.start())
     with pytest.raises(ConfigError, match="status, flush or sync"):
         rig.call(rig.dm.do_command({"command": "reboot"}))
+
+
+def test_capture_disabled_runs_no_collector_and_no_disk_deleter() -> None:
+    rig = Rig(capture_disabled=True)
+    rig.call(rig.dm.start())
+    rig.kernel.run(until=120.0)
+    status = rig.call(rig.dm.do_command({"command": "status"}))
+    assert status["collectors"] == []
+    assert status["disk_policies"] == []
+    assert not rig.trace.of_kind("reading.captured")
