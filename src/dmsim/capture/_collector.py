@@ -18,6 +18,7 @@ queue's worth of readings on every Close).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -35,6 +36,7 @@ from ._throttle import LogThrottle
 __all__ = ["CaptureSource", "Collector", "CollectorStatistics", "ReadingSink", "StampedReading"]
 
 _WRITE_BACKOFF_INITIAL_S = 0.1
+_FLUSH_DRAIN_S = 5.0
 _WRITE_BACKOFF_MAX_S = 30.0
 
 
@@ -164,9 +166,12 @@ class Collector:
         if self._schedule is not None:
             self._schedule = self._schedule.with_period(period_s)
 
-    async def flush(self) -> None:
-        """Write everything queued so far, fsync, and complete the open file."""
-        await self._drained()
+    async def flush(self, *, drain_timeout_s: float = _FLUSH_DRAIN_S) -> None:
+        """Write what is queued (waiting at most ``drain_timeout_s``), then complete the open
+        file. The wait is bounded: when the disk is full of unsynced files the queue cannot
+        drain, and the sync pass that calls this must still go on to upload and free space."""
+        with contextlib.suppress(TimeoutError):
+            await self._rt.with_timeout(drain_timeout_s, self._drained())
         self._sink.close_file()
 
     async def close(self, *, drain_timeout_s: float = 60.0) -> None:

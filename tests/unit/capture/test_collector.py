@@ -153,3 +153,25 @@ def test_a_killed_process_stops_capturing() -> None:
     dev.rt.kill()  # type: ignore[attr-defined]
     kernel.run(until=10.0)
     assert dev.calls == calls
+
+
+def test_flush_does_not_wait_for_a_disk_that_cannot_drain() -> None:
+    """Regression: flush() waited until the queue drained. With the disk full of unsynced
+    files the writer cannot drain, and the sync pass (which flushes first) never uploaded
+    the files that would free the space."""
+    kernel = SimKernel(epoch_ns=0)
+    collector, _dev, sink, _ = make(kernel, hz=10)
+    collector.start()
+    kernel.run(until=5.0)
+    sink.broken_until = 1e9  # the disk is full from now on
+    kernel.run(until=10.0)
+    assert collector.statistics().queue_depth > 0
+
+    async def flush() -> float:
+        start = collector._rt.monotonic()
+        await collector.flush()
+        return collector._rt.monotonic() - start
+
+    waited = kernel.run_main(flush())
+    assert waited <= 5.0
+    assert sink.files_closed == 1  # what was written so far is a complete file, ready to sync
