@@ -18,6 +18,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from typing import Any
 
 from viam.proto.app.datasync import SensorData
@@ -343,9 +344,9 @@ class World:
         link = self.link.statistics()
         return {
             "boots": self.boot + 1,
-            "cloud": _plain(cloud),
-            "disk": _plain(fs),
-            "link": _plain(link),
+            "cloud": asdict(cloud),
+            "disk": asdict(fs),
+            "link": asdict(link),
             "backlog_files_at_end": self._backlog()[0],
             "upload_attempts": len(self.trace.of_kind("upload.attempt")),
             "trace_events": len(self.trace),
@@ -368,10 +369,3 @@ def _quiet_core_logs() -> Iterator[None]:
 def _no_mongo_in_simulation(uri: str) -> Any:
     # The simulated machine has no MongoDB server: capture must carry on regardless (logged).
     raise ConnectionError(f"no MongoDB server in the simulated world ({uri})")
-
-
-def _plain(value: Any) -> Any:
-    fields = getattr(value, "__dataclass_fields__", None)
-    if fields is None:
-        return value if isinstance(value, (int, float, str, bool, type(None))) else repr(value)
-    return {name: _plain(getattr(value, name)) for name in fields}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from viam.proto.app.datasync import DataType
@@ -161,7 +161,7 @@ class DataManager:
             return {"flushed": len(self._capture.specs())}
         if name == "sync":
             report = await self.sync()
-            return {"sync": _as_dict(report)}
+            return {"sync": asdict(report)}
         raise ConfigError(
             Problem("command", f"unknown command {name!r}; expected status, flush or sync")
         )
@@ -183,10 +183,10 @@ class DataManager:
         return {
             "boot": self._boot,
             "capture_dir": self._config.capture_dir,
-            "collectors": [_as_dict(s) for s in self._capture.statistics()],
-            "sync": _as_dict(self._sync.statistics()),
-            "disk_policies": [_as_dict(p.statistics()) for p in self._policies],
-            "mongo": _as_dict(self._mongo.statistics()),
+            "collectors": [asdict(s) for s in self._capture.statistics()],
+            "sync": asdict(self._sync.statistics()),
+            "disk_policies": [asdict(p.statistics()) for p in self._policies],
+            "mongo": asdict(self._mongo.statistics()),
         }
 
     def statistics(self) -> DataManagerStatistics:
@@ -345,14 +345,3 @@ def _data_manager(machine: MachineConfig) -> DataManagerConfig:
             Problem("services", "no data_manager service: nothing to capture or sync")
         )
     return config
-
-
-def _as_dict(value: Any) -> dict[str, Any]:
-    fields = getattr(value, "__dataclass_fields__", None)
-    if fields is None:
-        return {"value": repr(value)}
-    out: dict[str, Any] = {}
-    for name in fields:
-        item = getattr(value, name)
-        out[name] = _as_dict(item) if hasattr(item, "__dataclass_fields__") else item
-    return out
