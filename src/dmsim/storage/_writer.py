@@ -390,8 +390,7 @@ class CaptureWriter:
         encoder = self._encoders.get(key)
         if encoder is None:
             encoder = self._encoders[key] = IdentityEncoder(*key)
-        tag = encoder.field_bytes(reading_id.seq)
-        return b"".join((encode_uvarint(len(body) + len(tag)), body, tag))
+        return encoder.frame(body, reading_id.seq)
 
     def _last_existing_us(self) -> int | None:
         try:

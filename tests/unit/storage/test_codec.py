@@ -146,6 +146,14 @@ def test_fast_identity_encoder_matches_the_message_class(rid: ReadingId) -> None
     assert IdentityEncoder(rid.stream, rid.boot).field_bytes(rid.seq) == identity_field_bytes(rid)
 
 
+@given(ids, st.binary(max_size=300))
+def test_fast_identity_encoder_frames_records_like_the_codec(rid: ReadingId, blob: bytes) -> None:
+    reading = binary_reading(blob, time_requested_ns=1, time_received_ns=2)
+    body = reading.SerializeToString(deterministic=True)
+    framed = IdentityEncoder(rid.stream, rid.boot).frame(body, rid.seq)
+    assert framed == encode_sensor_data(reading, rid)
+
+
 @given(ids)
 def test_identity_round_trips_through_serialized_sensor_data(rid: ReadingId) -> None:
     framed = encode_sensor_data(
