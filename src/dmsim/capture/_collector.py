@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from viam.proto.app.datasync import SensorData
 
@@ -44,8 +44,7 @@ class CaptureSource(Protocol):
     async def capture(self, method: str, params: Mapping[str, str]) -> CaptureResult: ...
 
 
-@dataclass(frozen=True, slots=True)
-class StampedReading:
+class StampedReading(NamedTuple):  # a NamedTuple, not a dataclass: built for every reading
     """A reading with its identity, as the ``SensorData`` the sink writes."""
 
     stream: str
@@ -226,9 +225,8 @@ class Collector:
         assert self._schedule is not None
         while True:
             await self._rt.sleep_until(self._schedule.deadline)
-            now = self._rt.monotonic()
-            if self._queue.maxsize and self._queue.qsize() >= self._queue.maxsize:
-                self._schedule, skipped = self._schedule.skip_current(now)
+            if self._queue.full():
+                self._schedule, skipped = self._schedule.skip_current(self._rt.monotonic())
                 self._counters.skip("queue_full", 1)
                 self._counters.skip("overrun", skipped - 1)
                 continue

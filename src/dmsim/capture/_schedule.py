@@ -15,7 +15,7 @@ extra capture or a gap longer than the longer of the two periods.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["Schedule", "interval_for_hz"]
 
@@ -30,8 +30,7 @@ def interval_for_hz(hz: float) -> float | None:
     return 1.0 / hz
 
 
-@dataclass(frozen=True, slots=True)
-class Schedule:
+class Schedule(NamedTuple):  # a NamedTuple, not a dataclass: built on every tick (hot path)
     """``origin + tick * period`` is the next deadline to serve."""
 
     origin: float
@@ -50,9 +49,11 @@ class Schedule:
         """The schedule after serving the current tick at wall time ``now``, and how many
         ticks were skipped because ``now`` is already past their deadlines."""
         next_tick = self.tick + 1
+        if now <= self.origin + next_tick * self.period:  # on time: the common case
+            return Schedule(self.origin, self.period, next_tick), 0
         # Ticks whose deadline is already strictly in the past cannot be served on time.
         due = math.floor((now - self.origin) / self.period + 1e-9)
-        skipped = max(0, due - next_tick + 1) if now > self.origin + next_tick * self.period else 0
+        skipped = max(0, due - next_tick + 1)
         return Schedule(self.origin, self.period, next_tick + skipped), skipped
 
     def skip_current(self, now: float) -> tuple[Schedule, int]:

@@ -68,6 +68,9 @@ class Queue(Protocol[T]):
 
     def qsize(self) -> int: ...
 
+    def full(self) -> bool:
+        """True when bounded and at ``maxsize`` (``put_nowait`` would raise)."""
+
     async def put(self, item: T) -> None: ...
 
     def put_nowait(self, item: T) -> None:

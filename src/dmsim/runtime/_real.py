@@ -78,6 +78,9 @@ class RealQueue:
     def qsize(self) -> int:
         return self._queue.qsize()
 
+    def full(self) -> bool:
+        return self._queue.full()
+
     async def put(self, item: Any) -> None:
         await self._queue.put(item)
 

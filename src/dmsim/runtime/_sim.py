@@ -11,6 +11,7 @@ simpy drives coroutines directly: ``env.process()`` accepts anything with ``send
 from __future__ import annotations
 
 import asyncio
+import types
 from collections import deque
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any, TypeVar, cast
@@ -26,27 +27,21 @@ __all__ = ["SimKernel", "SimRuntime"]
 _KILLED = "dmsim:killed"
 
 
-class _Wait:
-    """Await one simpy event; translate interrupts into cancellation or a kill."""
-
-    __slots__ = ("_event", "_rt")
-
-    def __init__(self, rt: SimRuntime, event: simpy.Event) -> None:
-        self._rt = rt
-        self._event = event
-
-    def __await__(self) -> Generator[simpy.Event, Any, Any]:
-        if not self._rt.alive:
-            raise ProcessKilled(self._rt.name)
-        try:
-            return (yield self._event)
-        except simpy.Interrupt as interrupt:
-            cancel = getattr(self._event, "cancel", None)
-            if cancel is not None:  # a pending Store get/put must not swallow an item later
-                cancel()
-            if interrupt.cause == _KILLED:
-                raise ProcessKilled(self._rt.name) from None
-            raise asyncio.CancelledError() from None
+@types.coroutine
+def _wait_event(rt: SimRuntime, event: simpy.Event) -> Generator[simpy.Event, Any, Any]:
+    """Await one simpy event; translate interrupts into cancellation or a kill. (A generator
+    rather than an awaitable class: one object per wait instead of two.)"""
+    if not rt.alive:
+        raise ProcessKilled(rt.name)
+    try:
+        return (yield event)
+    except simpy.Interrupt as interrupt:
+        cancel = getattr(event, "cancel", None)
+        if cancel is not None:  # a pending Store get/put must not swallow an item later
+            cancel()
+        if interrupt.cause == _KILLED:
+            raise ProcessKilled(rt.name) from None
+        raise asyncio.CancelledError() from None
 
 
 def _resume(coro: Coroutine[Any, Any, T], first: simpy.Event) -> Coroutine[Any, Any, T]:
@@ -135,7 +130,7 @@ class SimTask:
 
     async def join(self) -> Any:
         self._joined = True
-        result = await _Wait(self._rt, self._process)
+        result = await _wait_event(self._rt, self._process)
         if self._error is not None:
             raise self._error
         if self._cancelled:
@@ -145,7 +140,7 @@ class SimTask:
     async def stop(self) -> None:
         self.cancel()
         if self._process.is_alive:
-            await _Wait(self._rt, self._process)
+            await _wait_event(self._rt, self._process)
 
 
 class SimEvent:
@@ -176,7 +171,7 @@ class SimEvent:
             return
         if self._waiters is None:
             self._waiters = self._rt.kernel.env.event()
-        await _Wait(self._rt, self._waiters)
+        await _wait_event(self._rt, self._waiters)
 
 
 class SimQueue:
@@ -198,17 +193,17 @@ class SimQueue:
     def qsize(self) -> int:
         return len(self._items)
 
-    def _full(self) -> bool:
+    def full(self) -> bool:
         return 0 < self._maxsize <= len(self._items)
 
     def put_nowait(self, item: Any) -> None:
-        if self._full():
+        if self.full():
             raise QueueFull()
         self._items.append(item)
         _wake(self._getters)
 
     async def put(self, item: Any) -> None:
-        while self._full():
+        while self.full():
             await self._wait(self._putters)
         self.put_nowait(item)
 
@@ -228,7 +223,7 @@ class SimQueue:
         event = self._rt.kernel.env.event()
         waiters.append(event)
         try:
-            await _Wait(self._rt, event)
+            await _wait_event(self._rt, event)
         except BaseException:
             if event in waiters:
                 waiters.remove(event)
@@ -299,10 +294,10 @@ class SimRuntime:
 
     # waiting
     async def sleep(self, seconds: float) -> None:
-        await _Wait(self, self.kernel.env.timeout(max(0.0, seconds)))
+        await _wait_event(self, self.kernel.env.timeout(max(0.0, seconds)))
 
     async def sleep_until(self, deadline: float) -> None:
-        await _Wait(self, self.kernel.env.timeout(max(0.0, deadline - self.kernel.env.now)))
+        await _wait_event(self, self.kernel.env.timeout(max(0.0, deadline - self.kernel.env.now)))
 
     # concurrency
     def spawn(self, coro: Coroutine[Any, Any, T], *, name: str) -> SimTask:
@@ -330,7 +325,7 @@ class SimRuntime:
         self._tasks[task] = None
         timer = self.kernel.env.timeout(max(0.0, seconds))
         try:
-            await _Wait(self, self.kernel.env.any_of([task._process, timer]))
+            await _wait_event(self, self.kernel.env.any_of([task._process, timer]))
         except asyncio.CancelledError:
             await task.stop()
             raise

@@ -18,7 +18,7 @@ from typing import Any
 
 from google.protobuf import any_pb2, struct_pb2, timestamp_pb2, wrappers_pb2
 from viam.proto.app.data import Annotations
-from viam.proto.app.datasync import DataCaptureMetadata, DataType, SensorData, SensorMetadata
+from viam.proto.app.datasync import DataCaptureMetadata, DataType, SensorData
 
 from dmsim.errors import StorageError
 
@@ -175,16 +175,28 @@ def build_metadata(
     )
 
 
-def _sensor_metadata(
-    time_requested_ns: int, time_received_ns: int, annotations: Annotations | None
-) -> SensorMetadata:
-    meta = SensorMetadata(
-        time_requested=timestamp_from_ns(time_requested_ns),
-        time_received=timestamp_from_ns(time_received_ns),
-    )
-    if annotations is not None:
-        meta.annotations.CopyFrom(annotations)
-    return meta
+def _stamp(data: SensorData, time_requested_ns: int, time_received_ns: int) -> None:
+    # Set in place: building Timestamps and a SensorMetadata to copy in costs twice as much.
+    metadata = data.metadata
+    for stamp, ns in (
+        (metadata.time_requested, time_requested_ns),
+        (metadata.time_received, time_received_ns),
+    ):
+        stamp.seconds, stamp.nanos = divmod(ns, 1_000_000_000)
+
+
+def _fill_struct(struct: struct_pb2.Struct, values: Mapping[str, Any]) -> None:
+    """``struct.update(values)``, with the common scalars set directly: protobuf's update is
+    pure Python and runs an isinstance chain per key."""
+    fields = struct.fields
+    for key, value in values.items():
+        kind = type(value)
+        if kind is float or kind is int:
+            fields[key].number_value = value
+        elif kind is str:
+            fields[key].string_value = value
+        else:  # None, bool, containers, subclasses: protobuf's own conversion
+            struct[key] = value
 
 
 def tabular_reading(
@@ -194,18 +206,20 @@ def tabular_reading(
     time_received_ns: int,
 ) -> SensorData:
     """A tabular ``SensorData``: ``values`` become a ``google.protobuf.Struct``."""
+    data = SensorData()
+    _stamp(data, time_requested_ns, time_received_ns)
+    payload = data.struct
     if isinstance(values, struct_pb2.Struct):
-        payload = values
-    else:
-        payload = struct_pb2.Struct()
-        try:
-            payload.update(values)
-        except (ValueError, TypeError) as error:
-            shown = json.dumps(values, default=repr)[:200]
-            raise StorageError(f"reading is not a JSON-like mapping ({error}): {shown}") from None
-    return SensorData(
-        metadata=_sensor_metadata(time_requested_ns, time_received_ns, None), struct=payload
-    )
+        payload.CopyFrom(values)
+        return data
+    try:
+        _fill_struct(payload, values)
+    except (ValueError, TypeError) as error:
+        shown = json.dumps(values, default=repr)[:200]
+        raise StorageError(f"reading is not a JSON-like mapping ({error}): {shown}") from None
+    if not values:
+        payload.SetInParent()  # an empty reading is still a Struct
+    return data
 
 
 def binary_reading(
@@ -216,7 +230,8 @@ def binary_reading(
     annotations: Annotations | None = None,
 ) -> SensorData:
     """A binary ``SensorData`` (an image, a point cloud...), with optional vision annotations."""
-    return SensorData(
-        metadata=_sensor_metadata(time_requested_ns, time_received_ns, annotations),
-        binary=payload,
-    )
+    data = SensorData(binary=payload)
+    _stamp(data, time_requested_ns, time_received_ns)
+    if annotations is not None:
+        data.metadata.annotations.CopyFrom(annotations)
+    return data

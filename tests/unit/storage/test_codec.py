@@ -11,6 +11,7 @@ from viam.proto.app.datasync import (
     DataCaptureUploadRequest,
     DataType,
     SensorData,
+    SensorMetadata,
     UploadMetadata,
 )
 
@@ -122,6 +123,32 @@ def test_tabular_reading_from_mapping_and_struct() -> None:
 def test_tabular_reading_refuses_values_a_struct_cannot_hold() -> None:
     with pytest.raises(StorageError, match="JSON-like"):
         tabular_reading({"x": object()}, time_requested_ns=0, time_received_ns=0)
+
+
+json_like = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**60), 2**60) | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=20,
+)
+ns = st.integers(-(2**62), 2**62)
+
+
+@given(st.dictionaries(st.text(max_size=8), json_like, max_size=8), ns, ns)
+def test_tabular_reading_serializes_like_protobufs_own_builders(
+    values: dict[str, object], requested: int, received: int
+) -> None:
+    """The builder sets fields in place for speed; the bytes must be those of the plain
+    construction (``Struct.update``, ``SensorMetadata(...)``), empty mappings included."""
+    struct = struct_pb2.Struct()
+    struct.update(values)
+    metadata = SensorMetadata(
+        time_requested=timestamp_from_ns(requested), time_received=timestamp_from_ns(received)
+    )
+    expected = SensorData(metadata=metadata, struct=struct)
+    built = tabular_reading(values, time_requested_ns=requested, time_received_ns=received)
+    assert built.SerializeToString(deterministic=True) == expected.SerializeToString(
+        deterministic=True
+    )
 
 
 def test_binary_reading_carries_annotations() -> None:
