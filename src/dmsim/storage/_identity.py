@@ -135,6 +135,7 @@ class IdentityEncoder:
         self.stream = stream
         self.boot = boot
         prefix = bytes(_IdentityMessage(stream=stream, boot=boot).SerializeToString())
+        # indexed by the seq varint's length (entry 0 unused: a varint has at least one byte)
         self._heads = tuple(
             b"".join((_TAG, _uvarint(len(prefix) + 1 + n), prefix, _SEQ_TAG)) for n in range(11)
         )
