@@ -23,6 +23,7 @@ from viam.proto.app.datasync import DataCaptureMetadata, DataType, SensorData
 from dmsim.errors import StorageError
 
 from ._identity import ReadingId, identity_field_bytes
+from ._varint import uvarint
 
 __all__ = [
     "MAX_VARINT_BYTES",
@@ -41,9 +42,6 @@ __all__ = [
 
 # A uint64 needs at most ten 7-bit groups; anything longer is garbage, not a big number.
 MAX_VARINT_BYTES = 10
-
-# Lengths below 128 are one byte; a table avoids building a bytearray for the common case.
-_SMALL_VARINTS = tuple(bytes((n,)) for n in range(128))
 
 
 class CaptureFormatError(StorageError):
@@ -70,20 +68,11 @@ class NoMetadataError(CaptureFormatError):
 
 def encode_uvarint(value: int) -> bytes:
     """Unsigned LEB128, as protobuf encodes lengths."""
-    if value < 128:
-        if value < 0:
-            raise StorageError(f"a varint cannot encode a negative number ({value})")
-        return _SMALL_VARINTS[value]
-    if value < 0x4000:
-        return bytes(((value & 0x7F) | 0x80, value >> 7))
+    if value < 0:
+        raise StorageError(f"a varint cannot encode a negative number ({value})")
     if value >= 1 << 64:
         raise StorageError(f"a varint cannot encode {value} (over 64 bits)")
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
+    return uvarint(value)
 
 
 def decode_uvarint(buf: bytes | bytearray | memoryview, offset: int = 0) -> tuple[int, int]:
@@ -131,7 +120,7 @@ def encode_sensor_data(reading: SensorData, reading_id: ReadingId | None = None)
     body: bytes = reading.SerializeToString(deterministic=True)
     if reading_id is not None:
         body += identity_field_bytes(reading_id)
-    return encode_uvarint(len(body)) + body
+    return frame(body)
 
 
 def timestamp_from_ns(ns: int) -> timestamp_pb2.Timestamp:

@@ -27,6 +27,8 @@ from viam.proto.app.datasync import SensorData
 
 from dmsim.errors import StorageError
 
+from ._varint import uvarint
+
 __all__ = [
     "IDENTITY_FIELD_NUMBER",
     "IdentityEncoder",
@@ -44,26 +46,7 @@ _MAX_BOOT = (1 << 32) - 1
 _MAX_SEQ = (1 << 64) - 1
 
 
-_SMALL = tuple(bytes((n,)) for n in range(128))
-
-
-def _uvarint(value: int) -> bytes:
-    # Callers pass validated values in [0, 2**64); short forms first, they are the hot path.
-    if value < 0x80:
-        return _SMALL[value]
-    if value < 0x4000:
-        return bytes(((value & 0x7F) | 0x80, value >> 7))
-    if value < 0x200000:
-        return bytes(((value & 0x7F) | 0x80, ((value >> 7) & 0x7F) | 0x80, value >> 14))
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-_TAG = _uvarint(IDENTITY_FIELD_NUMBER << 3 | _WIRE_TYPE_LEN)
+_TAG = uvarint(IDENTITY_FIELD_NUMBER << 3 | _WIRE_TYPE_LEN)
 _SEQ_TAG = b"\x18"  # field 3, varint
 
 
@@ -137,14 +120,14 @@ class IdentityEncoder:
         prefix = bytes(_IdentityMessage(stream=stream, boot=boot).SerializeToString())
         # indexed by the seq varint's length (entry 0 unused: a varint has at least one byte)
         self._heads = tuple(
-            b"".join((_TAG, _uvarint(len(prefix) + 1 + n), prefix, _SEQ_TAG)) for n in range(11)
+            b"".join((_TAG, uvarint(len(prefix) + 1 + n), prefix, _SEQ_TAG)) for n in range(11)
         )
         # proto3 omits a zero seq; so must we, to match the message class
-        self._zero = b"".join((_TAG, _uvarint(len(prefix)), prefix))
+        self._zero = b"".join((_TAG, uvarint(len(prefix)), prefix))
 
     def field_bytes(self, seq: int) -> bytes:
         if 0 < seq <= _MAX_SEQ:
-            value = _uvarint(seq)
+            value = uvarint(seq)
             return self._heads[len(value)] + value
         if seq == 0:
             return self._zero
@@ -154,7 +137,7 @@ class IdentityEncoder:
         """One framed record: the length varint, ``body`` (a serialized ``SensorData``), then
         this identity with ``seq`` as field 71000."""
         tag = self.field_bytes(seq)
-        return _uvarint(len(body) + len(tag)) + body + tag
+        return uvarint(len(body) + len(tag)) + body + tag
 
 
 def _from_message(message: Any) -> ReadingId:

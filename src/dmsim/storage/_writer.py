@@ -37,7 +37,7 @@ from viam.proto.app.datasync import DataCaptureMetadata, DataType, SensorData
 
 from dmsim.errors import ConfigError, Problem, StorageError
 
-from ._codec import build_metadata, encode_metadata, encode_uvarint
+from ._codec import build_metadata, encode_metadata, frame
 from ._fs import FileHandle, FileSystem
 from ._identity import IdentityEncoder, ReadingId
 from ._naming import CAPTURE_EXT, PROG_EXT, CollectorKey, format_stem, next_stem_time
@@ -385,7 +385,7 @@ class CaptureWriter:
     def _encode(self, reading: SensorData, reading_id: ReadingId | None) -> bytes:
         body: bytes = reading.SerializeToString(deterministic=True)
         if reading_id is None:
-            return encode_uvarint(len(body)) + body
+            return frame(body)
         key = (reading_id.stream, reading_id.boot)
         encoder = self._encoders.get(key)
         if encoder is None:
