@@ -11,7 +11,7 @@ import hashlib
 from viam.proto.app.datasync import SensorData
 
 from dmsim.devices import BinaryReading, Reading, annotations_to_proto
-from dmsim.storage._codec import binary_reading, tabular_reading
+from dmsim.storage._codec import binary_reading, serialize_deterministic, tabular_reading
 
 __all__ = ["sensor_data_digest", "to_sensor_data"]
 
@@ -38,4 +38,4 @@ def sensor_data_digest(data: SensorData) -> str:
     clone = SensorData()
     clone.CopyFrom(data)
     clone.DiscardUnknownFields()  # the identity field is added on the way to disk
-    return hashlib.blake2b(clone.SerializeToString(deterministic=True), digest_size=8).hexdigest()
+    return hashlib.blake2b(serialize_deterministic(clone), digest_size=8).hexdigest()

@@ -27,7 +27,7 @@ from viam.proto.app.datasync import SensorData
 
 from dmsim.errors import StorageError
 
-from ._varint import uvarint
+from ._varint import length_prefix, uvarint
 
 __all__ = [
     "IDENTITY_FIELD_NUMBER",
@@ -48,6 +48,8 @@ _MAX_SEQ = (1 << 64) - 1
 
 _TAG = uvarint(IDENTITY_FIELD_NUMBER << 3 | _WIRE_TYPE_LEN)
 _SEQ_TAG = b"\x18"  # field 3, varint
+# a varint's first byte when more follow: the low 7 bits with the continuation bit
+_LOW_BYTES = tuple(bytes((low | 0x80,)) for low in range(128))
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -108,10 +110,13 @@ class IdentityEncoder:
     """Fast encoder for one stream and boot: only ``seq`` changes between readings.
 
     The field's bytes before the seq value depend only on the value's varint length, so they
-    are built once per length (1 to 10 bytes) and each reading costs one varint and a concat.
+    are built once per length (1 to 10 bytes). A varint's first byte holds the low 7 bits and
+    the rest is the varint of ``seq >> 7``, so the fields of 128 consecutive seqs differ only
+    in that byte: they are built together, and a collector counting up pays one tuple index
+    per reading.
     """
 
-    __slots__ = ("_heads", "_zero", "boot", "stream")
+    __slots__ = ("_block", "_block_fields", "_head_lows", "_heads", "_zero", "boot", "stream")
 
     def __init__(self, stream: str, boot: int) -> None:
         ReadingId(stream, boot, 0)  # validates
@@ -124,20 +129,38 @@ class IdentityEncoder:
         )
         # proto3 omits a zero seq; so must we, to match the message class
         self._zero = b"".join((_TAG, uvarint(len(prefix)), prefix))
+        # by varint length: the 128 heads followed by a first byte (built when first needed)
+        self._head_lows: dict[int, list[bytes]] = {}
+        self._block: int | None = None  # seq >> 7 of the seqs in _block_fields
+        self._block_fields: list[bytes] = []
 
     def field_bytes(self, seq: int) -> bytes:
-        if 0 < seq <= _MAX_SEQ:
-            value = uvarint(seq)
-            return self._heads[len(value)] + value
-        if seq == 0:
-            return self._zero
-        raise StorageError(f"reading identity seq {seq} is not a uint64")
+        if seq >> 7 != self._block:
+            self._build_block(seq)
+        return self._block_fields[seq & 0x7F]
 
     def frame(self, body: bytes, seq: int) -> bytes:
         """One framed record: the length varint, ``body`` (a serialized ``SensorData``), then
         this identity with ``seq`` as field 71000."""
-        tag = self.field_bytes(seq)
-        return uvarint(len(body) + len(tag)) + body + tag
+        if seq >> 7 != self._block:
+            self._build_block(seq)
+        field = self._block_fields[seq & 0x7F]
+        return length_prefix(len(body) + len(field)) + body + field
+
+    def _build_block(self, seq: int) -> None:
+        if not 0 <= seq <= _MAX_SEQ:
+            raise StorageError(f"reading identity seq {seq} is not a uint64")
+        block = seq >> 7
+        if block == 0:
+            fields = [self._zero, *(self._heads[1] + uvarint(n) for n in range(1, 128))]
+        else:
+            rest = uvarint(block)
+            head_lows = self._head_lows.get(len(rest))
+            if head_lows is None:
+                head = self._heads[1 + len(rest)]
+                head_lows = self._head_lows[len(rest)] = [head + low for low in _LOW_BYTES]
+            fields = [head_low + rest for head_low in head_lows]
+        self._block, self._block_fields = block, fields
 
 
 def _from_message(message: Any) -> ReadingId:

@@ -4,7 +4,9 @@ callers pass values in ``[0, 2**64)`` (:func:`dmsim.storage._codec.encode_uvarin
 
 from __future__ import annotations
 
-__all__ = ["uvarint"]
+import functools
+
+__all__ = ["length_prefix", "uvarint"]
 
 _SMALL = tuple(bytes((n,)) for n in range(128))
 
@@ -23,3 +25,9 @@ def uvarint(value: int) -> bytes:
         value >>= 7
     out.append(value)
     return bytes(out)
+
+
+# A record's length prefix. A stream's records come in a few lengths, and a cache hit costs a
+# quarter of building the varint (mostly the bytes() constructor); bounded for binary payloads,
+# whose lengths rarely repeat.
+length_prefix = functools.lru_cache(maxsize=1024)(uvarint)

@@ -37,7 +37,7 @@ from viam.proto.app.datasync import DataCaptureMetadata, DataType, SensorData
 
 from dmsim.errors import ConfigError, Problem, StorageError
 
-from ._codec import build_metadata, encode_metadata, frame
+from ._codec import build_metadata, encode_metadata, frame, serialize_deterministic
 from ._fs import FileHandle, FileSystem
 from ._identity import IdentityEncoder, ReadingId
 from ._naming import CAPTURE_EXT, PROG_EXT, CollectorKey, format_stem, next_stem_time
@@ -49,7 +49,6 @@ __all__ = [
     "ClosedFile",
     "WriterStatistics",
     "landed_count",
-    "needs_rotation",
     "sync_deadline_after",
 ]
 
@@ -60,11 +59,6 @@ _NEVER = math.inf
 
 
 # -- decisions ------------------------------------------------------------------------------
-
-
-def needs_rotation(size: int, readings: int, max_size: int) -> bool:
-    """rdk's rule: a file over the limit is cut before the next write (never an empty one)."""
-    return readings > 0 and size > max_size
 
 
 def sync_deadline_after(first_unsynced_at: float, window: float) -> float:
@@ -137,13 +131,9 @@ class CaptureWriteError(StorageError, OSError):
         return f"{self.path}: {self.operation} failed: {self.strerror}{lost}"
 
 
-@dataclass(slots=True, eq=False)
-class _Record:
-    reading_id: ReadingId | None
-    reading: SensorData
-    data: bytes
-    written_at: float
-    queued: bool = False  # in _pending until it lands in a file
+# A reading accepted but not yet in a file: its identity, the reading and its framed bytes.
+# A plain tuple because one is built per reading (a class instance costs five times more).
+_Record = tuple[ReadingId | None, SensorData, bytes]
 
 
 @dataclass(slots=True)
@@ -238,6 +228,7 @@ class CaptureWriter:
         self._stranded: list[_File] = []
         self._last_us: int | None = None
         self._encoders: dict[tuple[str, int], IdentityEncoder] = {}
+        self._encoder: IdentityEncoder | None = None  # the last one used: a writer has one stream
         self._closed = False
         self._c = _Counters()
 
@@ -259,46 +250,68 @@ class CaptureWriter:
         """
         if self._closed:
             raise StorageError(f"writer for {self._dir} is closed")
-        record = _Record(reading_id, reading, self._encode(reading, reading_id), self._now())
-        try:
-            if self._binary:
-                self._write_binary(record, mime_type)
-            else:
-                self._write_tabular(record)
-        except CaptureWriteError as error:
-            if record.queued and record not in self._pending:
-                return  # it reached the file: keeping it is what the caller must see
-            if record.queued:
-                self._pending.remove(record)
-                self._pending_bytes -= len(record.data)
-            self._c.readings_rejected += 1
-            raise CaptureWriteError(
-                error.cause,
-                path=error.path,
-                operation=error.operation,
-                rejected=((reading_id, reading),),
-            ) from error
+        body = serialize_deterministic(reading)
+        if reading_id is None:
+            data = frame(body)
+        else:
+            encoder = self._encoder
+            if (
+                encoder is None
+                or encoder.boot != reading_id.boot
+                or encoder.stream != reading_id.stream
+            ):
+                encoder = self._encoder_for(reading_id)
+            data = encoder.frame(body, reading_id.seq)
+        record = (reading_id, reading, data)
+        if self._binary:
+            self._write_binary(record, mime_type)
+        else:
+            self._write_tabular(record)
 
     def _write_tabular(self, record: _Record) -> None:
+        now = self._now()
         file = self._file
-        if file is not None and needs_rotation(
-            file.size + self._pending_bytes,
-            len(file.reading_ids) + len(self._pending),
-            self._max_size,
-        ):
-            self._c.rotations += 1
-            self._complete_open_file()
-        if self._file is None:
-            self._open(self._metadata)  # named now: a file is named after its first reading
-        record.queued = True
+        try:
+            # rdk's rule: a file over the limit is cut before the next write (never an empty one)
+            if (
+                file is not None
+                and file.size + self._pending_bytes > self._max_size
+                and (file.reading_ids or self._pending)
+            ):
+                self._c.rotations += 1
+                self._complete_open_file()
+            if self._file is None:
+                self._open(self._metadata)  # named now: a file is named after its first reading
+        except CaptureWriteError as error:
+            raise self._rejection(error, record) from error
         self._pending.append(record)
-        self._pending_bytes += len(record.data)
+        self._pending_bytes += len(record[2])
         if self._deadline == _NEVER:
-            self._deadline = sync_deadline_after(record.written_at, self._window)
-        if self._pending_bytes >= self._buffer_limit:
-            self._flush()
-        if record.written_at >= self._deadline:
-            self.sync()
+            self._deadline = sync_deadline_after(now, self._window)
+        try:
+            if self._pending_bytes >= self._buffer_limit:
+                self._flush()
+            if now >= self._deadline:
+                self.sync()
+        except CaptureWriteError as error:
+            if self._unqueue(record):
+                raise self._rejection(error, record) from error
+            # else it reached the file: keeping it is what the caller must see
+
+    def _unqueue(self, record: _Record) -> bool:
+        """Take ``record`` back out of the buffer; ``False`` if it already landed in a file."""
+        for index, pending in enumerate(self._pending):
+            if pending is record:
+                del self._pending[index]
+                self._pending_bytes -= len(record[2])
+                return True
+        return False
+
+    def _rejection(self, error: CaptureWriteError, record: _Record) -> CaptureWriteError:
+        self._c.readings_rejected += 1
+        return CaptureWriteError(
+            error.cause, path=error.path, operation=error.operation, rejected=(record[:2],)
+        )
 
     def sync_deadline(self) -> float | None:
         """When the oldest unsynced reading must be fsynced (``None``: nothing pending)."""
@@ -347,7 +360,7 @@ class CaptureWriter:
         try:
             self.flush_and_close()
         except CaptureWriteError as error:
-            lost = tuple((r.reading_id, r.reading) for r in self._pending)
+            lost = tuple(record[:2] for record in self._pending)
             self._c.readings_rejected += len(lost)
             self._pending, self._pending_bytes = [], 0
             self._closed = True
@@ -382,15 +395,13 @@ class CaptureWriter:
 
     # -- encoding and naming -------------------------------------------------------------
 
-    def _encode(self, reading: SensorData, reading_id: ReadingId | None) -> bytes:
-        body: bytes = reading.SerializeToString(deterministic=True)
-        if reading_id is None:
-            return frame(body)
+    def _encoder_for(self, reading_id: ReadingId) -> IdentityEncoder:
         key = (reading_id.stream, reading_id.boot)
         encoder = self._encoders.get(key)
         if encoder is None:
             encoder = self._encoders[key] = IdentityEncoder(*key)
-        return encoder.frame(body, reading_id.seq)
+        self._encoder = encoder
+        return encoder
 
     def _last_existing_us(self) -> int | None:
         try:
@@ -447,22 +458,23 @@ class CaptureWriter:
         if file is None or file.handle is None:
             file = self._open(self._metadata)
         assert file.handle is not None
-        data = b"".join(r.data for r in self._pending)
+        data = b"".join([record[2] for record in self._pending])
         try:
             file.handle.write(data)
         except OSError as error:
             self._c.write_errors += 1
-            landed = self._landed_after_error(file)
-            self._land(file, landed_count([len(r.data) for r in self._pending], landed))
+            lengths = [len(record[2]) for record in self._pending]
+            count = landed_count(lengths, self._landed_after_error(file))
+            self._land(file, count, sum(lengths[:count]))
             self._end_file_after_error(file)
             raise CaptureWriteError(error, path=file.prog, operation="write") from error
         file.size += len(data)
-        self._land(file, len(self._pending))
+        self._land(file, len(self._pending), len(data))
 
-    def _land(self, file: _File, count: int) -> None:
+    def _land(self, file: _File, count: int, size: int) -> None:
+        """The first ``count`` pending records (``size`` bytes) are now in ``file``."""
         landed, self._pending = self._pending[:count], self._pending[count:]
-        file.reading_ids.extend([record.reading_id for record in landed])
-        size = sum([len(record.data) for record in landed])
+        file.reading_ids.extend([record[0] for record in landed])
         self._pending_bytes -= size
         self._c.bytes_written += size
         self._c.readings_written += count
@@ -485,12 +497,19 @@ class CaptureWriter:
             metadata = DataCaptureMetadata()
             metadata.CopyFrom(self._metadata)
             metadata.mime_type = mime_type
-        self._open(metadata)
-        record.queued = True
+        try:
+            self._open(metadata)
+        except CaptureWriteError as error:
+            raise self._rejection(error, record) from error
         self._pending.append(record)
-        self._pending_bytes += len(record.data)
-        self._flush()
-        self._complete_open_file()
+        self._pending_bytes += len(record[2])
+        try:
+            self._flush()
+            self._complete_open_file()
+        except CaptureWriteError as error:
+            if self._unqueue(record):
+                raise self._rejection(error, record) from error
+            # else it reached the file: keeping it is what the caller must see
 
     def _end_file_after_error(self, file: _File) -> None:
         """Stop appending to ``file``; complete it if it holds readings, else discard it."""

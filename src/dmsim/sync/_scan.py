@@ -40,7 +40,7 @@ from google.protobuf.unknown_fields import UnknownFieldSet
 from viam.proto.app.datasync import DataCaptureMetadata, DataType, SensorData
 
 from dmsim.errors import StorageError
-from dmsim.storage._codec import CaptureFormatError, decode_uvarint
+from dmsim.storage._codec import CaptureFormatError, decode_uvarint, serialize_deterministic
 from dmsim.storage._fs import FileSystem
 from dmsim.storage._identity import (
     IDENTITY_FIELD_NUMBER,
@@ -85,7 +85,7 @@ class CaptureScan:
 
 def reading_bytes(sensor_data: SensorData, reading_id: ReadingId | None) -> bytes:
     """A reading serialized for a request, with dmsim's identity as its unknown field."""
-    body: bytes = sensor_data.SerializeToString(deterministic=True)
+    body = serialize_deterministic(sensor_data)
     return body + identity_field_bytes(reading_id) if reading_id is not None else body
 
 
@@ -201,7 +201,7 @@ def _plainly_valid(body: bytes) -> bool:
             return False
     # Byte for byte what protobuf writes (maps sorted, as dmsim's writer does): no repeated,
     # conflicting or non-canonical fields. Files from other writers take the reader.
-    return bool(reading.SerializeToString(deterministic=True) == body)
+    return serialize_deterministic(reading) == body
 
 
 def _in_range(ts: timestamp_pb2.Timestamp) -> bool:

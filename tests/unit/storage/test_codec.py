@@ -173,6 +173,20 @@ def test_fast_identity_encoder_matches_the_message_class(rid: ReadingId) -> None
     assert IdentityEncoder(rid.stream, rid.boot).field_bytes(rid.seq) == identity_field_bytes(rid)
 
 
+@given(
+    ids,
+    st.lists(
+        st.one_of(u64, st.integers(0, 300), st.integers(2**14 - 200, 2**14 + 200)), max_size=30
+    ),
+)
+def test_one_identity_encoder_serves_any_order_of_seqs(rid: ReadingId, seqs: list[int]) -> None:
+    # The encoder builds fields 128 seqs at a time; jumping between blocks must not mix them.
+    encoder = IdentityEncoder(rid.stream, rid.boot)
+    for seq in [*seqs, *range(rid.seq - min(rid.seq, 130), rid.seq)]:
+        expected = identity_field_bytes(ReadingId(rid.stream, rid.boot, seq))
+        assert encoder.field_bytes(seq) == expected
+
+
 @given(ids, st.binary(max_size=300))
 def test_fast_identity_encoder_frames_records_like_the_codec(rid: ReadingId, blob: bytes) -> None:
     reading = binary_reading(blob, time_requested_ns=1, time_received_ns=2)

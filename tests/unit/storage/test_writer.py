@@ -20,7 +20,6 @@ from dmsim.storage._writer import (
     CaptureWriter,
     ClosedFile,
     landed_count,
-    needs_rotation,
     sync_deadline_after,
 )
 
@@ -301,12 +300,6 @@ def test_bad_options_are_config_errors_naming_the_option(
 
 
 # -- pure decisions ------------------------------------------------------------------------
-
-
-def test_needs_rotation() -> None:
-    assert needs_rotation(101, 1, 100)
-    assert not needs_rotation(100, 1, 100)
-    assert not needs_rotation(500, 0, 100)
 
 
 def test_sync_deadline_after() -> None:
