@@ -15,7 +15,7 @@ RESULTS = HERE / "results"
 BENCHES: list[tuple[str, list[str], list[str]]] = [
     # (name, arguments, quick arguments)
     ("capture", [], ["--quick"]),
-    ("storage", [], ["--readings", "20000", "--rounds", "2"]),
+    ("storage", [], ["--readings", "20000", "--rounds", "3"]),
     ("cloud", [], ["--duration", "10"]),
     (
         "sync",

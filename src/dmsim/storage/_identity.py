@@ -112,7 +112,7 @@ class IdentityEncoder:
     The field's bytes before the seq value depend only on the value's varint length, so they
     are built once per length (1 to 10 bytes). A varint's first byte holds the low 7 bits and
     the rest is the varint of ``seq >> 7``, so the fields of 128 consecutive seqs differ only
-    in that byte: they are built together, and a collector counting up pays one tuple index
+    in that byte: they are built together, and a collector counting up pays one list index
     per reading.
     """
 
@@ -129,7 +129,8 @@ class IdentityEncoder:
         )
         # proto3 omits a zero seq; so must we, to match the message class
         self._zero = b"".join((_TAG, uvarint(len(prefix)), prefix))
-        # by varint length: the 128 heads followed by a first byte (built when first needed)
+        # per seq varint length: its head followed by each of the 128 first bytes (built when
+        # a seq of that length first comes)
         self._head_lows: dict[int, list[bytes]] = {}
         self._block: int | None = None  # seq >> 7 of the seqs in _block_fields
         self._block_fields: list[bytes] = []
