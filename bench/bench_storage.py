@@ -35,7 +35,7 @@ from typing import Any
 
 from viam.proto.app.datasync import DataType, SensorData
 
-from dmsim.storage._codec import encode_sensor_data, encode_uvarint, tabular_reading
+from dmsim.storage._codec import encode_sensor_data, serialize_deterministic, tabular_reading
 from dmsim.storage._identity import IdentityEncoder, ReadingId
 from dmsim.storage._naming import CollectorKey
 from dmsim.storage._realfs import RealFS
@@ -137,9 +137,7 @@ def run_encode_only(batch: list[tuple[SensorData, ReadingId]]) -> float:
     encoder = IdentityEncoder(batch[0][1].stream, batch[0][1].boot)
     start = time.perf_counter()
     for reading, rid in batch:
-        body = reading.SerializeToString()
-        tag = encoder.field_bytes(rid.seq)
-        b"".join((encode_uvarint(len(body) + len(tag)), body, tag))
+        encoder.frame(serialize_deterministic(reading), rid.seq)
     return time.perf_counter() - start
 
 
