@@ -15,33 +15,53 @@ from collections.abc import Sequence
 from . import __version__
 from .errors import DmsimError, _InputError
 
-# Modules that define ``register(subparsers)``; each adds its commands with
-# ``parser.set_defaults(handler=...)``.
-COMMAND_MODULES: tuple[str, ...] = (
-    "dmsim.config.cli",
-    "dmsim.storage.cli",
-    "dmsim.scenario.cli",
-    "dmsim.net.cli",
-    "dmsim.cloud.cli",
-    "dmsim.scenario.simulate_cli",
-    "dmsim.service.cli",
-)
+# The module that registers each command (``register(subparsers)`` adds its commands with
+# ``parser.set_defaults(handler=...)``). Only the module of the command being run is imported:
+# loading them all (the cloud, the network and simulation stacks) takes seconds on a Pi, which
+# `dmsim capture verify` or `dmsim config check` should not pay. A test pins this table to what
+# the modules register.
+COMMAND_MODULES: dict[str, str] = {
+    "config": "dmsim.config.cli",
+    "capture": "dmsim.storage.cli",
+    "run": "dmsim.scenario.cli",
+    "fuzz": "dmsim.scenario.cli",
+    "scenario": "dmsim.scenario.cli",
+    "proxy": "dmsim.net.cli",
+    "cloud": "dmsim.cloud.cli",
+    "simulate": "dmsim.scenario.simulate_cli",
+    "machine": "dmsim.service.cli",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for ``argv``: with only its command's module when ``argv`` names a known
+    command, with every command otherwise (to list them all, or to say which are valid).
+    Without ``argv``, every command."""
     parser = argparse.ArgumentParser(
         prog="dmsim",
         description="Capture, store and sync robot data the Viam way, and prove it under faults.",
     )
     parser.add_argument("--version", action="version", version=f"dmsim {__version__}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for module_name in COMMAND_MODULES:
+    command = _command_word(argv or ())
+    if command in COMMAND_MODULES:
+        modules = [COMMAND_MODULES[command]]
+    else:
+        modules = list(dict.fromkeys(COMMAND_MODULES.values()))
+    for module_name in modules:
         importlib.import_module(module_name).register(subparsers)
     return parser
 
 
+def _command_word(argv: Sequence[str]) -> str | None:
+    # dmsim's own options take no value, so the first word that is not one is the command.
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
+import importlib
 import subprocess
 import sys
 from pathlib import Path
+
+from dmsim.cli import COMMAND_MODULES
 
 DMSIM = [sys.executable, "-m", "dmsim.cli"]
 CONFIG = Path(__file__).parents[2] / "data" / "configs" / "examples" / "every_method.json"
@@ -39,3 +43,36 @@ def test_a_closed_stdout_ends_quietly() -> None:
     process.stderr.close()
     assert "Traceback" not in stderr
     assert "Exception ignored" not in stderr
+
+
+def test_the_command_table_names_exactly_what_each_module_registers() -> None:
+    for module_name in dict.fromkeys(COMMAND_MODULES.values()):
+        parser = argparse.ArgumentParser()
+        subparsers = parser.add_subparsers()
+        importlib.import_module(module_name).register(subparsers)
+        listed = {name for name, module in COMMAND_MODULES.items() if module == module_name}
+        assert set(subparsers.choices) == listed, module_name
+
+
+def test_a_command_loads_only_its_own_module() -> None:
+    """`dmsim config check` must not pay for the cloud, network and simulation stacks (seconds
+    of start-up on a Pi)."""
+    code = (
+        "import sys; from dmsim.cli import main; "
+        f"status = main(['config', 'check', {str(CONFIG)!r}]); "
+        "print(status, sorted(m for m in ('dmsim.cloud', 'dmsim.net', 'dmsim.scenario', "
+        "'dmsim.storage', 'aiohttp', 'grpclib') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "0 []"
+
+
+def test_an_unknown_command_lists_the_valid_ones() -> None:
+    command = [*DMSIM, "catpure", "inspect", "x"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2
+    assert "invalid choice: 'catpure'" in done.stderr
+    assert "'capture'" in done.stderr
