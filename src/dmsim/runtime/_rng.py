@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import random
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["RngTree"]
 
@@ -37,6 +39,8 @@ class RngTree:
 
     def numpy(self) -> np.random.Generator:
         """A fresh numpy ``Generator`` for this node (the same sequence every call)."""
+        import numpy as np  # lazily: commands that never simulate a device skip its import
+
         return np.random.default_rng(self.derived_seed())
 
     def __repr__(self) -> str:

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from dmsim.cli import COMMAND_MODULES
 
 DMSIM = [sys.executable, "-m", "dmsim.cli"]
@@ -54,17 +56,25 @@ def test_the_command_table_names_exactly_what_each_module_registers() -> None:
         assert set(subparsers.choices) == listed, module_name
 
 
-def test_a_command_loads_only_its_own_module() -> None:
-    """`dmsim config check` must not pay for the cloud, network and simulation stacks (seconds
-    of start-up on a Pi)."""
+@pytest.mark.parametrize("command", ["config", "capture"])
+def test_a_command_loads_only_what_it_needs(command: str, tmp_path: Path) -> None:
+    """`dmsim config check` and `dmsim capture verify` must not pay for the cloud, network and
+    simulation stacks (seconds of start-up on a Pi)."""
+    argv = ["config", "check", str(CONFIG)] if command == "config" else ["capture", "verify", "."]
+    heavy = ["aiohttp", "dmsim.cloud", "dmsim.net", "dmsim.scenario", "numpy"]
+    if command == "config":
+        heavy.append("dmsim.storage")
     code = (
-        "import sys; from dmsim.cli import main; "
-        f"status = main(['config', 'check', {str(CONFIG)!r}]); "
-        "print(status, sorted(m for m in ('dmsim.cloud', 'dmsim.net', 'dmsim.scenario', "
-        "'dmsim.storage', 'aiohttp', 'grpclib') if m in sys.modules))"
+        f"import sys; from dmsim.cli import main; status = main({argv!r}); "
+        f"print(status, sorted(m for m in {heavy!r} if m in sys.modules))"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "0 []"
