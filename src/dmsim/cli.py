@@ -54,8 +54,14 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
 
 def _command_word(argv: Sequence[str]) -> str | None:
-    # dmsim's own options take no value, so the first word that is not one is the command.
-    return next((word for word in argv if not word.startswith("-")), None)
+    # dmsim's own options take no value, so the first word that is not one is the command;
+    # help asked for before it is dmsim's own help, which lists every command.
+    for word in argv:
+        if word in ("-h", "--help"):
+            return None
+        if not word.startswith("-"):
+            return word
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

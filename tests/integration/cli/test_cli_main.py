@@ -16,13 +16,12 @@ DMSIM = [sys.executable, "-m", "dmsim.cli"]
 CONFIG = Path(__file__).parents[2] / "data" / "configs" / "examples" / "every_method.json"
 
 
-def test_help_lists_the_commands_and_version_prints() -> None:
-    done = subprocess.run(
-        [*DMSIM, "--help"], capture_output=True, text=True, timeout=120, check=False
-    )
+@pytest.mark.parametrize("argv", [["--help"], ["-h", "capture"]])
+def test_help_lists_the_commands_and_version_prints(argv: list[str]) -> None:
+    done = subprocess.run([*DMSIM, *argv], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0
-    for command in ("config", "capture", "simulate", "run", "fuzz", "cloud", "proxy"):
-        assert command in done.stdout
+    for command in COMMAND_MODULES:
+        assert f"    {command} " in done.stdout
     done = subprocess.run(
         [*DMSIM, "--version"], capture_output=True, text=True, timeout=120, check=False
     )
