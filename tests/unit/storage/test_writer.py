@@ -201,6 +201,22 @@ def test_tabular_rotation_happens_before_a_write_and_overshoots_by_one_reading_a
     assert rig.writer.statistics().rotations == len(rig.closed) - 1
 
 
+def test_a_file_at_exactly_the_limit_is_not_cut_one_byte_over_is() -> None:
+    """rdk's rule is strictly "over the limit": pin the boundary on both sides."""
+
+    def closed_files(max_size: int, count: int) -> list[ClosedFile]:
+        rig = Rig(max_file_size_bytes=max_size)
+        rig.seq = 1  # seqs 1..count: every record the same size (a zero seq is omitted)
+        for _ in range(count):
+            rig.tabular(payload="x")
+        rig.writer.close()
+        return rig.closed
+
+    [two] = closed_files(1 << 20, 2)
+    assert [c.readings for c in closed_files(two.size_bytes, 3)] == [3]
+    assert [c.readings for c in closed_files(two.size_bytes - 1, 3)] == [2, 1]
+
+
 def test_zero_max_size_means_one_reading_per_file_not_empty_files() -> None:
     rig = Rig(max_file_size_bytes=0)
     for _ in range(3):
