@@ -217,8 +217,8 @@ def dmsim_machine(request: pytest.FixtureRequest) -> Callable[..., World]:
     def make(source: str | Path | Scenario, *, seed: int | None = None) -> World:
         if isinstance(source, Scenario):
             scenario = source
-        elif isinstance(source, Path) or not str(source).lstrip().startswith(("name:", "{")):
-            scenario = load_scenario(source)
+        elif isinstance(source, Path) or ("\n" not in source and not source.startswith("{")):
+            scenario = load_scenario(source)  # a path: text is YAML over lines, or one {...}
         else:
             scenario = loads_scenario(str(source), source="dmsim_machine")
         pick = seed if seed is not None else chosen if chosen is not None else scenario.seed

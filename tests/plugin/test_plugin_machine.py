@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
-from dmsim.scenario import judge
+from dmsim.scenario import judge, loads_scenario
 from dmsim.scenario._world import World
 
 PROBE = """
@@ -40,3 +41,17 @@ def test_drive_a_machine_through_a_crash_by_hand(dmsim_machine: Callable[..., Wo
         "process.crash",
         "process.restart",
     ]
+
+
+def test_any_form_of_scenario_gives_the_same_machine(
+    dmsim_machine: Callable[..., World], tmp_path: Path
+) -> None:
+    """A path (Path or str), YAML text (even led by comments, as every shipped scenario is) or
+    a ``Scenario``; an explicit seed wins over the scenario's."""
+    path = tmp_path / "probe.scenario.yaml"
+    path.write_text(PROBE, encoding="utf-8")
+    commented = "# a probe box\n#\n" + PROBE
+    for source in (path, str(path), PROBE, commented, loads_scenario(PROBE)):
+        machine = dmsim_machine(source, seed=11)
+        assert (machine.scenario.name, machine.seed) == ("probe-box", 11)
+        machine.finish()
