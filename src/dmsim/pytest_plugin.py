@@ -202,13 +202,14 @@ def dmsim_scenario_runner(request: pytest.FixtureRequest) -> ScenarioRunner:
 
 
 @pytest.fixture
-def dmsim_machine(request: pytest.FixtureRequest) -> Callable[..., World]:
+def dmsim_machine(request: pytest.FixtureRequest) -> Iterator[Callable[..., World]]:
     """A factory of started simulated machines, driven step by step from the test.
 
     ``dmsim_machine(scenario, seed=None)`` takes a scenario path, YAML text or ``Scenario``;
     advance it with ``.advance(until=seconds)``, act on it (``.crash()``, ``.restart()``,
     ``.kernel.step_wall_clock(s)``, ``.devices``, ``.fs``, ``.cloud``, ``.dm``) and end it with
-    ``.finish()``, whose ``WorldResult`` ``dmsim.scenario.judge`` turns into a verdict."""
+    ``.finish()``, whose ``WorldResult`` ``dmsim.scenario.judge`` turns into a verdict. After
+    the test every machine's simulation is closed, finished or not."""
     from dmsim.scenario import Scenario, load_scenario, loads_scenario
     from dmsim.scenario._world import World
 
@@ -223,10 +224,14 @@ def dmsim_machine(request: pytest.FixtureRequest) -> Callable[..., World]:
             scenario = loads_scenario(str(source), source="dmsim_machine")
         pick = seed if seed is not None else chosen if chosen is not None else scenario.seed
         world = World(scenario, seed=pick)
+        made.append(world)
         world.start()
         return world
 
-    return make
+    made: list[World] = []
+    yield make
+    for world in made:
+        world.kernel.close()
 
 
 class _SteppingClock:

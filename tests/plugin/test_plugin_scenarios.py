@@ -163,6 +163,31 @@ def test_fake_cloud_fixture(pytester: pytest.Pytester) -> None:
     pytester.runpytest().assert_outcomes(passed=2)
 
 
+def test_a_machine_never_advanced_leaves_no_warning_for_a_later_test(
+    pytester: pytest.Pytester,
+) -> None:
+    # Its tasks never ran: without the fixture closing the simulation, the garbage collector
+    # warns "coroutine ... was never awaited" during whichever test happens to run next.
+    pytester.makepyfile(
+        f"""
+        import gc
+        import warnings
+
+        MACHINE = {MACHINE!r}
+
+        def test_started_and_dropped(dmsim_machine):
+            dmsim_machine("name: dropped\\nduration: 1m" + MACHINE)
+
+        def test_next(dmsim_machine):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                gc.collect()
+            assert [str(w.message) for w in caught if "never awaited" in str(w.message)] == []
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=2)  # in file order
+
+
 def test_fault_proxy_fixture_starts_and_stops_proxies(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """

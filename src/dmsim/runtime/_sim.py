@@ -92,8 +92,10 @@ class SimTask:
         self._cancelled = False
         self._joined = False
         self._error: Exception | None = None
+        self._coro = coro
+        self._runner = self._guard(coro)
         # simpy drives anything with send/throw; its annotation says Generator.
-        self._process = rt.kernel.env.process(self._guard(coro))  # type: ignore[arg-type]
+        self._process = rt.kernel.env.process(self._runner)  # type: ignore[arg-type]
 
     async def _guard(self, coro: Coroutine[Any, Any, Any]) -> Any:
         try:
@@ -127,6 +129,12 @@ class SimTask:
     def _interrupt(self, cause: str | None) -> None:
         if self._process.is_alive and self._process is not self._rt.kernel.env.active_process:
             self._process.interrupt(cause)
+
+    def _close(self) -> None:
+        # Both: a runner that never started has not taken ownership of ``coro`` yet.
+        self._runner.close()
+        self._coro.close()
+        self._rt._tasks.pop(self, None)
 
     async def join(self) -> Any:
         self._joined = True
@@ -243,6 +251,7 @@ class SimKernel:
     def __init__(self, *, epoch_ns: int) -> None:
         self.env = simpy.Environment()
         self._wall_offset_ns = epoch_ns
+        self._processes: list[SimRuntime] = []
 
     def now(self) -> float:
         return float(self.env.now)
@@ -256,7 +265,19 @@ class SimKernel:
 
     def process(self, name: str) -> SimRuntime:
         """A new simulated OS process with its own tasks."""
-        return SimRuntime(self, name)
+        rt = SimRuntime(self, name)
+        self._processes.append(rt)
+        return rt
+
+    def close(self) -> None:
+        """Abandon the simulation: every process dies and every pending task is closed where
+        it stands, without running. A world dropped before its tasks ran would otherwise leave
+        never-awaited coroutines for the garbage collector to warn about in a later test."""
+        for rt in self._processes:
+            rt.alive = False
+            for task in list(rt._tasks):
+                task._close()
+        self._processes.clear()
 
     def run(self, until: float | simpy.Event | None = None) -> None:
         try:

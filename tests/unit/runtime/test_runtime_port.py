@@ -324,3 +324,34 @@ def test_a_get_cancelled_after_the_item_was_handed_over_keeps_the_item(
         return got
 
     assert run(workload) == [7]
+
+
+def _never_awaited_warnings(action: Callable[[], None]) -> list[str]:
+    """The "coroutine ... was never awaited" warnings ``action`` leaves for the collector."""
+    import gc
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        action()
+        gc.collect()
+    return [str(w.message) for w in caught if "never awaited" in str(w.message)]
+
+
+def test_closing_a_kernel_closes_tasks_that_never_ran() -> None:
+    async def idle(rt: Runtime) -> None:
+        await rt.sleep(1.0)
+
+    def abandon(close: bool) -> None:
+        kernel = SimKernel(epoch_ns=0)
+        started, unstarted = kernel.process("a"), kernel.process("b")
+        started.spawn(idle(started), name="started")
+        kernel.run(until=0.5)  # one task is suspended mid-sleep
+        unstarted.spawn(idle(unstarted), name="never-ran")
+        if close:
+            kernel.close()
+            assert not started.alive
+            assert not unstarted.alive
+
+    assert _never_awaited_warnings(lambda: abandon(close=False))  # the failure being fixed
+    assert _never_awaited_warnings(lambda: abandon(close=True)) == []
