@@ -194,6 +194,7 @@ class SyncEngine:
             part_id=settings.part_id,
             service_tags=settings.tags,
             max_request_bytes=settings.max_request_bytes,
+            file_last_modified_millis=settings.file_last_modified_millis,
         )
 
     def _resize(self, size: int) -> None:

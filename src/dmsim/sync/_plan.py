@@ -6,7 +6,12 @@ after a failure, the resend carries the key the cloud already stored and is reco
 
 - ``digest`` = SHA-256 over the part id (length-prefixed, so no part id/content pair can
   collide with another) followed by every byte of the file.
-- An arbitrary file travels as one ``FileUpload``: key = ``<digest>``.
+- An arbitrary file travels as one ``FileUpload``: key = ``<digest>/file-<identity>``, where
+  the identity is a SHA-256 of the file's path and modification time. The content alone is
+  not the file: two robots' identical ``status.json`` files, or one file recreated a day later
+  with the same bytes, are different files, and a content-only key made the cloud keep one
+  while sync deleted both. An unchanged file keeps its path and mtime, so a resend after a
+  lost acknowledgement or a crash still carries the key the cloud holds.
 - A capture file travels as one request per group of readings: key =
   ``<digest>/<start>-<stop>``, the half-open range of reading indices in the request. Naming the
   range rather than the request number means a resend after a change of ``max_request_bytes``
@@ -41,6 +46,7 @@ __all__ = [
     "capture_upload_metadata",
     "extension_for_mime",
     "field_size",
+    "file_key",
     "file_upload_metadata",
     "merge_tags",
     "mime_for_extension",
@@ -94,6 +100,12 @@ class ContentHasher:
 def capture_key(digest: str, start: int, stop: int) -> str:
     """The key of the request carrying readings ``[start, stop)`` of a capture file."""
     return f"{digest}/{start}-{stop}"
+
+
+def file_key(digest: str, path: str, mtime_ns: int) -> str:
+    """The key of an arbitrary file's ``FileUpload``: its content and which file it is."""
+    identity = hashlib.sha256(f"{path}\0{mtime_ns}".encode(errors="surrogateescape"))
+    return f"{digest}/file-{identity.hexdigest()[:32]}"
 
 
 def field_size(payload_len: int) -> int:

@@ -44,7 +44,7 @@ class SyncStatistics:
     ticks_skipped_offline: int = 0  # not online, or inside the global offline pause
     ticks_skipped_selective: int = 0
     files_uploaded: int = 0
-    bytes_uploaded: int = 0  # sizes of the files uploaded (and deleted)
+    bytes_uploaded: int = 0  # sizes of the files uploaded (and deleted), as sent
     readings_uploaded: int = 0
     requests: int = 0  # RPC attempts
     requests_ok: int = 0
@@ -57,6 +57,7 @@ class SyncStatistics:
     torn_quarantined: int = 0  # readings uploaded, file kept in failed/ for its torn tail
     gone: int = 0  # vanished before or during their upload
     changed_during_upload: int = 0
+    not_ready: int = 0  # arbitrary files written to between the walk and their turn
     resends_acknowledged: int = 0  # acks of keys sent before with an unknown outcome
     offline_pauses: int = 0
     deferred: int = 0  # dispatched but not attempted: the link went down
@@ -81,7 +82,7 @@ class SyncReport:
     uploaded: int  # acknowledged and deleted (including header-only files)
     failed: int  # attempt failed; retried by later passes with backoff
     terminal: int  # moved to failed/
-    deferred: int  # not attempted: the link went down during the pass
+    deferred: int  # not attempted: the link went down, or the file is being written to
     gone: int  # vanished before its upload (deleted by someone else)
     skipped_in_use: int  # claimed by someone else (a policy deleting it)
     bytes_uploaded: int

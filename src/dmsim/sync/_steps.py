@@ -8,6 +8,7 @@ header only                delete                 nothing to send (rdk deletes u
 torn tail                  quarantine             readings before the tail were acknowledged;
                                                   the file goes to ``failed/`` as evidence
 changed after its upload   keep                   new content: a later pass sends it, new key
+written to since the walk  wait                   not sent; a later pass looks at it again
 failed: terminal           quarantine             ``failed/`` with the reason; ``sync.failed``
 failed: gone               forget                 deleted under us (policy, operator)
 failed: offline            pause                  every upload waits the offline interval
@@ -30,6 +31,7 @@ class StepKind(StrEnum):
     DELETE = "delete"
     QUARANTINE = "quarantine"
     KEEP = "keep"
+    WAIT = "wait"
     FORGET = "forget"
     PAUSE = "pause"
     BACK_OFF = "back_off"
@@ -61,6 +63,8 @@ def next_step(result: UploadResult) -> Step:
         )
     if result.status is UploadStatus.CHANGED:
         return Step(StepKind.KEEP, "changed while it was being uploaded")
+    if result.status is UploadStatus.NOT_READY:
+        return Step(StepKind.WAIT, "written to since the walk")
     if result.error is None:
         raise ValueError(f"an upload result with status {result.status} needs its error")
     verdict = classify_error(result.error)

@@ -6,7 +6,9 @@
   (one ``SensorData``), larger by ``StreamingDataCaptureUpload`` with 64 KiB chunks read from
   disk; the reading's identity field rides as an unknown field of ``sensor_metadata``.
 - Arbitrary file: ``FileUpload`` in 64 KiB chunks from offset 0 on every attempt (rdk
-  DATA-3114), verified against the hashing pass while streaming.
+  DATA-3114), verified against the hashing pass while streaming. Readiness is checked again
+  when a worker takes the file: one written to since the walk must have been quiet for
+  ``file_last_modified_millis`` by then, or it is left for a later pass unsent.
 
 Requests already acknowledged (``skip_keys``, from an earlier attempt of this engine) are not
 sent again. The uploader never deletes or moves anything: it returns an :class:`UploadResult`
@@ -17,7 +19,7 @@ and the engine decides. Every RPC attempt is reported through ``on_attempt`` (th
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from viam.proto.app.datasync import (
@@ -42,10 +44,11 @@ from ._plan import (
     capture_key,
     capture_upload_metadata,
     field_size,
+    file_key,
     file_upload_metadata,
 )
 from ._scan import BinaryReading, CaptureScan, TabularBatches, reading_bytes, scan_capture_file
-from ._select import Candidate, FileKind
+from ._select import Candidate, FileKind, is_ready
 from ._transport import CloudTransport
 
 __all__ = ["AttemptHook", "FileUploader", "UploadResult", "UploadStatus"]
@@ -64,6 +67,7 @@ class UploadStatus(StrEnum):
     HEADER_ONLY = "header_only"  # a capture file with no readings: nothing to send, delete
     TORN = "torn"  # readings before a torn tail acknowledged: quarantine with the reason
     CHANGED = "changed"  # an arbitrary file changed after its upload: keep it, resend later
+    NOT_READY = "not_ready"  # an arbitrary file written to since the walk: not sent, left
     FAILED = "failed"  # ``error`` says why; ``acked_keys`` need not be sent again
 
 
@@ -89,6 +93,7 @@ class FileUploader:
         part_id: str,
         service_tags: Sequence[str],
         max_request_bytes: int,
+        file_last_modified_millis: int,
     ) -> None:
         self._rt = rt
         self._fs = fs
@@ -96,6 +101,7 @@ class FileUploader:
         self._part_id = part_id
         self._tags = tuple(service_tags)
         self._cap = max_request_bytes
+        self._quiet_ms = file_last_modified_millis
         self._metadata_cache: dict[bytes, UploadMetadata] = {}
 
     async def upload(
@@ -246,10 +252,17 @@ class FileUploader:
     ) -> UploadResult:
         path = candidate.path
         before = await self._rt.run_blocking(self._fs.stat, path)
+        if (before.size, before.mtime_ns) != (candidate.size, candidate.mtime_ns) and not is_ready(
+            replace(candidate, size=before.size, mtime_ns=before.mtime_ns),
+            now_ns=self._rt.wall_ns(),
+            file_last_modified_millis=self._quiet_ms,
+        ):  # written to since the walk: a writer may still be at it
+            return UploadResult(UploadStatus.NOT_READY, frozenset(acked))
         digest, size = await self._rt.run_blocking(hash_file, self._fs, path, self._part_id)
         if size == 0:
             raise FileChangedError(path)  # emptied since selection (rdk errFileEmpty: retry)
-        if digest not in acked:
+        key = file_key(digest, path, before.mtime_ns)
+        if key not in acked:
             metadata = file_upload_metadata(
                 path,
                 root=candidate.root.path,
@@ -260,15 +273,15 @@ class FileUploader:
             chunks = ChunkSource(self._rt, self._fs, path, verify=Verify(self._part_id, digest))
             try:
                 await self._call(
-                    digest,
+                    key,
                     RPC_FILE,
                     size,
                     on_attempt,
-                    self._transport.file_upload(metadata, chunks, key=digest),
+                    self._transport.file_upload(metadata, chunks, key=key),
                 )
             finally:
                 chunks.close()
-            acked.add(digest)
+            acked.add(key)
         after = await self._rt.run_blocking(self._fs.stat, path)
         status = UploadStatus.UPLOADED if after == before else UploadStatus.CHANGED
         return UploadResult(status, frozenset(acked), 0, size)

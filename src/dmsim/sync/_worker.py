@@ -16,7 +16,7 @@ from ._classify import ErrorClass, Outcome
 from ._disk import DirSyncer, fsync_dirs, move_to_failed
 from ._pass import Job, Pass
 from ._retry import RetryBook
-from ._select import Candidate
+from ._select import Candidate, FileKind
 from ._settings import SyncSettings
 from ._steps import Step, StepKind, next_step
 from ._upload import FileUploader, UploadResult, UploadStatus
@@ -103,6 +103,11 @@ class FileHandler:
             self._book.forget(path)
             self._n["gone"] += 1
             this.gone += 1
+        elif kind is StepKind.WAIT:
+            self._book.forget(path)  # its content is new: any earlier progress is for old keys
+            self._n["not_ready"] += 1
+            this.deferred += 1
+            this.note_unsynced(candidate.mtime_ns)
         elif kind is StepKind.KEEP:
             self._book.forget(path)
             self._n["changed_during_upload"] += 1
@@ -164,9 +169,11 @@ class FileHandler:
         if result.status is UploadStatus.HEADER_ONLY:
             self._n["header_only_deleted"] += 1
             return
-        this.bytes_uploaded += candidate.size
+        # An arbitrary file may have grown since the walk: count what was sent.
+        size = result.payload_bytes if candidate.kind is FileKind.ARBITRARY else candidate.size
+        this.bytes_uploaded += size
         self._n["files_uploaded"] += 1
-        self._n["bytes_uploaded"] += candidate.size
+        self._n["bytes_uploaded"] += size
         self._n["readings_uploaded"] += result.readings
 
     async def commit_deletions(self) -> None:

@@ -521,6 +521,77 @@ def test_arbitrary_files_sync_once_old_enough() -> None:
     assert world.core.read_blob(item.item_id) == b"hello"
 
 
+def test_arbitrary_files_with_the_same_content_are_each_stored() -> None:
+    # Two robots' status files (or one file recreated a day later) say the same thing; each is
+    # a file of its own. A content-only key made the cloud keep one and sync delete both.
+    world = World()
+    write_file(world.fs, "/extra/robot-a/status.json", b'{"ok": true}')
+    write_file(world.fs, "/extra/robot-b/status.json", b'{"ok": true}')
+
+    async def main() -> None:
+        engine = world.engine(world.settings(additional_sync_paths=("/extra",)))
+        engine.start()
+        await world.rt.sleep(13)
+        write_file(world.fs, "/extra/robot-a/status.json", b'{"ok": true}')  # recreated
+        await world.rt.sleep(13)
+        await engine.close()
+
+    world.run(main())
+    assert world.files("/extra") == []
+    stored = sorted(item.file_name for item in world.core.query())
+    assert stored == [
+        "/extra/robot-a/status.json",
+        "/extra/robot-a/status.json",
+        "/extra/robot-b/status.json",
+    ]
+    assert world.core.statistics().duplicates == 0
+
+
+def test_an_arbitrary_file_modified_after_the_walk_waits_for_its_quiet_period() -> None:
+    # One worker is busy with a slow upload while the walk's other file is appended to: when
+    # the worker gets to it, it has been quiet for less than file_last_modified_millis.
+    world = World()
+    world.kernel.run(until=100)
+    write_file(world.fs, "/extra/a.log", b"A" * 100)
+    write_file(world.fs, "/extra/b.log", b"first line\n")
+    world.kernel.run(until=200)
+    world.transport.latency = 20.0
+    settings = world.settings(
+        additional_sync_paths=("/extra",),
+        file_last_modified_millis=30_000,
+        maximum_num_sync_threads=1,
+        sync_interval_mins=10,
+    )
+    deleted_at: dict[str, float] = {}
+
+    async def main() -> tuple[SyncReport, SyncEngine]:
+        engine = world.engine(settings)
+        engine.start()
+
+        async def append() -> None:
+            await world.rt.sleep(10)
+            handle = world.fs.open_append("/extra/b.log")
+            handle.write(b"second line\n")
+            handle.fsync()
+            handle.close()
+
+        world.rt.spawn(append(), name="writer")
+        report = await engine.sync_now()
+        for event in world.trace.of_kind("sync.deleted"):
+            deleted_at[event.fields["file"]] = event.time
+        await engine.close()
+        return report, engine
+
+    report, engine = world.run(main())
+    assert "/extra/b.log" not in deleted_at  # not sent: modified 10 s before its turn
+    assert world.fs.exists("/extra/b.log")
+    assert report.deferred == 1
+    assert engine.statistics().not_ready == 1
+    [a] = world.core.query()
+    assert a.file_name == "/extra/a.log"
+    assert engine.statistics().bytes_uploaded == 100
+
+
 def test_delete_failure_keeps_progress_and_needs_no_resend() -> None:
     world = World()
     fill(world, 1)

@@ -18,7 +18,7 @@ from dmsim.sync import (
     file_upload_metadata,
     split_readings,
 )
-from dmsim.sync._plan import field_size, path_labels
+from dmsim.sync._plan import field_size, file_key, path_labels
 
 
 @given(
@@ -71,6 +71,19 @@ def test_digest_depends_on_part_and_content_only() -> None:
     key = capture_key(digest("p", b"x"), 3, 7)
     assert key.endswith("/3-7")
     assert len(key.split("/")[0]) == 64
+
+
+@given(
+    st.tuples(st.sampled_from(["/a/status.json", "/b/status.json"]), st.integers(0, 3)),
+    st.tuples(st.sampled_from(["/a/status.json", "/b/status.json"]), st.integers(0, 3)),
+)
+def test_an_arbitrary_files_key_names_the_file_not_only_its_bytes(
+    first: tuple[str, int], second: tuple[str, int]
+) -> None:
+    digest = "ab" * 32  # the same content
+    assert (file_key(digest, *first) == file_key(digest, *second)) == (first == second)
+    assert file_key(digest, *first).startswith(digest + "/file-")
+    assert file_key("cd" * 32, *first) != file_key(digest, *first)
 
 
 def test_capture_metadata_becomes_upload_metadata_with_service_tags() -> None:

@@ -79,6 +79,7 @@ def uploader(
         part_id="part-1",
         service_tags=tags,
         max_request_bytes=cap,
+        file_last_modified_millis=10_000,
     )
 
 
@@ -200,13 +201,17 @@ def test_streaming_never_reads_a_large_payload_whole() -> None:
     assert spy.largest_read <= READ_BLOCK_BYTES < 5_000_000
 
 
+def arbitrary_candidate(world: World, path: str) -> Candidate:
+    """``path`` as the walk found it (size and mtime from a stat)."""
+    stat = world.fs.stat(path)
+    return Candidate(path, FileKind.ARBITRARY, SyncRoot("/extra", False), stat.size, stat.mtime_ns)
+
+
 def test_arbitrary_file_by_file_upload_from_offset_zero() -> None:
     world = World()
     data = b"log line\n" * 20_000
     write_file(world.fs, "/extra/tag=bench/run.log", data)
-    candidate = Candidate(
-        "/extra/tag=bench/run.log", FileKind.ARBITRARY, SyncRoot("/extra", False), len(data), 0
-    )
+    candidate = arbitrary_candidate(world, "/extra/tag=bench/run.log")
     up = uploader(world)
     world.transport.script = lambda rpc, key: "INTERNAL"
     failed, _ = run_upload(world, up, candidate)
@@ -215,7 +220,9 @@ def test_arbitrary_file_by_file_upload_from_offset_zero() -> None:
     result, attempts = run_upload(world, up, candidate)
     assert result.status is UploadStatus.UPLOADED
     assert attempts[0][1] == "FileUpload"
-    assert attempts[0][0] == attempts[0][0].split("/")[0]  # one key, no request suffix
+    digest, identity = attempts[0][0].split("/")  # no request range: one request
+    assert len(digest) == 64
+    assert identity.startswith("file-")
     [item] = world.core.query()
     assert world.core.read_blob(item.item_id) == data  # whole file, from its first byte
     assert item.file_name == "/extra/tag=bench/run.log"
@@ -225,7 +232,7 @@ def test_arbitrary_file_by_file_upload_from_offset_zero() -> None:
 def test_arbitrary_file_changed_while_streaming_is_aborted_before_commit() -> None:
     world = World()
     write_file(world.fs, "/extra/grow.txt", b"a" * 200_000)
-    candidate = Candidate("/extra/grow.txt", FileKind.ARBITRARY, SyncRoot("/extra", False), 1, 0)
+    candidate = arbitrary_candidate(world, "/extra/grow.txt")
     inner = world.transport.file_upload
 
     async def appending(metadata: Any, chunks: AsyncIterator[bytes], *, key: str) -> Any:
