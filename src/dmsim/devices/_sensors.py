@@ -8,6 +8,10 @@ Models, after the documents' examples:
   Readings: ``temperature_c``, ``millivolts``.
 - ``wifi-rssi``: signal strength in integer dBm: slow shadowing plus Rayleigh fast fading
   (a sum-of-sinusoids Doppler model), clamped to what a Wi-Fi chip reports. Reading: ``rssi``.
+- ``sync-window``: a selective syncer (``selective_syncer_name``): ``should_sync`` is true
+  while the world's wall clock (UTC) is between ``sync_from_hour`` (default 22) and
+  ``sync_until_hour`` (default 6), wrapping past midnight: a robot that uploads only at night,
+  on the depot's network. Readings: ``should_sync``, ``hour``.
 - anything else (``fake``): ``tabular_fields`` smooth numeric fields ``a``, ``b``, ``c``...
 """
 
@@ -28,7 +32,7 @@ from ._sim import ReadRequest, SimDevice, SimTime
 
 __all__ = ["SENSOR_MODELS", "SimSensor", "rayleigh_fading_db"]
 
-SENSOR_MODELS = ("tmp36", "wifi-rssi", "fake")
+SENSOR_MODELS = ("tmp36", "wifi-rssi", "sync-window", "fake")
 _NS_PER_HOUR = 3_600_000_000_000
 _FADING_PATHS = 8
 
@@ -82,6 +86,10 @@ class SimSensor(SimDevice):
             attrs, "mean_rssi_dbm", source=source, default=-58.0, low=-95.0, high=-20.0
         )
         self._fields = [string.ascii_lowercase[i] if i < 26 else f"f{i}" for i in range(fields)]
+        self._sync_hours = (
+            attr_float(attrs, "sync_from_hour", source=source, default=22.0, low=0.0, high=24.0),
+            attr_float(attrs, "sync_until_hour", source=source, default=6.0, low=0.0, high=24.0),
+        )
 
     def air_temperature(self, now: SimTime) -> float:
         """True air temperature (°C): daily cycle peaking at 15:00 plus weather."""
@@ -94,6 +102,8 @@ class SimSensor(SimDevice):
             readings = self._tmp36(req.now)
         elif self._kind == "wifi-rssi":
             readings = self._wifi(req.now)
+        elif self._kind == "sync-window":
+            readings = self._sync_window(req.now)
         else:
             readings = self._fake(req.now)
         return (TabularReading({"readings": readings}),)
@@ -114,6 +124,12 @@ class SimSensor(SimDevice):
         level += rayleigh_fading_db(self._fading, now.t, doppler_hz=2.0)
         level += 1.5 * self._noise.normal(now.t_ns)
         return {"rssi": max(-95, min(-20, round(level)))}
+
+    def _sync_window(self, now: SimTime) -> dict[str, Any]:
+        hour = (now.wall_ns % (24 * _NS_PER_HOUR)) / _NS_PER_HOUR
+        start, end = self._sync_hours
+        inside = start <= hour < end if start <= end else hour >= start or hour < end
+        return {"should_sync": inside, "hour": round(hour, 3)}
 
     def _fake(self, now: SimTime) -> dict[str, Any]:
         return {

@@ -9,7 +9,7 @@ file (rdk#5996 renamed live files on reconfigure and broke capture; it was rever
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -106,13 +106,8 @@ class DataManager:
             tracker=self._tracker,
             flush_capture=self._capture.flush,
             is_online=is_online,
-            selective_sync=self._selective_sync_check(self._config),
-            backoff=BackoffPolicy(
-                initial_s=self._config.sync_backoff_initial_ms / 1000.0,
-                cap_s=self._config.sync_backoff_max_ms / 1000.0,
-                offline_s=self._config.sync_offline_wait_secs,
-                jitter=self._config.sync_backoff_jitter,
-            ),
+            selective_sync=self._selective_sync_allows,
+            backoff=_backoff(self._config),
         )
         self._policies: list[DiskPolicy] = []
         self._policy_tasks: list[Task[None]] = []
@@ -143,7 +138,7 @@ class DataManager:
         self._machine, self._config = machine, config
         self._configure_mongo(config)
         await self._capture.apply(collector_specs(machine))
-        await self._sync.reconfigure(self._sync_settings(config))
+        await self._sync.reconfigure(self._sync_settings(config), backoff=_backoff(config))
         await self._stop_policies()
         self._start_policies()
 
@@ -248,26 +243,22 @@ class DataManager:
             max_request_bytes=config.max_upload_message_bytes,
         )
 
-    def _selective_sync_check(
-        self, config: DataManagerConfig
-    ) -> Callable[[], Awaitable[bool]] | None:
-        name = config.selective_syncer_name
+    async def _selective_sync_allows(self) -> bool:
+        """rdk's selective sync, under the config of the moment (reconfigure can add, change
+        or drop the syncer): with ``selective_syncer_name`` set, a scheduled pass runs only
+        when that sensor's readings say ``should_sync: true``; a missing or failing sensor
+        means no scheduled sync."""
+        name = self._config.selective_syncer_name
         if not name:
-            return None
+            return True
         sensor = self._resolve("rdk:component:sensor", name)
-
-        async def should_sync() -> bool:
-            if sensor is None:
-                return False  # rdk: a missing selective-sync sensor disables scheduled sync
-            try:
-                result = await sensor.capture("Readings", {})
-            except DeviceError:
-                return False
-            reading = result.readings[0]
-            data = getattr(reading, "data", {})
-            return data.get("should_sync") is True
-
-        return should_sync
+        if sensor is None:
+            return False
+        try:
+            result = await sensor.capture("Readings", {})
+        except DeviceError:
+            return False
+        return any(_says_should_sync(reading) for reading in result.readings)
 
     def _start_policies(self) -> None:
         if self._config.capture_disabled:
@@ -345,3 +336,19 @@ def _data_manager(machine: MachineConfig) -> DataManagerConfig:
             Problem("services", "no data_manager service: nothing to capture or sync")
         )
     return config
+
+
+def _says_should_sync(reading: object) -> bool:
+    # Captured sensor readings are {"readings": {...}}: the map rdk's syncer reads is inside.
+    data = getattr(reading, "data", None)
+    readings = data.get("readings") if isinstance(data, Mapping) else None
+    return isinstance(readings, Mapping) and readings.get("should_sync") is True
+
+
+def _backoff(config: DataManagerConfig) -> BackoffPolicy:
+    return BackoffPolicy(
+        initial_s=config.sync_backoff_initial_ms / 1000.0,
+        cap_s=config.sync_backoff_max_ms / 1000.0,
+        offline_s=config.sync_offline_wait_secs,
+        jitter=config.sync_backoff_jitter,
+    )

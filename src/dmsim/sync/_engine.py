@@ -140,9 +140,14 @@ class SyncEngine:
         self._resize(self._settings.maximum_num_sync_threads)
         self._scheduler = self._rt.spawn(self._schedule(), name="sync.scheduler")
 
-    async def reconfigure(self, settings: SyncSettings) -> None:
-        """New settings from now on; uploads in flight finish under the old ones."""
+    async def reconfigure(
+        self, settings: SyncSettings, *, backoff: BackoffPolicy | None = None
+    ) -> None:
+        """New settings (and backoff, if given) from now on; uploads in flight finish under
+        the old ones, and a file already waiting keeps the wait it was given."""
         self._apply(settings)
+        if backoff is not None:
+            self._book.policy = backoff
         if self._scheduler is not None and not self._closed:
             self._resize(settings.maximum_num_sync_threads)
             self._wake.set()  # the scheduler recomputes its next tick with the new interval

@@ -40,7 +40,7 @@ class RetryState:
 class RetryBook:
     def __init__(self, *, rng: RandomSource, policy: BackoffPolicy = DEFAULT_BACKOFF) -> None:
         self._rng = rng
-        self._policy = policy
+        self.policy = policy
         self._entries: dict[str, RetryState] = {}
         self._walk = 0
         self.offline_until = 0.0
@@ -80,13 +80,13 @@ class RetryBook:
             last_code=code,
         )
         if error_class is ErrorClass.OFFLINE:
-            wait = next_wait(1, ErrorClass.OFFLINE, self._rng, self._policy)
+            wait = next_wait(1, ErrorClass.OFFLINE, self._rng, self.policy)
             self.offline_until = max(self.offline_until, now + wait)
             self.offline_pauses += 1
             self._entries[path] = progress
             return wait
         attempts = old.attempts + 1
-        wait = next_wait(attempts, error_class, self._rng, self._policy)
+        wait = next_wait(attempts, error_class, self._rng, self.policy)
         self._entries[path] = replace(progress, attempts=attempts, next_attempt_at=now + wait)
         return wait
 

@@ -13,6 +13,7 @@ from dmsim.devices import (
     METHODS_BY_TYPE,
     BinaryReading,
     CaptureResult,
+    SimResourceSpec,
     TabularReading,
     check_capture_result,
     parse_pcd,
@@ -244,3 +245,22 @@ def test_scenes_change_over_time() -> None:
     clouds = Sim().capture_at("cam", "NextPointCloud", [1.0, 2.0])
     first, second = (parse_pcd(p).xyz() for p in payloads(clouds))
     assert (first != second).any()
+
+
+@pytest.mark.parametrize(
+    ("window", "expected"),
+    [
+        ({}, [True, True, False, False]),  # 22:00 to 06:00, across midnight
+        ({"sync_from_hour": 1, "sync_until_hour": 2}, [False, False, False, False]),
+        ({"sync_from_hour": 5, "sync_until_hour": 7}, [False, True, True, False]),
+    ],
+)
+def test_sync_window_says_should_sync_inside_its_hours(
+    window: dict[str, float], expected: list[bool]
+) -> None:
+    sim = Sim(specs=(SimResourceSpec("sensor", "gate", "sync-window", window),))
+    hours = 3600.0
+    # the epoch is 22:13:20 UTC: these are 22:13, 05:55, 06:13 and 10:13
+    results = sim.capture_at("gate", "Readings", [0.0, 7.7 * hours, 8 * hours, 12 * hours])
+    said = [r.readings[0].data["readings"]["should_sync"] for r in results]
+    assert said == expected

@@ -20,22 +20,37 @@ from dmsim.storage import SimFS
 CAPTURE_DIR = "/data/capture"
 
 
-def machine(*, hz: float, sync_disabled: bool, capture_disabled: bool = False) -> str:
+def machine(
+    *, hz: float, sync_disabled: bool, capture_disabled: bool = False, **attributes: Any
+) -> str:
+    gate = {"name": "gate", "type": "sensor", "model": "sync-window"}
     return json.dumps({
         "components": [{
             "name": "probe", "type": "sensor", "model": "fake",
             "service_configs": [{"type": "data_manager", "attributes": {
                 "capture_methods": [{"method": "Readings", "capture_frequency_hz": hz}]}}],
-        }],
+        }, gate],
         "services": [{"name": "dm", "type": "data_manager", "attributes": {
             "capture_dir": CAPTURE_DIR, "sync_disabled": sync_disabled,
             "capture_disabled": capture_disabled,
-            "sync_interval_mins": 0.1}}],
+            "sync_interval_mins": 0.1, **attributes}}],
     })  # fmt: skip
 
 
+# Syncs from 01:00 to 02:00 UTC; the rig's clock starts at midnight.
+NIGHT_GATE = SimResourceSpec(
+    "sensor", "gate", "sync-window", {"sync_from_hour": 1, "sync_until_hour": 2}
+)
+
+
 class Rig:
-    def __init__(self, *, capture_disabled: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        capture_disabled: bool = False,
+        config: str | None = None,
+        extra_devices: tuple[SimResourceSpec, ...] = (),
+    ) -> None:
         self.kernel = SimKernel(epoch_ns=1_767_225_600 * 10**9)
         self.trace = Trace(self.kernel.now)
         infra = self.kernel.process("infra")
@@ -47,13 +62,15 @@ class Rig:
         self.cloud = CloudCore(clock=lambda: self.kernel.wall_ns() / 1e9)
         self.rt = self.kernel.process("dmsim")
         devices = build_sim_resources(
-            [SimResourceSpec("sensor", "probe", "fake")], rt=infra, rng=rng.child("devices")
+            [SimResourceSpec("sensor", "probe", "fake"), *extra_devices],
+            rt=infra,
+            rng=rng.child("devices"),
         )
         self.dm = DataManager(
             rt=self.rt,
             fs=self.fs.for_process(self.rt),
             machine=loads_machine_config(
-                machine(hz=1, sync_disabled=True, capture_disabled=capture_disabled)
+                config or machine(hz=1, sync_disabled=True, capture_disabled=capture_disabled)
             ),
             resolve=lambda api, name: devices.get(name) if api.endswith(":sensor") else None,
             transport=SimCloudTransport(self.rt, self.link, self.cloud),
@@ -124,3 +141,33 @@ def test_capture_disabled_runs_no_collector_and_no_disk_deleter() -> None:
     assert status["collectors"] == []
     assert status["disk_policies"] == []
     assert not rig.trace.of_kind("reading.captured")
+
+
+def test_selective_sync_uploads_only_while_its_sensor_says_should_sync() -> None:
+    config = machine(hz=1, sync_disabled=False, selective_syncer_name="gate")
+    rig = Rig(config=config, extra_devices=(NIGHT_GATE,))
+    rig.call(rig.dm.start())
+    rig.kernel.run(until=3599.0)
+    assert rig.cloud.statistics().readings == 0  # before 01:00: the gate says no
+    assert rig.dm.statistics().sync.ticks_skipped_selective > 500
+    rig.kernel.run(until=7200.0)
+    in_window = rig.cloud.statistics().readings
+    assert in_window >= 7100  # the backlog of the first hour, then as it comes
+    rig.kernel.run(until=3 * 3600.0)
+    assert rig.cloud.statistics().readings == in_window  # after 02:00: closed again
+
+
+def test_reconfigure_adds_and_removes_the_selective_syncer() -> None:
+    gated = machine(hz=1, sync_disabled=False, selective_syncer_name="gate")
+    open_ = machine(hz=1, sync_disabled=False)
+    rig = Rig(config=gated, extra_devices=(NIGHT_GATE,))
+    rig.call(rig.dm.start())
+    rig.kernel.run(until=600.0)
+    assert rig.cloud.statistics().readings == 0
+    rig.call(rig.dm.reconfigure(loads_machine_config(open_)))
+    rig.kernel.run(until=1200.0)
+    synced = rig.cloud.statistics().readings
+    assert synced >= 1100  # removing the syncer lets scheduled sync run at once
+    rig.call(rig.dm.reconfigure(loads_machine_config(gated)))
+    rig.kernel.run(until=1800.0)
+    assert rig.cloud.statistics().readings <= synced + 20  # gated again (a pass in flight)

@@ -22,6 +22,7 @@ from tests.unit.sync.sync_fakes import (
 from dmsim.errors import DmsimError, InternalError
 from dmsim.runtime import RngTree
 from dmsim.sync import REASON_SUFFIX, SyncEngine, SyncReport, default_sync_threads
+from dmsim.sync._backoff import BackoffPolicy
 
 
 def fill(world: World, files: int, per_file: int = 5, name: str = "sensor-1") -> None:
@@ -144,6 +145,27 @@ def test_a_failing_file_never_blocks_the_others_and_backs_off() -> None:
     assert stats.failures == len(attempts)
     assert stats.backing_off == 1
     assert stats.retries == len(attempts) - 1
+
+
+def test_reconfigure_applies_a_new_backoff_to_the_next_failure() -> None:
+    world = World()
+    fill(world, 1)
+    world.transport.script = lambda rpc, key: "INTERNAL"
+    slow = BackoffPolicy(initial_s=50.0, cap_s=50.0, jitter=0.0)
+
+    async def main() -> None:
+        settings = world.settings(sync_interval_mins=0.01)
+        engine = world.engine(settings, backoff=BackoffPolicy(jitter=0.0))
+        engine.start()
+        await world.rt.sleep(5)
+        await engine.reconfigure(settings, backoff=slow)
+        await world.rt.sleep(200)
+        await engine.close()
+
+    world.run(main())
+    waits = [b["wait_s"] for b in kinds(world, "sync.backoff")]
+    assert waits[:3] == [0.2, 0.4, 0.8]  # the default policy, before the reconfigure
+    assert waits[-3:] == [50.0, 50.0, 50.0]
 
 
 def test_lost_ack_is_resent_with_the_same_key_and_stored_once() -> None:
