@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +24,7 @@ from dmsim.sync import CloudTransport
 
 from ._datamanager import DataManager, DataManagerStatistics
 
-__all__ = ["MachineStatus", "machine_devices", "next_boot", "run_machine"]
+__all__ = ["MachineStatus", "field_rng", "machine_devices", "next_boot", "run_machine"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,13 @@ def status_of(stats: DataManagerStatistics, seconds: float) -> MachineStatus:
     )
 
 
+def field_rng() -> RngTree:
+    """Randomness for a machine in the field, from the OS: a fixed seed would give every
+    machine of a fleet the same backoff jitter, so after a shared outage they would all retry
+    in step, the stampede the jitter is there to prevent."""
+    return RngTree(secrets.randbits(64))
+
+
 async def run_machine(
     machine: MachineConfig,
     *,
@@ -89,7 +97,6 @@ async def run_machine(
     devices: Mapping[tuple[str, str], CaptureSource],
     transport: CloudTransport,
     part_id: str,
-    seed: int,
     stop: Event,
     status_every_s: float,
     report: Callable[[MachineStatus], None],
@@ -111,7 +118,7 @@ async def run_machine(
         resolve=lambda api, name: devices.get((api, name)),
         transport=transport,
         is_online=lambda: True,  # outages show up as failed uploads; sync pauses on them
-        rng=RngTree(seed).child(f"boot-{boot}"),
+        rng=field_rng(),
         trace=None,
         boot=boot,
         part_id=part_id,

@@ -40,7 +40,12 @@ def register(subparsers: Any) -> None:
         default="sim",
         help="simulated devices on the real clock (default) or hardware drivers",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed for simulated devices")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed for simulated devices (sync's backoff jitter always comes from the OS)",
+    )
     parser.add_argument("--duration", help="stop after this long (90s, 10m); default: run on")
     parser.add_argument("--status-every", default="10s", help="progress line interval")
     parser.set_defaults(handler=_machine)
@@ -85,7 +90,6 @@ def _machine(args: argparse.Namespace) -> int:
             devices=devices,
             transport=transport,
             part_id=args.part_id,
-            seed=args.seed,
             stop=stop,
             status_every_s=status_every,
             report=lambda status: print(status.line(), flush=True),

@@ -15,6 +15,7 @@ from dmsim.errors import ConfigError
 from dmsim.net import SimCloudTransport, SimLink
 from dmsim.runtime import RngTree, SimKernel, Trace
 from dmsim.service import DataManager
+from dmsim.service._machine import field_rng
 from dmsim.storage import SimFS
 
 CAPTURE_DIR = "/data/capture"
@@ -171,3 +172,9 @@ def test_reconfigure_adds_and_removes_the_selective_syncer() -> None:
     rig.call(rig.dm.reconfigure(loads_machine_config(gated)))
     rig.kernel.run(until=1800.0)
     assert rig.cloud.statistics().readings <= synced + 20  # gated again (a pass in flight)
+
+
+def test_machines_in_the_field_draw_different_backoff_jitter() -> None:
+    # Two Pis on the same config and default seed, back online after the same outage.
+    draws = {field_rng().child("sync").child("sync-backoff").random().random() for _ in range(2)}
+    assert len(draws) == 2
