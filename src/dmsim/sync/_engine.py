@@ -310,7 +310,8 @@ class SyncEngine:
                 for candidate in batch:
                     if self._closed or this.offline_hit:
                         break
-                    if not await self._dispatch(this, candidate):
+                    # an empty file is never synced and holds no data to warn about
+                    if not await self._dispatch(this, candidate) and candidate.size:
                         this.note_unsynced(candidate.mtime_ns)
         finally:
             # On the real runtime a cancelled read may still run the walker in its thread;

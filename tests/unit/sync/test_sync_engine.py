@@ -451,6 +451,23 @@ def test_stale_data_warning_at_most_every_five_minutes() -> None:
     assert engine.statistics().stale_warnings == len(warnings) == 4
 
 
+def test_an_empty_file_never_counts_as_stale_data() -> None:
+    # Empty files are never synced (as rdk): they hold no data to warn about.
+    world = World()
+    write_file(world.fs, "/extra/placeholder.lock", b"")
+
+    async def main() -> SyncEngine:
+        engine = world.engine(world.settings(additional_sync_paths=("/extra",)))
+        engine.start()
+        await world.rt.sleep(30 * 60)
+        await engine.close()
+        return engine
+
+    engine = world.run(main())
+    assert world.fs.exists("/extra/placeholder.lock")
+    assert engine.statistics().stale_warnings == 0
+
+
 def test_selective_sync_gates_scheduled_passes_only() -> None:
     world = World()
     fill(world, 2)
