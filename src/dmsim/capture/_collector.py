@@ -156,8 +156,9 @@ class Collector:
         self._tasks = [
             self._rt.spawn(self._capture_loop(), name=f"capture:{self.stream}"),
             self._rt.spawn(self._writer_loop(), name=f"write:{self.stream}"),
-            self._rt.spawn(self._durability_loop(), name=f"fsync:{self.stream}"),
         ]
+        if self._window > 0:  # with no window the sink fsyncs each write itself
+            self._tasks.append(self._rt.spawn(self._durability_loop(), name=f"fsync:{self.stream}"))
 
     def set_period(self, period_s: float) -> None:
         """Change the rate in place: queue, file and phase are kept."""

@@ -7,9 +7,10 @@ file of its own, completed at once. Records are encoded at once and buffered (``
 4 KiB like rdk's ``bufio.Writer``); the buffer is written when full and at every sync.
 
 Durability: the oldest reading not yet fsynced is never older than ``durability_window_s``
-when its deadline is served. ``write`` syncs when the deadline has passed; between writes the
-caller calls :meth:`CaptureWriter.maybe_sync` by :meth:`CaptureWriter.sync_deadline` (the
-writer has no timer of its own). The first sync of a new file also fsyncs its directory, or a
+when its deadline is served (a window of 0 fsyncs every write as it is made). ``write``
+syncs when the deadline has passed; between writes the caller calls
+:meth:`CaptureWriter.maybe_sync` by :meth:`CaptureWriter.sync_deadline` (the writer has no
+timer of its own). The first sync of a new file also fsyncs its directory, or a
 power cut could drop the file's name with its synced data. Completing a file is flush → fsync
 → rename ``.prog`` → ``.capture`` → fsync of the directory; then ``on_file_closed`` receives
 the identities of the readings the file holds (the oracle follows readings with it).
@@ -166,8 +167,10 @@ class _Counters:
 
 def _check_options(window: float, max_size: int, buffer_bytes: int) -> None:
     problems = []
-    if not (math.isfinite(window) and window > 0):
-        problems.append(Problem("durability_window_s", f"must be a positive number, not {window}"))
+    if not (math.isfinite(window) and window >= 0):
+        problems.append(
+            Problem("durability_window_s", f"must be a number >= 0 (0: every write), not {window}")
+        )
     if max_size < 0:
         problems.append(Problem("maximum_capture_file_size_bytes", f"negative ({max_size})"))
     if buffer_bytes < 0:

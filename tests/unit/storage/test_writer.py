@@ -274,6 +274,18 @@ def test_durability_window_syncs_data_and_the_new_name_once() -> None:
     assert len(read_capture_file(rig.sim, f"{rig.writer.directory}/{name}").readings) == 4
 
 
+def test_a_zero_durability_window_makes_every_reading_durable_as_it_is_written() -> None:
+    # durability_window_ms: 0 is documented as "fsync after every write"
+    rig = Rig(durability_window_s=0.0)
+    for _ in range(3):
+        rig.tabular()
+    rig.sim.crash()  # a power cut right after the last write loses nothing
+    [name] = rig.files()
+    assert len(read_capture_file(rig.sim, f"{rig.writer.directory}/{name}").readings) == 3
+    stats = rig.writer.statistics()
+    assert (stats.fsyncs, stats.dir_fsyncs) == (3, 1)
+
+
 def test_buffer_is_written_when_full() -> None:
     rig = Rig(buffer_bytes=100)
     for _ in range(10):
@@ -300,7 +312,7 @@ def test_close_is_final_and_idempotent() -> None:
 @pytest.mark.parametrize(
     ("option", "value", "path"),
     [
-        ("durability_window_s", 0.0, "durability_window_s"),
+        ("durability_window_s", -1.0, "durability_window_s"),
         ("durability_window_s", float("nan"), "durability_window_s"),
         ("max_file_size_bytes", -1, "maximum_capture_file_size_bytes"),
         ("buffer_bytes", -1, "buffer_bytes"),
