@@ -48,6 +48,7 @@ from typing import Protocol
 from dmsim.errors import ConfigError, Problem
 
 from ._fs import DiskUsage, FileSystem
+from ._naming import FAILED_DIR
 
 __all__ = [
     "RULE_BYTE_CAP",
@@ -104,11 +105,12 @@ def scan_capture_dir(fs: FileSystem, capture_dir: str) -> CaptureDirScan:
 
 
 def is_deletable(capture_dir: str, path: str) -> bool:
-    """A completed capture file inside ``capture_dir`` and not under any ``failed/``."""
+    """A completed capture file inside ``capture_dir`` and not in its ``failed/`` (deeper, a
+    directory named "failed" is a component or method of that name)."""
     if not path.startswith(capture_dir.rstrip("/") + "/"):
         return False
     parts = path[len(capture_dir.rstrip("/")) + 1 :].split("/")
-    return parts[-1].endswith(".capture") and "failed" not in parts[:-1]
+    return parts[-1].endswith(".capture") and not (len(parts) > 1 and parts[0] == FAILED_DIR)
 
 
 _STAMP = re.compile(

@@ -3,7 +3,8 @@
 ================================================  ==========================================
 file                                              ready
 ================================================  ==========================================
-anything under a ``failed/`` directory, any depth  never (quarantine; the walk prunes it)
+``<capture_dir>/failed/``, or a ``failed/`` at     never (quarantine; the walk prunes it)
+  any depth of an additional path
 ``*.prog``                                        never (still being written)
 ``*.capture`` (capture dir or additional path)    always
 other file under ``capture_dir``                  never: the capture directory holds only
@@ -123,9 +124,15 @@ def walk_candidates(
 
 def _walk_root(fs: FileSystem, root: SyncRoot, root_paths: set[str]) -> Iterator[Candidate]:
     for dirpath, dirnames, filenames in fs.walk(root.path):
-        # Prune in place: quarantine at any depth, and nested roots (walked on their own).
+        # Prune in place: quarantine, and nested roots (walked on their own). Quarantine is
+        # <capture_dir>/failed only (a component may be named "failed"), but a failed/ next to
+        # an arbitrary file at any depth of another root.
+        at_quarantine_level = not root.is_capture_dir or dirpath == root.path
         dirnames[:] = [
-            d for d in dirnames if d != FAILED_DIR and posixpath.join(dirpath, d) not in root_paths
+            d
+            for d in dirnames
+            if not (d == FAILED_DIR and at_quarantine_level)
+            and posixpath.join(dirpath, d) not in root_paths
         ]
         for name in filenames:
             kind = file_kind(name, in_capture_dir=root.is_capture_dir)

@@ -57,7 +57,7 @@ def paths(plan_victims: tuple[CaptureFile, ...]) -> list[str]:
         ("/cap/a/x.capture.bak", False),
         ("/cap/a/notes.txt", False),
         ("/cap/failed/a/x.capture", False),
-        ("/cap/a/failed/x.capture", False),
+        ("/cap/rdk_component_sensor/failed/Readings/x.capture", True),  # a sensor "failed"
         ("/cap/failed.capture", True),
         ("/cap2/a/x.capture", False),
         ("/other/x.capture", False),

@@ -79,7 +79,7 @@ def test_walk_rules_on_a_concrete_tree() -> None:
         "/cap/a/2.prog",
         "/cap/a/stray.txt",
         "/cap/failed/a/3.capture",
-        "/cap/b/failed/4.capture",
+        "/cap/b/failed/4.capture",  # a component named "failed": not quarantine
         "/cap/b/5.capture",
         "/cap/nested/6.txt",
         "/cap/nested/7.capture",
@@ -95,6 +95,7 @@ def test_walk_rules_on_a_concrete_tree() -> None:
     assert found == [
         ("/cap/a/1.capture", FileKind.CAPTURE, "/cap"),
         ("/cap/b/5.capture", FileKind.CAPTURE, "/cap"),
+        ("/cap/b/failed/4.capture", FileKind.CAPTURE, "/cap"),
         ("/extra/11.capture", FileKind.CAPTURE, "/extra"),
         ("/extra/8.txt", FileKind.ARBITRARY, "/extra"),
         ("/cap/nested/6.txt", FileKind.ARBITRARY, "/cap/nested"),
@@ -137,10 +138,12 @@ def test_walk_yields_exactly_the_syncable_files_once_in_sorted_order(
     for path in sorted(paths):
         write_file(fs, path, b"data")
     found = [c.path for c in walk_candidates(fs, sync_roots("/cap", ["/add"]))]
+    # Quarantine is <capture_dir>/failed, or a failed/ next to an arbitrary file at any depth.
     syncable = {
         p
         for p in paths
-        if "failed" not in p.split("/")
+        if not p.startswith("/cap/failed/")
+        and not (p.startswith("/add/") and "failed" in p.split("/"))
         and not p.endswith(".prog")
         and (p.endswith(".capture") or p.startswith("/add/"))
     }
