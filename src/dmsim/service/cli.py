@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 import sys
 from pathlib import Path
@@ -69,6 +70,7 @@ def _machine(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     from dmsim.cloud import GrpcTransport
     from dmsim.storage import RealFS
+    from dmsim.storage._lock import capture_dir_lock
 
     rt = RealRuntime()
 
@@ -95,6 +97,11 @@ def _machine(args: argparse.Namespace) -> int:
             report=lambda status: print(status.line(), flush=True),
         )
 
-    final = rt.run_main(main())
+    manager = machine.data_manager
+    capture_dir = manager.capture_dir if manager is not None else None
+    with contextlib.ExitStack() as held:
+        if capture_dir is not None:  # else run_machine explains that there is nothing to run
+            held.enter_context(capture_dir_lock(capture_dir, purpose="start another machine"))
+        final = rt.run_main(main())
     print(f"stopped cleanly: {final.line()}")
     return 0

@@ -87,3 +87,42 @@ def test_bad_addresses_are_clear_errors(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert "--cloud: expected HOST:PORT" in done.stderr
+
+
+def test_recover_and_a_second_machine_are_refused_while_a_machine_runs(tmp_path: Path) -> None:
+    # Recovery beside a live machine renamed the .prog being written; sync could then upload
+    # and delete it while the machine went on writing to the unlinked file.
+    capture_dir = tmp_path / "capture"
+    config = tmp_path / "machine.json"
+    config.write_text(json.dumps(machine_config(capture_dir)), encoding="utf-8")
+    machine = subprocess.Popen(
+        [*DMSIM, "machine", str(config), "--cloud", "127.0.0.1:9", "--duration", "30s",
+         "--status-every", "0.2s"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert machine.stdout is not None
+        machine.stdout.readline()  # running: its first status line
+        recover = subprocess.run(
+            [*DMSIM, "capture", "recover", str(capture_dir)],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert recover.returncode == 2
+        assert f"in use by a running dmsim (pid {machine.pid})" in recover.stderr
+        assert recover.stdout == ""  # refused before looking at a single file
+        second = subprocess.run(
+            [*DMSIM, "machine", str(config), "--cloud", "127.0.0.1:9", "--duration", "1s"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert second.returncode == 1  # could not run (a config error would be 2)
+        assert "in use by a running dmsim" in second.stderr
+    finally:
+        machine.send_signal(signal.SIGTERM)
+        machine.communicate(timeout=60)
+    assert machine.returncode == 0
+    # once it has stopped, recovery may run
+    after = subprocess.run(
+        [*DMSIM, "capture", "recover", str(capture_dir)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert after.returncode == 0, after.stderr
