@@ -21,6 +21,7 @@ from dmsim.config import CollectorSpec, DataManagerConfig, MachineConfig, collec
 from dmsim.errors import ConfigError, DeviceError, Problem, StorageError
 from dmsim.runtime import RngTree, Runtime, Task, Trace
 from dmsim.storage._fs import FileSystem
+from dmsim.storage._identity import ReadingId
 from dmsim.storage._naming import CollectorKey
 from dmsim.storage._policies import ByteCapRule, DiskFullRule
 from dmsim.storage._policy_runner import DiskPolicy
@@ -296,23 +297,28 @@ class DataManager:
         # A file being written (a collector's .prog) or uploaded is never deleted by policy.
         return path in self._tracker
 
-    def _before_delete(self, path: str, rule: str) -> None:
-        if self._trace is None:
-            return
-        self._trace.record(
-            "file.deleted_by_policy", path=path, rule=rule, ids=self._reading_ids(path)
-        )
+    def _before_delete(self, path: str, rule: str) -> int:
+        ids = self._reading_ids(path)
+        if self._trace is not None:
+            self._trace.record(
+                "file.deleted_by_policy",
+                path=path,
+                rule=rule,
+                ids=[[i.stream, i.boot, i.seq] for i in ids if i is not None],
+            )
+        return len(ids)
 
-    def _reading_ids(self, path: str) -> list[list[Any]]:
+    def _reading_ids(self, path: str) -> list[ReadingId | None]:
+        """The identities of the readings in ``path``, up to any damage (``None``: a reading
+        written by rdk carries none)."""
+        ids: list[ReadingId | None] = []
         try:
             with CaptureReader(self._fs, path) as reader:
-                return [
-                    [r.reading_id.stream, r.reading_id.boot, r.reading_id.seq]
-                    for r in reader.records()
-                    if r.reading_id is not None
-                ]
+                for record in reader.records():
+                    ids.append(record.reading_id)
         except StorageError:
-            return []
+            pass  # the readings before the damage are still the ones being deleted
+        return ids
 
     def _record_recovery(self, report: RecoveryReport) -> None:
         if self._trace is None:

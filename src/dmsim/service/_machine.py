@@ -36,11 +36,14 @@ class MachineStatus:
     skipped: int
     files_uploaded: int
     upload_failures: int
+    readings_deleted_by_policy: int
 
     def line(self) -> str:
+        deleted = self.readings_deleted_by_policy
         return (
             f"t={self.seconds:7.1f}s  captured {self.captured:,}  skipped {self.skipped:,}  "
             f"uploaded files {self.files_uploaded:,}  failed attempts {self.upload_failures:,}"
+            + (f"  readings deleted by disk policy {deleted:,}" if deleted else "")
         )
 
 
@@ -79,6 +82,7 @@ def status_of(stats: DataManagerStatistics, seconds: float) -> MachineStatus:
         skipped=sum(c.skipped_total for c in stats.collectors),
         files_uploaded=stats.sync.files_uploaded,
         upload_failures=stats.sync.failures,
+        readings_deleted_by_policy=sum(p.readings_deleted for p in stats.disk_policies),
     )
 
 

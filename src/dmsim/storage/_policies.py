@@ -164,6 +164,7 @@ class DeletionRecord:
     path: str
     size_bytes: int
     rule: str
+    readings: int
     time: float
 
 

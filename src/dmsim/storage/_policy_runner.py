@@ -5,8 +5,9 @@ slow passes do not drift. The walk runs through ``run_blocking`` (it is the slow
 disk); from the in-use checks to the last unlink nothing awaits, so under either runtime no other
 task can start uploading a file the pass is about to delete. Every deletion calls
 ``before_delete(path, rule)`` first (the core records which readings the file held, so an oracle
-can tell deletion by policy from loss), then yields a :class:`DeletionRecord` and a
-``disk_policy.delete`` trace event; the directories it deleted from are fsynced afterwards.
+can tell deletion by policy from loss, and returns how many), then yields a
+:class:`DeletionRecord`, a ``disk_policy.delete`` trace event and a warning in the log (on a
+real machine the log is the record); the directories it deleted from are fsynced afterwards.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class DiskPolicyStatistics:
     warnings: int
     files_deleted: int
     bytes_deleted: int
+    readings_deleted: int
     skipped_in_use: int
     vanished: int  # gone (uploaded) between the scan and the deletion
     delete_failures: int
@@ -48,6 +50,7 @@ class _Counters:
     warnings: int = 0
     files_deleted: int = 0
     bytes_deleted: int = 0
+    readings_deleted: int = 0
     skipped_in_use: int = 0
     vanished: int = 0
     delete_failures: int = 0
@@ -70,7 +73,7 @@ class DiskPolicy:
         capture_dir: str,
         rule: DeletionRule,
         in_use: Callable[[str], bool],
-        before_delete: Callable[[str, str], None],
+        before_delete: Callable[[str, str], int],
         trace: Trace | None = None,
         interval_s: float = CHECK_INTERVAL_S,
     ) -> None:
@@ -130,7 +133,7 @@ class DiskPolicy:
         if not self._fs.exists(path):
             self._c.vanished += 1
             return None
-        self._before_delete(path, rule)
+        readings = self._before_delete(path, rule)
         try:
             self._fs.unlink(path)
         except FileNotFoundError:
@@ -143,8 +146,22 @@ class DiskPolicy:
             return None
         self._c.files_deleted += 1
         self._c.bytes_deleted += victim.size_bytes
-        self._event("disk_policy.delete", path=path, size_bytes=victim.size_bytes, rule=rule)
-        return DeletionRecord(path, victim.size_bytes, rule, self._rt.monotonic())
+        self._c.readings_deleted += readings
+        self._event(
+            "disk_policy.delete",
+            path=path,
+            size_bytes=victim.size_bytes,
+            readings=readings,
+            rule=rule,
+        )
+        _log.warning(
+            "disk policy %s: deleted %s (%d bytes, %d readings)",
+            rule,
+            path,
+            victim.size_bytes,
+            readings,
+        )
+        return DeletionRecord(path, victim.size_bytes, rule, readings, self._rt.monotonic())
 
     async def _sync_dir(self, directory: str) -> None:
         try:
@@ -166,6 +183,7 @@ class DiskPolicy:
             warnings=c.warnings,
             files_deleted=c.files_deleted,
             bytes_deleted=c.bytes_deleted,
+            readings_deleted=c.readings_deleted,
             skipped_in_use=c.skipped_in_use,
             vanished=c.vanished,
             delete_failures=c.delete_failures,

@@ -15,7 +15,7 @@ from dmsim.errors import ConfigError
 from dmsim.net import SimCloudTransport, SimLink
 from dmsim.runtime import RngTree, SimKernel, Trace
 from dmsim.service import DataManager
-from dmsim.service._machine import field_rng
+from dmsim.service._machine import field_rng, status_of
 from dmsim.storage import SimFS
 
 CAPTURE_DIR = "/data/capture"
@@ -178,3 +178,22 @@ def test_machines_in_the_field_draw_different_backoff_jitter() -> None:
     # Two Pis on the same config and default seed, back online after the same outage.
     draws = {field_rng().child("sync").child("sync-backoff").random().random() for _ in range(2)}
     assert len(draws) == 2
+
+
+def test_readings_deleted_by_a_disk_policy_are_counted_and_shown_in_the_status_line() -> None:
+    config = machine(
+        hz=20,
+        sync_disabled=True,
+        capture_dir_max_bytes=20_000,
+        disk_check_interval_secs=1,
+        maximum_capture_file_size_bytes=4096,
+    )
+    rig = Rig(config=config)
+    rig.call(rig.dm.start())
+    rig.kernel.run(until=60.0)
+    stats = rig.dm.statistics()
+    deleted = sum(p.readings_deleted for p in stats.disk_policies)
+    traced = sum(len(e.fields["ids"]) for e in rig.trace.of_kind("file.deleted_by_policy"))
+    assert deleted == traced > 0
+    line = status_of(stats, 60.0).line()
+    assert f"readings deleted by disk policy {deleted:,}" in line

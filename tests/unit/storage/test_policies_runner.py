@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from dmsim.storage._simfs import SimFS
 
 BLOCK = 4096
 CAP = "/cap"
+READINGS_PER_FILE = 7  # what the data manager's hook reports for each file
 
 
 @dataclass
@@ -40,8 +42,9 @@ class World:
     busy: set[str] = field(default_factory=set)
 
     def policy(self, rule: DeletionRule, **kwargs: object) -> DiskPolicy:
-        def before_delete(path: str, rule: str) -> None:
+        def before_delete(path: str, rule: str) -> int:
             self.hook_calls.append((path, rule, self.fs.exists(path)))
+            return READINGS_PER_FILE
 
         return DiskPolicy(
             rt=self.rt,
@@ -106,6 +109,25 @@ def test_no_scan_while_the_disk_is_below_the_threshold() -> None:
     world.run(policy, until=65)
     stats = policy.statistics()
     assert (stats.checks, stats.scans, stats.files_deleted, stats.warnings) == (2, 0, 0, 0)
+
+
+def test_every_deletion_is_recorded_with_its_readings_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # On a real machine there is no trace: the log is the record a person can read.
+    world = make_world()
+    policy = world.policy(DiskFullRule())
+    with caplog.at_level(logging.WARNING, logger="dmsim.storage._policy_runner"):
+        records = world.kernel.run_main(policy.check())
+    assert [r.readings for r in records] == [READINGS_PER_FILE] * 4
+    assert policy.statistics().readings_deleted == 4 * READINGS_PER_FILE
+    logged = [r.getMessage() for r in caplog.records]
+    assert logged == [
+        f"disk policy {RULE_DISK_FULL}: deleted {r.path} ({BLOCK} bytes, 7 readings)"
+        for r in records
+    ]
+    events = world.trace.of_kind("disk_policy.delete")
+    assert [e.fields["readings"] for e in events] == [READINGS_PER_FILE] * 4
 
 
 def test_deletions_are_made_durable() -> None:
@@ -201,7 +223,7 @@ def test_a_missing_capture_directory_is_not_an_error() -> None:
         capture_dir="/nowhere",
         rule=DiskFullRule(),
         in_use=lambda p: False,
-        before_delete=lambda p, r: None,
+        before_delete=lambda p, r: 0,
     )
     assert world.kernel.run_main(policy.check()) == ()
     assert policy.statistics().scans == 0
@@ -255,7 +277,7 @@ def test_byte_cap_on_the_real_disk_under_the_real_runtime(tmp_path: Path) -> Non
         capture_dir=str(tmp_path),
         rule=ByteCapRule(cap_bytes=350),
         in_use=lambda p: False,
-        before_delete=lambda p, r: hook.append(p),
+        before_delete=lambda p, r: hook.append(p) or 0,
     )
     records = rt.run_main(policy.check())
     assert [Path(r.path).name[17:19] for r in records] == ["00", "01", "02"]
