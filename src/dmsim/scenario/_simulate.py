@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ class SimulationSummary:
     seed: int
     duration_s: float
     collectors: tuple[dict[str, Any], ...]
+    not_capturing: tuple[dict[str, Any], ...]  # configured methods that run no collector
     uploaded_files: int
     cloud_readings: int
     duplicates_in_cloud: int
@@ -40,6 +42,7 @@ class SimulationSummary:
             "seed": self.seed,
             "duration_s": self.duration_s,
             "collectors": list(self.collectors),
+            "not_capturing": list(self.not_capturing),
             "uploaded_files": self.uploaded_files,
             "cloud_readings": self.cloud_readings,
             "duplicates_in_cloud": self.duplicates_in_cloud,
@@ -56,12 +59,13 @@ def simulate_machine(
     seed: int,
     out_dir: Path,
     name: str = "simulate",
+    progress: Callable[[float], None] | None = None,
 ) -> SimulationSummary:
     scenario = Scenario(
         name=name, machine=machine, machine_document=document, duration_s=duration_s, seed=seed
     )
     world = World(scenario, seed=seed, final_drain=False)
-    world.run(progress=None)
+    world.run(progress=progress)
     trace = world.trace
     files_by_stream = Counter(
         _stream_of(e.fields["ids"]) for e in trace.of_kind("file.completed") if e.fields["ids"]
@@ -78,12 +82,37 @@ def simulate_machine(
         seed=seed,
         duration_s=duration_s,
         collectors=collectors,
+        not_capturing=tuple(_idle_methods(machine)),
         uploaded_files=len(trace.of_kind("sync.deleted")),
         cloud_readings=sum(stored.values()),
         duplicates_in_cloud=sum(n - 1 for n in stored.values() if n > 1),
         files_remaining=remaining,
         out_dir=str(out_dir),
     )
+
+
+def _idle_methods(machine: MachineConfig) -> list[dict[str, Any]]:
+    """Configured capture methods that run no collector, each with the reason."""
+    manager = machine.data_manager
+    switched_off = manager is not None and manager.capture_disabled
+    rows = []
+    for method in machine.capture_methods():
+        if method.enabled and not switched_off:
+            continue
+        if switched_off:
+            reason = "capture_disabled"
+        elif method.capture_frequency_hz <= 0:
+            reason = f"frequency {method.capture_frequency_hz:g} Hz"
+        else:
+            reason = "disabled"
+        rows.append({
+            "component": method.resource.short_name,
+            "api": method.resource.api,
+            "method": method.method,
+            "additional_params": dict(method.additional_params),
+            "reason": reason,
+        })  # fmt: skip
+    return rows
 
 
 def _stream_of(ids: list[list[Any]]) -> str:

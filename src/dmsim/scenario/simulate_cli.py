@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from dmsim.errors import ConfigError, Problem
 from dmsim.faults import parse_duration
 
 from ._model import SIM_ENV
+from ._runner import ProgressLine
 from ._simulate import SimulationSummary, simulate_machine
 
 __all__ = ["register"]
@@ -33,6 +35,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     parser.add_argument("--out", type=Path, required=True, help="directory for capture files")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--quiet", action="store_true", help="no progress line")
     parser.set_defaults(handler=_simulate)
 
 
@@ -45,12 +48,25 @@ def _simulate(args: argparse.Namespace) -> int:
                 f"expected a positive duration like 90s, 10m or 24h, got {args.duration!r}",
             )
         )
-    if args.out.exists() and any(args.out.iterdir()):
-        raise ConfigError(Problem("--out", f"{args.out} exists and is not empty"))
     text = _read(args.config)
     machine = load_machine_config(args.config, env=SIM_ENV, cpu_count=4)
+    _prepare_out(args.out)
     for warning in machine.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    manager = machine.data_manager
+    if manager is not None and manager.mongo_capture_config.enabled:
+        print(
+            "warning: mongo_capture_config is not simulated: readings go to capture files only",
+            file=sys.stderr,
+        )
+    progress = None
+    if not args.quiet:
+        progress = ProgressLine(
+            label=f"simulate {args.config.stem}",
+            sim_seconds=duration,
+            stream=sys.stderr,
+            wall_clock=time.perf_counter,
+        )
     summary = simulate_machine(
         machine,
         json.loads(text),
@@ -58,12 +74,29 @@ def _simulate(args: argparse.Namespace) -> int:
         seed=args.seed,
         out_dir=args.out,
         name=args.config.stem,
+        progress=progress,
     )
+    if progress is not None:
+        progress.finish()
     if args.json:
         print(json.dumps(summary.to_json(), indent=2))
     else:
         print(_table(summary))
     return 0
+
+
+def _prepare_out(out: Path) -> None:
+    """Make ``--out`` up front, so a long run never fails at its very end."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(Problem("--out", f"{out} exists and is not a directory"))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if any(out.iterdir()):
+            raise ConfigError(Problem("--out", f"{out} exists and is not empty"))
+    except OSError as error:
+        raise ConfigError(
+            Problem("--out", f"{out}: cannot create it: {error.strerror or error}")
+        ) from None
 
 
 def _read(path: Path) -> str:
@@ -83,6 +116,12 @@ def _table(summary: SimulationSummary) -> str:
         ))  # fmt: skip
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    for idle in summary.not_capturing:
+        params = ",".join(f"{k}={v}" for k, v in sorted(idle["additional_params"].items()))
+        lines.append(
+            f"not capturing: {idle['component']} {idle['method']}"
+            f"{' ' + params if params else ''} ({idle['reason']})"
+        )
     lines += [
         "",
         f"simulated {summary.duration_s:g}s with seed {summary.seed}",

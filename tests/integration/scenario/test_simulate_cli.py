@@ -121,3 +121,43 @@ def test_bad_input_is_a_clear_error_without_traceback(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "--duration" in done.stderr
+
+
+def run_simulate(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*DMSIM, "simulate", *args], capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+@pytest.mark.parametrize("where", ["a file", "under a file"])
+def test_an_unusable_out_is_refused_before_the_run(tmp_path: Path, where: str) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("not a directory")
+    out = afile if where == "a file" else afile / "sub"
+    done = run_simulate(str(MACHINES["tmp36 + wifi"]), "--duration", "24h", "--out", str(out))
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert f"--out: {out}" in done.stderr
+    assert "simulated" not in done.stdout  # refused up front, not after a day's simulation
+
+
+def test_methods_that_do_not_capture_are_listed_and_mongo_is_said_to_be_off(
+    tmp_path: Path,
+) -> None:
+    config = json.loads((CONFIGS / "seeds" / "sensors_tmp36_wifi.json").read_text())
+    [first, second] = [c for c in config["components"] if c.get("service_configs")][:2]
+    first["service_configs"][0]["attributes"]["capture_methods"][0]["disabled"] = True
+    second["service_configs"][0]["attributes"]["capture_methods"][0]["capture_frequency_hz"] = 0
+    for service in config["services"]:
+        if service["type"] == "data_manager":
+            service["attributes"]["mongo_capture_config"] = {"uri": "mongodb://127.0.0.1:1"}
+    path = tmp_path / "machine.json"
+    path.write_text(json.dumps(config))
+    done = run_simulate(str(path), "--duration", "10s", "--out", str(tmp_path / "o"), "--json")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    idle = {(c["component"], c["reason"]) for c in summary["not_capturing"]}
+    assert idle == {(first["name"], "disabled"), (second["name"], "frequency 0 Hz")}
+    assert "mongo_capture_config is not simulated" in done.stderr
+    table = run_simulate(str(path), "--duration", "10s", "--out", str(tmp_path / "t"))
+    assert f"not capturing: {first['name']} " in table.stdout
