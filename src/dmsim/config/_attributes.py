@@ -51,6 +51,7 @@ class AttributeSpec:
     high: float | None = None
     high_open: bool = False
     zero_is_unset: bool = False  # rdk substitutes the default for 0 (warned)
+    unset_below: float | None = None  # ... and for positive values below this (warned)
 
     def range_problem(self, value: float) -> str | None:
         """Why ``value`` is out of range, or None."""
@@ -91,10 +92,15 @@ DATA_MANAGER_ATTRIBUTES: tuple[AttributeSpec, ...] = (
         "sync_interval_mins",
         "number",
         0.1,
-        "minutes between sync passes",
+        "minutes between sync passes, truncated to whole milliseconds; below 0.0001 the "
+        "default is used (as in rdk); at most 525600 (one year)",
         low=0,
         low_open=True,
+        # One year is beyond any real schedule (sync_disabled turns scheduled sync off);
+        # unbounded, 1e308 minutes is an infinite interval that cannot be truncated to ms.
+        high=365 * 24 * 60,
         zero_is_unset=True,
+        unset_below=0.0001,
     ),
     _spec(
         "file_last_modified_millis",

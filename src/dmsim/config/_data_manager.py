@@ -1,10 +1,11 @@
 """Parsing the ``data_manager`` service's attributes into a :class:`DataManagerConfig`.
 
 Numbers are checked against the ranges in :data:`DATA_MANAGER_ATTRIBUTES`. Where rdk reads a 0
-as "unset" (Go's zero value) and quietly substitutes the default, dmsim does the same but says so
-with a warning; every other out-of-range value, and every negative one, is an error (rdk accepts
-most of them silently). ``maximum_capture_file_size_bytes`` of 0 is an error: rdk would cut one
-file per reading (rdk#5962). ``capture_dir`` "" means the default, ``$VIAM_HOME/capture`` or
+as "unset" (Go's zero value), or a ``sync_interval_mins`` below 0.0001, and quietly substitutes
+the default, dmsim does the same but says so with a warning; every other out-of-range value,
+and every negative one, is an error (rdk accepts most of them silently).
+``maximum_capture_file_size_bytes`` of 0 is an error: rdk would cut one file per reading
+(rdk#5962). ``capture_dir`` "" means the default, ``$VIAM_HOME/capture`` or
 ``~/.viam/capture``; a leading ``~`` is expanded with the injected environment's ``HOME``.
 """
 
@@ -63,9 +64,16 @@ def _scalar(
         value = reader.number(attrs, name, path, None)
     if value is None:
         return spec.default
+    shown = "half the CPUs" if spec.default is None else spec.default
     if value == 0 and spec.zero_is_unset:
-        shown = "half the CPUs" if spec.default is None else spec.default
         reader.warn((*path, name), f"0 means unset (as in rdk): the default ({shown}) is used")
+        return spec.default
+    if spec.unset_below is not None and 0 < value < spec.unset_below:
+        reader.warn(
+            (*path, name),
+            f"{value:g} is below {spec.unset_below:g}, which means unset (as in rdk): "
+            f"the default ({shown}) is used",
+        )
         return spec.default
     problem = spec.range_problem(value)
     if problem is not None:

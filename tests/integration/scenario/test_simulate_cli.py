@@ -161,3 +161,27 @@ def test_methods_that_do_not_capture_are_listed_and_mongo_is_said_to_be_off(
     assert "mongo_capture_config is not simulated" in done.stderr
     table = run_simulate(str(path), "--duration", "10s", "--out", str(tmp_path / "t"))
     assert f"not capturing: {first['name']} " in table.stdout
+
+
+def sensor_machine(path: Path, **attributes: object) -> Path:
+    """A machine config file: one fake sensor read at 1 Hz, data_manager ``attributes``."""
+    component = {
+        "name": "probe", "type": "sensor", "model": "fake",
+        "service_configs": [{"type": "data_manager", "attributes": {
+            "capture_methods": [{"method": "Readings", "capture_frequency_hz": 1}]}}],
+    }  # fmt: skip
+    dm = {"name": "dm", "type": "data_manager", "attributes": attributes}
+    path.write_text(json.dumps({"components": [component], "services": [dm]}), encoding="utf-8")
+    return path
+
+
+def test_a_sync_interval_below_the_floor_syncs_at_the_default(tmp_path: Path) -> None:
+    """Regression: ``sync_interval_mins: 1e-9`` passed ``config check``, then ``simulate`` never
+    finished (a sync pass every 60 ns). rdk uses the 0.1 default below 0.0001 minutes."""
+    config = sensor_machine(tmp_path / "tiny.json", sync_interval_mins=1e-9)
+    argv = ["simulate", str(config), "--duration", "10s", "--out", str(tmp_path / "o"), "--json"]
+    done = subprocess.run([*DMSIM, *argv], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "sync_interval_mins (line 1, column" in done.stderr
+    assert "1e-09 is below 0.0001, which means unset (as in rdk)" in done.stderr
+    assert json.loads(done.stdout)["duration_s"] == 10

@@ -79,3 +79,50 @@ def test_good_file_in_both_formats(capsys: pytest.CaptureFixture[str], tmp_path:
 def test_config_without_a_subcommand_prints_usage(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["config"]) == 2
     assert "check" in capsys.readouterr().err
+
+
+def data_manager_file(path: Path, attribute: str, value: object) -> Path:
+    """A config whose data_manager sets ``attribute`` on line 4 (the key at column 5)."""
+    lines = [
+        "{",
+        '  "services": [{"name": "dm", "type": "data_manager",',
+        '   "attributes": {',
+        f"    {json.dumps(attribute)}: {json.dumps(value)}",
+        "  }}]",
+        "}",
+    ]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value", "problem"),
+    [
+        (
+            "sync_interval_mins",
+            1e308,
+            "sync_interval_mins (line 4, column 27): must be in (0, 525600], got 1e+308",
+        ),
+    ],
+)
+def test_an_attribute_the_run_would_refuse_is_an_error_with_its_line(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    attribute: str,
+    value: object,
+    problem: str,
+) -> None:
+    path = data_manager_file(tmp_path / "machine.json", attribute, value)
+    assert main(["config", "check", str(path)]) == 2
+    assert capsys.readouterr().err.splitlines()[1:] == [f"  services[0].attributes.{problem}"]
+
+
+def test_a_sync_interval_below_the_floor_is_warned_with_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = data_manager_file(tmp_path / "machine.json", "sync_interval_mins", 1e-9)
+    assert main(["config", "check", str(path)]) == 0
+    assert capsys.readouterr().err == (
+        f"{path}: warning: services[0].attributes.sync_interval_mins (line 4, column 27): 1e-09 "
+        "is below 0.0001, which means unset (as in rdk): the default (0.1) is used\n"
+    )

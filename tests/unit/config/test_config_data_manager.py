@@ -151,7 +151,9 @@ def test_sync_threads_default_to_half_the_cpus_at_least_one(cpus: int, threads: 
 @pytest.mark.parametrize(
     ("attr", "value", "message"),
     [
-        ("sync_interval_mins", -1, "can't be negative, got -1"),
+        ("sync_interval_mins", -1, "must be in (0, 525600], got -1"),
+        ("sync_interval_mins", 525601, "must be in (0, 525600], got 525601"),
+        ("sync_interval_mins", 1e308, "must be in (0, 525600], got 1e+308"),
         ("file_last_modified_millis", -5, "can't be negative, got -5"),
         ("maximum_num_sync_threads", -2, "must be at least 1, got -2"),
         ("maximum_capture_file_size_bytes", 0, "must be positive, got 0"),
@@ -179,10 +181,18 @@ def test_out_of_range_values_are_errors(attr: str, value: float, message: str) -
     assert errors(machine(dm={attr: value})) == {f"{P}.{attr}": message}
 
 
-def test_the_sync_interval_below_the_reference_floor_is_unset() -> None:
-    # rdk: sync_interval_mins < 0.0001 → 0.1; dmsim also warns
-    dm = manager({"sync_interval_mins": 0})
-    assert dm.sync_interval_mins == 0.1
+@pytest.mark.parametrize("minutes", [1e-9, 0.00009999])
+def test_a_sync_interval_below_the_reference_floor_is_unset(minutes: float) -> None:
+    """Regression: 1e-9 was kept, and the sync engine ran a pass every 60 ns forever.
+    rdk: sync_interval_mins < 0.0001 → 0.1; dmsim also warns."""
+    found = warnings(machine(dm={"sync_interval_mins": minutes}))
+    assert found == {
+        f"{P}.sync_interval_mins": f"{minutes:g} is below 0.0001, which means unset (as in "
+        "rdk): the default (0.1) is used"
+    }
+    assert manager({"sync_interval_mins": minutes}).sync_interval_s == 6.0
+    assert manager({"sync_interval_mins": 0.0001}).sync_interval_s == 0.006
+    assert manager({"sync_interval_mins": 525600}).sync_interval_s == 365 * 24 * 3600
 
 
 @pytest.mark.parametrize(
@@ -289,7 +299,7 @@ def test_unknown_attributes_are_warned_with_a_suggestion() -> None:
 
 
 def test_sync_interval_is_truncated_to_milliseconds() -> None:
-    assert manager({"sync_interval_mins": 0.00001666}).sync_interval_s == 0.000
+    assert manager({"sync_interval_mins": 0.00012345}).sync_interval_s == 0.007
     assert manager({"sync_interval_mins": 0.123456}).sync_interval_s == 7.407
 
 
