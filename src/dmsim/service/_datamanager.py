@@ -236,7 +236,7 @@ class DataManager:
             capture_dir=config.capture_dir,
             part_id=self._part_id,
             additional_sync_paths=config.additional_sync_paths,
-            sync_interval_mins=config.sync_interval_mins,
+            sync_interval_s=config.sync_interval_s,
             file_last_modified_millis=config.file_last_modified_millis,
             maximum_num_sync_threads=config.maximum_num_sync_threads,
             sync_disabled=config.sync_disabled,

@@ -1,8 +1,9 @@
 """Sync settings: the ``data_manager`` attributes the sync engine reads, validated.
 
-The config layer resolves Viam's defaults (``sync_interval_mins`` ≈ 0 → 0.1, ``file_last_
-modified_millis`` ≤ 0 → 10000, ``maximum_num_sync_threads`` unset → ``max(1, cpus // 2)``)
-before building these; here every value must already be meaningful, and a bad one is a
+The config layer resolves Viam's defaults (``sync_interval_mins`` < 0.0001 → 0.1, ``file_last_
+modified_millis`` ≤ 0 → 10000, ``maximum_num_sync_threads`` unset → ``max(1, cpus // 2)``) and
+turns the interval into seconds truncated to whole milliseconds, as rdk's ticker does, before
+building these; here every value must already be meaningful, and a bad one is a
 :class:`~dmsim.errors.ConfigError` naming the attribute.
 
 ``max_request_bytes`` caps one ``DataCaptureUpload`` request of a tabular file (rdk sends a
@@ -44,7 +45,7 @@ class SyncSettings:
     capture_dir: str
     part_id: str
     additional_sync_paths: tuple[str, ...] = ()
-    sync_interval_mins: float = 0.1
+    sync_interval_s: float = 6.0
     file_last_modified_millis: int = 10_000
     maximum_num_sync_threads: int = 1
     sync_disabled: bool = False
@@ -55,10 +56,6 @@ class SyncSettings:
         problems = self.problems()
         if problems:
             raise ConfigError(problems, source="sync settings")
-
-    @property
-    def sync_interval_s(self) -> float:
-        return self.sync_interval_mins * 60.0
 
     def problems(self) -> list[Problem]:
         """Every invalid attribute, named by its ``data_manager`` attribute path."""
@@ -73,11 +70,12 @@ class SyncSettings:
             # An empty part id makes the cloud answer INVALID_ARGUMENT, which is terminal:
             # every file would be quarantined. Refuse it here instead.
             out.append(Problem(f"{where}.part_id", "must be a non-empty string"))
-        if not _positive_finite(self.sync_interval_mins):
+        if not _positive_finite(self.sync_interval_s):
             out.append(
                 Problem(
                     f"{where}.sync_interval_mins",
-                    f"must be a finite number of minutes > 0, got {self.sync_interval_mins!r}",
+                    "the interval must be a finite number of seconds > 0, "
+                    f"got {self.sync_interval_s!r}",
                 )
             )
         if not _int_at_least(self.file_last_modified_millis, 0):

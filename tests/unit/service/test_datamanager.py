@@ -197,3 +197,14 @@ def test_readings_deleted_by_a_disk_policy_are_counted_and_shown_in_the_status_l
     assert deleted == traced > 0
     line = status_of(stats, 60.0).line()
     assert f"readings deleted by disk policy {deleted:,}" in line
+
+
+def test_scheduled_sync_runs_on_the_interval_truncated_to_whole_milliseconds() -> None:
+    """rdk's ticker is 60000 × sync_interval_mins ms, truncated: 0.123456 min is 7.407 s, not
+    7.40736 s. Regression: the engine used the untruncated interval."""
+    config = machine(hz=1, sync_disabled=False, capture_disabled=True, sync_interval_mins=0.123456)
+    rig = Rig(config=config)
+    rig.call(rig.dm.start())
+    rig.kernel.run(until=30.0)
+    passes = [event.time for event in rig.trace.of_kind("sync.pass")]
+    assert passes == pytest.approx([7.407, 14.814, 22.221, 29.628])

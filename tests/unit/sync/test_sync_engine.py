@@ -125,7 +125,7 @@ def test_a_failing_file_never_blocks_the_others_and_backs_off() -> None:
     world.transport.script = script
 
     async def main() -> SyncEngine:
-        engine = world.engine(world.settings(maximum_num_sync_threads=1, sync_interval_mins=0.01))
+        engine = world.engine(world.settings(maximum_num_sync_threads=1, sync_interval_s=0.6))
         engine.start()
         await world.rt.sleep(120)
         await engine.close()
@@ -498,15 +498,15 @@ def test_reconfigure_changes_interval_and_pool() -> None:
     world.transport.latency = 0.5
 
     async def main() -> SyncEngine:
-        engine = world.engine(world.settings(maximum_num_sync_threads=1, sync_interval_mins=1))
+        engine = world.engine(world.settings(maximum_num_sync_threads=1, sync_interval_s=60))
         engine.start()
         await world.rt.sleep(10)
         fill(world, 12)
-        await engine.reconfigure(world.settings(maximum_num_sync_threads=4, sync_interval_mins=0.5))
+        await engine.reconfigure(world.settings(maximum_num_sync_threads=4, sync_interval_s=30))
         await world.rt.sleep(25)
         assert world.transport.max_active == 4
         assert world.files() == []
-        await engine.reconfigure(world.settings(maximum_num_sync_threads=2, sync_interval_mins=0.5))
+        await engine.reconfigure(world.settings(maximum_num_sync_threads=2, sync_interval_s=30))
         world.transport.max_active = 0
         fill(world, 12, name="sensor-2")
         await world.rt.sleep(60)
@@ -599,7 +599,7 @@ def test_an_arbitrary_file_modified_after_the_walk_waits_for_its_quiet_period() 
         additional_sync_paths=("/extra",),
         file_last_modified_millis=30_000,
         maximum_num_sync_threads=1,
-        sync_interval_mins=10,
+        sync_interval_s=600,
     )
     deleted_at: dict[str, float] = {}
 

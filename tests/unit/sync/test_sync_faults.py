@@ -73,7 +73,7 @@ def boot(world: World, number: int, *, threads: int, cap: int) -> bool:
         fs=world.fs.for_process(rt),
         transport=world.transport,
         settings=world.settings(
-            maximum_num_sync_threads=threads, max_request_bytes=cap, sync_interval_mins=0.5
+            maximum_num_sync_threads=threads, max_request_bytes=cap, sync_interval_s=30
         ),
         rng=RngTree(world.seed).child(f"boot{number}"),
         trace=world.trace,
