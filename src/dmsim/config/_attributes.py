@@ -259,10 +259,10 @@ DATA_MANAGER_ATTRIBUTES: tuple[AttributeSpec, ...] = (
         "max_upload_message_bytes",
         "int",
         1024 * 1024,
-        "tabular uploads bigger than this are split",
+        "tabular uploads bigger than this are split (at least 1024)",
         extension=True,
-        low=0,
-        low_open=True,
+        # the sync engine's floor: a smaller request cannot hold its metadata and a reading
+        low=1024,
     ),
 )
 

@@ -58,7 +58,8 @@ class SyncSettings:
             raise ConfigError(problems, source="sync settings")
 
     def problems(self) -> list[Problem]:
-        """Every invalid attribute, named by its ``data_manager`` attribute path."""
+        """Every invalid attribute, named by the ``data_manager`` attribute it comes from
+        (``max_request_bytes`` is ``max_upload_message_bytes``)."""
         where = "services.data_manager.attributes"
         out: list[Problem] = []
         for name, path in [("capture_dir", self.capture_dir)] + [
@@ -96,7 +97,7 @@ class SyncSettings:
         if not _int_at_least(self.max_request_bytes, MIN_MAX_REQUEST_BYTES):
             out.append(
                 Problem(
-                    f"{where}.max_request_bytes",
+                    f"{where}.max_upload_message_bytes",
                     f"must be a whole number of bytes >= {MIN_MAX_REQUEST_BYTES}, "
                     f"got {self.max_request_bytes!r}",
                 )

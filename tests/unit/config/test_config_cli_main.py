@@ -103,6 +103,11 @@ def data_manager_file(path: Path, attribute: str, value: object) -> Path:
             1e308,
             "sync_interval_mins (line 4, column 27): must be in (0, 525600], got 1e+308",
         ),
+        (
+            "max_upload_message_bytes",
+            10,
+            "max_upload_message_bytes (line 4, column 33): must be at least 1024, got 10",
+        ),
     ],
 )
 def test_an_attribute_the_run_would_refuse_is_an_error_with_its_line(

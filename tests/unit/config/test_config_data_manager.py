@@ -174,7 +174,8 @@ def test_sync_threads_default_to_half_the_cpus_at_least_one(cpus: int, threads: 
         ("sync_backoff_jitter", 1, "must be in [0, 1), got 1"),
         ("sync_backoff_jitter", -0.5, "must be in [0, 1), got -0.5"),
         ("stale_data_warning_secs", -1, "can't be negative, got -1"),
-        ("max_upload_message_bytes", 0, "must be positive, got 0"),
+        ("max_upload_message_bytes", 0, "must be at least 1024, got 0"),
+        ("max_upload_message_bytes", 1023, "must be at least 1024, got 1023"),
     ],
 )
 def test_out_of_range_values_are_errors(attr: str, value: float, message: str) -> None:

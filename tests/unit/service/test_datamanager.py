@@ -4,12 +4,13 @@ Close — against SimFS, a simulated link and an in-process cloud."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from dmsim.cloud import CloudCore
-from dmsim.config import loads_machine_config
+from dmsim.config import DATA_MANAGER_ATTRIBUTES, AttributeSpec, loads_machine_config
 from dmsim.devices import SimResourceSpec, build_sim_resources
 from dmsim.errors import ConfigError
 from dmsim.net import SimCloudTransport, SimLink
@@ -208,3 +209,45 @@ def test_scheduled_sync_runs_on_the_interval_truncated_to_whole_milliseconds() -
     rig.kernel.run(until=30.0)
     passes = [event.time for event in rig.trace.of_kind("sync.pass")]
     assert passes == pytest.approx([7.407, 14.814, 22.221, 29.628])
+
+
+def smallest_accepted(spec: AttributeSpec) -> float:
+    assert spec.low is not None  # every numeric attribute has a floor
+    if not spec.low_open:
+        return spec.low
+    return spec.low + (1 if spec.kind == "int" else 1e-9)
+
+
+def largest_accepted(spec: AttributeSpec) -> float | None:
+    if spec.high is None or not spec.high_open:
+        return spec.high
+    return spec.high - (1 if spec.kind == "int" else 1e-9)
+
+
+@pytest.mark.parametrize("extreme", [smallest_accepted, largest_accepted])
+def test_the_extremes_config_check_accepts_make_a_data_manager(
+    extreme: Callable[[AttributeSpec], float | None],
+) -> None:
+    """Every numeric attribute at the end of its accepted range at once. Regression:
+    ``max_upload_message_bytes`` of 10 passed ``config check``, then the data manager refused
+    it at start-up (its floor is 1024)."""
+    numeric = [spec for spec in DATA_MANAGER_ATTRIBUTES if spec.kind in ("int", "number")]
+    attributes = {spec.name: extreme(spec) for spec in numeric if extreme(spec) is not None}
+    attributes["capture_dir"] = CAPTURE_DIR
+    document = {"services": [{"name": "dm", "type": "data_manager", "attributes": attributes}]}
+    kernel = SimKernel(epoch_ns=0)
+    rt = kernel.process("dmsim")
+    rng = RngTree(1)
+    link = SimLink(kernel.process("infra"), rng=rng.child("link"))
+    DataManager(
+        rt=rt,
+        fs=SimFS(capacity_bytes=1 << 30, rng=rng.child("disk"), wall_clock=kernel.wall_ns),
+        machine=loads_machine_config(json.dumps(document)),
+        resolve=lambda api, name: None,
+        transport=SimCloudTransport(rt, link, CloudCore(clock=lambda: 0.0)),
+        is_online=link.is_up,
+        rng=rng.child("dm"),
+        trace=None,
+        boot=0,
+        part_id="part-1",
+    )

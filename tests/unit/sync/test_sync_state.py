@@ -126,7 +126,7 @@ def test_settings_defaults_follow_viam() -> None:
         ({"file_last_modified_millis": -1}, "file_last_modified_millis"),
         ({"maximum_num_sync_threads": 0}, "maximum_num_sync_threads"),
         ({"maximum_num_sync_threads": True}, "maximum_num_sync_threads"),
-        ({"max_request_bytes": 10}, "max_request_bytes"),
+        ({"max_request_bytes": 10}, "max_upload_message_bytes"),
         ({"tags": ("a", "")}, "tags[1]"),
     ],
 )
