@@ -7,6 +7,7 @@ and every negative one, is an error (rdk accepts most of them silently).
 ``maximum_capture_file_size_bytes`` of 0 is an error: rdk would cut one file per reading
 (rdk#5962). ``capture_dir`` "" means the default, ``$VIAM_HOME/capture`` or
 ``~/.viam/capture``; a leading ``~`` is expanded with the injected environment's ``HOME``.
+``capture_dir`` and ``additional_sync_paths`` must then be absolute.
 """
 
 from __future__ import annotations
@@ -134,24 +135,26 @@ def _attribute(
     if spec.name == "tags":
         return parse_tags(reader, attrs, path)
     if spec.name == "additional_sync_paths":
-        _warn_relative(reader, attrs, path, spec.name)
+        items = attrs.get(spec.name)
+        for index, item in enumerate(items if isinstance(items, list) else []):
+            _require_absolute(reader, (*path, spec.name, index), item, env)
         return tuple(_expand(p, env) for p in reader.strings(attrs, spec.name, path))
     if spec.name == "mongo_capture_config":
         return _mongo(reader, attrs, path)
     if spec.name == "capture_control_sensor":
         return _control_sensor(reader, attrs, path)
-    if spec.name == "capture_dir":
-        _warn_relative(reader, attrs, path, spec.name)
+    if spec.name == "capture_dir" and attrs.get(spec.name):  # "" means the default
+        _require_absolute(reader, (*path, spec.name), attrs[spec.name], env)
     return _scalar(reader, attrs, path, spec)
 
 
-def _warn_relative(reader: Reader, attrs: Mapping[str, object], path: JsonPath, key: str) -> None:
-    value = attrs.get(key)
-    items = [(p, i) for i, p in enumerate(value)] if isinstance(value, list) else [(value, None)]
-    for item, index in items:
-        if isinstance(item, str) and item and not item.startswith(("/", "~")):
-            where = (*path, key) if index is None else (*path, key, index)
-            reader.warn(where, f"relative path {item!r} depends on the working directory")
+def _require_absolute(
+    reader: Reader, where: JsonPath, value: object, env: Mapping[str, str]
+) -> None:
+    # The sync engine refuses a relative path (it would depend on the working directory):
+    # refusing it here, in the same words, makes config check say what the run would.
+    if isinstance(value, str) and not posixpath.isabs(_expand(value, env)):
+        reader.error(where, f"must be an absolute path, got {value!r}")
 
 
 def _mongo(reader: Reader, attrs: Mapping[str, object], path: JsonPath) -> MongoCaptureConfig:

@@ -108,6 +108,17 @@ def data_manager_file(path: Path, attribute: str, value: object) -> Path:
             10,
             "max_upload_message_bytes (line 4, column 33): must be at least 1024, got 10",
         ),
+        (
+            "additional_sync_paths",
+            ["rel/path"],
+            "additional_sync_paths[0] (line 4, column 31): must be an absolute path, "
+            "got 'rel/path'",
+        ),
+        (
+            "capture_dir",
+            "data",
+            "capture_dir (line 4, column 20): must be an absolute path, got 'data'",
+        ),
     ],
 )
 def test_an_attribute_the_run_would_refuse_is_an_error_with_its_line(

@@ -134,11 +134,14 @@ def test_capture_dir_follows_viam_home_and_home() -> None:
     assert default_capture_dir({"HOME": "/r"}) == "/r/.viam/capture"
 
 
-def test_relative_paths_are_warned() -> None:
-    found = warnings(machine(dm={"capture_dir": "data", "additional_sync_paths": ["/a", "b/c"]}))
+def test_relative_paths_are_errors() -> None:
+    """Regression: they were only warned, then the sync engine refused them at start-up."""
+    paths = ["/a", "b/c", "~no-such-user-here/d"]
+    found = errors(machine(dm={"capture_dir": "data", "additional_sync_paths": paths}))
     assert found == {
-        f"{P}.capture_dir": "relative path 'data' depends on the working directory",
-        f"{P}.additional_sync_paths[1]": "relative path 'b/c' depends on the working directory",
+        f"{P}.capture_dir": "must be an absolute path, got 'data'",
+        f"{P}.additional_sync_paths[1]": "must be an absolute path, got 'b/c'",
+        f"{P}.additional_sync_paths[2]": "must be an absolute path, got '~no-such-user-here/d'",
     }
 
 
