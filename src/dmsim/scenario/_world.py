@@ -148,10 +148,16 @@ class World:
         """Boot the machine and arm the fault schedule (simulated time 0)."""
         self.trace.subscribe(self._follow)
         self.trace.record("world.start", seed=self.seed, scenario=self.scenario.name)
-        self.link.start()
-        self.start_process()
-        self.faults.start()
-        self.infra.spawn(self._sample_loop(), name="sampler")
+        try:
+            self.link.start()
+            self.start_process()  # the data manager may refuse the config here
+            self.faults.start()
+            self.infra.spawn(self._sample_loop(), name="sampler")
+        except BaseException:
+            # Tasks spawned so far never ran: close them, or each is a coroutine "never
+            # awaited" warning when the abandoned world is collected.
+            self.kernel.close()
+            raise
 
     def advance(self, *, until: float) -> None:
         """Run simulated time up to ``until`` seconds."""
