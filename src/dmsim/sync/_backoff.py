@@ -7,11 +7,13 @@ global: the link is down for every file, so the engine pauses all uploads rather
 off each file separately (rdk's workers each waited on their own).
 
 The actual wait is drawn uniformly from ``(ceiling * (1 - jitter), ceiling]`` with a random
-source derived from the engine's ``RngTree`` child. ``jitter = 1`` (the default) is "full
-jitter" (AWS Architecture Blog, *Exponential Backoff and Jitter*): a fleet whose uploads all
-failed at the same instant (a cloud restart) comes back spread over the whole interval instead
-of in one stampede. The wait is never zero, so a hot loop is impossible. ``jitter = 0``
-reproduces rdk exactly.
+source derived from the engine's ``RngTree`` child, so a fleet whose uploads all failed at the
+same instant (a cloud restart) does not retry in one stampede. A data manager takes the jitter
+from the machine config's ``sync_backoff_jitter`` attribute (default 0.1), so by default each
+wait is 90-100 % of rdk's. A :class:`BackoffPolicy` built without one (an engine made
+directly, as in tests and benchmarks) has ``jitter = 1``, "full jitter" (AWS Architecture
+Blog, *Exponential Backoff and Jitter*), spreading retries over the whole interval. The wait
+is never zero, so a hot loop is impossible. ``jitter = 0`` reproduces rdk exactly.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ class RandomSource(Protocol):
 @dataclass(frozen=True, slots=True)
 class BackoffPolicy:
     """rdk's constants (``InitialWaitTimeMillis``, ``RetryExponentialFactor``,
-    ``maxRetryInterval``, ``offlineWaitTimeSeconds``) plus the jitter fraction."""
+    ``maxRetryInterval``, ``offlineWaitTimeSeconds``) plus the jitter fraction (full jitter
+    here; a machine config's default is 0.1)."""
 
     initial_s: float = 0.2
     factor: float = 2.0

@@ -8,9 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dmsim.config import DATA_MANAGER_ATTRIBUTES
 from dmsim.errors import ConfigError
 from dmsim.runtime import RngTree
 from dmsim.sync import BackoffPolicy, ErrorClass, backoff_ceiling, next_wait
+from dmsim.sync import _backoff as backoff_module
 
 
 class Fixed:
@@ -45,6 +47,16 @@ def test_full_jitter_spans_the_whole_interval() -> None:
     assert next_wait(1, ErrorClass.RETRYABLE, Fixed(0.0)) == pytest.approx(0.2)
     assert next_wait(1, ErrorClass.RETRYABLE, Fixed(0.75)) == pytest.approx(0.05)
     assert next_wait(20, ErrorClass.OFFLINE, Fixed(0.5)) == pytest.approx(30.0)
+
+
+def test_the_doc_states_the_jitter_a_data_manager_runs_with() -> None:
+    """Regression: the doc called full jitter (1) the default, but a machine config's
+    ``sync_backoff_jitter`` defaults to 0.1; only a policy built without a config has 1."""
+    doc = " ".join((backoff_module.__doc__ or "").split())
+    jitter = next(s for s in DATA_MANAGER_ATTRIBUTES if s.name == "sync_backoff_jitter")
+    assert f"``sync_backoff_jitter`` attribute (default {jitter.default})" in doc
+    assert "(the default)" not in doc
+    assert BackoffPolicy().jitter == 1.0
 
 
 @pytest.mark.parametrize("error_class", [ErrorClass.TERMINAL, ErrorClass.GONE])
