@@ -15,7 +15,8 @@ marked *dmsim extension* are ignored by Viam's implementation:
 - ``sync_backoff_jitter`` (0.1): each retry wait is scaled by a seeded factor in
   [1 - jitter, 1] (never above the cap), so a fleet coming back online does not retry in
   lockstep.
-- ``stale_data_warning_secs`` (3600; 0 = off): warn when the oldest unsynced data is older.
+- ``stale_data_warning_secs`` (default: rdk's rule, ``max(10 × sync interval, 180 s)``; 0 =
+  off): warn when the oldest unsynced data is older.
 - ``max_upload_message_bytes`` (1 MiB): a tabular upload that would be larger is split into
   several requests. A quarter of gRPC's default 4 MiB receive limit, leaving room for metadata;
   rdk sends a whole file in one request and fails forever with RESOURCE_EXHAUSTED past it.
@@ -250,8 +251,9 @@ DATA_MANAGER_ATTRIBUTES: tuple[AttributeSpec, ...] = (
     _spec(
         "stale_data_warning_secs",
         "number",
-        3600.0,
-        "warn when unsynced data is older than this (0 = off)",
+        None,
+        "warn when unsynced data is older than this (0 = off; default: rdk's "
+        "max(10 x sync interval, 180 s))",
         extension=True,
         low=0,
     ),

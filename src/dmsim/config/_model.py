@@ -246,7 +246,7 @@ class DataManagerConfig:
     sync_backoff_max_ms: int = 3_600_000
     sync_offline_wait_secs: float = 60.0
     sync_backoff_jitter: float = 0.1
-    stale_data_warning_secs: float = 3600.0
+    stale_data_warning_secs: float | None = None  # None: rdk's rule (see the sync engine)
     max_upload_message_bytes: int = 1024 * 1024
     explicit: frozenset[str] = field(default=frozenset(), compare=False)  # attributes set
     json_path: JsonPath = field(default=(), compare=False)  # its service's attributes

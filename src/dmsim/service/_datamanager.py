@@ -242,6 +242,7 @@ class DataManager:
             sync_disabled=config.sync_disabled,
             tags=config.tags,
             max_request_bytes=config.max_upload_message_bytes,
+            stale_data_warning_s=config.stale_data_warning_secs,
         )
 
     async def _selective_sync_allows(self) -> bool:

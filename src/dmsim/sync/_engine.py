@@ -272,7 +272,12 @@ class SyncEngine:
     def _check_stale(self, now: float) -> None:
         oldest = self._oldest_unsynced_ns
         age = None if oldest is None else (self._rt.wall_ns() - oldest) / 1e9
-        threshold = stale_threshold_s(self._settings.sync_interval_s)
+        configured = self._settings.stale_data_warning_s
+        if configured == 0:
+            return
+        threshold = (
+            stale_threshold_s(self._settings.sync_interval_s) if configured is None else configured
+        )
         last = self._last_stale_warning
         if stale_warning_due(oldest_age_s=age, threshold_s=threshold, last_warned_at=last, now=now):
             self._last_stale_warning = now

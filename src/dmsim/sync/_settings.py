@@ -51,6 +51,8 @@ class SyncSettings:
     sync_disabled: bool = False
     tags: tuple[str, ...] = ()
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    # None: rdk's rule, max(10 × interval, 3 min); 0: no warning
+    stale_data_warning_s: float | None = None
 
     def __post_init__(self) -> None:
         problems = self.problems()

@@ -1,7 +1,8 @@
 """Counters of the sync engine, the report of one manual sync, and the stale-data rule.
 
 Stale-data warning (rdk ``disk_summary_tracker.go``): warn when the oldest unsynced file is
-older than ``max(10 × sync interval, 3 min)``, at most once every 5 minutes.
+older than ``max(10 × sync interval, 3 min)`` (or ``stale_data_warning_secs`` when set; 0 turns
+the warning off), at most once every 5 minutes.
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ EXPECTED_DEFAULTS = {
     "sync_backoff_max_ms": 3_600_000,
     "sync_offline_wait_secs": 60.0,
     "sync_backoff_jitter": 0.1,
-    "stale_data_warning_secs": 3600.0,
+    "stale_data_warning_secs": None,  # rdk's rule
     "max_upload_message_bytes": 1024 * 1024,
 }
 

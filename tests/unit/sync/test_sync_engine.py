@@ -451,6 +451,28 @@ def test_stale_data_warning_at_most_every_five_minutes() -> None:
     assert engine.statistics().stale_warnings == len(warnings) == 4
 
 
+@pytest.mark.parametrize(
+    ("threshold_s", "warned_at"),
+    [(None, [186.0, 486.0, 786.0]), (600.0, [606.0]), (0.0, [])],
+)
+def test_stale_data_warning_secs_replaces_rdks_threshold_and_zero_turns_it_off(
+    threshold_s: float | None, warned_at: list[float]
+) -> None:
+    world = World()
+    fill(world, 1)
+    world.transport.script = lambda rpc, key: "INTERNAL"
+
+    async def main() -> None:
+        settings = world.settings(stale_data_warning_s=threshold_s)
+        engine = world.engine(settings)
+        engine.start()
+        await world.rt.sleep(15 * 60)
+        await engine.close()
+
+    world.run(main())
+    assert [w["t"] for w in kinds(world, "sync.stale")] == warned_at
+
+
 def test_an_empty_file_never_counts_as_stale_data() -> None:
     # Empty files are never synced (as rdk): they hold no data to warn about.
     world = World()
