@@ -2,9 +2,14 @@
 
 Choices (what Foxglove opens, per its docs on JSON and ``foxglove.CompressedImage``):
 
-- one channel per (component, method): topic ``/<component name>/<method>``, message encoding
+- one channel per collector, i.e. per (component, method, additional_params): message encoding
   ``json``, schema encoding ``jsonschema``; channel metadata carries the component type and the
-  method parameters. Component names are unique on a machine, so the pair is a unique key.
+  method parameters. The parameters split channels because collectors may differ in them only
+  (board ``Analogs`` of pins A1 and A2): one channel per (component, method) would interleave
+  their readings with nothing saying which is which. Topic ``/<component name>/<method>``, with
+  ``/<key>=<value>,…`` (sorted by key, ``/ = , %`` and other unsafe characters percent-encoded)
+  appended when there are parameters: unique (component names are unique on a machine), and
+  stable because it depends on the collector alone, not on what else the directory holds.
 - tabular readings: the ``Struct`` as a JSON object (plotted directly); the schema lists every
   field seen in the channel (two passes: infer, then write). Non-finite numbers, which JSON
   cannot hold, become the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` as in protobuf JSON.
@@ -30,6 +35,7 @@ import posixpath
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from google.protobuf import json_format, struct_pb2
 from mcap.writer import CompressionType, Writer
@@ -45,6 +51,7 @@ from ._reader import CaptureReader, CaptureRecord
 
 __all__ = ["ExportReport", "export_mcap", "struct_to_json"]
 
+_Params = tuple[tuple[str, str], ...]
 _IMAGE_FORMATS = {
     "image/jpeg": "jpeg",
     "image/jpg": "jpeg",
@@ -194,6 +201,13 @@ def _mime(reader: CaptureReader, record: CaptureRecord) -> str:
     return _EXTENSION_MIME.get(header.file_extension.lower(), "application/octet-stream")
 
 
+def _topic(component: str, method: str, params: _Params) -> str:
+    topic = f"/{component}/{method}"
+    if params:
+        topic += "/" + ",".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in params)
+    return topic
+
+
 def _stamp(ns: int) -> int:
     return max(0, ns)
 
@@ -202,7 +216,8 @@ class _Exporter:
     def __init__(self, fs: FileSystem, files: list[str]) -> None:
         self.fs = fs
         self.files = files
-        self.channels: dict[tuple[str, str, str], _Channel] = {}
+        # (component name, method, method parameters, kind)
+        self.channels: dict[tuple[str, str, _Params, str], _Channel] = {}
         self.problems: dict[str, FileProblem] = {}
         self.torn = 0
         self.messages = 0
@@ -231,14 +246,17 @@ class _Exporter:
         md = reader.metadata
         image = record.is_binary and _mime(reader, record) in _IMAGE_FORMATS
         kind = "image" if image else ("binary" if record.is_binary else "tabular")
-        key = (md.component_name, md.method_name, kind)
+        params = method_parameters_of(md)
+        key = (md.component_name, md.method_name, params, kind)
         channel = self.channels.get(key)
         if channel is None:
-            topic = f"/{md.component_name}/{md.method_name}"
+            topic = _topic(md.component_name, md.method_name, params)
             if any(c.topic == topic for c in self.channels.values()):
                 topic += f"/{kind}"
-            params = json.dumps(dict(method_parameters_of(md)), sort_keys=True)
-            meta = {"component_type": md.component_type, "method_parameters": params}
+            meta = {
+                "component_type": md.component_type,
+                "method_parameters": json.dumps(dict(params), sort_keys=True),
+            }
             channel = self.channels[key] = _Channel(topic, kind, meta)
         return channel
 

@@ -65,9 +65,9 @@ def register(subparsers: Any) -> None:
     export = commands.add_parser(
         "export",
         help="export capture files to MCAP (opens in Foxglove)",
-        description="One channel per (component, method): tabular readings as JSON with a "
-        "JSON schema, images as foxglove.CompressedImage, other binary data as attachments; "
-        "chunk and data CRCs on.",
+        description="One channel per collector (component, method, additional_params): "
+        "tabular readings as JSON with a JSON schema, images as foxglove.CompressedImage, "
+        "other binary data as attachments; chunk and data CRCs on.",
     )
     export.add_argument("dir", metavar="DIR", help="a capture directory or file")
     export.add_argument("--format", choices=["mcap"], default="mcap", help="output format")

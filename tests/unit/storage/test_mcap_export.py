@@ -26,12 +26,17 @@ from dmsim.storage._writer import CaptureWriter
 
 
 def writer(
-    root: Path, name: str, method: str, data_type: DataType.ValueType, **options: object
+    root: Path,
+    name: str,
+    method: str,
+    data_type: DataType.ValueType,
+    params: dict[str, str] | None = None,
+    **options: object,
 ) -> CaptureWriter:
     return CaptureWriter(
         RealFS(),
         capture_dir=str(root),
-        key=CollectorKey.of("rdk:component:x", name, method),
+        key=CollectorKey.of("rdk:component:x", name, method, params),
         data_type=data_type,
         now=lambda: 0.0,
         wall_ns=lambda: 1_700_000_000 * 10**9,
@@ -158,6 +163,34 @@ def test_damaged_files_contribute_their_readable_prefix(tmp_path: Path) -> None:
     assert report.messages == 23
     assert report.to_json()["problems"][0]["offset"] == 0
     list(StreamReader(io.BytesIO((tmp_path / "o.mcap").read_bytes()), validate_crcs=True).records)
+
+
+def test_collectors_that_differ_only_in_params_get_a_channel_each(tmp_path: Path) -> None:
+    """Regression: board Analogs A1 and A2 were merged into one /b1/Analogs channel whose
+    metadata named A2 only, so nothing said which reading came from which pin."""
+    root = tmp_path / "capture"
+    collectors = {
+        "/b1/Analogs/reader_name=A1": {"reader_name": "A1"},
+        "/b1/Analogs/reader_name=A2": {"reader_name": "A2"},
+        "/b1/Analogs/pin=a%2Fb,reader_name=x%3D1%2C2": {"reader_name": "x=1,2", "pin": "a/b"},
+        "/b1/Analogs": None,
+    }
+    for i, params in enumerate(collectors.values()):
+        sensor = writer(root, "b1", "Analogs", DataType.DATA_TYPE_TABULAR_SENSOR, params)
+        for t in range(3):
+            sensor.write(tabular_reading({"pin": i}, time_requested_ns=t, time_received_ns=t))
+        sensor.close()
+    out = tmp_path / "out.mcap"
+    report = export_mcap(RealFS(), str(root), str(out))
+    assert report.topics == tuple(sorted(collectors))
+    reader = make_reader(io.BytesIO(out.read_bytes()), validate_crcs=True)
+    pins: dict[str, set[object]] = {}
+    for _, channel, message in reader.iter_messages():
+        pins.setdefault(channel.topic, set()).add(json.loads(message.data)["pin"])
+        assert json.loads(channel.metadata["method_parameters"]) == (
+            collectors[channel.topic] or {}
+        )
+    assert pins == {topic: {float(i)} for i, topic in enumerate(collectors)}
 
 
 def test_struct_to_json_is_total() -> None:
