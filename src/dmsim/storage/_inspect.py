@@ -35,6 +35,7 @@ __all__ = [
     "inspect_file",
     "inspect_path",
     "method_parameters_of",
+    "torn_tail_problem",
     "verify_dir",
 ]
 
@@ -116,6 +117,12 @@ def method_parameters_of(metadata: DataCaptureMetadata) -> tuple[tuple[str, str]
     return tuple(out)
 
 
+def torn_tail_problem(reader: CaptureReader) -> FileProblem:
+    return FileProblem(
+        reader.path, reader.valid_end, f"torn tail of {reader.torn_tail_bytes} bytes"
+    )
+
+
 @dataclass(slots=True)
 class _Tally:
     readings: int = 0
@@ -173,7 +180,7 @@ def inspect_file(
             problem = FileProblem(path, None, f"read failed: {error.strerror or error}")
         torn = reader.torn_tail_bytes
         if problem is None and torn:
-            problem = FileProblem(path, reader.valid_end, f"torn tail of {torn} bytes")
+            problem = torn_tail_problem(reader)
         md = reader.metadata
         return FileReport(
             path=path,

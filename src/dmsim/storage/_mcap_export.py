@@ -22,8 +22,8 @@ Choices (what Foxglove opens, per its docs on JSON and ``foxglove.CompressedImag
 - chunk CRCs and the data-section CRC on (``enable_crcs``, ``enable_data_crcs``), zstd chunks.
 
 The output is written through the filesystem port as ``<out>.part``, fsynced, then renamed (a
-crash never leaves a half file under the final name). Damaged capture files contribute the
-readings before the damage and are listed in the report.
+crash never leaves a half file under the final name). Damaged capture files, torn tails
+included, contribute the readings before the damage and are listed in the report.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from dmsim.errors import StorageError
 
 from ._codec import CaptureFormatError
 from ._fs import FileHandle, FileSystem
-from ._inspect import FileProblem, capture_files, method_parameters_of
+from ._inspect import FileProblem, capture_files, method_parameters_of, torn_tail_problem
 from ._reader import CaptureReader, CaptureRecord
 
 __all__ = ["ExportReport", "export_mcap", "struct_to_json"]
@@ -239,8 +239,9 @@ class _Exporter:
                     yield reader, record
             except CaptureFormatError as error:
                 self.problems[path] = FileProblem(path, error.offset, error.what)
-            if reader.finished and path not in self.problems:
+            if reader.finished and reader.torn_tail_bytes:
                 self.torn += reader.torn_tail_bytes
+                self.problems[path] = torn_tail_problem(reader)
 
     def _channel(self, reader: CaptureReader, record: CaptureRecord) -> _Channel:
         md = reader.metadata

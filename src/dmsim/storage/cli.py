@@ -212,8 +212,9 @@ def _export(args: argparse.Namespace) -> int:
         print(json.dumps({"output": out, **report.to_json()}, indent=2))
     else:
         for problem in report.problems:
-            print(f"PROBLEM {problem} (readings before it exported)")
+            print(f"PROBLEM {problem}: skipped (readings before it exported)")
         topics = ", ".join(report.topics) or "-"
         print(f"wrote {out}: {report.files} file(s), {report.messages} message(s), "
-              f"{report.attachments} attachment(s), topics {topics}")  # fmt: skip
+              f"{report.attachments} attachment(s), topics {topics}, "
+              f"{len(report.problems)} damaged part(s) skipped")  # fmt: skip
     return 1 if report.problems else 0

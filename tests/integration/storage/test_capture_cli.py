@@ -133,6 +133,16 @@ def test_export_writes_a_valid_mcap(capture_dir: Path, tmp_path: Path) -> None:
     assert doc["messages"] == 6
 
 
+def test_export_names_a_skipped_torn_tail_and_exits_1(capture_dir: Path, tmp_path: Path) -> None:
+    [done] = (capture_dir / READINGS).glob("*.capture")
+    intact_size = done.stat().st_size
+    with done.open("ab") as f:
+        f.write(b"\x30\x01\x02")
+    result = dmsim("export", str(capture_dir), "-o", str(tmp_path / "out.mcap"))
+    assert result.returncode == 1
+    assert f"{done} at byte {intact_size}: torn tail of 3 bytes" in result.stdout
+
+
 def test_bad_input_through_the_executable_exits_2_without_a_traceback() -> None:
     result = dmsim("verify", "/no/such/dir")
     assert result.returncode == 2

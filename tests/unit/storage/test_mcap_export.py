@@ -165,6 +165,22 @@ def test_damaged_files_contribute_their_readable_prefix(tmp_path: Path) -> None:
     list(StreamReader(io.BytesIO((tmp_path / "o.mcap").read_bytes()), validate_crcs=True).records)
 
 
+def test_a_torn_tail_is_reported_as_a_problem(tmp_path: Path) -> None:
+    """Regression: a torn tail was only a byte count, so the CLI said nothing and exited 0."""
+    root = tmp_path / "capture"
+    populate(root)
+    [first, *_] = sorted(root.rglob("*.capture"))
+    intact_size = first.stat().st_size
+    with first.open("ab") as f:
+        f.write(b"\x30\x01\x02")
+    report = export_mcap(RealFS(), str(root), str(tmp_path / "o.mcap"))
+    assert report.messages == 23
+    assert report.torn_tail_bytes == 3
+    [problem] = report.problems
+    assert (problem.path, problem.offset) == (str(first), intact_size)
+    assert "torn tail of 3 bytes" in problem.what
+
+
 def test_collectors_that_differ_only_in_params_get_a_channel_each(tmp_path: Path) -> None:
     """Regression: board Analogs A1 and A2 were merged into one /b1/Analogs channel whose
     metadata named A2 only, so nothing said which reading came from which pin."""
