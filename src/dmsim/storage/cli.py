@@ -1,10 +1,11 @@
 """``dmsim capture inspect|verify|recover|export``: capture-file tools on the local disk.
 
-Exit status: 0 done and nothing wrong; 1 done but something is damaged (verify found a problem,
-recover could not settle a file, export skipped damaged parts); 2 bad input (a missing path, a
-directory that is not one, an unwritable output), printed without a traceback. ``--json``
-prints one JSON document on stdout instead of text. The work is imported inside the handlers:
-``register`` runs for every ``dmsim`` command, which should not pay for protobuf and mcap.
+Exit status: 0 done and nothing wrong; 1 done but something is damaged (inspect or verify found
+a problem, recover could not settle a file, export skipped damaged parts); 2 bad input (a
+missing path, a directory that is not one, an unwritable output), printed without a traceback.
+``--json`` prints one JSON document on stdout instead of text. The work is imported inside the
+handlers: ``register`` runs for every ``dmsim`` command, which should not pay for protobuf and
+mcap.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def register(subparsers: Any) -> None:
         "inspect",
         help="summarize capture files",
         description="Per file: component, method, data type, tags, mime type, readings, "
-        "first/last time_requested, size and torn-tail bytes.",
+        "first/last time_requested, size and torn-tail bytes. Exit 1 if any file has a "
+        "problem.",
     )
     inspect.add_argument("path", metavar="PATH", help="a capture file or a directory")
     inspect.add_argument("--json", action="store_true", help="print JSON")
@@ -143,7 +145,7 @@ def _inspect(args: argparse.Namespace) -> int:
         for report in reports:
             _print_report(report)
         print(f"{len(reports)} capture file(s)")
-    return 0
+    return 1 if any(r.problem is not None for r in reports) else 0
 
 
 def _verify(args: argparse.Namespace) -> int:

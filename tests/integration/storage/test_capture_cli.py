@@ -89,6 +89,18 @@ def test_inspect_text_and_json(capture_dir: Path) -> None:
     assert [r["component_name"] for r in json.loads(single.stdout)] == ["cam"]
 
 
+def test_inspect_exits_1_when_a_file_has_a_problem(capture_dir: Path) -> None:
+    """Regression: inspect printed PROBLEM and exited 0."""
+    bad = capture_dir / READINGS / "2030-01-01T00_00_00.000000Z.capture"
+    bad.write_bytes(b"\x0a\x01")
+    result = dmsim("inspect", str(capture_dir))
+    assert result.returncode == 1
+    assert f"PROBLEM    {bad} at byte 0" in result.stdout
+    assert dmsim("inspect", str(capture_dir), "--json").returncode == 1
+    [intact] = (capture_dir / READINGS).glob("2026-*.capture")
+    assert dmsim("inspect", str(intact)).returncode == 0
+
+
 def test_verify_exit_status_follows_integrity(capture_dir: Path) -> None:
     ok = dmsim("verify", str(capture_dir))
     assert ok.returncode == 0
@@ -192,7 +204,7 @@ def test_garbage_never_produces_a_traceback(tmp_path: Path) -> None:
     ):
         (target / f"2026-01-01T00_00_0{i}.000000Z.capture").write_bytes(data)
         (target / f"2026-01-01T00_00_1{i}.000000Z.prog").write_bytes(data)
-    assert dmsim("inspect", str(root)).returncode == 0
+    assert dmsim("inspect", str(root)).returncode == 1
     assert dmsim("verify", str(root)).returncode == 1
     assert dmsim("export", str(root), "-o", str(tmp_path / "j.mcap")).returncode == 1
     assert dmsim("recover", str(root)).returncode == 0
