@@ -74,7 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(handler(args))
+        status = int(handler(args))
+        sys.stdout.flush()  # a closed stdout must break here, not at exit where none can catch it
+        return status
     except _InputError as error:
         print(error, file=sys.stderr)
         return 2

@@ -3,9 +3,10 @@
 Exit status: 0 done and nothing wrong; 1 done but something is damaged (inspect or verify found
 a problem, recover could not settle a file, export skipped damaged parts); 2 bad input (a
 missing path, a directory that is not one, an unwritable output), printed without a traceback.
-``--json`` prints one JSON document on stdout instead of text. The work is imported inside the
-handlers: ``register`` runs for every ``dmsim`` command, which should not pay for protobuf and
-mcap.
+141 (as if killed by SIGPIPE, like other Unix tools) when the reader of stdout went away, as in
+``dmsim capture inspect DIR | head``, with nothing printed. ``--json`` prints one JSON document
+on stdout instead of text. The work is imported inside the handlers: ``register`` runs for
+every ``dmsim`` command, which should not pay for protobuf and mcap.
 """
 
 from __future__ import annotations
@@ -89,13 +90,16 @@ def _bad_input(message: str) -> int:
 
 
 def _guard(command: Any) -> Any:
-    """Bad paths and unreadable disks are the user's input: exit 2, no traceback."""
+    """Bad paths and unreadable disks are the user's input: exit 2, no traceback. A closed
+    stdout is not: ``dmsim.cli.main`` ends quietly with 141."""
 
     def run(args: argparse.Namespace) -> int:
         try:
             return int(command(args))
         except StorageError as error:
             return _bad_input(str(error))
+        except BrokenPipeError:
+            raise
         except OSError as error:
             return _bad_input(f"{error.filename or ''}: {error.strerror or error}")
 

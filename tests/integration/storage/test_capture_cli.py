@@ -155,6 +155,27 @@ def test_export_names_a_skipped_torn_tail_and_exits_1(capture_dir: Path, tmp_pat
     assert f"{done} at byte {intact_size}: torn tail of 3 bytes" in result.stdout
 
 
+@pytest.mark.parametrize("unbuffered", ["1", ""])
+def test_a_closed_stdout_ends_quietly_with_141(
+    capture_dir: Path, unbuffered: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: `dmsim capture inspect DIR | head -1` printed "error: : Broken pipe" and
+    exited 2. Buffered, the pipe breaks at the final flush; unbuffered, at the first print."""
+    monkeypatch.setenv("PYTHONUNBUFFERED", unbuffered)
+    process = subprocess.Popen(
+        [DMSIM, "capture", "inspect", str(capture_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    assert process.stderr is not None
+    process.stdout.close()  # before the child writes anything: its first write hits EPIPE
+    stderr = process.stderr.read().decode()
+    process.stderr.close()
+    assert process.wait(timeout=60) == 141
+    assert stderr == ""
+
+
 def test_bad_input_through_the_executable_exits_2_without_a_traceback() -> None:
     result = dmsim("verify", "/no/such/dir")
     assert result.returncode == 2
