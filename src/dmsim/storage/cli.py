@@ -101,7 +101,8 @@ def _guard(command: Any) -> Any:
         except BrokenPipeError:
             raise
         except OSError as error:
-            return _bad_input(f"{error.filename or ''}: {error.strerror or error}")
+            reason = error.strerror or str(error)
+            return _bad_input(f"{error.filename}: {reason}" if error.filename else reason)
 
     return run
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import errno
 import io
 import json
 import subprocess
@@ -18,6 +20,7 @@ from dmsim.storage._identity import ReadingId
 from dmsim.storage._naming import CollectorKey
 from dmsim.storage._realfs import RealFS
 from dmsim.storage._writer import CaptureWriter
+from dmsim.storage.cli import _guard
 
 DMSIM = str(Path(sys.executable).with_name("dmsim"))
 READINGS = "rdk_component_sensor/imu/Readings"
@@ -174,6 +177,16 @@ def test_a_closed_stdout_ends_quietly_with_141(
     process.stderr.close()
     assert process.wait(timeout=60) == 141
     assert stderr == ""
+
+
+def test_an_os_error_without_a_file_name_prints_just_its_reason(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def failing(_args: argparse.Namespace) -> int:
+        raise OSError(errno.EIO, "Input/output error")
+
+    assert _guard(failing)(argparse.Namespace()) == 2
+    assert capsys.readouterr().err == "dmsim capture: error: Input/output error\n"
 
 
 def test_bad_input_through_the_executable_exits_2_without_a_traceback() -> None:
