@@ -36,6 +36,7 @@ __all__ = [
     "inspect_path",
     "method_parameters_of",
     "torn_tail_problem",
+    "unopenable_problem",
     "verify_dir",
 ]
 
@@ -117,6 +118,11 @@ def method_parameters_of(metadata: DataCaptureMetadata) -> tuple[tuple[str, str]
     return tuple(out)
 
 
+def unopenable_problem(path: str, error: StorageError) -> FileProblem:
+    # The reader's message starts with the path, which the problem prints itself.
+    return FileProblem(path, None, str(error).removeprefix(f"{path}: "))
+
+
 def torn_tail_problem(reader: CaptureReader) -> FileProblem:
     return FileProblem(
         reader.path, reader.valid_end, f"torn tail of {reader.torn_tail_bytes} bytes"
@@ -162,7 +168,7 @@ def inspect_file(
         size = _size(fs, path)
         return _blank(path, size, FileProblem(path, error.offset, error.what))
     except StorageError as error:
-        return _blank(path, 0, FileProblem(path, None, str(error)))
+        return _blank(path, 0, unopenable_problem(path, error))
     tally = _Tally()
     problem: FileProblem | None = None
     with reader:

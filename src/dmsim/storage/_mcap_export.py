@@ -46,7 +46,13 @@ from dmsim.errors import StorageError
 
 from ._codec import CaptureFormatError
 from ._fs import FileHandle, FileSystem
-from ._inspect import FileProblem, capture_files, method_parameters_of, torn_tail_problem
+from ._inspect import (
+    FileProblem,
+    capture_files,
+    method_parameters_of,
+    torn_tail_problem,
+    unopenable_problem,
+)
 from ._reader import CaptureReader, CaptureRecord
 
 __all__ = ["ExportReport", "export_mcap", "struct_to_json"]
@@ -231,7 +237,7 @@ class _Exporter:
             self.problems[path] = FileProblem(path, error.offset, error.what)
             return
         except StorageError as error:
-            self.problems[path] = FileProblem(path, None, str(error))
+            self.problems[path] = unopenable_problem(path, error)
             return
         with reader:
             try:

@@ -179,6 +179,20 @@ def test_a_closed_stdout_ends_quietly_with_141(
     assert stderr == ""
 
 
+def test_an_unopenable_file_is_named_once(capture_dir: Path, tmp_path: Path) -> None:
+    """Regression: a dangling symlink printed "PATH: PATH: cannot open"."""
+    dangling = capture_dir / READINGS / "2030-01-01T00_00_00.000000Z.capture"
+    dangling.symlink_to(tmp_path / "gone")
+    expected = f"{dangling}: cannot open: No such file or directory"
+    inspect = dmsim("inspect", str(capture_dir))
+    verify = dmsim("verify", str(capture_dir))
+    export = dmsim("export", str(capture_dir), "-o", str(tmp_path / "out.mcap"))
+    for result in (inspect, verify, export):
+        assert result.returncode == 1
+        assert expected in result.stdout
+        assert f"{dangling}: {dangling}" not in result.stdout
+
+
 def test_an_os_error_without_a_file_name_prints_just_its_reason(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
