@@ -35,6 +35,7 @@ __all__ = [
     "inspect_file",
     "inspect_path",
     "method_parameters_of",
+    "read_failed_problem",
     "torn_tail_problem",
     "unopenable_problem",
     "verify_dir",
@@ -123,6 +124,10 @@ def unopenable_problem(path: str, error: StorageError) -> FileProblem:
     return FileProblem(path, None, str(error).removeprefix(f"{path}: "))
 
 
+def read_failed_problem(path: str, error: OSError) -> FileProblem:
+    return FileProblem(path, None, f"read failed: {error.strerror or error}")
+
+
 def torn_tail_problem(reader: CaptureReader) -> FileProblem:
     return FileProblem(
         reader.path, reader.valid_end, f"torn tail of {reader.torn_tail_bytes} bytes"
@@ -183,7 +188,7 @@ def inspect_file(
         except CaptureFormatError as error:
             problem = FileProblem(path, error.offset, error.what)
         except OSError as error:
-            problem = FileProblem(path, None, f"read failed: {error.strerror or error}")
+            problem = read_failed_problem(path, error)
         torn = reader.torn_tail_bytes
         if problem is None and torn:
             problem = torn_tail_problem(reader)

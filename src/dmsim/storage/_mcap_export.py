@@ -23,12 +23,16 @@ Choices (what Foxglove opens, per its docs on JSON and ``foxglove.CompressedImag
 
 The output is written through the filesystem port as ``<out>.part``, fsynced, then renamed (a
 crash never leaves a half file under the final name). Damaged capture files, torn tails
-included, contribute the readings before the damage and are listed in the report.
+included, contribute the readings before the damage and are listed in the report, as are files
+that fail to read. An output that cannot be written is an error naming ``<out>`` (not the
+``.part``, which is removed): read and write errors are kept apart so neither is blamed on the
+other.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import math
 import posixpath
@@ -50,6 +54,7 @@ from ._inspect import (
     FileProblem,
     capture_files,
     method_parameters_of,
+    read_failed_problem,
     torn_tail_problem,
     unopenable_problem,
 )
@@ -239,12 +244,17 @@ class _Exporter:
         except StorageError as error:
             self.problems[path] = unopenable_problem(path, error)
             return
+        except OSError as error:
+            self.problems[path] = read_failed_problem(path, error)
+            return
         with reader:
             try:
                 for record in reader.records():
                     yield reader, record
             except CaptureFormatError as error:
                 self.problems[path] = FileProblem(path, error.offset, error.what)
+            except OSError as error:
+                self.problems[path] = read_failed_problem(path, error)
             if reader.finished and reader.torn_tail_bytes:
                 self.torn += reader.torn_tail_bytes
                 self.problems[path] = torn_tail_problem(reader)
@@ -315,6 +325,13 @@ class _Exporter:
         self, writer: Writer, path: str, reader: CaptureReader, record: CaptureRecord
     ) -> None:
         channel = self._channel(reader, record)
+        payload = b""
+        if record.is_binary:
+            try:
+                payload = reader.read_payload(record)
+            except OSError as error:
+                self.problems[path] = read_failed_problem(path, error)
+                return
         meta = record.sensor_data.metadata
         log_time = _stamp(meta.time_requested.ToNanoseconds())
         publish = log_time
@@ -329,7 +346,7 @@ class _Exporter:
                 log_time=log_time,
                 name=name,
                 media_type=_mime(reader, record),
-                data=reader.read_payload(record),
+                data=payload,
             )
             self.attachments += 1
             return
@@ -338,7 +355,7 @@ class _Exporter:
             body: dict[str, Any] = {
                 "timestamp": {"sec": sec, "nsec": nsec},
                 "frame_id": reader.metadata.component_name,
-                "data": base64.b64encode(reader.read_payload(record)).decode("ascii"),
+                "data": base64.b64encode(payload).decode("ascii"),
                 "format": _IMAGE_FORMATS[_mime(reader, record)],
             }
         else:
@@ -365,15 +382,10 @@ class _Exporter:
             self.messages += 1
 
 
-def export_mcap(fs: FileSystem, capture_path: str, out_path: str) -> ExportReport:
-    """Write every capture file under ``capture_path`` into the MCAP file ``out_path``."""
-    files, _ = capture_files(fs, capture_path)
-    exporter = _Exporter(fs, files)
-    exporter.infer()
-    part = out_path + ".part"
-    if fs.exists(part):
-        fs.unlink(part)
-    handle = fs.open_append(part)
+def _write_mcap(fs: FileSystem, exporter: _Exporter, path: str) -> None:
+    if fs.exists(path):
+        fs.unlink(path)  # left by an interrupted export
+    handle = fs.open_append(path)
     try:
         writer = Writer(
             _HandleStream(handle),  # type: ignore[arg-type]
@@ -387,8 +399,26 @@ def export_mcap(fs: FileSystem, capture_path: str, out_path: str) -> ExportRepor
         handle.fsync()
     finally:
         handle.close()
-    fs.rename(part, out_path)
-    fs.fsync_dir(posixpath.dirname(out_path))
+
+
+def export_mcap(fs: FileSystem, capture_path: str, out_path: str) -> ExportReport:
+    """Write every capture file under ``capture_path`` into the MCAP file ``out_path``.
+
+    Raises :class:`StorageError` naming ``out_path`` if it cannot be written (no ``.part`` is
+    left behind); a capture file that cannot be read is a problem in the report instead."""
+    files, _ = capture_files(fs, capture_path)
+    exporter = _Exporter(fs, files)
+    exporter.infer()
+    part = out_path + ".part"
+    try:
+        _write_mcap(fs, exporter, part)
+        fs.rename(part, out_path)
+        fs.fsync_dir(posixpath.dirname(out_path))
+    except OSError as error:
+        with contextlib.suppress(OSError):  # the write error is the one to report
+            if fs.exists(part):
+                fs.unlink(part)
+        raise StorageError(f"cannot write {out_path}: {error.strerror or error}") from error
     channels = exporter.channels.values()
     topics = [c.topic for c in channels if c.kind != "binary"]
     topics += [c.topic + "/annotations" for c in channels if c.annotations_id is not None]

@@ -193,6 +193,15 @@ def test_an_unopenable_file_is_named_once(capture_dir: Path, tmp_path: Path) -> 
         assert f"{dangling}: {dangling}" not in result.stdout
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+def test_an_unwritable_output_is_named_as_given(capture_dir: Path) -> None:
+    """Regression: `-o /proc/x.mcap` reported "x.mcap.part: No such file or directory"."""
+    result = dmsim("export", str(capture_dir), "-o", "/proc/x.mcap")
+    assert result.returncode == 2
+    assert result.stderr.startswith("dmsim capture: error: cannot write /proc/x.mcap: ")
+    assert ".part" not in result.stderr
+
+
 def test_an_os_error_without_a_file_name_prints_just_its_reason(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

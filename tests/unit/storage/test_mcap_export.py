@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 import jsonschema
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mcap.reader import make_reader
@@ -17,11 +18,14 @@ from mcap.stream_reader import StreamReader
 from viam.proto.app.data import Annotations, BoundingBox, Classification
 from viam.proto.app.datasync import DataType
 
+from dmsim.errors import StorageError
+from dmsim.runtime import RngTree
 from dmsim.storage._codec import binary_reading, tabular_reading
 from dmsim.storage._identity import ReadingId
 from dmsim.storage._mcap_export import export_mcap, struct_to_json
 from dmsim.storage._naming import CollectorKey
 from dmsim.storage._realfs import RealFS
+from dmsim.storage._simfs import SimFS
 from dmsim.storage._writer import CaptureWriter
 
 
@@ -207,6 +211,45 @@ def test_collectors_that_differ_only_in_params_get_a_channel_each(tmp_path: Path
             collectors[channel.topic] or {}
         )
     assert pins == {topic: {float(i)} for i, topic in enumerate(collectors)}
+
+
+def sim_capture(readings: int = 5) -> SimFS:
+    fs = SimFS(capacity_bytes=1 << 24, rng=RngTree(1), wall_clock=lambda: 0)
+    sensor = CaptureWriter(
+        fs,
+        capture_dir="/cap",
+        key=CollectorKey.of("rdk:component:x", "imu", "Readings"),
+        data_type=DataType.DATA_TYPE_TABULAR_SENSOR,
+        now=lambda: 0.0,
+        wall_ns=lambda: 10**18,
+    )
+    for i in range(readings):
+        sensor.write(tabular_reading({"x": i}, time_requested_ns=i, time_received_ns=i))
+    sensor.close()
+    fs.makedirs("/out")
+    return fs
+
+
+@pytest.mark.parametrize("op", ["open", "write", "fsync", "rename", "fsync_dir"])
+def test_an_output_that_cannot_be_written_is_named_and_left_no_part(op: str) -> None:
+    """Regression: `-o /proc/x.mcap` reported "x.mcap.part: No such file or directory"."""
+    fs = sim_capture()
+    fs.inject_eio(prefix="/out", ops=[op], fault_id="out")
+    with pytest.raises(StorageError, match=r"^cannot write /out/x\.mcap: ") as info:
+        export_mcap(fs, "/cap", "/out/x.mcap")
+    assert ".part" not in str(info.value)
+    assert not fs.exists("/out/x.mcap.part")
+
+
+def test_a_capture_file_that_fails_to_read_is_a_problem_not_an_output_error() -> None:
+    fs = sim_capture()
+    [path] = [f"{d}/{n}" for d, _, names in fs.walk("/cap") for n in names]
+    fs.inject_eio(prefix=path, ops=["read"], fault_id="in")
+    report = export_mcap(fs, "/cap", "/out/x.mcap")
+    [problem] = report.problems
+    assert problem.path == path
+    assert "read failed" in problem.what
+    assert fs.exists("/out/x.mcap")
 
 
 def test_struct_to_json_is_total() -> None:
