@@ -174,6 +174,8 @@ def inspect_file(
         return _blank(path, size, FileProblem(path, error.offset, error.what))
     except StorageError as error:
         return _blank(path, 0, unopenable_problem(path, error))
+    except OSError as error:
+        return _blank(path, _size(fs, path), read_failed_problem(path, error))
     tally = _Tally()
     problem: FileProblem | None = None
     with reader:

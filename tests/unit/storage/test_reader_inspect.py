@@ -105,6 +105,16 @@ def test_inspect_reports_torn_tails_and_damage_without_raising() -> None:
     assert missing.problem.offset is None
 
 
+def test_a_header_that_fails_to_read_is_a_problem_not_an_abort() -> None:
+    fs = make_fs()
+    done = write_file(fs, [1, 2])
+    fs.inject_eio(prefix=done.path, ops=["read"], fault_id="eio")
+    report = inspect_file(fs, done.path)
+    assert report.problem is not None
+    assert report.problem.what.startswith("read failed: ")
+    assert not verify_dir(fs, "/cap").ok
+
+
 def test_capture_files_walks_sorted_skips_failed_and_other_files() -> None:
     fs = make_fs()
     first = write_file(fs, [1], wall_ns=10**18)
