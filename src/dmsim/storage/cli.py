@@ -204,6 +204,7 @@ def _recover(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from ._mcap_export import export_mcap
+    from ._naming import CAPTURE_EXT, PROG_EXT
     from ._realfs import RealFS
 
     source = os.path.abspath(args.dir)
@@ -214,6 +215,9 @@ def _export(args: argparse.Namespace) -> int:
         return _bad_input(f"{args.output}: its directory does not exist")
     if os.path.isdir(out):
         return _bad_input(f"{args.output}: is a directory")
+    if out.endswith((CAPTURE_EXT, PROG_EXT)):
+        # It would replace captured data, or be taken for it by sync and recovery.
+        return _bad_input(f"{args.output}: names a capture file (.capture/.prog); use .mcap")
     report = export_mcap(RealFS(), source, out)
     if args.json:
         print(json.dumps({"output": out, **report.to_json()}, indent=2))

@@ -202,6 +202,19 @@ def test_an_unwritable_output_is_named_as_given(capture_dir: Path) -> None:
     assert ".part" not in result.stderr
 
 
+@pytest.mark.parametrize("suffix", [".capture", ".prog"])
+def test_export_never_overwrites_a_capture_file(capture_dir: Path, suffix: str) -> None:
+    [done] = (capture_dir / READINGS).glob("*.capture")
+    target = done.with_suffix(suffix)
+    if suffix == ".prog":
+        target.write_bytes(done.read_bytes())
+    before = target.read_bytes()
+    result = dmsim("export", str(capture_dir), "-o", str(target))
+    assert result.returncode == 2
+    assert f"{target}: names a capture file" in result.stderr
+    assert target.read_bytes() == before
+
+
 def test_an_os_error_without_a_file_name_prints_just_its_reason(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
