@@ -48,7 +48,8 @@ def register(subparsers: Any) -> None:
     verify = commands.add_parser(
         "verify",
         help="check every capture file is intact",
-        description="Exit 0 only if every file under DIR is intact; list each problem.",
+        description="Exit 0 only if every file under DIR is intact (or there is none, which "
+        "is said plainly); list every problem of every file.",
     )
     verify.add_argument("dir", metavar="DIR", help="a capture directory")
     verify.add_argument("--json", action="store_true", help="print JSON")
@@ -157,9 +158,12 @@ def _verify(args: argparse.Namespace) -> int:
     from ._inspect import verify_dir
     from ._realfs import RealFS
 
-    report = verify_dir(RealFS(), _need_dir(args.dir))
+    root = _need_dir(args.dir)
+    report = verify_dir(RealFS(), root)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
+    elif report.files_checked == 0:
+        print(f"no capture files found in {root} ({report.quarantined_files} in failed/)")
     else:
         for problem in report.problems:
             print(f"PROBLEM {problem}")

@@ -121,6 +121,16 @@ def test_verify_exit_status_follows_integrity(capture_dir: Path) -> None:
     assert f"PROBLEM {bad} at byte 0" in text.stdout
 
 
+def test_verify_says_plainly_when_there_is_nothing_to_verify(tmp_path: Path) -> None:
+    """Regression: an empty directory was reported "intact"."""
+    (tmp_path / "failed").mkdir()
+    (tmp_path / "failed" / "x.capture").write_bytes(b"junk")
+    result = dmsim("verify", str(tmp_path))
+    assert result.returncode == 0
+    assert "intact" not in result.stdout
+    assert f"no capture files found in {tmp_path} (1 in failed/)" in result.stdout
+
+
 def test_recover_settles_orphans_and_reports(capture_dir: Path) -> None:
     [done] = (capture_dir / READINGS).glob("*.capture")
     orphan = done.with_name("2031-01-01T00_00_00.000000Z.prog")
