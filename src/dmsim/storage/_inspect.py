@@ -71,7 +71,7 @@ class FileReport:
     first_time_requested_ns: int | None
     last_time_requested_ns: int | None
     torn_tail_bytes: int
-    problem: FileProblem | None
+    problems: tuple[FileProblem, ...]  # in file order
 
     @property
     def is_prog(self) -> bool:
@@ -93,9 +93,7 @@ class FileReport:
             "first_time_requested_ns": self.first_time_requested_ns,
             "last_time_requested_ns": self.last_time_requested_ns,
             "torn_tail_bytes": self.torn_tail_bytes,
-            "problem": None
-            if self.problem is None
-            else {"offset": self.problem.offset, "what": self.problem.what},
+            "problems": [{"offset": p.offset, "what": p.what} for p in self.problems],
         }
 
 
@@ -139,10 +137,22 @@ class _Tally:
     readings: int = 0
     first: int | None = None
     last: int | None = None
+    first_duplicate: FileProblem | None = None
+    duplicates: int = 0
+
+    def duplicates_problem(self) -> FileProblem | None:
+        """One problem for all of a file's duplicates: a recovered copy repeats every reading,
+        and a line per reading would bury the file's other problems."""
+        first = self.first_duplicate
+        more = self.duplicates - 1
+        if first is None or more == 0:
+            return first
+        also = "reading of this file appears" if more == 1 else "readings of this file appear"
+        return FileProblem(first.path, first.offset, f"{first.what}; {more} more {also} twice")
 
 
 def _blank(path: str, size: int, problem: FileProblem) -> FileReport:
-    return FileReport(path, size, "", "", "", "", (), "", "", (), 0, None, None, 0, problem)
+    return FileReport(path, size, "", "", "", "", (), "", "", (), 0, None, None, 0, (problem,))
 
 
 def _duplicate(
@@ -177,7 +187,7 @@ def inspect_file(
     except OSError as error:
         return _blank(path, _size(fs, path), read_failed_problem(path, error))
     tally = _Tally()
-    problem: FileProblem | None = None
+    damage: FileProblem | None = None
     with reader:
         try:
             for record in reader.records():
@@ -185,15 +195,19 @@ def inspect_file(
                 tally.readings += 1
                 tally.first = t if tally.first is None else tally.first
                 tally.last = t
-                if seen is not None and record.reading_id is not None and problem is None:
-                    problem = _duplicate(seen, record.reading_id, path, record.offset)
+                if seen is not None and record.reading_id is not None:
+                    duplicate = _duplicate(seen, record.reading_id, path, record.offset)
+                    if duplicate is not None:
+                        tally.duplicates += 1
+                        tally.first_duplicate = tally.first_duplicate or duplicate
         except CaptureFormatError as error:
-            problem = FileProblem(path, error.offset, error.what)
+            damage = FileProblem(path, error.offset, error.what)
         except OSError as error:
-            problem = read_failed_problem(path, error)
+            damage = read_failed_problem(path, error)
         torn = reader.torn_tail_bytes
-        if problem is None and torn:
-            problem = torn_tail_problem(reader)
+        if torn:
+            damage = torn_tail_problem(reader)
+        problems = tuple(p for p in (tally.duplicates_problem(), damage) if p is not None)
         md = reader.metadata
         return FileReport(
             path=path,
@@ -210,7 +224,7 @@ def inspect_file(
             first_time_requested_ns=tally.first,
             last_time_requested_ns=tally.last,
             torn_tail_bytes=torn,
-            problem=problem,
+            problems=problems,
         )
 
 
@@ -268,7 +282,6 @@ def verify_dir(fs: FileSystem, path: str) -> VerifyReport:
     for file in files:
         report = inspect_file(fs, file, seen=seen)
         readings += report.readings
-        if report.problem is not None:
-            problems.append(report.problem)
+        problems.extend(report.problems)
     open_files = tuple(f for f in files if f.endswith(PROG_EXT))
     return VerifyReport(len(files), readings, open_files, quarantined, tuple(problems))

@@ -135,8 +135,8 @@ def _print_report(report: FileReport) -> None:
     print(f"  readings   {report.readings}  first {_when(report.first_time_requested_ns)}  "
           f"last {_when(report.last_time_requested_ns)}")  # fmt: skip
     print(f"  size       {report.size_bytes} B  torn tail {report.torn_tail_bytes} B")
-    if report.problem is not None:
-        print(f"  PROBLEM    {report.problem}")
+    for problem in report.problems:
+        print(f"  PROBLEM    {problem}")
 
 
 def _inspect(args: argparse.Namespace) -> int:
@@ -151,7 +151,7 @@ def _inspect(args: argparse.Namespace) -> int:
         for report in reports:
             _print_report(report)
         print(f"{len(reports)} capture file(s)")
-    return 1 if any(r.problem is not None for r in reports) else 0
+    return 1 if any(r.problems for r in reports) else 0
 
 
 def _verify(args: argparse.Namespace) -> int:

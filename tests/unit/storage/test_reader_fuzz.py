@@ -122,7 +122,7 @@ def test_inspect_verify_and_recover_report_instead_of_crashing(files: list[bytes
     reports = [inspect_file(fs, p) for p in paths]
     assert len(reports) == len(files)
     verify = verify_dir(fs, "/cap")
-    damaged_files = {r.path for r in reports if r.problem is not None}
+    damaged_files = {r.path for r in reports if r.problems}
     assert {p.path for p in verify.problems} >= damaged_files
     recovery = recover_capture_dir(fs, "/cap")
     assert recovery.errors == ()

@@ -56,7 +56,7 @@ def test_inspect_reports_every_field() -> None:
     fs = make_fs()
     done = write_file(fs, [3, 4, 5])
     report = inspect_file(fs, done.path)
-    assert report.problem is None
+    assert report.problems == ()
     assert (report.component_type, report.component_name, report.method_name) == (
         "rdk:component:board",
         "b1",
@@ -76,7 +76,7 @@ def test_inspect_reports_every_field() -> None:
     assert not report.is_prog
     doc = report.to_json()
     assert doc["method_parameters"] == {"reader_name": "A1"}
-    assert doc["problem"] is None
+    assert doc["problems"] == []
 
 
 def test_inspect_reports_torn_tails_and_damage_without_raising() -> None:
@@ -90,28 +90,27 @@ def test_inspect_reports_torn_tails_and_damage_without_raising() -> None:
     report = inspect_file(fs, torn)
     assert report.is_prog
     assert report.torn_tail_bytes == 3
-    assert report.problem is not None
-    assert report.problem.offset == len(data)
-    assert "torn tail of 3 bytes" in str(report.problem)
+    [problem] = report.problems
+    assert problem.offset == len(data)
+    assert "torn tail of 3 bytes" in str(problem)
     garbage = "/cap/g.capture"
     put(fs, garbage, b"\xff" * 40)
     bad = inspect_file(fs, garbage)
-    assert bad.problem is not None
-    assert bad.problem.offset == 0
+    [problem] = bad.problems
+    assert problem.offset == 0
     assert bad.size_bytes == 40
-    assert bad.to_json()["problem"]["offset"] == 0
+    assert bad.to_json()["problems"][0]["offset"] == 0
     missing = inspect_file(fs, "/cap/none.capture")
-    assert missing.problem is not None
-    assert missing.problem.offset is None
+    [problem] = missing.problems
+    assert problem.offset is None
 
 
 def test_a_header_that_fails_to_read_is_a_problem_not_an_abort() -> None:
     fs = make_fs()
     done = write_file(fs, [1, 2])
     fs.inject_eio(prefix=done.path, ops=["read"], fault_id="eio")
-    report = inspect_file(fs, done.path)
-    assert report.problem is not None
-    assert report.problem.what.startswith("read failed: ")
+    [problem] = inspect_file(fs, done.path).problems
+    assert problem.what.startswith("read failed: ")
     assert not verify_dir(fs, "/cap").ok
 
 
@@ -171,3 +170,18 @@ def test_verify_flags_a_reading_repeated_within_one_file() -> None:
     write_file(fs, [7, 7])
     [problem] = verify_dir(fs, "/cap").problems
     assert "earlier in this file" in problem.what
+
+
+def test_verify_lists_every_problem_of_a_file() -> None:
+    """Regression: once a duplicate was found, a torn tail in the same file went unlisted."""
+    fs = make_fs()
+    done = write_file(fs, [7, 7, 8, 8, 9])
+    size = fs.stat(done.path).size
+    put(fs, done.path, b"\x20\x01\x02")
+    duplicates, torn = verify_dir(fs, "/cap").problems
+    assert "earlier in this file" in duplicates.what
+    assert "1 more reading of this file appears twice" in duplicates.what
+    assert (torn.offset, torn.what) == (size, "torn tail of 3 bytes")
+    report = inspect_file(fs, done.path, seen={})
+    assert report.problems == (duplicates, torn)
+    assert [p["what"] for p in report.to_json()["problems"]] == [duplicates.what, torn.what]
