@@ -4,8 +4,10 @@ Both walk a file or directory through the filesystem port and never raise for wh
 files: damage becomes a :class:`FileProblem` (file, byte offset, what). ``failed/`` at the top
 of a capture directory holds quarantined files and is skipped (counted). A file is *intact*
 when it has a header, every record reads, there is no torn tail, and no reading identity
-appears twice in the directory. A ``.prog`` file (open, or orphaned by a crash) is checked the
-same way: verify is about integrity, and a clean ``.prog`` is intact so far.
+appears twice in the directory. Every problem of a file is listed, in file order: its
+duplicates (as one problem), then the damage that ended the read or its torn tail. A ``.prog``
+file (open, or orphaned by a crash) is checked the same way: verify is about integrity, and a
+clean ``.prog`` is intact so far.
 """
 
 from __future__ import annotations
