@@ -27,7 +27,9 @@ def register(subparsers: Any) -> None:
         description=(
             "Run a Viam machine config on simulated devices and simulated time (no faults), "
             "syncing to the embedded fake cloud when the config enables sync, and write the "
-            "capture directory to --out."
+            "capture directory to --out. A collector first captures one period after start (as "
+            "rdk), so it captures frequency x duration readings, or one fewer when its last "
+            "tick falls exactly at the end (a GetImages tick can hold several images)."
         ),
     )
     parser.add_argument("config", type=Path, help="machine config JSON")
@@ -50,6 +52,11 @@ def _simulate(args: argparse.Namespace) -> int:
         )
     text = _read(args.config)
     machine = load_machine_config(args.config, env=SIM_ENV, cpu_count=4)
+    if machine.data_manager is None:
+        raise ConfigError(
+            Problem("services", "no data_manager service: nothing to capture or sync"),
+            source=str(args.config),
+        )
     _prepare_out(args.out)
     for warning in machine.warnings:
         print(f"warning: {warning}", file=sys.stderr)

@@ -201,3 +201,14 @@ def test_a_machine_that_fails_to_start_leaves_no_coroutine_never_awaited(tmp_pat
         "1 problem(s)",
         "  services: no data_manager service: nothing to capture or sync",
     ]
+
+
+def test_a_machine_without_a_data_manager_is_refused_naming_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "bare.json"
+    config.write_text("{}", encoding="utf-8")
+    done = run_simulate(str(config), "--duration", "10s", "--out", str(tmp_path / "o"))
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"{config}: 1 problem(s)")
+    assert "no data_manager service" in done.stderr
+    assert "never awaited" not in done.stderr
+    assert not (tmp_path / "o").exists()  # refused before anything was made
