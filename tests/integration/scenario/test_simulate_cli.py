@@ -187,22 +187,6 @@ def test_a_sync_interval_below_the_floor_syncs_at_the_default(tmp_path: Path) ->
     assert json.loads(done.stdout)["duration_s"] == 10
 
 
-def test_a_machine_that_fails_to_start_leaves_no_coroutine_never_awaited(tmp_path: Path) -> None:
-    """Regression: a config error at start-up (here: no data_manager service) came with
-    "coroutine 'SimLink._drive' was never awaited" warnings on stderr: the world had spawned
-    its tasks before the data manager refused the config, and nothing ran or closed them."""
-    config = tmp_path / "no-data-manager.json"
-    component = {"name": "probe", "type": "sensor", "model": "fake"}
-    config.write_text(json.dumps({"components": [component]}), encoding="utf-8")
-    argv = ["simulate", str(config), "--duration", "10s", "--out", str(tmp_path / "o")]
-    done = subprocess.run([*DMSIM, *argv], capture_output=True, text=True, timeout=60, check=False)
-    assert done.returncode == 2
-    assert done.stderr.splitlines() == [
-        "1 problem(s)",
-        "  services: no data_manager service: nothing to capture or sync",
-    ]
-
-
 def test_a_machine_without_a_data_manager_is_refused_naming_the_file(tmp_path: Path) -> None:
     config = tmp_path / "bare.json"
     config.write_text("{}", encoding="utf-8")

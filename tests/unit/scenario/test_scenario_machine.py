@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import gc
+import warnings
 from pathlib import Path
 
+import pytest
+
 from dmsim.config import parse_machine_config
+from dmsim.errors import ConfigError
 from dmsim.scenario import (
     SIM_ENV,
+    Scenario,
     apply_reconfigure,
     load_scenario,
     matching_methods,
     resource_names,
 )
 from dmsim.scenario._machine import reconfigure_problems
+from dmsim.scenario._world import World
 
 ROOT = Path(__file__).resolve().parents[3]
 TOMATO = load_scenario(ROOT / "scenarios/tomato-robot.scenario.yaml")
@@ -63,3 +70,25 @@ def test_unmatched_changes_are_problems() -> None:
     )
     assert [p.path for p in found] == ["faults[2].changes[0]"]
     assert "depth-cam/NextPointCloud" in found[0].message
+
+
+def test_a_world_that_fails_to_start_leaves_no_coroutine_never_awaited() -> None:
+    """Regression: a config error at start-up (here: no data_manager service) came with
+    "coroutine 'SimLink._drive' was never awaited" warnings: the world had spawned its tasks
+    before the data manager refused the config, and nothing ran or closed them."""
+    document = {"components": [{"name": "p", "type": "sensor", "model": "fake"}]}
+    machine = parse_machine_config(document)
+
+    def start() -> None:
+        scenario = Scenario(
+            name="bare", machine=machine, machine_document=document, duration_s=10.0
+        )
+        world = World(scenario, seed=1)
+        with pytest.raises(ConfigError, match="no data_manager service"):
+            world.start()
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        start()
+        gc.collect()
+    assert [str(w.message) for w in caught if "never awaited" in str(w.message)] == []

@@ -154,7 +154,7 @@ def test_reconfigure_applies_a_new_backoff_to_the_next_failure() -> None:
     slow = BackoffPolicy(initial_s=50.0, cap_s=50.0, jitter=0.0)
 
     async def main() -> None:
-        settings = world.settings(sync_interval_mins=0.01)
+        settings = world.settings(sync_interval_s=0.6)
         engine = world.engine(settings, backoff=BackoffPolicy(jitter=0.0))
         engine.start()
         await world.rt.sleep(5)
