@@ -3,7 +3,11 @@ Viam's orientation vector.
 
 Viam's orientation vector ``(o_x, o_y, o_z, theta)`` is the direction of the rotated frame's
 z axis plus a spin ``theta`` about it; as rotations it is ``Rz(lon) · Ry(lat) · Rz(theta)``
-with ``lat = acos(o_z)`` and ``lon = atan2(o_y, o_x)`` (``lon = 0`` at the poles).
+with ``lat = acos(o_z)`` and ``lon = atan2(o_y, o_x)``. Both conversions follow rdk's
+(spatialmath ``QuatToOV`` and ``OrientationVector.Quaternion``) including its pole band
+``1 - |o_z| <= 1e-4`` (a tilt under 0.81°), where rdk decodes with ``lon = 0`` and encodes a
+theta that suits that decoding. No vector decodes exactly there: rdk's own round trip moves the
+frame by up to twice its tilt, and dmsim reports what rdk would so that Viam decodes it the same.
 Matrices are row-major 3×3 tuples; angles are radians unless a name says ``deg``.
 """
 
@@ -30,7 +34,12 @@ __all__ = [
 ]
 
 Matrix = tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]]
-_POLE_EPS = 1e-12  # sin(lat) below this: exactly at a pole
+# rdk's pole band: 1 - |o_z| at most this decodes with lon = 0. rdk also reports a theta this
+# small (radians) outside the band as 0.
+_POLE_BAND = 1e-4
+# rdk signs theta by rotating through -|theta| and testing 1 - cos(miss) < 1e-8; within this of
+# π the miss is that small either way, so a positive theta is reported negated.
+_SIGN_BLIND = math.acos(1 - _POLE_BAND**2) / 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,13 +143,19 @@ def orientation_vector_from_matrix(m: Matrix) -> OrientationVector:
     o_x, o_y, o_z = m[0][2], m[1][2], m[2][2]
     norm = math.sqrt(o_x * o_x + o_y * o_y + o_z * o_z)
     o_x, o_y, o_z = o_x / norm, o_y / norm, o_z / norm
-    if math.hypot(o_x, o_y) > _POLE_EPS:
+    if 1 - abs(o_z) > _POLE_BAND:
         # Rz(lon)·Ry(lat)·Rz(θ): the bottom row is (-sin lat·cos θ, sin lat·sin θ, cos lat).
         theta = math.atan2(m[2][1], -m[2][0])
+        if abs(theta) <= _POLE_BAND:
+            theta = 0.0
+        elif math.pi - theta < _SIGN_BLIND:
+            theta = -theta
     elif o_z > 0:
+        # The decoder takes lon = 0 here: Ry(lat)·Rz(θ) ≈ Rz(θ), so θ is the turn of the x axis.
         theta = math.atan2(m[1][0], m[0][0])
     else:
-        theta = math.atan2(m[1][0], m[1][1])
+        # Ry(π)·Rz(θ) sends the x axis to (-cos θ, sin θ, 0).
+        theta = math.atan2(m[1][0], -m[0][0])
     return OrientationVector(o_x, o_y, o_z, theta + 0.0)
 
 
@@ -148,5 +163,5 @@ def matrix_from_orientation_vector(ov: OrientationVector) -> Matrix:
     norm = math.sqrt(ov.o_x**2 + ov.o_y**2 + ov.o_z**2)
     o_z = max(-1.0, min(1.0, ov.o_z / norm))
     lat = math.acos(o_z)
-    lon = math.atan2(ov.o_y, ov.o_x) if math.hypot(ov.o_x, ov.o_y) / norm > _POLE_EPS else 0.0
+    lon = math.atan2(ov.o_y, ov.o_x) if 1 - abs(o_z) > _POLE_BAND else 0.0
     return matmul(rot_z(lon), matmul(rot_y(lat), rot_z(ov.theta)))

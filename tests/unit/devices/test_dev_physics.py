@@ -9,8 +9,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from tests.unit.devices.devsim import Sim
 
 from dmsim.devices import (
@@ -90,18 +88,6 @@ def test_arm_joints_move_smoothly() -> None:
     ]
     assert max(steps) < 15.0  # degrees per 50 ms: no jumps
     assert sum(steps) > 30.0  # and it does move
-
-
-@given(
-    st.floats(-math.pi, math.pi),
-    st.floats(-math.pi / 2 + 1e-3, math.pi / 2 - 1e-3),
-    st.floats(-math.pi, math.pi),
-)
-def test_orientation_vector_round_trips(roll: float, pitch: float, yaw: float) -> None:
-    m = euler_zyx_matrix(roll, pitch, yaw)
-    ov = orientation_vector_from_matrix(m)
-    assert np.allclose(np.array(matrix_from_orientation_vector(ov)), np.array(m), atol=1e-7)
-    assert (ov.o_x, ov.o_y, ov.o_z) == pytest.approx((m[0][2], m[1][2], m[2][2]))
 
 
 @pytest.mark.parametrize("flip", [False, True])
