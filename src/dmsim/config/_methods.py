@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
+from dmsim.storage import EXTENSION_BY_MIME
+
 __all__ = [
     "METHODS",
     "MIME_EXTENSIONS",
@@ -53,9 +55,7 @@ IMAGE_MIME_TYPES = ("image/jpeg", "image/png")
 POINTCLOUD_MIME_TYPE = "pointcloud/pcd"
 
 #: The file extension of a binary capture file for each MIME type (tabular files are ``.dat``).
-MIME_EXTENSIONS: Mapping[str, str] = MappingProxyType(
-    {"image/jpeg": ".jpeg", "image/png": ".png", POINTCLOUD_MIME_TYPE: ".pcd"}
-)
+MIME_EXTENSIONS: Mapping[str, str] = EXTENSION_BY_MIME
 TABULAR_EXTENSION = ".dat"
 
 

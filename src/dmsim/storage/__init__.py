@@ -11,7 +11,13 @@
 - Disk policies: the documented disk-full rule and a byte cap (:class:`DiskPolicy`).
 """
 
-from ._codec import CaptureFormatError, NoMetadataError, binary_reading, tabular_reading
+from ._codec import (
+    EXTENSION_BY_MIME,
+    CaptureFormatError,
+    NoMetadataError,
+    binary_reading,
+    tabular_reading,
+)
 from ._fs import DiskUsage, FileHandle, FileStat, FileSystem, ReadHandle
 from ._identity import IDENTITY_FIELD_NUMBER, ReadingId, identity_from_bytes, identity_of
 from ._inspect import FileProblem, FileReport, VerifyReport, inspect_path, verify_dir
@@ -28,6 +34,7 @@ from ._writer import CaptureWriteError, CaptureWriter, ClosedFile, WriterStatist
 
 __all__ = [
     "CAPTURE_EXT",
+    "EXTENSION_BY_MIME",
     "FAILED_DIR",
     "IDENTITY_FIELD_NUMBER",
     "PROG_EXT",

@@ -38,7 +38,13 @@ from viam.proto.app.datasync import DataCaptureMetadata, DataType, SensorData
 
 from dmsim.errors import ConfigError, Problem, StorageError
 
-from ._codec import build_metadata, encode_metadata, frame, serialize_deterministic
+from ._codec import (
+    EXTENSION_BY_MIME,
+    build_metadata,
+    encode_metadata,
+    frame,
+    serialize_deterministic,
+)
 from ._fs import FileHandle, FileSystem
 from ._identity import IdentityEncoder, ReadingId
 from ._naming import CAPTURE_EXT, PROG_EXT, CollectorKey, format_stem, next_stem_time
@@ -246,10 +252,10 @@ class CaptureWriter:
     ) -> None:
         """Accept one reading; raise :class:`CaptureWriteError` only if it was not kept.
 
-        ``mime_type`` overrides the header's for this binary reading's file (rdk sets it per
-        write: one camera can return JPEG and PNG). An error after the reading reached the
-        file (a failed fsync or rename) is counted and retried later, not raised: raising
-        would make the caller write the reading twice.
+        ``mime_type`` overrides the header's, and the file extension with it, for this binary
+        reading's file (rdk sets it per write: one camera can return JPEG and PNG). An error
+        after the reading reached the file (a failed fsync or rename) is counted and retried
+        later, not raised: raising would make the caller write the reading twice.
         """
         if self._closed:
             raise StorageError(f"writer for {self._dir} is closed")
@@ -498,6 +504,8 @@ class CaptureWriter:
             metadata = DataCaptureMetadata()
             metadata.CopyFrom(self._metadata)
             metadata.mime_type = mime_type
+            # One collector can return several types (GetImages: JPEG colour, PNG depth).
+            metadata.file_extension = EXTENSION_BY_MIME.get(mime_type, "")
         try:
             self._open(metadata)
         except CaptureWriteError as error:

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 from viam.proto.app.datasync import DataCaptureMetadata, DataType, UploadMetadata
 
-from dmsim.storage._codec import encode_uvarint, timestamp_from_ns
+from dmsim.storage._codec import EXTENSION_BY_MIME, encode_uvarint, timestamp_from_ns
 
 __all__ = [
     "MAX_UNARY_PAYLOAD_BYTES",
@@ -44,7 +44,6 @@ __all__ = [
     "RequestSplitter",
     "capture_key",
     "capture_upload_metadata",
-    "extension_for_mime",
     "field_size",
     "file_key",
     "file_upload_metadata",
@@ -72,14 +71,6 @@ _MIME_BY_EXTENSION = {
     ".csv": "text/csv",
     ".txt": "text/plain",
     ".log": "text/plain",
-}
-_EXTENSION_BY_MIME = {
-    "image/jpeg": ".jpeg",
-    "image/png": ".png",
-    "pointcloud/pcd": ".pcd",
-    "audio/wav": ".wav",
-    "audio/mpeg": ".mp3",
-    "video/mp4": ".mp4",
 }
 
 
@@ -160,10 +151,6 @@ def merge_tags(file_tags: Sequence[str], service_tags: Sequence[str]) -> list[st
     return list(dict.fromkeys([*file_tags, *service_tags]))
 
 
-def extension_for_mime(mime_type: str) -> str:
-    return _EXTENSION_BY_MIME.get(mime_type, "")
-
-
 def mime_for_extension(extension: str) -> str:
     return _MIME_BY_EXTENSION.get(extension.lower(), "")
 
@@ -172,7 +159,7 @@ def capture_upload_metadata(
     metadata: DataCaptureMetadata, *, part_id: str, service_tags: Sequence[str]
 ) -> UploadMetadata:
     """rdk's ``uploadMetadata``: the capture header plus the part id and the service tags."""
-    extension = metadata.file_extension or extension_for_mime(metadata.mime_type)
+    extension = metadata.file_extension or EXTENSION_BY_MIME.get(metadata.mime_type, "")
     upload = UploadMetadata(
         part_id=part_id,
         component_type=metadata.component_type,

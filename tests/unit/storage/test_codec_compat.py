@@ -206,6 +206,7 @@ def test_dmsim_binary_files_parse_with_independent_code(tmp_path: Path) -> None:
         header, [parsed] = independent_parse(Path(done.path).read_bytes())
         assert parsed.binary == images[i]
         assert header.mime_type == ("image/png" if i == 1 else "")
+        assert header.file_extension == (".png" if i == 1 else ".jpeg")
         with CaptureReader(fs, done.path) as reader:
             [record] = reader.records()
             assert record.reading_id == ReadingId("cam", 0, i)

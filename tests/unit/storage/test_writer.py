@@ -238,6 +238,33 @@ def test_each_binary_reading_gets_its_own_completed_file() -> None:
     assert one_file == ["open", "write", "write", "fsync", "rename", "fsync_dir"]
 
 
+@pytest.mark.parametrize(
+    ("mime_type", "extension"),
+    [
+        ("image/png", ".png"),
+        ("image/jpeg", ".jpeg"),
+        ("pointcloud/pcd", ".pcd"),
+        ("image/webp", ""),  # no known extension: none rather than the collector's ".jpeg"
+        ("", ".jpeg"),  # no per-reading type: the collector's header stands
+    ],
+)
+def test_a_binary_readings_file_extension_follows_its_mime_type(
+    mime_type: str, extension: str
+) -> None:
+    # GetImages returns JPEG colour and PNG depth images from one collector.
+    rig = Rig(
+        data_type=DataType.DATA_TYPE_BINARY_SENSOR,
+        file_extension=".jpeg",
+        mime_type="image/jpeg",
+    )
+    rig.writer.write(
+        binary_reading(b"image", time_requested_ns=0, time_received_ns=0), mime_type=mime_type
+    )
+    [done] = rig.closed
+    metadata = read_capture_file(rig.sim, done.path).metadata
+    assert (metadata.mime_type, metadata.file_extension) == (mime_type or "image/jpeg", extension)
+
+
 def test_close_protocol_is_flush_fsync_rename_fsync_dir() -> None:
     rig = Rig()
     rig.tabular()
