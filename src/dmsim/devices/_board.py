@@ -7,8 +7,9 @@ few LSB of noise. Gpios flip between levels at random moments.
 Captured shapes follow rdk's board collectors: ``Analogs`` →
 ``{"value": code, "min_range": 0.0, "max_range": 3.3, "step_size": 3.3/4095}``;
 ``Gpios`` → ``{"high": bool}``. Attributes as in the documents' ESP32 example:
-``analogs: [{"name": "A1", "pin": "34"}]`` and ``pins: [27]``; with none listed, any reader
-or pin name is accepted.
+``analogs: [{"name": "A1", "pin": "34"}]`` and ``pins: [27]``; the pin of each
+``digital_interrupts: [{"pin": 4}]`` is a GPIO too, as on micro-RDK's ESP32. With no analogs
+(no pins) listed, any reader (pin) name is accepted.
 """
 
 from __future__ import annotations
@@ -90,13 +91,26 @@ def _names(attributes: Mapping[str, Any], source: str) -> tuple[dict[str, str], 
             )
         analogs[item["name"]] = str(item.get("pin", item["name"]))
     raw_pins = attributes.get("pins", [])
-    if not isinstance(raw_pins, list) or not all(
-        isinstance(p, int | str) and not isinstance(p, bool) for p in raw_pins
-    ):
+    if not isinstance(raw_pins, list) or not all(_is_pin(p) for p in raw_pins):
         raise ConfigError(
             Problem("attributes.pins", "must be a list of pin numbers"), source=source
         )
-    return analogs, {str(p) for p in raw_pins}
+    pins = {str(p) for p in raw_pins}
+    raw_interrupts = attributes.get("digital_interrupts", [])
+    if not isinstance(raw_interrupts, list):
+        raise ConfigError(Problem("attributes.digital_interrupts", "must be a list"), source=source)
+    for index, item in enumerate(raw_interrupts):
+        if not isinstance(item, Mapping) or not _is_pin(item.get("pin")):
+            raise ConfigError(
+                Problem(f"attributes.digital_interrupts[{index}]", "needs a pin number 'pin'"),
+                source=source,
+            )
+        pins.add(str(item["pin"]))
+    return analogs, pins
+
+
+def _is_pin(value: object) -> bool:
+    return isinstance(value, int | str) and not isinstance(value, bool)
 
 
 class SimBoard(SimDevice):

@@ -61,6 +61,8 @@ def test_every_built_resource_satisfies_the_protocol() -> None:
         ("board", {"analogs": {"A1": 34}}, "attributes.analogs"),
         ("board", {"analogs": [{"pin": 34}]}, r"attributes.analogs\[0\]"),
         ("board", {"pins": [True]}, "attributes.pins"),
+        ("board", {"digital_interrupts": {"pin": 4}}, "attributes.digital_interrupts"),
+        ("board", {"digital_interrupts": [{"pin": 4.5}]}, r"attributes.digital_interrupts\[0\]"),
         ("gantry", {"lengths_mm": []}, "attributes.lengths_mm"),
         ("gantry", {"lengths_mm": [100, -1]}, "attributes.lengths_mm"),
         ("motor", {"ticks_per_rotation": 0}, "attributes.ticks_per_rotation"),

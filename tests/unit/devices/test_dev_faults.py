@@ -19,6 +19,8 @@ from dmsim.devices import (
     DeviceParamError,
     DeviceReadError,
     DeviceUnavailable,
+    SimResourceSpec,
+    TabularReading,
 )
 from dmsim.errors import DeviceError, ScenarioError
 from dmsim.runtime import ProcessKilled
@@ -264,6 +266,16 @@ def test_bad_params_raise_a_clear_device_param_error(
 
     sim.run(main)
     assert sim[name].statistics().errors == {"bad_params": 1}
+
+
+def test_a_board_reads_the_gpio_of_a_digital_interrupt_pin() -> None:
+    # As micro-RDK's ESP32, which registers each digital interrupt's pin as a GPIO.
+    attributes = {"pins": [27], "digital_interrupts": [{"pin": 4}]}
+    sim = Sim(specs=(SimResourceSpec("board", "my-esp32", "esp32", attributes),))
+    [result] = sim.capture_at("my-esp32", "Gpios", [1.0], {"pin_name": "4"})
+    [reading] = result.readings
+    assert isinstance(reading, TabularReading)
+    assert isinstance(reading.data["high"], bool)
 
 
 ALL_METHODS = sorted({m for methods in METHODS_BY_TYPE.values() for m in methods})
