@@ -8,15 +8,17 @@
   configured remote); ``selective_syncer_name`` and ``capture_control_sensor.name`` must name a
   sensor likewise. ``depends_on`` naming nothing known is only a warning: rdk resolves some
   dependencies implicitly.
+- A board's ``Analogs`` ``reader_name`` and ``Gpios`` ``pin_name`` must be declared in its
+  attributes, when it declares any (see :func:`_board_params`).
 - Capture methods without a data_manager service capture nothing: a warning.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Protocol
 
-from ._jsonpos import JsonPath, format_path
+from ._jsonpos import JsonPath, JsonValue, format_path
 from ._model import ComponentConfig, MachineConfig, ServiceConfig
 from ._reader import Reader
 
@@ -38,6 +40,7 @@ def check_references(reader: Reader, config: MachineConfig) -> None:
     _unique(reader, config.modules, "module")
     _unique_collectors(reader, config)
     _camera_names(reader, config)
+    _board_params(reader, config)
     _sensor_names(reader, config)
     _dependencies(reader, config)
     methods = config.capture_methods()
@@ -105,6 +108,52 @@ def _camera_names(reader: Reader, config: MachineConfig) -> None:
             if method.method == "CaptureAllFromCamera" and camera:
                 where = (*method.json_path, "additional_params", "camera_name")
                 _resolve(reader, config, camera, where, "camera")
+
+
+def _board_params(reader: Reader, config: MachineConfig) -> None:
+    """Only names that both the simulated and a real board refuse are errors.
+
+    A board that declares no analogs (no pins) reads any reader (pin) name in simulation, so
+    nothing is checked against an empty list, although a real board refuses undeclared analog
+    readers. A real ESP32 (micro-RDK) reads the GPIO of each ``pins`` and ``digital_interrupts``
+    pin and refuses others; so does the simulated board. Malformed attributes are left to the
+    board, which reports them with their path when it is built.
+    """
+    for board in config.components:
+        if board.type != "board":
+            continue
+        analogs = _declared(board.attributes.get("analogs"), "name")
+        pins = _declared(board.attributes.get("pins"))
+        pins += _declared(board.attributes.get("digital_interrupts"), "pin")
+        for method in board.capture_methods:
+            params = (*method.json_path, "additional_params")
+            name = method.additional_params.get("reader_name")
+            if method.method == "Analogs" and analogs and name and name not in analogs:
+                reader.error(
+                    (*params, "reader_name"),
+                    f"{name!r} names no analog reader of board {board.name!r}; "
+                    f"its analogs: {', '.join(analogs)}",
+                )
+            pin = method.additional_params.get("pin_name")
+            if method.method == "Gpios" and pins and pin and pin not in pins:
+                reader.error(
+                    (*params, "pin_name"),
+                    f"{pin!r} names no GPIO pin of board {board.name!r}; "
+                    f"its pins: {', '.join(pins)}",
+                )
+
+
+def _declared(items: JsonValue | None, key: str | None = None) -> list[str]:
+    """The names a board attribute declares (``items[i][key]``, or ``items[i]`` without a key),
+    in order; none if it is not a list of them."""
+    if not isinstance(items, list):
+        return []
+    names = items
+    if key is not None:
+        names = [item.get(key) if isinstance(item, Mapping) else None for item in items]
+    if not all(isinstance(n, int | str) and not isinstance(n, bool) for n in names):
+        return []
+    return list(dict.fromkeys(str(n) for n in names))
 
 
 def _sensor_names(reader: Reader, config: MachineConfig) -> None:

@@ -215,6 +215,41 @@ def test_camera_name_must_name_a_camera() -> None:
     }
 
 
+BOARD_PARAMS = "components[0].service_configs[0].attributes.capture_methods[0].additional_params"
+
+
+def board(attributes: dict[str, Any], capture: str, params: dict[str, str]) -> dict[str, Any]:
+    return component(
+        "board",
+        method(capture, additional_params=params),
+        name="my-esp32",
+        model="esp32",
+        attributes=attributes,
+    )
+
+
+def test_analogs_reader_name_must_be_declared_by_a_board_that_declares_analogs() -> None:
+    analogs = {"analogs": [{"name": "temp", "pin": "32"}]}
+    assert errors(machine(board(analogs, "Analogs", {"reader_name": "temp"}))) == {}
+    assert errors(machine(board(analogs, "Analogs", {"reader_name": "A1"}))) == {
+        f"{BOARD_PARAMS}.reader_name": "'A1' names no analog reader of board 'my-esp32'; "
+        "its analogs: temp"
+    }
+    # Declaring none, the simulated board reads any reader name.
+    assert errors(machine(board({}, "Analogs", {"reader_name": "A1"}))) == {}
+
+
+def test_gpios_pin_name_must_be_declared_by_a_board_that_declares_pins() -> None:
+    pins = {"pins": [27, "14"], "digital_interrupts": [{"pin": 4}]}
+    for pin in ("27", "14", "4"):  # an interrupt pin reads as a GPIO too
+        assert errors(machine(board(pins, "Gpios", {"pin_name": pin}))) == {}
+    assert errors(machine(board(pins, "Gpios", {"pin_name": "5"}))) == {
+        f"{BOARD_PARAMS}.pin_name": "'5' names no GPIO pin of board 'my-esp32'; its pins: 27, 14, 4"
+    }
+    # Declaring none, the simulated board reads any pin.
+    assert errors(machine(board({}, "Gpios", {"pin_name": "5"}))) == {}
+
+
 def test_camera_name_may_name_a_remote_camera() -> None:
     remote = {"name": "pi", "address": "pi.local"}
     assert errors(machine(services=[vision("pi:cam")], remotes=[remote])) == {}
