@@ -8,7 +8,7 @@ rdk also treats as zero) is kept but disabled, with a warning, as rdk does.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -131,7 +131,9 @@ def _method(
     frequency = _frequency(reader, obj, path, disabled)
     params = reader.string_map(obj, "additional_params", path)
     if spec is not None:
-        _check_params(reader, spec, params, (*path, "additional_params"))
+        raw_params = obj.get("additional_params")
+        written = raw_params.keys() if isinstance(raw_params, Mapping) else ()
+        _check_params(reader, spec, params, written, (*path, "additional_params"))
     if resource is None or spec is None:
         return None
     return CaptureMethodConfig(
@@ -199,12 +201,18 @@ def _frequency(
 
 
 def _check_params(
-    reader: Reader, spec: MethodSpec, params: Mapping[str, str], path: JsonPath
+    reader: Reader,
+    spec: MethodSpec,
+    params: Mapping[str, str],
+    written: Collection[str],
+    path: JsonPath,
 ) -> None:
+    """Check the string ``params``; a key ``written`` but not among them had the wrong type,
+    which ``string_map`` has reported: it is not missing as well."""
     for param in spec.params:
         value = params.get(param.name)
         if value is None:
-            if param.required:
+            if param.required and param.name not in written:
                 reader.error((*path, param.name), f"required by {spec.method}: {param.doc}")
             continue
         problem = check_param(param, value)

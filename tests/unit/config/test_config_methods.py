@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.unit.config.config_kit import component, errors, machine, method, parse, warnings
+from tests.unit.config.config_kit import (
+    component,
+    errors,
+    machine,
+    method,
+    parse,
+    problems,
+    warnings,
+)
 
 from dmsim.config import METHODS, MIME_EXTENSIONS, collector_specs, method_spec
 
@@ -183,6 +191,13 @@ def test_vision_params_are_checked(params: dict[str, Any], key: str, message: st
         ("board", "Gpios", {}, "pin_name", "required by Gpios: the GPIO pin to read"),
         ("board", "Gpios", {"pin_name": ""}, "pin_name", "must not be empty"),
         (
+            "board",
+            "Gpios",
+            {"pin_name": 27},
+            "pin_name",
+            'expected a string, found a number (27); write it as a string, e.g. "27"',
+        ),
+        (
             "camera",
             "ReadImage",
             {},
@@ -213,11 +228,12 @@ def test_vision_params_are_checked(params: dict[str, Any], key: str, message: st
     ],
 )
 def test_component_params_are_checked(
-    kind: str, name: str, params: dict[str, str], key: str, message: str
+    kind: str, name: str, params: dict[str, Any], key: str, message: str
 ) -> None:
-    found = errors(machine(component(kind, method(name, additional_params=params))))
+    config = machine(component(kind, method(name, additional_params=params)))
+    found = [(p.path, p.message) for p in problems(config) if p.severity == "error"]
     path = "components[0].service_configs[0].attributes.capture_methods[0].additional_params"
-    assert found == {f"{path}.{key}": message}
+    assert found == [(f"{path}.{key}", message)]  # one problem, said once
 
 
 def test_unknown_params_pass_through_and_distinguish_collectors() -> None:
