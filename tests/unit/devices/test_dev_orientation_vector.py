@@ -156,20 +156,14 @@ def near_pole(tilt: st.SearchStrategy[float]) -> st.SearchStrategy[Quat]:
     )
 
 
+def normalised(q: Quat) -> Quat:
+    norm = math.hypot(*q)
+    return (q[0] / norm, q[1] / norm, q[2] / norm, q[3] / norm)
+
+
 def any_rotation() -> st.SearchStrategy[Quat]:
     unit = st.floats(-1.0, 1.0)
-    return (
-        st.tuples(unit, unit, unit, unit)
-        .filter(lambda q: sum(c * c for c in q) > 0.01)
-        .map(
-            lambda q: (
-                q[0] / math.hypot(*q),
-                q[1] / math.hypot(*q),
-                q[2] / math.hypot(*q),
-                q[3] / math.hypot(*q),
-            )
-        )
-    )
+    return st.tuples(unit, unit, unit, unit).filter(lambda q: math.hypot(*q) > 0.1).map(normalised)
 
 
 ROTATIONS = st.one_of(
