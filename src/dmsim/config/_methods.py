@@ -35,8 +35,6 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
-from dmsim.storage import EXTENSION_BY_MIME
-
 __all__ = [
     "METHODS",
     "MIME_EXTENSIONS",
@@ -54,8 +52,19 @@ CaptureType = Literal["tabular", "binary"]
 IMAGE_MIME_TYPES = ("image/jpeg", "image/png")
 POINTCLOUD_MIME_TYPE = "pointcloud/pcd"
 
-#: The file extension of a binary capture file for each MIME type (tabular files are ``.dat``).
-MIME_EXTENSIONS: Mapping[str, str] = EXTENSION_BY_MIME
+#: The file extension of a binary capture file for each MIME type (tabular files are ``.dat``;
+#: a type not listed has none). A fixed table, not the host's mime.types, so the same reading
+#: gets the same metadata on every machine; the writer and sync use it too.
+MIME_EXTENSIONS: Mapping[str, str] = MappingProxyType(
+    {
+        "image/jpeg": ".jpeg",
+        "image/png": ".png",
+        "pointcloud/pcd": ".pcd",
+        "audio/wav": ".wav",
+        "audio/mpeg": ".mp3",
+        "video/mp4": ".mp4",
+    }
+)
 TABULAR_EXTENSION = ".dat"
 
 

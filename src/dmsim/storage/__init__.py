@@ -12,7 +12,6 @@
 """
 
 from ._codec import (
-    EXTENSION_BY_MIME,
     CaptureFormatError,
     NoMetadataError,
     binary_reading,
@@ -34,7 +33,6 @@ from ._writer import CaptureWriteError, CaptureWriter, ClosedFile, WriterStatist
 
 __all__ = [
     "CAPTURE_EXT",
-    "EXTENSION_BY_MIME",
     "FAILED_DIR",
     "IDENTITY_FIELD_NUMBER",
     "PROG_EXT",

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import operator
 from collections.abc import Callable, Iterable, Mapping
-from types import MappingProxyType
 from typing import Any
 
 from google.protobuf import any_pb2, struct_pb2, timestamp_pb2, wrappers_pb2
@@ -29,7 +28,6 @@ from ._identity import ReadingId, identity_field_bytes
 from ._varint import length_prefix, uvarint
 
 __all__ = [
-    "EXTENSION_BY_MIME",
     "MAX_VARINT_BYTES",
     "CaptureFormatError",
     "NoMetadataError",
@@ -48,20 +46,6 @@ __all__ = [
 
 # A uint64 needs at most ten 7-bit groups; anything longer is garbage, not a big number.
 MAX_VARINT_BYTES = 10
-
-#: A binary capture file's ``file_extension`` for its ``mime_type`` (rdk's capture extensions;
-#: a type not listed has none). A fixed table, not the host's mime.types, so the same reading
-#: gets the same metadata on every machine.
-EXTENSION_BY_MIME: Mapping[str, str] = MappingProxyType(
-    {
-        "image/jpeg": ".jpeg",
-        "image/png": ".png",
-        "pointcloud/pcd": ".pcd",
-        "audio/wav": ".wav",
-        "audio/mpeg": ".mp3",
-        "video/mp4": ".mp4",
-    }
-)
 
 
 class CaptureFormatError(StorageError):

@@ -36,10 +36,10 @@ from dataclasses import dataclass, field
 
 from viam.proto.app.datasync import DataCaptureMetadata, DataType, SensorData
 
+from dmsim.config import MIME_EXTENSIONS
 from dmsim.errors import ConfigError, Problem, StorageError
 
 from ._codec import (
-    EXTENSION_BY_MIME,
     build_metadata,
     encode_metadata,
     frame,
@@ -505,7 +505,7 @@ class CaptureWriter:
             metadata.CopyFrom(self._metadata)
             metadata.mime_type = mime_type
             # One collector can return several types (GetImages: JPEG colour, PNG depth).
-            metadata.file_extension = EXTENSION_BY_MIME.get(mime_type, "")
+            metadata.file_extension = MIME_EXTENSIONS.get(mime_type, "")
         try:
             self._open(metadata)
         except CaptureWriteError as error:

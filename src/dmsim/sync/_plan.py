@@ -35,7 +35,8 @@ from dataclasses import dataclass
 
 from viam.proto.app.datasync import DataCaptureMetadata, DataType, UploadMetadata
 
-from dmsim.storage._codec import EXTENSION_BY_MIME, encode_uvarint, timestamp_from_ns
+from dmsim.config import MIME_EXTENSIONS
+from dmsim.storage._codec import encode_uvarint, timestamp_from_ns
 
 __all__ = [
     "MAX_UNARY_PAYLOAD_BYTES",
@@ -159,7 +160,7 @@ def capture_upload_metadata(
     metadata: DataCaptureMetadata, *, part_id: str, service_tags: Sequence[str]
 ) -> UploadMetadata:
     """rdk's ``uploadMetadata``: the capture header plus the part id and the service tags."""
-    extension = metadata.file_extension or EXTENSION_BY_MIME.get(metadata.mime_type, "")
+    extension = metadata.file_extension or MIME_EXTENSIONS.get(metadata.mime_type, "")
     upload = UploadMetadata(
         part_id=part_id,
         component_type=metadata.component_type,
