@@ -4,7 +4,8 @@ Thin on purpose: every method is one or two system calls with the flags the dura
 contract needs. Files are opened ``O_APPEND|O_CREAT|O_WRONLY`` with mode 0600 and directories
 are created 0700 (both before the umask); ``fsync`` is ``os.fsync`` and ``fsync_dir`` opens the
 directory ``O_RDONLY|O_DIRECTORY`` and fsyncs it, which is what makes a create, rename or unlink
-survive a power cut on Linux.
+survive a power cut on Linux. ``makedirs`` fsyncs the parent of each directory it creates, so
+a new directory is as durable as the port promises.
 
 A write that the kernel accepts only in part (``write(2)`` may return a short count when the
 disk fills) is retried for the rest, so when ``write`` raises, a prefix of the data may already
@@ -173,6 +174,9 @@ class RealFS:
         except FileExistsError:
             if not os.path.isdir(path):
                 raise
+            return
+        # The port promises a durable makedirs: a new name is durable once its parent is.
+        self.fsync_dir(parent)
 
     def listdir(self, path: str) -> list[str]:
         return sorted(os.listdir(path))

@@ -107,3 +107,36 @@ def test_statistics_count_calls(tmp_path: Path) -> None:
     stats = fs.statistics()
     assert (stats.bytes_written, stats.writes, stats.fsyncs, stats.dir_fsyncs) == (6, 2, 1, 1)
     assert (stats.files_opened, stats.renames, stats.unlinks) == (1, 1, 1)
+
+
+def test_makedirs_fsyncs_the_parent_of_every_directory_it_creates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A new directory's name is durable only once its parent is: without these fsyncs a power
+    # cut could take a new collector directory away with the fsynced file inside it.
+    (tmp_path / "cap").mkdir()
+    events: list[str] = []
+    real_mkdir, real_fsync = os.mkdir, os.fsync
+
+    def mkdir(path: str, mode: int = 0o777) -> None:
+        real_mkdir(path, mode)
+        events.append(f"mkdir {path}")
+
+    def fsync(fd: int) -> None:
+        real_fsync(fd)
+        events.append(f"fsync {os.readlink(f'/proc/self/fd/{fd}')}")
+
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    monkeypatch.setattr(os, "fsync", fsync)
+    RealFS().makedirs(f"{tmp_path}/cap/api/name/method")
+    assert events == [
+        f"mkdir {tmp_path}/cap/api",
+        f"fsync {tmp_path}/cap",
+        f"mkdir {tmp_path}/cap/api/name",
+        f"fsync {tmp_path}/cap/api",
+        f"mkdir {tmp_path}/cap/api/name/method",
+        f"fsync {tmp_path}/cap/api/name",
+    ]
+    events.clear()
+    RealFS().makedirs(f"{tmp_path}/cap/api/name/method")
+    assert events == []  # nothing created, nothing to make durable
