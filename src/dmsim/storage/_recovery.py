@@ -13,18 +13,20 @@ readings, then damage mid-file                as above for the prefix; the whole
                                               to ``failed/`` with the reason
 no readings (header only, maybe a torn tail)  unlink: nothing to keep (torn bytes counted)
 no bytes, or only zero bytes                  unlink: created just before the crash
-no readable header                            move to ``failed/<relative path>`` with a
-                                              ``.reason.txt`` beside it
+no readable header                            move to ``failed/<relative path>`` (a name
+                                              never reused) with a ``.reason.txt`` beside it
 ============================================  ================================================
 
 The port has no truncate, hence the copy. Every step is ordered so a crash at any point leaves a
 state the next run settles the same way (idempotent): a ``.recovering`` file is always a stale
 copy and is removed first; a ``.prog`` whose ``.capture`` already exists was already copied (the
 rename happens only after the copy is fsynced), so it is only unlinked, or moved to ``failed/``
-if it is damaged mid-file. Moves into ``failed/`` fsync the destination directory before the
-source, so a crash between them leaves the file under both names, never under none. ``failed/``
-itself is never entered. An ``OSError`` on one file is reported and leaves that file for the
-next run; the others are still recovered.
+if it is damaged mid-file. Moves into ``failed/`` are the quarantine sync uses too
+(``_quarantine``): the file's data is fsynced first, the destination directory before the
+source's, so a crash between them leaves the file under both names, never under none (the next
+run then quarantines a second copy under a new name); nothing there is ever overwritten.
+``failed/`` itself is never entered. An ``OSError`` on one file is reported and leaves that
+file for the next run; the others are still recovered.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from ._codec import CaptureFormatError, NoMetadataError
 from ._fs import FileSystem
 from ._identity import ReadingId
 from ._naming import CAPTURE_EXT, FAILED_DIR, PROG_EXT
+from ._quarantine import move_to_failed
 from ._reader import CaptureReader
 
 __all__ = [
@@ -52,7 +55,6 @@ __all__ = [
 ]
 
 TEMP_EXT = ".recovering"
-REASON_EXT = ".reason.txt"
 _COPY_CHUNK = 1 << 20
 
 
@@ -74,9 +76,12 @@ class RecoveredFile:
 
 @dataclass(frozen=True, slots=True)
 class FailedFile:
+    """``reason_recorded`` is false if the disk had no room for the reason file."""
+
     source: str
     moved_to: str
     reason: str
+    reason_recorded: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,12 +232,7 @@ class _Recovery:
             self.fs.fsync_dir(posixpath.dirname(prog))
 
     def _rename_whole(self, prog: str, capture: str, scan: _Scan) -> None:
-        # The data may still be only in the page cache (a process crash, not a power cut).
-        handle = self.fs.open_append(prog)
-        try:
-            handle.fsync()
-        finally:
-            handle.close()
+        self._fsync(prog)
         self.fs.rename(prog, capture)
         self.fs.fsync_dir(posixpath.dirname(prog))
         self.recovered.append(RecoveredFile(prog, capture, scan.reading_ids, 0, False, None))
@@ -278,26 +278,21 @@ class _Recovery:
         self.fs.fsync_dir(posixpath.dirname(prog))
         self.removed.append(RemovedFile(prog, torn_bytes, reason))
 
-    def _to_failed(self, path: str, reason: str) -> None:
-        rel = posixpath.relpath(path, self.root)
-        dst = posixpath.join(self.root, FAILED_DIR, rel)
-        dst_dir = posixpath.dirname(dst)
-        self.fs.makedirs(dst_dir)
-        # The reason goes in first, through a temp name, so a rerun never appends twice.
-        note_temp = dst + REASON_EXT + TEMP_EXT
-        if self.fs.exists(note_temp):
-            self.fs.unlink(note_temp)
-        note = self.fs.open_append(note_temp)
+    def _fsync(self, path: str) -> None:
+        # The data may still be only in the page cache (a process crash, not a power cut).
+        handle = self.fs.open_append(path)
         try:
-            note.write(f"source: {rel}\nreason: {reason}\n".encode())
-            note.fsync()
+            handle.fsync()
         finally:
-            note.close()
-        self.fs.rename(note_temp, dst + REASON_EXT)
-        self.fs.rename(path, dst)
-        self.fs.fsync_dir(dst_dir)
-        self.fs.fsync_dir(posixpath.dirname(path))
-        self.failed.append(FailedFile(path, dst, reason))
+            handle.close()
+
+    def _to_failed(self, path: str, reason: str) -> None:
+        self._fsync(path)
+        rel = posixpath.relpath(path, self.root)
+        moved_to, recorded = move_to_failed(
+            self.fs, path, self.root, f"source: {rel}\nreason: {reason}"
+        )
+        self.failed.append(FailedFile(path, moved_to, reason, recorded))
 
 
 def _describe(error: CaptureFormatError) -> str:

@@ -193,6 +193,8 @@ def _recover(args: argparse.Namespace) -> int:
                 print(f"  damaged original kept in failed/: {f.damage}")
         for failed in report.failed:
             print(f"failed    {failed.source} -> {failed.moved_to}: {failed.reason}")
+            if not failed.reason_recorded:
+                print("  the reason file could not be written (disk full?): the reason is here")
         for removed in report.removed:
             print(f"removed   {removed.path}: {removed.reason}")
         for path in report.stale_temp_removed:

@@ -8,6 +8,8 @@ a file after an attempt). :class:`SyncEngine` wires them to the runtime, filesys
 transport ports.
 """
 
+from dmsim.storage._quarantine import REASON_SUFFIX, failed_destination
+
 from ._backoff import DEFAULT_BACKOFF, BackoffPolicy, RandomSource, backoff_ceiling, next_wait
 from ._classify import (
     Classification,
@@ -17,7 +19,6 @@ from ._classify import (
     TerminalFileError,
     classify_error,
 )
-from ._disk import REASON_SUFFIX, failed_destination
 from ._engine import SyncEngine
 from ._plan import (
     MAX_UNARY_PAYLOAD_BYTES,

@@ -11,9 +11,10 @@ from collections.abc import Callable
 
 from dmsim.runtime import Runtime
 from dmsim.storage._fs import FileSystem
+from dmsim.storage._quarantine import move_to_failed
 
 from ._classify import ErrorClass, Outcome
-from ._disk import DirSyncer, fsync_dirs, move_to_failed
+from ._disk import DirSyncer, fsync_dirs
 from ._pass import Job, Pass
 from ._retry import RetryBook
 from ._select import Candidate, FileKind

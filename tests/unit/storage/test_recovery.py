@@ -221,3 +221,24 @@ def test_report_to_json_counts_readings() -> None:
     assert doc["recovered"][0]["readings"] == 2
     assert "reading_ids" not in doc["recovered"][0]
     assert doc["readings_kept"] == 2
+
+
+def test_a_second_damaged_file_of_the_same_name_never_overwrites_the_first_in_failed() -> None:
+    fs = make_fs()
+    put(fs, STEM + ".prog", b"\xff" * 20)
+    [first] = recover_capture_dir(fs, "/cap").failed
+    put(fs, STEM + ".prog", b"\x05ab")
+    [second] = recover_capture_dir(fs, "/cap").failed
+    assert first.moved_to != second.moved_to
+    assert read(fs, first.moved_to) == b"\xff" * 20
+    assert read(fs, second.moved_to) == b"\x05ab"
+    assert "varint" in read(fs, first.moved_to + ".reason.txt").decode()
+    assert "torn header" in read(fs, second.moved_to + ".reason.txt").decode()
+
+
+def test_a_quarantined_file_keeps_its_bytes_through_a_power_cut() -> None:
+    fs = make_fs()
+    put(fs, STEM + ".prog", b"\xff" * 20)  # still in the page cache: a process crash left it
+    [failed] = recover_capture_dir(fs, "/cap").failed
+    fs.crash()
+    assert read(fs, failed.moved_to) == b"\xff" * 20

@@ -1,13 +1,14 @@
-"""Quarantine placement and group-committed deletions."""
+"""Group-committed deletions, and quarantine as sync uses it."""
 
 from __future__ import annotations
 
 from tests.unit.sync.sync_fakes import EPOCH_NS, write_file
 
 from dmsim.runtime import RngTree
+from dmsim.storage._quarantine import move_to_failed
 from dmsim.storage._simfs import SimFS
 from dmsim.sync import REASON_SUFFIX, failed_destination
-from dmsim.sync._disk import DirSyncer, fsync_dirs, move_to_failed
+from dmsim.sync._disk import DirSyncer, fsync_dirs
 
 
 def sim_fs() -> SimFS:
