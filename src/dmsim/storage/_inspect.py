@@ -2,12 +2,12 @@
 
 Both walk a file or directory through the filesystem port and never raise for what is in the
 files: damage becomes a :class:`FileProblem` (file, byte offset, what). ``failed/`` at the top
-of a capture directory holds quarantined files and is skipped (counted). A file is *intact*
-when it has a header, every record reads, there is no torn tail, and no reading identity
-appears twice in the directory. Every problem of a file is listed, in file order: its
-duplicates (as one problem), then the damage that ended the read or its torn tail. A ``.prog``
-file (open, or orphaned by a crash) is checked the same way: verify is about integrity, and a
-clean ``.prog`` is intact so far.
+of a capture directory holds quarantined files and is skipped (counted, their reason files
+not). A file is *intact* when it has a header, every record reads, there is no torn tail, and
+no reading identity appears twice in the directory. Every problem of a file is listed, in file
+order: its duplicates (as one problem), then the damage that ended the read or its torn tail.
+A ``.prog`` file (open, or orphaned by a crash) is checked the same way: verify is about
+integrity, and a clean ``.prog`` is intact so far.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from ._codec import CaptureFormatError
 from ._fs import FileSystem
 from ._identity import ReadingId
 from ._naming import CAPTURE_EXT, FAILED_DIR, PROG_EXT
+from ._quarantine import REASON_SUFFIX
 from ._reader import CaptureReader
 
 __all__ = [
@@ -243,7 +244,11 @@ def capture_files(fs: FileSystem, path: str) -> tuple[list[str], int]:
     for dirpath, dirnames, filenames in fs.walk(root):
         if dirpath == root and FAILED_DIR in dirnames:
             dirnames.remove(FAILED_DIR)
-            quarantined = sum(len(f) for _, _, f in fs.walk(posixpath.join(root, FAILED_DIR)))
+            quarantined = sum(
+                not name.endswith(REASON_SUFFIX)
+                for _, _, names in fs.walk(posixpath.join(root, FAILED_DIR))
+                for name in names
+            )
         files.extend(
             posixpath.join(dirpath, name)
             for name in filenames

@@ -290,3 +290,13 @@ def test_garbage_never_produces_a_traceback(tmp_path: Path) -> None:
     assert dmsim("recover", str(root)).returncode == 0
     assert [p for p in root.rglob("*.prog") if "failed" not in p.parts] == []
     assert (root / "failed").is_dir()
+
+
+def test_verify_counts_each_quarantined_file_once(
+    capture_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (capture_dir / READINGS / "2031-01-01T00_00_00.000000Z.prog").write_bytes(b"\xff" * 20)
+    assert main(["capture", "recover", str(capture_dir)]) == 0
+    capsys.readouterr()
+    assert main(["capture", "verify", str(capture_dir)]) == 0
+    assert "1 in failed/: intact" in capsys.readouterr().out
