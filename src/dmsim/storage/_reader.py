@@ -7,10 +7,16 @@ chunks (:meth:`CaptureReader.payload_chunks`, e.g. 64 KiB upload chunks).
 
 The format has no checksum, so every record is validated as far as the format allows:
 
-- a record whose length prefix, or body, runs past the end of the file is a **torn tail**:
-  reported in :attr:`CaptureReader.torn_tail_bytes`, never silently dropped (rdk drops it,
-  DATA-3068); so is a tail of zero bytes where a record should start (a crash that extended
-  the file but not its data);
+- a crash only cuts a file short, so a **torn tail** is the start of one record: a length
+  prefix the file ends inside, or a record running past the end of the file whose bytes read
+  as the start of that record (known fields, each inside the declared length, at most one
+  data field, the file ending inside the last); zeros from where a record or a field header
+  should start count too (a crash that extended the file but not its data). It is reported in
+  :attr:`CaptureReader.torn_tail_bytes`, never silently dropped (rdk drops it, DATA-3068);
+- a record running past the end of the file over bytes that are *not* one record cut short
+  (typically the next record's length prefix, read as a field tag) has a damaged length, and
+  raises :class:`CaptureFormatError` at that record: a bit flip there must not turn every
+  reading after it into a dropped "tail";
 - anything else wrong raises :class:`CaptureFormatError` naming the file and byte offset: a
   varint over 10 bytes, a field other than ``metadata`` (1), ``struct`` (2), ``binary`` (3) or
   the identity (71000), a field with the wrong wire type or running past its record, a record
@@ -53,6 +59,7 @@ DEFAULT_CHUNK = 64 * 1024
 _METADATA, _STRUCT, _BINARY = 1, 2, 3
 _KNOWN_FIELDS = frozenset({_METADATA, _STRUCT, _BINARY, IDENTITY_FIELD_NUMBER})
 _LEN = 2
+_FILE_ENDS = "the file ends inside the field"
 _CAPTURE_TYPES = (DataType.DATA_TYPE_BINARY_SENSOR, DataType.DATA_TYPE_TABULAR_SENSOR)
 _MIN_TS_SECONDS = -62_135_596_800  # 0001-01-01T00:00:00Z, protobuf Timestamp's range
 _MAX_TS_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
@@ -293,7 +300,18 @@ class CaptureReader:
             length = src.read_varint()
         except CaptureFormatError:
             raise self._corrupt(start, "record length is not a varint") from None
-        if length is None or src.pos + length > self.size:
+        if length is None:
+            self._torn_from(start)
+            return None
+        if src.pos + length > self.size:
+            if (damage := self._not_cut_short(src.pos + length)) is not None:
+                at, what = damage
+                raise self._corrupt(
+                    start,
+                    f"record length {length} runs past the end of the file, but the "
+                    f"{self.size - start} bytes from here are not one record cut short "
+                    f"({what} at byte {at}): the length is damaged",
+                )
             self._torn_from(start)
             return None
         if length == 0:
@@ -303,6 +321,59 @@ class CaptureReader:
             raise self._corrupt(start, "zero-length record")
         end = src.pos + length
         return self._scan_record(start, end)
+
+    def _not_cut_short(self, end: int) -> tuple[int, str] | None:
+        """Why the bytes from the cursor to the end of the file cannot be the start of one
+        record ending at ``end`` (past the end of the file), as byte offset and what; ``None``
+        if they can. Reads field headers only, skipping bodies (payloads may be large)."""
+        src = self._src
+        has_data = False
+        while src.pos < self.size:
+            field_at = src.pos
+            number, problem = self._skip_field(end, has_data=has_data)
+            if problem == _FILE_ENDS:
+                return None
+            if problem is not None:
+                # A crash that grew the file without writing its data leaves zeros, which may
+                # have ended this header's varint early: zeros from its last byte on are a tear.
+                read_to = src.pos
+                if read_to > field_at:
+                    src.seek(read_to - 1)
+                    if src.rest_is_zero():
+                        return None
+                return field_at, problem
+            has_data = has_data or number in (_STRUCT, _BINARY)
+        return None
+
+    def _skip_field(self, end: int, *, has_data: bool) -> tuple[int, str | None]:
+        """Check the field header at the cursor and skip its body: its number, and what is wrong
+        (:data:`_FILE_ENDS` if the file ends inside it) or ``None``."""
+        src = self._src
+        try:
+            tag = src.read_varint()
+        except CaptureFormatError:
+            return 0, "field tag is not a varint"
+        if tag is None:
+            return 0, _FILE_ENDS
+        number, wire_type = tag >> 3, tag & 7
+        if number not in _KNOWN_FIELDS or wire_type != _LEN:
+            return number, f"unexpected field {number} (wire type {wire_type})"
+        try:
+            length = src.read_varint()
+        except CaptureFormatError:
+            return number, f"field {number} length is not a varint"
+        if length is None:
+            return number, _FILE_ENDS
+        if src.pos + length > end:
+            return number, f"field {number} runs past the end of its record"
+        if number in (_STRUCT, _BINARY) and has_data:
+            return number, "record has more than one data field"
+        if number == _METADATA and length > MAX_SENSOR_METADATA_BYTES:
+            return number, f"SensorMetadata of {length} bytes over limit"
+        if src.pos + length >= self.size:
+            return number, _FILE_ENDS
+        src.seek(src.pos + length)
+        return number, None
 
     def _scan_record(self, start: int, end: int) -> CaptureRecord:
         src = self._src

@@ -9,13 +9,22 @@ readings, clean end                           fsync, rename to ``.capture``, fsy
 readings, then a torn tail                    copy the readable prefix to ``<stem>.recovering``,
                                               fsync, rename it to ``.capture``, fsync the dir,
                                               unlink the ``.prog`` (the torn bytes are counted)
-readings, then damage mid-file                as above for the prefix; the whole original moves
-                                              to ``failed/`` with the reason
+readings, then damage mid-file (including a   as above for the prefix; the whole original moves
+length that runs past the end over readings)  to ``failed/`` with the reason (byte offset)
 no readings (header only, maybe a torn tail)  unlink: nothing to keep (torn bytes counted)
 no bytes, or only zero bytes                  unlink: created just before the crash
 no readable header                            move to ``failed/<relative path>`` (a name
                                               never reused) with a ``.reason.txt`` beside it
 ============================================  ================================================
+
+Torn tail or damage: a crash only cuts a file short, so only its last record can be torn, and
+the bytes of a torn tail read as the start of that one record. The reader checks exactly that
+(see ``_reader``): a record that runs past the end of the file over bytes that are not one
+record cut short (a bit flip in a length prefix makes the following readings look like a
+"tail") is damage, and the whole original is kept in ``failed/``. Only a tail that is one
+record cut short is dropped and counted, so an ordinary crash never fills ``failed/``. A size
+rule (a tail longer than the longest complete record is damage) was not taken: a binary file
+holds one record, so it has nothing to compare with, and tabular readings vary in size.
 
 The port has no truncate, hence the copy. Every step is ordered so a crash at any point leaves a
 state the next run settles the same way (idempotent): a ``.recovering`` file is always a stale

@@ -187,10 +187,15 @@ def _recover(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_json(), indent=2))
     else:
         for f in report.recovered:
-            how = f"prefix kept, {f.torn_bytes} torn byte(s) dropped" if f.rewritten else "whole"
-            print(f"recovered {f.source} -> {f.path}: {f.readings} reading(s), {how}")
             if f.damage:
-                print(f"  damaged original kept in failed/: {f.damage}")
+                how = "before the damage"
+            elif f.rewritten:
+                how = f"(prefix kept, {f.torn_bytes} torn byte(s) dropped)"
+            else:
+                how = "(whole file)"
+            print(f"recovered {f.source} -> {f.path}: {f.readings} reading(s) {how}")
+            if f.damage:
+                print(f"  DAMAGED: the whole original is kept in failed/: {f.damage}")
         for failed in report.failed:
             print(f"failed    {failed.source} -> {failed.moved_to}: {failed.reason}")
             if not failed.reason_recorded:

@@ -18,7 +18,9 @@ from dmsim.cli import main
 from dmsim.storage._codec import binary_reading, tabular_reading
 from dmsim.storage._identity import ReadingId
 from dmsim.storage._naming import CollectorKey
+from dmsim.storage._reader import CaptureReader
 from dmsim.storage._realfs import RealFS
+from dmsim.storage._varint import uvarint
 from dmsim.storage._writer import CaptureWriter
 from dmsim.storage.cli import _guard
 
@@ -134,7 +136,7 @@ def test_verify_says_plainly_when_there_is_nothing_to_verify(tmp_path: Path) -> 
 def test_recover_settles_orphans_and_reports(capture_dir: Path) -> None:
     [done] = (capture_dir / READINGS).glob("*.capture")
     orphan = done.with_name("2031-01-01T00_00_00.000000Z.prog")
-    orphan.write_bytes(done.read_bytes() + b"\x30\x01")
+    orphan.write_bytes(done.read_bytes() + b"\x30\x0a")  # a record cut short
     result = dmsim("recover", str(capture_dir), "--json")
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
@@ -300,3 +302,24 @@ def test_verify_counts_each_quarantined_file_once(
     capsys.readouterr()
     assert main(["capture", "verify", str(capture_dir)]) == 0
     assert "1 in failed/: intact" in capsys.readouterr().out
+
+
+def test_recover_keeps_the_readings_after_a_length_damaged_past_the_end(
+    capture_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    [done] = (capture_dir / READINGS).glob("*.capture")
+    with CaptureReader(RealFS(), str(done)) as reader:
+        second = [r.offset for r in reader.records()][1]
+    data = done.read_bytes()
+    assert data[second] < 0x80  # a one-byte length prefix
+    damaged = data[:second] + uvarint(8331) + data[second + 1 :]
+    prog = done.with_suffix(".prog")
+    prog.write_bytes(damaged)
+    done.unlink()
+    assert main(["capture", "recover", str(capture_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "DAMAGED: the whole original is kept in failed/: record length 8331" in out
+    assert "(byte " + str(second) + ")" in out
+    assert "0 torn byte(s) dropped" in out
+    [kept] = (capture_dir / "failed").rglob("*.prog")
+    assert kept.read_bytes() == damaged

@@ -86,7 +86,7 @@ def test_inspect_reports_torn_tails_and_damage_without_raising() -> None:
     handle = fs.open_read(done.path)
     data = handle.read()
     handle.close()
-    put(fs, torn, data + b"\x20\x01\x02")
+    put(fs, torn, data + b"\x20\x0a\x02")  # a record cut short in its first field
     report = inspect_file(fs, torn)
     assert report.is_prog
     assert report.torn_tail_bytes == 3
@@ -152,7 +152,7 @@ def test_verify_lists_every_problem() -> None:
             data_type=DataType.DATA_TYPE_TABULAR_SENSOR,
         )
     )
-    put(fs, "/cap/a/b/c/2026-01-01T00_00_00.000000Z.capture", header + b"\x05ab")  # torn tail
+    put(fs, "/cap/a/b/c/2026-01-01T00_00_00.000000Z.capture", header + b"\x05\x0a\x01")  # torn
     put(fs, "/cap/a/b/c/2026-01-01T00_00_01.000000Z.capture", b"\x00\x07")  # no header
     put(fs, "/cap/a/b/c/2026-01-01T00_00_02.000000Z.prog", header)  # clean, open
     report = verify_dir(fs, "/cap")

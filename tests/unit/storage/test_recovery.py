@@ -156,7 +156,7 @@ def test_live_files_and_failed_dir_are_never_touched() -> None:
 
 def test_recovery_is_idempotent() -> None:
     fs = make_fs()
-    put(fs, STEM + ".prog", HEADER + rec(1) + b"\x09\x01")
+    put(fs, STEM + ".prog", HEADER + rec(1) + b"\x09\x0a")
     put(fs, f"{D}/2026-06-17T17_04_33.000000Z.prog", b"\xff\xff")
     put(fs, f"{D}/2026-06-17T17_04_34.000000Z.capture", HEADER + rec(5))
     first = recover_capture_dir(fs, "/cap")
