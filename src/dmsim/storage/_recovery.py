@@ -15,6 +15,8 @@ no readings (header only, maybe a torn tail)  unlink: nothing to keep (torn byte
 no bytes, or only zero bytes                  unlink: created just before the crash
 no readable header                            move to ``failed/<relative path>`` (a name
                                               never reused) with a ``.reason.txt`` beside it
+a ``.capture`` of the same name exists        unlink if it holds exactly the readable prefix
+                                              (an earlier run's copy), else move to ``failed/``
 ============================================  ================================================
 
 Torn tail or damage: a crash only cuts a file short, so only its last record can be torn, and
@@ -29,13 +31,17 @@ holds one record, so it has nothing to compare with, and tabular readings vary i
 The port has no truncate, hence the copy. Every step is ordered so a crash at any point leaves a
 state the next run settles the same way (idempotent): a ``.recovering`` file is always a stale
 copy and is removed first; a ``.prog`` whose ``.capture`` already exists was already copied (the
-rename happens only after the copy is fsynced), so it is only unlinked, or moved to ``failed/``
-if it is damaged mid-file. Moves into ``failed/`` are the quarantine sync uses too
-(``_quarantine``): the file's data is fsynced first, the destination directory before the
-source's, so a crash between them leaves the file under both names, never under none (the next
-run then quarantines a second copy under a new name); nothing there is ever overwritten.
-``failed/`` itself is never entered. An ``OSError`` on one file is reported and leaves that
-file for the next run; the others are still recovered.
+rename happens only after the copy is fsynced), so it is only unlinked (reported as removed),
+or moved to ``failed/`` if it is damaged mid-file. Only if the ``.capture`` holds exactly the
+``.prog``'s readable prefix, byte for byte: anything else is not that copy, so the ``.prog``
+moves to ``failed/`` and the ``.capture`` is left as it is.
+
+Moves into ``failed/`` are the quarantine sync uses too (``_quarantine``): the file's data is
+fsynced first, the destination directory before the source's, so a crash between them leaves
+the file under both names, never under none (the next run then quarantines a second copy under
+a new name); nothing there is ever overwritten. ``failed/`` itself is never entered. An
+``OSError`` on one file is reported and leaves that file for the next run; the others are
+still recovered.
 """
 
 from __future__ import annotations
@@ -209,7 +215,7 @@ class _Recovery:
             return
         capture = prog[: -len(PROG_EXT)] + CAPTURE_EXT
         if self.fs.exists(capture):
-            self._finish_earlier_copy(prog, scan)
+            self._beside_capture(prog, capture, scan)
         elif not scan.reading_ids:
             if scan.damage is not None:
                 self._to_failed(prog, _describe(scan.damage))
@@ -232,13 +238,31 @@ class _Recovery:
             torn = reader.torn_tail_bytes if damage is None else 0
             return _Scan(tuple(ids), reader.valid_end, torn, damage)
 
-    def _finish_earlier_copy(self, prog: str, scan: _Scan) -> None:
-        # A previous run crashed after the prefix became the .capture: only the source remains.
+    def _beside_capture(self, prog: str, capture: str, scan: _Scan) -> None:
+        # A previous run crashed after the prefix became the .capture: only the source remains,
+        # and it may go only if the .capture holds every byte of its prefix.
         if scan.damage is not None:
             self._to_failed(prog, _describe(scan.damage))
+        elif self._holds_prefix(capture, prog, scan.valid_end):
+            self._remove(prog, scan.torn_bytes, f"its readable prefix is already {capture}")
         else:
-            self.fs.unlink(prog)
-            self.fs.fsync_dir(posixpath.dirname(prog))
+            self._to_failed(prog, f"{capture} exists and is not this file's readable prefix")
+
+    def _holds_prefix(self, capture: str, prog: str, length: int) -> bool:
+        if self.fs.stat(capture).size != length:
+            return False
+        ours, theirs = self.fs.open_read(prog), self.fs.open_read(capture)
+        try:
+            remaining = length
+            while remaining:
+                chunk = ours.read(min(_COPY_CHUNK, remaining))
+                if not chunk or theirs.read(len(chunk)) != chunk:
+                    return False
+                remaining -= len(chunk)
+            return True
+        finally:
+            ours.close()
+            theirs.close()
 
     def _rename_whole(self, prog: str, capture: str, scan: _Scan) -> None:
         self._fsync(prog)

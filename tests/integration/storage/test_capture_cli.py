@@ -323,3 +323,21 @@ def test_recover_keeps_the_readings_after_a_length_damaged_past_the_end(
     assert "0 torn byte(s) dropped" in out
     [kept] = (capture_dir / "failed").rglob("*.prog")
     assert kept.read_bytes() == damaged
+
+
+def test_recover_never_deletes_a_prog_its_capture_does_not_hold(
+    capture_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    [done] = (capture_dir / READINGS).glob("*.capture")
+    copied = done.with_suffix(".prog")
+    copied.write_bytes(done.read_bytes())  # an earlier recovery's source, already copied
+    assert main(["capture", "recover", str(capture_dir)]) == 0
+    assert f"removed   {copied}: its readable prefix is already {done}" in capsys.readouterr().out
+    with CaptureReader(RealFS(), str(done)) as reader:
+        first_end = next(r.offset + r.size for r in reader.records())
+    other = done.read_bytes()[:first_end]  # one reading: not what the .capture holds
+    copied.write_bytes(other)
+    assert main(["capture", "recover", str(capture_dir), "--json"]) == 0
+    [failed] = json.loads(capsys.readouterr().out)["failed"]
+    assert f"{done} exists and is not this file's readable prefix" in failed["reason"]
+    assert Path(failed["moved_to"]).read_bytes() == other

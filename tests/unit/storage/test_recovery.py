@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from viam.proto.app.datasync import DataType
 
 from dmsim.errors import StorageError
@@ -242,3 +244,60 @@ def test_a_quarantined_file_keeps_its_bytes_through_a_power_cut() -> None:
     [failed] = recover_capture_dir(fs, "/cap").failed
     fs.crash()
     assert read(fs, failed.moved_to) == b"\xff" * 20
+
+
+def test_a_prog_beside_a_capture_of_other_readings_is_kept_in_failed() -> None:
+    fs = make_fs()
+    put(fs, STEM + ".capture", HEADER + rec(7))
+    put(fs, STEM + ".prog", HEADER + rec(1) + rec(2))
+    report = recover_capture_dir(fs, "/cap")
+    [failed] = report.failed
+    assert report.removed == ()
+    assert STEM + ".capture" in failed.reason
+    assert read(fs, failed.moved_to) == HEADER + rec(1) + rec(2)
+    assert seqs(fs, STEM + ".capture") == [7]
+
+
+def test_a_prog_whose_capture_holds_only_part_of_its_readings_is_kept_in_failed() -> None:
+    fs = make_fs()
+    put(fs, STEM + ".capture", HEADER + rec(1))
+    put(fs, STEM + ".prog", HEADER + rec(1) + rec(2))
+    [failed] = recover_capture_dir(fs, "/cap").failed
+    assert read(fs, failed.moved_to) == HEADER + rec(1) + rec(2)
+
+
+@pytest.mark.parametrize("tail", [b"", rec(3)[:6]])
+def test_a_prog_already_copied_to_its_capture_is_removed_and_reported(tail: bytes) -> None:
+    fs = make_fs()
+    put(fs, STEM + ".capture", HEADER + rec(1) + rec(2))
+    put(fs, STEM + ".prog", HEADER + rec(1) + rec(2) + tail)
+    report = recover_capture_dir(fs, "/cap")
+    [removed] = report.removed
+    assert removed.path == STEM + ".prog"
+    assert STEM + ".capture" in removed.reason
+    assert removed.torn_bytes == len(tail)
+    assert report.failed == ()
+    assert fs.listdir(D) == ["2026-06-17T17_04_32.032650Z.capture"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.integers(0, 9), max_size=4),
+    st.lists(st.integers(0, 9), max_size=4),
+    st.integers(0, 8),
+)
+def test_no_reading_of_a_prog_or_its_capture_is_lost(
+    in_capture: list[int], in_prog: list[int], torn: int
+) -> None:
+    fs = make_fs()
+    put(fs, STEM + ".capture", HEADER + b"".join(map(rec, in_capture)))
+    put(fs, STEM + ".prog", HEADER + b"".join(map(rec, in_prog)) + rec(99)[:torn])
+    recover_capture_dir(fs, "/cap")
+    kept = {
+        seq
+        for d, _, names in fs.walk("/cap")
+        for name in names
+        if not name.endswith(".reason.txt")
+        for seq in seqs(fs, f"{d}/{name}")
+    }
+    assert set(in_capture) | set(in_prog) <= kept
