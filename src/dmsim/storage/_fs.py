@@ -14,7 +14,7 @@ absolute POSIX strings. Listings are sorted, so walks are deterministic.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -84,8 +84,16 @@ class FileSystem(Protocol):
     def listdir(self, path: str) -> list[str]:
         """Sorted entry names; ``ENOENT`` if missing."""
 
-    def walk(self, root: str) -> Iterator[tuple[str, list[str], list[str]]]:
-        """Top-down like ``os.walk``, names sorted; the caller may prune ``dirnames`` in place."""
+    def walk(
+        self, root: str, on_error: Callable[[OSError], None] | None = None
+    ) -> Iterator[tuple[str, list[str], list[str]]]:
+        """Top-down like ``os.walk``, names sorted; the caller may prune ``dirnames`` in place.
+
+        A missing root, or one that is a file, yields nothing, and so does a directory that
+        vanished since its parent was listed. A directory that cannot be listed (permission,
+        I/O error) is skipped and its ``OSError`` (``filename`` names it) goes to ``on_error``,
+        or is raised if there is none: a walk never leaves a directory out silently.
+        """
 
     def stat(self, path: str) -> FileStat: ...
 

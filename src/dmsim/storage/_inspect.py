@@ -1,19 +1,20 @@
 """Summaries and integrity checks of capture files (``dmsim capture inspect`` / ``verify``).
 
 Both walk a file or directory through the filesystem port and never raise for what is in the
-files: damage becomes a :class:`FileProblem` (file, byte offset, what). ``failed/`` at the top
-of a capture directory holds quarantined files and is skipped (counted, their reason files
-not). A file is *intact* when it has a header, every record reads, there is no torn tail, and
-no reading identity appears twice in the directory. Every problem of a file is listed, in file
-order: its duplicates (as one problem), then the damage that ended the read or its torn tail.
-A ``.prog`` file (open, or orphaned by a crash) is checked the same way: verify is about
-integrity, and a clean ``.prog`` is intact so far.
+files: damage becomes a :class:`FileProblem` (file, byte offset, what), and so does a directory
+that cannot be listed (nothing under it could be checked). ``failed/`` at the top of a capture
+directory holds quarantined files and is skipped (counted, their reason files not). A file is
+*intact* when it has a header, every record reads, there is no torn tail, and no reading
+identity appears twice in the directory. Every problem of a file is listed, in file order: its
+duplicates (as one problem), then the damage that ended the read or its torn tail. A ``.prog``
+file (open, or orphaned by a crash) is checked the same way: verify is about integrity, and a
+clean ``.prog`` is intact so far.
 """
 
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -31,6 +32,7 @@ from ._quarantine import REASON_SUFFIX
 from ._reader import CaptureReader
 
 __all__ = [
+    "CaptureListing",
     "FileProblem",
     "FileReport",
     "VerifyReport",
@@ -231,22 +233,41 @@ def inspect_file(
         )
 
 
-def capture_files(fs: FileSystem, path: str) -> tuple[list[str], int]:
-    """``.prog``/``.capture`` files at ``path`` (a file or a directory, walked in sorted order)
-    and how many files were skipped in ``failed/``. Raises :class:`StorageError` if missing."""
+@dataclass(frozen=True, slots=True)
+class CaptureListing:
+    """What :func:`capture_files` found: the capture files, how many files are quarantined in
+    ``failed/``, and each place it could not look into."""
+
+    files: tuple[str, ...]
+    quarantined: int
+    problems: tuple[FileProblem, ...]
+
+
+def _unlisted(problems: list[FileProblem]) -> Callable[[OSError], None]:
+    def note(error: OSError) -> None:
+        what = f"cannot list this directory: {error.strerror or error}"
+        problems.append(FileProblem(str(error.filename), None, what))
+
+    return note
+
+
+def capture_files(fs: FileSystem, path: str) -> CaptureListing:
+    """``.prog``/``.capture`` files at ``path`` (a file or a directory, walked in sorted order).
+    Raises :class:`StorageError` if ``path`` is missing."""
     if not fs.exists(path):
         raise StorageError(f"{path}: no such file or directory")
     if not fs.is_dir(path):
-        return [path], 0
+        return CaptureListing((path,), 0, ())
     root = posixpath.normpath(path)
     files: list[str] = []
+    problems: list[FileProblem] = []
     quarantined = 0
-    for dirpath, dirnames, filenames in fs.walk(root):
+    for dirpath, dirnames, filenames in fs.walk(root, _unlisted(problems)):
         if dirpath == root and FAILED_DIR in dirnames:
             dirnames.remove(FAILED_DIR)
             quarantined = sum(
                 not name.endswith(REASON_SUFFIX)
-                for _, _, names in fs.walk(posixpath.join(root, FAILED_DIR))
+                for _, _, names in fs.walk(posixpath.join(root, FAILED_DIR), _unlisted(problems))
                 for name in names
             )
         files.extend(
@@ -254,14 +275,17 @@ def capture_files(fs: FileSystem, path: str) -> tuple[list[str], int]:
             for name in filenames
             if name.endswith((CAPTURE_EXT, PROG_EXT))
         )
-    return files, quarantined
+    return CaptureListing(tuple(files), quarantined, tuple(problems))
 
 
 def inspect_path(fs: FileSystem, path: str) -> Iterator[FileReport]:
-    """One report per capture file at ``path`` (see :func:`capture_files`)."""
-    files, _ = capture_files(fs, path)
-    for file in files:
+    """One report per capture file at ``path`` (see :func:`capture_files`), then one per place
+    that could not be looked into (a report with only ``problem`` set)."""
+    listing = capture_files(fs, path)
+    for file in listing.files:
         yield inspect_file(fs, file)
+    for problem in listing.problems:
+        yield _blank(problem.path, 0, problem)
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,13 +306,15 @@ class VerifyReport:
 
 def verify_dir(fs: FileSystem, path: str) -> VerifyReport:
     """Check every capture file under ``path``; intact only if no problem is found."""
-    files, quarantined = capture_files(fs, path)
+    listing = capture_files(fs, path)
     seen: dict[ReadingId, str] = {}
-    problems: list[FileProblem] = []
+    problems = list(listing.problems)
     readings = 0
-    for file in files:
+    for file in listing.files:
         report = inspect_file(fs, file, seen=seen)
         readings += report.readings
         problems.extend(report.problems)
-    open_files = tuple(f for f in files if f.endswith(PROG_EXT))
-    return VerifyReport(len(files), readings, open_files, quarantined, tuple(problems))
+    open_files = tuple(f for f in listing.files if f.endswith(PROG_EXT))
+    return VerifyReport(
+        len(listing.files), readings, open_files, listing.quarantined, tuple(problems)
+    )

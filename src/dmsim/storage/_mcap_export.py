@@ -36,7 +36,7 @@ import contextlib
 import json
 import math
 import posixpath
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -224,7 +224,7 @@ def _stamp(ns: int) -> int:
 
 
 class _Exporter:
-    def __init__(self, fs: FileSystem, files: list[str]) -> None:
+    def __init__(self, fs: FileSystem, files: Sequence[str]) -> None:
         self.fs = fs
         self.files = files
         # (component name, method, method parameters, kind)
@@ -406,8 +406,8 @@ def export_mcap(fs: FileSystem, capture_path: str, out_path: str) -> ExportRepor
 
     Raises :class:`StorageError` naming ``out_path`` if it cannot be written (no ``.part`` is
     left behind); a capture file that cannot be read is a problem in the report instead."""
-    files, _ = capture_files(fs, capture_path)
-    exporter = _Exporter(fs, files)
+    listing = capture_files(fs, capture_path)
+    exporter = _Exporter(fs, listing.files)
     exporter.infer()
     part = out_path + ".part"
     try:
@@ -423,10 +423,10 @@ def export_mcap(fs: FileSystem, capture_path: str, out_path: str) -> ExportRepor
     topics = [c.topic for c in channels if c.kind != "binary"]
     topics += [c.topic + "/annotations" for c in channels if c.annotations_id is not None]
     return ExportReport(
-        files=len(files),
+        files=len(listing.files),
         messages=exporter.messages,
         attachments=exporter.attachments,
         topics=tuple(sorted(topics)),
         torn_tail_bytes=exporter.torn,
-        problems=tuple(exporter.problems.values()),
+        problems=listing.problems + tuple(exporter.problems.values()),
     )

@@ -81,10 +81,12 @@ class CaptureFile:
 
 @dataclass(frozen=True, slots=True)
 class CaptureDirScan:
-    """Every file under the capture directory, in sorted walk order."""
+    """Every file under the capture directory, in sorted walk order, and the directories that
+    could not be listed (their files are neither counted nor deleted)."""
 
     capture_dir: str
     files: tuple[CaptureFile, ...]
+    unlisted: tuple[tuple[str, str], ...] = ()  # (directory, why)
 
     @property
     def total_bytes(self) -> int:
@@ -93,7 +95,12 @@ class CaptureDirScan:
 
 def scan_capture_dir(fs: FileSystem, capture_dir: str) -> CaptureDirScan:
     files = []
-    for dirpath, _dirnames, filenames in fs.walk(capture_dir):
+    unlisted: list[tuple[str, str]] = []
+
+    def note(error: OSError) -> None:
+        unlisted.append((str(error.filename), error.strerror or str(error)))
+
+    for dirpath, _dirnames, filenames in fs.walk(capture_dir, note):
         for name in filenames:
             path = f"{dirpath}/{name}"
             try:
@@ -101,7 +108,7 @@ def scan_capture_dir(fs: FileSystem, capture_dir: str) -> CaptureDirScan:
             except FileNotFoundError:  # uploaded and deleted since the listing
                 continue
             files.append(CaptureFile(path, st.size, st.mtime_ns))
-    return CaptureDirScan(capture_dir, tuple(files))
+    return CaptureDirScan(capture_dir, tuple(files), tuple(unlisted))
 
 
 def is_deletable(capture_dir: str, path: str) -> bool:

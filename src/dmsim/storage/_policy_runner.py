@@ -113,6 +113,10 @@ class DiskPolicy:
             return ()
         self._c.scans += 1
         scan = await self._rt.run_blocking(scan_capture_dir, self._fs, self._dir)
+        for directory, why in scan.unlisted:
+            # Not a failed check: the rule still runs on what could be seen.
+            self._event("disk_policy.unlisted_dir", path=directory, error=why)
+            _log.warning("disk policy %s: cannot list %s: %s", self._rule.name, directory, why)
         # No await from here to the last unlink (see the module docstring).
         # Measured again: a long walk on a real disk may have seen uploads free space.
         plan = self._rule.plan(scan, self._fs.disk_usage(self._dir), in_use=self._in_use)

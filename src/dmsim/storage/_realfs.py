@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -181,10 +181,19 @@ class RealFS:
     def listdir(self, path: str) -> list[str]:
         return sorted(os.listdir(path))
 
-    def walk(self, root: str) -> Iterator[tuple[str, list[str], list[str]]]:
+    def walk(
+        self, root: str, on_error: Callable[[OSError], None] | None = None
+    ) -> Iterator[tuple[str, list[str], list[str]]]:
+        def unlisted(error: OSError) -> None:
+            if isinstance(error, FileNotFoundError | NotADirectoryError):
+                return  # a missing root, or gone since its parent was listed: nothing in it
+            if on_error is None:
+                raise error
+            on_error(error)
+
         # os.walk descends into the very list it yielded, so sorting it in place before the
         # caller sees it keeps the order deterministic and lets the caller prune it.
-        for dirpath, dirnames, filenames in os.walk(root):
+        for dirpath, dirnames, filenames in os.walk(root, onerror=unlisted):
             dirnames.sort()
             filenames.sort()
             yield dirpath, dirnames, filenames

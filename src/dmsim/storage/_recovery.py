@@ -40,8 +40,8 @@ Moves into ``failed/`` are the quarantine sync uses too (``_quarantine``): the f
 fsynced first, the destination directory before the source's, so a crash between them leaves
 the file under both names, never under none (the next run then quarantines a second copy under
 a new name); nothing there is ever overwritten. ``failed/`` itself is never entered. An
-``OSError`` on one file is reported and leaves that file for the next run; the others are
-still recovered.
+``OSError`` on one file, or a directory that cannot be listed, is reported and left for the
+next run; the others are still recovered.
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ class _Recovery:
         self.errors: list[RecoveryIssue] = []
 
     def run(self) -> RecoveryReport:
-        for dirpath, dirnames, filenames in self.fs.walk(self.root):
+        for dirpath, dirnames, filenames in self.fs.walk(self.root, self._unlisted):
             if dirpath == self.root and FAILED_DIR in dirnames:
                 dirnames.remove(FAILED_DIR)
             for name in filenames:
@@ -184,6 +184,10 @@ class _Recovery:
             tuple(self.stale),
             tuple(self.errors),
         )
+
+    def _unlisted(self, error: OSError) -> None:
+        what = f"cannot list this directory: {error.strerror or error}"
+        self.errors.append(RecoveryIssue(str(error.filename), f"{what} (nothing under it seen)"))
 
     def _guard(self, path: str, action: Callable[[str], None]) -> None:
         try:

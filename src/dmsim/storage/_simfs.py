@@ -188,8 +188,13 @@ class SimFS:
     def listdir(self, path: str) -> list[str]:
         return sorted(self._tree.directory(path).entries)
 
-    def walk(self, root: str) -> Iterator[tuple[str, list[str], list[str]]]:
-        """Like ``os.walk``: a missing root, or a file, yields nothing."""
+    def walk(
+        self,
+        root: str,
+        on_error: Callable[[OSError], None] | None = None,  # noqa: ARG002 - never needed here
+    ) -> Iterator[tuple[str, list[str], list[str]]]:
+        """Like ``os.walk``: a missing root, or a file, yields nothing. SimFS has no permissions
+        and no listing faults, so every directory lists and ``on_error`` is never called."""
         parts = self._tree.split(root)
         try:
             node = self._tree.lookup(parts, root)

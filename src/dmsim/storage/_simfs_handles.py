@@ -10,7 +10,7 @@ dead process never closes keeps an unlinked file's space until the next power cu
 from __future__ import annotations
 
 import errno
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from dmsim.runtime import ProcessKilled
@@ -142,9 +142,11 @@ class ProcessView:
     def listdir(self, path: str) -> list[str]:
         return self._live().listdir(path)
 
-    def walk(self, root: str) -> Iterator[tuple[str, list[str], list[str]]]:
+    def walk(
+        self, root: str, on_error: Callable[[OSError], None] | None = None
+    ) -> Iterator[tuple[str, list[str], list[str]]]:
         # Checked before every step: a walk the crash interrupted must not go on.
-        for step in self._live().walk(root):
+        for step in self._live().walk(root, on_error):
             _refuse_dead(self._rt)
             yield step
 

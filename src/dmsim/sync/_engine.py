@@ -371,9 +371,9 @@ class SyncEngine:
             self._oldest_unsynced_ns = found if known is None else min(known, found)
         self._record("sync.pass", **this.trace_fields())
 
-    def _walk_error(self, root: str, error: OSError) -> None:
-        _LOG.warning("cannot walk sync path %s: %s", root, error)
-        self._record("sync.walk_error", root=root, error=str(error))
+    def _walk_error(self, path: str, error: OSError) -> None:
+        _LOG.warning("cannot walk %s (files under it are not synced): %s", path, error)
+        self._record("sync.walk_error", path=path, error=str(error))
 
     # workers ---------------------------------------------------------------------------------
 

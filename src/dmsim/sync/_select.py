@@ -109,21 +109,35 @@ def walk_candidates(
     """Every syncable file under ``roots``, lazily, in sorted order, with its size and mtime.
 
     A root that does not exist is skipped; a file that vanishes between listing and ``stat``
-    is skipped; other ``OSError`` from the walk ends that root and goes to ``on_error``.
+    is skipped; a directory that cannot be listed goes to ``on_error`` (its path) and the rest
+    of its root is still walked; any other ``OSError`` from the walk ends that root and goes to
+    ``on_error`` (the root's path).
     """
+    report = on_error or _ignore
     root_paths = {root.path for root in roots}
     for root in roots:
         if not fs.is_dir(root.path):
             continue
         try:
-            yield from _walk_root(fs, root, root_paths)
+            yield from _walk_root(fs, root, root_paths, report)
         except OSError as error:
-            if on_error is not None:
-                on_error(root.path, error)
+            report(root.path, error)
 
 
-def _walk_root(fs: FileSystem, root: SyncRoot, root_paths: set[str]) -> Iterator[Candidate]:
-    for dirpath, dirnames, filenames in fs.walk(root.path):
+def _ignore(_path: str, _error: OSError) -> None:
+    pass
+
+
+def _walk_root(
+    fs: FileSystem,
+    root: SyncRoot,
+    root_paths: set[str],
+    on_error: Callable[[str, OSError], None],
+) -> Iterator[Candidate]:
+    def unlisted(error: OSError) -> None:
+        on_error(str(error.filename), error)
+
+    for dirpath, dirnames, filenames in fs.walk(root.path, unlisted):
         # Prune in place: quarantine, and nested roots (walked on their own). Quarantine is
         # <capture_dir>/failed only (a component may be named "failed"), but a failed/ next to
         # an arbitrary file at any depth of another root.

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from mcap.stream_reader import StreamReader
+from tests.unit.storage.realfs_faults import deny_listing
 from viam.proto.app.datasync import DataType
 
 from dmsim.cli import main
@@ -341,3 +342,22 @@ def test_recover_never_deletes_a_prog_its_capture_does_not_hold(
     [failed] = json.loads(capsys.readouterr().out)["failed"]
     assert f"{done} exists and is not this file's readable prefix" in failed["reason"]
     assert Path(failed["moved_to"]).read_bytes() == other
+
+
+def test_a_directory_that_cannot_be_listed_is_reported_by_verify_and_recover(
+    capture_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hidden = capture_dir / "rdk_component_sensor" / "imu"
+    (hidden / "Readings" / "2031-01-01T00_00_00.000000Z.prog").write_bytes(b"\xff")
+    deny_listing(monkeypatch, hidden)
+    assert main(["capture", "verify", str(capture_dir)]) == 1
+    out = capsys.readouterr().out
+    assert f"PROBLEM {hidden}: cannot list this directory: Permission denied" in out
+    assert "intact" not in out
+    assert main(["capture", "recover", str(capture_dir)]) == 1
+    out = capsys.readouterr().out
+    assert f"ERROR     {hidden}: cannot list this directory: Permission denied" in out
+    assert main(["capture", "inspect", str(capture_dir)]) == 0
+    assert f"PROBLEM    {hidden}: cannot list this directory" in capsys.readouterr().out
+    out_file = capture_dir.parent / "out.mcap"
+    assert main(["capture", "export", str(capture_dir), "-o", str(out_file)]) == 1

@@ -177,8 +177,9 @@ TOTAL_STEPS = count_steps()
 
 
 def check_directory(sim: SimFS, workload: Workload, cut_time: float) -> None:
-    files, quarantined = capture_files(sim, ROOT)
-    assert quarantined == 0
+    listing = capture_files(sim, ROOT)
+    files = listing.files
+    assert listing.quarantined == 0
     assert all(path.endswith(".capture") for path in files), files
     assert not any(name.endswith(".recovering") for _, _, names in sim.walk(ROOT) for name in names)
     report = verify_dir(sim, ROOT)

@@ -203,8 +203,35 @@ def test_a_file_gone_since_the_scan_is_skipped_without_calling_the_hook() -> Non
 
 
 class BrokenWalkFS(SimFS):
-    def walk(self, root: str) -> Iterator[tuple[str, list[str], list[str]]]:
+    def walk(
+        self, root: str, on_error: Callable[[OSError], None] | None = None
+    ) -> Iterator[tuple[str, list[str], list[str]]]:
         raise OSError(errno.EIO, "walk failed", root)
+
+
+class UnlistableFS(SimFS):
+    """``/cap/b`` cannot be listed, as a directory without read permission on a real disk."""
+
+    def walk(
+        self, root: str, on_error: Callable[[OSError], None] | None = None
+    ) -> Iterator[tuple[str, list[str], list[str]]]:
+        for dirpath, dirnames, filenames in super().walk(root, on_error):
+            if dirpath == CAP and "b" in dirnames:
+                dirnames.remove("b")
+                denied = OSError(errno.EACCES, "Permission denied", f"{CAP}/b")
+                if on_error is None:
+                    raise denied
+                on_error(denied)
+            yield dirpath, dirnames, filenames
+
+
+def test_a_directory_that_cannot_be_listed_is_reported_and_the_rule_still_runs() -> None:
+    world = make_world(fs_class=UnlistableFS)
+    world.fs.makedirs(f"{CAP}/b")
+    records = world.kernel.run_main(world.policy(DiskFullRule()).check())
+    assert [r.path for r in records] == [name(i) for i in (0, 5, 10, 15)]
+    [event] = world.trace.of_kind("disk_policy.unlisted_dir")
+    assert event.fields == {"path": f"{CAP}/b", "error": "Permission denied"}
 
 
 def test_a_failing_check_is_counted_and_the_next_one_still_runs() -> None:

@@ -9,7 +9,13 @@ from dmsim.errors import StorageError
 from dmsim.runtime import RngTree
 from dmsim.storage._codec import build_metadata, encode_metadata, tabular_reading
 from dmsim.storage._identity import ReadingId
-from dmsim.storage._inspect import capture_files, inspect_file, inspect_path, verify_dir
+from dmsim.storage._inspect import (
+    CaptureListing,
+    capture_files,
+    inspect_file,
+    inspect_path,
+    verify_dir,
+)
 from dmsim.storage._naming import CollectorKey
 from dmsim.storage._simfs import SimFS
 from dmsim.storage._writer import CaptureWriter, ClosedFile
@@ -121,11 +127,11 @@ def test_capture_files_walks_sorted_skips_failed_and_other_files() -> None:
     put(fs, "/cap/failed/x/y/z.capture", b"junk")
     put(fs, "/cap/failed/x/y/z.capture.reason.txt", b"why")
     put(fs, "/cap/notes.txt", b"hello")
-    files, quarantined = capture_files(fs, "/cap")
-    assert files == [first.path, second.path]
-    assert quarantined == 1  # the reason file is not a quarantined file
-    assert capture_files(fs, first.path) == ([first.path], 0)
-    assert [r.path for r in inspect_path(fs, "/cap")] == files
+    listing = capture_files(fs, "/cap")
+    assert listing.files == (first.path, second.path)
+    assert listing.quarantined == 1  # the reason file is not a quarantined file
+    assert capture_files(fs, first.path) == CaptureListing((first.path,), 0, ())
+    assert [r.path for r in inspect_path(fs, "/cap")] == list(listing.files)
     with pytest.raises(StorageError, match="no such file"):
         capture_files(fs, "/nowhere")
 

@@ -9,6 +9,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from tests.unit.storage.realfs_faults import deny_listing
 
 from dmsim.storage._fs import FileSystem
 from dmsim.storage._realfs import RealFS
@@ -140,3 +141,23 @@ def test_makedirs_fsyncs_the_parent_of_every_directory_it_creates(
     events.clear()
     RealFS().makedirs(f"{tmp_path}/cap/api/name/method")
     assert events == []  # nothing created, nothing to make durable
+
+
+def test_a_directory_that_cannot_be_listed_is_never_left_out_silently(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("a/1", "b/2", "c/3"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    deny_listing(monkeypatch, tmp_path / "b")
+    fs = RealFS()
+    errors: list[OSError] = []
+    seen = [(d, f) for d, _, f in fs.walk(str(tmp_path), on_error=errors.append)]
+    assert seen == [(str(tmp_path), []), (f"{tmp_path}/a", ["1"]), (f"{tmp_path}/c", ["3"])]
+    [error] = errors
+    assert (error.errno, error.filename) == (errno.EACCES, f"{tmp_path}/b")
+    with pytest.raises(PermissionError) as info:
+        list(fs.walk(str(tmp_path)))
+    assert info.value.filename == f"{tmp_path}/b"
+    assert list(fs.walk(f"{tmp_path}/missing")) == []
+    assert list(fs.walk(f"{tmp_path}/a/1")) == []  # a file

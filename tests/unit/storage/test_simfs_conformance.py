@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import errno
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -52,7 +52,9 @@ class WrongErrno(SimFS):
 
 
 class CrashingWalk(SimFS):
-    def walk(self, root: str) -> Iterator[tuple[str, list[str], list[str]]]:
+    def walk(
+        self, root: str, on_error: Callable[[OSError], None] | None = None
+    ) -> Iterator[tuple[str, list[str], list[str]]]:
         raise RuntimeError("boom")
 
 

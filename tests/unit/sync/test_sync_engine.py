@@ -81,9 +81,9 @@ def test_offline_means_no_flush_and_no_walk() -> None:
         def __getattr__(self, name: str) -> Any:
             return getattr(world.fs, name)
 
-        def walk(self, root: str) -> Any:
+        def walk(self, root: str, on_error: Any = None) -> Any:
             CountingFS.walks += 1
-            return world.fs.walk(root)
+            return world.fs.walk(root, on_error)
 
     async def main() -> SyncEngine:
         engine = SyncEngine(

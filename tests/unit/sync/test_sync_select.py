@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import posixpath
 import types
+from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.unit.storage.realfs_faults import deny_listing
 from tests.unit.sync.sync_fakes import write_file
 
 from dmsim.runtime import RngTree
+from dmsim.storage._realfs import RealFS
 from dmsim.storage._simfs import SimFS
 from dmsim.sync import (
     Candidate,
@@ -174,9 +178,9 @@ def test_walk_errors_end_that_root_and_are_reported() -> None:
         def __getattr__(self, name: str) -> object:
             return getattr(fs, name)
 
-        def walk(self, root: str) -> object:
+        def walk(self, root: str, on_error: object = None) -> object:
             if root == "/cap":
-                raise PermissionError(13, "denied")
+                raise OSError(5, "I/O error")
             return fs.walk(root)
 
     found = list(
@@ -186,3 +190,18 @@ def test_walk_errors_end_that_root_and_are_reported() -> None:
     )  # type: ignore[arg-type]
     assert [c.path for c in found] == ["/add/b.txt"]
     assert errors == ["/cap"]
+
+
+def test_a_directory_that_cannot_be_listed_is_reported_and_the_rest_still_synced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("a/1.capture", "b/2.capture", "c/3.capture"):
+        (tmp_path / name).parent.mkdir()
+        (tmp_path / name).write_bytes(b"x")
+    deny_listing(monkeypatch, tmp_path / "b")
+    errors: list[str] = []
+    found = walk_candidates(
+        RealFS(), sync_roots(str(tmp_path), []), on_error=lambda p, e: errors.append(p)
+    )
+    assert [c.path for c in found] == [f"{tmp_path}/a/1.capture", f"{tmp_path}/c/3.capture"]
+    assert errors == [f"{tmp_path}/b"]
