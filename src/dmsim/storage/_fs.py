@@ -69,7 +69,9 @@ class FileSystem(Protocol):
     def open_append(self, path: str) -> FileHandle:
         """Open for appending, creating the file (mode 0600) if missing."""
 
-    def open_read(self, path: str) -> ReadHandle: ...
+    def open_read(self, path: str) -> ReadHandle:
+        """A regular file; anything else (a directory, a FIFO, a device) raises ``OSError`` at
+        once, never waits."""
 
     def rename(self, src: str, dst: str) -> None:
         """Atomically replace ``dst`` with ``src``."""

@@ -2,13 +2,15 @@
 
 Both walk a file or directory through the filesystem port and never raise for what is in the
 files: damage becomes a :class:`FileProblem` (file, byte offset, what), and so does a directory
-that cannot be listed (nothing under it could be checked). ``failed/`` at the top of a capture
-directory holds quarantined files and is skipped (counted, their reason files not). A file is
-*intact* when it has a header, every record reads, there is no torn tail, and no reading
-identity appears twice in the directory. Every problem of a file is listed, in file order: its
-duplicates (as one problem), then the damage that ended the read or its torn tail. A ``.prog``
-file (open, or orphaned by a crash) is checked the same way: verify is about integrity, and a
-clean ``.prog`` is intact so far.
+that cannot be listed (nothing under it could be checked), a directory named like a capture
+file (``*.capture``/``*.prog`` holding no directory), and anything named so that is not a
+regular file (a FIFO would block the read: the filesystem port refuses to open it).
+``failed/`` at the top of a capture directory holds quarantined files and is skipped (counted,
+their reason files not). A file is *intact* when it has a header, every record reads, there is
+no torn tail, and no reading identity appears twice in the directory. Every problem of a file
+is listed, in file order: its duplicates (as one problem), then the damage that ended the read
+or its torn tail. A ``.prog`` file (open, or orphaned by a crash) is checked the same way:
+verify is about integrity, and a clean ``.prog`` is intact so far.
 """
 
 from __future__ import annotations
@@ -270,6 +272,9 @@ def capture_files(fs: FileSystem, path: str) -> CaptureListing:
                 for _, _, names in fs.walk(posixpath.join(root, FAILED_DIR), _unlisted(problems))
                 for name in names
             )
+        # A component or method directory may end so too, but always holds directories.
+        if dirpath != root and dirpath.endswith((CAPTURE_EXT, PROG_EXT)) and not dirnames:
+            problems.append(FileProblem(dirpath, None, "a directory, not a capture file"))
         files.extend(
             posixpath.join(dirpath, name)
             for name in filenames

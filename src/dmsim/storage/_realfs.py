@@ -5,7 +5,8 @@ contract needs. Files are opened ``O_APPEND|O_CREAT|O_WRONLY`` with mode 0600 an
 are created 0700 (both before the umask); ``fsync`` is ``os.fsync`` and ``fsync_dir`` opens the
 directory ``O_RDONLY|O_DIRECTORY`` and fsyncs it, which is what makes a create, rename or unlink
 survive a power cut on Linux. ``makedirs`` fsyncs the parent of each directory it creates, so
-a new directory is as durable as the port promises.
+a new directory is as durable as the port promises. ``open_read`` opens regular files only:
+anything else (a FIFO, a device, a directory) raises ``OSError`` at once instead of blocking.
 
 A write that the kernel accepts only in part (``write(2)`` may return a short count when the
 disk fills) is retried for the rest, so when ``write`` raises, a prefix of the data may already
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -25,6 +27,7 @@ from ._fs import DiskUsage, FileStat
 __all__ = ["RealFS", "RealFSStatistics"]
 
 _APPEND_FLAGS = os.O_APPEND | os.O_CREAT | os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)
+_READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -52,6 +55,23 @@ class _Counters:
 
 def _closed_error(path: str) -> OSError:
     return OSError(errno.EBADF, "I/O on a closed handle", path)
+
+
+_NOT_REGULAR = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _require_regular(path: str, mode: int) -> None:
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+    kind = next((name for test, name in _NOT_REGULAR if test(mode)), "of an unknown kind")
+    raise OSError(errno.EINVAL, f"not a regular file ({kind})", path)
 
 
 class RealFileHandle:
@@ -103,13 +123,21 @@ class RealFileHandle:
 
 
 class RealReadHandle:
-    """A buffered binary reader; ``seek`` is absolute."""
+    """A buffered binary reader of a regular file; ``seek`` is absolute."""
 
     __slots__ = ("_file", "_path")
 
     def __init__(self, path: str) -> None:
         self._path = path
-        self._file: BinaryIO | None = open(path, "rb")  # noqa: SIM115 - closed by close()
+        # Non-blocking: opening a FIFO for reading would otherwise wait for a writer forever.
+        fd = os.open(path, _READ_FLAGS)
+        try:
+            _require_regular(path, os.fstat(fd).st_mode)
+            os.set_blocking(fd, True)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._file: BinaryIO | None = os.fdopen(fd, "rb")
 
     def _open_file(self) -> BinaryIO:
         if self._file is None:

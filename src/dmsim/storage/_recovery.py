@@ -195,7 +195,8 @@ class _Recovery:
         except OSError as error:
             self.errors.append(RecoveryIssue(path, f"{error.strerror or error} (left for later)"))
         except StorageError as error:
-            self.errors.append(RecoveryIssue(path, f"{error} (left for later)"))
+            what = str(error).removeprefix(f"{path}: ")  # the issue names the path already
+            self.errors.append(RecoveryIssue(path, f"{what} (left for later)"))
 
     def _remove_stale(self, path: str) -> None:
         self.fs.unlink(path)

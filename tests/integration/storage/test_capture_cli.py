@@ -6,6 +6,7 @@ import argparse
 import errno
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -361,3 +362,30 @@ def test_a_directory_that_cannot_be_listed_is_reported_by_verify_and_recover(
     assert f"PROBLEM    {hidden}: cannot list this directory" in capsys.readouterr().out
     out_file = capture_dir.parent / "out.mcap"
     assert main(["capture", "export", str(capture_dir), "-o", str(out_file)]) == 1
+
+
+def test_what_is_named_like_a_capture_file_but_is_not_a_file_is_a_problem(
+    capture_dir: Path,
+) -> None:
+    here = capture_dir / READINGS
+    fifo = here / "2031-01-01T00_00_00.000000Z.capture"
+    os.mkfifo(fifo)
+    directory = here / "2031-01-01T00_00_01.000000Z.prog"
+    directory.mkdir()
+    component = capture_dir / "rdk_component_sensor" / "odd.capture" / "Readings"
+    component.mkdir(parents=True)  # a component whose name ends so: not a problem
+    result = dmsim("verify", str(capture_dir))  # blocked forever on the FIFO
+    assert result.returncode == 1
+    assert f"PROBLEM {fifo}: cannot open: not a regular file (a FIFO)" in result.stdout
+    assert f"PROBLEM {directory}: a directory, not a capture file" in result.stdout
+    assert "odd.capture" not in result.stdout
+    assert "2 problem(s)" in result.stdout
+    inspect = dmsim("inspect", str(capture_dir))
+    assert inspect.returncode == 0
+    assert "not a regular file (a FIFO)" in inspect.stdout
+    orphan = fifo.with_suffix(".prog")
+    fifo.rename(orphan)
+    recover = dmsim("recover", str(capture_dir))
+    assert recover.returncode == 1
+    assert f"ERROR     {orphan}: cannot open: not a regular file (a FIFO)" in recover.stdout
+    assert orphan.exists()

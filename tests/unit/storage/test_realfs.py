@@ -6,6 +6,7 @@ import errno
 import itertools
 import os
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,30 @@ def test_a_directory_that_cannot_be_listed_is_never_left_out_silently(
     assert info.value.filename == f"{tmp_path}/b"
     assert list(fs.walk(f"{tmp_path}/missing")) == []
     assert list(fs.walk(f"{tmp_path}/a/1")) == []  # a file
+
+
+def test_only_regular_files_are_opened_for_reading(tmp_path: Path) -> None:
+    # Opening a FIFO waits for a writer: inspect and verify blocked forever on one.
+    fifo = tmp_path / "2026-01-01T00_00_00.000000Z.capture"
+    os.mkfifo(fifo)
+    outcome: list[BaseException | None] = []
+
+    def open_it() -> None:
+        try:
+            RealFS().open_read(str(fifo)).close()
+            outcome.append(None)
+        except OSError as error:
+            outcome.append(error)
+
+    opener = threading.Thread(target=open_it, daemon=True)
+    opener.start()
+    opener.join(timeout=10)
+    if opener.is_alive():
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # let the blocked open return
+        pytest.fail("opening a FIFO blocked")
+    [error] = outcome
+    assert isinstance(error, OSError)
+    assert error.filename == str(fifo)
+    assert "not a regular file (a FIFO)" in str(error)
+    with pytest.raises(IsADirectoryError):
+        RealFS().open_read(str(tmp_path))
