@@ -166,7 +166,7 @@ def test_export_names_a_skipped_torn_tail_and_exits_1(capture_dir: Path, tmp_pat
     [done] = (capture_dir / READINGS).glob("*.capture")
     intact_size = done.stat().st_size
     with done.open("ab") as f:
-        f.write(b"\x30\x01\x02")
+        f.write(b"\x30\x0a\x02")  # a record cut short
     result = dmsim("export", str(capture_dir), "-o", str(tmp_path / "out.mcap"))
     assert result.returncode == 1
     assert f"{done} at byte {intact_size}: torn tail of 3 bytes" in result.stdout
@@ -358,7 +358,7 @@ def test_a_directory_that_cannot_be_listed_is_reported_by_verify_and_recover(
     assert main(["capture", "recover", str(capture_dir)]) == 1
     out = capsys.readouterr().out
     assert f"ERROR     {hidden}: cannot list this directory: Permission denied" in out
-    assert main(["capture", "inspect", str(capture_dir)]) == 0
+    assert main(["capture", "inspect", str(capture_dir)]) == 1  # a problem listed
     assert f"PROBLEM    {hidden}: cannot list this directory" in capsys.readouterr().out
     out_file = capture_dir.parent / "out.mcap"
     assert main(["capture", "export", str(capture_dir), "-o", str(out_file)]) == 1
@@ -381,7 +381,7 @@ def test_what_is_named_like_a_capture_file_but_is_not_a_file_is_a_problem(
     assert "odd.capture" not in result.stdout
     assert "2 problem(s)" in result.stdout
     inspect = dmsim("inspect", str(capture_dir))
-    assert inspect.returncode == 0
+    assert inspect.returncode == 1  # problems listed
     assert "not a regular file (a FIFO)" in inspect.stdout
     orphan = fifo.with_suffix(".prog")
     fifo.rename(orphan)

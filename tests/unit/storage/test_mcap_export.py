@@ -176,7 +176,7 @@ def test_a_torn_tail_is_reported_as_a_problem(tmp_path: Path) -> None:
     [first, *_] = sorted(root.rglob("*.capture"))
     intact_size = first.stat().st_size
     with first.open("ab") as f:
-        f.write(b"\x30\x01\x02")
+        f.write(b"\x30\x0a\x02")  # a record cut short
     report = export_mcap(RealFS(), str(root), str(tmp_path / "o.mcap"))
     assert report.messages == 23
     assert report.torn_tail_bytes == 3

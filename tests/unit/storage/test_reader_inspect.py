@@ -183,7 +183,7 @@ def test_verify_lists_every_problem_of_a_file() -> None:
     fs = make_fs()
     done = write_file(fs, [7, 7, 8, 8, 9])
     size = fs.stat(done.path).size
-    put(fs, done.path, b"\x20\x01\x02")
+    put(fs, done.path, b"\x20\x0a\x02")  # a record cut short
     duplicates, torn = verify_dir(fs, "/cap").problems
     assert "earlier in this file" in duplicates.what
     assert "1 more reading of this file appears twice" in duplicates.what
