@@ -30,6 +30,7 @@ from ._varint import length_prefix, uvarint
 __all__ = [
     "MAX_VARINT_BYTES",
     "CaptureFormatError",
+    "MismatchedReadingError",
     "NoMetadataError",
     "binary_reading",
     "build_metadata",
@@ -56,6 +57,11 @@ class CaptureFormatError(StorageError):
         self.offset = offset
         self.what = what
         super().__init__(f"{path or '<bytes>'}: at byte {offset}: {what}")
+
+
+class MismatchedReadingError(CaptureFormatError):
+    """A reading of the other kind than its file's header declares (binary in a tabular file or
+    the reverse): the file is not what it says, so none of it should be trusted piecemeal."""
 
 
 class NoMetadataError(CaptureFormatError):

@@ -40,7 +40,7 @@ from viam.proto.app.datasync import DataCaptureMetadata, DataType, SensorData
 
 from dmsim.errors import StorageError
 
-from ._codec import MAX_VARINT_BYTES, CaptureFormatError, NoMetadataError
+from ._codec import MAX_VARINT_BYTES, CaptureFormatError, MismatchedReadingError, NoMetadataError
 from ._fs import FileSystem, ReadHandle
 from ._identity import IDENTITY_FIELD_NUMBER, ReadingId, identity_field_bytes, parse_identity
 
@@ -431,6 +431,9 @@ class CaptureReader:
         problem = self._validate(reading, fields)
         if problem:
             raise self._corrupt(start, problem)
+        mismatch = self._kind_mismatch(fields)
+        if mismatch:
+            raise MismatchedReadingError(self.path, start, mismatch)
         return CaptureRecord(self._count, start, end - start, reading, fields.payload, reading_id)
 
     def _validate(self, reading: SensorData, fields: _Fields) -> str:
@@ -444,6 +447,9 @@ class CaptureReader:
                 return f"{name}: {problem}"
         if not fields.has_data:
             return "reading has neither struct nor binary data"
+        return ""
+
+    def _kind_mismatch(self, fields: _Fields) -> str:
         declared = self.metadata.type
         if fields.struct is not None and declared == DataType.DATA_TYPE_BINARY_SENSOR:
             return "tabular reading in a binary capture file"

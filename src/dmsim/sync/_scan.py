@@ -5,15 +5,18 @@ Blocking (run it through ``Runtime.run_blocking``). It
 - hashes every byte of the file into the idempotency digest (one sequential read);
 - reads it with the storage reader (:class:`~dmsim.storage._reader.CaptureReader`), which
   validates the header and every record and locates binary payloads by file offset without
-  loading them; any damage raises :class:`~dmsim.errors.StorageError` (terminal);
-- so mixed or mismatched reading types are found *before* any request is sent: a file is
-  never half-uploaded and then quarantined;
+  loading them; an unreadable header or a reading of the wrong kind raises
+  :class:`~dmsim.errors.StorageError` (terminal), found *before* any request is sent;
 - plans the tabular request split and, when the whole file fits in one request (the common
   case: 256 KiB files under a 1 MiB cap), keeps the serialized readings so the upload need not
   read the file a third time.
 
 A torn tail (a last record running past the end of the file) is reported, not an error: the
-readings before it are uploaded, then the engine quarantines the file with the reason.
+readings before it are uploaded, then the engine quarantines the file with the reason. So is
+damage after whole readings (garbage appended to a completed file, a length prefix damaged in
+the middle): the readings before it are whole and valid and go to the cloud, the file goes to
+``failed/`` with the damage's offset. A reading of the wrong kind for the file's header (and a
+header that does not read) is different: the file is not what it says, and none of it is sent.
 
 Fast path. Most files are small tabular files (256 KiB by default, often a few hundred bytes),
 and the storage reader's field-by-field validation in Python costs ten times more than parsing
@@ -40,7 +43,12 @@ from google.protobuf.unknown_fields import UnknownFieldSet
 from viam.proto.app.datasync import DataCaptureMetadata, DataType, SensorData
 
 from dmsim.errors import StorageError
-from dmsim.storage._codec import CaptureFormatError, decode_uvarint, serialize_deterministic
+from dmsim.storage._codec import (
+    CaptureFormatError,
+    MismatchedReadingError,
+    decode_uvarint,
+    serialize_deterministic,
+)
 from dmsim.storage._fs import FileSystem
 from dmsim.storage._identity import (
     IDENTITY_FIELD_NUMBER,
@@ -81,6 +89,7 @@ class CaptureScan:
     request_ranges: tuple[tuple[int, int], ...]
     binary: tuple[BinaryReading, ...]
     tabular_cache: tuple[bytes, ...] | None
+    damage: str = ""  # damage after the scanned readings ("" when none)
 
 
 def reading_bytes(sensor_data: SensorData, reading_id: ReadingId | None) -> bytes:
@@ -121,15 +130,23 @@ def _reader_scan(
         tabular = metadata.type == DataType.DATA_TYPE_TABULAR_SENSOR
         cache: list[bytes] | None = [] if tabular else None
         binary: list[BinaryReading] = []
-        for record in reader.records():
-            if record.payload is not None:
-                binary.append(BinaryReading(record.sensor_data, record.reading_id, record.payload))
-                continue
-            body = reading_bytes(record.sensor_data, record.reading_id)
-            if splitter.add(len(body)) and record.index > 0:
-                cache = None  # more than one request: too big to keep in memory
-            if cache is not None:
-                cache.append(body)
+        damage = ""
+        try:
+            for record in reader.records():
+                if record.payload is not None:
+                    binary.append(
+                        BinaryReading(record.sensor_data, record.reading_id, record.payload)
+                    )
+                    continue
+                body = reading_bytes(record.sensor_data, record.reading_id)
+                if splitter.add(len(body)) and record.index > 0:
+                    cache = None  # more than one request: too big to keep in memory
+                if cache is not None:
+                    cache.append(body)
+        except MismatchedReadingError:
+            raise
+        except CaptureFormatError as error:
+            damage = str(error)
         return CaptureScan(
             metadata=metadata,
             digest=digest,
@@ -139,6 +156,7 @@ def _reader_scan(
             request_ranges=tuple(splitter.ranges) if tabular else (),
             binary=tuple(binary),
             tabular_cache=tuple(cache) if cache else None,
+            damage=damage,
         )
 
 

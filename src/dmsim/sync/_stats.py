@@ -56,6 +56,7 @@ class SyncStatistics:
     terminal: int = 0  # files moved to failed/
     header_only_deleted: int = 0
     torn_quarantined: int = 0  # readings uploaded, file kept in failed/ for its torn tail
+    damaged_quarantined: int = 0  # readings before the damage uploaded, file kept in failed/
     gone: int = 0  # vanished before or during their upload
     changed_during_upload: int = 0
     not_ready: int = 0  # arbitrary files written to between the walk and their turn

@@ -7,6 +7,7 @@ uploaded                   delete                 unlink + fsync dir; ``sync.del
 header only                delete                 nothing to send (rdk deletes unsent too)
 torn tail                  quarantine             readings before the tail were acknowledged;
                                                   the file goes to ``failed/`` as evidence
+damage after readings      quarantine             the same: readings before it acknowledged
 changed after its upload   keep                   new content: a later pass sends it, new key
 written to since the walk  wait                   not sent; a later pass looks at it again
 failed: terminal           quarantine             ``failed/`` with the reason; ``sync.failed``
@@ -60,6 +61,11 @@ def next_step(result: UploadResult) -> Step:
             StepKind.QUARANTINE,
             f"torn tail of {result.torn_tail_bytes} bytes after {result.readings} readings "
             "(those readings were uploaded)",
+        )
+    if result.status is UploadStatus.DAMAGED:
+        return Step(
+            StepKind.QUARANTINE,
+            f"{result.damage} (the {result.readings} readings before it were uploaded)",
         )
     if result.status is UploadStatus.CHANGED:
         return Step(StepKind.KEEP, "changed while it was being uploaded")

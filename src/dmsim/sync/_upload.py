@@ -66,6 +66,7 @@ class UploadStatus(StrEnum):
     UPLOADED = "uploaded"  # every request acknowledged: delete the file
     HEADER_ONLY = "header_only"  # a capture file with no readings: nothing to send, delete
     TORN = "torn"  # readings before a torn tail acknowledged: quarantine with the reason
+    DAMAGED = "damaged"  # readings before damage acknowledged: quarantine with ``damage``
     CHANGED = "changed"  # an arbitrary file changed after its upload: keep it, resend later
     NOT_READY = "not_ready"  # an arbitrary file written to since the walk: not sent, left
     FAILED = "failed"  # ``error`` says why; ``acked_keys`` need not be sent again
@@ -79,6 +80,7 @@ class UploadResult:
     payload_bytes: int = 0
     torn_tail_bytes: int = 0
     error: BaseException | None = None
+    damage: str = ""
 
 
 class FileUploader:
@@ -148,12 +150,19 @@ class FileUploader:
             payload += reading.payload.length
         if scan.request_ranges:
             payload += await self._tabular(path, scan, upload_md, acked, on_attempt)
-        if scan.torn_tail_bytes:
+        if scan.damage:
+            status = UploadStatus.DAMAGED
+        elif scan.torn_tail_bytes:
             status = UploadStatus.TORN
         else:
             status = UploadStatus.UPLOADED if scan.readings else UploadStatus.HEADER_ONLY
         return UploadResult(
-            status, frozenset(acked), scan.readings, payload, torn_tail_bytes=scan.torn_tail_bytes
+            status,
+            frozenset(acked),
+            scan.readings,
+            payload,
+            torn_tail_bytes=scan.torn_tail_bytes,
+            damage=scan.damage,
         )
 
     def _scan(self, path: str) -> CaptureScan:

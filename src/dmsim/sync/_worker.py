@@ -217,8 +217,8 @@ class FileHandler:
         self._record("sync.failed", file=path, reason=step.reason)
         _LOG.warning("moved %s to failed/: %s", path, step.reason)
         this.terminal += 1
-        if result.status is UploadStatus.TORN:
-            self._n["torn_quarantined"] += 1
+        if result.status in (UploadStatus.TORN, UploadStatus.DAMAGED):
+            self._n[f"{result.status}_quarantined"] += 1
             self._n["readings_uploaded"] += result.readings
         else:
             self._n["terminal"] += 1

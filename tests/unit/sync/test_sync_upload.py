@@ -39,6 +39,7 @@ from dmsim.sync import (
 )
 from dmsim.sync._chunks import READ_BLOCK_BYTES
 from dmsim.sync._scan import FAST_PATH_MAX_BYTES, scan_capture_file
+from dmsim.sync._steps import StepKind, next_step
 
 Attempt = tuple[str, str, Outcome, str, int]
 
@@ -277,6 +278,35 @@ def test_torn_tail_uploads_the_readable_prefix() -> None:
     assert result.torn_tail_bytes == len(records[4]) - 3
     assert len(data) > 0
     assert stored_identities(world.core) == [("s", 1, i) for i in range(4)]
+
+
+@pytest.mark.parametrize(
+    ("damage", "at_record"),
+    [
+        (b"\x89garbage\x00\xff" * 15, 4),  # garbage appended to a complete file (rdk §1.3)
+        (b"\xff\xff\x03", 2),  # a length prefix damaged in the middle
+    ],
+)
+def test_damage_after_readings_uploads_the_readings_before_it(
+    damage: bytes, at_record: int
+) -> None:
+    # The readings before the damage are whole and valid: holding them back in failed/
+    # loses them to the cloud for a damage that is not theirs (the file is still quarantined).
+    world = World()
+    path = capture_path(0)
+    records = tabular_readings("s", 4)
+    write_capture(world.fs, path, tabular_metadata(), records[:at_record])
+    handle = world.fs.open_append(path)
+    handle.write(damage + b"".join(records[at_record:]))
+    handle.close()
+    result, _ = run_upload(world, uploader(world), capture_candidate(path))
+    assert result.status is UploadStatus.DAMAGED
+    assert result.readings == at_record
+    assert "at byte" in result.damage
+    assert stored_identities(world.core) == [("s", 1, i) for i in range(at_record)]
+    step = next_step(result)
+    assert step.kind is StepKind.QUARANTINE
+    assert f"the {at_record} readings before it were uploaded" in step.reason
 
 
 @pytest.mark.parametrize(
