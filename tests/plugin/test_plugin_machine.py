@@ -55,3 +55,19 @@ def test_any_form_of_scenario_gives_the_same_machine(
         machine = dmsim_machine(source, seed=11)
         assert (machine.scenario.name, machine.seed) == ("probe-box", 11)
         machine.finish()
+
+
+def test_the_documented_example_passes(dmsim_machine: Callable[..., World]) -> None:
+    # docs/pytest-plugin.md: finish() after 150 s judged a 12-minute scenario at 150 s, so
+    # the example failed its drain and delivery expectations.
+    root = Path(__file__).resolve().parents[2]
+    machine = dmsim_machine(
+        root / "scenarios/field-failures/orphaned-prog-after-crash.scenario.yaml"
+    )
+    machine.advance(until=120.0)
+    assert machine.crash()
+    machine.advance(until=150.0)
+    machine.restart()
+    result = machine.finish()
+    assert result.sim_seconds >= machine.scenario.duration_s
+    assert judge(result, machine.scenario.expectations).passed

@@ -4,7 +4,8 @@ JSON fields: ``verdict`` ("pass"/"fail"), ``scenario``, ``scenario_path``, ``see
 ``sim_seconds``, ``wall_seconds``, ``speedup``, ``readings`` (captured, skipped and one count per
 class), ``uploads`` (ok, fail, unknown, recovered, by_code), ``files``, ``time_to_cloud``,
 ``expectations``, ``violations`` (first few, with reading ids and why), ``violation_total``,
-``anomalies``, ``faults`` (the schedule as run), ``options`` (everything the seed expanded to),
+``anomalies``, ``faults_without_target`` (ids of faults that found nothing to act on),
+``faults`` (the schedule as run), ``options`` (everything the seed expanded to),
 ``statistics`` (component counters), ``trace_digest``, ``determinism`` and ``reproduce`` (the
 one-line command).
 """
@@ -87,6 +88,7 @@ class Report:
             "violation_total": v.violation_total,
             "anomalies": list(v.anomalies),
             "last_fault_end": v.last_fault_end,
+            "faults_without_target": list(v.faults_without_target),
             "faults": self.faults.to_document(),
             "options": _jsonable(self.options),
             "statistics": _jsonable(self.statistics),
@@ -102,7 +104,7 @@ class Report:
         lines = [
             f"dmsim run: {self.scenario}  seed={self.seed}  verdict={self.verdict_text.upper()}",
             f"simulated {format_duration(round(self.sim_seconds, 3))} in "
-            f"{self.wall_seconds:.2f}s wall{speed}; {len(self.faults)} fault(s)",
+            f"{self.wall_seconds:.2f}s wall{speed}; {len(self.faults)} fault(s)" + _untargeted(v),
             "",
             _row("readings", [("captured", v.captured), ("skipped", v.skipped)]),
             _row("", [(cls, v.counts.get(cls, 0)) for cls in CLASSES[:5]]),
@@ -140,6 +142,12 @@ class Report:
             lines += [f"  {x.cls:<12} {x.reading}: {x.why}" for x in shown]
         lines += ["", f"reproduce: {self.reproduce}"]
         return "\n".join(lines)
+
+
+def _untargeted(v: Verdict) -> str:
+    if not v.faults_without_target:
+        return ""
+    return f", of which {', '.join(v.faults_without_target)} found nothing to act on"
 
 
 def _row(title: str, cells: list[tuple[str, int]]) -> str:

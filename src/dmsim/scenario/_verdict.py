@@ -54,6 +54,9 @@ class Verdict:
     expectations: tuple[ExpectationResult, ...]
     anomalies: tuple[str, ...] = ()
     last_fault_end: float = 0.0
+    # faults that found nothing to act on (e.g. garbage for a file, none complete yet): the
+    # run tested less than the scenario says, which a reader should know
+    faults_without_target: tuple[str, ...] = ()
     classified: tuple[Classified, ...] = field(default=(), repr=False, compare=False)
 
     def failed(self) -> tuple[ExpectationResult, ...]:
@@ -127,6 +130,9 @@ def judge(
         expectations=(),
         anomalies=ledger.anomalies,
         last_fault_end=last_fault_end,
+        faults_without_target=tuple(
+            str(e.fields["fault_id"]) for e in world.trace.of_kind("fault.no_target")
+        ),
         classified=classified,
     )
     results = _expectations(partial, ledger, world, expectations)

@@ -164,7 +164,11 @@ class World:
         self.kernel.run(until=until)
 
     def finish(self) -> WorldResult:
-        """Heal every fault, stop capture, let sync drain, shut down; the run's result."""
+        """Run to the end of the scenario's duration if not there yet (its expectations are
+        about the whole run), then heal every fault, stop capture, let sync drain and shut
+        down; the run's result."""
+        if self.kernel.now() < self.scenario.duration_s:
+            self.advance(until=self.scenario.duration_s)
         self.kernel.run_main(self._finish(), name="final-drain")
         self._sample()
         return WorldResult(

@@ -113,6 +113,16 @@ def _writable(path: Path | None, option: str) -> None:
         ) from None
     if path.is_dir():
         raise ScenarioError(Problem(option, f"cannot write {path}: it is a directory"))
+    existed = path.exists()
+    try:
+        with path.open("ab"):  # can a file be made there (not only its directory)?
+            pass
+    except OSError as error:
+        raise ScenarioError(
+            Problem(option, f"cannot write {path}: {error.strerror or error}")
+        ) from None
+    if not existed:
+        path.unlink()
 
 
 def _run(args: argparse.Namespace) -> int:

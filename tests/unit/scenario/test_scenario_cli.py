@@ -53,6 +53,9 @@ def test_run_fails_with_exit_1_and_seed_override(
     [
         (["run", "missing.scenario.yaml"], "cannot read the scenario"),
         (["run", str(SMALL), "--json", f"{SMALL}/r.json"], "--json: cannot write"),
+        # a directory that exists but takes no new file: found before the run, not after it
+        (["run", str(SMALL), "--json", "/proc/r.json"], "--json: cannot write /proc/r.json"),
+        (["run", str(SMALL), "--plot", "/proc/p.png"], "--plot: cannot write /proc/p.png"),
         (["fuzz", str(SMALL), "--runs", "2", "--out", str(SMALL)], "not a directory"),
     ],
 )

@@ -234,3 +234,25 @@ def test_a_crash_inside_the_world_is_an_internal_error_with_reproduction() -> No
     assert "the simulated world failed at test_scenario_runner.py:" in message
     assert "ValueError: the scene has negative width" in message
     assert message.endswith(f"reproduce: dmsim run {ACK} --seed 12")
+
+
+def test_a_fault_with_nothing_to_act_on_is_named_in_the_report() -> None:
+    # Regression: garbage due while the link was down found no completed file (files are not
+    # closed early offline), and the run passed without saying the fault did nothing.
+    machine = ROOT / "scenarios" / "machines" / "one-sensor.json"
+    scenario = loads_scenario(
+        f"""
+name: idle-garbage
+seed: 19
+duration: 10m
+machine: {{path: {machine}}}
+faults:
+  - {{at: 1m, kind: link_down, duration: 5m}}
+  - {{at: 4m, kind: disk_append_garbage, bytes: 137}}
+""",
+        source="idle-garbage",
+    )
+    report = run_scenario(scenario, progress=False)
+    [idle] = report.verdict.faults_without_target
+    assert report.to_json_dict()["faults_without_target"] == [idle]
+    assert f"2 fault(s), of which {idle} found nothing to act on" in report.summary()
