@@ -9,8 +9,8 @@ Read endpoints (GET, open to anyone who can reach the port — bind it to loopba
   ``/api/export?format=jsonl|csv``.
 - Filters on items, latest, readings and export: ``part``, ``component_type``,
   ``component``, ``method``, ``data_type`` (tabular|binary|file), ``tag`` (repeatable; all
-  must match), ``since``/``until`` (seconds since the epoch or ISO-8601), ``limit``,
-  ``offset``.
+  must match), ``since``/``until`` (seconds since the epoch as a plain number, or ISO-8601
+  with a dashed date; 1970 to 2262), ``limit``, ``offset`` (whole numbers).
 
 Write endpoints (need ``Authorization: Bearer <api key>`` when the cloud has an API key):
 ``POST /api/sql`` (``{"sql": ..., "params": [...]}``, read-only statements only),
@@ -37,7 +37,7 @@ from dmsim.errors import CloudError, ScenarioError
 from ._faults import RpcFault
 from ._host import CloudHost
 from ._queries import ExportFormat
-from ._records import CaptureFilter, parse_time
+from ._records import CaptureFilter, parse_count, parse_time
 
 __all__ = ["build_http_app"]
 
@@ -64,17 +64,7 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
 
 def _filter(request: web.Request) -> CaptureFilter:
     q = request.query
-
-    def number(name: str) -> int | None:
-        text = q.get(name)
-        if text is None:
-            return None
-        try:
-            return int(text)
-        except ValueError:
-            raise CloudError("INVALID_ARGUMENT", f"{name}: {text!r} is not an integer") from None
-
-    since, until = q.get("since"), q.get("until")
+    since, until, limit, offset = (q.get(name) for name in ("since", "until", "limit", "offset"))
     data_type: Any = q.get("data_type")
     return CaptureFilter(
         part_id=q.get("part"),
@@ -85,8 +75,8 @@ def _filter(request: web.Request) -> CaptureFilter:
         tags=tuple(q.getall("tag", [])),
         since=None if since is None else parse_time(since, "since"),
         until=None if until is None else parse_time(until, "until"),
-        limit=number("limit"),
-        offset=number("offset") or 0,
+        limit=None if limit is None else parse_count(limit, "limit"),
+        offset=0 if offset is None else parse_count(offset, "offset"),
     )
 
 

@@ -9,6 +9,7 @@ so that lexical order is time order.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,11 +26,19 @@ __all__ = [
     "StoredItem",
     "iso_from_ns",
     "ns_from_seconds",
+    "parse_count",
     "parse_time",
 ]
 
 DataKind = Literal["tabular", "binary", "file"]
 DATA_KINDS: tuple[DataKind, ...] = ("tabular", "binary", "file")
+
+# The latest time a query may name (2262-04-11T23:47:16Z): the last whole second whose
+# nanoseconds since the epoch fit SQLite's 64-bit integers. The earliest is the epoch itself.
+_LATEST_SECONDS = 9_223_372_036
+_LATEST_ISO = datetime.fromtimestamp(_LATEST_SECONDS, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+# The largest limit or offset: SQLite's largest integer.
+_MAX_COUNT = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +76,13 @@ class CaptureFilter:
                 "INVALID_ARGUMENT",
                 f"filter.data_type: {self.data_type!r} is not one of {', '.join(DATA_KINDS)}",
             )
-        if self.limit is not None and self.limit < 0:
-            raise CloudError("INVALID_ARGUMENT", f"filter.limit: {self.limit} is negative")
-        if self.offset < 0:
-            raise CloudError("INVALID_ARGUMENT", f"filter.offset: {self.offset} is negative")
+        if self.limit is not None:
+            _check_count(self.limit, "filter.limit")
+        _check_count(self.offset, "filter.offset")
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is not None:
+                _check_seconds(value, repr(value), f"filter.{name}")
         if self.since is not None and self.until is not None and self.until < self.since:
             raise CloudError(
                 "INVALID_ARGUMENT",
@@ -191,19 +203,57 @@ def _iso_or_none(ns: int | None) -> str | None:
     return None if ns is None else iso_from_ns(ns)
 
 
+# Seconds are ASCII digits only: float() would also read "nan", "1_000" and other scripts'
+# digits. ISO-8601 must start with a dashed date, so that 20231114 is always seconds.
+_SECONDS = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_COUNT = re.compile(r"\d+", re.ASCII)
+
+
 def parse_time(text: str, where: str) -> float:
-    """Seconds since the epoch from ``1714564800.5`` or ISO-8601 (no zone = UTC)."""
+    """Seconds since the epoch from a plain number (``1714564800.5``; ``20231114`` is seconds
+    too) or ISO-8601 with a dashed date (``2024-05-01``, ``2024-05-01T12:00:00Z``; no zone =
+    UTC), between 1970-01-01 and 2262-04-11. ``where`` names the option in errors."""
+    seconds = float(text) if _SECONDS.fullmatch(text) else _iso_seconds(text, where)
+    _check_seconds(seconds, repr(text), where)
+    return seconds
+
+
+def _iso_seconds(text: str, where: str) -> float:
     try:
-        return float(text)
+        moment = datetime.fromisoformat(text) if _ISO_DATE.match(text) else None
     except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
+        moment = None
+    if moment is None:
         raise CloudError(
             "INVALID_ARGUMENT",
-            f"{where}: {text!r} is neither seconds since the epoch nor an ISO-8601 time",
-        ) from None
+            f"{where}: {text!r} is neither seconds since the epoch nor an ISO-8601 time"
+            " (e.g. 1700000000 or 2023-11-14T22:13:20Z)",
+        )
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
+
+
+def parse_count(text: str, where: str) -> int:
+    """A limit, offset or call number: ASCII digits, at most 2^63 - 1."""
+    if not _COUNT.fullmatch(text):
+        raise CloudError("INVALID_ARGUMENT", f"{where}: {text!r} is not a whole number")
+    count = int(text)
+    _check_count(count, where)
+    return count
+
+
+def _check_seconds(seconds: float, shown: str, where: str) -> None:
+    if not 0 <= seconds <= _LATEST_SECONDS:  # also false for NaN
+        raise CloudError(
+            "INVALID_ARGUMENT",
+            f"{where}: {shown} is not a time between 1970-01-01T00:00:00Z and {_LATEST_ISO}",
+        )
+
+
+def _check_count(count: int, where: str) -> None:
+    if count < 0:
+        raise CloudError("INVALID_ARGUMENT", f"{where}: {count} is negative")
+    if count > _MAX_COUNT:
+        raise CloudError("INVALID_ARGUMENT", f"{where}: {count} is more than 2^63 - 1")

@@ -23,6 +23,7 @@ __all__ = ["SqlResult", "run_readonly_sql"]
 _READABLE = frozenset({"readings", "json_each", "json_tree"})
 #: Granularity of the progress handler (virtual-machine instructions per call).
 _PROGRESS_STEP = 10_000
+_SQLITE_MIN_INT, _SQLITE_MAX_INT = -(2**63), 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,12 @@ def run_readonly_sql(
     max_steps: int = 50_000_000,
 ) -> SqlResult:
     """Run one read-only statement; bad SQL or a forbidden action → INVALID_ARGUMENT."""
+    for index, value in enumerate(params):
+        if isinstance(value, int) and not _SQLITE_MIN_INT <= value <= _SQLITE_MAX_INT:
+            raise CloudError(
+                "INVALID_ARGUMENT",
+                f"sql params[{index}]: {value} does not fit SQLite's 64-bit integers",
+            )
     budget = [max_steps // _PROGRESS_STEP]
 
     def progress() -> int:

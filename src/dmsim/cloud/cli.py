@@ -30,7 +30,7 @@ from dmsim.runtime import RealRuntime
 
 from ._core import CloudCore
 from ._host import CloudHost
-from ._records import CaptureFilter, StoredItem, iso_from_ns, parse_time
+from ._records import CaptureFilter, StoredItem, iso_from_ns, parse_count, parse_time
 from ._serve import CloudServer
 from ._tls import ensure_certificate
 from ._validate import CloudLimits
@@ -87,9 +87,14 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", default=None)
     parser.add_argument("--data-type", default=None, choices=("tabular", "binary", "file"))
     parser.add_argument("--tag", action="append", default=[], help="repeatable; all must match")
-    parser.add_argument("--since", default=None, help="ISO-8601 or seconds since the epoch")
-    parser.add_argument("--until", default=None, help="ISO-8601 or seconds since the epoch")
-    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--since", default=None, metavar="TIME", help="captured at or after")
+    parser.add_argument("--until", default=None, metavar="TIME", help="captured before")
+    parser.add_argument("--limit", default=None, help="at most this many items")
+    parser.epilog = (
+        "TIME is seconds since the epoch as a plain number (so 20231114 is seconds, not a"
+        " date) or ISO-8601 with a dashed date (2023-11-14, 2023-11-14T22:13:20Z; no zone ="
+        " UTC), from 1970-01-01 to 2262-04-11."
+    )
 
 
 def _filter(args: argparse.Namespace) -> CaptureFilter:
@@ -102,7 +107,7 @@ def _filter(args: argparse.Namespace) -> CaptureFilter:
         tags=tuple(args.tag),
         since=None if args.since is None else parse_time(args.since, "--since"),
         until=None if args.until is None else parse_time(args.until, "--until"),
-        limit=args.limit,
+        limit=None if args.limit is None else parse_count(args.limit, "--limit"),
     )
 
 

@@ -142,6 +142,51 @@ def test_http_api(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
+@pytest.mark.parametrize(
+    ("path", "parameter"),
+    [
+        ("/api/items?since=nan", "since: 'nan'"),
+        ("/api/items?since=inf", "since: 'inf'"),
+        ("/api/items?since=1e30", "since: '1e30' is not a time between"),
+        ("/api/items?until=-5", "until: '-5' is not a time between"),
+        ("/api/readings?since=-1e12", "since: '-1e12' is not a time between"),
+        ("/api/export?until=1e300", "until: '1e300' is not a time between"),
+        ("/api/items?limit=99999999999999999999", "limit: 99999999999999999999 is more than"),
+        ("/api/latest?offset=99999999999999999999", "offset: 99999999999999999999 is more than"),
+        ("/api/items?limit=%C2%B2", "limit: '²' is not a whole number"),
+    ],
+)
+def test_bad_numbers_in_queries_are_400_naming_the_parameter(
+    tmp_path: Path, path: str, parameter: str
+) -> None:
+    async def scenario() -> None:
+        async with running_cloud(tmp_path, http=True) as server:
+            base = f"http://127.0.0.1:{server.http_port}"
+            async with aiohttp.ClientSession() as session, session.get(base + path) as response:
+                assert response.status == 400, await response.text()
+                error = await response.json()
+            assert error["error"] == "INVALID_ARGUMENT"
+            assert parameter in error["message"]
+
+    asyncio.run(scenario())
+
+
+def test_sql_parameter_outside_sqlite_integers_is_400(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with running_cloud(tmp_path, http=True) as server:
+            base = f"http://127.0.0.1:{server.http_port}"
+            body = {"sql": "SELECT ?, ?", "params": [1, 99999999999999999999999]}
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(base + "/api/sql", json=body) as response,
+            ):
+                assert response.status == 400, await response.text()
+                error = await response.json()
+            assert "params[1]: 99999999999999999999999 does not fit" in error["message"]
+
+    asyncio.run(scenario())
+
+
 class _Dom(HTMLParser):
     """Collects the elements of the rendered page we assert on."""
 

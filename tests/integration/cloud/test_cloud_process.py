@@ -173,6 +173,17 @@ def test_restart_fault_kills_the_process_and_the_supervisor_restarts_it(
     [
         (["cloud", "query", "--data", "/nonexistent/dir"], "no cloud data"),
         (["cloud", "query", "--data", ".", "--since", "yesterday"], "--since: 'yesterday'"),
+        (["cloud", "query", "--data", ".", "--since", "nan"], "--since: 'nan' is neither"),
+        (["cloud", "query", "--data", ".", "--since", "inf"], "--since: 'inf' is neither"),
+        (["cloud", "query", "--data", ".", "--since", "1e30"], "--since: '1e30' is not a time"),
+        (["cloud", "query", "--data", ".", "--since=-1e12"], "--since: '-1e12' is not a time"),
+        (["cloud", "query", "--data", ".", "--until", "-5"], "--until: '-5' is not a time"),
+        (["cloud", "export", "--data", ".", "--format", "csv", "--until", "nan"], "--until: 'nan'"),
+        (
+            ["cloud", "query", "--data", ".", "--limit", "99999999999999999999"],
+            "--limit: 99999999999999999999 is more than 2^63 - 1",
+        ),
+        (["cloud", "query", "--data", ".", "--limit", "-1"], "--limit: '-1' is not a whole number"),
         (["cloud", "serve", "--data", ".", "--port", "70000"], "--port 70000: not a port"),
         (["cloud", "serve", "--data", ".", "--max-message-bytes", "0"], "must be positive"),
         (["cloud", "sql", "--data", "/nonexistent", "SELECT 1"], "no cloud data"),

@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 
 from dmsim.cloud import CaptureFilter, CloudCore
+from dmsim.cloud._records import parse_count, parse_time
 from dmsim.cloud.samples import binary_request, file_metadata, tabular_request
 from dmsim.errors import CloudError
 
@@ -177,8 +179,67 @@ def test_tabular_item_has_no_blob(filled: CloudCore) -> None:
         ({"data_type": "video"}, "filter.data_type"),
         ({"limit": -1}, "filter.limit"),
         ({"since": 10.0, "until": 5.0}, r"until \(5.0\) is before since"),
+        ({"since": float("nan")}, "filter.since: nan is not a time between"),
+        ({"until": float("inf")}, "filter.until: inf is not a time between"),
+        ({"since": 1e30}, "filter.since: 1e[+]30 is not a time between 1970-01-01T00:00:00Z"),
+        ({"since": -5.0}, "filter.since: -5.0 is not a time between"),
+        ({"limit": 2**63}, "filter.limit: 9223372036854775808 is more than 2\\^63 - 1"),
+        ({"offset": 2**63}, "filter.offset: 9223372036854775808 is more than"),
     ],
 )
 def test_bad_filters_are_rejected(kwargs: dict, message: str) -> None:  # type: ignore[type-arg]
     with pytest.raises(CloudError, match=message):
         CaptureFilter(**kwargs)
+
+
+def test_times_far_apart_but_in_range_do_not_overflow(filled: CloudCore) -> None:
+    everything = CaptureFilter(since=0, until=9_223_372_036)  # 1970 … 2262, int64 nanoseconds
+    assert len(filled.query(everything)) == 7
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("1700000000.5", 1_700_000_000.5),
+        ("1.7e9", 1_700_000_000.0),
+        ("20231114", 20_231_114.0),  # a plain number is always seconds, never an ISO basic date
+        ("2023-11-14", 1_699_920_000.0),
+        ("2023-11-14T22:13:20Z", 1_700_000_000.0),
+        ("2023-11-14T23:13:20+01:00", 1_700_000_000.0),
+        ("0", 0.0),
+    ],
+)
+def test_parse_time(text: str, seconds: float) -> None:
+    assert parse_time(text, "--since") == seconds
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("nan", "'nan' is neither seconds since the epoch nor an ISO-8601"),
+        ("inf", "'inf' is neither"),
+        ("1e30", "'1e30' is not a time between 1970-01-01T00:00:00Z and 2262-04-11T23:47:16Z"),
+        ("-1e12", "'-1e12' is not a time between"),
+        ("-5", "'-5' is not a time between"),  # before 1970: refused, most likely a mistake
+        ("1969-12-31T23:59:59Z", "'1969-12-31T23:59:59Z' is not a time between"),
+        ("9999-12-31", "is not a time between"),
+        ("20231114T221320Z", "is neither"),  # ISO-8601 needs its dashes here
+        ("\u0661\u0662", "is neither"),  # Arabic-Indic digits, which float() reads
+        (" 5", "is neither"),
+        ("1_000", "is neither"),
+    ],
+)
+def test_parse_time_rejects_what_is_no_time(text: str, message: str) -> None:
+    with pytest.raises(CloudError, match=message) as refused:
+        parse_time(text, "--since")
+    assert str(refused.value).startswith(f"INVALID_ARGUMENT: --since: {text!r} is ")
+
+
+def test_parse_count() -> None:
+    assert parse_count("0", "limit") == 0
+    assert parse_count(str(2**63 - 1), "limit") == 2**63 - 1
+    for text in ("-1", "1.5", "\u00b2", "\u0661", " 1", "1_0", "", "0x10"):
+        with pytest.raises(CloudError, match=re.escape(f"limit: {text!r} is not a whole number")):
+            parse_count(text, "limit")
+    with pytest.raises(CloudError, match=r"limit: 99999999999999999999 is more than 2\^63 - 1"):
+        parse_count("99999999999999999999", "limit")
