@@ -167,10 +167,7 @@ async def export(request: web.Request) -> web.Response:
 
 async def timeline(request: web.Request) -> web.Response:
     host = request.app[_HOST_KEY]
-    text = request.query.get("after", "0")
-    if not text.isdigit():
-        raise CloudError("INVALID_ARGUMENT", f"after: {text!r} is not a call number")
-    entries = host.plan.timeline(after_call=int(text))
+    entries = host.plan.timeline(after_call=parse_count(request.query.get("after", "0"), "after"))
     return web.json_response({"now": host.now(), "entries": [e.to_json() for e in entries]})
 
 

@@ -154,6 +154,9 @@ def test_http_api(tmp_path: Path) -> None:
         ("/api/items?limit=99999999999999999999", "limit: 99999999999999999999 is more than"),
         ("/api/latest?offset=99999999999999999999", "offset: 99999999999999999999 is more than"),
         ("/api/items?limit=%C2%B2", "limit: '²' is not a whole number"),
+        ("/api/timeline?after=%C2%B2", "after: '²' is not a whole number"),
+        ("/api/timeline?after=-1", "after: '-1' is not a whole number"),
+        ("/api/timeline?after=99999999999999999999", "after: 99999999999999999999 is more than"),
     ],
 )
 def test_bad_numbers_in_queries_are_400_naming_the_parameter(
