@@ -3,7 +3,8 @@
 Read endpoints (GET, open to anyone who can reach the port — bind it to loopback):
 
 - ``/`` the web page; ``/api/items`` stored items; ``/api/items/{id}`` one item;
-  ``/api/items/{id}/content`` its bytes (image, file); ``/api/latest`` latest capture per
+  ``/api/items/{id}/content`` its bytes (JPEG, PNG, GIF and WebP images inline, anything
+  else as an ``application/octet-stream`` attachment); ``/api/latest`` latest capture per
   component; ``/api/readings`` tabular readings as flat rows; ``/api/timeline?after=N``
   upload/fault timeline; ``/api/faults``; ``/api/statistics``;
   ``/api/export?format=jsonl|csv``.
@@ -44,6 +45,8 @@ __all__ = ["build_http_app"]
 _HOST_KEY = web.AppKey("host", CloudHost)
 _API_KEY = web.AppKey("api_key", str)
 _STATUS = {"INVALID_ARGUMENT": 400, "UNAUTHENTICATED": 401, "NOT_FOUND": 404}
+#: Content types served inline by ``/api/items/{id}/content``: the images the page shows.
+_INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 
 
 def _error(status: int, code: str, message: str) -> web.Response:
@@ -119,7 +122,14 @@ async def content(request: web.Request) -> web.Response:
     item_id = request.match_info["item_id"]
     found = await host.call(host.core.get_item, item_id)
     data = await host.call(host.core.read_blob, item_id)
-    return web.Response(body=data, content_type=found.mime_type or "application/octet-stream")
+    # The uploader chose the MIME type, and these bytes are served on the page's origin: only
+    # raster images go out as what they are; everything else is a download, never a document.
+    headers = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"}
+    stored = (found.mime_type or "").partition(";")[0].strip().lower()
+    if stored in _INLINE_TYPES:
+        return web.Response(body=data, content_type=stored, headers=headers)
+    headers["Content-Disposition"] = "attachment"
+    return web.Response(body=data, content_type="application/octet-stream", headers=headers)
 
 
 async def latest(request: web.Request) -> web.Response:

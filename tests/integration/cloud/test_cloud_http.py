@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 from tests.integration.cloud.cloud_env import chunks_of, running_cloud, transport
 
-from dmsim.cloud import CloudServer, GrpcTransport
+from dmsim.cloud import CloudCore, CloudServer, GrpcTransport
 from dmsim.cloud.samples import Box, binary_request, file_metadata, tabular_request
 from dmsim.errors import CloudError
 
@@ -186,6 +186,46 @@ def test_sql_parameter_outside_sqlite_integers_is_400(tmp_path: Path) -> None:
                 assert response.status == 400, await response.text()
                 error = await response.json()
             assert "params[1]: 99999999999999999999999 does not fit" in error["message"]
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("mime_type", "served_as", "inline"),
+    [
+        ("image/png", "image/png", True),
+        ("image/jpeg", "image/jpeg", True),
+        ("IMAGE/PNG; x=1", "image/png", True),
+        ("text/html", "application/octet-stream", False),
+        ("text/html; charset=utf-8", "application/octet-stream", False),
+        ("text/html\r\nX-Evil: 1", "application/octet-stream", False),
+        ("image/svg+xml", "application/octet-stream", False),
+        ("", "application/octet-stream", False),
+    ],
+)
+def test_content_is_served_inline_only_for_images_the_page_shows(
+    tmp_path: Path, mime_type: str, served_as: str, inline: bool
+) -> None:
+    """Uploaded bytes are served on the web page's origin: anything but a plain image must
+    not be rendered there (an uploader's text/html with a script would run as the page)."""
+    body = b"<html><script>alert(document.domain)</script></html>"
+    core = CloudCore(clock=lambda: 0.0, data_dir=str(tmp_path))
+    core.ingest_data_capture(binary_request([body], mime_type=mime_type), key="k")
+    (item,) = core.query()
+    core.close()
+
+    async def scenario() -> None:
+        async with running_cloud(tmp_path, http=True) as server:
+            url = f"http://127.0.0.1:{server.http_port}/api/items/{item.item_id}/content"
+            async with aiohttp.ClientSession() as session, session.get(url) as response:
+                assert response.status == 200, await response.text()
+                assert await response.read() == body
+                headers = response.headers
+            assert headers["Content-Type"] == served_as
+            assert headers["X-Content-Type-Options"] == "nosniff"
+            assert headers["Content-Security-Policy"] == "sandbox"
+            assert headers.get("Content-Disposition") == (None if inline else "attachment")
+            assert "X-Evil" not in headers
 
     asyncio.run(scenario())
 
