@@ -13,13 +13,16 @@ Read endpoints (GET, open to anyone who can reach the port — bind it to loopba
   must match), ``since``/``until`` (seconds since the epoch as a plain number, or ISO-8601
   with a dashed date; 1970 to 2262), ``limit``, ``offset`` (whole numbers).
 
-Write endpoints (need ``Authorization: Bearer <api key>`` when the cloud has an API key):
+Write endpoints (need ``Authorization: Bearer <api key>`` when the cloud has an API key; a
+POST must be ``Content-Type: application/json``, and a write carrying a foreign ``Origin`` is
+refused, so that other web sites cannot make a browser use them):
 ``POST /api/sql`` (``{"sql": ..., "params": [...]}``, read-only statements only),
 ``POST /api/faults`` (an RPC fault as JSON, see :class:`~dmsim.cloud.RpcFault`; ``start`` and
 ``end`` are seconds since the server started), ``DELETE /api/faults/{id}``,
 ``POST /api/faults/clear``.
 
-Errors are ``{"error": CODE, "message": ...}`` with 400 (bad input), 401, 404 or 500.
+Errors are ``{"error": CODE, "message": ...}`` with 400 (bad input), 401, 403 (cross-site),
+404, 415 (not JSON) or 500.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import Any
 
 from aiohttp import web
 
+from dmsim._cross_site import refuse_cross_site_writes
 from dmsim.errors import CloudError, ScenarioError
 
 from ._faults import RpcFault
@@ -45,6 +49,7 @@ __all__ = ["build_http_app"]
 _HOST_KEY = web.AppKey("host", CloudHost)
 _API_KEY = web.AppKey("api_key", str)
 _STATUS = {"INVALID_ARGUMENT": 400, "UNAUTHENTICATED": 401, "NOT_FOUND": 404}
+_REFUSAL_CODES = {403: "PERMISSION_DENIED", 415: "UNSUPPORTED_MEDIA_TYPE"}
 #: Content types served inline by ``/api/items/{id}/content``: the images the page shows.
 _INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 
@@ -224,8 +229,14 @@ async def statistics(request: web.Request) -> web.Response:
     )
 
 
+def _refusal(status: int, message: str) -> web.Response:
+    return _error(status, _REFUSAL_CODES[status], message)
+
+
 def build_http_app(host: CloudHost, *, api_key: str | None = None) -> web.Application:
-    app = web.Application(middlewares=[_errors], client_max_size=1024 * 1024)
+    app = web.Application(
+        middlewares=[_errors, refuse_cross_site_writes(_refusal)], client_max_size=1024 * 1024
+    )
     app[_HOST_KEY] = host
     app[_API_KEY] = api_key or ""
     app.router.add_get("/", index)

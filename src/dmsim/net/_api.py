@@ -10,7 +10,9 @@ Routes (Toxiproxy's, plus two read-only dmsim extensions):
 - ``GET /proxies/{proxy}/statistics``, ``GET /proxies/{proxy}/journal`` (dmsim)
 
 Errors are ``{"error": message, "status": code}``: 400 bad input, 404 unknown proxy or toxic,
-409 a toxic name already in use.
+409 a toxic name already in use, 403 a cross-site request, 415 a POST that is not
+``Content-Type: application/json`` (Toxiproxy's own client sends it on every request). The last
+two keep other web sites from driving the proxy through a browser.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 from aiohttp import web
 
 from dmsim import __version__
+from dmsim._cross_site import refuse_cross_site_writes
 from dmsim.errors import ConfigError, Problem
 
 from ._proxy import FaultProxy
@@ -44,7 +47,7 @@ class ProxyApi:
         self._address: tuple[str, int] | None = None
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[_errors])
+        app = web.Application(middlewares=[_errors, refuse_cross_site_writes(_error_response)])
         app.router.add_get("/version", self._version)
         app.router.add_get("/proxies", self._list)
         app.router.add_post("/reset", self._reset)
@@ -172,5 +175,8 @@ async def _errors(request: web.Request, handler: _Handler) -> web.StreamResponse
 
 
 def _error(status: int, error: ConfigError) -> web.Response:
-    message = "; ".join(str(p) for p in error.problems)
+    return _error_response(status, "; ".join(str(p) for p in error.problems))
+
+
+def _error_response(status: int, message: str) -> web.Response:
     return web.json_response({"error": message, "status": status}, status=status)

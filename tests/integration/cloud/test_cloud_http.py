@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -133,7 +134,9 @@ def test_http_api(tmp_path: Path) -> None:
                     assert r.status == 200
                 async with session.delete(base + "/api/faults/nope", headers=auth) as r:
                     assert r.status == 404
-                async with session.post(base + "/api/faults/clear", headers=auth) as r:
+                async with session.post(
+                    base + "/api/faults/clear", headers={**auth, "Content-Type": "application/json"}
+                ) as r:
                     assert (await r.json())["removed"] == 0
                 stats = await _get(session, base, "/api/statistics")
                 assert stats["cloud"]["uploads"] == 3
@@ -226,6 +229,57 @@ def test_content_is_served_inline_only_for_images_the_page_shows(
             assert headers["Content-Security-Policy"] == "sandbox"
             assert headers.get("Content-Disposition") == (None if inline else "attachment")
             assert "X-Evil" not in headers
+
+    asyncio.run(scenario())
+
+
+def test_cross_site_requests_cannot_change_anything(tmp_path: Path) -> None:
+    """Without an API key, a page on another site could make the browser POST here: a form or
+    text/plain POST needs no CORS preflight, so a write must be JSON, and a foreign Origin is
+    refused whatever it sends."""
+    restart = json.dumps({"fault_id": "boom", "kind": "restart", "count": 1})
+
+    async def scenario() -> None:
+        async with running_cloud(tmp_path, http=True) as server:
+            base = f"http://127.0.0.1:{server.http_port}"
+            evil = {"Origin": "http://evil.example"}
+            as_json = {"Content-Type": "application/json"}
+            plain = {"Content-Type": "text/plain"}
+            form = {"Content-Type": "application/x-www-form-urlencoded"}
+            sql = json.dumps({"sql": "SELECT 1"})
+            refused = [
+                ("POST", "/api/faults", restart, {**plain, **evil}, 403),
+                ("POST", "/api/faults", restart, plain, 415),
+                ("POST", "/api/faults", restart, form, 415),
+                ("POST", "/api/faults", restart, {}, 415),
+                ("POST", "/api/faults", restart, {**as_json, **evil}, 403),
+                ("POST", "/api/faults", restart, {**as_json, "Origin": "null"}, 403),
+                ("POST", "/api/sql", sql, plain, 415),
+                ("POST", "/api/sql", sql, {**as_json, **evil}, 403),
+                ("POST", "/api/faults/clear", None, {}, 415),
+                ("DELETE", "/api/faults/boom", None, evil, 403),
+            ]
+            async with aiohttp.ClientSession() as session:
+                for method, path, body, headers, status in refused:
+                    async with session.request(
+                        method, base + path, data=body, headers=headers
+                    ) as response:
+                        assert response.status == status, (method, path, headers)
+                        assert (await response.json())["error"] in (
+                            "PERMISSION_DENIED",
+                            "UNSUPPORTED_MEDIA_TYPE",
+                        )
+                assert (await _get(session, base, "/api/faults"))["faults"] == []
+
+                # The page itself (same origin) and clients that send no Origin still work.
+                reject = {"fault_id": "r", "kind": "reject", "code": "UNAVAILABLE", "count": 1}
+                same_site = {"Origin": base, "Content-Type": "application/json; charset=utf-8"}
+                async with session.post(
+                    base + "/api/faults", data=json.dumps(reject), headers=same_site
+                ) as response:
+                    assert response.status == 201, await response.text()
+                async with session.delete(base + "/api/faults/r") as response:
+                    assert response.status == 200
 
     asyncio.run(scenario())
 

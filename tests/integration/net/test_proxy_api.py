@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,7 +31,8 @@ async def api_for(proxy: FaultProxy) -> AsyncIterator[tuple[aiohttp.ClientSessio
 async def call(
     session: aiohttp.ClientSession, method: str, url: str, body: Any = None
 ) -> tuple[int, Any]:
-    async with session.request(method, url, json=body) as response:
+    headers = {"Content-Type": "application/json"}  # as Toxiproxy's own client sends
+    async with session.request(method, url, json=body, headers=headers) as response:
         text = await response.text()
         return response.status, (await response.json() if text else None)
 
@@ -110,7 +112,11 @@ def test_invalid_json_body() -> None:
         async with (
             echo_behind_proxy() as proxy,
             api_for(proxy) as (http, base),
-            http.post(f"{base}/proxies/dmsim/toxics", data=b"{oops") as response,
+            http.post(
+                f"{base}/proxies/dmsim/toxics",
+                data=b"{oops",
+                headers={"Content-Type": "application/json"},
+            ) as response,
         ):
             assert response.status == 400
             assert "invalid JSON" in (await response.json())["error"]
@@ -145,5 +151,38 @@ def test_disable_reset_statistics_and_journal() -> None:
             kinds = [e["kind"] for e in journal]
             assert kinds[:3] == ["listening", "disabled", "not-listening"]
             assert "toxic.removed" in kinds
+
+    run(main())
+
+
+def test_cross_site_requests_cannot_change_anything() -> None:
+    """A page on another site can make the browser POST here without a CORS preflight only
+    as a form or text/plain: writes must be JSON, and a foreign Origin is refused."""
+    latency = json.dumps({"type": "latency", "attributes": {"latency": 5000}})
+    plain = {"Content-Type": "text/plain"}
+    as_json = {"Content-Type": "application/json"}
+    evil = {"Origin": "http://evil.example"}
+
+    async def main() -> None:
+        async with echo_behind_proxy() as proxy, api_for(proxy) as (http, base):
+            status, _ = await call(http, "POST", f"{base}/proxies/dmsim/toxics", {"type": "down"})
+            assert status == 200
+            refused = [
+                ("POST", "/proxies/dmsim/toxics", latency, plain, 415),
+                ("POST", "/proxies/dmsim/toxics", latency, {**plain, **evil}, 403),
+                ("POST", "/proxies/dmsim/toxics", latency, {**as_json, **evil}, 403),
+                ("POST", "/proxies/dmsim", json.dumps({"enabled": False}), plain, 415),
+                ("POST", "/reset", None, {}, 415),
+                ("POST", "/reset", None, {**as_json, **evil}, 403),
+                ("DELETE", "/proxies/dmsim/toxics/down_downstream", None, evil, 403),
+            ]
+            for method, path, body, headers, status in refused:
+                async with http.request(
+                    method, base + path, data=body, headers=headers
+                ) as response:
+                    assert response.status == status, (method, path, headers)
+                    assert (await response.json())["status"] == status
+            assert [t.name for t in proxy.toxics()] == ["down_downstream"]
+            assert proxy.enabled
 
     run(main())
