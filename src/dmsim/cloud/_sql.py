@@ -11,7 +11,7 @@ recursive CTE without end) after a fixed amount of work, and results are capped 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,26 +33,48 @@ class SqlResult:
     truncated: bool
 
 
-def _authorizer(
-    action: int, arg1: str | None, arg2: str | None, _database: str | None, source: str | None
-) -> int:
-    if action in (sqlite3.SQLITE_SELECT, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE):
-        return sqlite3.SQLITE_OK
-    # Connecting a JSON table function makes SQLite itself authorize "updates" of
-    # sqlite_master and a read of its ROWID; a user statement cannot do either, since
-    # query_only is on and the schema is not writable.
-    if arg1 == "sqlite_master" and (
-        action == sqlite3.SQLITE_UPDATE or (action == sqlite3.SQLITE_READ and arg2 == "ROWID")
-    ):
-        return sqlite3.SQLITE_OK
-    if action == sqlite3.SQLITE_READ:
+_Authorizer = Callable[[int, str | None, str | None, str | None, str | None], int]
+
+
+def _stored_names(conn: sqlite3.Connection) -> frozenset[str]:
+    """Lower-cased names of the database's tables and views and of its virtual-table modules
+    (``dbstat``, …): everything a FROM clause can name besides a common table expression."""
+    rows = conn.execute(
+        "SELECT name FROM sqlite_master UNION SELECT name FROM sqlite_temp_master"
+        " UNION SELECT name FROM pragma_module_list"
+    )
+    return frozenset(str(name).lower() for (name,) in rows)
+
+
+def _authorizer(stored: frozenset[str]) -> _Authorizer:
+    def authorize(
+        action: int, arg1: str | None, arg2: str | None, _database: str | None, source: str | None
+    ) -> int:
+        if action in (sqlite3.SQLITE_SELECT, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE):
+            return sqlite3.SQLITE_OK
+        # Connecting a JSON table function makes SQLite itself authorize "updates" of
+        # sqlite_master and a read of its ROWID; a user statement cannot do either, since
+        # query_only is on and the schema is not writable.
+        if arg1 == "sqlite_master" and (
+            action == sqlite3.SQLITE_UPDATE or (action == sqlite3.SQLITE_READ and arg2 == "ROWID")
+        ):
+            return sqlite3.SQLITE_OK
+        if action != sqlite3.SQLITE_READ or arg1 is None:
+            return sqlite3.SQLITE_DENY
         if arg1 in _READABLE:
             return sqlite3.SQLITE_OK
         # Columns of ``items`` reached through the view are fine; direct reads are not.
         if arg1 == "items" and source == "readings":
             return sqlite3.SQLITE_OK
+        # A FROM item used without reading any column (count(*) over it) is authorized with an
+        # empty column name. Allowed only for a common table expression: a name that is no
+        # table, view or module of the database (``sqlite_*`` and ``pragma_*`` names are).
+        name = arg1.lower()
+        if arg2 == "" and name not in stored and not name.startswith(("sqlite_", "pragma_")):
+            return sqlite3.SQLITE_OK
         return sqlite3.SQLITE_DENY
-    return sqlite3.SQLITE_DENY
+
+    return authorize
 
 
 def run_readonly_sql(
@@ -76,8 +98,9 @@ def run_readonly_sql(
         budget[0] -= 1
         return 1 if budget[0] < 0 else 0  # non-zero aborts the statement
 
+    authorize = _authorizer(_stored_names(conn))
     conn.execute("PRAGMA query_only = ON")
-    conn.set_authorizer(_authorizer)
+    conn.set_authorizer(authorize)
     conn.set_progress_handler(progress, _PROGRESS_STEP)
     try:
         cursor = conn.execute(statement, tuple(params))

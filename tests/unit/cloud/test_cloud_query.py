@@ -103,6 +103,33 @@ def test_sql_over_the_readings_view(filled: CloudCore) -> None:
     assert sorted(r[0] for r in tags.rows) == ["lab", "night"]
 
 
+@pytest.mark.parametrize(
+    ("statement", "rows"),
+    [
+        (
+            "WITH t AS (SELECT component_name, count(*) n FROM readings GROUP BY 1)"
+            " SELECT count(*) FROM t",
+            ((2,),),
+        ),
+        ("WITH t AS MATERIALIZED (SELECT item_id FROM readings) SELECT count(*) FROM t", ((4,),)),
+        ("WITH t AS NOT MATERIALIZED (SELECT 1 FROM readings) SELECT count(*) FROM t", ((4,),)),
+        (
+            "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r WHERE x < 5)"
+            " SELECT count(*), max(x) FROM r",
+            ((5, 5),),
+        ),
+        ("WITH a AS (SELECT 1 AS x), b AS (SELECT x FROM a) SELECT count(*) FROM b", ((1,),)),
+        ("SELECT count(*) FROM (SELECT 1 FROM readings)", ((4,),)),
+        ("SELECT count(*) FROM readings", ((4,),)),
+        ("SELECT count(*) FROM json_each('[1, 2]')", ((2,),)),
+    ],
+)
+def test_sql_reads_common_table_expressions(
+    filled: CloudCore, statement: str, rows: tuple[tuple[int, ...], ...]
+) -> None:
+    assert filled.sql(statement).rows == rows
+
+
 def test_sql_truncates_large_results(filled: CloudCore) -> None:
     result = filled.sql("SELECT item_id FROM readings", max_rows=2)
     assert (len(result.rows), result.truncated) == (2, True)
@@ -124,6 +151,16 @@ def test_sql_truncates_large_results(filled: CloudCore) -> None:
         "ATTACH DATABASE '/tmp/x.db' AS x",
         "SELECT 1; DELETE FROM items",
         "BEGIN",
+        "SELECT count(*) FROM items",
+        "SELECT count(*) FROM uploads",
+        "SELECT count(*) FROM sqlite_master",
+        "SELECT count(*) FROM main.sqlite_schema",
+        "SELECT count(*) FROM dbstat",
+        "SELECT count(*) FROM pragma_table_info('items')",
+        "SELECT name FROM pragma_table_info('items')",
+        "SELECT load_extension('x')",
+        "WITH t AS (SELECT 1) SELECT count(*) FROM t, items",
+        "WITH t AS (SELECT * FROM items) SELECT count(*) FROM t",
     ],
 )
 def test_sql_refuses_anything_but_reading_the_view(filled: CloudCore, statement: str) -> None:
@@ -136,10 +173,12 @@ def test_sql_refuses_anything_but_reading_the_view(filled: CloudCore, statement:
     assert filled.count() == before + 1  # the connection still writes normally afterwards
 
 
-def test_sql_stops_a_runaway_statement(filled: CloudCore) -> None:
+@pytest.mark.parametrize("result", ["max(x)", "count(*)"])
+def test_sql_stops_a_runaway_statement(filled: CloudCore, result: str) -> None:
     with pytest.raises(CloudError, match="stopped after"):
         filled.sql(
-            "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r) SELECT max(x) FROM r",
+            "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r)"
+            f" SELECT {result} FROM r",
             max_steps=1_000_000,
         )
 
