@@ -4,8 +4,10 @@ A user statement may only *read*, and only through the ``readings`` view (plus S
 table functions and common table expressions). This is enforced by SQLite itself: an
 authorizer callback denies every other action (writes, DDL, PRAGMA, ATTACH, transactions,
 direct reads of the underlying tables) while the statement is prepared and run, and
-``PRAGMA query_only`` is on as a second wall. A progress handler stops runaway statements (a
-recursive CTE without end) after a fixed amount of work, and results are capped in rows.
+``PRAGMA query_only`` is on as a second wall. The statement is prepared first against an empty
+copy of the schema where ``readings`` is a plain table, so that a CTE named ``readings`` cannot
+pass for the view. A progress handler stops runaway statements (a recursive CTE without end)
+after a fixed amount of work, and results are capped in rows.
 """
 
 from __future__ import annotations
@@ -46,7 +48,10 @@ def _stored_names(conn: sqlite3.Connection) -> frozenset[str]:
     return frozenset(str(name).lower() for (name,) in rows)
 
 
-def _authorizer(stored: frozenset[str]) -> _Authorizer:
+def _authorizer(stored: frozenset[str], *, view_reads_items: bool) -> _Authorizer:
+    """The wall around a user statement. ``view_reads_items``: reads of ``items`` attributed
+    to ``readings`` are the view's (off where ``readings`` is a plain table)."""
+
     def authorize(
         action: int, arg1: str | None, arg2: str | None, _database: str | None, source: str | None
     ) -> int:
@@ -64,7 +69,7 @@ def _authorizer(stored: frozenset[str]) -> _Authorizer:
         if arg1 in _READABLE:
             return sqlite3.SQLITE_OK
         # Columns of ``items`` reached through the view are fine; direct reads are not.
-        if arg1 == "items" and source == "readings":
+        if view_reads_items and arg1 == "items" and source == "readings":
             return sqlite3.SQLITE_OK
         # A FROM item used without reading any column (count(*) over it) is authorized with an
         # empty column name. Allowed only for a common table expression: a name that is no
@@ -75,6 +80,65 @@ def _authorizer(stored: frozenset[str]) -> _Authorizer:
         return sqlite3.SQLITE_DENY
 
     return authorize
+
+
+def _check_in_schema_copy(
+    conn: sqlite3.Connection, statement: str, params: Sequence[Any], stored: frozenset[str]
+) -> None:
+    """Prepare the statement against an empty copy of the schema in which ``readings`` is a
+    plain table, and refuse what fails there.
+
+    SQLite attributes reads inside a common table expression to the CTE's name, as it
+    attributes reads inside a view to the view's, so ``WITH readings AS (SELECT raw FROM
+    items) …`` would pass for the view at work. In the copy nothing may read ``items``.
+    """
+    scratch = sqlite3.connect(":memory:")
+    try:
+        columns = ", ".join(_quoted(row[1]) for row in conn.execute("PRAGMA table_info(readings)"))
+        scratch.execute(f"CREATE TABLE readings ({columns})")
+        schema = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name != 'readings'"
+            " ORDER BY rowid"
+        )
+        for (create,) in schema:
+            scratch.execute(create)
+        scratch.execute("PRAGMA query_only = ON")
+        authorize = _authorizer(stored, view_reads_items=False)
+        denied = False
+        started = False
+
+        def recording(*args: Any) -> int:
+            nonlocal denied
+            verdict = authorize(*args)
+            denied = denied or verdict != sqlite3.SQLITE_OK
+            return verdict
+
+        def stop() -> int:  # authorization is over once the statement runs
+            nonlocal started
+            started = True
+            return 1
+
+        scratch.set_authorizer(recording)
+        scratch.set_progress_handler(stop, 1)
+        try:
+            scratch.execute(statement, tuple(params))
+        except sqlite3.Error as error:
+            if denied:
+                raise _refused(error) from None
+            if not started:  # bad SQL: the same error as on the real database
+                raise CloudError("INVALID_ARGUMENT", f"sql: {error}") from None
+    finally:
+        scratch.close()
+
+
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _refused(error: sqlite3.Error) -> CloudError:
+    return CloudError(
+        "INVALID_ARGUMENT", f"sql: {error} (only SELECT over the `readings` view is allowed)"
+    )
 
 
 def run_readonly_sql(
@@ -98,7 +162,9 @@ def run_readonly_sql(
         budget[0] -= 1
         return 1 if budget[0] < 0 else 0  # non-zero aborts the statement
 
-    authorize = _authorizer(_stored_names(conn))
+    stored = _stored_names(conn)
+    _check_in_schema_copy(conn, statement, params, stored)
+    authorize = _authorizer(stored, view_reads_items=True)
     conn.execute("PRAGMA query_only = ON")
     conn.set_authorizer(authorize)
     conn.set_progress_handler(progress, _PROGRESS_STEP)
@@ -114,12 +180,9 @@ def run_readonly_sql(
             raise CloudError(
                 "INVALID_ARGUMENT", f"sql: statement stopped after {max_steps} steps"
             ) from None
-        hint = (
-            " (only SELECT over the `readings` view is allowed)"
-            if "not authorized" in str(error)
-            else ""
-        )
-        raise CloudError("INVALID_ARGUMENT", f"sql: {error}{hint}") from None
+        if "not authorized" in str(error):
+            raise _refused(error) from None
+        raise CloudError("INVALID_ARGUMENT", f"sql: {error}") from None
     finally:
         conn.set_progress_handler(None, 0)
         conn.set_authorizer(None)

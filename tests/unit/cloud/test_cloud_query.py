@@ -122,12 +122,20 @@ def test_sql_over_the_readings_view(filled: CloudCore) -> None:
         ("SELECT count(*) FROM (SELECT 1 FROM readings)", ((4,),)),
         ("SELECT count(*) FROM readings", ((4,),)),
         ("SELECT count(*) FROM json_each('[1, 2]')", ((2,),)),
+        ("WITH readings AS (SELECT 7 AS x) SELECT x FROM readings", ((7,),)),
+        ("WITH mine AS (SELECT count(*) FROM readings) SELECT * FROM mine", ((4,),)),
     ],
 )
 def test_sql_reads_common_table_expressions(
-    filled: CloudCore, statement: str, rows: tuple[tuple[int, ...], ...]
+    filled: CloudCore, statement: str, rows: tuple[tuple[object, ...], ...]
 ) -> None:
     assert filled.sql(statement).rows == rows
+
+
+def test_sql_explains_a_query_plan(filled: CloudCore) -> None:
+    plan = filled.sql("EXPLAIN QUERY PLAN SELECT count(*) FROM readings")
+    assert plan.columns == ("id", "parent", "notused", "detail")
+    assert "items" in plan.rows[0][3]
 
 
 def test_sql_truncates_large_results(filled: CloudCore) -> None:
@@ -161,6 +169,14 @@ def test_sql_truncates_large_results(filled: CloudCore) -> None:
         "SELECT load_extension('x')",
         "WITH t AS (SELECT 1) SELECT count(*) FROM t, items",
         "WITH t AS (SELECT * FROM items) SELECT count(*) FROM t",
+        # SQLite names reads inside a CTE after the CTE, as it names reads inside the view
+        # after the view: a CTE called `readings` must not read `items` as if it were the view.
+        "WITH readings AS (SELECT raw, file_name FROM items) SELECT * FROM readings",
+        "WITH READINGS AS MATERIALIZED (SELECT kind FROM items) SELECT * FROM readings",
+        'WITH t AS (SELECT 1), "readings"(k) AS (SELECT upload_key FROM items)'
+        " SELECT k FROM t, readings",
+        "WITH readings AS (SELECT raw FROM items INDEXED BY items_by_time) SELECT * FROM readings",
+        "SELECT (WITH readings AS (SELECT raw FROM main.items) SELECT raw FROM readings)",
     ],
 )
 def test_sql_refuses_anything_but_reading_the_view(filled: CloudCore, statement: str) -> None:
