@@ -135,7 +135,8 @@ def parse_toxic(data: object, *, where: str = "toxic") -> Toxic:
     name = data.get("name")
     if name is None and kind is not None and stream is not None:
         name = f"{kind.value}_{stream.value}"
-    if not isinstance(name, str) or not name or "/" in name:
+    # Without a name, a bad type or stream (already reported) leaves no default to derive.
+    if name is not None and (not isinstance(name, str) or not name or "/" in name):
         problems.append(
             Problem(f"{where}.name", f"must be a non-empty string without '/', got {name!r}")
         )
@@ -163,8 +164,13 @@ def update_toxic(toxic: Toxic, data: object, *, where: str = "toxic") -> Toxic:
     ]
     if fixed:
         raise ConfigError(fixed)
+    changes = data.get("attributes")
+    if changes is None:  # Toxiproxy's Go client sends null for no attributes
+        changes = {}
+    if not isinstance(changes, Mapping):
+        raise ConfigError(Problem(f"{where}.attributes", "expected an object"))
     merged = toxic.to_json()
-    merged["attributes"].update(data.get("attributes", {}) or {})
+    merged["attributes"].update(changes)
     if "toxicity" in data:
         merged["toxicity"] = data["toxicity"]
     return parse_toxic(merged, where=where)

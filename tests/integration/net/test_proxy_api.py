@@ -69,6 +69,8 @@ def test_toxiproxy_routes() -> None:
             url = f"{base}/proxies/dmsim/toxics/latency_downstream"
             status, updated = await call(http, "POST", url, {"attributes": {"latency": 10}})
             assert (status, updated["attributes"]["latency"]) == (200, 10)
+            status, error = await call(http, "POST", url, {"attributes": [1]})
+            assert (status, error["error"]) == (400, "toxic.attributes: expected an object")
             assert (await call(http, "GET", url))[1] == updated
             assert (await call(http, "GET", f"{base}/proxies/dmsim/toxics"))[1] == [updated]
 

@@ -62,8 +62,9 @@ def test_toxiproxy_defaults() -> None:
     ],
 )  # fmt: skip
 def test_bad_toxics_name_the_field(data: object, message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError, match=message) as refused:
         parse_toxic(data)
+    assert len(refused.value.problems) == 1, refused.value.problems  # only the real problem
 
 
 def test_update_merges_attributes_and_refuses_identity_changes() -> None:
@@ -75,6 +76,10 @@ def test_update_merges_attributes_and_refuses_identity_changes() -> None:
         update_toxic(toxic, {"type": "bandwidth"})
     with pytest.raises(ConfigError, match=r"attributes\.latency"):
         update_toxic(toxic, {"attributes": {"latency": "slow"}})
+    assert update_toxic(toxic, {"attributes": None}) == toxic
+    for attributes in ([1], "ab", [], [["latency", 5]]):
+        with pytest.raises(ConfigError, match=r"toxic\.attributes: expected an object"):
+            update_toxic(toxic, {"attributes": attributes})
 
 
 def test_toxicity_zero_never_applies_and_one_always() -> None:
