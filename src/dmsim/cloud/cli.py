@@ -68,7 +68,12 @@ def register(subparsers: Any) -> None:
         sub.add_argument("--data", required=True, type=Path, help="data directory")
         _add_filters(sub)
         if name == "query":
-            sub.add_argument("--json", action="store_true", help="one JSON object per item")
+            sub.add_argument(
+                "--json",
+                action="store_true",
+                help="one JSON object per item (default: a line of text per item, with"
+                " non-printable characters escaped)",
+            )
             sub.set_defaults(handler=_query)
         else:
             sub.add_argument("--format", required=True, choices=("jsonl", "csv"))
@@ -135,12 +140,21 @@ def _query(args: argparse.Namespace) -> int:
 
 
 def _line(item: StoredItem) -> str:
+    """One item as a line of text, escaped by :func:`_printable` (uploaders chose most of it)."""
     if item.kind == "tabular":
         what = item.data_json or ""
     else:
         what = f"{item.file_name or item.mime_type or ''} {item.size} B sha256={item.blob_sha256}"
     component = f"{item.component_type}/{item.component_name}/{item.method_name}"
-    return f"{iso_from_ns(item.captured_ns)}  {item.part_id}  {component}  {item.kind}  {what}"
+    line = f"{iso_from_ns(item.captured_ns)}  {item.part_id}  {component}  {item.kind}  {what}"
+    return _printable(line)
+
+
+def _printable(text: str) -> str:
+    """``text`` with each non-printable character (newline, terminal escape, bidirectional
+    control, …) written as its Python escape, so that a stored name cannot forge output lines
+    or drive the terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _export(args: argparse.Namespace) -> int:

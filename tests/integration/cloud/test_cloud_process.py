@@ -207,3 +207,18 @@ def test_sql_refusal_exits_2(tmp_path: Path) -> None:
     status, _, err = cli("cloud", "sql", "--data", str(tmp_path), "DELETE FROM items")
     assert status == 2
     assert "only SELECT over the `readings` view" in err
+
+
+def test_query_text_output_cannot_be_forged_by_a_file_name(tmp_path: Path) -> None:
+    forged = 'x\n2099-01-01T00:00:00.000000000Z  p1  fake  tabular  {"v": 42}\x1b[2K\u202e\x9b'
+    core = CloudCore(clock=lambda: 0.0, data_dir=str(tmp_path))
+    core.ingest_file(file_metadata(forged), b"z", key="f")
+    core.close()
+    status, out, _ = cli("cloud", "query", "--data", str(tmp_path))
+    assert status == 0
+    (line,) = out.splitlines()
+    assert line.isprintable()
+    assert "  x\\n2099-01-01T00:00:00.000000000Z  p1  fake" in line
+    assert "\\x1b[2K\\u202e\\x9b 1 B" in line
+    _, as_json, _ = cli("cloud", "query", "--data", str(tmp_path), "--json")
+    assert json.loads(as_json)["file_name"] == forged
