@@ -313,7 +313,8 @@ def test_web_page_in_headless_chromium(tmp_path: Path) -> None:
                 chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", f"--user-data-dir={tmp_path / 'chromium'}",
-                "--virtual-time-budget=15000", "--dump-dom", url,
+                "--virtual-time-budget=15000", "--window-size=1200,900",
+                f"--screenshot={tmp_path / 'page.png'}", "--dump-dom", url,
             ]  # fmt: skip
             done = await asyncio.to_thread(
                 subprocess.run, command, capture_output=True, text=True, timeout=90, check=False
@@ -334,3 +335,8 @@ def test_web_page_in_headless_chromium(tmp_path: Path) -> None:
     assert "../../report.txt" in html  # the file name, shown as metadata
     calls = dom.having("circle", **{"class": "call"})
     assert sorted(c["data-outcome"] or "" for c in calls) == ["ok", "ok", "ok"]
+    # The thumbnails were decoded and drawn, so the content endpoint's headers suit <img>.
+    shot = Image.open(tmp_path / "page.png").convert("RGB")
+    pixels = {color: count for count, color in shot.getcolors(shot.width * shot.height) or []}
+    assert pixels.get((200, 30, 30), 0) > 10_000, "the red thumbnail is not on the page"
+    assert pixels.get((30, 200, 30), 0) > 10_000, "the green thumbnail is not on the page"
