@@ -2,7 +2,9 @@
 offers (resources device faults may name, capture methods ``reconfigure`` may retune).
 
 The quiet tail defaults to the scenario's ``drain_within`` expectation (or a tenth of the run)
-so that generated faults stop early enough for the backlog to drain and liveness to be judged.
+so that generated faults stop early enough for the backlog to drain and liveness to be judged,
+and the longest fault window to half of ``drain_within``: the per-file backoff after a window
+of errors can wait about as long again before its next retry.
 """
 
 from __future__ import annotations
@@ -49,6 +51,12 @@ def envelope_from(
             values[field_name] = parsed
     if "quiet_tail_s" not in values:
         values["quiet_tail_s"] = expectations.drain_within_s or duration / 10
+    if "max_window_s" not in values and expectations.drain_within_s:
+        # Past an error window of length W, a file's exponential backoff (rdk's: the wait
+        # roughly doubles the time already spent failing) can put its next retry up to W after
+        # the window: windows longer than half the drain bound break the promise, not the core.
+        half = expectations.drain_within_s / 2
+        values["max_window_s"] = max(default.min_window_s, min(default.max_window_s, half))
     fill = parse_size(doc.get("max_disk_fill"))
     methods = tuple(
         sorted(

@@ -115,6 +115,9 @@ def test_full_scenario_loads_with_units_and_defaults(tmp_path: Path) -> None:
     assert scenario.expectations.counts["uploads.unknown"].minimum == 1
     assert scenario.envelope.max_faults == 3
     assert scenario.envelope.quiet_tail_s == 180.0
+    # A fault window may last at most half the drain bound: after an error window of W the
+    # per-file backoff's next retry can be up to W later, and the drain promise must hold.
+    assert scenario.envelope.max_window_s == 60.0
     assert scenario.envelope.kinds == {"crash", "link_down"}
     assert scenario.envelope.components == ("temp",)
     assert scenario.machine.data_manager is not None
