@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,26 +53,43 @@ class Divergence:
 
 
 class Trace:
-    """Append-only event log; ``clock`` gives the time stamped on each event."""
+    """Append-only event log; ``clock`` gives the time stamped on each event.
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+    ``keep(kind)`` decides which events are stored (all by default). Every event is numbered,
+    counted and handed to listeners whether it is kept or not, so a long run that only needs
+    listeners and counts (``dmsim simulate``) does not hold every event in memory."""
+
+    def __init__(
+        self, clock: Callable[[], float], *, keep: Callable[[str], bool] | None = None
+    ) -> None:
         self._clock = clock
+        self._keep = keep
         self._events: list[TraceEvent] = []
+        self._counts: Counter[str] = Counter()
+        self._recorded = 0
         self._listeners: list[Callable[[TraceEvent], None]] = []
 
     def record(self, kind: str, /, **fields: Any) -> TraceEvent:
-        event = TraceEvent(len(self._events), self._clock(), kind, fields)
-        self._events.append(event)
+        event = TraceEvent(self._recorded, self._clock(), kind, fields)
+        self._recorded += 1
+        self._counts[kind] += 1
+        if self._keep is None or self._keep(kind):
+            self._events.append(event)
         for listener in self._listeners:
             listener(event)
         return event
+
+    def count(self, kind: str) -> int:
+        """How many events of ``kind`` were recorded, kept or not."""
+        return self._counts[kind]
 
     def subscribe(self, listener: Callable[[TraceEvent], None]) -> None:
         """Call ``listener`` for every event recorded from now on (progress, oracle)."""
         self._listeners.append(listener)
 
     def __len__(self) -> int:
-        return len(self._events)
+        """Events recorded, kept or not."""
+        return self._recorded
 
     def __iter__(self) -> Iterator[TraceEvent]:
         return iter(self._events)

@@ -17,6 +17,7 @@ from typing import Any
 
 from dmsim.capture import stream_id
 from dmsim.config import MachineConfig, collector_specs
+from dmsim.runtime import TraceEvent
 from dmsim.storage._fs import FileSystem
 
 from ._model import Scenario
@@ -64,17 +65,12 @@ def simulate_machine(
     scenario = Scenario(
         name=name, machine=machine, machine_document=document, duration_s=duration_s, seed=seed
     )
-    world = World(scenario, seed=seed, final_drain=False)
+    world = World(scenario, seed=seed, final_drain=False, keep_events=False)
+    tally = _Tally()
+    world.trace.subscribe(tally.see)
     world.run(progress=progress)
-    trace = world.trace
-    files_by_stream = Counter(
-        _stream_of(e.fields["ids"]) for e in trace.of_kind("file.completed") if e.fields["ids"]
-    )
-    collectors = tuple(_collector_row(spec, stats, files_by_stream) for spec, stats in _pair(world))
-    stored = Counter(
-        (e.fields["stream"], e.fields["boot"], e.fields["seq"])
-        for e in trace.of_kind("cloud.stored")
-        if not e.fields["duplicate_key"]
+    collectors = tuple(
+        _collector_row(spec, stats, tally.files_by_stream) for spec, stats in _pair(world)
     )
     capture_dir = machine.data_manager.capture_dir if machine.data_manager else "/"
     remaining = _export(world.fs, capture_dir, out_dir)
@@ -83,12 +79,38 @@ def simulate_machine(
         duration_s=duration_s,
         collectors=collectors,
         not_capturing=tuple(_idle_methods(machine)),
-        uploaded_files=len(trace.of_kind("sync.deleted")),
-        cloud_readings=sum(stored.values()),
-        duplicates_in_cloud=sum(n - 1 for n in stored.values() if n > 1),
+        uploaded_files=world.trace.count("sync.deleted"),
+        cloud_readings=tally.cloud_readings,
+        duplicates_in_cloud=tally.duplicates,
         files_remaining=remaining,
         out_dir=str(out_dir),
     )
+
+
+class _Tally:
+    """The summary's counts, taken from trace events as they happen (none is kept): files per
+    stream, and each reading stored in the cloud as one bit per (stream, boot, seq)."""
+
+    def __init__(self) -> None:
+        self.files_by_stream: Counter[str] = Counter()
+        self.cloud_readings = 0
+        self.duplicates = 0
+        self._stored: dict[tuple[str, int], bytearray] = {}
+
+    def see(self, event: TraceEvent) -> None:
+        if event.kind == "file.completed" and event.fields["ids"]:
+            self.files_by_stream[_stream_of(event.fields["ids"])] += 1
+        elif event.kind == "cloud.stored" and not event.fields["duplicate_key"]:
+            fields = event.fields
+            bits = self._stored.setdefault((fields["stream"], fields["boot"]), bytearray())
+            seq = fields["seq"]
+            byte, mask = seq >> 3, 1 << (seq & 7)
+            if byte >= len(bits):
+                bits.extend(bytes(byte + 1 - len(bits)))
+            self.cloud_readings += 1  # rows in the cloud, a duplicate included
+            if bits[byte] & mask:
+                self.duplicates += 1
+            bits[byte] |= mask
 
 
 def _idle_methods(machine: MachineConfig) -> list[dict[str, Any]]:

@@ -84,13 +84,22 @@ class _RecordingCloud(CloudCore):
 
 
 class World:
-    def __init__(self, scenario: Scenario, *, seed: int, final_drain: bool = True) -> None:
-        """``final_drain=False`` ends with a clean shutdown instead of draining the backlog."""
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        seed: int,
+        final_drain: bool = True,
+        keep_events: bool = True,
+    ) -> None:
+        """``final_drain=False`` ends with a clean shutdown instead of draining the backlog;
+        ``keep_events=False`` keeps no trace event in memory (listeners and counts still see
+        every one): for long runs that need no oracle."""
         self.scenario = scenario
         self.final_drain = final_drain
         self.seed = seed
         self.kernel = SimKernel(epoch_ns=scenario.epoch_ns)
-        self.trace = Trace(self.kernel.now)
+        self.trace = Trace(self.kernel.now, keep=None if keep_events else _keep_none)
         self.rng = RngTree(seed)
         disk = scenario.disk
         self.fs = SimFS(
@@ -303,17 +312,22 @@ class World:
     # observation ------------------------------------------------------------------------
 
     def _follow(self, event: TraceEvent) -> None:
-        if event.kind == "file.completed":
+        kind = event.kind
+        if kind == "file.completed":
             self._files[event.fields["path"]] = event.fields["ids"]
-        elif event.kind == "recovery.torn":
+        elif kind == "recovery.torn":
             self._files[event.fields["recovered_as"]] = event.fields["ids_kept"]
-        elif event.kind == "sync.failed":
+        elif kind == "sync.deleted":
+            self._files.pop(event.fields["file"], None)  # gone: only the backlog is kept
+        elif kind == "file.deleted_by_policy":
+            self._files.pop(event.fields["path"], None)
+        elif kind == "sync.failed":
             path = event.fields.get("file", "")
             self.trace.record(
                 "file.quarantined",
                 path=path,
                 reason=event.fields.get("reason", ""),
-                ids=self._files.get(path, []),
+                ids=self._files.pop(path, []),
             )
 
     async def _sample_loop(self) -> None:
@@ -358,9 +372,13 @@ class World:
             "disk": asdict(fs),
             "link": asdict(link),
             "backlog_files_at_end": self._backlog()[0],
-            "upload_attempts": len(self.trace.of_kind("upload.attempt")),
+            "upload_attempts": self.trace.count("upload.attempt"),
             "trace_events": len(self.trace),
         }
+
+
+def _keep_none(_kind: str) -> bool:
+    return False
 
 
 @contextmanager
