@@ -3,18 +3,22 @@ status name and the precise field at fault.
 
 Codes: ``INVALID_ARGUMENT`` for a request that can never succeed as sent (missing metadata,
 empty ``part_id``, contents that do not match the declared data type, an empty binary payload,
-a metadata field over its limit) — Viam's sync client treats it as terminal and quarantines the
-file; ``RESOURCE_EXHAUSTED`` for a message or stream over the size limit (gRPC's convention).
+a metadata field over its limit, a timestamp that protobuf or the store cannot represent) —
+Viam's sync client treats it as terminal and quarantines the file; ``RESOURCE_EXHAUSTED`` for a
+message or stream over the size limit (gRPC's convention).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 from viam.proto.app.datasync import (
     DataCaptureUploadMetadata,
     DataCaptureUploadRequest,
     DataType,
+    SensorMetadata,
     UploadMetadata,
 )
 
@@ -32,6 +36,14 @@ _TABULAR = DataType.DATA_TYPE_TABULAR_SENSOR
 _BINARY = DataType.DATA_TYPE_BINARY_SENSOR
 _FILE = DataType.DATA_TYPE_FILE
 _UNSPECIFIED = DataType.DATA_TYPE_UNSPECIFIED
+
+# protobuf's Timestamp: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z.
+_FIRST_SECOND, _LAST_SECOND = -62_135_596_800, 253_402_300_799
+_NANOS_PER_SECOND = 1_000_000_000
+# The cloud keeps times as signed 64-bit nanoseconds since the epoch (SQLite INTEGER), which
+# hold 1677-09-21T00:12:43.145224192Z to 2262-04-11T23:47:16.854775807Z.
+_FIRST_NS, _LAST_NS = -(2**63), 2**63 - 1
+_STORABLE = "1677-09-21T00:12:43.145224192Z..2262-04-11T23:47:16.854775807Z"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +110,31 @@ def _check_metadata(md: UploadMetadata, where: str, limits: CloudLimits) -> None
         _check_length(dataset, f"{where}.dataset_ids[{index}]", limits.max_name_bytes)
 
 
+def _check_timestamps(message: Message, fields: tuple[str, ...], where: str) -> None:
+    for field in fields:
+        if message.HasField(field):
+            _check_timestamp(getattr(message, field), f"{where}.{field}")
+
+
+def _check_timestamp(stamp: Timestamp, where: str) -> None:
+    if not 0 <= stamp.nanos < _NANOS_PER_SECOND:
+        raise _invalid(f"{where}: nanos {stamp.nanos} is outside 0..999999999")
+    if not _FIRST_SECOND <= stamp.seconds <= _LAST_SECOND:
+        raise _invalid(
+            f"{where}: seconds {stamp.seconds} is outside protobuf's Timestamp range "
+            "(0001-01-01T00:00:00Z..9999-12-31T23:59:59.999999999Z)"
+        )
+    if not _FIRST_NS <= stamp.seconds * _NANOS_PER_SECOND + stamp.nanos <= _LAST_NS:
+        raise _invalid(
+            f"{where}: {stamp.ToJsonString()} is outside the range this cloud stores "
+            f"({_STORABLE}: nanoseconds since the epoch in 64 bits)"
+        )
+
+
+def _check_sensor_times(metadata: SensorMetadata, where: str) -> None:
+    _check_timestamps(metadata, ("time_requested", "time_received"), where)
+
+
 def _check_length(value: str, where: str, limit: int) -> None:
     size = len(value.encode())
     if size > limit:
@@ -139,6 +176,7 @@ def validate_data_capture(request: DataCaptureUploadRequest, limits: CloudLimits
             raise _invalid(f"{where}: {kind} data in a {_type_name(md.type)} upload")
         if kind == "binary" and not sensor_data.binary:
             raise _invalid(f"{where}.binary: empty payload")
+        _check_sensor_times(sensor_data.metadata, f"{where}.metadata")
 
 
 def validate_file(metadata: UploadMetadata, data: bytes, limits: CloudLimits) -> None:
@@ -149,6 +187,7 @@ def validate_file(metadata: UploadMetadata, data: bytes, limits: CloudLimits) ->
             f"metadata.type: {_type_name(metadata.type)} is not valid for FileUpload "
             "(expected DATA_TYPE_FILE)"
         )
+    _check_timestamps(metadata, ("file_create_time", "file_modify_time"), "metadata")
     _check_stream_size(len(data), "FileUpload", limits)
     if not data:
         raise _invalid("file_contents: empty file")
@@ -170,6 +209,7 @@ def validate_streaming(
             f"metadata.upload_metadata.type: {_type_name(md.type)} is not valid for "
             "StreamingDataCaptureUpload (expected DATA_TYPE_BINARY_SENSOR)"
         )
+    _check_sensor_times(metadata.sensor_metadata, "metadata.sensor_metadata")
     _check_stream_size(len(data), "StreamingDataCaptureUpload", limits)
     if not data:
         raise _invalid("data: empty payload")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 from grpclib.client import Channel, StreamUnaryMethod, UnaryUnaryMethod
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
@@ -178,6 +179,18 @@ def _file_packet(**fields: Any) -> bytes:
     return bytes(FileUploadRequest(**fields).SerializeToString())
 
 
+def _reading_at(seconds: int) -> bytes:
+    request = tabular_request([{"a": 1}])
+    request.sensor_contents[0].metadata.time_requested.CopyFrom(Timestamp(seconds=seconds))
+    return bytes(request.SerializeToString())
+
+
+def _file_created_at(seconds: int) -> bytes:
+    metadata = file_metadata("a.txt")
+    metadata.file_create_time.CopyFrom(Timestamp(seconds=seconds))
+    return _file_packet(metadata=metadata)
+
+
 BadCall = Callable[[CloudServer], Awaitable[GRPCError]]
 
 BAD_INPUT: list[tuple[str, BadCall, Status, str]] = [
@@ -220,6 +233,22 @@ BAD_INPUT: list[tuple[str, BadCall, Status, str]] = [
         lambda s: _raw_stream(s, "StreamingDataCaptureUpload", []),
         Status.INVALID_ARGUMENT,
         "empty stream (no metadata packet)",
+    ),
+    (
+        "reading time beyond protobuf's range",
+        lambda s: _raw_unary(s, _reading_at(10**12)),
+        Status.INVALID_ARGUMENT,
+        "sensor_contents[0].metadata.time_requested: seconds 1000000000000 is outside",
+    ),
+    (
+        "file creation time beyond protobuf's range",
+        lambda s: _raw_stream(
+            s,
+            "FileUpload",
+            [_file_created_at(10**13), _file_packet(file_contents=FileData(data=b"x"))],
+        ),
+        Status.INVALID_ARGUMENT,
+        "metadata.file_create_time: seconds 10000000000000 is outside",
     ),
     (
         "huge metadata",
