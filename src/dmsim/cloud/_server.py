@@ -11,7 +11,8 @@ the size limits, ingest it (the host's next group commit) and answer only once i
   a truncated message, an idempotency key over 512 bytes, or anything the core rejects.
 - ``RESOURCE_EXHAUSTED``: a message over ``max_message_bytes`` (refused from its 5-byte gRPC
   prefix, before its body is buffered), a stream over ``max_stream_bytes``, storage full.
-- ``UNIMPLEMENTED``: a compressed message (the server announces no compression).
+- ``UNIMPLEMENTED``: a compressed message (the server announces no compression); a unary call
+  (DataCaptureUpload) carrying no request message or more than one.
 
 Other errors are answered once the whole request is received, so a client-streaming caller
 reads the status rather than a reset stream (grpclib's client picks up an early status too).
@@ -108,6 +109,10 @@ class _Receiver:
         self._armed = False
         await self._service._enact_byte_fault(self._action, self._stream)
 
+    async def at_end(self) -> bool:
+        """Whether the request ends here (a next message is refused from its prefix unread)."""
+        return not await self._read(_PREFIX)
+
     async def message(self, message_type: type[M], *, limit: int, total_limit: int) -> M | None:
         prefix = await self._read(_PREFIX)
         if not prefix:
@@ -164,8 +169,16 @@ class DataSyncService(DataSyncServiceBase):
                 limit=limits.max_message_bytes,
                 total_limit=limits.max_message_bytes + _PREFIX,
             )
-            if request is None:
-                raise GRPCError(Status.INVALID_ARGUMENT, "DataCaptureUploadRequest: missing")
+            if request is None or not await rx.at_end():
+                # A cardinality violation: UNIMPLEMENTED, as gRPC's status code table
+                # (doc/statuscodes.md) says and grpcio answers a unary call with no request.
+                # For extra requests grpcio 1.85 answers the first and ignores the rest and
+                # grpc-java answers INTERNAL "Too many requests"; we follow the table.
+                got = "none" if request is None else "more"
+                raise GRPCError(
+                    Status.UNIMPLEMENTED,
+                    f"DataCaptureUpload takes exactly one DataCaptureUploadRequest, got {got}",
+                )
             return lambda key, full: self._host.core.ingest_data_capture(
                 request, key=key, storage_full=full
             )

@@ -207,6 +207,22 @@ BAD_INPUT: list[tuple[str, BadCall, Status, str]] = [
         "malformed DataCaptureUploadRequest",
     ),
     (
+        "two requests on a unary call",
+        lambda s: _raw_stream(
+            s,
+            "DataCaptureUpload",
+            [_reading_at(1_700_000_000), _reading_at(1_700_000_001)],
+        ),
+        Status.UNIMPLEMENTED,
+        "DataCaptureUpload takes exactly one DataCaptureUploadRequest, got more",
+    ),
+    (
+        "no request on a unary call",
+        lambda s: _raw_stream(s, "DataCaptureUpload", []),
+        Status.UNIMPLEMENTED,
+        "DataCaptureUpload takes exactly one DataCaptureUploadRequest, got none",
+    ),
+    (
         "stream of garbage",
         lambda s: _raw_stream(s, "FileUpload", [b"\xff\xff\xff\xff"]),
         Status.INVALID_ARGUMENT,
