@@ -31,6 +31,7 @@ commit), ``cancelled-after-commit`` (committed, the client gave up before the ac
 
 from __future__ import annotations
 
+import math
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -94,7 +95,12 @@ class RpcFault:
             problems.append(Problem(f"{where}.rpcs", f"unknown RPC {rpc!r}"))
         if self.code not in GRPC_ERROR_CODES:
             problems.append(Problem(f"{where}.code", f"{self.code!r} is not a gRPC error code"))
-        if not self.seconds >= 0:
+        # A non-finite time would also make the fault list non-standard JSON (Infinity, NaN).
+        for name in ("seconds", "start", "end"):
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                problems.append(Problem(f"{where}.{name}", f"must be finite, got {value}"))
+        if self.seconds < 0:
             problems.append(Problem(f"{where}.seconds", f"must be ≥ 0, got {self.seconds}"))
         if self.after_bytes < 0:
             problems.append(Problem(f"{where}.after_bytes", f"must be ≥ 0, got {self.after_bytes}"))

@@ -4,9 +4,11 @@ what the cloud stored, and that a resend with the same key ends with exactly one
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import pytest
 from tests.integration.cloud.cloud_env import chunks_of, running_cloud, transport
 
@@ -152,6 +154,27 @@ def test_storage_full_still_acknowledges_a_stored_key(tmp_path: Path) -> None:
             with pytest.raises(CloudError, match="RESOURCE_EXHAUSTED"):
                 await client.streaming_data_capture_upload(metadata, chunks_of(b"b"), key="new")
             assert server.host.core.count() == 1
+
+    asyncio.run(scenario())
+
+
+def _refuse_non_standard_json(constant: str) -> None:
+    raise AssertionError(f"non-standard JSON constant {constant}")
+
+
+def test_fault_api_refuses_non_finite_seconds(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with running_cloud(tmp_path, http=True) as server, aiohttp.ClientSession() as http:
+            base = f"http://127.0.0.1:{server.http_port}/api/faults"
+            for seconds in ("Infinity", "NaN", "-1"):
+                body = f'{{"fault_id": "f", "kind": "slow_ack", "seconds": {seconds}}}'
+                headers = {"Content-Type": "application/json"}
+                async with http.post(base, data=body, headers=headers) as response:
+                    assert response.status == 400
+                    assert "fault[f].seconds: must be" in (await response.json())["message"]
+            async with http.get(base) as response:
+                listed = json.loads(await response.text(), parse_constant=_refuse_non_standard_json)
+            assert listed["faults"] == []
 
     asyncio.run(scenario())
 

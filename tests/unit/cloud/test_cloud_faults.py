@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -120,6 +122,11 @@ def test_json_round_trip() -> None:
         ({"fault_id": "a", "kind": "reject", "count": 0}, r"count: must be ≥ 1"),
         ({"fault_id": "a", "kind": "reject", "start": 5, "end": 5}, r"end: 5 is not after"),
         ({"fault_id": "a", "kind": "reject", "color": "red"}, r"fault\.color: unknown field"),
+        ({"fault_id": "a", "kind": "slow_ack", "seconds": math.inf}, r"seconds: must be finite"),
+        ({"fault_id": "a", "kind": "stall", "seconds": math.nan}, r"seconds: must be finite"),
+        ({"fault_id": "a", "kind": "stall", "seconds": -1}, r"seconds: must be ≥ 0, got -1"),
+        ({"fault_id": "a", "kind": "reject", "start": math.nan}, r"start: must be finite"),
+        ({"fault_id": "a", "kind": "reject", "end": -math.inf}, r"end: must be finite"),
     ],
 )
 def test_bad_fault_json_names_the_field(obj: dict, message: str) -> None:  # type: ignore[type-arg]
