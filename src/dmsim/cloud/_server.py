@@ -54,12 +54,23 @@ from ._faults import FaultAction
 from ._host import CloudHost
 from ._records import IngestResult
 
-__all__ = ["DataSyncService"]
+__all__ = ["DataSyncService", "api_key_problem"]
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=Message)
 _Ingest = Callable[[str | None, bool], IngestResult]
 _PREFIX = 5  # gRPC message prefix: compressed flag + 4-byte length
+
+
+def api_key_problem(api_key: str) -> str | None:
+    """Why no client could present ``api_key``, or None if it is usable. A gRPC metadata value
+    is printable ASCII, and HTTP/2 refuses one with surrounding spaces: with such a key every
+    call would be refused."""
+    if not api_key.strip():
+        return "empty (omit it to serve without an API key)"
+    if not api_key.isascii() or not api_key.isprintable() or api_key != api_key.strip():
+        return f"{api_key!r}: must be printable ASCII without leading or trailing spaces"
+    return None
 
 
 class _Crashed(GRPCError):
@@ -141,9 +152,10 @@ class _Receiver:
 
 
 class DataSyncService(DataSyncServiceBase):
-    """The three upload RPCs. ``crash`` is what a ``restart`` fault does: the CLI server passes
-    a hard process exit; by default the call's connection is aborted (an in-process cloud
-    cannot die alone)."""
+    """The three upload RPCs. ``api_key=None`` serves without authentication; a key no client
+    can present (see :func:`api_key_problem`) is a ``ValueError``. ``crash`` is what a
+    ``restart`` fault does: the CLI server passes a hard process exit; by default the call's
+    connection is aborted (an in-process cloud cannot die alone)."""
 
     def __init__(
         self,
@@ -152,6 +164,9 @@ class DataSyncService(DataSyncServiceBase):
         api_key: str | None = None,
         crash: Callable[[], None] | None = None,
     ) -> None:
+        problem = None if api_key is None else api_key_problem(api_key)
+        if problem is not None:
+            raise ValueError(f"api_key: {problem}")
         self._host = host
         self._api_key = api_key
         self._crash = crash

@@ -32,6 +32,7 @@ from ._core import CloudCore
 from ._host import CloudHost
 from ._records import CaptureFilter, StoredItem, iso_from_ns, parse_count, parse_time
 from ._serve import CloudServer
+from ._server import api_key_problem
 from ._tls import ensure_certificate
 from ._validate import CloudLimits
 
@@ -198,6 +199,10 @@ def _serve(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
+    problem = None if args.api_key is None else api_key_problem(args.api_key)
+    if problem is not None:
+        print(f"dmsim cloud serve: --api-key: {problem}", file=sys.stderr)
+        return 2
     try:
         limits = CloudLimits(
             max_message_bytes=args.max_message_bytes, max_stream_bytes=args.max_stream_bytes

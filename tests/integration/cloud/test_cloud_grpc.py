@@ -31,9 +31,10 @@ from viam.proto.app.datasync import (
     UploadMetadata,
 )
 
-from dmsim.cloud import CaptureFilter, CloudLimits, CloudServer
+from dmsim.cloud import CaptureFilter, CloudCore, CloudHost, CloudLimits, CloudServer
 from dmsim.cloud.samples import binary_request, file_metadata, streaming_metadata, tabular_request
 from dmsim.errors import CloudError
+from dmsim.runtime import RealRuntime
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -146,6 +147,16 @@ def test_tls_and_api_key(tmp_path: Path) -> None:
             assert server.statistics().unauthenticated == 2
 
     run(scenario())
+
+
+def test_an_api_key_no_client_can_send_is_refused() -> None:
+    host = CloudHost(CloudCore(clock=lambda: 0.0), runtime=RealRuntime())
+    try:
+        for key in ("", "  ", "k3y\n"):
+            with pytest.raises(ValueError, match="api_key: "):
+                CloudServer(host, api_key=key)
+    finally:
+        host.close()
 
 
 async def _raw_unary(server: CloudServer, body: bytes) -> GRPCError:

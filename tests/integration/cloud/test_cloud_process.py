@@ -195,6 +195,15 @@ def test_bad_command_line_input_exits_2(args: list[str], message: str) -> None:
     assert message in err
 
 
+@pytest.mark.parametrize("key", ["", "   ", " k3y"], ids=["empty", "blank", "padded"])
+def test_serve_refuses_an_api_key_no_client_can_send(tmp_path: Path, key: str) -> None:
+    data = tmp_path / "cloud"
+    status, _, err = cli("cloud", "serve", "--data", str(data), "--api-key", key)
+    assert status == 2
+    assert "dmsim cloud serve: --api-key: " in err
+    assert not data.exists()
+
+
 def test_the_installed_command_reports_bad_input_without_traceback() -> None:
     done = dmsim("cloud", "query", "--data", "/nonexistent/dir")
     assert done.returncode == 2
