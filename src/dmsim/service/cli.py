@@ -70,7 +70,7 @@ def _machine(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     from dmsim.cloud import GrpcTransport
     from dmsim.storage import RealFS
-    from dmsim.storage._lock import capture_dir_lock
+    from dmsim.storage._lock import directory_lock
 
     rt = RealRuntime()
 
@@ -101,7 +101,7 @@ def _machine(args: argparse.Namespace) -> int:
     capture_dir = manager.capture_dir if manager is not None else None
     with contextlib.ExitStack() as held:
         if capture_dir is not None:  # else run_machine explains that there is nothing to run
-            held.enter_context(capture_dir_lock(capture_dir, purpose="start another machine"))
+            held.enter_context(directory_lock(capture_dir, purpose="start another machine"))
         final = rt.run_main(main())
     print(f"stopped cleanly: {final.line()}")
     return 0

@@ -176,12 +176,12 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _recover(args: argparse.Namespace) -> int:
-    from ._lock import capture_dir_lock
+    from ._lock import directory_lock
     from ._realfs import RealFS
     from ._recovery import recover_capture_dir
 
     directory = _need_dir(args.dir)
-    with capture_dir_lock(directory, purpose="recover it"):
+    with directory_lock(directory, purpose="recover it"):
         report = recover_capture_dir(RealFS(), directory)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
