@@ -3,7 +3,9 @@ started and stopped together on loopback or any address."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -52,18 +54,29 @@ class CloudServer:
         self._bound: tuple[int, int | None] | None = None
 
     async def start(self) -> None:
+        """Bind both ports and serve. A port that cannot be bound raises ``OSError`` whose
+        ``filename`` names it (``gRPC port 127.0.0.1:50051``); nothing is left listening."""
+        try:
+            await self._listen()
+        except BaseException:
+            await self._close_listeners()
+            raise
+
+    async def _listen(self) -> None:
         grpc = Server([self._service])
         ssl = None if self._tls is None else server_ssl_context(self._tls)
-        await grpc.start(self._address, self._port, ssl=ssl, reuse_address=True)
+        with _naming_the_port("gRPC", self._address, self._port):
+            await grpc.start(self._address, self._port, ssl=ssl, reuse_address=True)
         self._grpc = grpc
         grpc_port = _bound_port(grpc)
         http_port = None
         if self._http_port is not None:
             runner = web.AppRunner(build_http_app(self.host, api_key=self._api_key))
             await runner.setup()
-            site = web.TCPSite(runner, self._address, self._http_port, reuse_address=True)
-            await site.start()
             self._http = runner
+            site = web.TCPSite(runner, self._address, self._http_port, reuse_address=True)
+            with _naming_the_port("HTTP", self._address, self._http_port):
+                await site.start()
             http_port = runner.addresses[0][1]
         self._bound = (grpc_port, http_port)
 
@@ -82,6 +95,10 @@ class CloudServer:
 
     async def stop(self) -> None:
         """Stop accepting, finish or drop open calls, close the core."""
+        await self._close_listeners()
+        self.host.close()
+
+    async def _close_listeners(self) -> None:
         if self._http is not None:
             await self._http.cleanup()
             self._http = None
@@ -89,7 +106,6 @@ class CloudServer:
             self._grpc.close()
             await self._grpc.wait_closed()
             self._grpc = None
-        self.host.close()
 
     def statistics(self) -> CloudServerStatistics:
         plan = self.host.plan.statistics()
@@ -98,6 +114,18 @@ class CloudServer:
             fault_calls=plan.calls,
             faults_fired=plan.calls - plan.passed,
         )
+
+
+@contextmanager
+def _naming_the_port(listener: str, address: str, port: int) -> Iterator[None]:
+    try:
+        yield
+    except OSError as error:
+        # asyncio's bind message repeats the address: errno's own words suffice beside ours.
+        # (getaddrinfo's errors have negative numbers and their own words.)
+        number = error.errno or 0
+        reason = os.strerror(number) if number > 0 else (error.strerror or str(error))
+        raise OSError(error.errno, reason, f"{listener} port {address}:{port}") from error
 
 
 def _bound_port(server: Server) -> int:

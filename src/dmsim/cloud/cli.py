@@ -7,6 +7,10 @@
     tls-cert: /data/cloud-cert.pem
     ready
 
+One server per data directory: ``serve`` holds a lock on it (see :mod:`dmsim.storage._lock`)
+and a second one is refused, naming the holder's pid. That, a port that cannot be bound, or a
+data directory that cannot be used is a message and exit status 2, never a traceback.
+
 A ``restart`` fault (injected over the HTTP API) makes the serving process exit at once with
 status 75, committed data intact. With ``--restart-on-crash`` a supervising process starts
 the server as a child and starts it again on the same ports whenever it exits with 75;
@@ -17,9 +21,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +33,7 @@ from typing import Any
 
 from dmsim.errors import CloudError
 from dmsim.runtime import RealRuntime
+from dmsim.storage._lock import DirectoryBusy, directory_lock
 
 from ._core import CloudCore
 from ._host import CloudHost
@@ -194,37 +201,63 @@ def _serve(args: argparse.Namespace) -> int:
     for name in ("port", "http_port"):
         value = getattr(args, name)
         if value is not None and not 0 <= value <= 65535:
-            print(
-                f"dmsim cloud serve: --{name.replace('_', '-')} {value}: not a port",
-                file=sys.stderr,
-            )
-            return 2
+            return _refuse(f"--{name.replace('_', '-')} {value}: not a port")
     problem = None if args.api_key is None else api_key_problem(args.api_key)
     if problem is not None:
-        print(f"dmsim cloud serve: --api-key: {problem}", file=sys.stderr)
-        return 2
+        return _refuse(f"--api-key: {problem}")
     try:
         limits = CloudLimits(
             max_message_bytes=args.max_message_bytes, max_stream_bytes=args.max_stream_bytes
         )
     except ValueError as error:
-        print(f"dmsim cloud serve: {error}", file=sys.stderr)
-        return 2
+        return _refuse(str(error))
     if args.restart_on_crash:
         return _supervise(args)
-    runtime = RealRuntime()
-    return runtime.run_main(_run_server(args, runtime, limits))
-
-
-async def _run_server(args: argparse.Namespace, runtime: RealRuntime, limits: CloudLimits) -> int:
     data = args.data.resolve()
-    core = CloudCore(
-        clock=lambda: runtime.wall_ns() / 1e9,
-        data_dir=str(data),
-        limits=limits,
-        capacity_bytes=args.capacity_bytes,
-    )
-    tls = ensure_certificate(data, now_ns=runtime.wall_ns()) if args.tls else None
+    if data.exists() and not data.is_dir():
+        return _refuse(f"--data {data}: not a directory")
+    with contextlib.ExitStack() as held:
+        # One server per data directory: a second one would clean up the first one's blobs
+        # in flight. Held until the process exits (the kernel releases it if it dies).
+        try:
+            held.enter_context(directory_lock(str(data), purpose="serve it"))
+        except DirectoryBusy as error:
+            return _refuse(str(error))
+        except OSError as error:
+            return _refuse(f"--data {data}: {_reason(error)}")
+        runtime = RealRuntime()
+        return runtime.run_main(_run_server(args, data, runtime, limits))
+
+
+def _refuse(problem: str) -> int:
+    """A problem with the command line or what it names (data directory, ports): exit 2."""
+    print(f"dmsim cloud serve: {problem}", file=sys.stderr)
+    return 2
+
+
+def _reason(error: OSError | sqlite3.Error) -> str:
+    if isinstance(error, sqlite3.Error):
+        return f"cloud.sqlite3: {error}"
+    return f"{error.filename}: {error.strerror}" if error.filename else str(error.strerror)
+
+
+async def _run_server(
+    args: argparse.Namespace, data: Path, runtime: RealRuntime, limits: CloudLimits
+) -> int:
+    try:
+        core = CloudCore(
+            clock=lambda: runtime.wall_ns() / 1e9,
+            data_dir=str(data),
+            limits=limits,
+            capacity_bytes=args.capacity_bytes,
+        )
+    except (OSError, sqlite3.Error) as error:
+        return _refuse(f"--data {data}: {_reason(error)}")
+    try:
+        tls = ensure_certificate(data, now_ns=runtime.wall_ns()) if args.tls else None
+    except OSError as error:
+        core.close()
+        return _refuse(f"--data {data}: {_reason(error)}")
     server = CloudServer(
         CloudHost(core, runtime=runtime),
         address=args.host,
@@ -234,7 +267,11 @@ async def _run_server(args: argparse.Namespace, runtime: RealRuntime, limits: Cl
         api_key=args.api_key,
         crash=_die,
     )
-    await server.start()
+    try:
+        await server.start()
+    except OSError as error:
+        await server.stop()
+        return _refuse(_reason(error))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

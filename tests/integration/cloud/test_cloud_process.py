@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -202,6 +203,39 @@ def test_serve_refuses_an_api_key_no_client_can_send(tmp_path: Path, key: str) -
     assert status == 2
     assert "dmsim cloud serve: --api-key: " in err
     assert not data.exists()
+
+
+def test_a_second_server_on_the_same_data_is_refused(tmp_path: Path) -> None:
+    data = tmp_path / "cloud"
+    with serve_process(data) as first:
+        second = dmsim("cloud", "serve", "--data", str(data))
+        assert second.returncode == 2
+        assert f"{data}: in use by a running dmsim (pid {first.process.pid})" in second.stderr
+        assert "Traceback" not in second.stderr
+        asyncio.run(_upload_stream(first.grpc_port, "after"))  # the first one carries on
+        assert first.stop() == 0
+    (record,) = _query(data)
+    assert record["size"] == len(BIG)
+
+
+@pytest.mark.parametrize("option", ["--port", "--http-port"])
+def test_serve_reports_a_port_in_use(tmp_path: Path, option: str) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        status, _, err = cli("cloud", "serve", "--data", str(tmp_path), option, str(port))
+    assert status == 2
+    listener = "gRPC" if option == "--port" else "HTTP"
+    assert f"dmsim cloud serve: {listener} port 127.0.0.1:{port}: " in err
+    assert "in use" in err
+
+
+def test_serve_reports_data_that_is_not_a_directory(tmp_path: Path) -> None:
+    a_file = tmp_path / "file"
+    a_file.write_text("not a directory")
+    status, _, err = cli("cloud", "serve", "--data", str(a_file))
+    assert status == 2
+    assert f"dmsim cloud serve: --data {a_file}: not a directory" in err
+    assert a_file.read_text() == "not a directory"
 
 
 def test_the_installed_command_reports_bad_input_without_traceback() -> None:
