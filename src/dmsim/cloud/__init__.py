@@ -10,6 +10,7 @@ at what it stored, and injects RPC-level faults.
 - :mod:`dmsim.cloud.samples` — well-formed uploads for tests and benchmarks.
 """
 
+from ._blobs import StagedBlob
 from ._client import GrpcTransport, GrpcTransportStatistics
 from ._core import CloudCore
 from ._faults import (
@@ -62,6 +63,7 @@ __all__ = [
     "RpcFault",
     "RpcFaultPlan",
     "SqlResult",
+    "StagedBlob",
     "StoredItem",
     "TimelineEntry",
     "TlsFiles",

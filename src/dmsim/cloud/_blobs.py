@@ -5,17 +5,24 @@ file names or metadata, nothing is written outside the blob directory (the clien
 name is kept only as metadata in the database). ``put`` is durable when it returns: the bytes
 go to ``tmp/<sha>.part``, are fsynced, renamed to ``<sha[:2]>/<sha>`` and the directory is
 fsynced — so the database row that points at a blob can only commit after the blob is safe.
+
+A large upload is not held in memory: ``stage`` opens ``tmp/upload-<n>.part``, the receiver
+appends each chunk as it arrives (hashing it on the way), and ``commit`` makes it durable under
+its digest like ``put``. A staged blob never committed is never renamed, so no row can point at
+it; it is removed by ``discard``, or with the rest of ``tmp/`` when the store next opens.
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
+import itertools
 import posixpath
 from typing import Protocol
 
-from dmsim.storage._fs import FileSystem
+from dmsim.storage._fs import FileHandle, FileSystem
 
-__all__ = ["BlobStore", "FsBlobStore", "MemoryBlobStore"]
+__all__ = ["BlobStore", "FsBlobStore", "MemoryBlobStore", "StagedBlob"]
 
 _HEX = frozenset("0123456789abcdef")
 
@@ -26,9 +33,32 @@ def _check_name(sha256: str) -> None:
         raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
 
 
+class StagedBlob(Protocol):
+    """A blob being received, named by its digest only once committed."""
+
+    @property
+    def sha256(self) -> str:
+        """The digest of what was written so far."""
+
+    @property
+    def size(self) -> int: ...
+
+    def write(self, data: bytes) -> None:
+        """Append ``data`` (``OSError`` if the disk refuses it)."""
+
+    def commit(self) -> None:
+        """Store it under its digest; durable on return; a blob already stored stays as is."""
+
+    def discard(self) -> None:
+        """Drop it unless committed; calling it again is a no-op."""
+
+
 class BlobStore(Protocol):
     def put(self, sha256: str, data: bytes) -> None:
         """Store ``data`` under its digest; durable on return; storing twice is a no-op."""
+
+    def stage(self) -> StagedBlob:
+        """A new blob to write chunk by chunk, then commit or discard."""
 
     def get(self, sha256: str) -> bytes: ...
 
@@ -49,6 +79,9 @@ class MemoryBlobStore:
         _check_name(sha256)
         self._blobs.setdefault(sha256, bytes(data))
 
+    def stage(self) -> StagedBlob:
+        return _MemoryStagedBlob(self)
+
     def get(self, sha256: str) -> bytes:
         _check_name(sha256)
         try:
@@ -63,6 +96,30 @@ class MemoryBlobStore:
         return sorted(self._blobs)
 
 
+class _MemoryStagedBlob:
+    def __init__(self, store: MemoryBlobStore) -> None:
+        self._store = store
+        self._chunks: list[bytes] = []
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+    def write(self, data: bytes) -> None:
+        self._chunks.append(bytes(data))
+        self._hash.update(data)
+        self.size += len(data)
+
+    def commit(self) -> None:
+        self._store.put(self.sha256, b"".join(self._chunks))
+        self._chunks = []
+
+    def discard(self) -> None:
+        self._chunks = []
+
+
 class FsBlobStore:
     """Blobs in a directory, through the filesystem port."""
 
@@ -71,6 +128,7 @@ class FsBlobStore:
         self._fs = fs
         self._root = root
         self._tmp = posixpath.join(root, "tmp")
+        self._staged = itertools.count()
         if not clean:
             return
         fs.makedirs(self._tmp)
@@ -100,8 +158,28 @@ class FsBlobStore:
             self._fs.unlink(part)  # a torn prefix must not keep the space (or the name)
             raise
         handle.close()
+        self._move_in(part, final)
+
+    def stage(self) -> StagedBlob:
+        part = posixpath.join(self._tmp, f"upload-{next(self._staged)}.part")
+        return _FsStagedBlob(self, self._fs, part)
+
+    def _move_in(self, part: str, final: str) -> None:
+        """Give the fsynced ``part`` its blob name, durably."""
+        directory = posixpath.dirname(final)
+        self._fs.makedirs(directory)
         self._fs.rename(part, final)
         self._fs.fsync_dir(directory)
+
+    def _commit_staged(self, part: str, handle: FileHandle, sha256: str) -> None:
+        final = self._path(sha256)
+        if self._fs.exists(final):  # the same bytes are stored already
+            handle.close()
+            self._fs.unlink(part)
+            return
+        handle.fsync()
+        handle.close()
+        self._move_in(part, final)
 
     def get(self, sha256: str) -> bytes:
         handle = self._fs.open_read(self._path(sha256))
@@ -126,3 +204,42 @@ class FsBlobStore:
                 continue
             found.extend(name for name in filenames if len(name) == 64)
         return sorted(found)
+
+
+class _FsStagedBlob:
+    def __init__(self, store: FsBlobStore, fs: FileSystem, part: str) -> None:
+        self._store = store
+        self._fs = fs
+        self._part = part
+        self._handle: FileHandle | None = fs.open_append(part)
+        self._hash = hashlib.sha256()
+        self._committed = False
+        self.size = 0
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+    def write(self, data: bytes) -> None:
+        self._open_handle().write(data)
+        self._hash.update(data)
+        self.size += len(data)
+
+    def commit(self) -> None:
+        self._store._commit_staged(self._part, self._open_handle(), self.sha256)
+        self._handle = None
+        self._committed = True
+
+    def discard(self) -> None:
+        if self._committed:
+            return
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+        if self._fs.exists(self._part):
+            self._fs.unlink(self._part)
+
+    def _open_handle(self) -> FileHandle:
+        if self._handle is None:
+            raise ValueError(f"{self._part}: the staged blob was committed or discarded")
+        return self._handle

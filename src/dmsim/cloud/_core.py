@@ -15,10 +15,12 @@ retention or part deletion, so a late resend is never stored again.
 **Atomicity.** One upload = one SQLite transaction; blobs are written and fsynced before the
 transaction starts, so a crash (SIGKILL, power loss) leaves the upload entirely visible or not
 at all. A blob written by an upload that never committed is unreferenced and removed when the
-core next opens the data directory (see :mod:`dmsim.cloud._store`). Under load,
-:meth:`CloudCore.group_commit` puts several uploads in one transaction (one fsync for all;
-each upload still atomic in its own savepoint); their acknowledgements must wait until the
-group has committed.
+core next opens the data directory (see :mod:`dmsim.cloud._store`). A large file or streamed
+payload can reach the core as a blob staged on disk while it was received
+(:meth:`CloudCore.stage_blob`): it is committed with the upload, and discarded otherwise.
+Under load, :meth:`CloudCore.group_commit` puts several uploads in one transaction (one fsync
+for all; each upload still atomic in its own savepoint); their acknowledgements must wait
+until the group has committed.
 """
 
 from __future__ import annotations
@@ -38,8 +40,9 @@ from dmsim.errors import CloudError
 from dmsim.storage._fs import FileSystem
 
 from . import _keys
+from ._blobs import StagedBlob
 from ._db import item_from_row
-from ._ingest import NewItems, data_capture_items, file_items, streaming_items
+from ._ingest import NewItems, Payload, data_capture_items, file_items, streaming_items
 from ._queries import (
     SELECT_ITEMS,
     ExportFormat,
@@ -63,6 +66,16 @@ from ._validate import (
 )
 
 __all__ = ["CloudCore"]
+
+
+@contextmanager
+def _disposing(data: bytes | StagedBlob) -> Iterator[None]:
+    """A staged blob handed to ingest is the core's: committed with the upload, else dropped."""
+    try:
+        yield
+    finally:
+        if not isinstance(data, bytes):
+            data.discard()  # a no-op once committed
 
 
 class CloudCore:
@@ -113,38 +126,56 @@ class CloudCore:
             part_id=request.metadata.part_id,
         )
 
-    def ingest_file(
-        self, metadata: UploadMetadata, data: bytes, *, key: str | None, storage_full: bool = False
-    ) -> IngestResult:
-        """FileUpload: the metadata packet and the file's bytes."""
-        return self._ingest(
-            "FileUpload",
-            key,
-            storage_full=storage_full,
-            validate=lambda: validate_file(metadata, data, self._limits),
-            fingerprint_of=lambda: _keys.file_fingerprint(metadata, data),
-            build=lambda file_id, now: file_items(metadata, data, file_id, now),
-            part_id=metadata.part_id,
-        )
+    def stage_blob(self) -> StagedBlob:
+        """A blob to write a file or streamed payload into as it arrives, then hand to
+        :meth:`ingest_file` or :meth:`ingest_streaming` (which commit or discard it); whoever
+        drops it before that must discard it. It may be taken and written on another thread
+        than the core's (the server writes chunks on its event loop as they arrive)."""
+        self._store.refuse_if_read_only()
+        return self._store.blobs.stage()
 
-    def ingest_streaming(
+    def ingest_file(
         self,
-        metadata: DataCaptureUploadMetadata,
-        data: bytes,
+        metadata: UploadMetadata,
+        data: bytes | StagedBlob,
         *,
         key: str | None,
         storage_full: bool = False,
     ) -> IngestResult:
-        """StreamingDataCaptureUpload: the metadata packet and the payload's bytes."""
-        return self._ingest(
-            "StreamingDataCaptureUpload",
-            key,
-            storage_full=storage_full,
-            validate=lambda: validate_streaming(metadata, data, self._limits),
-            fingerprint_of=lambda: _keys.streaming_fingerprint(metadata, data),
-            build=lambda file_id, now: streaming_items(metadata, data, file_id, now),
-            part_id=metadata.upload_metadata.part_id,
-        )
+        """FileUpload: the metadata packet and the file (its bytes, or a staged blob)."""
+        payload = Payload.of(data)
+        with _disposing(data):
+            return self._ingest(
+                "FileUpload",
+                key,
+                storage_full=storage_full,
+                validate=lambda: validate_file(metadata, payload.size, self._limits),
+                fingerprint_of=lambda: _keys.file_fingerprint(metadata, payload.sha256),
+                build=lambda file_id, now: file_items(metadata, payload, file_id, now),
+                part_id=metadata.part_id,
+            )
+
+    def ingest_streaming(
+        self,
+        metadata: DataCaptureUploadMetadata,
+        data: bytes | StagedBlob,
+        *,
+        key: str | None,
+        storage_full: bool = False,
+    ) -> IngestResult:
+        """StreamingDataCaptureUpload: the metadata packet and the payload (its bytes, or a
+        staged blob)."""
+        payload = Payload.of(data)
+        with _disposing(data):
+            return self._ingest(
+                "StreamingDataCaptureUpload",
+                key,
+                storage_full=storage_full,
+                validate=lambda: validate_streaming(metadata, payload.size, self._limits),
+                fingerprint_of=lambda: _keys.streaming_fingerprint(metadata, payload.sha256),
+                build=lambda file_id, now: streaming_items(metadata, payload, file_id, now),
+                part_id=metadata.upload_metadata.part_id,
+            )
 
     def _ingest(
         self,

@@ -1,7 +1,8 @@
 """From validated upload messages to database rows and blobs (pure: no I/O).
 
 Each row is a dict keyed by ``items`` column names. Binary payloads and files become blobs
-named by their SHA-256; the row keeps the client's file name only as metadata. For readings
+named by their SHA-256 (a :class:`Payload`: the bytes, or a blob the server staged on disk as
+they arrived); the row keeps the client's file name only as metadata. For readings
 the ``raw`` column keeps the ``SensorData`` exactly as received (unknown fields included,
 the binary payload removed since it lives in the blob).
 """
@@ -27,11 +28,19 @@ from viam.proto.app.datasync import (
     UploadMetadata,
 )
 
+from ._blobs import StagedBlob
 from ._keys import item_id_for
 from ._reading_id import decode_reading_id
 from ._records import iso_from_ns
 
-__all__ = ["NewItems", "data_capture_items", "file_items", "streaming_items", "struct_to_json"]
+__all__ = [
+    "NewItems",
+    "Payload",
+    "data_capture_items",
+    "file_items",
+    "streaming_items",
+    "struct_to_json",
+]
 
 _MIME_BY_ENUM = {
     MimeType.MIME_TYPE_IMAGE_JPEG: "image/jpeg",
@@ -50,12 +59,27 @@ _MIME_BY_EXTENSION = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Payload:
+    """A binary payload or a file: its digest and size, and its bytes or the staged blob."""
+
+    sha256: str
+    size: int
+    content: bytes | StagedBlob
+
+    @classmethod
+    def of(cls, data: bytes | StagedBlob) -> Payload:
+        if isinstance(data, bytes):
+            return cls(hashlib.sha256(data).hexdigest(), len(data), data)
+        return cls(data.sha256, data.size, data)
+
+
 @dataclass(slots=True)
 class NewItems:
-    """Rows to insert for one upload and the blobs they point at."""
+    """Rows to insert for one upload and the blobs they point at (by digest)."""
 
     rows: list[dict[str, Any]] = field(default_factory=list)
-    blobs: dict[str, bytes] = field(default_factory=dict)
+    blobs: dict[str, bytes | StagedBlob] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -152,11 +176,10 @@ def _set_identity(row: dict[str, Any], message: SensorData | SensorMetadata) -> 
         row["reading_seq"] = identity.seq
 
 
-def _add_blob(items: NewItems, row: dict[str, Any], payload: bytes) -> None:
-    sha256 = hashlib.sha256(payload).hexdigest()
-    items.blobs[sha256] = payload
-    row["blob_sha256"] = sha256
-    row["size"] = len(payload)
+def _add_blob(items: NewItems, row: dict[str, Any], payload: Payload) -> None:
+    items.blobs[payload.sha256] = payload.content
+    row["blob_sha256"] = payload.sha256
+    row["size"] = payload.size
 
 
 def data_capture_items(
@@ -180,12 +203,14 @@ def data_capture_items(
             without_payload.CopyFrom(sensor_data)
             without_payload.ClearField("binary")
             row["raw"] = without_payload.SerializeToString(deterministic=True)
-            _add_blob(items, row, sensor_data.binary)
+            _add_blob(items, row, Payload.of(sensor_data.binary))
         items.rows.append(row)
     return items
 
 
-def file_items(metadata: UploadMetadata, data: bytes, file_id: str, received_ns: int) -> NewItems:
+def file_items(
+    metadata: UploadMetadata, payload: Payload, file_id: str, received_ns: int
+) -> NewItems:
     row = _common(metadata, "file", file_id, received_ns)
     row["item_id"] = item_id_for(file_id, 0)
     _set_times(row, None, None)
@@ -196,13 +221,13 @@ def file_items(metadata: UploadMetadata, data: bytes, file_id: str, received_ns:
         row["captured_ns"] = file_time
         row["captured_at"] = iso_from_ns(file_time)
     items = NewItems()
-    _add_blob(items, row, data)
+    _add_blob(items, row, payload)
     items.rows.append(row)
     return items
 
 
 def streaming_items(
-    metadata: DataCaptureUploadMetadata, data: bytes, file_id: str, received_ns: int
+    metadata: DataCaptureUploadMetadata, payload: Payload, file_id: str, received_ns: int
 ) -> NewItems:
     row = _common(metadata.upload_metadata, "binary", file_id, received_ns)
     row["item_id"] = item_id_for(file_id, 0)
@@ -211,6 +236,6 @@ def streaming_items(
     _set_identity(row, metadata.sensor_metadata)
     row["raw"] = SensorData(metadata=metadata.sensor_metadata).SerializeToString(deterministic=True)
     items = NewItems()
-    _add_blob(items, row, data)
+    _add_blob(items, row, payload)
     items.rows.append(row)
     return items

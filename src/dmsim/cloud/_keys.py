@@ -14,9 +14,12 @@ that no two different requests share an encoding:
 - DataCaptureUpload: every ``SensorData`` serialized deterministically (map keys sorted),
   *including unknown fields* — so dmsim's reading identity (field 71000) and the reading's
   timestamps take part;
-- FileUpload: ``file_name`` and the file's bytes;
+- FileUpload: ``file_name`` and the SHA-256 of the file's bytes;
 - StreamingDataCaptureUpload: the ``SensorMetadata`` (deterministic, incl. unknown fields)
-  and the payload bytes.
+  and the SHA-256 of the payload's bytes.
+
+(A file or streamed payload counts by its digest because the server hashes it as it arrives
+and never holds it whole; the digest is also the blob's name.)
 
 Tags, dataset ids, ``file_extension`` and ``method_parameters`` are *not* covered: a resend
 that only changes those is still the same data.
@@ -72,15 +75,15 @@ def data_capture_fingerprint(request: DataCaptureUploadRequest) -> str:
     return _digest(parts)
 
 
-def file_fingerprint(metadata: UploadMetadata, data: bytes) -> str:
+def file_fingerprint(metadata: UploadMetadata, data_sha256: str) -> str:
     parts = _identity_parts("FileUpload", metadata)
-    parts += [metadata.file_name.encode(), data]
+    parts += [metadata.file_name.encode(), data_sha256.encode()]
     return _digest(parts)
 
 
-def streaming_fingerprint(metadata: DataCaptureUploadMetadata, data: bytes) -> str:
+def streaming_fingerprint(metadata: DataCaptureUploadMetadata, data_sha256: str) -> str:
     parts = _identity_parts("StreamingDataCaptureUpload", metadata.upload_metadata)
-    parts += [metadata.sensor_metadata.SerializeToString(deterministic=True), data]
+    parts += [metadata.sensor_metadata.SerializeToString(deterministic=True), data_sha256.encode()]
     return _digest(parts)
 
 

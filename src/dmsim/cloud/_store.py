@@ -92,8 +92,11 @@ class Store:
             row["upload_key"] = upload_key
         columns = list(first)
         try:
-            for sha256, payload in items.blobs.items():
-                self.blobs.put(sha256, payload)
+            for sha256, content in items.blobs.items():
+                if isinstance(content, bytes):
+                    self.blobs.put(sha256, content)
+                else:
+                    content.commit()
             with self._transaction():
                 self.conn.execute(
                     _INSERT_UPLOAD, (*upload, first["received_ns"], len(items.rows), items.size)

@@ -179,8 +179,8 @@ def validate_data_capture(request: DataCaptureUploadRequest, limits: CloudLimits
         _check_sensor_times(sensor_data.metadata, f"{where}.metadata")
 
 
-def validate_file(metadata: UploadMetadata, data: bytes, limits: CloudLimits) -> None:
-    """FileUpload: metadata of type FILE (or unspecified), a non-empty file."""
+def validate_file(metadata: UploadMetadata, size: int, limits: CloudLimits) -> None:
+    """FileUpload: metadata of type FILE (or unspecified), a non-empty file of ``size`` bytes."""
     _check_metadata(metadata, "metadata", limits)
     if metadata.type not in (_FILE, _UNSPECIFIED):
         raise _invalid(
@@ -188,20 +188,21 @@ def validate_file(metadata: UploadMetadata, data: bytes, limits: CloudLimits) ->
             "(expected DATA_TYPE_FILE)"
         )
     _check_timestamps(metadata, ("file_create_time", "file_modify_time"), "metadata")
-    _check_stream_size(len(data), "FileUpload", limits)
-    if not data:
+    _check_stream_size(size, "FileUpload", limits)
+    if not size:
         raise _invalid("file_contents: empty file")
 
 
-def validate_streaming(
-    metadata: DataCaptureUploadMetadata, data: bytes, limits: CloudLimits
-) -> None:
-    """StreamingDataCaptureUpload: upload_metadata present and BINARY, a non-empty payload."""
+def validate_streaming(metadata: DataCaptureUploadMetadata, size: int, limits: CloudLimits) -> None:
+    """StreamingDataCaptureUpload: upload_metadata present and BINARY, a non-empty payload of
+    ``size`` bytes."""
     if not metadata.HasField("upload_metadata"):
         raise _invalid("metadata.upload_metadata: missing")
-    size = metadata.ByteSize()
-    if size > limits.max_metadata_bytes:
-        raise _invalid(f"metadata: {size} bytes exceeds the {limits.max_metadata_bytes}-byte limit")
+    metadata_size = metadata.ByteSize()
+    if metadata_size > limits.max_metadata_bytes:
+        raise _invalid(
+            f"metadata: {metadata_size} bytes exceeds the {limits.max_metadata_bytes}-byte limit"
+        )
     md = metadata.upload_metadata
     _check_metadata(md, "metadata.upload_metadata", limits)
     if md.type != _BINARY:
@@ -210,8 +211,8 @@ def validate_streaming(
             "StreamingDataCaptureUpload (expected DATA_TYPE_BINARY_SENSOR)"
         )
     _check_sensor_times(metadata.sensor_metadata, "metadata.sensor_metadata")
-    _check_stream_size(len(data), "StreamingDataCaptureUpload", limits)
-    if not data:
+    _check_stream_size(size, "StreamingDataCaptureUpload", limits)
+    if not size:
         raise _invalid("data: empty payload")
 
 

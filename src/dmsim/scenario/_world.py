@@ -24,7 +24,8 @@ from typing import Any
 from viam.proto.app.datasync import SensorData
 
 from dmsim.capture import sensor_data_digest
-from dmsim.cloud import CloudCore, RpcFaultPlan
+from dmsim.cloud import CloudCore, RpcFaultPlan, StagedBlob
+from dmsim.errors import InternalError
 from dmsim.net import SimCloudTransport, SimLink
 from dmsim.runtime import ProcessKilled, RngTree, SimKernel, SimRuntime, Trace, TraceEvent
 from dmsim.service import DataManager
@@ -62,7 +63,11 @@ class _RecordingCloud(CloudCore):
             self._stored(identity_of(reading), sensor_data_digest(reading), key, result.duplicate)
         return result
 
-    def ingest_streaming(self, metadata: Any, data: bytes, *, key: str | None, **kw: Any) -> Any:
+    def ingest_streaming(
+        self, metadata: Any, data: bytes | StagedBlob, *, key: str | None, **kw: Any
+    ) -> Any:
+        if not isinstance(data, bytes):  # only the gRPC server stages payloads on disk
+            raise InternalError("the simulated cloud is handed streamed payloads as bytes")
         result = super().ingest_streaming(metadata, data, key=key, **kw)
         reading = SensorData(metadata=metadata.sensor_metadata, binary=data)
         rid = identity_from_bytes(metadata.sensor_metadata.SerializeToString())

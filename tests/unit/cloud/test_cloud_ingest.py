@@ -3,6 +3,7 @@ capacity, and what reaches the disk."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from tests.unit.cloud.cloud_kit import T0, Clock, with_identity
 from viam.proto.app.datasync import DataCaptureUploadRequest
 
-from dmsim.cloud import CaptureFilter, CloudCore
+from dmsim.cloud import CaptureFilter, CloudCore, StagedBlob
 from dmsim.cloud.samples import (
     Box,
     binary_request,
@@ -209,6 +210,59 @@ def test_disk_full_while_writing_a_blob_stores_nothing(tmp_path: Path, clock: Cl
         cloud.close()
 
 
+def _staged(cloud: CloudCore, *chunks: bytes) -> StagedBlob:
+    blob = cloud.stage_blob()
+    for chunk in chunks:
+        blob.write(chunk)
+    return blob
+
+
+@pytest.mark.parametrize("on_disk", [True, False], ids=["directory", "memory"])
+def test_a_staged_payload_is_committed_with_its_upload_or_discarded(
+    tmp_path: Path, clock: Clock, on_disk: bool
+) -> None:
+    cloud = CloudCore(clock=clock, data_dir=str(tmp_path) if on_disk else None)
+    try:
+        cloud.ingest_file(file_metadata("a.bin"), _staged(cloud, b"hello ", b"world"), key="a")
+        (item,) = cloud.query()
+        assert cloud.read_blob(item.item_id) == b"hello world"
+        assert (item.size, item.blob_sha256) == (11, hashlib.sha256(b"hello world").hexdigest())
+        resent = _staged(cloud, b"hello world")
+        assert cloud.ingest_file(file_metadata("a.bin"), resent, key="a").duplicate
+        cloud.ingest_streaming(streaming_metadata(), _staged(cloud, b"hello world"), key="b")
+        with pytest.raises(CloudError, match="file_contents: empty file"):
+            cloud.ingest_file(file_metadata("e"), _staged(cloud), key="e")
+        assert cloud.count() == 2
+        if on_disk:
+            assert not list((tmp_path / "blobs" / "tmp").iterdir())
+            stored = [p for p in (tmp_path / "blobs").rglob("*") if p.is_file()]
+            assert [p.name for p in stored] == [item.blob_sha256]
+    finally:
+        cloud.close()
+
+
+def test_a_keyless_file_is_the_same_upload_staged_or_in_bytes(core: CloudCore) -> None:
+    first = core.ingest_file(file_metadata("f"), b"same bytes", key=None)
+    again = core.ingest_file(file_metadata("f"), _staged(core, b"same ", b"bytes"), key=None)
+    assert again.duplicate
+    assert again.file_id == first.file_id
+
+
+def test_disk_full_while_staging_leaves_nothing_behind(tmp_path: Path, clock: Clock) -> None:
+    fs = SimFS(capacity_bytes=64 * 1024, rng=RngTree(3), wall_clock=lambda: 0)
+    cloud = CloudCore(clock=clock, data_dir=str(tmp_path), fs=fs)
+    try:
+        blob = cloud.stage_blob()
+        with pytest.raises(OSError, match="No space left on device"):
+            blob.write(b"z" * 100_000)
+        blob.discard()
+        assert fs.listdir(str(tmp_path / "blobs" / "tmp")) == []
+        cloud.ingest_file(file_metadata("small"), _staged(cloud, b"small"), key="small")
+        assert cloud.count() == 1
+    finally:
+        cloud.close()
+
+
 def test_blob_is_durable_before_the_row_commits(tmp_path: Path, clock: Clock) -> None:
     fs = SimFS(capacity_bytes=10**7, rng=RngTree(2), wall_clock=lambda: 0)
     cloud = CloudCore(clock=clock, data_dir=str(tmp_path), fs=fs)
@@ -267,6 +321,8 @@ def test_read_only_core_refuses_writes(tmp_path: Path, clock: Clock) -> None:
             reader.ingest_file(file_metadata("f"), b"x", key="k")
         with pytest.raises(CloudError, match="FAILED_PRECONDITION"):
             reader.delete_part("p")
+        with pytest.raises(CloudError, match="FAILED_PRECONDITION"):
+            reader.stage_blob()
         assert reader.count() == 0
     finally:
         reader.close()

@@ -14,7 +14,7 @@ def test_public_names() -> None:
             "CloudStatistics", "DataKind", "DataSyncService", "ExportFormat", "FaultAction",
             "FaultKind", "FaultPlanStatistics", "FaultStatus", "GrpcTransport",
             "GrpcTransportStatistics", "HostStatistics", "IngestResult", "RetentionDeletion",
-            "RetentionPolicy", "RpcFault", "RpcFaultPlan", "SqlResult", "StoredItem",
+            "RetentionPolicy", "RpcFault", "RpcFaultPlan", "SqlResult", "StagedBlob", "StoredItem",
             "TimelineEntry", "TlsFiles",
             "ensure_certificate",
         ]
