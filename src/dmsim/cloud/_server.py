@@ -21,6 +21,11 @@ HTTP/2 layer itself, which closes that connection; the server carries on.
 
 To refuse an oversized body from its prefix the receiver reads the HTTP/2 stream under
 grpclib's server ``Stream`` (``stream._stream``) instead of ``recv_message``; a test pins it.
+
+A FileUpload or StreamingDataCaptureUpload payload is written to a blob staged on disk chunk by
+chunk as it arrives (:meth:`CloudCore.stage_blob`), so memory holds a message at a time, not
+the upload; the core commits that blob with the upload or discards it, and a call dropped
+before it reached the core discards it here.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import asyncio
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from google.protobuf.message import DecodeError, Message
@@ -50,9 +56,11 @@ from viam.proto.app.datasync import (
 from dmsim.errors import CloudError
 from dmsim.sync._transport import IDEMPOTENCY_HEADER
 
+from ._blobs import StagedBlob
 from ._faults import FaultAction
 from ._host import CloudHost
 from ._records import IngestResult
+from ._store import storage_error
 
 __all__ = ["DataSyncService", "api_key_problem"]
 
@@ -60,6 +68,19 @@ log = logging.getLogger(__name__)
 M = TypeVar("M", bound=Message)
 _Ingest = Callable[[str | None, bool], IngestResult]
 _PREFIX = 5  # gRPC message prefix: compressed flag + 4-byte length
+
+
+@dataclass(frozen=True, slots=True)
+class _Received:
+    """A request read in full: how to ingest it, and the blob its payload was staged in."""
+
+    ingest: _Ingest
+    staged: StagedBlob | None = None
+
+    def drop(self) -> None:
+        """The call ends without reaching the core: nothing of it stays on disk."""
+        if self.staged is not None:
+            self.staged.discard()
 
 
 def api_key_problem(api_key: str) -> str | None:
@@ -177,7 +198,7 @@ class DataSyncService(DataSyncServiceBase):
     async def DataCaptureUpload(
         self, stream: Stream[DataCaptureUploadRequest, DataCaptureUploadResponse]
     ) -> None:
-        async def receive(rx: _Receiver) -> _Ingest:
+        async def receive(rx: _Receiver) -> _Received:
             limits = self._host.core.limits
             request = await rx.message(
                 DataCaptureUploadRequest,
@@ -194,20 +215,25 @@ class DataSyncService(DataSyncServiceBase):
                     Status.UNIMPLEMENTED,
                     f"DataCaptureUpload takes exactly one DataCaptureUploadRequest, got {got}",
                 )
-            return lambda key, full: self._host.core.ingest_data_capture(
-                request, key=key, storage_full=full
+            return _Received(
+                lambda key, full: self._host.core.ingest_data_capture(
+                    request, key=key, storage_full=full
+                )
             )
 
         await self._serve(stream, "DataCaptureUpload", receive, DataCaptureUploadResponse)
 
     async def FileUpload(self, stream: Stream[FileUploadRequest, FileUploadResponse]) -> None:
-        async def receive(rx: _Receiver) -> _Ingest:
-            metadata, data = await self._receive_stream(
+        async def receive(rx: _Receiver) -> _Received:
+            metadata, staged = await self._receive_stream(
                 rx, FileUploadRequest, "file_contents", lambda p: p.file_contents.data
             )
             assert isinstance(metadata, UploadMetadata)
-            return lambda key, full: self._host.core.ingest_file(
-                metadata, data, key=key, storage_full=full
+            return _Received(
+                lambda key, full: self._host.core.ingest_file(
+                    metadata, staged, key=key, storage_full=full
+                ),
+                staged,
             )
 
         await self._serve(stream, "FileUpload", receive, FileUploadResponse)
@@ -216,13 +242,16 @@ class DataSyncService(DataSyncServiceBase):
         self,
         stream: Stream[StreamingDataCaptureUploadRequest, StreamingDataCaptureUploadResponse],
     ) -> None:
-        async def receive(rx: _Receiver) -> _Ingest:
-            metadata, data = await self._receive_stream(
+        async def receive(rx: _Receiver) -> _Received:
+            metadata, staged = await self._receive_stream(
                 rx, StreamingDataCaptureUploadRequest, "data", lambda p: p.data
             )
             assert isinstance(metadata, DataCaptureUploadMetadata)
-            return lambda key, full: self._host.core.ingest_streaming(
-                metadata, data, key=key, storage_full=full
+            return _Received(
+                lambda key, full: self._host.core.ingest_streaming(
+                    metadata, staged, key=key, storage_full=full
+                ),
+                staged,
             )
 
         await self._serve(
@@ -237,8 +266,9 @@ class DataSyncService(DataSyncServiceBase):
         packet_type: type[M],
         data_field: str,
         payload: Callable[[Any], bytes],
-    ) -> tuple[Message, bytes]:
-        """First packet the metadata, then only ``data_field`` packets."""
+    ) -> tuple[Message, StagedBlob]:
+        """First packet the metadata, then only ``data_field`` packets, their payloads written
+        to a staged blob as they arrive."""
         limits = self._host.core.limits
         total = limits.max_stream_bytes + limits.max_metadata_bytes
         name = packet_type.__name__
@@ -250,23 +280,30 @@ class DataSyncService(DataSyncServiceBase):
             raise GRPCError(
                 Status.INVALID_ARGUMENT, f"{name}[0]: first packet must be metadata, got {got}"
             )
-        chunks: list[bytes] = []
-        index = 0
-        while (
-            packet := await rx.message(
-                packet_type, limit=limits.max_message_bytes, total_limit=total
-            )
-        ) is not None:
-            index += 1
-            kind = packet.WhichOneof("upload_packet")
-            if kind != data_field:
-                raise GRPCError(
-                    Status.INVALID_ARGUMENT,
-                    f"{name}[{index}]: expected {data_field}, got {kind or 'an empty packet'}",
+        staged = self._host.core.stage_blob()
+        try:
+            index = 0
+            while (
+                packet := await rx.message(
+                    packet_type, limit=limits.max_message_bytes, total_limit=total
                 )
-            chunks.append(payload(packet))
+            ) is not None:
+                index += 1
+                kind = packet.WhichOneof("upload_packet")
+                if kind != data_field:
+                    raise GRPCError(
+                        Status.INVALID_ARGUMENT,
+                        f"{name}[{index}]: expected {data_field}, got {kind or 'an empty packet'}",
+                    )
+                try:
+                    staged.write(payload(packet))
+                except OSError as error:
+                    raise storage_error(error) from error
+        except BaseException:
+            staged.discard()
+            raise
         metadata: Message = first.metadata
-        return metadata, b"".join(chunks)
+        return metadata, staged
 
     def _authenticate(self, metadata: Any) -> None:
         if self._api_key is None:
@@ -286,7 +323,7 @@ class DataSyncService(DataSyncServiceBase):
         self,
         stream: Stream[Any, Any],
         rpc: str,
-        receive: Callable[[_Receiver], Awaitable[_Ingest]],
+        receive: Callable[[_Receiver], Awaitable[_Received]],
         response_type: type[Message],
     ) -> None:
         self._authenticate(stream.metadata)
@@ -297,11 +334,15 @@ class DataSyncService(DataSyncServiceBase):
         outcome, detail = "cancelled", ""
         try:
             rx = _Receiver(self, stream, action)
-            ingest = await receive(rx)
-            await rx.trigger()  # a stall/restart past the end of the request fires here
-            if action.kind == "reject":
-                raise GRPCError(Status[action.code], action.message)
-            result = await self._commit(ingest, key, action)
+            received = await receive(rx)
+            try:
+                await rx.trigger()  # a stall/restart past the end of the request fires here
+                if action.kind == "reject":
+                    raise GRPCError(Status[action.code], action.message)
+            except BaseException:
+                received.drop()
+                raise
+            result = await self._commit(received.ingest, key, action)
             outcome = "cancelled-after-commit"  # until the ack is out
             await self._acknowledge(stream, action, result, response_type)
             if action.kind == "drop_ack":

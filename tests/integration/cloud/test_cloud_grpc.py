@@ -332,6 +332,7 @@ def test_bad_input_gets_a_precise_status(
             assert error.status == status
             assert message in (error.message or "")
             assert server.host.core.count() == 0
+            assert not list((tmp_path / "blobs" / "tmp").iterdir())  # nothing staged is left
             await _assert_healthy(server)
 
     run(scenario())

@@ -11,6 +11,7 @@ import json
 import signal
 import socket
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -126,6 +127,44 @@ def test_sigkill_mid_stream_leaves_no_partial_or_duplicate_record(tmp_path: Path
         (record,) = _query(data)
         assert record["size"] == len(BIG)
     assert not list((data / "blobs" / "tmp").iterdir())
+
+
+def _peak_rss(pid: int) -> int:
+    """The process's peak resident set size so far, in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmHWM for pid {pid}")
+
+
+@pytest.mark.parametrize("rpc", ["FileUpload", "StreamingDataCaptureUpload"])
+def test_a_large_upload_streams_to_disk_in_bounded_memory(tmp_path: Path, rpc: str) -> None:
+    chunk, chunks = 1024 * 1024, 96
+    data = tmp_path / "cloud"
+
+    async def upload(port: int) -> None:
+        async def payload() -> AsyncIterator[bytes]:
+            for index in range(chunks):
+                yield bytes([index]) * chunk
+
+        client = GrpcTransport(port=port, timeout=60, chunk_size=chunk)
+        try:
+            if rpc == "FileUpload":
+                await client.file_upload(file_metadata("big.bin"), payload(), key="big")
+            else:
+                await client.streaming_data_capture_upload(
+                    streaming_metadata(), payload(), key="big"
+                )
+        finally:
+            await client.close()
+
+    with serve_process(data) as server:
+        before = _peak_rss(server.process.pid)
+        asyncio.run(upload(server.grpc_port))
+        growth = _peak_rss(server.process.pid) - before
+        assert growth < 24 * chunk, f"peak RSS grew by {growth / chunk:.0f} MiB"
+    (record,) = _query(data)
+    assert record["size"] == chunk * chunks
 
 
 async def _upload_until_ok(port: int, key: str, deadline_s: float = 20.0) -> tuple[str, int]:

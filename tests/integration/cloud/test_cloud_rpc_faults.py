@@ -127,6 +127,7 @@ def test_fault_outcome_and_exactly_once_after_resend(tmp_path: Path, case: Case)
             (item,) = core.query()
             assert core.read_blob(item.item_id) == PAYLOAD
             assert plan.timeline()[-1].outcome == ("duplicate" if case.stored else "ok")
+        assert not list((tmp_path / "blobs" / "tmp").iterdir())  # nothing staged is left
 
     asyncio.run(scenario())
 
