@@ -85,6 +85,8 @@ class CloudHost:
             self._grouped += len(group)
             self._largest = max(self._largest, len(group))
             for (_, future), outcome in zip(group, outcomes, strict=True):
+                if future.cancelled():  # its caller stopped waiting; the outcome stands
+                    continue
                 if isinstance(outcome, Exception):
                     future.set_exception(outcome)
                 else:

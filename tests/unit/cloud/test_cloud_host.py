@@ -56,3 +56,26 @@ def test_a_caller_that_gives_up_still_gets_its_upload_committed() -> None:
             host.close()
 
     asyncio.run(scenario())
+
+
+def test_a_waiter_cancelled_twice_does_not_stop_the_rest_of_its_group() -> None:
+    """A call cancelled again while it waits for its commit cancels the commit's future; the
+    others in that group must still get their results (they were left waiting forever)."""
+
+    async def scenario() -> None:
+        host = CloudHost(CloudCore(clock=lambda: 1.7e9), runtime=RealRuntime())
+        try:
+
+            def upload(i: int) -> IngestResult:
+                return host.core.ingest_data_capture(tabular_request([{"i": i}]), key=f"k{i}")
+
+            first, gone, last = (host.submit(lambda i=i: upload(i)) for i in range(3))  # type: ignore[misc]
+            gone.cancel()
+            async with asyncio.timeout(10):
+                await asyncio.gather(first, last)
+                await host.submit(lambda: upload(3))
+            assert host.core.count() == 4
+        finally:
+            host.close()
+
+    asyncio.run(scenario())
