@@ -1,7 +1,8 @@
 """Network faults: a simulated link and transport on the runtime port, and a real TCP fault proxy.
 
 - :class:`SimLink`: a device↔cloud link on simulated time (up/down schedule, connectivity-trace
-  replay, latency, jitter, bandwidth, loss, reset after N bytes; seeded, traced).
+  replay, scheduled impairments, latency, jitter, bandwidth, loss, reset after N bytes;
+  seeded, traced).
 - :class:`SimCloudTransport`: the cloud transport port over a :class:`SimLink` to an in-process
   cloud core, with client-side ok/fail/unknown outcomes recorded per attempt.
 - :class:`FaultProxy`, :class:`ProxyApi`: a real asyncio TCP proxy with Toxiproxy-style toxics,
@@ -10,7 +11,7 @@
 
 from ._api import ProxyApi
 from ._conntrace import ConnectivityRow, load_connectivity_trace, parse_connectivity_trace
-from ._params import Direction, DirectionParams, DownWindow, LinkParams, OutageModel
+from ._params import Direction, DirectionParams, DownWindow, Impairment, LinkParams, OutageModel
 from ._profiles import PROFILES, LinkProfile, profile
 from ._proxy import FaultProxy, ProxyEvent, ProxyStatistics, parse_address
 from ._schedule import (
@@ -58,6 +59,7 @@ __all__ = [
     "DirectionParams",
     "DownWindow",
     "FaultProxy",
+    "Impairment",
     "LinkDownError",
     "LinkParams",
     "LinkProfile",

@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from dmsim.errors import ConfigError, Problem
 
-__all__ = ["Direction", "DirectionParams", "DownWindow", "LinkParams", "OutageModel"]
+__all__ = ["Direction", "DirectionParams", "DownWindow", "Impairment", "LinkParams", "OutageModel"]
 
 
 class Direction(StrEnum):
@@ -43,32 +43,14 @@ class DirectionParams:
 
     def problems(self, where: str) -> list[Problem]:
         """Every invalid field, named under ``where``."""
-        out: list[Problem] = []
-        prefix = f"{where}." if where else ""
-        if not _finite_at_least(self.latency, 0.0):
-            out.append(Problem(f"{prefix}latency", f"must be >= 0 seconds, got {self.latency!r}"))
-        if not _finite_at_least(self.jitter, 0.0):
-            out.append(Problem(f"{prefix}jitter", f"must be >= 0 seconds, got {self.jitter!r}"))
-        if self.bandwidth is not None and not (
-            _finite_at_least(self.bandwidth, 0.0) and self.bandwidth > 0
-        ):
-            out.append(
-                Problem(f"{prefix}bandwidth", f"must be > 0 bytes/s, got {self.bandwidth!r}")
-            )
-        if not (_finite_at_least(self.loss, 0.0) and self.loss <= 1.0):
-            out.append(Problem(f"{prefix}loss", f"must be in [0, 1], got {self.loss!r}"))
-        if self.reset_after_bytes is not None and (
-            isinstance(self.reset_after_bytes, bool)
-            or not isinstance(self.reset_after_bytes, int)
-            or self.reset_after_bytes < 0
-        ):
-            out.append(
-                Problem(
-                    f"{prefix}reset_after_bytes",
-                    f"must be a whole number of bytes >= 0, got {self.reset_after_bytes!r}",
-                )
-            )
-        return out
+        return _effect_problems(
+            where,
+            latency=self.latency,
+            jitter=self.jitter,
+            bandwidth=self.bandwidth,
+            loss=self.loss,
+            reset_after_bytes=self.reset_after_bytes,
+        )
 
     def transmit_seconds(self, nbytes: int) -> float:
         """Serialisation time of ``nbytes`` at this direction's bandwidth."""
@@ -97,16 +79,42 @@ class DownWindow:
     fault_id: str = ""
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.start) and self.start >= 0):
-            raise ConfigError(
-                Problem("start", f"must be >= 0 seconds, got {self.start!r}"),
-                source=f"down window {self.fault_id or '?'}",
-            )
-        if not (self.end > self.start):
-            raise ConfigError(
-                Problem("end", f"must be after start ({self.start!r}), got {self.end!r}"),
-                source=f"down window {self.fault_id or '?'}",
-            )
+        problems = _window_problems(self.start, self.end)
+        if problems:
+            raise ConfigError(problems, source=f"down window {self.fault_id or '?'}")
+
+
+@dataclass(frozen=True, slots=True)
+class Impairment:
+    """A scheduled impairment over ``[start, end)``, in ``directions``, on top of the link's
+    base (the profile, or the connectivity trace's row): ``latency`` and ``jitter`` are extra
+    seconds, ``loss`` an extra stage that loses messages independently, ``bandwidth`` and
+    ``reset_after_bytes`` caps. Fields left at their defaults change nothing; an impairment
+    never takes the link down or brings it up."""
+
+    start: float
+    end: float
+    fault_id: str = ""
+    directions: frozenset[Direction] = frozenset(Direction)
+    latency: float = 0.0
+    jitter: float = 0.0
+    loss: float = 0.0
+    bandwidth: float | None = None
+    reset_after_bytes: int | None = None
+
+    def __post_init__(self) -> None:
+        problems = _window_problems(self.start, self.end) + _effect_problems(
+            "",
+            latency=self.latency,
+            jitter=self.jitter,
+            bandwidth=self.bandwidth,
+            loss=self.loss,
+            reset_after_bytes=self.reset_after_bytes,
+        )
+        if not self.directions:
+            problems.append(Problem("directions", "must name at least one direction"))
+        if problems:
+            raise ConfigError(problems, source=f"impairment {self.fault_id or '?'}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +131,47 @@ class OutageModel:
                 raise ConfigError(
                     Problem(name, f"must be > 0 seconds, got {value!r}"), source="outage model"
                 )
+
+
+def _window_problems(start: float, end: float) -> list[Problem]:
+    if not (math.isfinite(start) and start >= 0):
+        return [Problem("start", f"must be >= 0 seconds, got {start!r}")]
+    if not (end > start):
+        return [Problem("end", f"must be after start ({start!r}), got {end!r}")]
+    return []
+
+
+def _effect_problems(
+    where: str,
+    *,
+    latency: float,
+    jitter: float,
+    bandwidth: float | None,
+    loss: float,
+    reset_after_bytes: int | None,
+) -> list[Problem]:
+    out: list[Problem] = []
+    prefix = f"{where}." if where else ""
+    if not _finite_at_least(latency, 0.0):
+        out.append(Problem(f"{prefix}latency", f"must be >= 0 seconds, got {latency!r}"))
+    if not _finite_at_least(jitter, 0.0):
+        out.append(Problem(f"{prefix}jitter", f"must be >= 0 seconds, got {jitter!r}"))
+    if bandwidth is not None and not (_finite_at_least(bandwidth, 0.0) and bandwidth > 0):
+        out.append(Problem(f"{prefix}bandwidth", f"must be > 0 bytes/s, got {bandwidth!r}"))
+    if not (_finite_at_least(loss, 0.0) and loss <= 1.0):
+        out.append(Problem(f"{prefix}loss", f"must be in [0, 1], got {loss!r}"))
+    if reset_after_bytes is not None and (
+        isinstance(reset_after_bytes, bool)
+        or not isinstance(reset_after_bytes, int)
+        or reset_after_bytes < 0
+    ):
+        out.append(
+            Problem(
+                f"{prefix}reset_after_bytes",
+                f"must be a whole number of bytes >= 0, got {reset_after_bytes!r}",
+            )
+        )
+    return out
 
 
 def _finite_at_least(value: object, low: float) -> bool:

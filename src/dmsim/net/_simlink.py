@@ -6,8 +6,8 @@ manual :meth:`SimLink.set_up` can cut a transfer short beyond that plan. Every t
 exactly two numbers from its direction's RNG stream, whatever the parameters, so changing a
 profile does not shift the random stream of later transfers.
 
-Parameter changes from a connectivity trace apply to transfers that start after them; a link
-going down aborts the transfers in flight.
+Parameter changes from a connectivity trace or an impairment apply to transfers that start after
+them; a link going down aborts the transfers in flight.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from dmsim.errors import InternalError
 from dmsim.runtime import RngTree, Runtime, Task, Trace
 
 from ._conntrace import ConnectivityRow
-from ._params import Direction, DownWindow, LinkParams
+from ._params import Direction, DownWindow, Impairment, LinkParams
 from ._profiles import LinkProfile, profile
 from ._timeline import LinkState, LinkTimeline, TransferEnd, plan_transfer, settle
 
@@ -101,6 +101,7 @@ class SimLink:
         profile: LinkProfile | str = "lan",
         down_windows: Sequence[DownWindow] = (),
         connectivity: Sequence[ConnectivityRow] = (),
+        impairments: Sequence[Impairment] = (),
         trace: Trace | None = None,
         name: str = "link",
     ) -> None:
@@ -112,6 +113,7 @@ class SimLink:
             self._profile,
             down_windows=down_windows,
             connectivity=connectivity,
+            impairments=impairments,
             outage_rng=rng.child("outages").numpy(),
         )
         self._lanes = {d: _Lane(rng.child(d.value).numpy()) for d in Direction}

@@ -1,9 +1,23 @@
 """The link's known future, and the arithmetic of one transfer: pure, no runtime.
 
 A :class:`LinkTimeline` merges everything about a link that is fixed in advance: the base
-profile, scheduled down windows, a recorded connectivity trace and seeded random outages. It
-answers "what is the link like at time t" and "when does that next change", which is all the
-simulated link needs to decide, at the start of a transfer, how the transfer ends.
+profile, scheduled down windows, a recorded connectivity trace, scheduled impairments and
+seeded random outages. It answers "what is the link like at time t" and "when does that next
+change", which is all the simulated link needs to decide, at the start of a transfer, how the
+transfer ends.
+
+At any instant, each direction's parameters are the base (the profile, overridden by the
+trace's current row) composed with every :class:`Impairment` active then in that direction,
+whatever their order or overlap:
+
+- latency and jitter: the base's plus each impairment's (every fault adds its own delay, so
+  the delay stays within the summed latency ± the summed spread);
+- loss: independent stages, ``1 - (1 - p1)(1 - p2)…``, the base's loss included (each lossy
+  fault is one more element a message must survive; the result does not depend on which
+  fault started first, and a weaker fault never lowers the loss of a stronger one);
+- bandwidth and reset-after-bytes: the smallest (the tightest cap governs);
+- up or down: impairments never change it; down windows, a trace's down row, an offline
+  profile and random outages do.
 """
 
 from __future__ import annotations
@@ -12,11 +26,12 @@ import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import TypeVar
 
 import numpy as np
 
 from ._conntrace import ConnectivityRow
-from ._params import DirectionParams, DownWindow, LinkParams
+from ._params import Direction, DirectionParams, DownWindow, Impairment, LinkParams
 from ._profiles import LinkProfile
 
 __all__ = [
@@ -28,6 +43,8 @@ __all__ = [
     "plan_transfer",
     "settle",
 ]
+
+_Limit = TypeVar("_Limit", int, float)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +65,7 @@ class LinkTimeline:
         *,
         down_windows: Sequence[DownWindow] = (),
         connectivity: Sequence[ConnectivityRow] = (),
+        impairments: Sequence[Impairment] = (),
         outage_rng: np.random.Generator | None = None,
     ) -> None:
         self._base = base
@@ -59,6 +77,11 @@ class LinkTimeline:
             [(w.start, w.end, w.fault_id or f"down-window-{i}") for i, w in enumerate(down_windows)]
         )
         self._window_bounds = [t for start, end, _ in self._windows for t in (start, end)]
+        self._impairment_bounds = sorted({t for i in impairments for t in (i.start, i.end)})
+        # what is active from each bound until the next, in schedule order
+        self._impaired_from = [
+            tuple(i for i in impairments if i.start <= t < i.end) for t in self._impairment_bounds
+        ]
         self._outage_rng = outage_rng if base.outages is not None else None
         self._outages: list[tuple[float, float, str]] = []
         self._outage_bounds: list[float] = []
@@ -72,6 +95,9 @@ class LinkTimeline:
             row = self._rows[i]
             params = _apply_row(params, row)
             up, cause = row.up, "" if row.up else f"connectivity:rows[{i}]"
+        j = bisect.bisect_right(self._impairment_bounds, t) - 1
+        if j >= 0 and self._impaired_from[j]:
+            params = _impair(params, self._impaired_from[j])
         window = _covering(self._windows, self._window_bounds, t)
         if window is not None:
             up, cause = False, window
@@ -86,6 +112,7 @@ class LinkTimeline:
         candidates = [
             _next_after(self._row_times, t),
             _next_after(self._window_bounds, t),
+            _next_after(self._impairment_bounds, t),
         ]
         if self._outage_rng is not None:
             while not self._outage_bounds or self._outage_bounds[-1] <= t:
@@ -211,6 +238,37 @@ def _apply_row(params: LinkParams, row: ConnectivityRow) -> LinkParams:
         upstream=one(params.upstream, row.bandwidth_up),
         downstream=one(params.downstream, row.bandwidth_down),
     )
+
+
+def _impair(params: LinkParams, active: Sequence[Impairment]) -> LinkParams:
+    """``params`` with the ``active`` impairments composed on top (see the module docstring)."""
+
+    def one(way: Direction) -> DirectionParams:
+        p = params.of(way)
+        mine = [i for i in active if way in i.directions]
+        if not mine:
+            return p
+        latency, jitter, loss = p.latency, p.jitter, p.loss
+        bandwidth, budget = p.bandwidth, p.reset_after_bytes
+        for impairment in mine:
+            latency += impairment.latency
+            jitter += impairment.jitter
+            # 1 - (1 - loss)(1 - p) in a form that is exact when either side is 0 or 1
+            loss += impairment.loss * (1.0 - loss)
+            bandwidth = _tightest(bandwidth, impairment.bandwidth)
+            budget = _tightest(budget, impairment.reset_after_bytes)
+        return DirectionParams(
+            latency=latency, jitter=jitter, bandwidth=bandwidth, loss=loss, reset_after_bytes=budget
+        )
+
+    return LinkParams(upstream=one(Direction.UPSTREAM), downstream=one(Direction.DOWNSTREAM))
+
+
+def _tightest(limit: _Limit | None, other: _Limit | None) -> _Limit | None:
+    """The smaller of two optional limits (``None`` is no limit)."""
+    if limit is None:
+        return other
+    return limit if other is None else min(limit, other)
 
 
 def _merge(windows: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:

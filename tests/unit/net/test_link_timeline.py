@@ -12,8 +12,10 @@ from hypothesis import strategies as st
 from dmsim.errors import ConfigError
 from dmsim.net import (
     ConnectivityRow,
+    Direction,
     DirectionParams,
     DownWindow,
+    Impairment,
     LinkParams,
     LinkProfile,
     LinkTimeline,
@@ -218,6 +220,12 @@ def test_bad_parameters_are_rejected_with_their_field() -> None:
         DownWindow(5, 5)
     with pytest.raises(ConfigError, match="mean_up"):
         OutageModel(mean_up=0, mean_down=1)
+    with pytest.raises(ConfigError, match="end"):
+        Impairment(5, 5)
+    with pytest.raises(ConfigError, match="loss"):
+        Impairment(0, 1, loss=2.0)
+    with pytest.raises(ConfigError, match="directions"):
+        Impairment(0, 1, directions=frozenset())
 
 
 @given(
@@ -247,3 +255,174 @@ def test_state_only_changes_at_reported_change_points(
         if found is not None:
             assert t < found[0] <= t + 10
             assert not timeline.state_at(found[0]).up
+
+
+UP = frozenset({Direction.UPSTREAM})
+DOWN = frozenset({Direction.DOWNSTREAM})
+
+
+def fields(p: DirectionParams) -> tuple[float, float, float | None, float, int | None]:
+    return (p.latency, p.jitter, p.bandwidth, p.loss, p.reset_after_bytes)
+
+
+def test_impairments_compose_on_the_base_and_each_ends_on_its_own() -> None:
+    """Regression: a fault's end restored the base profile while others were still active."""
+    timeline = LinkTimeline(
+        profile_with(),
+        impairments=[
+            Impairment(60, 420, "slow", latency=5.0),
+            Impairment(120, 180, "slower", latency=1.0, jitter=0.5, directions=UP),
+            Impairment(60, 180, "lossy", loss=0.5, directions=DOWN),
+            Impairment(60, 120, "capped", bandwidth=100.0),
+            Impairment(60, 120, "budget", reset_after_bytes=64, directions=UP),
+        ],
+    )
+    assert timeline.state_at(59.9).params == LinkParams.symmetric(PARAMS)
+    at_60 = timeline.state_at(60).params
+    assert fields(at_60.upstream) == pytest.approx((5.05, 0.01, 100.0, 0.1, 64))
+    assert fields(at_60.downstream) == pytest.approx((5.05, 0.01, 100.0, 0.55, None))
+    at_150 = timeline.state_at(150).params
+    assert fields(at_150.upstream) == pytest.approx((6.05, 0.51, 1000.0, 0.1, None))
+    assert fields(at_150.downstream) == pytest.approx((5.05, 0.01, 1000.0, 0.55, None))
+    at_200 = timeline.state_at(200).params  # the inner faults ended, the outer one holds
+    for way in Direction:
+        assert fields(at_200.of(way)) == pytest.approx((5.05, 0.01, 1000.0, 0.1, None))
+    assert timeline.state_at(420).params == LinkParams.symmetric(PARAMS)
+    changes = [0.0]
+    while (nxt := timeline.next_change_after(changes[-1])) is not None:
+        changes.append(nxt)
+    assert changes == [0.0, 60, 120, 180, 420]
+
+
+def test_impairments_never_raise_a_link_the_trace_or_a_window_holds_down() -> None:
+    timeline = LinkTimeline(
+        profile_with(),
+        down_windows=[DownWindow(30, 40, "cut")],
+        connectivity=[
+            ConnectivityRow(0, True),
+            ConnectivityRow(10, False),
+            ConnectivityRow(20, True),
+        ],
+        impairments=[Impairment(5, 50, "slow", latency=1.0)],
+    )
+    assert [timeline.state_at(t).up for t in (5, 10, 20, 30, 40)] == [
+        True,
+        False,
+        True,
+        False,
+        True,
+    ]
+    assert timeline.state_at(10).params.upstream.latency == pytest.approx(1.05)
+
+
+def test_impairments_starting_together_or_back_to_back_are_fine() -> None:
+    """Regression: faults starting at one instant, or one starting as another ended, made
+    connectivity rows with equal times, which the timeline refused."""
+    timeline = LinkTimeline(
+        profile_with(),
+        impairments=[
+            Impairment(60, 180, "a", latency=2.0),
+            Impairment(60, 120, "b", bandwidth=10.0),
+            Impairment(180, 240, "c", loss=0.5),
+        ],
+    )
+    assert timeline.state_at(60).params.upstream.bandwidth == 10.0
+    assert fields(timeline.state_at(180).params.upstream) == pytest.approx(
+        (0.05, 0.01, 1000.0, 0.55, None)
+    )
+
+
+BASES = st.builds(
+    DirectionParams,
+    latency=st.sampled_from([0.0, 0.05, 0.3]),
+    jitter=st.sampled_from([0.0, 0.01]),
+    bandwidth=st.none() | st.sampled_from([1000.0, 1e6]),
+    loss=st.sampled_from([0.0, 0.01, 1.0]),
+    reset_after_bytes=st.none() | st.just(4096),
+)
+DIRECTIONS = st.sampled_from([frozenset(Direction), UP, DOWN])
+IMPAIRMENTS = st.lists(
+    st.tuples(
+        st.integers(0, 20),
+        st.integers(1, 10),
+        DIRECTIONS,
+        st.one_of(
+            st.builds(
+                dict, latency=st.sampled_from([0.01, 1.0, 2.5]), jitter=st.sampled_from([0.0, 0.5])
+            ),
+            st.builds(dict, loss=st.sampled_from([0.01, 0.5, 1.0])),
+            st.builds(dict, bandwidth=st.sampled_from([10.0, 500.0, 1e7])),
+            st.builds(dict, reset_after_bytes=st.sampled_from([0, 10, 10_000])),
+        ),
+    ),
+    max_size=6,
+).map(
+    lambda specs: [
+        Impairment(float(at), float(at + length), f"f{i}", directions=ways, **effect)
+        for i, (at, length, ways, effect) in enumerate(specs)
+    ]
+)
+
+
+def expected_params(
+    base: DirectionParams, active: list[Impairment], way: Direction
+) -> dict[str, object]:
+    """The documented composition, computed the long way round."""
+    mine = [i for i in active if way in i.directions]
+    survive = 1 - base.loss
+    for impairment in mine:
+        survive *= 1 - impairment.loss
+    caps = [c for c in (base.bandwidth, *(i.bandwidth for i in mine)) if c is not None]
+    budgets = [
+        b for b in (base.reset_after_bytes, *(i.reset_after_bytes for i in mine)) if b is not None
+    ]
+    return {
+        "latency": pytest.approx(base.latency + sum(i.latency for i in mine)),
+        "jitter": pytest.approx(base.jitter + sum(i.jitter for i in mine)),
+        "loss": 1.0 if survive == 0 else pytest.approx(1 - survive),  # a stage of 1 loses all
+        "bandwidth": min(caps) if caps else None,
+        "reset_after_bytes": min(budgets) if budgets else None,
+    }
+
+
+@given(
+    base_params=st.builds(LinkParams, upstream=BASES, downstream=BASES),
+    impairments=IMPAIRMENTS,
+    rows=st.lists(
+        st.tuples(st.integers(0, 30), st.booleans()), max_size=4, unique_by=lambda r: r[0]
+    )
+    .map(sorted)
+    .map(lambda rs: [ConnectivityRow(float(t), up, latency=0.2 if up else None) for t, up in rs]),
+    windows=st.lists(st.tuples(st.integers(0, 30), st.integers(1, 5)), max_size=2).map(
+        lambda ws: [DownWindow(float(s), float(s + d), f"w{i}") for i, (s, d) in enumerate(ws)]
+    ),
+    offsets=st.lists(st.sampled_from([0.0, 0.5, -1e-9]), min_size=1, max_size=3),
+)
+def test_any_overlap_of_impairments_is_the_documented_composition(
+    base_params: LinkParams,
+    impairments: list[Impairment],
+    rows: list[ConnectivityRow],
+    windows: list[DownWindow],
+    offsets: list[float],
+) -> None:
+    base = LinkProfile("base", base_params)
+    timeline = LinkTimeline(base, down_windows=windows, connectivity=rows, impairments=impairments)
+    bare = LinkTimeline(base, down_windows=windows, connectivity=rows)
+    changes = [0.0]
+    while (nxt := timeline.next_change_after(changes[-1])) is not None:
+        assert nxt > changes[-1]
+        changes.append(nxt)
+    bounds = {i.start for i in impairments} | {i.end for i in impairments}
+    assert bounds <= set(changes)
+    probes = sorted({max(0.0, t + d) for t in changes for d in offsets})
+    for t in probes:
+        state = timeline.state_at(t)
+        since = max(c for c in changes if c <= t)
+        assert state == timeline.state_at(since)  # nothing changes between change points
+        unimpaired = bare.state_at(t)
+        assert (state.up, state.cause) == (unimpaired.up, unimpaired.cause)
+        active = [i for i in impairments if i.start <= t < i.end]
+        for way in Direction:
+            got = state.params.of(way)
+            want = expected_params(unimpaired.params.of(way), active, way)
+            assert {name: getattr(got, name) for name in want} == want

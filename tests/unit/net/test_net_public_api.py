@@ -10,7 +10,7 @@ EXPECTED = {
     "PROFILES", "profile", "ConnectivityRow", "load_connectivity_trace",
     "parse_connectivity_trace", "LinkState", "LinkTimeline", "TransferPlan", "TransferEnd",
     "Settled", "plan_transfer", "settle", "SimLink", "LinkStatistics", "LinkDownError",
-    "LinkResetError", "LinkTimeoutError",
+    "LinkResetError", "LinkTimeoutError", "Impairment",
     # simulated transport
     "SimCloudTransport", "SimTransportStatistics", "UploadAttempt", "ClientOutcome",
     # real proxy

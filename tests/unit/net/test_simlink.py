@@ -16,6 +16,7 @@ from dmsim.net import (
     Direction,
     DirectionParams,
     DownWindow,
+    Impairment,
     LinkDownError,
     LinkParams,
     LinkProfile,
@@ -209,6 +210,35 @@ def test_connectivity_trace_replay_drives_the_link(sim: Sim) -> None:
         "net.link.up",
         "net.link.params",
     ]
+
+
+def test_impairments_act_per_direction_with_seeded_jitter(sim: Sim) -> None:
+    impairments = [
+        Impairment(1.0, 5.0, "acks", loss=1.0, directions=frozenset({Direction.DOWNSTREAM})),
+        Impairment(
+            1.0, 5.0, "slow", latency=0.5, jitter=0.2, directions=frozenset({Direction.UPSTREAM})
+        ),
+    ]
+
+    async def workload(rt: Runtime) -> tuple[list[float], str]:
+        delays = []
+        async with make_link(rt, impairments=impairments) as link:
+            await rt.sleep_until(1.0)
+            for _ in range(5):
+                start = rt.monotonic()
+                await link.transfer(0, "upstream", deadline=100)
+                delays.append(rt.monotonic() - start)
+            with pytest.raises(LinkTimeoutError) as caught:
+                await link.transfer(10, "downstream", deadline=rt.monotonic() + 1)
+            await rt.sleep_until(5.0)
+            await link.transfer(10, "downstream", deadline=100)  # the fault is over
+        return delays, caught.value.fault_id
+
+    delays, fault_id = sim(workload)
+    assert all(0.55 - 0.2 <= d <= 0.55 + 0.2 for d in delays)  # the profile's 50 ms + 500 ms
+    assert len(set(delays)) == len(delays)
+    assert fault_id == "link:loss:downstream"
+    assert sim(workload) == (delays, fault_id)
 
 
 def lossy_run(seed: int) -> str:
