@@ -1,22 +1,34 @@
 """Applying a scenario's fault schedule to the world, each fault at its absolute time.
 
-Network windows (``link_down``, ``latency``, ``bandwidth``, ``loss``) are known in advance, so
-they become the link's down windows and connectivity rows; a row ends its fault by restoring
-the base profile, so overlapping latency/bandwidth/loss faults do not stack (the later one
-wins until it ends). RPC faults go into the cloud's fault plan with their windows and counts.
-Everything else (disk, process, reconfigure, clock, device) is done when its time comes, and
-undone at its window's end. Every fault is traced as ``fault.start``/``fault.end``.
+Faults may overlap, start together or start as another ends; each acts over its own window
+and ends without disturbing the others. At every instant the world is its base plus every
+fault active then:
+
+- Network faults are known in advance. ``link_down`` windows take the link down, whatever
+  else holds. ``latency``, ``bandwidth``, ``loss`` and ``reset_after_bytes`` become
+  impairments of the link (:class:`~dmsim.net.Impairment`) in their ``direction`` (upstream:
+  the machine's requests; downstream: the cloud's answers), composed on the base (the
+  profile, or the connectivity trace's row at that time) as :mod:`dmsim.net._timeline`
+  documents: latency and jitter add, losses are independent stages
+  (``1 - (1 - p1)(1 - p2)``), bandwidth caps and byte budgets take the smallest. They never
+  bring up a link the trace holds down.
+- RPC faults go into the cloud's fault plan with their windows and counts.
+- Everything else (disk, process, reconfigure, clock, device) is done when its time comes,
+  and undone at its window's end.
+
+Every fault is traced as ``fault.start``/``fault.end``.
 """
 
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from dmsim.cloud import RpcFault
 from dmsim.config import parse_machine_config
 from dmsim.faults import FaultStep
-from dmsim.net import ConnectivityRow, DownWindow, load_connectivity_trace
+from dmsim.net import Direction, DownWindow, Impairment, load_connectivity_trace
 from dmsim.runtime import Task
 
 from ._machine import apply_reconfigure
@@ -41,7 +53,12 @@ _DEVICE_KINDS = {
     "device_disconnect": "disconnect",
     "device_stuck": "stuck",
 }
-_LINK_ROW_KINDS = {"latency", "bandwidth", "loss"}
+_IMPAIRMENT_KINDS = {"latency", "bandwidth", "loss", "reset_after_bytes"}
+_DIRECTIONS = {
+    "upstream": frozenset({Direction.UPSTREAM}),
+    "downstream": frozenset({Direction.DOWNSTREAM}),
+    "both": frozenset(Direction),
+}
 
 
 def _end(step: FaultStep, duration_s: float) -> float:
@@ -49,37 +66,42 @@ def _end(step: FaultStep, duration_s: float) -> float:
 
 
 def link_setup(scenario: Scenario) -> dict[str, Any]:
-    """The :class:`SimLink` arguments for a scenario: profile, outages and connectivity rows."""
-    windows = [
-        DownWindow(step.at, _end(step, scenario.duration_s), step.fault_id)
-        for step in scenario.faults.steps
-        if step.kind == "link_down"
-    ]
-    rows: list[ConnectivityRow] = []
-    if scenario.network.trace is not None:
-        rows.extend(load_connectivity_trace(scenario.network.trace))
-    for step in scenario.faults.steps:
-        if step.kind in _LINK_ROW_KINDS:
-            rows.append(_row(step))
-            rows.append(ConnectivityRow(time=_end(step, scenario.duration_s), up=True))
-    rows.sort(key=lambda r: r.time)
-    return {"profile": scenario.network.profile, "down_windows": windows, "connectivity": rows}
+    """The :class:`SimLink` arguments for a scenario: profile, outages, the connectivity
+    trace's rows and the network faults' impairments."""
+    steps = scenario.faults.steps
+    return {
+        "profile": scenario.network.profile,
+        "down_windows": [
+            DownWindow(step.at, _end(step, scenario.duration_s), step.fault_id)
+            for step in steps
+            if step.kind == "link_down"
+        ],
+        "connectivity": load_connectivity_trace(scenario.network.trace)
+        if scenario.network.trace is not None
+        else [],
+        "impairments": [
+            _impairment(step, scenario.duration_s)
+            for step in steps
+            if step.kind in _IMPAIRMENT_KINDS
+        ],
+    }
 
 
-def _row(step: FaultStep) -> ConnectivityRow:
+def _impairment(step: FaultStep, duration_s: float) -> Impairment:
     p = step.params
+    window = Impairment(
+        start=step.at,
+        end=_end(step, duration_s),
+        fault_id=step.fault_id,
+        directions=_DIRECTIONS[str(p.get("direction", "both"))],
+    )
     if step.kind == "latency":
-        return ConnectivityRow(time=step.at, up=True, latency=float(p["seconds"]))
+        return replace(window, latency=float(p["seconds"]), jitter=float(p.get("jitter", 0.0)))
     if step.kind == "bandwidth":
-        rate = float(p["bytes_per_s"])
-        direction = p.get("direction", "both")
-        return ConnectivityRow(
-            time=step.at,
-            up=True,
-            bandwidth_up=rate if direction in ("both", "upstream") else None,
-            bandwidth_down=rate if direction in ("both", "downstream") else None,
-        )
-    return ConnectivityRow(time=step.at, up=True, loss=float(p["probability"]))
+        return replace(window, bandwidth=float(p["bytes_per_s"]))
+    if step.kind == "loss":
+        return replace(window, loss=float(p["probability"]))
+    return replace(window, reset_after_bytes=int(p["bytes"]))
 
 
 def _rpc_fault(step: FaultStep, duration_s: float) -> RpcFault:

@@ -1,0 +1,137 @@
+"""The world applies a fault schedule as documented, however its faults overlap or touch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dmsim.net import profile
+from dmsim.runtime import Trace
+from dmsim.scenario import loads_scenario
+from dmsim.scenario._world import World
+
+MACHINE = """
+machine:
+  components:
+    - name: probe
+      type: sensor
+      model: fake
+      service_configs:
+        - type: data_manager
+          attributes:
+            capture_methods: [{method: Readings, capture_frequency_hz: 2}]
+  services:
+    - {name: data_manager, type: data_manager, attributes: {sync_interval_mins: 0.1}}
+"""
+LAN = profile("lan").params.upstream
+
+
+def world(faults: str, *, extra: str = "", duration: str = "8m") -> World:
+    doc = f"name: faults\nseed: 1\nduration: {duration}\n{extra}\nfaults:\n{faults}\n{MACHINE}"
+    return World(loads_scenario(doc, source="faults"), seed=1)
+
+
+def run(faults: str, **kwargs: Any) -> Trace:
+    return world(faults, **kwargs).run(progress=None).trace
+
+
+def link_at(trace: Trace, t: float, direction: str = "upstream") -> dict[str, Any]:
+    """The link's parameters in force at ``t``, as the link traced them."""
+    changes = [e for e in trace.of_kind("net.link.params") if e.time <= t]
+    if not changes:
+        return {
+            "latency": LAN.latency,
+            "jitter": LAN.jitter,
+            "bandwidth": LAN.bandwidth,
+            "loss": LAN.loss,
+            "reset_after_bytes": LAN.reset_after_bytes,
+        }
+    fields: dict[str, Any] = changes[-1].fields[direction]
+    return fields
+
+
+def test_link_faults_starting_together_or_back_to_back_run() -> None:
+    """Regression: faults starting at one instant, or one starting as another ended, made
+    connectivity rows with equal times and the world crashed before simulating anything."""
+    trace = run(
+        "  - {at: 1m, kind: latency, duration: 2m, seconds: 2s}\n"
+        "  - {at: 1m, kind: bandwidth, duration: 1m, bytes_per_s: 1000}\n"
+        "  - {at: 3m, kind: loss, duration: 1m, probability: 0.5}\n"
+    )
+    assert link_at(trace, 60)["latency"] == pytest.approx(LAN.latency + 2)
+    assert link_at(trace, 60)["bandwidth"] == 1000
+    assert link_at(trace, 120)["bandwidth"] == LAN.bandwidth
+    assert link_at(trace, 180)["latency"] == LAN.latency
+    assert link_at(trace, 180)["loss"] == 0.5
+    assert link_at(trace, 240) == link_at(trace, 0)
+
+
+def test_overlapping_link_faults_compose_and_each_ends_on_its_own() -> None:
+    """Regression: an inner fault's end restored the base profile while the outer fault was
+    still active, and an earlier fault's end cancelled a later one still running."""
+    trace = run(
+        "  - {at: 1m, kind: latency, duration: 5m, seconds: 5s}\n"
+        "  - {at: 2m, kind: latency, duration: 1m, seconds: 1s}\n"
+        "  - {at: 2m30s, kind: loss, duration: 2m, probability: 0.5}\n"
+        "  - {at: 4m, kind: loss, duration: 2m, probability: 0.2}\n"
+    )
+    assert link_at(trace, 150)["latency"] == pytest.approx(LAN.latency + 6)
+    assert link_at(trace, 180)["latency"] == pytest.approx(LAN.latency + 5)  # outer holds
+    assert link_at(trace, 240)["loss"] == pytest.approx(1 - 0.5 * 0.8)
+    assert link_at(trace, 270)["loss"] == 0.2  # the later loss outlives the earlier one
+    assert link_at(trace, 360) == link_at(trace, 0)
+
+
+def test_link_faults_never_lift_a_traced_outage(tmp_path: Path) -> None:
+    """Regression: a fault's row forced the link up over the connectivity trace's down row."""
+    log = tmp_path / "modem.csv"
+    log.write_text("time,state\n0,up\n60,down\n240,up\n")
+    trace = run(
+        "  - {at: 2m, kind: latency, duration: 1m, seconds: 1s}\n",
+        extra=f"network: {{trace: {log}}}",
+    )
+    states = [(e.time, e.kind) for e in trace.of_kind("net.link.up", "net.link.down")]
+    assert states == [(60.0, "net.link.down"), (240.0, "net.link.up")]
+
+
+def test_latency_jitter_and_direction_are_applied() -> None:
+    """Regression: jitter and direction were ignored and latency replaced the profile's."""
+    trace = run(
+        "  - {at: 1m, kind: latency, duration: 1m, seconds: 1s, jitter: 500ms, "
+        "direction: upstream}\n"
+        "  - {at: 1m, kind: bandwidth, duration: 1m, bytes_per_s: 1000, direction: downstream}\n"
+    )
+    up, down = link_at(trace, 60), link_at(trace, 60, "downstream")
+    assert (up["latency"], up["jitter"]) == pytest.approx((LAN.latency + 1, LAN.jitter + 0.5))
+    assert up["bandwidth"] == LAN.bandwidth
+    assert (down["latency"], down["jitter"], down["bandwidth"]) == (
+        LAN.latency,
+        LAN.jitter,
+        1000,
+    )
+
+
+def test_downstream_loss_loses_only_acknowledgements() -> None:
+    """Regression: a loss fault's direction was ignored, so requests were lost too. With only
+    the acknowledgements lost, every upload lands and its resends are duplicates by key."""
+    trace = run("  - {at: 1m, kind: loss, duration: 2m, probability: 1, direction: downstream}\n")
+    lost = trace.of_kind("net.link.fault")
+    assert lost
+    assert {e.fields["direction"] for e in lost} == {"downstream"}
+    attempts = [e.fields for e in trace.of_kind("net.transport.attempt")]
+    unknown = [a for a in attempts if a["outcome"] == "unknown"]
+    assert unknown
+    assert all(a["landed"] for a in unknown)
+    assert any(a["cloud"] == "duplicate" for a in attempts)
+
+
+def test_reset_after_bytes_fault_resets_connections_for_its_window() -> None:
+    """Regression: reset_after_bytes faults were accepted and never applied."""
+    trace = run("  - {at: 1m, kind: reset_after_bytes, duration: 2m, bytes: 10}\n")
+    assert link_at(trace, 60)["reset_after_bytes"] == 10
+    assert link_at(trace, 180)["reset_after_bytes"] is None
+    resets = [e.time for e in trace.of_kind("net.link.fault") if e.fields["fault"] == "reset"]
+    assert resets
+    assert all(60 <= t < 180 for t in resets)
