@@ -13,8 +13,12 @@ fault active then:
   (``1 - (1 - p1)(1 - p2)``), bandwidth caps and byte budgets take the smallest. They never
   bring up a link the trace holds down.
 - RPC faults go into the cloud's fault plan with their windows and counts.
-- Everything else (disk, process, reconfigure, clock, device) is done when its time comes,
-  and undone at its window's end.
+- Disk fills add to the initial fill, each removed when its own window ends; the capacity is
+  the smallest that an active ``disk_capacity`` fault sets (the disk's own once none is).
+- ``rtc_unset`` steps the wall clock back to the Unix epoch at its start and forward by that
+  same step at its end, so overlapping ones each undo exactly what they did.
+- Everything else (EIO, process, reconfigure, clock steps, devices) is done when its time
+  comes, and undone at its window's end.
 
 Every fault is traced as ``fault.start``/``fault.end``.
 """
@@ -128,7 +132,10 @@ class FaultDriver:
         self._active: dict[str, FaultStep] = {}
         self._runner: Task[None] | None = None
         self._restarts: list[Task[None]] = []
-        self._capacity = world.scenario.disk.capacity_bytes
+        # each by fault id, so one fault's end undoes only what that fault did
+        self._fills: dict[str, int] = {}
+        self._capacities: dict[str, int] = {}
+        self._rtc_steps: dict[str, float] = {}
 
     def start(self) -> None:
         duration = self._w.scenario.duration_s
@@ -177,7 +184,8 @@ class FaultDriver:
     async def _apply(self, step: FaultStep) -> None:
         w, p, kind = self._w, step.params, step.kind
         if kind == "disk_fill":
-            w.fs.fill(int(p["bytes"]))
+            self._fills[step.fault_id] = int(p["bytes"])
+            self._fill_disk()
         elif kind == "disk_eio":
             w.fs.inject_eio(
                 prefix=self._capture_dir() + str(p.get("prefix", "")),
@@ -187,7 +195,8 @@ class FaultDriver:
                 probability=float(p["probability"]) if "probability" in p else None,
             )
         elif kind == "disk_capacity":
-            w.fs.set_capacity(int(p["bytes"]))
+            self._capacities[step.fault_id] = int(p["bytes"])
+            self._resize_disk()
         elif kind == "disk_append_garbage":
             self._append_garbage(str(p.get("prefix", "")), int(p["bytes"]), step.fault_id)
         elif kind == "crash":
@@ -206,8 +215,8 @@ class FaultDriver:
             w.kernel.step_wall_clock(float(p["seconds"]))
         elif kind == "rtc_unset":
             # The RTC forgot the time: wall clock back at the Unix epoch until the fault ends.
-            self._rtc_offset = -w.kernel.wall_ns() / 1e9
-            w.kernel.step_wall_clock(self._rtc_offset)
+            self._rtc_steps[step.fault_id] = -w.kernel.wall_ns() / 1e9
+            w.kernel.step_wall_clock(self._rtc_steps[step.fault_id])
         elif kind in _DEVICE_KINDS:
             device = self._device(str(p["component"]))
             until = step.at + step.duration if step.duration is not None else None
@@ -217,18 +226,29 @@ class FaultDriver:
     def _undo(self, step: FaultStep) -> None:
         w, kind = self._w, step.kind
         if kind == "disk_fill":
-            w.fs.fill(0)
+            del self._fills[step.fault_id]
+            self._fill_disk()
         elif kind == "disk_eio":
             w.fs.clear_faults(step.fault_id)
         elif kind == "disk_capacity":
-            w.fs.set_capacity(self._capacity)
+            del self._capacities[step.fault_id]
+            self._resize_disk()
         elif kind == "rtc_unset":
-            w.kernel.step_wall_clock(-self._rtc_offset)
+            w.kernel.step_wall_clock(-self._rtc_steps.pop(step.fault_id))
         elif kind in _DEVICE_KINDS:
             self._device(str(step.params["component"])).clear_fault(step.fault_id)
         elif kind in _RPC_KINDS:
             w.plan.remove(step.fault_id)
         w.trace.record("fault.end", fault_id=step.fault_id, fault_kind=kind)
+
+    def _fill_disk(self) -> None:
+        """The ballast: the disk's initial fill plus every active fill fault."""
+        self._w.fs.fill(self._w.scenario.disk.initial_fill_bytes + sum(self._fills.values()))
+
+    def _resize_disk(self) -> None:
+        """The smallest capacity an active fault sets, else the disk's own."""
+        own = self._w.scenario.disk.capacity_bytes
+        self._w.fs.set_capacity(min(self._capacities.values(), default=own))
 
     def _restart_later(self, delay: float) -> None:
         self._restarts.append(self._w.infra.spawn(self._restart_after(delay), name="restart"))

@@ -135,3 +135,58 @@ def test_reset_after_bytes_fault_resets_connections_for_its_window() -> None:
     resets = [e.time for e in trace.of_kind("net.link.fault") if e.fields["fault"] == "reset"]
     assert resets
     assert all(60 <= t < 180 for t in resets)
+
+
+def disk_at(trace: Trace, kind: str, field: str, times: list[float]) -> list[int]:
+    """The value of ``field`` the last ``kind`` event had set by each time."""
+    events = trace.of_kind(kind)
+    return [[e.fields[field] for e in events if e.time <= t][-1] for t in times]
+
+
+MIB = 1 << 20
+
+
+def test_overlapping_disk_fills_add_up_and_each_ends_on_its_own() -> None:
+    """Regression: a fill replaced the ballast and its end emptied the disk, the initial fill
+    and an outer fill still active included."""
+    trace = run(
+        "  - {at: 1m, kind: disk_fill, duration: 5m, bytes: 40MiB}\n"
+        "  - {at: 2m, kind: disk_fill, duration: 1m, bytes: 20MiB}\n",
+        extra="disk: {capacity: 128MiB, initial_fill: 4MiB}",
+    )
+    ballast = disk_at(trace, "fs.fill", "ballast_bytes", [60, 120, 180, 360])
+    assert ballast == [44 * MIB, 64 * MIB, 44 * MIB, 4 * MIB]
+
+
+def test_disk_capacity_is_the_smallest_active_capacity_fault() -> None:
+    """Regression: the first capacity fault to end restored the disk's own capacity."""
+    trace = run(
+        "  - {at: 1m, kind: disk_capacity, duration: 2m, bytes: 96MiB}\n"
+        "  - {at: 2m, kind: disk_capacity, duration: 2m, bytes: 80MiB}\n"
+        "  - {at: 2m30s, kind: disk_capacity, duration: 1m, bytes: 90MiB}\n",
+        extra="disk: {capacity: 128MiB}",
+    )
+    capacity = disk_at(trace, "fs.capacity", "capacity_bytes", [60, 120, 150, 180, 210, 240])
+    assert capacity == [96 * MIB, 80 * MIB, 80 * MIB, 80 * MIB, 80 * MIB, 128 * MIB]
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        "  - {at: 1m, kind: rtc_unset, duration: 4m}\n"
+        "  - {at: 2m, kind: rtc_unset, duration: 1m}\n",
+        "  - {at: 1m, kind: rtc_unset, duration: 2m}\n"
+        "  - {at: 2m, kind: rtc_unset, duration: 3m}\n",
+    ],
+    ids=["nested", "staggered"],
+)
+def test_overlapping_rtc_faults_each_undo_their_own_step(faults: str) -> None:
+    """Regression: overlapping rtc_unset faults shared one offset, so the wall clock was
+    left wrong after both had ended."""
+    w = world(faults)
+    w.start()
+    w.advance(until=90)
+    assert w.kernel.wall_ns() == 30 * 10**9  # unset at 1m: 1970 plus 30 s
+    w.advance(until=400)
+    assert w.kernel.wall_ns() == w.scenario.epoch_ns + 400 * 10**9
+    w.finish()
