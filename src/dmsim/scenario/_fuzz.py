@@ -10,14 +10,19 @@ Generated schedules are judged by the scenario's schedule-independent expectatio
 which classes are allowed, a consistent trace, and the backlog draining after the last fault
 (the envelope's quiet tail leaves time for it). Counts, rates and latency SLOs describe the
 scenario's own schedule and would fail for reasons that are not bugs. A schedule *fails*
-when one of those expectations fails. Shrinking keeps the world seed and accepts a smaller
-schedule only if one of the originally failed expectations fails again, so it does not wander
+when one of those expectations fails, or when it crashes the simulated world (a dmsim bug,
+named by the exception and where it was raised). Shrinking keeps the world seed and accepts a
+smaller schedule only if one of the original failures happens again, so it does not wander
 off to a different bug.
+
+The finding's ``reproduce`` line runs the minimal scenario written to ``out_dir``; without
+one, it is the campaign itself with an output directory to write that scenario to.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -32,27 +37,56 @@ from ._model import Expectations, Scenario
 from ._regress import RegressionFiles, write_regression
 from ._report import Report
 from ._result import WorldRunner
-from ._runner import default_world, run_scenario
+from ._runner import crash_site, default_world, run_scenario
 from ._shrink import shrink_schedule
 
 __all__ = ["FuzzFinding", "FuzzSummary", "fuzz_expectations", "fuzz_scenario"]
 
 _MAX_WORLD_SEED = 2**32 - 1
+_DEFAULT_MAX_SHRINK_RUNS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """One run of a schedule: its report, or the crash of the simulated world."""
+
+    report: Report | None
+    crash: str = ""  # what crashed the world: "ValueError: message"
+    crash_signature: str = ""  # the same crash, whatever its message: "ValueError at x.py:57"
+
+    @property
+    def passed(self) -> bool:
+        return self.report is not None and self.report.passed
+
+    def failed(self) -> tuple[str, ...]:
+        if self.report is None:
+            return (f"world crash: {self.crash_signature}",)
+        return tuple(e.name for e in self.report.verdict.failed())
+
+    def failures(self) -> str:
+        """What failed, in detail."""
+        if self.report is None:
+            return f"world crash: {self.crash_signature} ({self.crash})"
+        return ", ".join(f"{e.name} ({e.detail})" for e in self.report.verdict.failed())
 
 
 @dataclass(frozen=True, slots=True)
 class FuzzFinding:
-    """The first failing run and its shrunk form (``report`` is the minimal run's)."""
+    """The first failing run and its shrunk form. ``report`` is the minimal run's, or
+    ``None`` when it crashed the simulated world (``crash`` says how); ``reproduce`` is the
+    one line that gets the minimal run again."""
 
     run: int
     seed: int
     original: FaultSchedule
     minimal: FaultSchedule
     failed: tuple[str, ...]
-    report: Report
+    report: Report | None
+    crash: str
     shrink_runs: int
     shrink_log: tuple[str, ...]
     files: RegressionFiles | None
+    reproduce: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,17 +109,19 @@ class FuzzSummary:
         finding = self.finding
         if finding is not None:
             lines.append(
-                f"run {finding.run} (seed {finding.seed}) failed {', '.join(finding.failed)}; "
+                f"run {finding.run} (seed {finding.seed}) failed {', '.join(finding.failed)}"
+            )
+            if finding.crash:
+                lines.append(f"crashed the simulated world: {finding.crash}")
+            lines.append(
                 f"shrunk {len(finding.original)} → {len(finding.minimal)} fault(s) in "
                 f"{finding.shrink_runs} run(s):"
             )
             lines += [f"  {step.to_document()}" for step in finding.minimal]
-            reproduce = finding.report.reproduce
             if finding.files is not None:
                 lines.append(f"scenario: {finding.files.scenario}")
                 lines.append(f"test:     {finding.files.test}")
-                reproduce = f"dmsim run {finding.files.scenario} --seed {finding.seed}"
-            lines.append(f"reproduce: {reproduce}")
+            lines.append(f"reproduce: {finding.reproduce}")
         return "\n".join(lines)
 
 
@@ -98,45 +134,47 @@ class _Campaign:
         world: WorldRunner,
         runs: int,
         log: Callable[[str], None],
-        out_dir: Path | None,
     ) -> None:
         self.scenario = scenario
         self.world = world
         self.total = runs
         self.log = log
-        self.out_dir = out_dir
-        self.reports: dict[tuple[int, str], Report] = {}
+        self.outcomes: dict[tuple[int, str], _Outcome] = {}
         self.order: list[tuple[int, FaultSchedule]] = []
 
-    def run(self, seed: int, schedule: FaultSchedule) -> Report:
+    def run(self, seed: int, schedule: FaultSchedule) -> _Outcome:
         key = (seed, schedule.canonical())
-        if key not in self.reports:
+        if key not in self.outcomes:
             scenario = self.scenario.with_faults(schedule).with_seed(seed)
             try:
-                self.reports[key] = run_scenario(scenario, progress=False, world=self.world)
-            except InternalError as error:
-                raise self._crashed(error, scenario) from error
-        return self.reports[key]
-
-    def _crashed(self, error: InternalError, scenario: Scenario) -> InternalError:
-        """The simulation itself failed: keep the schedule that did it (a finding too)."""
-        if self.out_dir is None:
-            return error
-        about = f"dmsim fuzz: the simulated world failed on this schedule.\n{error}"
-        files = write_regression(scenario, out_dir=self.out_dir, about=about)
-        return InternalError(f"{error}; the schedule is in {files.scenario}")
+                outcome = _Outcome(run_scenario(scenario, progress=False, world=self.world))
+            except InternalError as error:  # a crash of the world is a finding like any other
+                cause = error.__cause__ or error
+                outcome = _Outcome(
+                    None,
+                    crash=f"{type(cause).__name__}: {cause}",
+                    crash_signature=f"{type(cause).__name__} at {crash_site(error)}",
+                )
+            self.outcomes[key] = outcome
+        return self.outcomes[key]
 
     def generated(self, example: tuple[int, FaultSchedule]) -> bool:
         seed, schedule = example
-        fresh = (seed, schedule.canonical()) not in self.reports
-        report = self.run(seed, schedule)
+        fresh = (seed, schedule.canonical()) not in self.outcomes
+        outcome = self.run(seed, schedule)
         if fresh:
             self.order.append(example)
+            report = outcome.report
+            verdict = (
+                f"{report.verdict_text} ({report.wall_seconds:.2f}s)"
+                if report is not None
+                else outcome.failed()[0]
+            )
             self.log(
                 f"run {len(self.order)}/{self.total}: seed {seed}, {len(schedule)} fault(s): "
-                f"{report.verdict_text} ({report.wall_seconds:.2f}s)"
+                f"{verdict}"
             )
-        return not report.passed
+        return not outcome.passed
 
 
 def fuzz_scenario(
@@ -146,7 +184,7 @@ def fuzz_scenario(
     seed: int = 0,
     out_dir: Path | None = None,
     world: WorldRunner | None = None,
-    max_shrink_runs: int = 200,
+    max_shrink_runs: int = _DEFAULT_MAX_SHRINK_RUNS,
     log: Callable[[str], None] = lambda _line: None,
     wall_clock: Callable[[], float] = time.perf_counter,
 ) -> FuzzSummary:
@@ -159,7 +197,7 @@ def fuzz_scenario(
     started = wall_clock()
     judged = replace(scenario, expectations=fuzz_expectations(scenario.expectations))
     runner = world if world is not None else default_world()
-    campaign = _Campaign(judged, runner, runs, log, out_dir)
+    campaign = _Campaign(judged, runner, runs, log)
     # hypothesis is imported here: it is slow to import and only fuzzing needs it
     from hypothesis import HealthCheck, Phase, find, settings
     from hypothesis import strategies as st
@@ -183,7 +221,13 @@ def fuzz_scenario(
     except NoSuchExample:
         return _summary(scenario, campaign, None, wall_clock() - started)
     finding = _shrink(
-        campaign, seed_found, schedule, out_dir=out_dir, max_runs=max_shrink_runs, log=log
+        campaign,
+        seed_found,
+        schedule,
+        out_dir=out_dir,
+        max_runs=max_shrink_runs,
+        log=log,
+        rerun=_fuzz_command(scenario, runs=runs, seed=seed, max_shrink_runs=max_shrink_runs),
     )
     return _summary(scenario, campaign, finding, wall_clock() - started)
 
@@ -200,7 +244,7 @@ def fuzz_expectations(expectations: Expectations) -> Expectations:
 def _summary(
     scenario: Scenario, campaign: _Campaign, finding: FuzzFinding | None, wall: float
 ) -> FuzzSummary:
-    generated = [campaign.reports[(s, f.canonical())] for s, f in campaign.order]
+    generated = [campaign.outcomes[(s, f.canonical())] for s, f in campaign.order]
     return FuzzSummary(
         scenario=scenario.name,
         runs=len(generated),
@@ -218,36 +262,54 @@ def _shrink(
     out_dir: Path | None,
     max_runs: int,
     log: Callable[[str], None],
+    rerun: str,
 ) -> FuzzFinding:
-    first = campaign.run(seed, schedule)
-    failed = tuple(e.name for e in first.verdict.failed())
+    """Shrink the failing ``schedule`` and write it down; ``rerun`` is the line that gets it
+    again when nothing is written."""
+    failed = campaign.run(seed, schedule).failed()
     log(f"shrinking {len(schedule)} fault(s) (failed: {', '.join(failed)})")
 
     def still_fails(candidate: FaultSchedule) -> bool:
-        report = campaign.run(seed, candidate)
-        return any(e.name in failed for e in report.verdict.failed())
+        return any(name in failed for name in campaign.run(seed, candidate).failed())
 
     shrunk = shrink_schedule(schedule, still_fails, max_runs=max_runs)
     for line in shrunk.log:
         log(f"  {line}")
     minimal = campaign.scenario.with_faults(shrunk.schedule).with_seed(seed)
-    report = campaign.run(seed, shrunk.schedule)
+    outcome = campaign.run(seed, shrunk.schedule)
     files = None
+    reproduce = rerun
     if out_dir is not None:
         about = (
             f"Scenario {minimal.name!r}, seed {seed}: dmsim fuzz found a failing schedule of "
             f"{len(schedule)} fault(s) and shrank it to {len(shrunk.schedule)}.\n"
-            f"Failed: {', '.join(e.name + ' (' + e.detail + ')' for e in report.verdict.failed())}"
+            f"Failed: {outcome.failures()}"
         )
         files = write_regression(minimal, out_dir=out_dir, about=about)
+        reproduce = f"dmsim run {shlex.quote(str(files.scenario))} --seed {seed}"
     return FuzzFinding(
         run=campaign.order.index((seed, schedule)) + 1,
         seed=seed,
         original=schedule,
         minimal=shrunk.schedule,
         failed=failed,
-        report=report,
+        report=outcome.report,
+        crash=outcome.crash,
         shrink_runs=shrunk.runs,
         shrink_log=shrunk.log,
         files=files,
+        reproduce=reproduce,
     )
+
+
+def _fuzz_command(scenario: Scenario, *, runs: int, seed: int, max_shrink_runs: int) -> str:
+    """The campaign again, writing the minimal scenario this time."""
+    if scenario.source is None:
+        return f"fuzz_scenario(<scenario {scenario.name!r}>, runs={runs}, seed={seed}, out_dir=DIR)"
+    budget = (
+        f" --max-shrink-runs {max_shrink_runs}"
+        if max_shrink_runs != _DEFAULT_MAX_SHRINK_RUNS
+        else ""
+    )
+    source = shlex.quote(str(scenario.source))
+    return f"dmsim fuzz {source} --runs {runs} --seed {seed} --out DIR{budget}"

@@ -28,7 +28,7 @@ from ._report import DeterminismCheck, Report
 from ._result import WorldResult, WorldRunner
 from ._verdict import judge
 
-__all__ = ["ProgressLine", "default_world", "reproduce_command", "run_scenario"]
+__all__ = ["ProgressLine", "crash_site", "default_world", "reproduce_command", "run_scenario"]
 
 ProgressArg = bool | Callable[[float], None]
 
@@ -200,17 +200,23 @@ def _library(filename: str) -> bool:
 
 def _world_failed(error: Exception, scenario: Scenario, seed: int) -> InternalError:
     """A crash inside the simulation is a dmsim bug: say where, and how to get it again."""
-    origin: BaseException = error
-    while origin.__cause__ is not None:  # simpy re-raises a process's failure as the cause
-        origin = origin.__cause__
-    frames = traceback.extract_tb(origin.__traceback__)
-    # the innermost frame of our own code, not of a library it called (PIL, simpy)
-    inside = [f for f in frames if not _library(f.filename)] or frames
-    where = f" at {Path(inside[-1].filename).name}:{inside[-1].lineno}" if inside else ""
+    site = crash_site(error)
+    where = f" at {site}" if site else ""
     return InternalError(
         f"the simulated world failed{where}: {type(error).__name__}: {error}; "
         f"reproduce: {reproduce_command(scenario, seed)}"
     )
+
+
+def crash_site(error: BaseException) -> str:
+    """``file:line`` where the error behind ``error`` was raised: the innermost frame of our
+    own code, not of a library it called (PIL, simpy); empty without a traceback."""
+    origin = error
+    while origin.__cause__ is not None:  # simpy re-raises a process's failure as the cause
+        origin = origin.__cause__
+    frames = traceback.extract_tb(origin.__traceback__)
+    inside = [f for f in frames if not _library(f.filename)] or frames
+    return f"{Path(inside[-1].filename).name}:{inside[-1].lineno}" if inside else ""
 
 
 def _compare(first: WorldResult, second: WorldResult) -> DeterminismCheck:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,7 @@ def test_a_broken_core_is_caught_shrunk_and_written_down(
     assert any(s.kind == "drop_ack_after_commit" for s in finding.minimal)
     original = {s.fault_id: s.at for s in finding.original}
     assert all(original[s.fault_id] == s.at for s in finding.minimal)
+    assert finding.report is not None
     assert not finding.report.passed
     assert any(line.startswith("shrinking ") for line in lines)
 
@@ -96,11 +98,41 @@ def test_rerunning_writes_identical_files(tmp_path: Path) -> None:
     assert outputs[0] == outputs[1]
 
 
-def test_a_crashing_world_keeps_the_schedule(tmp_path: Path) -> None:
-    def broken(scenario: Scenario, *, seed: int, progress: object) -> WorldResult:
-        raise RuntimeError("boom")
+def crash_on_clock_steps(
+    scenario: Scenario, *, seed: int, progress: Callable[[float], None] | None
+) -> WorldResult:
+    if any(step.kind == "clock_step" for step in scenario.faults):
+        raise ValueError("the clock went the wrong way")
+    return ToyWorld()(scenario, seed=seed, progress=progress)
 
-    with pytest.raises(InternalError, match=r"the schedule is in .*small_ack_0\.scenario\.yaml"):
-        fuzz_scenario(SMALL, runs=3, world=broken, out_dir=tmp_path)
-    written = load_scenario(tmp_path / "small_ack_0.scenario.yaml")
-    assert written.seed == 0
+
+def test_a_crashing_world_is_a_finding_shrunk_and_written_down(tmp_path: Path) -> None:
+    """Regression: a schedule that crashed the world aborted the campaign with no summary,
+    and the line it printed to reproduce it ran the original scenario's own schedule."""
+    summary = fuzz_scenario(SMALL, runs=40, seed=0, world=crash_on_clock_steps, out_dir=tmp_path)
+    finding = summary.finding
+    assert finding is not None, summary.text()
+    assert finding.report is None
+    assert len(finding.failed) == 1
+    assert finding.failed[0].startswith("world crash: ValueError at test_scenario_fuzz.py:")
+    assert finding.crash == "ValueError: the clock went the wrong way"
+    assert [step.kind for step in finding.minimal] == ["clock_step"]
+    assert summary.runs == summary.passed + 1
+
+    files = finding.files
+    assert files is not None
+    written = load_scenario(files.scenario)
+    assert (written.seed, written.faults) == (finding.seed, finding.minimal)
+    with pytest.raises(InternalError, match="the clock went the wrong way"):
+        run_scenario(files.scenario, world=crash_on_clock_steps, progress=False)
+    text = summary.text()
+    assert "crashed the simulated world: ValueError: the clock went the wrong way" in text
+    assert text.endswith(f"reproduce: dmsim run {files.scenario} --seed {finding.seed}")
+
+
+def test_without_an_output_directory_the_reproduce_line_reruns_the_campaign() -> None:
+    """Regression: the line named the scenario file with the finding's seed, which runs the
+    file's own schedule, not the one found."""
+    summary = fuzz_scenario(SMALL, runs=40, seed=0, world=crash_on_clock_steps)
+    assert summary.finding is not None
+    assert summary.text().endswith(f"reproduce: dmsim fuzz {SMALL} --runs 40 --seed 0 --out DIR")
