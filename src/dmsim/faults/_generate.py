@@ -47,15 +47,8 @@ def _step(draw: st.DrawFn, kind: str, index: int, limit: float, env: Envelope) -
 def _params(draw: st.DrawFn, kind: str, at: float, limit: float, env: Envelope) -> dict[str, Any]:
     if kind in ("crash", "clean_restart"):
         return {"restart_after": _tenths(draw, 0.0, min(env.max_restart_after_s, limit - at))}
-    if kind == "latency":
-        return {"seconds": draw(st.integers(10, int(env.max_latency_s * 1000))) / 1000}
-    if kind == "bandwidth":
-        return {"bytes_per_s": draw(st.sampled_from(_BANDWIDTHS))}
-    if kind == "loss":
-        ladder = [p for p in PROBABILITY_LADDER if p <= env.max_loss] or [PROBABILITY_LADDER[-1]]
-        return {"probability": draw(st.sampled_from(ladder))}
-    if kind == "reset_after_bytes":
-        return {"bytes": draw(st.sampled_from(_BYTE_LIMITS))}
+    if KINDS[kind].group == "network" and kind != "link_down":
+        return {**draw(_network_params(kind, env)), **draw(_direction())}
     if kind == "rpc_reject":
         return {"code": draw(st.sampled_from(env.rpc_codes))}
     if kind == "slow_ack":
@@ -81,6 +74,27 @@ def _params(draw: st.DrawFn, kind: str, at: float, limit: float, env: Envelope) 
     if KINDS[kind].group == "device":
         return {"component": draw(st.sampled_from(env.components))}
     return {}
+
+
+@st.composite
+def _network_params(draw: st.DrawFn, kind: str, env: Envelope) -> dict[str, Any]:
+    if kind == "latency":
+        most = int(env.max_latency_s * 1000)
+        millis = draw(st.integers(10, most))
+        # the worst delay, latency plus jitter, stays within the envelope
+        jitter = draw(st.integers(0, min(millis, most - millis)))
+        return {"seconds": millis / 1000} | ({"jitter": jitter / 1000} if jitter else {})
+    if kind == "bandwidth":
+        return {"bytes_per_s": draw(st.sampled_from(_BANDWIDTHS))}
+    if kind == "loss":
+        ladder = [p for p in PROBABILITY_LADDER if p <= env.max_loss] or [PROBABILITY_LADDER[-1]]
+        return {"probability": draw(st.sampled_from(ladder))}
+    return {"bytes": draw(st.sampled_from(_BYTE_LIMITS))}
+
+
+def _direction() -> st.SearchStrategy[dict[str, str]]:
+    """Both directions (the parameter left out), or only requests, or only answers."""
+    return st.sampled_from(({}, {"direction": "upstream"}, {"direction": "downstream"}))
 
 
 @st.composite

@@ -5,9 +5,10 @@ moves another) and changes one thing towards harmless:
 
 - a crash becomes a clean restart; a restart happens sooner;
 - a window gets shorter (halved, down to :data:`MIN_WINDOW_S`);
-- a probability steps down a ladder (loss 0.5 → 0.2 → 0.1 …); latency, slow acks and clock
-  steps halve; bandwidth caps and byte limits loosen (×4, up to a ceiling); a disk fill halves;
-  a smaller disk grows;
+- a probability steps down a ladder (loss 0.5 → 0.2 → 0.1 …); latency loses its jitter;
+  latency, slow acks and clock steps halve; bandwidth caps and byte limits loosen (×4, up to a
+  ceiling); a disk fill halves; a smaller disk grows;
+- a network fault on both directions keeps to one (upstream requests or downstream answers);
 - an RPC fault bounded by a window applies to one call only, then its count halves;
 - a restart mid-stream stops committing, then becomes a stall;
 - lists (EIO ops, reconfigure changes) lose one entry.
@@ -58,6 +59,13 @@ def _kind_variants(step: FaultStep) -> Iterator[FaultStep]:
         yield from weaken(step)
     if step.spec.counted:
         yield from _count_variants(step)
+    if step.spec.param("direction") is not None and "direction" not in step.params:
+        yield from _one_direction(step)
+
+
+def _one_direction(step: FaultStep) -> Iterator[FaultStep]:
+    for direction in ("upstream", "downstream"):
+        yield _with(step, direction=direction)
 
 
 def _crash(step: FaultStep) -> Iterator[FaultStep]:

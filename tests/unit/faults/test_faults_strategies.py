@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
-from hypothesis import given, settings
+from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from dmsim.faults import (
@@ -13,6 +14,7 @@ from dmsim.faults import (
     CaptureMethodRef,
     Envelope,
     FaultSchedule,
+    FaultStep,
     fault_schedules,
 )
 
@@ -42,6 +44,11 @@ def test_schedules_stay_inside_the_envelope(schedule: FaultSchedule) -> None:
             assert ENVELOPE.min_window_s <= step.duration <= ENVELOPE.max_window_s
         if step.kind == "crash":
             assert step.params["restart_after"] <= ENVELOPE.max_restart_after_s
+        if step.kind == "latency":
+            worst = step.params["seconds"] + step.params.get("jitter", 0.0)
+            assert worst <= ENVELOPE.max_latency_s
+        if "direction" in step.params:
+            assert step.params["direction"] in ("upstream", "downstream")
         if step.kind == "rpc_reject":
             assert step.params["code"] in ENVELOPE.rpc_codes
         if step.group == "device":
@@ -50,6 +57,18 @@ def test_schedules_stay_inside_the_envelope(schedule: FaultSchedule) -> None:
             assert step.at >= down_until
             if step.group == "process":
                 down_until = step.end
+
+
+def test_network_faults_come_with_jitter_and_in_one_direction_too() -> None:
+    network = Envelope(kinds=frozenset({"latency", "loss", "bandwidth", "reset_after_bytes"}))
+    schedules = fault_schedules(duration=DURATION, envelope=network)
+
+    def has(test: Callable[[FaultStep], bool]) -> Callable[[FaultSchedule], bool]:
+        return lambda schedule: any(test(step) for step in schedule)
+
+    find(schedules, has(lambda step: "jitter" in step.params))
+    find(schedules, has(lambda step: step.params.get("direction") == "downstream"))
+    find(schedules, has(lambda step: step.kind == "loss" and "direction" not in step.params))
 
 
 def test_default_envelope_leaves_out_faults_beyond_the_promise() -> None:

@@ -18,8 +18,9 @@ def test_crash_becomes_a_clean_restart_then_sooner() -> None:
 def test_loss_steps_down_the_ladder_and_windows_shorten() -> None:
     loss = FaultStep(at=5, kind="loss", params={"probability": 0.5}, duration=600)
     variants = weaker_variants(loss)
-    assert [v.params["probability"] for v in variants if v.duration == 600] == [0.2]
-    assert [v.duration for v in variants if v.params["probability"] == 0.5] == [300]
+    both_ways = [v for v in variants if "direction" not in v.params]
+    assert [v.params["probability"] for v in both_ways if v.duration == 600] == [0.2]
+    assert [v.duration for v in both_ways if v.params["probability"] == 0.5] == [300]
 
 
 def test_link_down_long_to_short_stops_at_one_second() -> None:
@@ -40,6 +41,21 @@ def test_rpc_faults_narrow_to_one_call() -> None:
     assert ("restart_mid_stream", {"commit": True, "count": 2}) in kinds
     stall = weaker_variants(FaultStep(at=5, kind="restart_mid_stream", params={"count": 1}))
     assert [v.kind for v in stall] == ["stall_mid_stream"]
+
+
+def test_network_faults_lose_their_jitter_and_narrow_to_one_direction() -> None:
+    latency = FaultStep(at=5, kind="latency", params={"seconds": 1.0, "jitter": 0.5}, duration=9)
+    changed = [dict(v.params) for v in weaker_variants(latency) if v.duration == 9]
+    assert changed == [
+        {"seconds": 1.0},
+        {"seconds": 0.5, "jitter": 0.5},
+        {"seconds": 1.0, "jitter": 0.5, "direction": "upstream"},
+        {"seconds": 1.0, "jitter": 0.5, "direction": "downstream"},
+    ]
+    one_way = FaultStep(
+        at=5, kind="loss", params={"probability": 1.0, "direction": "upstream"}, duration=9
+    )
+    assert all(v.params["direction"] == "upstream" for v in weaker_variants(one_way))
 
 
 def test_lists_lose_one_entry_at_a_time() -> None:
