@@ -6,11 +6,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
 
-from dmsim.net import profile
+from dmsim.faults import Envelope, FaultSchedule, fault_schedules
+from dmsim.net import LinkTimeline, profile
 from dmsim.runtime import Trace
 from dmsim.scenario import loads_scenario
 from dmsim.scenario._world import World
+from dmsim.scenario._world_faults import link_setup
 
 MACHINE = """
 machine:
@@ -66,6 +69,19 @@ def test_link_faults_starting_together_or_back_to_back_run() -> None:
     assert link_at(trace, 180)["latency"] == LAN.latency
     assert link_at(trace, 180)["loss"] == 0.5
     assert link_at(trace, 240) == link_at(trace, 0)
+
+
+@settings(max_examples=300)
+@given(fault_schedules(duration=3600.0, envelope=Envelope(max_faults=8)))
+def test_any_generated_schedule_sets_up_the_link(schedule: FaultSchedule) -> None:
+    """Regression: 51 of 3,000 schedules from the default envelope crashed the world."""
+    setup = link_setup(world("  []").scenario.with_faults(schedule))
+    timeline = LinkTimeline(profile(setup.pop("profile")), **setup)
+    changes = [0.0]
+    while (nxt := timeline.next_change_after(changes[-1])) is not None:
+        changes.append(nxt)
+    for t in changes:
+        timeline.state_at(t)
 
 
 def test_overlapping_link_faults_compose_and_each_ends_on_its_own() -> None:
