@@ -45,7 +45,7 @@ class Envelope:
     max_window_s: float = 600.0
     max_restart_after_s: float = 60.0
     max_clock_step_s: float = 3600.0
-    max_latency_s: float = 2.0
+    max_latency_s: float = 2.0  # one latency fault's extra delay, jitter included
     max_loss: float = 0.5
     max_disk_fill_bytes: int = 0
     rpc_codes: tuple[str, ...] = _SURVIVABLE_CODES

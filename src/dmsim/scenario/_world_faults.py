@@ -221,7 +221,7 @@ class FaultDriver:
             device = self._device(str(p["component"]))
             until = step.at + step.duration if step.duration is not None else None
             device.inject_fault(_DEVICE_KINDS[kind], fault_id=step.fault_id, until=until)
-        # network and rpc faults were set up in advance (link windows/rows, fault plan)
+        # network and rpc faults were set up in advance (link windows and impairments, plan)
 
     def _undo(self, step: FaultStep) -> None:
         w, kind = self._w, step.kind
