@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from dmsim.faults import Envelope, FaultSchedule, fault_schedules
 from dmsim.net import LinkTimeline, profile
 from dmsim.runtime import Trace
-from dmsim.scenario import loads_scenario
+from dmsim.scenario import Scenario, loads_scenario
 from dmsim.scenario._world import World
 from dmsim.scenario._world_faults import link_setup
 
@@ -31,9 +31,13 @@ machine:
 LAN = profile("lan").params.upstream
 
 
-def world(faults: str, *, extra: str = "", duration: str = "8m") -> World:
-    doc = f"name: faults\nseed: 1\nduration: {duration}\n{extra}\nfaults:\n{faults}\n{MACHINE}"
-    return World(loads_scenario(doc, source="faults"), seed=1)
+def scenario(faults: str, *, extra: str = "") -> Scenario:
+    doc = f"name: faults\nseed: 1\nduration: 8m\n{extra}\nfaults:\n{faults}\n{MACHINE}"
+    return loads_scenario(doc, source="faults")
+
+
+def world(faults: str, *, extra: str = "") -> World:
+    return World(scenario(faults, extra=extra), seed=1)
 
 
 def run(faults: str, **kwargs: Any) -> Trace:
@@ -75,7 +79,7 @@ def test_link_faults_starting_together_or_back_to_back_run() -> None:
 @given(fault_schedules(duration=3600.0, envelope=Envelope(max_faults=8)))
 def test_any_generated_schedule_sets_up_the_link(schedule: FaultSchedule) -> None:
     """Regression: 51 of 3,000 schedules from the default envelope crashed the world."""
-    setup = link_setup(world("  []").scenario.with_faults(schedule))
+    setup = link_setup(scenario("  []").with_faults(schedule))
     timeline = LinkTimeline(profile(setup.pop("profile")), **setup)
     changes = [0.0]
     while (nxt := timeline.next_change_after(changes[-1])) is not None:
