@@ -57,7 +57,13 @@ class _InputError(DmsimError):
         self.problems = [problems] if isinstance(problems, Problem) else list(problems)
         self.source = source
         head = f"{source}: " if source else ""
-        lines = [f"{head}{len(self.problems)} problem(s)"] + [f"  {p}" for p in self.problems]
+        errors = [p for p in self.problems if p.severity != "warning"]
+        warnings = [p for p in self.problems if p.severity == "warning"]
+        count = f"{len(errors)} problem(s)" + (
+            f", and {len(warnings)} warning(s)" if warnings else ""
+        )
+        lines = [f"{head}{count}", *(f"  {p}" for p in errors)]
+        lines += [f"  warning: {p}" for p in warnings]
         super().__init__("\n".join(lines))
 
 

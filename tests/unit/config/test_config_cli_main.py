@@ -142,3 +142,28 @@ def test_a_sync_interval_below_the_floor_is_warned_with_its_line(
         f"{path}: warning: services[0].attributes.sync_interval_mins (line 4, column 27): 1e-09 "
         "is below 0.0001, which means unset (as in rdk): the default (0.1) is used\n"
     )
+
+
+def test_warnings_beside_errors_are_labelled_and_not_counted_as_problems(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "bad.json"
+    config.write_text(
+        json.dumps(
+            {
+                "components": [{"name": "p", "type": "sensor", "model": "fake"}],
+                "services": [
+                    {
+                        "name": "dm",
+                        "type": "data_manager",
+                        "attributes": {"bogus": 1, "disk_usage_deletion_threshold": 2},
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    assert main(["config", "check", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert f"{config}: 1 problem(s), and 1 warning(s)" in err
+    assert "  warning: services[0].attributes.bogus" in err

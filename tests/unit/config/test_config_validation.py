@@ -314,7 +314,9 @@ def test_every_problem_is_reported_at_once() -> None:
         ("error", f"{m0}.capture_queue_size"),
         ("error", f"{m1}.additional_params.mime_type"),
     ]
-    assert str(caught.value).startswith("5 problem(s)\n  services[0].attributes.tags[0]: tag")
+    assert str(caught.value).startswith(
+        "4 problem(s), and 1 warning(s)\n  services[0].attributes.tags[0]: tag"
+    )
 
 
 def test_errors_in_text_carry_line_and_column() -> None:
