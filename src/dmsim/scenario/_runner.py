@@ -47,8 +47,9 @@ def default_world() -> WorldRunner:
 
 
 class ProgressLine:
-    """A progress line on a terminal stream for long runs: shown once a run has taken
-    ``after_s`` of wall time, updated at most every ``every_s``."""
+    """Progress for long runs: shown once a run has taken ``after_s`` of wall time. On a
+    terminal one line is rewritten at most every ``every_s``; anywhere else (a CI log) a whole
+    line is written at most every ``log_every_s``. :meth:`finish` shows the final state."""
 
     def __init__(
         self,
@@ -59,6 +60,7 @@ class ProgressLine:
         wall_clock: Callable[[], float],
         after_s: float = 1.0,
         every_s: float = 0.5,
+        log_every_s: float = 10.0,
     ) -> None:
         self._label = label
         self._sim = sim_seconds
@@ -66,26 +68,36 @@ class ProgressLine:
         self._clock = wall_clock
         self._start = wall_clock()
         self._after = after_s
-        self._every = every_s
+        self._terminal = stream.isatty()
+        self._every = every_s if self._terminal else log_every_s
         self._last_shown: float | None = None
+        self._done = 0.0
 
     def __call__(self, fraction: float) -> None:
+        self._done = min(max(fraction, 0.0), 1.0)
         now = self._clock()
-        elapsed = now - self._start
-        if elapsed < self._after:
+        if now - self._start < self._after:
             return
         if self._last_shown is not None and now - self._last_shown < self._every:
             return
         self._last_shown = now
-        done = min(max(fraction, 0.0), 1.0)
-        self._stream.write(
-            f"\r{self._label}: {100 * done:5.1f}% of {format_duration(self._sim)} simulated, "
-            f"{elapsed:.1f}s wall"
+        self._show(now)
+
+    def _show(self, now: float) -> None:
+        text = (
+            f"{self._label}: {100 * self._done:5.1f}% of {format_duration(self._sim)} simulated, "
+            f"{now - self._start:.1f}s wall"
         )
+        self._stream.write(f"\r{text}" if self._terminal else f"{text}\n")
         self._stream.flush()
 
     def finish(self) -> None:
-        if self._last_shown is not None:
+        """The final state (when progress was shown at all), ending the line."""
+        if self._last_shown is None:
+            return
+        self._done = 1.0
+        self._show(self._clock())
+        if self._terminal:
             self._stream.write("\n")
             self._stream.flush()
 

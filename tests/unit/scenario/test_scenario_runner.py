@@ -176,6 +176,28 @@ def test_progress_line_for_long_runs_only() -> None:
     assert shown.endswith("\n")
 
 
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_ends_at_100_percent_and_a_log_gets_whole_lines() -> None:
+    # Regression: the line stopped at 91.2 %, and in a CI log the carriage-return updates ran
+    # together into one long line.
+    log = io.StringIO()
+    run_scenario(CRASHES, world=ToyWorld(), stream=log, wall_clock=Ticks(3.0))
+    lines = log.getvalue().splitlines()
+    assert "\r" not in log.getvalue()
+    assert len(lines) >= 2
+    assert lines[-1].startswith("dmsim run orphaned-prog-after-crash: 100.0% of 12m simulated")
+    terminal = Terminal()
+    run_scenario(CRASHES, world=ToyWorld(), stream=terminal, wall_clock=Ticks(0.6))
+    shown = terminal.getvalue()
+    assert shown.startswith("\r")
+    assert shown.rsplit("\r", 1)[-1].startswith("dmsim run orphaned-prog-after-crash: 100.0%")
+    assert shown.endswith("\n")
+
+
 def test_progress_callback_gets_fractions() -> None:
     seen: list[float] = []
     run_scenario(CRASHES, world=ToyWorld(), progress=seen.append)
