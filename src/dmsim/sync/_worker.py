@@ -25,6 +25,7 @@ from ._upload import FileUploader, UploadResult, UploadStatus
 __all__ = ["FileHandler"]
 
 _LOG = logging.getLogger("dmsim.sync")
+_SAY_WHY_EVERY_S = 300.0
 _REQUEST_COUNTER = {
     Outcome.OK: "requests_ok",
     Outcome.FAIL: "requests_failed",
@@ -55,6 +56,7 @@ class FileHandler:
         self._settings = settings
         self._uploader = uploader
         self._syncer = syncer
+        self._said: dict[str, float] = {}  # failure code → when it was last logged
 
     async def handle(self, job: Job) -> None:
         candidate, this = job.candidate, job.owner
@@ -140,6 +142,7 @@ class FileHandler:
         if offline:
             this.offline_hit = True
             self._record("sync.paused", seconds=round(wait, 6), code=step.verdict.code)
+            self._say_why(step.reason, step.verdict.code, wait)
             return
         self._n["failures"] += 1
         self._record(
@@ -148,6 +151,17 @@ class FileHandler:
             wait_s=round(wait, 6),
             code=step.verdict.code,
         )
+        self._say_why(step.reason, step.verdict.code, wait)
+
+    def _say_why(self, reason: str, code: str, wait: float) -> None:
+        """Log why uploads fail, once per code every few minutes: on a real machine the status
+        line only counts failures, and a wrong API key must not look like a slow link."""
+        now = self._rt.monotonic()
+        last = self._said.get(code)
+        if last is not None and now - last < _SAY_WHY_EVERY_S:
+            return
+        self._said[code] = now
+        _LOG.warning("uploads are failing: %s (retrying, next in %.0fs)", reason, wait)
 
     async def _delete(self, candidate: Candidate, result: UploadResult, this: Pass) -> None:
         path = candidate.path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -166,6 +167,28 @@ def test_reconfigure_applies_a_new_backoff_to_the_next_failure() -> None:
     waits = [b["wait_s"] for b in kinds(world, "sync.backoff")]
     assert waits[:3] == [0.2, 0.4, 0.8]  # the default policy, before the reconfigure
     assert waits[-3:] == [50.0, 50.0, 50.0]
+
+
+def test_failing_uploads_say_why_in_the_log_once_per_reason_per_five_minutes(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Regression: a machine with a wrong API key showed "failed attempts 47" and no reason.
+    world = World()
+    fill(world, 2)
+    world.transport.script = lambda rpc, key: "UNAUTHENTICATED"
+
+    async def main() -> None:
+        engine = world.engine(world.settings(sync_interval_s=0.6))
+        engine.start()
+        await world.rt.sleep(9 * 60)
+        await engine.close()
+
+    with caplog.at_level(logging.WARNING, logger="dmsim.sync"):
+        world.run(main())
+    said = [r.getMessage() for r in caplog.records if "uploads are failing" in r.getMessage()]
+    assert len(said) == 2  # at 0 and after five minutes, not once per attempt
+    assert "UNAUTHENTICATED" in said[0]
+    assert "retrying" in said[0]
 
 
 def test_lost_ack_is_resent_with_the_same_key_and_stored_once() -> None:
