@@ -101,7 +101,11 @@ def _machine(args: argparse.Namespace) -> int:
     capture_dir = manager.capture_dir if manager is not None else None
     with contextlib.ExitStack() as held:
         if capture_dir is not None:  # else run_machine explains that there is nothing to run
-            held.enter_context(directory_lock(capture_dir, purpose="start another machine"))
+            try:
+                held.enter_context(directory_lock(capture_dir, purpose="start another machine"))
+            except OSError as error:  # cannot make it (a busy one is a DirectoryBusy)
+                reason = error.strerror or str(error)
+                raise ConfigError(Problem("capture_dir", f"{capture_dir}: {reason}")) from None
         final = rt.run_main(main())
     print(f"stopped cleanly: {final.line()}")
     return 0

@@ -126,3 +126,17 @@ def test_recover_and_a_second_machine_are_refused_while_a_machine_runs(tmp_path:
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert after.returncode == 0, after.stderr
+
+
+def test_a_capture_dir_that_cannot_be_made_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    config = tmp_path / "machine.json"
+    config.write_text(json.dumps(machine_config(blocker / "capture")), encoding="utf-8")
+    done = subprocess.run(
+        [*DMSIM, "machine", str(config), "--cloud", "127.0.0.1:9", "--duration", "1s"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert f"capture_dir: {blocker / 'capture'}: " in done.stderr
