@@ -101,8 +101,10 @@ class CloudHost:
                         outcomes.append(call())
                     except Exception as error:  # this upload fails alone (its savepoint)
                         outcomes.append(error)
-        except CloudError as error:  # the group's commit failed: none of it is stored
-            return [o if isinstance(o, Exception) else error for o in outcomes]
+        except CloudError as error:  # the group failed: none of it is stored
+            # every call gets an answer, also those the failure kept from running
+            done: list[Outcome] = [o if isinstance(o, Exception) else error for o in outcomes]
+            return done + [error] * (len(calls) - len(done))
         return outcomes
 
     def statistics(self) -> HostStatistics:

@@ -139,7 +139,10 @@ class Store:
             raise InternalError("group commits do not nest")
         self.refuse_if_read_only()
         totals = (self.items, self.bytes)
-        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as error:  # e.g. the database is locked or its disk failed
+            raise storage_error(error) from error
         self._in_group = True
         try:
             yield

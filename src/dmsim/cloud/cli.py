@@ -161,8 +161,8 @@ def _line(item: StoredItem) -> str:
 def _printable(text: str) -> str:
     """``text`` with each non-printable character (newline, terminal escape, bidirectional
     control, …) written as its Python escape, so that a stored name cannot forge output lines
-    or drive the terminal."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    or drive the terminal; a backslash is doubled, so an escape always means what it says."""
+    return "".join(c if c.isprintable() and c != "\\" else repr(c)[1:-1] for c in text)
 
 
 def _export(args: argparse.Namespace) -> int:

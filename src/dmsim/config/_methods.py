@@ -59,7 +59,7 @@ MIME_EXTENSIONS: Mapping[str, str] = MappingProxyType(
     {
         "image/jpeg": ".jpeg",
         "image/png": ".png",
-        "pointcloud/pcd": ".pcd",
+        POINTCLOUD_MIME_TYPE: ".pcd",
         "audio/wav": ".wav",
         "audio/mpeg": ".mp3",
         "video/mp4": ".mp4",

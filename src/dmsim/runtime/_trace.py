@@ -57,7 +57,9 @@ class Trace:
 
     ``keep(kind)`` decides which events are stored (all by default). Every event is numbered,
     counted and handed to listeners whether it is kept or not, so a long run that only needs
-    listeners and counts (``dmsim simulate``) does not hold every event in memory."""
+    listeners and counts (``dmsim simulate``) does not hold every event in memory. ``len`` and
+    :meth:`count` cover every event recorded; iteration, :meth:`of_kind`, :meth:`digest` and
+    :meth:`first_divergence` see only the kept ones."""
 
     def __init__(
         self, clock: Callable[[], float], *, keep: Callable[[str], bool] | None = None

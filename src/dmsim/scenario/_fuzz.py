@@ -40,10 +40,16 @@ from ._result import WorldRunner
 from ._runner import crash_site, default_world, run_scenario
 from ._shrink import shrink_schedule
 
-__all__ = ["FuzzFinding", "FuzzSummary", "fuzz_expectations", "fuzz_scenario"]
+__all__ = [
+    "DEFAULT_MAX_SHRINK_RUNS",
+    "FuzzFinding",
+    "FuzzSummary",
+    "fuzz_expectations",
+    "fuzz_scenario",
+]
 
 _MAX_WORLD_SEED = 2**32 - 1
-_DEFAULT_MAX_SHRINK_RUNS = 200
+DEFAULT_MAX_SHRINK_RUNS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +190,7 @@ def fuzz_scenario(
     seed: int = 0,
     out_dir: Path | None = None,
     world: WorldRunner | None = None,
-    max_shrink_runs: int = _DEFAULT_MAX_SHRINK_RUNS,
+    max_shrink_runs: int = DEFAULT_MAX_SHRINK_RUNS,
     log: Callable[[str], None] = lambda _line: None,
     wall_clock: Callable[[], float] = time.perf_counter,
 ) -> FuzzSummary:
@@ -308,7 +314,7 @@ def _fuzz_command(scenario: Scenario, *, runs: int, seed: int, max_shrink_runs: 
         return f"fuzz_scenario(<scenario {scenario.name!r}>, runs={runs}, seed={seed}, out_dir=DIR)"
     budget = (
         f" --max-shrink-runs {max_shrink_runs}"
-        if max_shrink_runs != _DEFAULT_MAX_SHRINK_RUNS
+        if max_shrink_runs != DEFAULT_MAX_SHRINK_RUNS
         else ""
     )
     source = shlex.quote(str(scenario.source))

@@ -22,7 +22,7 @@ from typing import Any
 from dmsim.errors import Problem, ScenarioError
 from dmsim.faults import format_duration
 
-from ._fuzz import fuzz_scenario
+from ._fuzz import DEFAULT_MAX_SHRINK_RUNS, fuzz_scenario
 from ._loader import load_scenario
 from ._plot import write_timeline_png
 from ._report import write_report_json
@@ -82,7 +82,10 @@ def register(subparsers: Any) -> None:
     fuzz.add_argument("--out", type=Path, metavar="DIR", help="where to write a finding")
     fuzz.add_argument("--seed", type=_seed, default=0, help="fuzzing seed (default 0)")
     fuzz.add_argument(
-        "--max-shrink-runs", type=_positive_int, default=200, help="run budget for shrinking"
+        "--max-shrink-runs",
+        type=_positive_int,
+        default=DEFAULT_MAX_SHRINK_RUNS,
+        help=f"run budget for shrinking (default {DEFAULT_MAX_SHRINK_RUNS})",
     )
     fuzz.set_defaults(handler=_fuzz)
 

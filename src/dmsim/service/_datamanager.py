@@ -317,8 +317,8 @@ class DataManager:
             with CaptureReader(self._fs, path) as reader:
                 for record in reader.records():
                     ids.append(record.reading_id)
-        except StorageError:
-            pass  # the readings before the damage are still the ones being deleted
+        except (StorageError, OSError):
+            pass  # the readings before the damage (or a read error) are the ones being deleted
         return ids
 
     def _record_recovery(self, report: RecoveryReport) -> None:

@@ -285,7 +285,7 @@ def capture_files(fs: FileSystem, path: str) -> CaptureListing:
 
 def inspect_path(fs: FileSystem, path: str) -> Iterator[FileReport]:
     """One report per capture file at ``path`` (see :func:`capture_files`), then one per place
-    that could not be looked into (a report with only ``problem`` set)."""
+    that could not be looked into (a report with only ``problems`` set)."""
     listing = capture_files(fs, path)
     for file in listing.files:
         yield inspect_file(fs, file)

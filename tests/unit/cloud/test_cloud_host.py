@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 
 import pytest
 
@@ -75,6 +77,37 @@ def test_a_waiter_cancelled_twice_does_not_stop_the_rest_of_its_group() -> None:
                 await asyncio.gather(first, last)
                 await host.submit(lambda: upload(3))
             assert host.core.count() == 4
+        finally:
+            host.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_group_that_cannot_even_begin_answers_every_upload(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Regression: a failure opening the group (e.g. the database locked) left the group's
+    # uploads waiting forever.
+    async def scenario() -> None:
+        host = CloudHost(CloudCore(clock=lambda: 1.7e9), runtime=RealRuntime())
+
+        @contextlib.contextmanager
+        def cannot_begin() -> Iterator[None]:
+            raise CloudError("UNAVAILABLE", "database is locked")
+            yield  # pragma: no cover - a generator that fails before its first step
+
+        monkeypatch.setattr(host.core, "group_commit", cannot_begin)
+        try:
+            calls = [
+                host.submit(lambda i=i: host.core.ingest_data_capture(  # type: ignore[misc]
+                    tabular_request([{"i": i}]), key=f"k{i}"))
+                for i in range(3)
+            ]  # fmt: skip
+            results = await asyncio.wait_for(
+                asyncio.gather(*calls, return_exceptions=True), timeout=10
+            )
+            assert all(isinstance(r, CloudError) for r in results)
+            assert host.core.count() == 0
         finally:
             host.close()
 
