@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import posixpath
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.unit.storage.storage_kit import put, read
 
 from dmsim.runtime import RngTree
 from dmsim.storage._quarantine import REASON_SUFFIX, move_to_failed
@@ -17,22 +16,6 @@ PROG = "/cap/rdk_component_sensor/s/Readings/2026-06-17T17_04_32.032650Z.prog"
 
 def make_fs() -> SimFS:
     return SimFS(capacity_bytes=1 << 24, rng=RngTree(3), wall_clock=lambda: 0)
-
-
-def put(fs: SimFS, path: str, data: bytes) -> None:
-    fs.makedirs(posixpath.dirname(path))
-    handle = fs.open_append(path)
-    handle.write(data)
-    handle.fsync()
-    handle.close()
-
-
-def read(fs: SimFS, path: str) -> bytes:
-    handle = fs.open_read(path)
-    try:
-        return handle.read()
-    finally:
-        handle.close()
 
 
 def quarantined(fs: SimFS) -> dict[str, bytes]:
@@ -54,7 +37,7 @@ def test_every_file_sent_to_failed_under_one_name_is_kept_with_its_own_reason(
 ) -> None:
     fs = make_fs()
     for n, (data, by_recovery) in enumerate(arrivals):
-        put(fs, PROG, data)
+        put(fs, PROG, data, durable=True)
         if by_recovery:
             [failed] = recover_capture_dir(fs, "/cap").failed
             assert failed.reason_recorded
@@ -71,8 +54,8 @@ def test_every_file_sent_to_failed_under_one_name_is_kept_with_its_own_reason(
 def test_a_name_whose_reason_file_is_left_is_not_reused() -> None:
     # A reason left without its file (the file was taken away by hand) is not appended to.
     fs = make_fs()
-    put(fs, "/cap/failed/s/a.capture" + REASON_SUFFIX, b"old reason\n")
-    put(fs, "/cap/s/a.capture", b"data")
+    put(fs, "/cap/failed/s/a.capture" + REASON_SUFFIX, b"old reason\n", durable=True)
+    put(fs, "/cap/s/a.capture", b"data", durable=True)
     destination, _ = move_to_failed(fs, "/cap/s/a.capture", "/cap", "new reason")
     assert destination == "/cap/failed/s/a-1.capture"
     assert read(fs, "/cap/failed/s/a.capture" + REASON_SUFFIX) == b"old reason\n"

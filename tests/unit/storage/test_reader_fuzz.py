@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.unit.storage.storage_kit import put
 from viam.proto.app.data import Annotations, BoundingBox
 from viam.proto.app.datasync import DataType
 
@@ -80,13 +81,6 @@ def damaged(draw: st.DrawFn) -> bytes:
         pos = draw(st.integers(0, len(data)))
         return bytes(data[:pos]) + draw(st.binary(min_size=1, max_size=40)) + bytes(data[pos:])
     return draw(st.binary(max_size=400))
-
-
-def put(fs: SimFS, path: str, data: bytes) -> None:
-    fs.makedirs(path.rsplit("/", 1)[0])
-    handle = fs.open_append(path)
-    handle.write(data)
-    handle.close()
 
 
 def make_fs(files: list[bytes]) -> SimFS:

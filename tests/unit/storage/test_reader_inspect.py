@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from tests.unit.storage.storage_kit import put
 from viam.proto.app.datasync import DataType
 
 from dmsim.errors import StorageError
@@ -49,13 +50,6 @@ def write_file(
         writer.write(reading, reading_id=ReadingId(stream, 0, seq))
     writer.close()
     return closed[0]
-
-
-def put(fs: SimFS, path: str, data: bytes) -> None:
-    fs.makedirs(path.rsplit("/", 1)[0])
-    handle = fs.open_append(path)
-    handle.write(data)
-    handle.close()
 
 
 def test_inspect_reports_every_field() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.unit.storage.storage_kit import put, read
 from viam.proto.app.datasync import DataType
 
 from dmsim.errors import StorageError
@@ -42,21 +43,6 @@ def rec(seq: int) -> bytes:
 
 def make_fs() -> SimFS:
     return SimFS(capacity_bytes=1 << 24, rng=RngTree(2), wall_clock=lambda: 0)
-
-
-def put(fs: SimFS, path: str, data: bytes) -> None:
-    fs.makedirs(path.rsplit("/", 1)[0])
-    handle = fs.open_append(path)
-    handle.write(data)
-    handle.close()
-
-
-def read(fs: SimFS, path: str) -> bytes:
-    handle = fs.open_read(path)
-    try:
-        return handle.read()
-    finally:
-        handle.close()
 
 
 def seqs(fs: SimFS, path: str) -> list[int]:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from tests.unit.storage.storage_kit import read
 
 from dmsim.errors import InjectedFault, ScenarioError
 from dmsim.runtime import ProcessKilled, RngTree, SimKernel, Trace
@@ -44,14 +45,6 @@ def write_closed(fs: SimFS, path: str, data: bytes) -> None:
     handle = fs.open_append(path)
     handle.write(data)
     handle.close()
-
-
-def read(fs: SimFS, path: str) -> bytes:
-    handle = fs.open_read(path)
-    try:
-        return handle.read()
-    finally:
-        handle.close()
 
 
 def test_simfs_satisfies_the_port_protocol() -> None:

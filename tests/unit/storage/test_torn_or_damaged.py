@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.unit.storage.storage_kit import put, read
 from viam.proto.app.datasync import DataType
 
 from dmsim.runtime import RngTree
@@ -74,21 +75,6 @@ def with_length(record: bytes, length: int) -> bytes:
 
 def make_fs() -> SimFS:
     return SimFS(capacity_bytes=1 << 26, rng=RngTree(4), wall_clock=lambda: 0)
-
-
-def put(fs: SimFS, path: str, data: bytes) -> None:
-    fs.makedirs(path.rsplit("/", 1)[0])
-    handle = fs.open_append(path)
-    handle.write(data)
-    handle.close()
-
-
-def read(fs: SimFS, path: str) -> bytes:
-    handle = fs.open_read(path)
-    try:
-        return handle.read()
-    finally:
-        handle.close()
 
 
 TABULAR = header(DataType.DATA_TYPE_TABULAR_SENSOR)
