@@ -13,7 +13,13 @@ syncs when the deadline has passed; between writes the caller calls
 timer of its own). The first sync of a new file also fsyncs its directory, or a
 power cut could drop the file's name with its synced data. Completing a file is flush → fsync
 → rename ``.prog`` → ``.capture`` → fsync of the directory; then ``on_file_closed`` receives
-the identities of the readings the file holds (the oracle follows readings with it).
+the identities of the readings the file holds (the oracle follows readings with it). A file
+completed while capture goes on (a rotation, a binary reading) stops after its fsync; its
+rename and the directory fsync come with the next sync, within the window, where one directory
+fsync covers every such file and the open file's name (group commit). Until then it is a
+``.prog`` in :meth:`CaptureWriter.live_paths`, and a power cut leaves it for recovery with all
+its data. :meth:`CaptureWriter.flush_and_close` and :meth:`CaptureWriter.close` complete
+everything at once.
 
 Failures. An ``OSError`` while writing ends the file: it is completed as it is (a torn record
 left by a short write is dropped by every reader), and the next reading starts a new file. The
@@ -113,7 +119,7 @@ class WriterStatistics:
     write_errors: int
     rotations: int
     pending_readings: int
-    stranded_files: int
+    files_awaiting_rename: int
 
 
 class CaptureWriteError(StorageError, OSError):
@@ -234,7 +240,7 @@ class CaptureWriter:
         self._pending: list[_Record] = []
         self._pending_bytes = 0
         self._deadline = _NEVER  # when the oldest unsynced reading must be fsynced
-        self._stranded: list[_File] = []
+        self._unrenamed: list[_File] = []
         self._last_us: int | None = None
         self._encoders: dict[tuple[str, int], IdentityEncoder] = {}
         self._encoder: IdentityEncoder | None = None  # the last one used: a writer has one stream
@@ -286,7 +292,7 @@ class CaptureWriter:
                 and (file.reading_ids or self._pending)
             ):
                 self._c.rotations += 1
-                self._complete_open_file()
+                self._complete_open_file(now=now)
             if self._file is None:
                 self._open(self._metadata)  # named now: a file is named after its first reading
         except CaptureWriteError as error:
@@ -340,7 +346,7 @@ class CaptureWriter:
             try:
                 file.handle.fsync()
                 self._c.fsyncs += 1
-                if not file.dir_synced:
+                if not file.dir_synced and not self._unrenamed:  # else the renames' fsync_dir
                     self._fs.fsync_dir(self._dir)
                     self._c.dir_fsyncs += 1
                     file.dir_synced = True
@@ -348,16 +354,26 @@ class CaptureWriter:
                 self._c.write_errors += 1
                 self._end_file_after_error(file)
                 raise CaptureWriteError(error, path=file.prog, operation="fsync") from error
+        if self._unrenamed:
+            try:
+                self._rename_waiting()
+            except CaptureWriteError:
+                # retried at the next sync, one window on, rather than at every write
+                self._deadline = sync_deadline_after(self._now(), self._window)
+                raise
+            if file is not None and file.handle is not None:
+                file.dir_synced = True  # its name went with the renames' fsync_dir
         if not self._pending:
             self._deadline = _NEVER
 
     def flush_and_close(self) -> ClosedFile | None:
-        """Complete the open file (each sync pass calls this) and retry stranded ones."""
+        """Complete the open file and every file waiting for its rename (each sync pass
+        calls this: the walk that follows must find them all)."""
         if self._file is None and self._pending:
             self._flush()  # readings kept from a failed file get a file of their own
         if self._file is not None:
             return self._complete_open_file()
-        self._retry_stranded()
+        self._rename_waiting()
         return None
 
     def close(self) -> None:
@@ -378,7 +394,7 @@ class CaptureWriter:
 
     def live_paths(self) -> frozenset[str]:
         """The ``.prog`` files this writer owns: never recover or delete these."""
-        paths = {f.prog for f in self._stranded}
+        paths = {f.prog for f in self._unrenamed}
         if self._file is not None:
             paths.add(self._file.prog)
         return frozenset(paths)
@@ -397,7 +413,7 @@ class CaptureWriter:
             write_errors=c.write_errors,
             rotations=c.rotations,
             pending_readings=len(self._pending),
-            stranded_files=len(self._stranded),
+            files_awaiting_rename=len(self._unrenamed),
         )
 
     # -- encoding and naming -------------------------------------------------------------
@@ -512,9 +528,12 @@ class CaptureWriter:
             raise self._rejection(error, record) from error
         self._pending.append(record)
         self._pending_bytes += len(record[2])
+        now = self._now()
         try:
             self._flush()
-            self._complete_open_file()
+            self._complete_open_file(now=now)
+            if now >= self._deadline:
+                self.sync()
         except CaptureWriteError as error:
             if self._unqueue(record):
                 raise self._rejection(error, record) from error
@@ -529,9 +548,9 @@ class CaptureWriter:
         if not file.reading_ids:
             self._discard(file)
             return
-        self._stranded.append(file)
+        self._unrenamed.append(file)
         with contextlib.suppress(CaptureWriteError):  # else retried at the next flush_and_close
-            self._retry_stranded()
+            self._rename_waiting()
 
     @staticmethod
     def _close_handle(file: _File) -> None:
@@ -550,8 +569,16 @@ class CaptureWriter:
             return
         self._c.files_discarded += 1
 
-    def _complete_open_file(self) -> ClosedFile | None:
-        """flush → fsync → close → rename → fsync dir for the open file."""
+    def _complete_open_file(self, *, now: float | None = None) -> ClosedFile | None:
+        """flush → fsync → close → rename → fsync dir for the open file.
+
+        Given ``now`` (a rotation or a binary reading, while capture goes on), the rename and
+        the directory fsync wait for the next :meth:`sync`, due within the durability window:
+        the data is durable already, a crash leaves a ``.prog`` that recovery completes, and
+        one directory fsync then covers every file completed in the window (group commit).
+        A 30 Hz camera otherwise pays 30 directory fsyncs a second, the dearest call on an SD
+        card.
+        """
         if self._pending:
             self._flush()
         file = self._file
@@ -565,28 +592,39 @@ class CaptureWriter:
             self._c.write_errors += 1
             file.ended_by_error = True
             self._close_handle(file)
-            self._stranded.append(file)
+            self._unrenamed.append(file)
             raise CaptureWriteError(error, path=file.prog, operation="fsync") from error
         self._close_handle(file)
+        self._unrenamed.append(file)
+        if now is not None:
+            if self._deadline == _NEVER:
+                self._deadline = sync_deadline_after(now, self._window)
+            return None
         self._deadline = _NEVER
-        self._stranded.append(file)
-        return self._retry_stranded(file)
+        return self._rename_waiting(file)
 
-    def _retry_stranded(self, wanted: _File | None = None) -> ClosedFile | None:
-        """Rename and dir-fsync every stranded file; return ``wanted``'s record if done."""
-        result: ClosedFile | None = None
-        for file in list(self._stranded):
-            operation = "rename"
+    def _rename_waiting(self, wanted: _File | None = None) -> ClosedFile | None:
+        """Rename every waiting file, fsync the directory once, then report each closed;
+        return ``wanted``'s record."""
+        if not self._unrenamed:
+            return None
+        for file in self._unrenamed:
             try:
-                if self._fs.exists(file.prog):
+                if self._fs.exists(file.prog):  # else renamed by an earlier attempt
                     self._fs.rename(file.prog, file.capture)
-                operation = "fsync_dir"
-                self._fs.fsync_dir(self._dir)
-                self._c.dir_fsyncs += 1
             except OSError as error:
                 self._c.write_errors += 1
-                raise CaptureWriteError(error, path=file.prog, operation=operation) from error
-            self._stranded.remove(file)
+                raise CaptureWriteError(error, path=file.prog, operation="rename") from error
+        try:
+            self._fs.fsync_dir(self._dir)
+        except OSError as error:
+            self._c.write_errors += 1
+            path = self._unrenamed[0].prog
+            raise CaptureWriteError(error, path=path, operation="fsync_dir") from error
+        self._c.dir_fsyncs += 1
+        done, self._unrenamed = self._unrenamed, []
+        result: ClosedFile | None = None
+        for file in done:
             self._c.files_closed += 1
             closed = ClosedFile(
                 file.capture, tuple(file.reading_ids), file.size, file.ended_by_error

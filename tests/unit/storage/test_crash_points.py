@@ -122,10 +122,10 @@ class Workload:
             events.append((n * 2.5, len(events), "pass", 0))
         heapq.heapify(events)
         while events:
-            deadline = tabular.sync_deadline()
-            if deadline is not None and deadline <= events[0][0]:
-                self.now = deadline
-                assert tabular.maybe_sync()
+            due = [(d, w) for w in (tabular, binary) if (d := w.sync_deadline()) is not None]
+            if due and min(due, key=lambda item: item[0])[0] <= events[0][0]:
+                self.now, writer = min(due, key=lambda item: item[0])
+                assert writer.maybe_sync()
                 continue
             self.now, _, kind, seq = heapq.heappop(events)
             if kind == "pass":

@@ -17,6 +17,7 @@ from dmsim.storage._naming import CollectorKey, parse_capture_name
 from dmsim.storage._reader import read_capture_file
 from dmsim.storage._simfs import SimFS
 from dmsim.storage._writer import (
+    DEFAULT_DURABILITY_WINDOW_S,
     CaptureWriter,
     ClosedFile,
     landed_count,
@@ -160,6 +161,7 @@ def test_same_microsecond_and_backwards_clock_still_give_increasing_unique_names
     for step in (0, 0, -(10**12), 0, 5_000):  # same µs twice, then a step back 1000 s
         rig.wall_ns += step
         rig.writer.write(binary_reading(b"x", time_requested_ns=0, time_received_ns=0))
+    rig.writer.sync()
     names = rig.files()
     assert len(names) == 5
     times = [parse_capture_name(n).time_us for n in names]  # type: ignore[union-attr]
@@ -201,6 +203,40 @@ def test_tabular_rotation_happens_before_a_write_and_overshoots_by_one_reading_a
     assert rig.writer.statistics().rotations == len(rig.closed) - 1
 
 
+def test_rotated_files_are_renamed_at_the_next_sync_with_one_directory_fsync() -> None:
+    rig = Rig(max_file_size_bytes=200, buffer_bytes=0)
+    for _ in range(11):  # 3 readings a file: the last file has room for one more
+        rig.tabular(payload="x" * 20)
+        rig.now += 0.05
+    rotated = rig.writer.statistics().rotations
+    assert rotated >= 2
+    assert len(rig.writer.live_paths()) == rotated + 1  # fsynced, kept from recovery/policies
+    assert all(name.endswith(".prog") for name in rig.files())
+    assert rig.closed == []
+    assert rig.fs.kinds().count("fsync") == rotated  # each file's data before it is left
+    assert rig.writer.sync_deadline() == DEFAULT_DURABILITY_WINDOW_S  # the first reading's
+    before = len(rig.fs.ops)
+    rig.writer.sync()
+    # the open file's fsync, the renames, then one directory fsync for them and its name
+    assert rig.fs.kinds()[before:] == ["fsync"] + ["rename"] * rotated + ["fsync_dir"]
+    assert len(rig.closed) == rotated
+    assert len(rig.writer.live_paths()) == 1
+    before = len(rig.fs.ops)
+    rig.tabular(payload="x" * 20)
+    rig.writer.sync()
+    assert rig.fs.kinds()[before:] == ["write", "fsync"]  # the open file's name is durable
+    rig.writer.close()
+    assert sum(c.readings for c in rig.closed) == 12
+
+
+def test_with_no_durability_window_every_file_completes_at_once() -> None:
+    rig = Rig(data_type=DataType.DATA_TYPE_BINARY_SENSOR, durability_window_s=0.0)
+    rig.writer.write(binary_reading(b"x", time_requested_ns=0, time_received_ns=0))
+    assert rig.fs.kinds() == ["open", "write", "write", "fsync", "rename", "fsync_dir"]
+    assert len(rig.closed) == 1
+    assert rig.writer.live_paths() == frozenset()
+
+
 def test_a_file_at_exactly_the_limit_is_not_cut_one_byte_over_is() -> None:
     """rdk's rule is strictly "over the limit": pin the boundary on both sides."""
 
@@ -225,17 +261,25 @@ def test_zero_max_size_means_one_reading_per_file_not_empty_files() -> None:
     assert [c.readings for c in rig.closed] == [1, 1, 1]
 
 
-def test_each_binary_reading_gets_its_own_completed_file() -> None:
+def test_each_binary_reading_gets_its_own_file_completed_by_one_directory_fsync() -> None:
+    # A camera's files are renamed together at the next sync (group commit): one directory
+    # fsync per durability window instead of one per image.
     rig = Rig(data_type=DataType.DATA_TYPE_BINARY_SENSOR, file_extension=".jpeg")
     for i in range(3):
         rig.writer.write(
             binary_reading(bytes([i]) * 10, time_requested_ns=i, time_received_ns=i),
             reading_id=ReadingId("cam", 0, i),
         )
+    assert len(rig.writer.live_paths()) == 3  # data fsynced, names not yet final
+    assert rig.closed == []
+    assert rig.fs.kinds() == ["open", "write", "write", "fsync"] * 3
+    assert rig.writer.sync_deadline() == rig.now + DEFAULT_DURABILITY_WINDOW_S
+    rig.now += DEFAULT_DURABILITY_WINDOW_S
+    assert rig.writer.maybe_sync()
     assert rig.writer.live_paths() == frozenset()
     assert [c.reading_ids for c in rig.closed] == [(ReadingId("cam", 0, i),) for i in range(3)]
-    one_file = rig.fs.kinds()[: rig.fs.kinds().index("fsync_dir") + 1]
-    assert one_file == ["open", "write", "write", "fsync", "rename", "fsync_dir"]
+    assert rig.fs.kinds()[12:] == ["rename", "rename", "rename", "fsync_dir"]
+    assert rig.writer.sync_deadline() is None
 
 
 @pytest.mark.parametrize(
@@ -260,6 +304,7 @@ def test_a_binary_readings_file_extension_follows_its_mime_type(
     rig.writer.write(
         binary_reading(b"image", time_requested_ns=0, time_received_ns=0), mime_type=mime_type
     )
+    rig.writer.sync()
     [done] = rig.closed
     metadata = read_capture_file(rig.sim, done.path).metadata
     assert (metadata.mime_type, metadata.file_extension) == (mime_type or "image/jpeg", extension)

@@ -164,12 +164,29 @@ def test_failed_rename_strands_the_file_until_a_later_pass() -> None:
         rig.writer.flush_and_close()
     assert info.value.operation == "rename"
     assert rig.writer.live_paths() == frozenset({prog})  # recovery and policies keep off
-    assert rig.writer.statistics().stranded_files == 1
+    assert rig.writer.statistics().files_awaiting_rename == 1
     assert rig.closed == []
     rig.writer.flush_and_close()  # the fault fired once: the retry completes it
     assert rig.writer.live_paths() == frozenset()
     assert [c.readings for c in rig.closed] == [1]
     assert rig.stored() == ([0], 0)
+
+
+def test_a_rename_failing_at_a_sync_is_retried_one_window_later_not_at_every_write() -> None:
+    rig = Rig(data_type=DataType.DATA_TYPE_BINARY_SENSOR)
+    rig.write(0)
+    rig.now = 1.0
+    rig.eio("rename")
+    with pytest.raises(CaptureWriteError) as info:
+        rig.writer.maybe_sync()
+    assert info.value.operation == "rename"
+    assert rig.writer.sync_deadline() == 2.0
+    rig.write(1)  # before the new deadline: no second attempt
+    assert rig.closed == []
+    rig.now = 2.0
+    assert rig.writer.maybe_sync()
+    assert [c.readings for c in rig.closed] == [1, 1]
+    assert rig.stored() == ([0, 1], 0)
 
 
 def test_failed_directory_fsync_is_retried_too() -> None:
@@ -203,6 +220,7 @@ def test_binary_write_failure_discards_the_empty_file() -> None:
         rig.write(1)  # the header lands, the record does not: nothing worth keeping
     assert rig.writer.statistics().files_discarded == 1
     rig.write(1)
+    rig.writer.sync()
     assert rig.stored() == ([0, 1], 0)
     assert all(not name.endswith(".prog") for name in rig.fs.listdir(DIR))
 
