@@ -24,6 +24,7 @@ BENCHES: list[tuple[str, list[str], list[str]]] = [
     ),
     ("proxy", [], ["--megabytes", "50", "--round-trips", "500", "--transfers", "10000"]),
     ("scenarios", [], []),
+    ("simulate", [], ["--short", "30m", "--long", "2h"]),
 ]
 
 

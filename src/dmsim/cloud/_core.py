@@ -81,7 +81,9 @@ def _disposing(data: bytes | StagedBlob) -> Iterator[None]:
 class CloudCore:
     """Stores uploads exactly once. ``clock`` gives the receive time (seconds since the epoch).
 
-    ``data_dir=None`` keeps everything in memory (simulation); otherwise the database is
+    ``data_dir=None`` keeps everything in memory (simulation), and with
+    ``keep_blob_contents=False`` only each blob's digest and size (:meth:`read_blob` then
+    refuses); otherwise the database is
     ``<data_dir>/cloud.sqlite3`` and blobs live under ``<data_dir>/blobs`` (written through
     ``fs``, the filesystem port; the real one by default). ``capacity_bytes`` bounds what may
     be stored (RESOURCE_EXHAUSTED "storage full" beyond it). ``read_only`` opens an existing
@@ -98,11 +100,16 @@ class CloudCore:
         limits: CloudLimits | None = None,
         capacity_bytes: int | None = None,
         read_only: bool = False,
+        keep_blob_contents: bool = True,
     ) -> None:
+        if data_dir is not None and not keep_blob_contents:
+            raise ValueError("keep_blob_contents=False is for an in-memory cloud (data_dir=None)")
         self._clock = clock
         self._limits = limits or CloudLimits()
         self._capacity = capacity_bytes
-        self._store = Store(data_dir=data_dir, fs=fs, read_only=read_only)
+        self._store = Store(
+            data_dir=data_dir, fs=fs, read_only=read_only, keep_blob_contents=keep_blob_contents
+        )
         self._counts: Counter[str] = Counter()
         self._rejects: Counter[str] = Counter()
 

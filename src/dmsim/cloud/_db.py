@@ -131,13 +131,15 @@ _EQUALITY_FILTERS = ("part_id", "component_type", "component_name", "method_name
 
 
 def connect(path: str | None, *, read_only: bool = False) -> sqlite3.Connection:
-    """Open (creating) the database; ``None`` = in memory. The connection is used from one
-    thread at a time (the server serialises calls), but not always the creating one."""
+    """Open (creating) the database; ``None`` = a private temporary database (SQLite keeps
+    it in a bounded page cache and spills to an unlinked file, so a long simulation's cloud
+    does not grow in RAM). The connection is used from one thread at a time (the server
+    serialises calls), but not always the creating one."""
     if read_only and path is not None:
         uri = f"file:{urllib.parse.quote(path)}?mode=ro"
         return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
     conn = sqlite3.connect(
-        ":memory:" if path is None else path, isolation_level=None, check_same_thread=False
+        "" if path is None else path, isolation_level=None, check_same_thread=False
     )
     if path is not None:
         conn.execute("PRAGMA journal_mode=WAL")

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dmsim.errors import CloudError, InternalError
 from dmsim.storage._fs import FileSystem
 
-from ._blobs import BlobStore, FsBlobStore, MemoryBlobStore
+from ._blobs import BlobStore, DigestBlobStore, FsBlobStore, MemoryBlobStore
 from ._db import connect
 from ._ingest import NewItems
 
@@ -41,13 +41,20 @@ def storage_error(error: OSError | sqlite3.Error) -> CloudError:
 class Store:
     """The database connection and blob store of one cloud, and the stored totals."""
 
-    def __init__(self, *, data_dir: str | None, fs: FileSystem | None, read_only: bool) -> None:
+    def __init__(
+        self,
+        *,
+        data_dir: str | None,
+        fs: FileSystem | None,
+        read_only: bool,
+        keep_blob_contents: bool = True,
+    ) -> None:
         self.read_only = read_only
         self.blobs: BlobStore
         self._in_group = False
         if data_dir is None:
             self.conn = connect(None)
-            self.blobs = MemoryBlobStore()
+            self.blobs = MemoryBlobStore() if keep_blob_contents else DigestBlobStore()
         else:
             if fs is None:
                 from dmsim.storage._realfs import RealFS

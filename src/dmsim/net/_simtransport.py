@@ -12,13 +12,16 @@ One call, as the real gRPC path would carry it, on simulated time:
 Anything that breaks after the commit leaves the client with ``TimeoutError`` or
 ``ConnectionError`` — an *unknown* outcome — although the cloud holds the upload: exactly the
 hazard idempotency keys defuse. The whole call shares one deadline (``timeout``). Every attempt
-is recorded (:meth:`SimCloudTransport.attempts` and a ``net.transport.attempt`` trace event)
-with the outcome the client saw and what the cloud did; the oracle reads those.
+is recorded (a ``net.transport.attempt`` trace event, which the oracle reads, and the
+statistics; :meth:`SimCloudTransport.attempts` keeps the latest ``keep_attempts``, so a
+simulated week of uploads does not grow in memory) with the outcome the client saw and what
+the cloud did.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Literal, NoReturn
@@ -110,6 +113,7 @@ class SimCloudTransport:
         overhead_bytes: int = 128,
         restart_downtime: float = 0.0,
         trace: Trace | None = None,
+        keep_attempts: int = 10_000,
     ) -> None:
         if timeout <= 0 or chunk_size <= 0 or overhead_bytes < 0 or restart_downtime < 0:
             raise ValueError(
@@ -125,7 +129,8 @@ class SimCloudTransport:
         self._restart_downtime = restart_downtime
         self._cloud_down_until = -1.0
         self._trace = trace if trace is not None else link.trace
-        self._attempts: list[UploadAttempt] = []
+        self._attempts: deque[UploadAttempt] = deque(maxlen=keep_attempts)
+        self._tally: Counter[str] = Counter()  # the statistics' fields
         self._landed: set[str] = set()  # keys this transport saw the cloud commit
 
     # the CloudTransport port
@@ -186,19 +191,12 @@ class SimCloudTransport:
 
     # records
     def attempts(self) -> tuple[UploadAttempt, ...]:
+        """The latest ``keep_attempts`` attempts, oldest first."""
         return tuple(self._attempts)
 
     def statistics(self) -> SimTransportStatistics:
-        done = self._attempts
-        return SimTransportStatistics(
-            calls=len(done),
-            ok=sum(a.outcome == "ok" for a in done),
-            failed=sum(a.outcome == "fail" for a in done),
-            unknown=sum(a.outcome == "unknown" for a in done),
-            landed_unknown=sum(a.outcome == "unknown" and a.landed for a in done),
-            duplicates=sum(a.cloud == "duplicate" for a in done),
-            bytes_sent=sum(a.bytes_sent for a in done),
-        )
+        fields = SimTransportStatistics.__dataclass_fields__
+        return SimTransportStatistics(**{name: self._tally[name] for name in fields})
 
     # one call
     async def _call(
@@ -315,8 +313,9 @@ class SimCloudTransport:
             self.plan.finish(action, call.cloud, now, detail=repr(error) if error else "")
         fault_id = action.fault_id if action is not None and action.fault_id else None
         fault_id = fault_id or getattr(error, "fault_id", None) or None
+        tally = self._tally
         attempt = UploadAttempt(
-            index=len(self._attempts),
+            index=tally["calls"],
             rpc=call.rpc,
             key=call.key,
             outcome=outcome,
@@ -329,6 +328,13 @@ class SimCloudTransport:
             bytes_sent=call.sent,
         )
         self._attempts.append(attempt)
+        tally["calls"] += 1
+        tally["ok"] += outcome == "ok"
+        tally["failed"] += outcome == "fail"
+        tally["unknown"] += outcome == "unknown"
+        tally["landed_unknown"] += outcome == "unknown" and attempt.landed
+        tally["duplicates"] += attempt.cloud == "duplicate"
+        tally["bytes_sent"] += attempt.bytes_sent
         self._trace.record(
             "net.transport.attempt",
             rpc=attempt.rpc,

@@ -120,6 +120,7 @@ class World:
             trace=self.trace,
             clock=lambda: self.kernel.wall_ns() / 1e9,
             capacity_bytes=scenario.cloud.capacity_bytes,
+            keep_blob_contents=False,  # a simulated week of images would not fit in RAM
         )
         self.plan = RpcFaultPlan()
         self.link = SimLink(

@@ -345,3 +345,30 @@ def test_malformed_identity_is_ignored(core: CloudCore) -> None:
     core.ingest_data_capture(request, key="k")
     (item,) = core.query()
     assert item.reading_stream is None
+
+
+def test_a_cloud_that_keeps_digests_stores_and_deduplicates_without_the_bytes(
+    clock: Clock,
+) -> None:
+    # Simulated runs: a week of camera images must not live in RAM, and nothing reads them.
+    cloud = CloudCore(clock=clock, keep_blob_contents=False)
+    image = b"\xff\xd8" + bytes(range(256)) * 64
+    cloud.ingest_data_capture(binary_request([image]), key="b1")
+    staged = cloud.stage_blob()
+    for start in range(0, 300_000, 65_536):
+        staged.write(b"s" * min(65_536, 300_000 - start))
+    cloud.ingest_streaming(streaming_metadata(), staged, key="s1")
+    assert cloud.ingest_data_capture(binary_request([image]), key="b1").duplicate
+    items = cloud.query()
+    assert [i.size for i in items] == [len(image), 300_000]
+    assert items[0].blob_sha256 == hashlib.sha256(image).hexdigest()
+    assert items[1].blob_sha256 == hashlib.sha256(b"s" * 300_000).hexdigest()
+    assert cloud.statistics().stored_bytes == len(image) + 300_000
+    with pytest.raises(CloudError, match="keeps digests, not contents") as info:
+        cloud.read_blob(items[0].item_id)
+    assert info.value.code == "FAILED_PRECONDITION"
+
+
+def test_only_an_in_memory_cloud_may_drop_blob_contents(tmp_path: Path, clock: Clock) -> None:
+    with pytest.raises(ValueError, match="in-memory cloud"):
+        CloudCore(clock=clock, data_dir=str(tmp_path), keep_blob_contents=False)

@@ -107,6 +107,23 @@ def test_ack_lost_after_commit_is_unknown_then_the_resend_is_a_duplicate() -> No
     assert attempts[0].fault_id == "drop-1"
 
 
+def test_only_the_latest_attempts_are_kept_but_the_statistics_count_every_one() -> None:
+    # A simulated week uploads millions of files: the record must not grow with them.
+    fault = RpcFault("drop-1", "drop_ack", count=1)
+
+    async def body(w: World) -> Any:
+        with pytest.raises(ConnectionError):
+            await w.transport.data_capture_upload(REQUEST, key="k0")
+        for n in range(1, 5):
+            await w.transport.data_capture_upload(REQUEST, key=f"k{n}")
+        return w.transport.statistics()
+
+    stats, attempts = run_world(body, faults=[fault], keep_attempts=2)
+    assert [(a.index, a.key) for a in attempts] == [(3, "k3"), (4, "k4")]
+    assert (stats.calls, stats.ok, stats.unknown, stats.landed_unknown) == (5, 4, 1, 1)
+    assert stats.bytes_sent == 5 * attempts[0].bytes_sent
+
+
 def test_downstream_loss_after_commit_times_out_but_the_cloud_has_it() -> None:
     lossy_down = LinkProfile(
         "lossy-down",
