@@ -22,7 +22,7 @@ from dmsim.errors import ConfigError, Problem, ScenarioError
 from dmsim.faults import KINDS, FaultSchedule, parse_duration, parse_schedule, parse_size
 
 from ._envelope import envelope_from
-from ._machine import reconfigure_problems, resource_names
+from ._machine import reconfigure_problems, resource_names, tick_budget_problem
 from ._model import (
     DEFAULT_EPOCH,
     SIM_ENV,
@@ -120,6 +120,10 @@ class _Builder:
                 self.error("duration", "must be longer than 0s")
             return None
         machine_config, machine_document = machine
+        too_busy = tick_budget_problem(machine_config, duration)
+        if too_busy is not None:
+            self.error(f"machine.{too_busy.path}", too_busy.message)
+            return None
         envelope_doc = self.section("fuzz").get("envelope", {})
         return Scenario(
             name=str(self.doc["name"]),

@@ -17,11 +17,17 @@ from dmsim.config import CaptureMethodConfig, MachineConfig
 from dmsim.errors import Problem
 
 __all__ = [
+    "MAX_SIMULATED_TICKS",
     "apply_reconfigure",
     "matching_methods",
     "reconfigure_problems",
     "resource_names",
+    "tick_budget_problem",
 ]
+
+# Simulation serves every tick (tens of µs of wall time each, where the real runtime would skip
+# what it cannot serve): past this many a run takes hours, which a rate like 1e9 Hz never meant.
+MAX_SIMULATED_TICKS = 100_000_000
 
 
 def resource_names(machine: MachineConfig) -> frozenset[str]:
@@ -115,3 +121,19 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(item) for item in value]
     return value
+
+
+def tick_budget_problem(machine: MachineConfig, duration_s: float) -> Problem | None:
+    """A problem naming the busiest collector if ``machine``'s collectors would take more than
+    :data:`MAX_SIMULATED_TICKS` ticks in ``duration_s`` of simulated time, else ``None``."""
+    rates = [m for m in machine.capture_methods() if m.enabled]
+    total = sum(m.capture_frequency_hz for m in rates) * duration_s
+    if total <= MAX_SIMULATED_TICKS:
+        return None
+    busiest = max(rates, key=lambda m: m.capture_frequency_hz)
+    return Problem(
+        f"{busiest.path}.capture_frequency_hz",
+        f"{busiest.capture_frequency_hz:g} Hz: over {duration_s:g} s the collectors would "
+        f"take {total:.3g} ticks, more than the {MAX_SIMULATED_TICKS:,} a simulated run serves "
+        "(every tick is captured, so it would run for hours); lower the rate or the duration",
+    )

@@ -13,6 +13,7 @@ from dmsim.config import load_machine_config
 from dmsim.errors import ConfigError, Problem
 from dmsim.faults import parse_duration
 
+from ._machine import tick_budget_problem
 from ._model import SIM_ENV
 from ._runner import ProgressLine
 from ._simulate import SimulationSummary, simulate_machine
@@ -57,6 +58,9 @@ def _simulate(args: argparse.Namespace) -> int:
             Problem("services", "no data_manager service: nothing to capture or sync"),
             source=str(args.config),
         )
+    too_busy = tick_budget_problem(machine, duration)
+    if too_busy is not None:
+        raise ConfigError(too_busy, source=str(args.config))
     _prepare_out(args.out)
     for warning in machine.warnings:
         print(f"warning: {warning}", file=sys.stderr)

@@ -196,3 +196,21 @@ def test_a_machine_without_a_data_manager_is_refused_naming_the_file(tmp_path: P
     assert "no data_manager service" in done.stderr
     assert "never awaited" not in done.stderr
     assert not (tmp_path / "o").exists()  # refused before anything was made
+
+
+def test_a_rate_no_simulation_could_serve_is_refused_up_front_naming_it(tmp_path: Path) -> None:
+    # 1e9 Hz used to run silently for hours: simulation captures every tick.
+    config = tmp_path / "fast.json"
+    methods = [{"method": "Readings", "capture_frequency_hz": 1e9}]
+    dm = {"type": "data_manager", "attributes": {"capture_methods": methods}}
+    probe = {"name": "probe", "type": "sensor", "model": "fake", "service_configs": [dm]}
+    services = [{"name": "dm", "type": "data_manager", "attributes": {}}]
+    config.write_text(json.dumps({"components": [probe], "services": services}), encoding="utf-8")
+    out = tmp_path / "out"
+    done = run_simulate(str(config), "--duration", "1s", "--out", str(out))
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    path = "components[0].service_configs[0].attributes.capture_methods[0].capture_frequency_hz"
+    assert f"{path}: 1e+09 Hz" in done.stderr
+    assert "lower the rate or the duration" in done.stderr
+    assert not out.exists()

@@ -201,6 +201,17 @@ def test_machine_problems_point_into_the_machine() -> None:
     assert any(p.startswith(f"{path}.capture_frequency_hz (line 12)") for p in found), found
 
 
+def test_a_machine_too_busy_to_simulate_is_refused_naming_the_busiest_rate() -> None:
+    busy = scenario_text("").replace(
+        "capture_frequency_hz: 1}", "capture_frequency_hz: 200000}"
+    )  # 200 kHz for 10 minutes: 120 million ticks
+    path = "machine.components[0].service_configs[0].attributes.capture_methods[0]"
+    [found] = problems(busy)
+    assert found.startswith(f"{path}.capture_frequency_hz (line 12): 200000 Hz")
+    assert "1.2e+08 ticks" in found
+    loads_scenario(busy.replace("duration: 10m", "duration: 8m"), source="t.yaml")  # 96 M: runs
+
+
 def test_machine_by_path_and_its_errors(tmp_path: Path) -> None:
     config = {"components": [], "services": [{"name": "dm", "type": "data_manager"}]}
     (tmp_path / "m.json").write_text(json.dumps(config))
