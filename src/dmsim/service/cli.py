@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from dmsim.config import load_machine_config
-from dmsim.errors import ConfigError, Problem
+from dmsim.errors import ConfigError, Problem, StorageError
 from dmsim.faults import parse_duration
 from dmsim.runtime import RealRuntime
 
@@ -108,4 +108,29 @@ def _machine(args: argparse.Namespace) -> int:
                 raise ConfigError(Problem("capture_dir", f"{capture_dir}: {reason}")) from None
         final = rt.run_main(main())
     print(f"stopped cleanly: {final.line()}")
+    if capture_dir is not None:
+        print(_left_to_sync(capture_dir))
     return 0
+
+
+def _left_to_sync(capture_dir: str) -> str:
+    """What the next start will pick up: completed files not yet uploaded, and quarantine."""
+    from dmsim.storage import RealFS
+    from dmsim.storage._inspect import capture_files
+
+    fs = RealFS()
+    try:
+        listing = capture_files(fs, capture_dir)
+    except StorageError as error:
+        return f"left to sync: unknown ({error})"
+    waiting = [path for path in listing.files if path.endswith(".capture")]
+    size = 0
+    for path in waiting:
+        with contextlib.suppress(OSError):  # uploaded and deleted by a late worker: not left
+            size += fs.stat(path).size
+    line = f"left to sync in {capture_dir}: {len(waiting):,} capture file(s), {size / 1e6:.1f} MB"
+    if open_files := len(listing.files) - len(waiting):
+        line += f"; {open_files:,} .prog file(s) for recovery at the next start"
+    if listing.quarantined:
+        line += f"; {listing.quarantined:,} in failed/ (each with a .reason file)"
+    return line
