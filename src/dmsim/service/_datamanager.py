@@ -9,7 +9,7 @@ file (rdk#5996 renamed live files on reconfigure and broke capture; it was rever
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -18,14 +18,13 @@ from viam.proto.app.datasync import DataType
 from dmsim.capture import CaptureEngine, CaptureSource, CollectorStatistics, ReadingSink
 from dmsim.capture._mongo import MirroredSink, MongoMirror, pymongo_client
 from dmsim.config import CollectorSpec, DataManagerConfig, MachineConfig, collector_specs
-from dmsim.errors import ConfigError, DeviceError, Problem, StorageError
+from dmsim.errors import ConfigError, DeviceError, Problem
 from dmsim.runtime import RngTree, Runtime, Task, Trace
 from dmsim.storage._fs import FileSystem
 from dmsim.storage._identity import ReadingId
 from dmsim.storage._naming import CollectorKey
 from dmsim.storage._policies import ByteCapRule, DiskFullRule
 from dmsim.storage._policy_runner import DiskPolicy
-from dmsim.storage._reader import CaptureReader
 from dmsim.storage._recovery import RecoveryReport, recover_capture_dir
 from dmsim.storage._writer import CaptureWriter
 from dmsim.sync import (
@@ -298,8 +297,7 @@ class DataManager:
         # A file being written (a collector's .prog) or uploaded is never deleted by policy.
         return path in self._tracker
 
-    def _before_delete(self, path: str, rule: str) -> int:
-        ids = self._reading_ids(path)
+    def _before_delete(self, path: str, rule: str, ids: Sequence[ReadingId | None]) -> None:
         if self._trace is not None:
             self._trace.record(
                 "file.deleted_by_policy",
@@ -307,19 +305,6 @@ class DataManager:
                 rule=rule,
                 ids=[[i.stream, i.boot, i.seq] for i in ids if i is not None],
             )
-        return len(ids)
-
-    def _reading_ids(self, path: str) -> list[ReadingId | None]:
-        """The identities of the readings in ``path``, up to any damage (``None``: a reading
-        written by rdk carries none)."""
-        ids: list[ReadingId | None] = []
-        try:
-            with CaptureReader(self._fs, path) as reader:
-                for record in reader.records():
-                    ids.append(record.reading_id)
-        except (StorageError, OSError):
-            pass  # the readings before the damage (or a read error) are the ones being deleted
-        return ids
 
     def _record_recovery(self, report: RecoveryReport) -> None:
         if self._trace is None:

@@ -1,32 +1,50 @@
 """The disk policies' runner: one deletion rule on the runtime and filesystem ports.
 
 A check runs one interval after start and then every interval (30 s, as rdk), on a fixed grid so
-slow passes do not drift. The walk runs through ``run_blocking`` (it is the slow part on a real
-disk); from the in-use checks to the last unlink nothing awaits, so under either runtime no other
-task can start uploading a file the pass is about to delete. Every deletion calls
-``before_delete(path, rule)`` first (the core records which readings the file held, so an oracle
-can tell deletion by policy from loss, and returns how many), then yields a
-:class:`DeletionRecord`, a ``disk_policy.delete`` trace event and a warning in the log (on a
-real machine the log is the record); the directories it deleted from are fsynced afterwards.
+slow passes do not drift. The walk, and reading which readings each chosen file holds, run
+through ``run_blocking``: they are the slow parts on a real disk (tens of milliseconds to parse
+a 256 KiB file), and on the event loop they would stall capture just when the disk is full.
+From the in-use checks to the last unlink nothing awaits, so under either runtime no other task
+can start uploading a file the pass is about to delete. Every deletion calls
+``before_delete(path, rule, ids)`` first (the core records the readings the file held, so an
+oracle can tell deletion by policy from loss), then yields a :class:`DeletionRecord`, a
+``disk_policy.delete`` trace event and a warning in the log (on a real machine the log is the
+record); the directories it deleted from are fsynced afterwards.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from dmsim.errors import ConfigError, InternalError, Problem
+from dmsim.errors import ConfigError, InternalError, Problem, StorageError
 from dmsim.runtime import Runtime, Trace
 
 from ._fs import FileSystem
+from ._identity import ReadingId
 from ._policies import CaptureFile, DeletionRecord, DeletionRule, is_deletable, scan_capture_dir
+from ._reader import CaptureReader
 
-__all__ = ["CHECK_INTERVAL_S", "DiskPolicy", "DiskPolicyStatistics"]
+__all__ = ["CHECK_INTERVAL_S", "DiskPolicy", "DiskPolicyStatistics", "readable_ids"]
 
 CHECK_INTERVAL_S = 30.0
 
 _log = logging.getLogger(__name__)
+
+ReadingIds = Sequence[ReadingId | None]
+
+
+def readable_ids(fs: FileSystem, path: str) -> tuple[ReadingId | None, ...]:
+    """The identities of the readings in ``path`` up to any damage or read error: the
+    readings its deletion takes with it (``None``: a reading written by rdk carries none)."""
+    ids: list[ReadingId | None] = []
+    try:
+        with CaptureReader(fs, path) as reader:
+            ids.extend(record.reading_id for record in reader.records())
+    except (StorageError, OSError):
+        pass  # what came before the damage (or the read error) is what is deleted
+    return tuple(ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +78,8 @@ class _Counters:
 class DiskPolicy:
     """Runs one :class:`DeletionRule` over ``capture_dir`` on the runtime port.
 
-    ``in_use(path)`` says a file is being uploaded; ``before_delete(path, rule)`` is called just
+    ``in_use(path)`` says a file is being uploaded; ``read_ids(path)`` gives the readings a
+    file holds (run off the event loop); ``before_delete(path, rule, ids)`` is called just
     before each unlink. A failed unlink is traced, logged and counted, and the pass goes on (a
     stuck file must not stop the policy from freeing space).
     """
@@ -73,7 +92,8 @@ class DiskPolicy:
         capture_dir: str,
         rule: DeletionRule,
         in_use: Callable[[str], bool],
-        before_delete: Callable[[str, str], int],
+        before_delete: Callable[[str, str, ReadingIds], None],
+        read_ids: Callable[[str], ReadingIds] | None = None,
         trace: Trace | None = None,
         interval_s: float = CHECK_INTERVAL_S,
     ) -> None:
@@ -85,6 +105,7 @@ class DiskPolicy:
         self._rule = rule
         self._in_use = in_use
         self._before_delete = before_delete
+        self._read_ids = read_ids or (lambda path: readable_ids(fs, path))
         self._trace = trace
         self._interval = interval_s
         self._c = _Counters()
@@ -117,7 +138,6 @@ class DiskPolicy:
             # Not a failed check: the rule still runs on what could be seen.
             self._event("disk_policy.unlisted_dir", path=directory, error=why)
             _log.warning("disk policy %s: cannot list %s: %s", self._rule.name, directory, why)
-        # No await from here to the last unlink (see the module docstring).
         # Measured again: a long walk on a real disk may have seen uploads free space.
         plan = self._rule.plan(scan, self._fs.disk_usage(self._dir), in_use=self._in_use)
         self._c.skipped_in_use += len(plan.skipped_in_use)
@@ -125,19 +145,36 @@ class DiskPolicy:
             self._c.warnings += 1
             self._event("disk_policy.warn", rule=plan.rule, message=plan.warning)
             _log.warning("disk policy %s: %s", plan.rule, plan.warning)
-        records = tuple(r for r in map(self._delete, plan.victims) if r is not None)
+        held = await self._rt.run_blocking(self._held_by, plan.victims)
+        # No await from here to the last unlink (see the module docstring). While the files
+        # were read, sync may have claimed some: they are left to it.
+        records = tuple(
+            record
+            for victim in plan.victims
+            if (record := self._delete(victim, held[victim.path])) is not None
+        )
         for directory in sorted({r.path.rsplit("/", 1)[0] for r in records}):
             await self._sync_dir(directory)
         return records
 
-    def _delete(self, victim: CaptureFile) -> DeletionRecord | None:
+    def _held_by(self, victims: Sequence[CaptureFile]) -> dict[str, ReadingIds]:
+        for victim in victims:  # before any file is opened
+            if not is_deletable(self._dir, victim.path):
+                raise InternalError(
+                    f"disk policy {self._rule.name} chose {victim.path!r}, outside {self._dir!r}"
+                )
+        return {victim.path: self._read_ids(victim.path) for victim in victims}
+
+    def _delete(self, victim: CaptureFile, ids: ReadingIds) -> DeletionRecord | None:
         rule, path = self._rule.name, victim.path
-        if not is_deletable(self._dir, path):
-            raise InternalError(f"disk policy {rule} chose {path!r}, outside {self._dir!r}")
+        if self._in_use(path):
+            self._c.skipped_in_use += 1
+            return None
         if not self._fs.exists(path):
             self._c.vanished += 1
             return None
-        readings = self._before_delete(path, rule)
+        self._before_delete(path, rule, ids)
+        readings = len(ids)
         try:
             self._fs.unlink(path)
         except FileNotFoundError:

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import errno
 import logging
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from viam.proto.app.datasync import DataType
 
 from dmsim.errors import ConfigError, InternalError
 from dmsim.runtime import RealRuntime, RngTree, SimKernel, SimRuntime, Trace
+from dmsim.storage._codec import tabular_reading
 from dmsim.storage._fs import DiskUsage, FileStat
+from dmsim.storage._identity import ReadingId
+from dmsim.storage._naming import CollectorKey
 from dmsim.storage._policies import (
     RULE_BYTE_CAP,
     RULE_DISK_FULL,
@@ -23,9 +28,10 @@ from dmsim.storage._policies import (
     DeletionRule,
     DiskFullRule,
 )
-from dmsim.storage._policy_runner import DiskPolicy
+from dmsim.storage._policy_runner import DiskPolicy, readable_ids
 from dmsim.storage._realfs import RealFS
 from dmsim.storage._simfs import SimFS
+from dmsim.storage._writer import CaptureWriter
 
 BLOCK = 4096
 CAP = "/cap"
@@ -41,10 +47,15 @@ class World:
     hook_calls: list[tuple[str, str, bool]] = field(default_factory=list)
     busy: set[str] = field(default_factory=set)
 
-    def policy(self, rule: DeletionRule, **kwargs: object) -> DiskPolicy:
-        def before_delete(path: str, rule: str) -> int:
+    def policy(
+        self,
+        rule: DeletionRule,
+        read_ids: Callable[[str], Sequence[ReadingId | None]] | None = None,
+        **kwargs: object,
+    ) -> DiskPolicy:
+        def before_delete(path: str, rule: str, ids: Sequence[ReadingId | None]) -> None:
+            assert len(ids) == READINGS_PER_FILE
             self.hook_calls.append((path, rule, self.fs.exists(path)))
-            return READINGS_PER_FILE
 
         return DiskPolicy(
             rt=self.rt,
@@ -53,6 +64,7 @@ class World:
             rule=rule,
             in_use=self.busy.__contains__,
             before_delete=before_delete,
+            read_ids=read_ids or (lambda path: (None,) * READINGS_PER_FILE),
             trace=self.trace,
             **kwargs,  # type: ignore[arg-type]
         )
@@ -250,7 +262,7 @@ def test_a_missing_capture_directory_is_not_an_error() -> None:
         capture_dir="/nowhere",
         rule=DiskFullRule(),
         in_use=lambda p: False,
-        before_delete=lambda p, r: 0,
+        before_delete=lambda p, r, ids: None,
     )
     assert world.kernel.run_main(policy.check()) == ()
     assert policy.statistics().scans == 0
@@ -304,10 +316,93 @@ def test_byte_cap_on_the_real_disk_under_the_real_runtime(tmp_path: Path) -> Non
         capture_dir=str(tmp_path),
         rule=ByteCapRule(cap_bytes=350),
         in_use=lambda p: False,
-        before_delete=lambda p, r: hook.append(p) or 0,
+        before_delete=lambda p, r, ids: hook.append(p),
     )
     records = rt.run_main(policy.check())
     assert [Path(r.path).name[17:19] for r in records] == ["00", "01", "02"]
     assert all(r.rule == RULE_BYTE_CAP for r in records)
     assert hook == [r.path for r in records]
     assert sorted(p.name[17:19] for p in stream.iterdir()) == ["03", "04", "09"]
+
+
+def test_reading_the_chosen_files_does_not_stall_the_event_loop(tmp_path: Path) -> None:
+    # Parsing a 256 KiB capture file takes tens of ms; on the event loop, a disk-full pass
+    # deleting hundreds of them stopped every collector for seconds (a minute on a Pi).
+    stream = tmp_path / "rdk_component_sensor" / "s" / "Readings"
+    stream.mkdir(parents=True)
+    for second in range(4):
+        (stream / f"2026-01-01T00_00_{second:02d}.000000Z.capture").write_bytes(b"x" * 100)
+    rt = RealRuntime()
+
+    def slow_read(path: str) -> tuple[None, ...]:
+        time.sleep(0.1)  # a slow SD card
+        return (None,) * 3
+
+    policy = DiskPolicy(
+        rt=rt,
+        fs=RealFS(),
+        capture_dir=str(tmp_path),
+        rule=ByteCapRule(cap_bytes=100),
+        in_use=lambda p: False,
+        before_delete=lambda p, r, ids: None,
+        read_ids=slow_read,
+    )
+    ticks: list[float] = []
+
+    async def main() -> tuple[int, int]:
+        async def ticker() -> None:
+            while True:
+                ticks.append(time.monotonic())
+                await rt.sleep(0.01)
+
+        task = rt.spawn(ticker(), name="capture")
+        await rt.sleep(0.05)
+        before = len(ticks)
+        records = await policy.check()  # reads three files: 0.3 s
+        during = len(ticks) - before
+        await task.stop()
+        return len(records), during
+
+    deleted, ticks_during_the_pass = rt.run_main(main())
+    assert deleted == 3
+    assert policy.statistics().readings_deleted == 9
+    assert ticks_during_the_pass >= 5  # about 30 at 10 ms; none if the reads held the loop
+
+
+def test_a_file_sync_claims_while_the_pass_reads_it_is_left_to_sync() -> None:
+    world = make_world(ballast_blocks=10)
+    claimed = name(5)
+
+    def read_and_race(path: str) -> tuple[None, ...]:
+        if path == claimed:
+            world.busy.add(path)  # an upload began while the pass was reading files
+        return (None,) * READINGS_PER_FILE
+
+    policy = world.policy(DiskFullRule(disk_usage_deletion_threshold=0.5), read_ids=read_and_race)
+    records = world.kernel.run_main(policy.check())
+    assert [r.path for r in records] == [name(0), name(10), name(15)]
+    assert world.fs.exists(claimed)
+    assert policy.statistics().skipped_in_use == 1
+
+
+def test_the_default_reader_counts_the_readings_before_any_damage() -> None:
+    fs = SimFS(capacity_bytes=1 << 20, rng=RngTree(1), wall_clock=lambda: 0)
+    writer = CaptureWriter(
+        fs,
+        capture_dir=CAP,
+        key=CollectorKey.of("rdk:component:sensor", "s", "Readings"),
+        data_type=DataType.DATA_TYPE_TABULAR_SENSOR,
+        now=lambda: 0.0,
+        wall_ns=lambda: 0,
+    )
+    for seq in range(5):
+        reading = tabular_reading({"v": seq}, time_requested_ns=seq, time_received_ns=seq)
+        writer.write(reading, reading_id=ReadingId("s", 0, seq))
+    writer.close()
+    [path] = [f"{d}/{n}" for d, _, names in fs.walk(CAP) for n in names]
+    assert readable_ids(fs, path) == tuple(ReadingId("s", 0, seq) for seq in range(5))
+    handle = fs.open_append(path)
+    handle.write(b"\x05garbage")  # a length prefix, then not a SensorData
+    handle.close()
+    assert len(readable_ids(fs, path)) == 5
+    assert readable_ids(fs, f"{CAP}/missing.capture") == ()
