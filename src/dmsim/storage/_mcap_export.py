@@ -229,7 +229,9 @@ class _Exporter:
         self.files = files
         # (component name, method, method parameters, kind)
         self.channels: dict[tuple[str, str, _Params, str], _Channel] = {}
-        self.problems: dict[str, FileProblem] = {}
+        # An ordered set: a file may have several problems (a payload that cannot be read and
+        # a torn tail), and both passes over the files meet the same ones.
+        self.problems: dict[FileProblem, None] = {}
         self.torn = 0
         self.messages = 0
         self.attachments = 0
@@ -239,25 +241,25 @@ class _Exporter:
         try:
             reader = CaptureReader(self.fs, path)
         except CaptureFormatError as error:
-            self.problems[path] = FileProblem(path, error.offset, error.what)
+            self.problems[FileProblem(path, error.offset, error.what)] = None
             return
         except StorageError as error:
-            self.problems[path] = unopenable_problem(path, error)
+            self.problems[unopenable_problem(path, error)] = None
             return
         except OSError as error:
-            self.problems[path] = read_failed_problem(path, error)
+            self.problems[read_failed_problem(path, error)] = None
             return
         with reader:
             try:
                 for record in reader.records():
                     yield reader, record
             except CaptureFormatError as error:
-                self.problems[path] = FileProblem(path, error.offset, error.what)
+                self.problems[FileProblem(path, error.offset, error.what)] = None
             except OSError as error:
-                self.problems[path] = read_failed_problem(path, error)
+                self.problems[read_failed_problem(path, error)] = None
             if reader.finished and reader.torn_tail_bytes:
                 self.torn += reader.torn_tail_bytes
-                self.problems[path] = torn_tail_problem(reader)
+                self.problems[torn_tail_problem(reader)] = None
 
     def _channel(self, reader: CaptureReader, record: CaptureRecord) -> _Channel:
         md = reader.metadata
@@ -330,7 +332,7 @@ class _Exporter:
             try:
                 payload = reader.read_payload(record)
             except OSError as error:
-                self.problems[path] = read_failed_problem(path, error)
+                self.problems[read_failed_problem(path, error)] = None
                 return
         meta = record.sensor_data.metadata
         log_time = _stamp(meta.time_requested.ToNanoseconds())
@@ -428,5 +430,5 @@ def export_mcap(fs: FileSystem, capture_path: str, out_path: str) -> ExportRepor
         attachments=exporter.attachments,
         topics=tuple(sorted(topics)),
         torn_tail_bytes=exporter.torn,
-        problems=listing.problems + tuple(exporter.problems.values()),
+        problems=listing.problems + tuple(exporter.problems),
     )

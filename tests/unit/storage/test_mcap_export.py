@@ -284,3 +284,40 @@ def test_export_of_damaged_directories_always_validates(cut: int, flip: int) -> 
                 io.BytesIO((Path(tmp) / "o.mcap").read_bytes()), validate_crcs=True
             ).records
         )
+
+
+class PayloadReadFails:
+    """RealFS, except that the payload reader of ``path`` (its third open: the two passes'
+    record readers come first) cannot be opened."""
+
+    def __init__(self, path: Path) -> None:
+        self._fs = RealFS()
+        self._path = str(path)
+        self._opens = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._fs, name)
+
+    def open_read(self, path: str) -> object:
+        if path == self._path:
+            self._opens += 1
+            if self._opens == 3:
+                raise OSError(5, "Input/output error", path)
+        return self._fs.open_read(path)
+
+
+def test_a_payload_read_error_and_a_torn_tail_are_both_reported(tmp_path: Path) -> None:
+    """Regression: the torn tail, found after, replaced the file's read error in the report."""
+    root = tmp_path / "capture"
+    cam = writer(root, "cam", "ReadImage", DataType.DATA_TYPE_BINARY_SENSOR)
+    cam.write(binary_reading(b"\xff\xd8" + b"j" * 5000, time_requested_ns=0, time_received_ns=0))
+    cam.close()
+    [path] = root.rglob("*.capture")
+    with path.open("ab") as f:
+        f.write(b"\x30\x0a\x02")  # a record cut short
+    report = export_mcap(PayloadReadFails(path), str(root), str(tmp_path / "o.mcap"))  # type: ignore[arg-type]
+    assert sorted(("read failed" in p.what, "torn tail" in p.what) for p in report.problems) == [
+        (False, True),
+        (True, False),
+    ]
+    assert {p.path for p in report.problems} == {str(path)}
