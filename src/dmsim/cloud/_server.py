@@ -342,7 +342,7 @@ class DataSyncService(DataSyncServiceBase):
             except BaseException:
                 received.drop()
                 raise
-            result = await self._commit(received.ingest, key, action)
+            result = await self._commit(received, key, action)
             outcome = "cancelled-after-commit"  # until the ack is out
             await self._acknowledge(stream, action, result, response_type)
             if action.kind == "drop_ack":
@@ -369,17 +369,25 @@ class DataSyncService(DataSyncServiceBase):
         finally:
             plan.finish(action, outcome, host.now(), detail=detail)
 
-    async def _commit(self, ingest: _Ingest, key: str | None, action: FaultAction) -> IngestResult:
+    async def _commit(
+        self, received: _Received, key: str | None, action: FaultAction
+    ) -> IngestResult:
         """Ingest in the host's next group commit. If the call is cancelled meanwhile (client
-        deadline), the commit still happens; wait for it so the timeline says what happened."""
+        deadline), the commit still happens; wait for it so the timeline says what happened.
+        A commit that failed drops the staged payload: a group that failed before running
+        this upload never handed it to the core, which would have discarded it."""
         full = action.kind == "storage_full"
-        commit = self._host.submit(lambda: ingest(key, full))
+        commit = self._host.submit(lambda: received.ingest(key, full))
         try:
             return await asyncio.shield(commit)
+        except CloudError:
+            received.drop()
+            raise
         except asyncio.CancelledError:
             try:
                 await commit
             except CloudError:
+                received.drop()
                 raise asyncio.CancelledError from None
             raise _CancelledAfterCommit from None
 

@@ -5,7 +5,8 @@ leaves the server healthy."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -367,6 +368,35 @@ def test_huge_grpc_headers_are_refused_and_the_server_survives(tmp_path: Path) -
             with pytest.raises(ConnectionError):
                 await client.data_capture_upload(tabular_request([{"a": 1}]), key="k" * 70_000)
             assert server.host.core.count() == 0
+            await _assert_healthy(server)
+
+    run(scenario())
+
+
+def test_a_streamed_upload_whose_group_never_ran_leaves_nothing_staged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Regression: a group that failed before running an upload never discarded its staged
+    # payload, so a server kept each such file in blobs/tmp/ until it restarted.
+    async def scenario() -> None:
+        async with running_cloud(tmp_path) as server, transport(server, timeout=5) as client:
+
+            @contextlib.contextmanager
+            def cannot_begin() -> Iterator[None]:
+                raise CloudError("UNAVAILABLE", "database is locked")
+                yield  # pragma: no cover - fails before its first step
+
+            monkeypatch.setattr(server.host.core, "group_commit", cannot_begin)
+            for upload in (
+                client.streaming_data_capture_upload(
+                    streaming_metadata(), chunks_of(b"x" * 200_000), key="s"
+                ),
+                client.file_upload(file_metadata("log.txt"), chunks_of(b"y" * 200_000), key="f"),
+            ):
+                with pytest.raises(CloudError, match="UNAVAILABLE"):
+                    await upload
+            assert list((tmp_path / "blobs" / "tmp").iterdir()) == []
+            monkeypatch.undo()
             await _assert_healthy(server)
 
     run(scenario())
