@@ -9,7 +9,10 @@ classifies them (see :mod:`dmsim.sync._transport`):
 - the per-call ``timeout`` elapsing → ``TimeoutError`` (the upload may have landed);
 - the connection refused, reset or lost mid-call → ``ConnectionError`` (may have landed).
 
-The channel reconnects by itself on the next call after the server went away.
+The channel reconnects by itself on the next call after the server went away. After a
+timeout or a failed connection the channel is dropped and the next call opens a new one: a
+half-open TCP connection (a NAT mapping expired, a Wi-Fi roam, a blackholing link) answers
+nothing, and the kernel may take many minutes to give up on it.
 """
 
 from __future__ import annotations
@@ -95,13 +98,19 @@ class GrpcTransport:
             self._stub = DataSyncServiceStub(self._channel)
         return self._stub
 
+    def _drop(self, stub: DataSyncServiceStub) -> None:
+        """Close the channel ``stub`` used, unless a newer one has replaced it already."""
+        if stub is self._stub and self._channel is not None:
+            self._channel.close()
+            self._channel = self._stub = None
+
     def _metadata(self, key: str) -> dict[str, str]:
         metadata = {IDEMPOTENCY_HEADER: key}
         if self._api_key is not None:
             metadata["authorization"] = f"Bearer {self._api_key}"
         return metadata
 
-    async def _guard(self, call: Awaitable[T]) -> T:
+    async def _guard(self, stub: DataSyncServiceStub, call: Awaitable[T]) -> T:
         self._counts["calls"] += 1
         try:
             result = await call
@@ -110,7 +119,10 @@ class GrpcTransport:
             raise CloudError(error.status.name, error.message or error.status.name) from None
         except TimeoutError:
             self._counts["unknown"] += 1
-            raise TimeoutError(f"no answer from the cloud within {self._timeout:g}s") from None
+            self._drop(stub)
+            raise TimeoutError(
+                f"no answer from the cloud within {self._timeout:g}s (reconnecting)"
+            ) from None
         except (
             StreamTerminatedError,
             ProtocolError,
@@ -119,6 +131,7 @@ class GrpcTransport:
             EOFError,
         ) as error:
             self._counts["unknown"] += 1
+            self._drop(stub)
             raise ConnectionError(f"cloud connection failed: {error!r}") from error
         self._counts["ok"] += 1
         return result
@@ -129,7 +142,8 @@ class GrpcTransport:
         stub = self._connect()
         self._counts["bytes_sent"] += request.ByteSize()
         response: DataCaptureUploadResponse = await self._guard(
-            stub.DataCaptureUpload(request, timeout=self._timeout, metadata=self._metadata(key))
+            stub,
+            stub.DataCaptureUpload(request, timeout=self._timeout, metadata=self._metadata(key)),
         )
         return response
 
@@ -152,7 +166,7 @@ class GrpcTransport:
                 reply: FileUploadResponse | None = await stream.recv_message()
             return _required(reply)
 
-        return await self._guard(call())
+        return await self._guard(stub, call())
 
     async def streaming_data_capture_upload(
         self, metadata: DataCaptureUploadMetadata, chunks: AsyncIterator[bytes], *, key: str
@@ -171,7 +185,7 @@ class GrpcTransport:
                 reply: StreamingDataCaptureUploadResponse | None = await stream.recv_message()
             return _required(reply)
 
-        return await self._guard(call())
+        return await self._guard(stub, call())
 
     async def close(self) -> None:
         if self._channel is not None:

@@ -32,7 +32,14 @@ from viam.proto.app.datasync import (
     UploadMetadata,
 )
 
-from dmsim.cloud import CaptureFilter, CloudCore, CloudHost, CloudLimits, CloudServer
+from dmsim.cloud import (
+    CaptureFilter,
+    CloudCore,
+    CloudHost,
+    CloudLimits,
+    CloudServer,
+    GrpcTransport,
+)
 from dmsim.cloud.samples import binary_request, file_metadata, streaming_metadata, tabular_request
 from dmsim.errors import CloudError
 from dmsim.runtime import RealRuntime
@@ -398,5 +405,34 @@ def test_a_streamed_upload_whose_group_never_ran_leaves_nothing_staged(
             assert list((tmp_path / "blobs" / "tmp").iterdir()) == []
             monkeypatch.undo()
             await _assert_healthy(server)
+
+    run(scenario())
+
+
+def test_after_a_timeout_the_next_upload_opens_a_new_connection() -> None:
+    # Regression: a blackholed connection (NAT expiry, Wi-Fi roam) was kept after the timeout,
+    # so every retry went into the same dead socket until the kernel gave up, minutes later.
+    async def scenario() -> None:
+        accepted: list[asyncio.StreamWriter] = []
+
+        async def blackhole(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            accepted.append(writer)
+            while await reader.read(65536):  # swallow everything, answer nothing
+                pass
+
+        server = await asyncio.start_server(blackhole, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            client = GrpcTransport(port=port, timeout=0.3)
+            for attempt in range(2):
+                with pytest.raises(TimeoutError, match="reconnecting"):
+                    await client.data_capture_upload(tabular_request([{"a": 1}]), key="k")
+                assert len(accepted) == attempt + 1
+            await client.close()
+        finally:
+            for writer in accepted:
+                writer.close()
+            server.close()
+            await server.wait_closed()
 
     run(scenario())
