@@ -107,8 +107,8 @@ def classify_error(error: BaseException) -> Classification:
     reason = str(error) or type(error).__name__
     if type(error) is StorageError and isinstance(error.__cause__, OSError):
         return classify_error(error.__cause__)  # "cannot open": a disk problem, not the file's
-    if isinstance(error, CloudError):
-        return _classify_cloud(error.code, reason)
+    if isinstance(error, CloudError):  # its text starts with the code, which the verdict has
+        return _classify_cloud(error.code, reason.removeprefix(f"{error.code}: "))
     if isinstance(error, TerminalFileError):
         return Classification(ErrorClass.TERMINAL, Outcome.FAIL, "LOCAL_INVALID", error.reason)
     if isinstance(error, FileChangedError):
