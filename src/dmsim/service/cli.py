@@ -63,6 +63,8 @@ def _machine(args: argparse.Namespace) -> int:
     host, _, port = args.cloud.rpartition(":")
     if not host or not port.isdigit():
         raise ConfigError(Problem("--cloud", f"expected HOST:PORT, got {args.cloud!r}"))
+    if not 1 <= int(port) <= 65535:
+        raise ConfigError(Problem("--cloud", f"port must be in 1..65535, got {int(port)}"))
     status_every = _duration(args.status_every, "--status-every")
     duration = _duration(args.duration, "--duration") if args.duration else None
     machine = load_machine_config(args.config)

@@ -91,6 +91,12 @@ def test_bad_addresses_are_clear_errors(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert "--cloud: expected HOST:PORT" in done.stderr
+    done = subprocess.run(
+        [*DMSIM, "machine", str(config), "--cloud", "127.0.0.1:99999"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2  # it retried "port must be 0-65535" forever
+    assert "--cloud: port must be in 1..65535, got 99999" in done.stderr
 
 
 def test_recover_and_a_second_machine_are_refused_while_a_machine_runs(tmp_path: Path) -> None:
