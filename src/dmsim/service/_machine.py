@@ -3,7 +3,9 @@ DataSyncService over gRPC — what a Raspberry Pi runs (``dmsim machine``).
 
 The boot number of a reading's identity (stream, boot, seq) must differ on every start of the
 process, or readings captured after a restart would collide with those before it; it is kept
-in ``<capture_dir>/.dmsim/boot`` (never synced: sync takes only ``.capture`` files there).
+in ``<capture_dir>/.dmsim/boot`` (never synced: sync takes only ``.capture`` files there). A
+new counter starts at a random number, not 0: a capture directory wiped to free space, or a
+second one syncing as the same part, would otherwise reuse identities the cloud already holds.
 """
 
 from __future__ import annotations
@@ -47,12 +49,16 @@ class MachineStatus:
         )
 
 
+_FRESH_BOOTS = 1 << 31  # a new counter starts below this: 2**31 restarts before uint32 runs out
+_MAX_BOOT = (1 << 32) - 1
+
+
 def next_boot(fs: FileSystem, capture_dir: str) -> int:
-    """Read, increment and durably store the boot counter."""
+    """Read, increment and durably store the boot counter (see the module doc)."""
     directory = f"{capture_dir.rstrip('/')}/.dmsim"
     path, temporary = f"{directory}/boot", f"{directory}/boot.new"
     fs.makedirs(directory)
-    previous = -1
+    boot = secrets.randbelow(_FRESH_BOOTS)
     if fs.exists(path):
         handle = fs.open_read(path)
         try:
@@ -61,18 +67,19 @@ def next_boot(fs: FileSystem, capture_dir: str) -> int:
             handle.close()
         if not text.isdigit():
             raise ConfigError(Problem(path, f"boot counter is not a number: {text[:40]!r}"))
-        previous = int(text)
+        if int(text) < _MAX_BOOT:
+            boot = int(text) + 1
     with contextlib.suppress(FileNotFoundError):
         fs.unlink(temporary)
     out = fs.open_append(temporary)
     try:
-        out.write(f"{previous + 1}\n".encode())
+        out.write(f"{boot}\n".encode())
         out.fsync()
     finally:
         out.close()
     fs.rename(temporary, path)
     fs.fsync_dir(directory)
-    return previous + 1
+    return boot
 
 
 def status_of(stats: DataManagerStatistics, seconds: float) -> MachineStatus:
