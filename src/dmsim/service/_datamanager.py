@@ -49,7 +49,7 @@ class DataManagerStatistics:
     boot: int
     collectors: tuple[CollectorStatistics, ...]
     sync: SyncStatistics
-    disk_policies: tuple[Any, ...]
+    disk_policies: tuple[Any, ...]  # every policy since start: reconfigure and close end them
     recovery: RecoveryReport | None
 
 
@@ -110,6 +110,7 @@ class DataManager:
             backoff=_backoff(self._config),
         )
         self._policies: list[DiskPolicy] = []
+        self._ended_policies: list[DiskPolicy] = []  # their deletions still count
         self._policy_tasks: list[Task[None]] = []
         self._recovery: RecoveryReport | None = None
         self._started = False
@@ -189,7 +190,7 @@ class DataManager:
             boot=self._boot,
             collectors=tuple(self._capture.statistics()),
             sync=self._sync.statistics(),
-            disk_policies=tuple(p.statistics() for p in self._policies),
+            disk_policies=tuple(p.statistics() for p in [*self._ended_policies, *self._policies]),
             recovery=self._recovery,
         )
 
@@ -291,6 +292,7 @@ class DataManager:
         for task in self._policy_tasks:
             await task.stop()
         self._policy_tasks = []
+        self._ended_policies += self._policies
         self._policies = []
 
     def _in_use(self, path: str) -> bool:

@@ -198,6 +198,14 @@ def test_readings_deleted_by_a_disk_policy_are_counted_and_shown_in_the_status_l
     assert deleted == traced > 0
     line = status_of(stats, 60.0).line()
     assert f"readings deleted by disk policy {deleted:,}" in line
+    # Regression: reconfigure and close replaced the policies, and their counts went with them
+    # (the final "stopped cleanly" line said nothing of the deletions).
+    rig.call(rig.dm.reconfigure(loads_machine_config(config)))
+    rig.kernel.run(until=90.0)
+    rig.call(rig.dm.close())
+    final = rig.dm.statistics()
+    traced = sum(len(e.fields["ids"]) for e in rig.trace.of_kind("file.deleted_by_policy"))
+    assert sum(p.readings_deleted for p in final.disk_policies) == traced > deleted
 
 
 def test_scheduled_sync_runs_on_the_interval_truncated_to_whole_milliseconds() -> None:
