@@ -309,6 +309,10 @@ class DataManager:
             )
 
     def _record_recovery(self, report: RecoveryReport) -> None:
+        if report.scanned or report.errors or report.stale_temp_removed:
+            # On a real machine the log is the only record of what a crash left behind.
+            for line in report.lines():
+                _log.warning("start-up recovery: %s", line.strip())
         if self._trace is None:
             return
         for item in report.recovered:

@@ -134,6 +134,39 @@ class RecoveryReport:
     def changed_anything(self) -> bool:
         return bool(self.recovered or self.failed or self.removed or self.stale_temp_removed)
 
+    def lines(self) -> list[str]:
+        """What recovery did, a line per file (and its detail), then a summary line."""
+        out: list[str] = []
+        for f in self.recovered:
+            if f.damage:
+                how = "before the damage"
+            elif f.rewritten:
+                how = f"(prefix kept, {f.torn_bytes} torn byte(s) dropped)"
+            else:
+                how = "(whole file)"
+            out.append(f"recovered {f.source} -> {f.path}: {f.readings} reading(s) {how}")
+            if f.damage:
+                out.append(f"  DAMAGED: the whole original is kept in failed/: {f.damage}")
+        for failed in self.failed:
+            out.append(f"failed    {failed.source} -> {failed.moved_to}: {failed.reason}")
+            if not failed.reason_recorded:
+                out.append(
+                    "  the reason file could not be written (disk full?): the reason is here"
+                )
+        out += [f"removed   {removed.path}: {removed.reason}" for removed in self.removed]
+        out += [
+            f"removed   {path}: stale copy from an interrupted recovery"
+            for path in self.stale_temp_removed
+        ]
+        out += [f"ERROR     {issue.path}: {issue.message}" for issue in self.errors]
+        out.append(
+            f"{self.scanned} .prog file(s): {len(self.recovered)} recovered "
+            f"({self.readings_kept} reading(s), {self.torn_bytes_dropped} torn byte(s) dropped), "
+            f"{len(self.failed)} to failed/, {len(self.removed)} removed, "
+            f"{len(self.errors)} error(s)"
+        )
+        return out
+
     def to_json(self) -> dict[str, Any]:
         doc = asdict(self)
         for item in doc["recovered"]:

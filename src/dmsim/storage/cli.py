@@ -186,30 +186,7 @@ def _recover(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
-        for f in report.recovered:
-            if f.damage:
-                how = "before the damage"
-            elif f.rewritten:
-                how = f"(prefix kept, {f.torn_bytes} torn byte(s) dropped)"
-            else:
-                how = "(whole file)"
-            print(f"recovered {f.source} -> {f.path}: {f.readings} reading(s) {how}")
-            if f.damage:
-                print(f"  DAMAGED: the whole original is kept in failed/: {f.damage}")
-        for failed in report.failed:
-            print(f"failed    {failed.source} -> {failed.moved_to}: {failed.reason}")
-            if not failed.reason_recorded:
-                print("  the reason file could not be written (disk full?): the reason is here")
-        for removed in report.removed:
-            print(f"removed   {removed.path}: {removed.reason}")
-        for path in report.stale_temp_removed:
-            print(f"removed   {path}: stale copy from an interrupted recovery")
-        for issue in report.errors:
-            print(f"ERROR     {issue.path}: {issue.message}")
-        print(f"{report.scanned} .prog file(s): {len(report.recovered)} recovered "
-              f"({report.readings_kept} reading(s), {report.torn_bytes_dropped} torn byte(s) "
-              f"dropped), {len(report.failed)} to failed/, {len(report.removed)} removed, "
-              f"{len(report.errors)} error(s)")  # fmt: skip
+        print("\n".join(report.lines()))
     return 1 if report.errors else 0
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from viam.proto.app.datasync import DataType
 
 from dmsim.cloud import CloudCore
 from dmsim.config import DATA_MANAGER_ATTRIBUTES, AttributeSpec, loads_machine_config
@@ -18,6 +19,10 @@ from dmsim.runtime import RngTree, SimKernel, Trace
 from dmsim.service import DataManager
 from dmsim.service._machine import field_rng, status_of
 from dmsim.storage import SimFS
+from dmsim.storage._codec import tabular_reading
+from dmsim.storage._identity import ReadingId
+from dmsim.storage._naming import CollectorKey
+from dmsim.storage._writer import CaptureWriter
 
 CAPTURE_DIR = "/data/capture"
 
@@ -259,3 +264,32 @@ def test_the_extremes_config_check_accepts_make_a_data_manager(
         boot=0,
         part_id="part-1",
     )
+
+
+def test_what_start_up_recovery_did_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    # Regression: on a real machine (no trace) torn tails were dropped and damaged files
+    # moved to failed/ without a word.
+    rig = Rig()
+    writer = CaptureWriter(
+        rig.fs,
+        capture_dir=CAPTURE_DIR,
+        key=CollectorKey.of("rdk:component:sensor", "probe", "Readings"),
+        data_type=DataType.DATA_TYPE_TABULAR_SENSOR,
+        now=lambda: 0.0,
+        wall_ns=lambda: 1_767_225_600 * 10**9,
+    )
+    for seq in range(3):
+        reading = tabular_reading({"v": seq}, time_requested_ns=seq, time_received_ns=seq)
+        writer.write(reading, reading_id=ReadingId("old", 0, seq))
+    writer.sync()  # a crash now leaves this .prog; then a torn record after it
+    [prog] = writer.live_paths()
+    handle = rig.fs.open_append(prog)
+    handle.write(b"\x30\x0a\x02")
+    handle.close()
+    with caplog.at_level("WARNING", logger="dmsim.datamanager"):
+        rig.call(rig.dm.start())
+    logged = [r.getMessage() for r in caplog.records]
+    kept = "3 reading(s) (prefix kept, 3 torn byte(s) dropped)"
+    assert f"start-up recovery: recovered {prog} -> {prog[:-5]}.capture: {kept}" in logged
+    assert any("1 .prog file(s): 1 recovered" in line for line in logged)
+    rig.call(rig.dm.close())
