@@ -39,12 +39,14 @@ class MachineStatus:
     files_uploaded: int
     upload_failures: int
     readings_deleted_by_policy: int
+    offline_pauses: int = 0  # the cloud unreachable or refusing the key: every upload waits
 
     def line(self) -> str:
         deleted = self.readings_deleted_by_policy
         return (
             f"t={self.seconds:7.1f}s  captured {self.captured:,}  skipped {self.skipped:,}  "
             f"uploaded files {self.files_uploaded:,}  failed attempts {self.upload_failures:,}"
+            + (f"  offline pauses {self.offline_pauses:,}" if self.offline_pauses else "")
             + (f"  readings deleted by disk policy {deleted:,}" if deleted else "")
         )
 
@@ -90,6 +92,7 @@ def status_of(stats: DataManagerStatistics, seconds: float) -> MachineStatus:
         files_uploaded=stats.sync.files_uploaded,
         upload_failures=stats.sync.failures,
         readings_deleted_by_policy=sum(p.readings_deleted for p in stats.disk_policies),
+        offline_pauses=stats.sync.offline_pauses,
     )
 
 

@@ -1,4 +1,5 @@
-"""The boot number of `dmsim machine`'s reading identities (stream, boot, seq)."""
+"""`dmsim machine`'s own state: the boot number of its reading identities (stream, boot,
+seq), and its status line."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import pytest
 
 from dmsim.errors import ConfigError
 from dmsim.runtime import RngTree
-from dmsim.service._machine import next_boot
+from dmsim.service._datamanager import DataManagerStatistics
+from dmsim.service._machine import next_boot, status_of
 from dmsim.storage._simfs import SimFS
+from dmsim.sync import SyncStatistics
 
 
 def fresh_fs() -> SimFS:
@@ -47,3 +50,15 @@ def test_a_damaged_counter_is_a_clear_error() -> None:
     handle.close()
     with pytest.raises(ConfigError, match="boot counter is not a number: 'twelve'"):
         next_boot(fs, "/cap")
+
+
+def test_the_status_line_shows_offline_pauses() -> None:
+    # Regression: through a whole outage the line said "failed attempts 0": offline failures
+    # pause every upload instead of counting against a file.
+    stats = DataManagerStatistics(
+        boot=0, collectors=(), sync=SyncStatistics(offline_pauses=3), disk_policies=(),
+        recovery=None,
+    )  # fmt: skip
+    assert "failed attempts 0  offline pauses 3" in status_of(stats, 12.0).line()
+    calm = DataManagerStatistics(0, (), SyncStatistics(), (), None)
+    assert "offline" not in status_of(calm, 12.0).line()
