@@ -46,7 +46,8 @@ class WorldResult:
 
     ``durability_window_s`` is the promised bound on what a crash may lose; ``queue_drain_s``
     is the extra time a reading may spend in a collector's queue before it reaches the file
-    (one queue drain), so a crash may also lose readings that young.
+    (one queue drain), so a crash may also lose readings that young. ``disk_peak_fraction`` is
+    the disk's own high water (samples can miss a short peak); ``None``: judge the samples.
     """
 
     trace: Trace
@@ -56,6 +57,7 @@ class WorldResult:
     samples: list[Sample]
     durability_window_s: float
     queue_drain_s: float = 0.0
+    disk_peak_fraction: float | None = None
 
 
 class WorldRunner(Protocol):

@@ -166,7 +166,11 @@ def _expectations(
             )
         )
     if expect.disk_high_water is not None:
-        results.append(check_disk_high_water(world.samples, expect.disk_high_water))
+        results.append(
+            check_disk_high_water(
+                world.samples, expect.disk_high_water, peak_fraction=world.disk_peak_fraction
+            )
+        )
     if expect.min_delivered is not None:
         results.append(
             check_count(

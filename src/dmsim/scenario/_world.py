@@ -194,6 +194,8 @@ class World:
             samples=self.samples,
             durability_window_s=self.window,
             queue_drain_s=1.0,
+            disk_peak_fraction=self.fs.statistics().high_water_bytes
+            / self.scenario.disk.capacity_bytes,
         )
 
     @property

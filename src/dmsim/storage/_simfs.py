@@ -331,13 +331,15 @@ class SimFS:
         return self._faults.active()
 
     def fill(self, ballast_bytes: int) -> None:
-        """Set the ballast (other data on the disk) to ``ballast_bytes``; 0 clears it."""
+        """Set the ballast (other data on the disk) to ``ballast_bytes``, or as much of it as
+        the disk holds (a real ballast file stops at ENOSPC); 0 clears it."""
         _positive("ballast_bytes", ballast_bytes, source="SimFS.fill", allow_zero=True)
-        if ballast_bytes < self._ballast:
+        held = min(ballast_bytes, max(0, self._capacity - self._used_blocks * self._block))
+        if held < self._ballast:
             self._full_traced = False
-        self._ballast = ballast_bytes
+        self._ballast = held
         self._c.high_water_bytes = max(self._c.high_water_bytes, self._used())
-        self._record("fs.fill", ballast_bytes=ballast_bytes, used=self._used())
+        self._record("fs.fill", ballast_bytes=held, requested=ballast_bytes, used=self._used())
 
     def set_capacity(self, capacity_bytes: int) -> None:
         """Resize the disk; shrinking it below usage leaves no space but deletes nothing."""

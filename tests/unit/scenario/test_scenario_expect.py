@@ -77,11 +77,19 @@ def test_drain_follows_the_readings_of_the_faults() -> None:
 
 def test_disk_high_water() -> None:
     samples = [sample(0, 0, used=50), sample(1, 0, used=96), sample(2, 0, used=70)]
-    assert check_disk_high_water(samples, 0.97).ok
-    high = check_disk_high_water(samples, 0.95)
+    assert check_disk_high_water(samples, 0.97, peak_fraction=0.96).ok
+    high = check_disk_high_water(samples, 0.95, peak_fraction=0.96)
     assert not high.ok
     assert "peak 0.960 at 1s" in high.detail
-    assert not check_disk_high_water([], 0.9).ok
+
+
+def test_disk_high_water_judges_the_disks_own_peak_not_just_the_samples() -> None:
+    # Regression: a disk full for 3 s between two samples passed a 0.9 bound.
+    samples = [sample(0, 0, used=6), sample(10, 0, used=6)]
+    full = check_disk_high_water(samples, 0.9, peak_fraction=1.0)
+    assert not full.ok
+    assert full.detail == "peak 1.000 between samples; highest sample 0.060 > 0.9"
+    assert not check_disk_high_water([], 0.9, peak_fraction=0.95).ok
 
 
 def test_count_bounds() -> None:
