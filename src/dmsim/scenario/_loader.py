@@ -22,7 +22,12 @@ from dmsim.errors import ConfigError, Problem, ScenarioError
 from dmsim.faults import KINDS, FaultSchedule, parse_duration, parse_schedule, parse_size
 
 from ._envelope import envelope_from
-from ._machine import reconfigure_problems, resource_names, tick_budget_problem
+from ._machine import (
+    device_names,
+    reconfigure_problems,
+    simulation_problems,
+    tick_budget_problem,
+)
 from ._model import (
     DEFAULT_EPOCH,
     SIM_ENV,
@@ -186,7 +191,10 @@ class _Builder:
                     path = f"machine.{p.path}" if p.path else "machine"
                     self.error(path, p.message)
             return None
-        return config, json.loads(json.dumps(doc))
+        unsimulated = simulation_problems(config)
+        for p in unsimulated:
+            self.error(f"machine.{p.path}", p.message)
+        return None if unsimulated else (config, json.loads(json.dumps(doc)))
 
     def machine_file(
         self, doc: Mapping[str, Any], host: HostSpec
@@ -210,7 +218,10 @@ class _Builder:
         except (OSError, ValueError) as error:
             self.error("machine.path", f"cannot read {doc['path']}: {error}")
             return None
-        return config, document
+        unsimulated = simulation_problems(config)
+        for p in unsimulated:
+            self.error("machine.path", f"{doc['path']}: {p}")
+        return None if unsimulated else (config, document)
 
     def faults(
         self, duration: float | None, machine: tuple[MachineConfig, Any] | None
@@ -240,15 +251,15 @@ class _Builder:
         return schedule
 
     def cross_check(self, schedule: FaultSchedule, machine: MachineConfig) -> None:
-        names = resource_names(machine)
+        devices = device_names(machine)
         paths = self.fault_paths()
         for step in schedule:
             where = paths.get(step.fault_id, "faults")
-            if step.group == "device" and step.params["component"] not in names:
+            if step.group == "device" and step.params["component"] not in devices:
                 self.error(
                     f"{where}.component",
-                    f"no resource {step.params['component']!r} in the machine "
-                    f"(known: {', '.join(sorted(names)) or 'none'})",
+                    f"no simulated device {step.params['component']!r} in the machine "
+                    f"(devices: {', '.join(sorted(devices)) or 'none'})",
                 )
             if step.kind == "reconfigure":
                 self.problems += reconfigure_problems(machine, step.params, where)

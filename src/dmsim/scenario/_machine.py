@@ -13,15 +13,24 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from dmsim.config import CaptureMethodConfig, MachineConfig
-from dmsim.errors import Problem
+from dmsim.config import (
+    CaptureMethodConfig,
+    ComponentConfig,
+    MachineConfig,
+    ServiceConfig,
+    format_path,
+)
+from dmsim.devices import resolve_api
+from dmsim.errors import ConfigError, Problem
 
 __all__ = [
     "MAX_SIMULATED_TICKS",
     "apply_reconfigure",
+    "device_names",
     "matching_methods",
     "reconfigure_problems",
     "resource_names",
+    "simulation_problems",
     "tick_budget_problem",
 ]
 
@@ -37,6 +46,34 @@ def resource_names(machine: MachineConfig) -> frozenset[str]:
         ref = method.resource
         names |= {ref.name, ref.short_name, str(ref)}
     return frozenset(names)
+
+
+def device_names(machine: MachineConfig) -> frozenset[str]:
+    """Every name a device fault may use: the resources the world simulates (components,
+    services that capture, such as vision, and remote resources), not the data manager."""
+    names = {c.name for c in machine.components}
+    names |= {s.name for s in machine.services if s.capture_methods}
+    for method in machine.capture_methods():
+        names |= _names_of(method)
+    return frozenset(names)
+
+
+def simulation_problems(machine: MachineConfig) -> list[Problem]:
+    """A problem per component (or capturing service) the world has no simulated model for."""
+    problems = []
+    owners: list[tuple[ComponentConfig | ServiceConfig, str]] = [
+        (c, "component") for c in machine.components
+    ]
+    owners += [(s, "service") for s in machine.services if s.capture_methods]
+    for owner, kind in owners:
+        try:
+            resolve_api(f"{owner.namespace}:{kind}:{owner.type}")
+        except ConfigError as error:
+            problems += [
+                Problem(f"{format_path(owner.json_path)}.{p.path}", p.message)
+                for p in error.problems
+            ]
+    return problems
 
 
 def _names_of(method: CaptureMethodConfig) -> set[str]:

@@ -171,6 +171,10 @@ def test_every_problem_is_reported_with_its_line() -> None:
             "faults: [{at: 1m, kind: device_stuck, duration: 1m, component: ghost}]\n",
             "faults[0].component",
         ),
+        (  # a service, not a device: the run died with a KeyError
+            "faults: [{at: 1m, kind: device_disconnect, duration: 1m, component: dm}]\n",
+            "faults[0].component",
+        ),
         (
             "faults: [{at: 1m, kind: reconfigure, changes: [{resource: temp, method: Nope, "
             "capture_frequency_hz: 1}]}]\n",
@@ -210,6 +214,23 @@ def test_a_machine_too_busy_to_simulate_is_refused_naming_the_busiest_rate() -> 
     assert found.startswith(f"{path}.capture_frequency_hz (line 12): 200000 Hz")
     assert "1.2e+08 ticks" in found
     loads_scenario(busy.replace("duration: 10m", "duration: 8m"), source="t.yaml")  # 96 M: runs
+
+
+def test_a_component_with_no_simulated_model_is_refused_at_validation(tmp_path: Path) -> None:
+    # Regression: validate said "valid", then run failed with "type: no simulated model ..."
+    # naming neither the file nor the component.
+    gripper = "    - {name: gripper, type: gripper, model: fake, attributes: {}}\n"
+    text = scenario_text("").replace("  services:\n", gripper + "  services:\n")
+    [found] = problems(text)
+    assert found.startswith("machine.components[1].type (line 13): no simulated model")
+    machine = tmp_path / "m.json"
+    gripper_only = {"components": [{"name": "gripper", "type": "gripper", "model": "fake"}]}
+    machine.write_text(json.dumps(gripper_only))
+    by_path = "name: t\nduration: 10m\nmachine: {path: m.json}\n"
+    assert any(
+        p.startswith("machine.path") and "m.json: components[0].type: no simulated model" in p
+        for p in problems(by_path, tmp_path)
+    )
 
 
 def test_machine_by_path_and_its_errors(tmp_path: Path) -> None:
