@@ -9,7 +9,8 @@ Kinds, and what a capture does while one is active (the first active kind in thi
 - ``stuck``: return the previous value again (new timestamps, same payload).
 
 A fault with ``until`` (simulated seconds, the runtime's monotonic clock) ends by itself;
-one without lasts until ``clear_fault``.
+one without lasts until ``clear_fault``. A fault with a ``method`` touches that capture method
+only (a camera's GetImages failing while ReadImage works); without one, every method.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class ActiveFault:
     kind: str
     since: float
     until: float | None
+    method: str | None = None
 
     def expired(self, now: float) -> bool:
         return self.until is not None and now >= self.until
@@ -43,7 +45,15 @@ class FaultBook:
         self._active: dict[str, ActiveFault] = {}  # insertion-ordered: deterministic
         self.injected = 0
 
-    def inject(self, kind: str, *, fault_id: str, now: float, until: float | None) -> ActiveFault:
+    def inject(
+        self,
+        kind: str,
+        *,
+        fault_id: str,
+        now: float,
+        until: float | None,
+        method: str | None = None,
+    ) -> ActiveFault:
         if kind not in FAULT_KINDS:
             raise ScenarioError(
                 Problem("kind", f"unknown device fault {kind!r}; known: {', '.join(FAULT_KINDS)}")
@@ -56,7 +66,7 @@ class FaultBook:
             raise ScenarioError(
                 Problem("until", f"fault {fault_id!r} ends at {until:g}s, not after now ({now:g}s)")
             )
-        fault = ActiveFault(fault_id, kind, now, until)
+        fault = ActiveFault(fault_id, kind, now, until, method)
         self._active[fault_id] = fault
         self.injected += 1
         return fault
@@ -78,13 +88,13 @@ class FaultBook:
             del self._active[fault.fault_id]
         return gone
 
-    def effective(self) -> ActiveFault | None:
-        """The fault that decides what a capture does now (see the module docstring)."""
+    def effective(self, method: str) -> ActiveFault | None:
+        """The fault that decides what a capture of ``method`` does now (module docstring)."""
         if not self._active:
             return None
         for kind in FAULT_KINDS:
             for fault in self._active.values():
-                if fault.kind == kind:
+                if fault.kind == kind and fault.method in (None, method):
                     return fault
         return None
 

@@ -84,7 +84,9 @@ class Resource(Protocol):
 class FaultInjectable(Protocol):
     """A device the fault schedule can break (every simulated device is one)."""
 
-    def inject_fault(self, kind: str, *, fault_id: str, until: float | None = None) -> None: ...
+    def inject_fault(
+        self, kind: str, *, fault_id: str, until: float | None = None, method: str | None = None
+    ) -> None: ...
 
     def clear_fault(self, fault_id: str) -> bool: ...
 

@@ -120,7 +120,8 @@ class SimDevice(abc.ABC):
                     f"{self.label}: method {method!r} is not supported ({supported})"
                 )
             requested = self._rt.wall_ns()
-            stuck = await self._gate() if len(self._book) else False  # no coroutine when healthy
+            # no coroutine when healthy
+            stuck = await self._gate(method) if len(self._book) else False
             key = (method, tuple(params.items()))  # a collector passes the same mapping each time
             readings = self._last.get(key) if stuck else None
             if readings is None:
@@ -150,12 +151,12 @@ class SimDevice(abc.ABC):
         self._closed = True
 
     # -- faults -------------------------------------------------------------------------
-    async def _gate(self) -> bool:
+    async def _gate(self, method: str) -> bool:
         """Apply the active fault: raise, hang, or say whether to return the last value."""
         hung = False
         while True:
             self._expire()
-            fault = self._book.effective()
+            fault = self._book.effective(method)
             if fault is None:
                 return False
             if fault.kind == "disconnect":
@@ -193,6 +194,7 @@ class SimDevice(abc.ABC):
                 fault=fault.kind,
                 fault_id=fault.fault_id,
                 until=fault.until,
+                method=fault.method,
                 **extra,
             )
 
@@ -203,10 +205,15 @@ class SimDevice(abc.ABC):
         if gone:
             self._notify()
 
-    def inject_fault(self, kind: str, *, fault_id: str, until: float | None = None) -> None:
-        """Start a fault now; it lasts until ``until`` (simulated seconds) or ``clear_fault``."""
+    def inject_fault(
+        self, kind: str, *, fault_id: str, until: float | None = None, method: str | None = None
+    ) -> None:
+        """Start a fault now; it lasts until ``until`` (simulated seconds) or ``clear_fault``,
+        and touches ``method`` only if given."""
         self._expire()
-        fault = self._book.inject(kind, fault_id=fault_id, now=self._rt.monotonic(), until=until)
+        fault = self._book.inject(
+            kind, fault_id=fault_id, now=self._rt.monotonic(), until=until, method=method
+        )
         self._record("inject", fault)
         self._notify()
 

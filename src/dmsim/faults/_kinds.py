@@ -269,7 +269,7 @@ KINDS: dict[str, KindSpec] = {
             "device",
             "required",
             (_COMPONENT, ParamSpec("method", "string")),
-            "captures from the resource fail with a read error",
+            "captures from the resource (of one capture method, if given) fail with a read error",
         ),
         KindSpec("device_timeout", "device", "required", (_COMPONENT,), "captures hang"),
         KindSpec(

@@ -23,6 +23,7 @@ from dmsim.faults import KINDS, FaultSchedule, parse_duration, parse_schedule, p
 
 from ._envelope import envelope_from
 from ._machine import (
+    captured_methods,
     device_names,
     reconfigure_problems,
     simulation_problems,
@@ -261,6 +262,14 @@ class _Builder:
                     f"no simulated device {step.params['component']!r} in the machine "
                     f"(devices: {', '.join(sorted(devices)) or 'none'})",
                 )
+            elif step.group == "device" and step.params.get("method") is not None:
+                captured = captured_methods(machine, str(step.params["component"]))
+                if step.params["method"] not in captured:
+                    self.error(
+                        f"{where}.method",
+                        f"{step.params['component']} captures no {step.params['method']!r} "
+                        f"(it captures: {', '.join(sorted(captured)) or 'nothing'})",
+                    )
             if step.kind == "reconfigure":
                 self.problems += reconfigure_problems(machine, step.params, where)
 

@@ -26,6 +26,7 @@ from dmsim.errors import ConfigError, Problem
 __all__ = [
     "MAX_SIMULATED_TICKS",
     "apply_reconfigure",
+    "captured_methods",
     "device_names",
     "matching_methods",
     "reconfigure_problems",
@@ -56,6 +57,13 @@ def device_names(machine: MachineConfig) -> frozenset[str]:
     for method in machine.capture_methods():
         names |= _names_of(method)
     return frozenset(names)
+
+
+def captured_methods(machine: MachineConfig, resource: str) -> frozenset[str]:
+    """The capture methods ``machine`` runs on ``resource`` (any name a fault may use)."""
+    return frozenset(
+        m.method for m in machine.capture_methods() if m.enabled and resource in _names_of(m)
+    )
 
 
 def simulation_problems(machine: MachineConfig) -> list[Problem]:

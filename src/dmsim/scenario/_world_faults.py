@@ -220,7 +220,10 @@ class FaultDriver:
         elif kind in _DEVICE_KINDS:
             device = self._device(str(p["component"]))
             until = step.at + step.duration if step.duration is not None else None
-            device.inject_fault(_DEVICE_KINDS[kind], fault_id=step.fault_id, until=until)
+            method = str(p["method"]) if p.get("method") is not None else None
+            device.inject_fault(
+                _DEVICE_KINDS[kind], fault_id=step.fault_id, until=until, method=method
+            )
         # network and rpc faults were set up in advance (link windows and impairments, plan)
 
     def _undo(self, step: FaultStep) -> None:

@@ -59,6 +59,22 @@ def test_read_error_raises_until_cleared_and_is_traced() -> None:
     assert (stats.faults_injected, stats.faults_active) == (1, 0)
 
 
+def test_a_read_error_on_one_method_leaves_the_others_working() -> None:
+    # Regression: a scenario's device_read_error with `method` broke every method.
+    sim = Sim()
+    dev = sim["imu-1"]
+
+    async def main(rt: Any) -> None:
+        dev.inject_fault("read_error", fault_id="acc", method="LinearAcceleration")
+        with pytest.raises(DeviceReadError, match=r"\[fault acc\]"):
+            await dev.capture("LinearAcceleration", {})
+        await dev.capture("AngularVelocity", {})
+
+    sim.run(main)
+    [event] = sim.trace.of_kind("device.fault")
+    assert event.fields["method"] == "LinearAcceleration"
+
+
 def test_a_fault_with_until_ends_by_itself() -> None:
     sim = Sim()
     dev = sim["arm-1"]

@@ -171,6 +171,11 @@ def test_every_problem_is_reported_with_its_line() -> None:
             "faults: [{at: 1m, kind: device_stuck, duration: 1m, component: ghost}]\n",
             "faults[0].component",
         ),
+        (  # temp captures Readings only: a method it does not capture was silently ignored
+            "faults: [{at: 1m, kind: device_read_error, duration: 1m, component: temp, "
+            "method: GetImages}]\n",
+            "faults[0].method",
+        ),
         (  # a service, not a device: the run died with a KeyError
             "faults: [{at: 1m, kind: device_disconnect, duration: 1m, component: dm}]\n",
             "faults[0].component",
