@@ -7,7 +7,6 @@ use: it is slow to import and most runs draw nothing.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,13 +42,23 @@ def _time_unit(seconds: float) -> tuple[float, str]:
 
 
 def plot_timeline(
-    samples: Sequence[Sample], faults: FaultSchedule, *, sim_seconds: float, title: str
+    samples: Sequence[Sample],
+    faults: FaultSchedule,
+    *,
+    sim_seconds: float,
+    run_end: float,
+    title: str,
 ) -> Figure:
-    """A three-panel figure: backlog files, disk used, cumulative uploaded files."""
+    """A three-panel figure: backlog files, disk used, cumulative uploaded files.
+
+    ``run_end`` is the scenario's duration: there the world heals (a fault without an end
+    stops) and the final drain runs to ``sim_seconds``; a dashed line marks it.
+    """
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
     scale, unit = _time_unit(sim_seconds)
+    drained = sim_seconds - run_end > 0.005 * sim_seconds  # a drain wide enough to see
     figure = Figure(figsize=(11, 7), layout="constrained")
     axes = figure.subplots(3, 1, sharex=True)
     xs = [s.t / scale for s in samples]
@@ -59,14 +68,19 @@ def plot_timeline(
         ([s.uploaded_files_total for s in samples], "uploaded (files)"),
     )
     for ax, (ys, label) in zip(axes, panels, strict=True):
-        _shade(ax, faults, scale, sim_seconds)
+        _shade(ax, faults, scale, run_end)
+        if drained:
+            ax.axvline(run_end / scale, color="grey", linestyle="--", linewidth=1.0)
         ax.plot(xs, ys, color="black", linewidth=1.0, drawstyle="steps-post")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     axes[0].set_ylim(bottom=0)
     axes[1].set_ylim(0, 100)
     axes[2].set_ylim(bottom=0)
-    axes[-1].set_xlabel(f"simulated time ({unit})")
+    drain = f"; final drain after {run_end / scale:.3g} {unit} (dashed)"
+    if not drained:
+        drain = ""
+    axes[-1].set_xlabel(f"simulated time ({unit}){drain}")
     axes[-1].set_xlim(0, sim_seconds / scale)
     groups = sorted({step.group for step in faults})
     if groups:
@@ -76,10 +90,10 @@ def plot_timeline(
     return figure
 
 
-def _shade(ax: Axes, faults: FaultSchedule, scale: float, sim_seconds: float) -> None:
+def _shade(ax: Axes, faults: FaultSchedule, scale: float, run_end: float) -> None:
     for step in faults:
         colour = _GROUP_COLOURS[step.group]
-        end = step.end if math.isfinite(step.end) else sim_seconds
+        end = min(step.end, run_end)  # the world heals at the end of the run
         if end > step.at:
             ax.axvspan(step.at / scale, end / scale, color=colour, alpha=0.25, linewidth=0)
         else:
@@ -94,6 +108,7 @@ def write_timeline_png(report: Report, path: Path) -> None:
         report.samples,
         report.faults,
         sim_seconds=report.sim_seconds,
+        run_end=float(report.options.get("duration_s", report.sim_seconds)),
         title=f"{report.scenario} (seed {report.seed}): {report.verdict_text}",
     )
     FigureCanvasAgg(figure)

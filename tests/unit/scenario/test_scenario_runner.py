@@ -12,6 +12,7 @@ from PIL import Image
 from tests.unit.scenario.scenario_kit import ToyWorld
 
 from dmsim.errors import InternalError
+from dmsim.faults import FaultSchedule, FaultStep
 from dmsim.runtime import Trace
 from dmsim.scenario import (
     Report,
@@ -24,6 +25,7 @@ from dmsim.scenario import (
     write_report_json,
     write_timeline_png,
 )
+from dmsim.scenario._plot import plot_timeline
 
 ROOT = Path(__file__).resolve().parents[3]
 LIBRARY_ACK = ROOT / "scenarios/field-failures/upload-lost-after-ack-timeout.scenario.yaml"
@@ -278,3 +280,16 @@ faults:
     [idle] = report.verdict.faults_without_target
     assert report.to_json_dict()["faults_without_target"] == [idle]
     assert f"2 fault(s), of which {idle} found nothing to act on" in report.summary()
+
+
+def test_a_fault_without_an_end_is_shaded_until_the_world_heals() -> None:
+    # Regression: a disk_fill with no duration was shaded through the whole final drain, and
+    # nothing showed where the run ended and the drain began.
+    faults = FaultSchedule((FaultStep(60.0, "disk_fill", {"bytes": 1024}, "fill"),))
+    figure = plot_timeline([], faults, sim_seconds=300.0, run_end=100.0, title="t")
+    backlog = figure.axes[0]
+    [span] = backlog.patches  # in minutes: the run is 5 minutes long
+    assert span.get_x() + span.get_width() == pytest.approx(100 / 60)
+    [dashed] = [line for line in backlog.lines if line.get_linestyle() == "--"]
+    assert dashed.get_xdata()[0] == pytest.approx(100 / 60)
+    assert "final drain after 1.67 minutes" in figure.axes[-1].get_xlabel()
