@@ -28,6 +28,18 @@ class Locate(Protocol):
 T = TypeVar("T")
 
 
+def _hint(value: object) -> str:
+    """How to write a number that arrived as text."""
+    text = str(value)
+    try:
+        float(text)
+    except ValueError:
+        return ""
+    if "e" in text.lower() and "." not in text:  # YAML 1.1 reads 1e9 as a string
+        return f" (YAML reads {text} as text: write it with a point, like 1.0e+9)"
+    return " (a number in quotes is text)"
+
+
 def describe(value: object) -> str:
     """A short description of a value for messages: ``a string ("abc")``, ``an array``..."""
     if value is None:
@@ -166,7 +178,7 @@ class Reader:
         if value is None:
             return default
         if not is_number(value):
-            self.error((*path, key), f"expected a number, found {describe(value)}")
+            self.error((*path, key), f"expected a number, found {describe(value)}{_hint(value)}")
             return default
         number = float(cast(float, value))  # is_number() proved it
         if not math.isfinite(number):

@@ -11,6 +11,7 @@ step never moves another. In a scenario file a step is a mapping whose keys othe
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 from collections.abc import Iterable, Iterator, Mapping
@@ -146,7 +147,9 @@ def _required_problems(spec: KindSpec, params: Mapping[str, Any], prefix: str) -
 
 
 def _unknown_kind(kind: object) -> str:
-    return f"unknown fault kind {kind!r}; known: {', '.join(sorted(KINDS))}"
+    close = difflib.get_close_matches(str(kind), KINDS, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown fault kind {kind!r}; {hint}known: {', '.join(sorted(KINDS))}"
 
 
 def _unknown_param(spec: KindSpec, name: str) -> str:

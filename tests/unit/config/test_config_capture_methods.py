@@ -144,7 +144,12 @@ def test_a_disabled_method_needs_no_frequency_and_gets_no_warning() -> None:
     ("hz", "message"),
     [
         (None, "required: captures per second, e.g. 0.5 for one every 2 s"),
-        ("1", "expected a number, found a string ('1')"),
+        ("1", "expected a number, found a string ('1') (a number in quotes is text)"),
+        (
+            "1e9",
+            "expected a number, found a string ('1e9') "
+            "(YAML reads 1e9 as text: write it with a point, like 1.0e+9)",
+        ),
         (True, "expected a number, found true"),
         (2e9, "must be at most 1e+09 Hz, got 2e+09"),
     ],

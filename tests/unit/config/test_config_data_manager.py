@@ -217,7 +217,11 @@ def test_zero_means_unset_with_a_warning(attr: str, default: str) -> None:
 @pytest.mark.parametrize(
     ("attr", "value", "message"),
     [
-        ("sync_interval_mins", "5", "expected a number, found a string ('5')"),
+        (
+            "sync_interval_mins",
+            "5",
+            "expected a number, found a string ('5') (a number in quotes is text)",
+        ),
         ("maximum_num_sync_threads", 2.5, "expected a whole number, found a number (2.5)"),
         ("maximum_num_sync_threads", True, "expected a whole number, found true"),
         ("delete_every_nth_when_disk_full", "5", "expected a whole number, found a string ('5')"),

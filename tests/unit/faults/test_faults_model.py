@@ -40,6 +40,11 @@ def test_parse_valid_schedule_normalises_units() -> None:
     [
         ({"at": "90 sec", "kind": "crash", "restart_after": 1}, "faults[0].at", "like '90s'"),
         ({"at": 1, "kind": "nope"}, "faults[0].kind", "unknown fault kind 'nope'"),
+        (
+            {"at": 1, "kind": "link_dwn", "duration": 1},
+            "faults[0].kind",
+            "unknown fault kind 'link_dwn'; did you mean 'link_down'?",
+        ),
         ({"at": 1, "kind": "loss", "duration": 5}, "faults[0].probability", "needs 'probability'"),
         (
             {"at": 1, "kind": "loss", "duration": 5, "probability": 2},
