@@ -75,7 +75,10 @@ def register(subparsers: Any) -> None:
         "fuzz",
         help="generate fault schedules, run them, shrink the first failure",
         description="Generate fault schedules inside the scenario's envelope and run each; "
-        "shrink the first failing schedule and write it with a regression test.",
+        "shrink the first failing schedule and write it with a regression test. Generated "
+        "schedules are judged by the expectations that hold for any schedule (allowed "
+        "classes, a consistent trace, drain_within); counts, rates and latency bounds "
+        "describe the scenario's own schedule and are not checked.",
     )
     fuzz.add_argument("scenario", metavar="SCENARIO", help="a *.scenario.yaml file")
     fuzz.add_argument("--runs", type=_positive_int, required=True, help="schedules to try")
