@@ -81,14 +81,14 @@ def _disposing(data: bytes | StagedBlob) -> Iterator[None]:
 class CloudCore:
     """Stores uploads exactly once. ``clock`` gives the receive time (seconds since the epoch).
 
-    ``data_dir=None`` keeps everything in memory (simulation), and with
-    ``keep_blob_contents=False`` only each blob's digest and size (:meth:`read_blob` then
-    refuses); otherwise the database is
-    ``<data_dir>/cloud.sqlite3`` and blobs live under ``<data_dir>/blobs`` (written through
-    ``fs``, the filesystem port; the real one by default). ``capacity_bytes`` bounds what may
-    be stored (RESOURCE_EXHAUSTED "storage full" beyond it). ``read_only`` opens an existing
-    data directory for queries while a server may be writing to it: nothing is cleaned up and
-    every write is refused with FAILED_PRECONDITION.
+    ``data_dir=None`` keeps nothing on disk past the run (simulation: blobs in memory, or
+    with ``keep_blob_contents=False`` only each blob's digest and size, when
+    :meth:`read_blob` refuses; the database in SQLite's private temporary file). Otherwise
+    the database is ``<data_dir>/cloud.sqlite3`` and blobs live under ``<data_dir>/blobs``
+    (written through ``fs``, the filesystem port; the real one by default).
+    ``capacity_bytes`` bounds what may be stored (RESOURCE_EXHAUSTED "storage full" beyond
+    it). ``read_only`` opens an existing data directory for queries while a server may be
+    writing to it: nothing is cleaned up and every write is refused with FAILED_PRECONDITION.
     """
 
     def __init__(

@@ -21,6 +21,7 @@ the cloud did.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -195,8 +196,9 @@ class SimCloudTransport:
         return tuple(self._attempts)
 
     def statistics(self) -> SimTransportStatistics:
-        fields = SimTransportStatistics.__dataclass_fields__
-        return SimTransportStatistics(**{name: self._tally[name] for name in fields})
+        return SimTransportStatistics(
+            **{f.name: self._tally[f.name] for f in dataclasses.fields(SimTransportStatistics)}
+        )
 
     # one call
     async def _call(

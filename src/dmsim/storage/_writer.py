@@ -549,7 +549,7 @@ class CaptureWriter:
             self._discard(file)
             return
         self._unrenamed.append(file)
-        with contextlib.suppress(CaptureWriteError):  # else retried at the next flush_and_close
+        with contextlib.suppress(CaptureWriteError):  # else retried at the next sync or close
             self._rename_waiting()
 
     @staticmethod
@@ -576,8 +576,7 @@ class CaptureWriter:
         the directory fsync wait for the next :meth:`sync`, due within the durability window:
         the data is durable already, a crash leaves a ``.prog`` that recovery completes, and
         one directory fsync then covers every file completed in the window (group commit).
-        A 30 Hz camera otherwise pays 30 directory fsyncs a second, the dearest call on an SD
-        card.
+        A 30 Hz camera otherwise pays 30 directory fsyncs a second.
         """
         if self._pending:
             self._flush()

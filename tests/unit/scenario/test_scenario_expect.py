@@ -90,6 +90,8 @@ def test_disk_high_water_judges_the_disks_own_peak_not_just_the_samples() -> Non
     assert not full.ok
     assert full.detail == "peak 1.000 between samples; highest sample 0.060 > 0.9"
     assert not check_disk_high_water([], 0.9, peak_fraction=0.95).ok
+    close = check_disk_high_water(samples, 0.9, peak_fraction=0.0604)  # 0.060 as printed
+    assert close.detail == "peak 0.060 at 0s <= 0.9"
 
 
 def test_count_bounds() -> None:
