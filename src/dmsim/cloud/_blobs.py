@@ -23,7 +23,7 @@ from typing import Protocol
 from dmsim.errors import CloudError
 from dmsim.storage._fs import FileHandle, FileSystem
 
-__all__ = ["BlobStore", "DigestBlobStore", "FsBlobStore", "MemoryBlobStore", "StagedBlob"]
+__all__ = ["BlobStore", "FsBlobStore", "MemoryBlobStore", "StagedBlob"]
 
 _HEX = frozenset("0123456789abcdef")
 
@@ -71,14 +71,20 @@ class BlobStore(Protocol):
 
 
 class MemoryBlobStore:
-    """Blobs in RAM, for simulation speed (``data_dir=None``)."""
+    """Blobs in RAM, for simulation speed (``data_dir=None``).
 
-    def __init__(self) -> None:
-        self._blobs: dict[str, bytes] = {}
+    With ``keep_contents=False`` only each blob's digest is kept: nothing reads a simulated
+    run's blobs back (the oracle follows readings by identity and digest), and a simulated week
+    of camera images would not fit in RAM. ``get`` then says so.
+    """
+
+    def __init__(self, *, keep_contents: bool = True) -> None:
+        self.keeps_contents = keep_contents
+        self._blobs: dict[str, bytes | None] = {}
 
     def put(self, sha256: str, data: bytes) -> None:
         _check_name(sha256)
-        self._blobs.setdefault(sha256, bytes(data))
+        self._blobs.setdefault(sha256, bytes(data) if self.keeps_contents else None)
 
     def stage(self) -> StagedBlob:
         return _MemoryStagedBlob(self)
@@ -86,9 +92,15 @@ class MemoryBlobStore:
     def get(self, sha256: str) -> bytes:
         _check_name(sha256)
         try:
-            return self._blobs[sha256]
+            blob = self._blobs[sha256]
         except KeyError:
             raise FileNotFoundError(errno.ENOENT, "no such blob", sha256) from None
+        if blob is None:
+            raise CloudError(
+                "FAILED_PRECONDITION",
+                f"blob {sha256}: this simulated cloud keeps digests, not contents",
+            )
+        return blob
 
     def delete(self, sha256: str) -> None:
         self._blobs.pop(sha256, None)
@@ -109,7 +121,8 @@ class _MemoryStagedBlob:
         return self._hash.hexdigest()
 
     def write(self, data: bytes) -> None:
-        self._chunks.append(bytes(data))
+        if self._store.keeps_contents:
+            self._chunks.append(bytes(data))
         self._hash.update(data)
         self.size += len(data)
 
@@ -119,61 +132,6 @@ class _MemoryStagedBlob:
 
     def discard(self) -> None:
         self._chunks = []
-
-
-class DigestBlobStore:
-    """Each blob's digest and size, not its bytes, for simulated runs: nothing reads a
-    simulated cloud's blobs back (the oracle follows readings by identity and digest), and a
-    simulated week of camera images would not fit in RAM. ``get`` says so."""
-
-    def __init__(self) -> None:
-        self._sizes: dict[str, int] = {}
-
-    def put(self, sha256: str, data: bytes) -> None:
-        self.put_digest(sha256, len(data))
-
-    def put_digest(self, sha256: str, size: int) -> None:
-        _check_name(sha256)
-        self._sizes.setdefault(sha256, size)
-
-    def stage(self) -> StagedBlob:
-        return _DigestStagedBlob(self)
-
-    def get(self, sha256: str) -> bytes:
-        _check_name(sha256)
-        if sha256 not in self._sizes:
-            raise FileNotFoundError(errno.ENOENT, "no such blob", sha256)
-        raise CloudError(
-            "FAILED_PRECONDITION",
-            f"blob {sha256}: this simulated cloud keeps digests, not contents",
-        )
-
-    def delete(self, sha256: str) -> None:
-        self._sizes.pop(sha256, None)
-
-    def names(self) -> list[str]:
-        return sorted(self._sizes)
-
-
-class _DigestStagedBlob:
-    def __init__(self, store: DigestBlobStore) -> None:
-        self._store = store
-        self._hash = hashlib.sha256()
-        self.size = 0
-
-    @property
-    def sha256(self) -> str:
-        return self._hash.hexdigest()
-
-    def write(self, data: bytes) -> None:
-        self._hash.update(data)
-        self.size += len(data)
-
-    def commit(self) -> None:
-        self._store.put_digest(self.sha256, self.size)
-
-    def discard(self) -> None:
-        pass
 
 
 class FsBlobStore:

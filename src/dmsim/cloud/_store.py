@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dmsim.errors import CloudError, InternalError
 from dmsim.storage._fs import FileSystem
 
-from ._blobs import BlobStore, DigestBlobStore, FsBlobStore, MemoryBlobStore
+from ._blobs import BlobStore, FsBlobStore, MemoryBlobStore
 from ._db import connect
 from ._ingest import NewItems
 
@@ -54,7 +54,7 @@ class Store:
         self._in_group = False
         if data_dir is None:
             self.conn = connect(None)
-            self.blobs = MemoryBlobStore() if keep_blob_contents else DigestBlobStore()
+            self.blobs = MemoryBlobStore(keep_contents=keep_blob_contents)
         else:
             if fs is None:
                 from dmsim.storage._realfs import RealFS

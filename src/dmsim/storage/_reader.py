@@ -40,7 +40,13 @@ from viam.proto.app.datasync import DataCaptureMetadata, DataType, SensorData
 
 from dmsim.errors import StorageError
 
-from ._codec import MAX_VARINT_BYTES, CaptureFormatError, MismatchedReadingError, NoMetadataError
+from ._codec import (
+    MAX_VARINT_BYTES,
+    CaptureFormatError,
+    MismatchedReadingError,
+    NoMetadataError,
+    decode_uvarint,
+)
 from ._fs import FileSystem, ReadHandle
 from ._identity import IDENTITY_FIELD_NUMBER, ReadingId, identity_field_bytes, parse_identity
 
@@ -187,56 +193,42 @@ class _Source:
         return True
 
 
-def _varint_at(buf: bytes, i: int) -> tuple[int, int] | None:
-    """The varint at ``buf[i]`` and the index after it; ``None`` if it is cut short, longer
-    than 10 bytes or over 64 bits."""
-    result = shift = 0
-    for j in range(i, min(i + MAX_VARINT_BYTES, len(buf))):
-        byte = buf[j]
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return (result, j + 1) if result < 1 << 64 else None
-        shift += 7
-    return None
-
-
 def _well_formed_fields(body: bytes, base: int) -> _Fields | None:
     """The fields of the record ``body`` (at file offset ``base``) if nothing in it is wrong,
     else ``None``."""
     fields = _Fields()
     i, end = 0, len(body)
-    while i < end:
-        tag = body[i]
-        if tag < 0x80:  # fields 1-3: a one-byte tag
-            i += 1
-        elif (decoded := _varint_at(body, i)) is not None:
-            tag, i = decoded
-        else:
-            return None
-        number = tag >> 3
-        if tag & 7 != _LEN or number not in _KNOWN_FIELDS or i >= end:
-            return None
-        size = body[i]
-        if size < 0x80:
-            i += 1
-        elif (decoded := _varint_at(body, i)) is not None:
-            size, i = decoded
-        else:
-            return None
-        stop = i + size
-        if stop > end:
-            return None
-        if number == _METADATA:  # under MAX_SENSOR_METADATA_BYTES: the record is smaller
-            fields.metadata.append(body[i:stop])
-        elif number == IDENTITY_FIELD_NUMBER:
-            fields.identity.append(body[i:stop])
-        elif fields.struct is not None or fields.payload is not None:
-            return None  # a second data field
-        elif number == _STRUCT:
-            fields.struct = body[i:stop]
-        else:
-            fields.payload = PayloadRange(base + i, size)
-        i = stop
+    try:
+        while i < end:
+            tag = body[i]
+            if tag < 0x80:  # fields 1-3: a one-byte tag
+                i += 1
+            else:
+                tag, i = decode_uvarint(body, i)
+            number = tag >> 3
+            if tag & 7 != _LEN or number not in _KNOWN_FIELDS or i >= end:
+                return None
+            size = body[i]
+            if size < 0x80:
+                i += 1
+            else:
+                size, i = decode_uvarint(body, i)
+            stop = i + size
+            if stop > end:
+                return None
+            if number == _METADATA:  # under MAX_SENSOR_METADATA_BYTES: the record is smaller
+                fields.metadata.append(body[i:stop])
+            elif number == IDENTITY_FIELD_NUMBER:
+                fields.identity.append(body[i:stop])
+            elif fields.struct is not None or fields.payload is not None:
+                return None  # a second data field
+            elif number == _STRUCT:
+                fields.struct = body[i:stop]
+            else:
+                fields.payload = PayloadRange(base + i, size)
+            i = stop
+    except CaptureFormatError:  # a varint cut short, too long or over 64 bits
+        return None
     return fields
 
 
