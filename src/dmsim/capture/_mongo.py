@@ -86,11 +86,13 @@ class MongoMirror:
         if self._client is not None:
             await self._rt.run_blocking(self._client.close)
 
-    def offer(self, document: dict[str, Any]) -> None:
+    def offer(self, reading: StampedReading, metadata: Mapping[str, Any]) -> None:
+        """Queue ``reading``'s document; with mirroring off, build nothing (it costs more than
+        the disk write)."""
         if not self._uri:
             return
         try:
-            self._queue.put_nowait(document)
+            self._queue.put_nowait(mongo_document(reading, metadata))
         except QueueFull:
             self._dropped += 1
             self._report("queue full; documents dropped")
@@ -131,7 +133,7 @@ class MirroredSink:
 
     def write(self, reading: StampedReading) -> None:
         self._inner.write(reading)
-        self._mirror.offer(mongo_document(reading, self._metadata))
+        self._mirror.offer(reading, self._metadata)
 
     def sync(self) -> None:
         self._inner.sync()

@@ -188,8 +188,9 @@ def data_capture_items(
     md = request.metadata
     tabular = md.type == DataType.DATA_TYPE_TABULAR_SENSOR
     items = NewItems()
+    common = _common(md, "tabular" if tabular else "binary", file_id, received_ns)
     for index, sensor_data in enumerate(request.sensor_contents):
-        row = _common(md, "tabular" if tabular else "binary", file_id, received_ns)
+        row = dict(common)  # the upload's columns are the same for each of its readings
         row["item_id"] = item_id_for(file_id, index)
         _set_sensor_metadata(row, sensor_data.metadata)
         _set_identity(row, sensor_data)

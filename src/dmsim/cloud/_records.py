@@ -8,6 +8,7 @@ so that lexical order is time order.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -195,8 +196,14 @@ def ns_from_seconds(seconds: float) -> int:
 def iso_from_ns(ns: int) -> str:
     """``2024-05-01T12:00:00.123456789Z`` (UTC, fixed 9-digit fraction, sortable)."""
     seconds, nanos = divmod(ns, 1_000_000_000)
-    stamp = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{stamp}.{nanos:09d}Z"
+    return f"{_iso_second(seconds)}.{nanos:09d}Z"
+
+
+# Every stored reading gets four stamps, mostly within the same few seconds: formatting the
+# second once is most of the cloud's per-reading cost otherwise.
+@functools.lru_cache(maxsize=4096)
+def _iso_second(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _iso_or_none(ns: int | None) -> str | None:

@@ -9,6 +9,7 @@ blobs are deleted only after the rows that used them are gone.
 from __future__ import annotations
 
 import errno
+import operator
 import posixpath
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -111,7 +112,7 @@ class Store:
                 self.conn.executemany(
                     f"INSERT INTO items ({', '.join(columns)})"
                     f" VALUES ({', '.join('?' for _ in columns)})",
-                    [tuple(row[c] for c in columns) for row in items.rows],
+                    list(map(operator.itemgetter(*columns), items.rows)),
                 )
         except (OSError, sqlite3.Error) as error:
             raise storage_error(error) from error

@@ -25,7 +25,13 @@ from viam.proto.app.datasync import DataCaptureMetadata, DataType, SensorData
 from dmsim.errors import StorageError
 
 from ._identity import ReadingId, identity_field_bytes
-from ._varint import length_prefix, uvarint
+from ._varint import (
+    MAX_VARINT_BYTES,
+    CaptureFormatError,
+    decode_uvarint,
+    length_prefix,
+    uvarint,
+)
 
 __all__ = [
     "MAX_VARINT_BYTES",
@@ -44,19 +50,6 @@ __all__ = [
     "tabular_reading",
     "timestamp_from_ns",
 ]
-
-# A uint64 needs at most ten 7-bit groups; anything longer is garbage, not a big number.
-MAX_VARINT_BYTES = 10
-
-
-class CaptureFormatError(StorageError):
-    """A capture file is damaged: ``path`` and byte ``offset`` say where, ``what`` says how."""
-
-    def __init__(self, path: str | None, offset: int, what: str) -> None:
-        self.path = path
-        self.offset = offset
-        self.what = what
-        super().__init__(f"{path or '<bytes>'}: at byte {offset}: {what}")
 
 
 class MismatchedReadingError(CaptureFormatError):
@@ -83,32 +76,6 @@ def encode_uvarint(value: int) -> bytes:
     if value >= 1 << 64:
         raise StorageError(f"a varint cannot encode {value} (over 64 bits)")
     return uvarint(value)
-
-
-def decode_uvarint(buf: bytes | bytearray | memoryview, offset: int = 0) -> tuple[int, int]:
-    """Decode one varint at ``offset``; return ``(value, offset after it)``.
-
-    Raises :class:`CaptureFormatError` if the buffer ends inside the varint or the varint is
-    longer than ten bytes (with the offset relative to ``buf``).
-    """
-    result = 0
-    shift = 0
-    pos = offset
-    end = len(buf)
-    while True:
-        if pos >= end:
-            raise CaptureFormatError(None, offset, "data ends inside a varint")
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            break
-        shift += 7
-        if pos - offset >= MAX_VARINT_BYTES:
-            raise CaptureFormatError(None, offset, "varint longer than 10 bytes")
-    if result >= 1 << 64:
-        raise CaptureFormatError(None, offset, "varint over 64 bits")
-    return result, pos
 
 
 def deterministic_serializer(probe: Any) -> Callable[[Message], bytes]:

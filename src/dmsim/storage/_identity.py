@@ -27,7 +27,7 @@ from viam.proto.app.datasync import SensorData
 
 from dmsim.errors import StorageError
 
-from ._varint import length_prefix, uvarint
+from ._varint import CaptureFormatError, decode_uvarint, length_prefix, uvarint
 
 __all__ = [
     "IDENTITY_FIELD_NUMBER",
@@ -101,9 +101,18 @@ _IdentityMessage, _IdentityCarrier = _build_types()
 
 
 def identity_field_bytes(reading_id: ReadingId) -> bytes:
-    """Field 71000 as it appears on the wire (tag, length, message), canonical encoding."""
-    message = _IdentityMessage(stream=reading_id.stream, boot=reading_id.boot, seq=reading_id.seq)
-    return bytes(_IdentityCarrier(identity=message).SerializeToString())
+    """Field 71000 as it appears on the wire (tag, length, message), canonical encoding: the
+    message class's bytes, encoded by hand (the sync scan checks every reading against them,
+    and building two messages costs more than the check); a test pins the two equal."""
+    body = b""
+    if reading_id.stream:  # proto3 omits empty and zero fields
+        stream = reading_id.stream.encode()
+        body = b"\x0a" + uvarint(len(stream)) + stream
+    if reading_id.boot:
+        body += b"\x10" + uvarint(reading_id.boot)
+    if reading_id.seq:
+        body += _SEQ_TAG + uvarint(reading_id.seq)
+    return _TAG + uvarint(len(body)) + body
 
 
 class IdentityEncoder:
@@ -197,6 +206,11 @@ def identity_of(reading: SensorData) -> ReadingId | None:
 
 def parse_identity(chunks: Iterable[bytes]) -> ReadingId:
     """The identity in the contents of one or more field-71000 occurrences."""
+    chunks = tuple(chunks)
+    if len(chunks) == 1:
+        canonical = _parse_canonical(chunks[0])
+        if canonical is not None:
+            return canonical
     message = _IdentityMessage()
     try:
         # Repeated occurrences of an embedded message merge, as protobuf specifies.
@@ -209,6 +223,30 @@ def parse_identity(chunks: Iterable[bytes]) -> ReadingId:
     if stray:
         raise StorageError(f"reading identity (field {IDENTITY_FIELD_NUMBER}) has unknown {stray}")
     return _from_message(message)
+
+
+def _parse_canonical(chunk: bytes) -> ReadingId | None:
+    """The identity in one occurrence laid out as dmsim writes it (stream, boot, seq, each at
+    most once and in order), decoded by hand; ``None`` for any other layout, which the
+    protobuf path then parses or rejects."""
+    end = len(chunk)
+    stream, boot, seq, pos = "", 0, 0, 0
+    try:
+        if pos < end and chunk[pos] == 0x0A:
+            length, pos = decode_uvarint(chunk, pos + 1)
+            if length > end - pos:
+                return None
+            stream = chunk[pos : pos + length].decode()
+            pos += length
+        if pos < end and chunk[pos] == 0x10:
+            boot, pos = decode_uvarint(chunk, pos + 1)
+        if pos < end and chunk[pos] == 0x18:
+            seq, pos = decode_uvarint(chunk, pos + 1)
+    except (CaptureFormatError, UnicodeDecodeError):
+        return None
+    if pos != end or boot > _MAX_BOOT:  # protobuf truncates an oversized uint32
+        return None
+    return ReadingId(stream, boot, seq)
 
 
 def with_identity(reading: SensorData, reading_id: ReadingId) -> SensorData:

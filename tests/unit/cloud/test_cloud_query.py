@@ -6,11 +6,14 @@ import csv
 import io
 import json
 import re
+from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dmsim.cloud import CaptureFilter, CloudCore
-from dmsim.cloud._records import parse_count, parse_time
+from dmsim.cloud._records import iso_from_ns, parse_count, parse_time
 from dmsim.cloud.samples import binary_request, file_metadata, tabular_request
 from dmsim.errors import CloudError
 
@@ -250,6 +253,18 @@ def test_bad_filters_are_rejected(kwargs: dict, message: str) -> None:  # type: 
 def test_times_far_apart_but_in_range_do_not_overflow(filled: CloudCore) -> None:
     everything = CaptureFilter(since=0, until=9_223_372_036)  # 1970 … 2262, int64 nanoseconds
     assert len(filled.query(everything)) == 7
+
+
+@given(st.integers(min_value=-(10**18), max_value=4 * 10**18))
+def test_iso_stamps_are_utc_with_nine_fraction_digits(ns: int) -> None:
+    whole = datetime.fromtimestamp(ns // 10**9, tz=UTC)
+    assert iso_from_ns(ns) == f"{whole:%Y-%m-%dT%H:%M:%S}.{ns % 10**9:09d}Z"
+
+
+def test_iso_stamps_of_neighbouring_instants_keep_their_own_second() -> None:
+    assert iso_from_ns(1_700_000_000_999_999_999) == "2023-11-14T22:13:20.999999999Z"
+    assert iso_from_ns(1_700_000_001_000_000_000) == "2023-11-14T22:13:21.000000000Z"
+    assert iso_from_ns(-1) == "1969-12-31T23:59:59.999999999Z"
 
 
 @pytest.mark.parametrize(
