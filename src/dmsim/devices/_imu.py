@@ -82,6 +82,7 @@ class ImuMotion:
         self._temp = Smooth(
             rng.child("temp"), offset=31.0, amplitude=2.0, min_hz=0.0005, max_hz=0.005
         )
+        self._last_truth: tuple[float, ImuTruth] | None = None
         tilt = Noise(rng.child("tilt"))
         self._rest = (
             math.radians(4) * (tilt.uniform(0) - 0.5),
@@ -113,6 +114,12 @@ class ImuMotion:
         return euler_zyx_matrix(self._roll.value(t), self._pitch.value(t), self.yaw(t))
 
     def truth(self, t: float) -> ImuTruth:
+        # An IMU's methods are captured at the same instants: compute each instant once.
+        if self._last_truth is None or self._last_truth[0] != t:
+            self._last_truth = (t, self._truth(t))
+        return self._last_truth[1]
+
+    def _truth(self, t: float) -> ImuTruth:
         if self.motion == "static":
             rotation = self.rotation(t)
             force = _apply(transpose(rotation), (0.0, 0.0, GRAVITY))
@@ -221,7 +228,7 @@ class SimMovementSensor(SimDevice):
                 "linear_velocity": self._vector(motion.velocity(t), (0.0, 0.0, 0.0), 0.05, now, 6)
             }
         elif req.method == "Orientation":
-            ov = orientation_vector_from_matrix(motion.rotation(t))
+            ov = orientation_vector_from_matrix(motion.truth(t).rotation)
             data = {
                 "orientation": {
                     "o_x": ov.o_x,
