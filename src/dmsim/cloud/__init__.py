@@ -10,8 +10,10 @@ at what it stored, and injects RPC-level faults.
 - :mod:`dmsim.cloud.samples` — well-formed uploads for tests and benchmarks.
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._blobs import StagedBlob
-from ._client import GrpcTransport, GrpcTransportStatistics
 from ._core import CloudCore
 from ._faults import (
     FAULT_KINDS,
@@ -29,11 +31,14 @@ from ._host import CloudHost, HostStatistics
 from ._queries import ExportFormat
 from ._records import DATA_KINDS, CaptureFilter, CloudStatistics, DataKind, IngestResult, StoredItem
 from ._retention import RetentionDeletion, RetentionPolicy
-from ._serve import CloudServer, CloudServerStatistics
 from ._server import DataSyncService
 from ._sql import SqlResult
 from ._tls import TlsFiles, ensure_certificate
 from ._validate import CloudLimits
+
+if TYPE_CHECKING:
+    from ._client import GrpcTransport, GrpcTransportStatistics
+    from ._serve import CloudServer, CloudServerStatistics
 
 __all__ = [
     "DATA_KINDS",
@@ -69,3 +74,19 @@ __all__ = [
     "TlsFiles",
     "ensure_certificate",
 ]
+
+# The servers and the gRPC client pull in aiohttp and grpclib's networking, most of a
+# simulation's start-up: imported when first asked for.
+_LAZY = {
+    "CloudServer": "._serve",
+    "CloudServerStatistics": "._serve",
+    "GrpcTransport": "._client",
+    "GrpcTransportStatistics": "._client",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module, __name__), name)

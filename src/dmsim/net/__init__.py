@@ -9,7 +9,8 @@
   seeded decisions, an HTTP control API and wall-clock fault schedules (``dmsim proxy``).
 """
 
-from ._api import ProxyApi
+from typing import TYPE_CHECKING, Any
+
 from ._conntrace import ConnectivityRow, load_connectivity_trace, parse_connectivity_trace
 from ._params import Direction, DirectionParams, DownWindow, Impairment, LinkParams, OutageModel
 from ._profiles import PROFILES, LinkProfile, profile
@@ -49,6 +50,9 @@ from ._toxics import (
     slice_sizes,
     update_toxic,
 )
+
+if TYPE_CHECKING:
+    from ._api import ProxyApi
 
 __all__ = [
     "PROFILES",
@@ -100,3 +104,13 @@ __all__ = [
     "slice_sizes",
     "update_toxic",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The proxy's HTTP API pulls in aiohttp, a fifth of a second at start-up that only
+    # `dmsim proxy` needs: imported when first asked for.
+    if name == "ProxyApi":
+        from ._api import ProxyApi
+
+        return ProxyApi
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
