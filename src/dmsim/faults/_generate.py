@@ -129,12 +129,14 @@ def _without_process_overlaps(steps: list[FaultStep]) -> list[FaultStep]:
 
 
 @st.composite
-def schedules(draw: st.DrawFn, *, duration: float, envelope: Envelope) -> FaultSchedule:
+def schedules(
+    draw: st.DrawFn, *, duration: float, envelope: Envelope, min_faults: int = 0
+) -> FaultSchedule:
     env = envelope
     limit = duration - env.quiet_tail_s
     kinds = env.usable_kinds()
     if not kinds or limit < env.min_window_s:
         return FaultSchedule()
-    chosen = draw(st.lists(st.sampled_from(kinds), max_size=env.max_faults))
+    chosen = draw(st.lists(st.sampled_from(kinds), min_size=min_faults, max_size=env.max_faults))
     steps = [draw(_step(kind, index, limit, env)) for index, kind in enumerate(chosen)]
     return FaultSchedule(tuple(_without_process_overlaps(steps)))

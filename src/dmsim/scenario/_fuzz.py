@@ -211,7 +211,13 @@ def fuzz_scenario(
 
     strategy = st.tuples(
         st.integers(0, _MAX_WORLD_SEED),
-        fault_schedules(duration=scenario.duration_s, envelope=scenario.envelope),
+        # at least one fault: hypothesis starts from the simplest schedule, and a run with
+        # no fault costs as much as any other and tests only the quiet path
+        fault_schedules(
+            duration=scenario.duration_s,
+            envelope=scenario.envelope,
+            min_faults=min(1, scenario.envelope.max_faults),
+        ),
     )
     config = settings(
         max_examples=max(runs, 1),

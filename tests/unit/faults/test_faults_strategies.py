@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import pytest
 from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
@@ -91,3 +92,15 @@ def test_only_allowed_kinds(data: st.DataObject) -> None:
     env = Envelope(kinds=frozenset({"link_down", "crash"}), max_faults=3)
     for step in data.draw(fault_schedules(duration=600.0, envelope=env)):
         assert step.kind in {"link_down", "crash"}
+
+
+@settings(max_examples=50)
+@given(fault_schedules(duration=DURATION, envelope=ENVELOPE, min_faults=1))
+def test_a_minimum_of_faults_is_honoured(schedule: FaultSchedule) -> None:
+    # a dropped overlapping process fault never takes the first one with it
+    assert 1 <= len(schedule) <= ENVELOPE.max_faults
+
+
+def test_a_minimum_beyond_the_envelope_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"min_faults 7 is not within 0\.\.6"):
+        fault_schedules(duration=DURATION, envelope=ENVELOPE, min_faults=7)

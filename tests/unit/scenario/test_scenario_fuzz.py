@@ -26,6 +26,14 @@ def test_a_correct_core_survives_the_campaign() -> None:
     assert "no failure" in summary.text()
 
 
+def test_every_run_injects_at_least_one_fault() -> None:
+    # hypothesis starts from the simplest schedule; a fault-free run would test nothing
+    lines: list[str] = []
+    fuzz_scenario(SMALL, runs=12, seed=0, world=ToyWorld(), log=lines.append)
+    assert len(lines) == 12
+    assert not [line for line in lines if ", 0 fault(s)" in line]
+
+
 def test_campaigns_are_reproducible_from_the_seed() -> None:
     first: list[str] = []
     second: list[str] = []
