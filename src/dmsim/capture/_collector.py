@@ -29,7 +29,7 @@ from dmsim.devices import CaptureResult
 from dmsim.errors import DeviceError
 from dmsim.runtime import QueueFull, Runtime, Task, Trace
 
-from ._encode import sensor_data_digest, to_sensor_data
+from ._encode import built_sensor_data_digest, to_sensor_data
 from ._schedule import Schedule
 from ._throttle import LogThrottle
 
@@ -272,7 +272,7 @@ class Collector:
                     boot=self._boot,
                     seq=stamped.seq,
                     t_ns=result.time_requested_ns,
-                    digest=sensor_data_digest(data),
+                    digest=built_sensor_data_digest(data),
                 )
 
     # writing

@@ -7,19 +7,13 @@ compute the same digest from what it stored (which also carries dmsim's identity
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
-from google.protobuf.unknown_fields import UnknownFieldSet
 from viam.proto.app.datasync import SensorData
 
 from dmsim.devices import BinaryReading, Reading, annotations_to_proto
-from dmsim.errors import StorageError
 from dmsim.storage._codec import binary_reading, serialize_deterministic, tabular_reading
-from dmsim.storage._identity import IDENTITY_FIELD_NUMBER, identity_field_bytes, parse_identity
 
-__all__ = ["sensor_data_digest", "to_sensor_data"]
-
-_LENGTH_DELIMITED = 2
+__all__ = ["built_sensor_data_digest", "sensor_data_digest", "to_sensor_data"]
 
 
 def to_sensor_data(
@@ -41,30 +35,19 @@ def to_sensor_data(
 
 
 def sensor_data_digest(data: SensorData) -> str:
-    body = serialize_deterministic(data)
-    unknown = list(UnknownFieldSet(data))
-    if unknown:  # the identity field is added on the way to disk: digest the rest
-        body = _without_identity(body, unknown) or _known_fields_only(data)
-    return hashlib.blake2b(body, digest_size=8).hexdigest()
-
-
-def _without_identity(body: bytes, unknown: list[Any]) -> bytes | None:
-    """``body`` less its identity field, when that is its only unknown field: serialization
-    puts unknown fields last, so the field's own bytes end it. ``None`` otherwise."""
-    if len(unknown) != 1:
-        return None
-    only = unknown[0]
-    if only.field_number != IDENTITY_FIELD_NUMBER or only.wire_type != _LENGTH_DELIMITED:
-        return None
-    try:
-        field = identity_field_bytes(parse_identity([bytes(only.data)]))
-    except StorageError:
-        return None
-    return body[: -len(field)] if body.endswith(field) else None
-
-
-def _known_fields_only(data: SensorData) -> bytes:
+    """The digest of any ``SensorData``: unknown fields at any depth are left out (the
+    identity rides as one, on the reading or, when streamed, on its metadata)."""
     clone = SensorData()
     clone.CopyFrom(data)
     clone.DiscardUnknownFields()
-    return serialize_deterministic(clone)
+    return _digest(clone)
+
+
+def built_sensor_data_digest(data: SensorData) -> str:
+    """The same digest for a ``SensorData`` built here from device values, which has no
+    unknown field to leave out: no copy (the capture side's per-reading path)."""
+    return _digest(data)
+
+
+def _digest(data: SensorData) -> str:
+    return hashlib.blake2b(serialize_deterministic(data), digest_size=8).hexdigest()

@@ -8,9 +8,10 @@ import hashlib
 
 from hypothesis import given
 from hypothesis import strategies as st
+from viam.proto.app.data import Annotations, BoundingBox
 from viam.proto.app.datasync import SensorData
 
-from dmsim.capture._encode import sensor_data_digest
+from dmsim.capture._encode import built_sensor_data_digest, sensor_data_digest
 from dmsim.storage._codec import binary_reading, serialize_deterministic, tabular_reading
 from dmsim.storage._identity import ReadingId, identity_field_bytes
 from dmsim.storage._varint import uvarint
@@ -28,6 +29,14 @@ readings = st.one_of(
     structs.map(lambda values: tabular_reading(values, time_requested_ns=1, time_received_ns=2)),
     st.binary(max_size=64).map(
         lambda blob: binary_reading(blob, time_requested_ns=5, time_received_ns=6)
+    ),
+    st.text(max_size=8).map(
+        lambda label: binary_reading(
+            b"\xff\xd8",
+            time_requested_ns=7,
+            time_received_ns=8,
+            annotations=Annotations(bboxes=[BoundingBox(label=label, confidence=0.5)]),
+        )
     ),
 )
 # what else a message may carry as unknown fields: another field, a second identity, an
@@ -65,6 +74,22 @@ def test_the_digest_covers_known_fields_only(
     assert sensor_data_digest(tagged) == untagged
     # and as the cloud sees it: parsed from the wire
     assert sensor_data_digest(SensorData.FromString(tagged.SerializeToString())) == untagged
+
+
+@given(readings, ids.filter(lambda rid: rid is not None))
+def test_an_identity_carried_in_the_metadata_is_left_out_too(
+    reading: SensorData, rid: ReadingId
+) -> None:
+    # a streamed upload carries the identity in SensorMetadata, one level down
+    tagged = SensorData()
+    tagged.CopyFrom(reading)
+    tagged.metadata.MergeFromString(identity_field_bytes(rid))
+    assert sensor_data_digest(tagged) == sensor_data_digest(reading)
+
+
+@given(readings)
+def test_the_capture_side_digest_of_a_built_reading_is_the_same(reading: SensorData) -> None:
+    assert built_sensor_data_digest(reading) == sensor_data_digest(reading)
 
 
 def test_readings_that_differ_have_different_digests() -> None:
