@@ -147,7 +147,7 @@ def connect(path: str | None, *, read_only: bool = False) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous=FULL")
     else:
         # A private database dies with its connection: its rollback journal need not be a
-        # file (a quarter of a simulated cloud's cost per stored reading).
+        # file (about a quarter of the cost of storing a row).
         conn.execute("PRAGMA journal_mode=MEMORY")
     conn.executescript(SCHEMA)
     return conn

@@ -10,9 +10,10 @@ Files written by rdk carry no tag and read with identity ``None``.
 The message type is built at import with ``descriptor_pb2`` in a private descriptor pool (no
 protoc, nothing added to the default pool). A second type, ``IdentityCarrier``, declares only
 field 71000: parsing a serialized ``SensorData`` as a carrier extracts the tag and skips the
-rest. The writer's hot path hand-encodes the same bytes (:class:`IdentityEncoder`), because
-building a message per reading costs more than serializing the reading itself; a test pins
-the two encodings to be byte-identical.
+rest. The hot paths encode the same bytes by hand (:class:`IdentityEncoder` for the writer,
+:func:`identity_field_bytes`) and decode dmsim's own layout by hand, because building a
+message per reading costs more than serializing the reading itself; property tests pin the
+hand-made bytes and identities to the message classes'.
 """
 
 from __future__ import annotations
