@@ -21,14 +21,14 @@ import ssl
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import h2.exceptions
-from grpclib.client import Channel
+from grpclib.client import Channel, UnaryUnaryMethod
+from grpclib.encoding.proto import ProtoCodec
 from grpclib.exceptions import GRPCError, ProtocolError, StreamTerminatedError
 from viam.proto.app.datasync import (
     DataCaptureUploadMetadata,
-    DataCaptureUploadRequest,
     DataCaptureUploadResponse,
     DataSyncServiceStub,
     FileData,
@@ -40,7 +40,12 @@ from viam.proto.app.datasync import (
 )
 
 from dmsim.errors import CloudError
-from dmsim.sync._transport import IDEMPOTENCY_HEADER, CloudTransport
+from dmsim.sync._transport import (
+    IDEMPOTENCY_HEADER,
+    CloudTransport,
+    DataCaptureRequest,
+    request_bytes,
+)
 
 from ._tls import client_ssl_context
 
@@ -48,6 +53,16 @@ __all__ = ["GrpcTransport", "GrpcTransportStatistics"]
 
 T = TypeVar("T")
 CHUNK_SIZE = 64 * 1024  # rdk's UploadChunkSize
+
+
+class _SerializedOrProto(ProtoCodec):
+    """protobuf, except that a message declared as ``bytes`` is already serialized and goes
+    out as it is (see :mod:`dmsim.sync._transport` for why requests come as bytes)."""
+
+    def encode(self, message: Any, message_type: Any) -> bytes:
+        if message_type is bytes:
+            return bytes(message)
+        return super().encode(message, message_type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +109,9 @@ class GrpcTransport:
 
     def _connect(self) -> DataSyncServiceStub:
         if self._stub is None:
-            self._channel = Channel(self._host, self._port, ssl=self._ssl)
+            self._channel = Channel(
+                self._host, self._port, ssl=self._ssl, codec=_SerializedOrProto()
+            )
             self._stub = DataSyncServiceStub(self._channel)
         return self._stub
 
@@ -137,13 +154,20 @@ class GrpcTransport:
         return result
 
     async def data_capture_upload(
-        self, request: DataCaptureUploadRequest, *, key: str
+        self, request: DataCaptureRequest, *, key: str
     ) -> DataCaptureUploadResponse:
         stub = self._connect()
-        self._counts["bytes_sent"] += request.ByteSize()
+        data = request_bytes(request)
+        self._counts["bytes_sent"] += len(data)
+        # the stub's method, with the request declared as bytes: sent as they are
+        method = UnaryUnaryMethod[bytes, DataCaptureUploadResponse](
+            stub.DataCaptureUpload.channel,
+            stub.DataCaptureUpload.name,
+            bytes,
+            DataCaptureUploadResponse,
+        )
         response: DataCaptureUploadResponse = await self._guard(
-            stub,
-            stub.DataCaptureUpload(request, timeout=self._timeout, metadata=self._metadata(key)),
+            stub, method(data, timeout=self._timeout, metadata=self._metadata(key))
         )
         return response
 

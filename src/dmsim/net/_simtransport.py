@@ -29,7 +29,6 @@ from typing import Literal, NoReturn
 
 from viam.proto.app.datasync import (
     DataCaptureUploadMetadata,
-    DataCaptureUploadRequest,
     DataCaptureUploadResponse,
     FileData,
     FileUploadRequest,
@@ -42,6 +41,7 @@ from viam.proto.app.datasync import (
 from dmsim.cloud import CloudCore, FaultAction, IngestResult, RpcFaultPlan
 from dmsim.errors import CloudError
 from dmsim.runtime import ProcessKilled, Runtime, Trace
+from dmsim.sync import DataCaptureRequest, request_message
 
 from ._params import Direction
 from ._simlink import SimLink
@@ -136,8 +136,10 @@ class SimCloudTransport:
 
     # the CloudTransport port
     async def data_capture_upload(
-        self, request: DataCaptureUploadRequest, *, key: str
+        self, request: DataCaptureRequest, *, key: str
     ) -> DataCaptureUploadResponse:
+        request = request_message(request)  # the in-process cloud ingests the message
+
         async def packets() -> AsyncIterator[tuple[int, bytes]]:
             yield request.ByteSize() + _PREFIX, b""
 

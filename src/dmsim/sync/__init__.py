@@ -36,7 +36,13 @@ from ._settings import DEFAULT_MAX_REQUEST_BYTES, SyncSettings, default_sync_thr
 from ._stats import SyncReport, SyncStatistics, stale_threshold_s, stale_warning_due
 from ._steps import Step, StepKind, next_step
 from ._tracker import InUseTracker, TrackerStatistics
-from ._transport import IDEMPOTENCY_HEADER, CloudTransport
+from ._transport import (
+    IDEMPOTENCY_HEADER,
+    CloudTransport,
+    DataCaptureRequest,
+    request_bytes,
+    request_message,
+)
 from ._upload import FileUploader, UploadResult, UploadStatus
 
 __all__ = [
@@ -51,6 +57,7 @@ __all__ = [
     "Classification",
     "CloudTransport",
     "ContentHasher",
+    "DataCaptureRequest",
     "ErrorClass",
     "FileChangedError",
     "FileKind",
@@ -83,6 +90,8 @@ __all__ = [
     "is_ready",
     "next_step",
     "next_wait",
+    "request_bytes",
+    "request_message",
     "split_readings",
     "stale_threshold_s",
     "stale_warning_due",

@@ -25,7 +25,6 @@ from enum import StrEnum
 from viam.proto.app.datasync import (
     DataCaptureMetadata,
     DataCaptureUploadMetadata,
-    DataCaptureUploadRequest,
     SensorData,
     SensorMetadata,
     UploadMetadata,
@@ -36,6 +35,7 @@ from dmsim.runtime import Runtime
 from dmsim.storage._codec import encode_uvarint
 from dmsim.storage._fs import FileSystem
 from dmsim.storage._identity import identity_field_bytes
+from dmsim.storage._varint import length_prefix
 
 from ._chunks import ChunkSource, Verify, hash_file, read_range
 from ._classify import FileChangedError, Outcome, classify_error
@@ -195,14 +195,13 @@ class FileUploader:
                 key = capture_key(scan.digest, start, stop)
                 if key in acked:
                     continue
-                body = md_field + b"".join(_field(2, r) for r in readings)
-                request = DataCaptureUploadRequest.FromString(body)
+                body = md_field + _sensor_contents(readings)
                 await self._call(
                     key,
                     RPC_UNARY,
                     len(body),
                     on_attempt,
-                    self._transport.data_capture_upload(request, key=key),
+                    self._transport.data_capture_upload(body, key=key),
                 )
                 acked.add(key)
                 sent += len(body)
@@ -234,9 +233,7 @@ class FileUploader:
                 RPC_UNARY,
                 payload.length,
                 on_attempt,
-                self._transport.data_capture_upload(
-                    DataCaptureUploadRequest.FromString(body), key=key
-                ),
+                self._transport.data_capture_upload(body, key=key),
             )
             return
         metadata = DataCaptureUploadMetadata(
@@ -317,6 +314,18 @@ class FileUploader:
 def _field(number: int, payload: bytes) -> bytes:
     """One length-delimited protobuf field (field numbers < 16: a one-byte tag)."""
     return bytes(((number << 3) | 2,)) + encode_uvarint(len(payload)) + payload
+
+
+_SENSOR_CONTENTS_TAG = bytes(((2 << 3) | 2,))
+
+
+def _sensor_contents(readings: list[bytes]) -> bytes:
+    """Serialized readings as ``DataCaptureUploadRequest.sensor_contents`` (field 2) on the
+    wire, in one join: it runs on the event loop, ten thousand readings per request."""
+    parts: list[bytes] = []
+    for reading in readings:
+        parts += (_SENSOR_CONTENTS_TAG, length_prefix(len(reading)), reading)
+    return b"".join(parts)
 
 
 def _sensor_metadata(reading: BinaryReading) -> SensorMetadata:

@@ -99,6 +99,24 @@ def test_viam_stubs_upload_each_rpc(tmp_path: Path) -> None:
     run(scenario())
 
 
+def test_a_request_given_as_its_bytes_goes_out_unchanged(tmp_path: Path) -> None:
+    # the sync engine hands over requests already serialized: nothing parses them on the loop
+    async def scenario() -> None:
+        async with running_cloud(tmp_path) as server, transport(server, timeout=5) as client:
+            request = tabular_request([{"a": 1.5}, {"b": "two"}])
+            data = request.SerializeToString()
+            first = await client.data_capture_upload(data, key="k1")
+            again = await client.data_capture_upload(request, key="k1")  # the same upload
+            assert first.file_id == again.file_id
+            assert [item.data() for item in server.host.core.query()] == [
+                {"a": 1.5}, {"b": "two"},
+            ]  # fmt: skip
+            assert client.statistics().bytes_sent == 2 * len(data)
+            assert [e.outcome for e in server.host.plan.timeline()] == ["ok", "duplicate"]
+
+    run(scenario())
+
+
 def test_transport_resend_with_the_same_key_is_stored_once(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with running_cloud(tmp_path) as server, transport(server, timeout=5) as client:

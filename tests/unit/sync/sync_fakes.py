@@ -11,7 +11,6 @@ from typing import Any
 from viam.proto.app.datasync import (
     DataCaptureMetadata,
     DataCaptureUploadMetadata,
-    DataCaptureUploadRequest,
     DataCaptureUploadResponse,
     DataType,
     FileUploadResponse,
@@ -33,7 +32,13 @@ from dmsim.storage._codec import (
 from dmsim.storage._fs import FileSystem
 from dmsim.storage._identity import ReadingId
 from dmsim.storage._simfs import SimFS
-from dmsim.sync import InUseTracker, SyncEngine, SyncSettings
+from dmsim.sync import (
+    DataCaptureRequest,
+    InUseTracker,
+    SyncEngine,
+    SyncSettings,
+    request_message,
+)
 
 EPOCH_NS = 1_700_000_000 * 10**9
 CAPTURE_DIR = "/data/capture"
@@ -97,8 +102,9 @@ class ScriptedTransport:
             await self._die()
 
     async def data_capture_upload(
-        self, request: DataCaptureUploadRequest, *, key: str
+        self, request: DataCaptureRequest, *, key: str
     ) -> DataCaptureUploadResponse:
+        request = request_message(request)
         action = await self._enter("DataCaptureUpload", key, request.ByteSize())
         result = self.core.ingest_data_capture(request, key=key)
         await self._after(action)

@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from tests.unit.sync.sync_fakes import (
     CAPTURE_DIR,
     OK,
@@ -20,7 +22,11 @@ from tests.unit.sync.sync_fakes import (
     write_capture,
     write_file,
 )
-from viam.proto.app.datasync import DataCaptureUploadMetadata, StreamingDataCaptureUploadResponse
+from viam.proto.app.datasync import (
+    DataCaptureUploadMetadata,
+    DataCaptureUploadRequest,
+    StreamingDataCaptureUploadResponse,
+)
 
 from dmsim.errors import CloudError
 from dmsim.storage._codec import encode_metadata, encode_sensor_data, tabular_reading
@@ -40,6 +46,7 @@ from dmsim.sync import (
 from dmsim.sync._chunks import READ_BLOCK_BYTES
 from dmsim.sync._scan import FAST_PATH_MAX_BYTES, scan_capture_file
 from dmsim.sync._steps import StepKind, next_step
+from dmsim.sync._upload import _sensor_contents
 
 Attempt = tuple[str, str, Outcome, str, int]
 
@@ -400,3 +407,14 @@ def test_a_disk_error_while_streaming_is_a_local_retry_not_an_outage() -> None:
     verdict = classify_error(result.error or Exception())
     assert (verdict.error_class, verdict.code) == (ErrorClass.RETRYABLE, "EIO")
     assert world.core.count() == 0
+
+
+@given(st.lists(st.integers(0, 20_000), max_size=8))
+def test_readings_are_framed_as_sensor_contents(sizes: list[int]) -> None:
+    # lengths under and over 127 and 16,383 bytes: one-, two- and three-byte length prefixes
+    readings = [
+        tabular_reading({"v": "x" * size}, time_requested_ns=1, time_received_ns=2)
+        for size in sizes
+    ]
+    wire = _sensor_contents([r.SerializeToString() for r in readings])
+    assert list(DataCaptureUploadRequest.FromString(wire).sensor_contents) == readings
