@@ -15,8 +15,8 @@ Outcome of a call, as the sync engine classifies it:
 
 A DataCaptureUpload request may come as its message or already serialized (``bytes``): the
 sync engine assembles requests from capture-file bytes, and parsing one only for the gRPC
-library to serialize it again cost the event loop ≈ 30 ms per MiB (ticks a fast collector
-skips). :func:`request_message` and :func:`request_bytes` give a transport the form it needs.
+library to serialize it again cost ≈ 15 ms of event-loop CPU per MiB, time the capture loop
+waits. :func:`request_message` and :func:`request_bytes` give a transport the form it needs.
 
 The chunk iterators of the streaming calls belong to the sync engine: they read the file from
 disk while the call runs, and may raise (a local read error arrives as
