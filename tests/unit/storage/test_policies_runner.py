@@ -302,11 +302,18 @@ def test_interval_must_be_positive() -> None:
         world.policy(DiskFullRule(), interval_s=0)
 
 
-def test_byte_cap_on_the_real_disk_under_the_real_runtime(tmp_path: Path) -> None:
-    stream = tmp_path / "rdk_component_sensor" / "s" / "Readings"
+def real_capture_files(capture_dir: Path, count: int) -> Path:
+    """``count`` completed 100-byte capture files, one per second from midnight, in one
+    stream directory on the real disk; returns that directory."""
+    stream = capture_dir / "rdk_component_sensor" / "s" / "Readings"
     stream.mkdir(parents=True)
-    for second in range(5):
+    for second in range(count):
         (stream / f"2026-01-01T00_00_{second:02d}.000000Z.capture").write_bytes(b"x" * 100)
+    return stream
+
+
+def test_byte_cap_on_the_real_disk_under_the_real_runtime(tmp_path: Path) -> None:
+    stream = real_capture_files(tmp_path, 5)
     (stream / "2026-01-01T00_00_09.000000Z.prog").write_bytes(b"x" * 100)
     hook: list[str] = []
     rt = RealRuntime()
@@ -328,10 +335,7 @@ def test_byte_cap_on_the_real_disk_under_the_real_runtime(tmp_path: Path) -> Non
 def test_reading_the_chosen_files_does_not_stall_the_event_loop(tmp_path: Path) -> None:
     # Parsing a 256 KiB capture file takes tens of ms; on the event loop, a disk-full pass
     # deleting hundreds of them stopped every collector for seconds (a minute on a Pi).
-    stream = tmp_path / "rdk_component_sensor" / "s" / "Readings"
-    stream.mkdir(parents=True)
-    for second in range(4):
-        (stream / f"2026-01-01T00_00_{second:02d}.000000Z.capture").write_bytes(b"x" * 100)
+    real_capture_files(tmp_path, 4)
     rt = RealRuntime()
 
     def slow_read(path: str) -> tuple[None, ...]:
