@@ -30,6 +30,7 @@ COMMAND_MODULES: dict[str, str] = {
     "cloud": "dmsim.cloud.cli",
     "simulate": "dmsim.scenario.simulate_cli",
     "machine": "dmsim.service.cli",
+    "replay": "dmsim.replay.cli",
 }
 
 

@@ -35,6 +35,8 @@ def scenario_to_document(scenario: Scenario) -> dict[str, Any]:
             "initial_fill": format_size(scenario.disk.initial_fill_bytes),
             "block_size": scenario.disk.block_size,
         }
+        if scenario.disk.preload is not None:
+            doc["disk"]["preload"] = str(scenario.disk.preload)
     network: dict[str, Any] = {"profile": scenario.network.profile}
     if scenario.network.trace is not None:
         network["trace"] = str(scenario.network.trace)

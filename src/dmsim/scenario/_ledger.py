@@ -8,7 +8,9 @@ Trace vocabulary read here (event kind → fields):
 
 - ``reading.captured`` {stream, boot, seq, digest}; ``capture.skipped`` {count};
   ``reading.dropped`` {ids, reason} (the core gave a reading up and said so);
-- ``file.completed`` {path, ids}; ``recovery.torn`` {path, dropped_bytes, ids_kept,
+- ``file.completed`` {path, ids}; ``file.preloaded`` {path, ids} (on the disk before the
+  run, see :mod:`._preload`; a preloaded ``.prog`` is expected to be recovered as
+  ``.capture``); ``recovery.torn`` {path, dropped_bytes, ids_kept,
   recovered_as} (a ``.prog`` recovered at start-up; it lives on as ``recovered_as``, by
   default the same name with ``.capture``);
 - ``file.deleted_by_policy`` {path, rule, ids}; ``file.quarantined`` {path, reason, ids};
@@ -91,6 +93,7 @@ class UploadTally:
 @dataclass(frozen=True, slots=True)
 class FileTally:
     completed: int = 0
+    preloaded: int = 0
     deleted_by_policy: int = 0
     quarantined: int = 0
     recovered: int = 0
@@ -245,6 +248,15 @@ def _completed(b: _Builder, e: TraceEvent) -> None:
     b.hold(b.ids(e, "ids"), str(e.fields.get("path", "")), e.time)
 
 
+def _preloaded(b: _Builder, e: TraceEvent) -> None:
+    path = str(e.fields.get("path", ""))
+    b.file_tally["preloaded"] += 1
+    rids = b.ids(e, "ids")
+    b.hold(rids, path, e.time)
+    if path.endswith(".prog"):  # recovery renames it; identity-less readings are not named
+        b.files.setdefault(path[: -len(".prog")] + ".capture", []).extend(rids)
+
+
 def _recovered(b: _Builder, e: TraceEvent) -> None:
     path = str(e.fields.get("path", ""))
     b.file_tally["recovered"] += 1
@@ -256,7 +268,9 @@ def _recovered(b: _Builder, e: TraceEvent) -> None:
     if not renamed and path.endswith(".prog"):
         renamed = path[: -len(".prog")] + ".capture"
     if renamed:
-        b.files.setdefault(str(renamed), []).extend(rids)
+        held = b.files.setdefault(str(renamed), [])
+        known = set(held)  # a preloaded .prog's readings are already listed under the new name
+        held.extend(rid for rid in rids if rid not in known)
 
 
 def _policy(b: _Builder, e: TraceEvent) -> None:
@@ -331,6 +345,7 @@ _HANDLERS = {
     "capture.skipped": _skipped,
     "reading.dropped": _dropped,
     "file.completed": _completed,
+    "file.preloaded": _preloaded,
     "recovery.torn": _recovered,
     "file.deleted_by_policy": _policy,
     "file.quarantined": _quarantined,

@@ -19,7 +19,14 @@ from typing import Any
 
 from dmsim.config import MachineConfig, load_machine_config, parse_machine_config
 from dmsim.errors import ConfigError, Problem, ScenarioError
-from dmsim.faults import KINDS, FaultSchedule, parse_duration, parse_schedule, parse_size
+from dmsim.faults import (
+    KINDS,
+    FaultSchedule,
+    format_size,
+    parse_duration,
+    parse_schedule,
+    parse_size,
+)
 
 from ._envelope import envelope_from
 from ._machine import (
@@ -40,6 +47,7 @@ from ._model import (
     NetworkSpec,
     Scenario,
 )
+from ._preload import preload_files
 from ._schema import schema_problems
 from ._yaml import line_of, load_yaml
 
@@ -126,6 +134,9 @@ class _Builder:
                 self.error("duration", "must be longer than 0s")
             return None
         machine_config, machine_document = machine
+        if disk.preload is not None and machine_config.data_manager is None:
+            self.error("disk.preload", "the machine has no data_manager service to hold it")
+            return None
         too_busy = tick_budget_problem(machine_config, duration)
         if too_busy is not None:
             self.error(f"machine.{too_busy.path}", too_busy.message)
@@ -297,7 +308,32 @@ class _Builder:
             self.error("disk.capacity", f"must be at least one block ({block} bytes)")
         if fill >= capacity:
             self.error("disk.initial_fill", f"must be less than the capacity ({capacity} bytes)")
-        return DiskSpec(capacity_bytes=capacity, initial_fill_bytes=fill, block_size=block)
+        preload = self.preload(doc.get("preload"), block=block, room=capacity - fill)
+        return DiskSpec(
+            capacity_bytes=capacity, initial_fill_bytes=fill, block_size=block, preload=preload
+        )
+
+    def preload(self, value: Any, *, block: int, room: int) -> Path | None:
+        """The preloaded capture directory, which must exist and fit on the disk."""
+        if not isinstance(value, str):
+            return None
+        path = (self.base_dir / value).resolve()
+        if not path.is_dir():
+            what = "is not a directory" if path.exists() else "does not exist"
+            self.error("disk.preload", f"{value} {what} ({path})")
+            return path
+        try:
+            needed = sum(-(-size // block) * block for _, size in preload_files(path))
+        except OSError as error:
+            self.error("disk.preload", f"cannot read {value}: {error.strerror or error}")
+            return path
+        if needed > room:
+            self.error(
+                "disk.preload",
+                f"{value} needs {format_size(needed)} on the disk, but only {format_size(room)} "
+                "is free (raise disk.capacity or lower disk.initial_fill)",
+            )
+        return path
 
     def network(self) -> NetworkSpec:
         doc = self.section("network")

@@ -56,7 +56,14 @@ COUNTER_KEYS: tuple[str, ...] = (
     *(f"uploads.{name}" for name in ("ok", "fail", "unknown", "recovered")),
     *(
         f"files.{name}"
-        for name in ("completed", "deleted_by_policy", "quarantined", "recovered", "torn_bytes")
+        for name in (
+            "completed",
+            "preloaded",
+            "deleted_by_policy",
+            "quarantined",
+            "recovered",
+            "torn_bytes",
+        )
     ),
 )
 DEFAULT_EPOCH = "2026-01-01T00:00:00Z"
@@ -67,9 +74,14 @@ SIM_ENV: Mapping[str, str] = MappingProxyType({"HOME": "/home/dmsim"})
 
 @dataclass(frozen=True, slots=True)
 class DiskSpec:
+    """The simulated disk. ``preload`` (an absolute path) is a capture directory copied into
+    the machine's capture directory before it boots, byte for byte: a field device's disk as
+    it was found (``dmsim replay``)."""
+
     capacity_bytes: int = 32 * 1024**3
     initial_fill_bytes: int = 0
     block_size: int = 4096
+    preload: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)

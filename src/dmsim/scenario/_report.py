@@ -122,6 +122,7 @@ class Report:
                 "files",
                 [
                     ("completed", v.files.completed),
+                    *([("preloaded", v.files.preloaded)] if v.files.preloaded else []),
                     ("recovered", v.files.recovered),
                     ("torn bytes", v.files.torn_bytes),
                     ("policy-deleted", v.files.deleted_by_policy),

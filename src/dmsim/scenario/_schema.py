@@ -198,6 +198,11 @@ def build_schema() -> dict[str, Any]:
                     "capacity": {"$ref": "#/$defs/size"},
                     "initial_fill": {"$ref": "#/$defs/size"},
                     "block_size": {"$ref": "#/$defs/size"},
+                    "preload": {
+                        "type": "string",
+                        "description": "a capture directory (relative to the scenario) copied "
+                        "into the machine's capture directory before it boots",
+                    },
                 }
             ),
             "network": _object(

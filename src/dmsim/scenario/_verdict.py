@@ -83,6 +83,7 @@ def counter_values(verdict: Verdict) -> dict[str, int]:
     files = verdict.files
     values |= {
         "files.completed": files.completed,
+        "files.preloaded": files.preloaded,
         "files.deleted_by_policy": files.deleted_by_policy,
         "files.quarantined": files.quarantined,
         "files.recovered": files.recovered,

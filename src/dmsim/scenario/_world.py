@@ -33,6 +33,7 @@ from dmsim.storage._identity import identity_from_bytes, identity_of
 from dmsim.storage._simfs import SimFS
 
 from ._model import Scenario
+from ._preload import PreloadedDisk, preload_disk
 from ._result import Sample, WorldResult
 from ._world_devices import build_world_devices
 from ._world_faults import FaultDriver, link_setup
@@ -56,6 +57,7 @@ class _RecordingCloud(CloudCore):
     def __init__(self, *, trace: Trace, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._trace = trace
+        self.preloaded: PreloadedDisk | None = None
 
     def ingest_data_capture(self, request: Any, *, key: str | None, **kw: Any) -> Any:
         result = super().ingest_data_capture(request, key=key, **kw)
@@ -75,13 +77,17 @@ class _RecordingCloud(CloudCore):
         return result
 
     def _stored(self, rid: Any, digest: str, key: str | None, duplicate: bool) -> None:
-        if rid is None:
+        if rid is not None:
+            stream, boot, seq = rid.stream, rid.boot, rid.seq
+        elif self.preloaded is not None and (found := self.preloaded.identity_of(digest)):
+            stream, boot, seq = found  # a preloaded reading written without an identity
+        else:
             return
         self._trace.record(
             "cloud.stored",
-            stream=rid.stream,
-            boot=rid.boot,
-            seq=rid.seq,
+            stream=stream,
+            boot=boot,
+            seq=seq,
             key=key or "",
             digest=digest,
             duplicate_key=duplicate,
@@ -135,7 +141,7 @@ class World:
         )
         self.machine = scenario.machine
         self.document: Any = scenario.machine_document
-        self.boot = 0
+        self.boot = self.first_boot = 0
         self.rt: SimRuntime | None = None
         self.dm: DataManager | None = None
         self.samples: list[Sample] = []
@@ -164,6 +170,7 @@ class World:
         self.trace.subscribe(self._follow)
         self.trace.record("world.start", seed=self.seed, scenario=self.scenario.name)
         try:
+            self._preload()
             self.link.start()
             self.start_process()  # the data manager may refuse the config here
             self.faults.start()
@@ -173,6 +180,26 @@ class World:
             # awaited" warning when the abandoned world is collected.
             self.kernel.close()
             raise
+
+    def _preload(self) -> None:
+        """Put the preloaded capture directory on the disk; boot numbers go on from it."""
+        source, manager = self.scenario.disk.preload, self.machine.data_manager
+        if source is None or manager is None:  # the loader refuses a preload without one
+            return
+        preloaded = preload_disk(
+            source, fs=self.fs, capture_dir=manager.capture_dir, trace=self.trace
+        )
+        self.cloud.preloaded = preloaded
+        self.boot = self.first_boot = preloaded.max_boot + 1
+        self.trace.record(
+            "world.preloaded",
+            source=str(source),
+            files=preloaded.files,
+            bytes=preloaded.bytes,
+            readings=preloaded.readings,
+            unreadable=preloaded.unreadable,
+            first_boot=self.boot,
+        )
 
     def advance(self, *, until: float) -> None:
         """Run simulated time up to ``until`` seconds."""
@@ -375,7 +402,7 @@ class World:
         fs = self.fs.statistics()
         link = self.link.statistics()
         return {
-            "boots": self.boot + 1,
+            "boots": self.boot - self.first_boot + 1,
             "cloud": asdict(cloud),
             "disk": asdict(fs),
             "link": asdict(link),

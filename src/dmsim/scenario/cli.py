@@ -25,11 +25,11 @@ from dmsim.faults import format_duration
 from ._fuzz import DEFAULT_MAX_SHRINK_RUNS, fuzz_scenario
 from ._loader import load_scenario
 from ._plot import write_timeline_png
-from ._report import write_report_json
+from ._report import Report, write_report_json
 from ._runner import run_scenario
 from ._schema import shipped_schema
 
-__all__ = ["register"]
+__all__ = ["check_writable", "register", "show_report"]
 
 
 def _positive_int(text: str) -> int:
@@ -107,7 +107,7 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
-def _writable(path: Path | None, option: str) -> None:
+def check_writable(path: Path | None, option: str) -> None:
     """Create the report's directory up front, so a long run never fails at its very end."""
     if path is None:
         return
@@ -132,21 +132,26 @@ def _writable(path: Path | None, option: str) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    _writable(args.json, "--json")
-    _writable(args.plot, "--plot")
+    check_writable(args.json, "--json")
+    check_writable(args.plot, "--plot")
     report = run_scenario(
         Path(args.scenario),
         seed=args.seed,
         check_determinism=args.check_determinism,
         progress=not args.quiet,
     )
+    return show_report(report, json_path=args.json, plot_path=args.plot)
+
+
+def show_report(report: Report, *, json_path: Path | None, plot_path: Path | None) -> int:
+    """Print a run's summary, write its JSON report and plot if asked; the exit status."""
     print(report.summary())
-    if args.json is not None:
-        write_report_json(report, args.json)
-        print(f"report: {args.json}")
-    if args.plot is not None:
-        write_timeline_png(report, args.plot)
-        print(f"plot: {args.plot}")
+    if json_path is not None:
+        write_report_json(report, json_path)
+        print(f"report: {json_path}")
+    if plot_path is not None:
+        write_timeline_png(report, plot_path)
+        print(f"plot: {plot_path}")
     return 0 if report.passed else 1
 
 

@@ -1,0 +1,269 @@
+"""Field replay: a device's capture directory becomes a scenario whose run follows every one of
+its readings (``dmsim replay``, ``disk.preload``)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tests.integration.replay.field import (
+    PRELOADED_READINGS,
+    PROBE_COMPLETED,
+    PROBE_IN_PROG,
+    T0,
+    TMP36_READINGS,
+    TORN_BYTES,
+    make_field_dir,
+    writer_at,
+)
+from viam.proto.app.datasync import DataType
+
+from dmsim.errors import ScenarioError
+from dmsim.replay import ReplayOptions, build_replay, read_snapshot
+from dmsim.scenario import dump_scenario, load_scenario, loads_scenario, run_scenario
+from dmsim.storage._codec import binary_reading, tabular_reading
+from dmsim.storage._naming import CollectorKey
+from dmsim.storage._varint import uvarint
+
+DMSIM = str(Path(sys.executable).with_name("dmsim"))
+
+
+def dmsim(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [DMSIM, *map(str, args)], capture_output=True, text=True, timeout=240, check=False
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def replay(field: Path, out: Path, **options: object) -> Path:
+    settings = {"name": "case", "duration_s": 600.0, **options}
+    return build_replay(read_snapshot(field), ReplayOptions(**settings), out).scenario_path  # type: ignore[arg-type]
+
+
+def test_the_snapshot_names_streams_rates_damage_and_quarantine(tmp_path: Path) -> None:
+    snapshot = read_snapshot(make_field_dir(tmp_path / "field", boot_counter=41))
+    probe, tmp36 = snapshot.streams
+    assert (probe.component_name, probe.files, probe.open_files) == ("probe", 4, 1)
+    assert probe.readings == PROBE_COMPLETED + PROBE_IN_PROG
+    assert probe.torn_tail_bytes == TORN_BYTES
+    assert probe.rate_hz == pytest.approx(2.0)
+    assert (tmp36.component_name, tmp36.readings, tmp36.rate_hz) == ("tmp36", 6, 1.0)
+    assert [q.reason for q in snapshot.quarantined] == ["no metadata at byte 0"]
+    assert snapshot.boot_counter == 41
+    newest = T0 + (PROBE_COMPLETED + PROBE_IN_PROG - 1) * 500_000_000
+    assert snapshot.taken_at_ns == -(-newest // 10**9) * 10**9
+
+
+def test_a_binary_stream_with_one_reading_per_file_shows_its_rate(tmp_path: Path) -> None:
+    seconds = [0.0]
+    key = CollectorKey.of("rdk:component:camera", "cam", "ReadImage")
+    camera = writer_at(
+        tmp_path,
+        key,
+        seconds,
+        data_type=DataType.DATA_TYPE_BINARY_SENSOR,
+        mime_type="image/jpeg",
+    )
+    for i in range(8):
+        seconds[0] = i / 4
+        t = T0 + i * 250_000_000
+        camera.write(
+            binary_reading(b"\xff\xd8" + bytes(i), time_requested_ns=t, time_received_ns=t)
+        )
+    camera.close()
+    (stream,) = read_snapshot(tmp_path).streams
+    assert (stream.files, stream.readings, stream.data_type) == (8, 8, "binary")
+    assert stream.rate_hz == pytest.approx(4.0)
+
+
+def test_every_preloaded_reading_reaches_the_cloud_once(tmp_path: Path) -> None:
+    """Including the .prog's readable prefix (recovered at boot) and the readings another
+    writer left without identities; failed/ stays where it is."""
+    scenario = replay(make_field_dir(tmp_path / "field"), tmp_path / "case", capture=False)
+    report = run_scenario(scenario, progress=False)
+    verdict = report.verdict
+    assert report.passed, report.summary()
+    assert verdict.captured == PRELOADED_READINGS
+    assert verdict.counts.get("delivered") == PRELOADED_READINGS
+    assert (verdict.files.preloaded, verdict.files.recovered) == (5, 1)
+    assert verdict.files.torn_bytes == TORN_BYTES
+    assert verdict.uploads.ok == 5  # four probe files and tmp36's; never the quarantined one
+
+
+def test_the_copy_in_the_case_directory_is_byte_for_byte(tmp_path: Path) -> None:
+    field = make_field_dir(tmp_path / "field", boot_counter=3)
+    replay(field, tmp_path / "case")
+    copied = sorted(
+        p.relative_to(tmp_path / "case" / "capture")
+        for p in (tmp_path / "case" / "capture").rglob("*")
+        if p.is_file()
+    )
+    original = sorted(p.relative_to(field) for p in field.rglob("*") if p.is_file())
+    assert copied == original
+    for relative in original:
+        assert (tmp_path / "case" / "capture" / relative).read_bytes() == (
+            field / relative
+        ).read_bytes()
+
+
+def test_new_capture_continues_after_the_field_boots(tmp_path: Path) -> None:
+    """The field files use boot 0, as a fresh simulated process would: the replayed process
+    boots after them, so no identity is reused (the oracle would call the trace anomalous)."""
+    scenario = replay(make_field_dir(tmp_path / "field"), tmp_path / "case")
+    report = run_scenario(scenario, progress=False)
+    assert report.passed, report.summary()
+    assert report.verdict.captured > PRELOADED_READINGS + 1000  # 10 min at 2 Hz + 1 Hz
+    assert report.verdict.counts.get("delivered") == report.verdict.captured
+
+
+def test_a_byte_identical_copy_of_a_file_is_one_set_of_readings(tmp_path: Path) -> None:
+    """A copy of the tmp36 file (no identities): the same content is the same readings, and
+    the copy's upload carries the same key, so the cloud keeps them once."""
+    field = make_field_dir(tmp_path / "field")
+    folder = field / "rdk_component_sensor" / "tmp36" / "Readings"
+    (original,) = folder.glob("*.capture")
+    shutil.copyfile(original, folder / "2026-06-17T17_04_33.000000Z.capture")
+    report = run_scenario(replay(field, tmp_path / "case", capture=False), progress=False)
+    assert report.passed, report.summary()
+    assert report.verdict.captured == PRELOADED_READINGS
+    assert report.verdict.counts.get("delivered") == PRELOADED_READINGS
+    assert report.verdict.uploads.ok == 6
+
+
+def test_identity_less_readings_uploaded_in_two_different_files_are_duplicates(
+    tmp_path: Path,
+) -> None:
+    """The tmp36 readings again in a longer file (one more reading): another key, so the cloud
+    stores them twice, and the oracle must say so rather than count them once."""
+    field = make_field_dir(tmp_path / "field")
+    folder = field / "rdk_component_sensor" / "tmp36" / "Readings"
+    (original,) = folder.glob("*.capture")
+    extra = tabular_reading({"celsius": 99}, time_requested_ns=T0 + 10**10, time_received_ns=T0)
+    longer = original.read_bytes() + uvarint(extra.ByteSize()) + extra.SerializeToString()
+    (folder / "2026-06-17T17_04_33.000000Z.capture").write_bytes(longer)
+    report = run_scenario(replay(field, tmp_path / "case", capture=False), progress=False)
+    assert report.verdict.counts.get("duplicated") == TMP36_READINGS
+    assert report.verdict.counts.get("delivered") == PRELOADED_READINGS - TMP36_READINGS + 1
+    assert not report.passed
+
+
+def test_a_link_that_never_comes_back_reproduces_a_stuck_backlog(tmp_path: Path) -> None:
+    trace = tmp_path / "modem.csv"
+    trace.write_text("time,state\n0,down\n")
+    scenario = replay(
+        make_field_dir(tmp_path / "field"), tmp_path / "case", capture=False, connectivity=trace
+    )
+    report = run_scenario(scenario, progress=False)
+    assert not report.passed
+    assert report.verdict.counts.get("delivered", 0) == 0
+    assert report.verdict.counts.get("lost") == PRELOADED_READINGS  # liveness: never drained
+
+
+def test_a_preload_survives_a_dump_and_reload(tmp_path: Path) -> None:
+    scenario = load_scenario(replay(make_field_dir(tmp_path / "field"), tmp_path / "case"))
+    again = loads_scenario(dump_scenario(scenario), source="dumped")
+    assert again.disk.preload == scenario.disk.preload == (tmp_path / "case" / "capture").resolve()
+
+
+def test_a_preload_that_is_missing_or_too_big_is_refused_with_its_key(tmp_path: Path) -> None:
+    base = "name: x\nduration: 1m\nmachine: {path: m.json}\n"
+    (tmp_path / "m.json").write_text(
+        json.dumps({"services": [{"name": "dm", "type": "data_manager", "attributes": {}}]})
+    )
+    with pytest.raises(ScenarioError, match=r"disk\.preload.*nowhere does not exist"):
+        loads_scenario(base + "disk: {preload: nowhere}\n", base_dir=tmp_path)
+    make_field_dir(tmp_path / "field")
+    with pytest.raises(
+        ScenarioError, match=r"disk\.preload.*needs 28KiB on the disk, but only 8KiB is free"
+    ):
+        loads_scenario(base + "disk: {preload: field, capacity: 8KiB}\n", base_dir=tmp_path)
+
+
+def test_the_cli_prints_the_snapshot_writes_the_case_and_runs_it(tmp_path: Path) -> None:
+    field = make_field_dir(tmp_path / "field", boot_counter=41)
+    out = tmp_path / "case"
+    built = dmsim("replay", field, "--out", out, "--no-capture", "--duration", "5m")
+    assert built.returncode == 0, built.stderr
+    assert "probe/Readings" in built.stdout
+    assert "torn tail of 7 bytes" in built.stdout
+    assert "in failed/: failed/rdk_component_sensor/probe/Readings/old.capture" in built.stdout
+    assert f"run it: dmsim run {out / 'replay-field.scenario.yaml'}" in built.stdout
+    ran = dmsim("run", out / "replay-field.scenario.yaml", "--quiet")
+    assert ran.returncode == 0, ran.stdout
+    assert f"delivered {PRELOADED_READINGS}" in ran.stdout
+
+
+def test_the_cli_run_exits_1_when_the_backlog_does_not_drain(tmp_path: Path) -> None:
+    trace = tmp_path / "modem.csv"
+    trace.write_text("time,state\n0,down\n")
+    field = make_field_dir(tmp_path / "field")
+    report = tmp_path / "report.json"
+    result = dmsim(
+        "replay",
+        field,
+        "-o",
+        tmp_path / "case",
+        "--connectivity",
+        trace,
+        "--duration",
+        "10m",
+        "--no-capture",
+        "--run",
+        "--json",
+        report,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAIL  drain_within" in result.stdout
+    assert json.loads(report.read_text())["readings"]["lost"] == PRELOADED_READINGS
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nowhere", "-o", "case"], "CAPTURE_DIR: nowhere does not exist"),
+        (["field", "-o", "field"], "--out: field exists and is not an empty directory"),
+        (["field", "-o", "field/case"], "--out: field/case is inside the capture directory"),
+        (
+            ["field", "-o", "case", "--config", "nowhere.json"],
+            "--config: nowhere.json is not a file",
+        ),
+        (
+            ["field", "-o", "case", "--drain-within", "2h"],
+            "--drain-within: 2h is longer than the run",
+        ),
+        (["field", "-o", "case", "--json", "r.json"], "--json/--plot: only with --run"),
+        (["field", "-o", "case", "--disk-free", "1TiB"], "--disk-free: is larger than the disk"),
+    ],
+)
+def test_bad_input_is_named_and_nothing_is_written(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    make_field_dir(tmp_path / "field")
+    result = subprocess.run(
+        [DMSIM, "replay", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "case").exists()
+
+
+def test_the_fuzzer_finds_room_for_faults_in_a_replay_case(tmp_path: Path) -> None:
+    """The drain bound leaves the first half of the run to generated faults (a bound of the
+    whole run left them none: every fuzz run injected nothing)."""
+    scenario = replay(make_field_dir(tmp_path / "field"), tmp_path / "case", capture=False)
+    result = dmsim("fuzz", scenario, "--runs", "3")
+    assert result.returncode == 0, result.stdout + result.stderr
+    runs = [line for line in result.stderr.splitlines() if line.startswith("run ")]
+    assert len(runs) == 3
+    assert all("0 fault(s)" not in line for line in runs), runs
