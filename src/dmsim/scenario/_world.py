@@ -193,7 +193,6 @@ class World:
         self.boot = self.first_boot = preloaded.max_boot + 1
         self.trace.record(
             "world.preloaded",
-            source=str(source),
             files=preloaded.files,
             bytes=preloaded.bytes,
             readings=preloaded.readings,

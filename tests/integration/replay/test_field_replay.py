@@ -267,3 +267,13 @@ def test_the_fuzzer_finds_room_for_faults_in_a_replay_case(tmp_path: Path) -> No
     runs = [line for line in result.stderr.splitlines() if line.startswith("run ")]
     assert len(runs) == 3
     assert all("0 fault(s)" not in line for line in runs), runs
+
+
+def test_a_case_runs_the_same_wherever_it_lies(tmp_path: Path) -> None:
+    """A case handed to a colleague (another directory, another machine) gives the same trace."""
+    scenario = replay(make_field_dir(tmp_path / "field"), tmp_path / "case", capture=False)
+    shutil.copytree(tmp_path / "case", tmp_path / "elsewhere" / "case")
+    moved = tmp_path / "elsewhere" / "case" / scenario.name
+    here = run_scenario(scenario, progress=False)
+    there = run_scenario(moved, progress=False)
+    assert here.trace_digest == there.trace_digest
