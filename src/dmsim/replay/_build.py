@@ -13,7 +13,9 @@ files show, with the files' tags.
 from __future__ import annotations
 
 import json
+import math
 import shutil
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from dmsim.faults import format_duration, format_size
 from dmsim.scenario import DiskSpec, NetworkSpec, load_scenario
 from dmsim.scenario._preload import preload_files
 
+from ._events import EventFaults, faults_from_events, load_events
 from ._snapshot import FieldSnapshot, StreamSummary
 
 __all__ = ["ReplayOptions", "ReplayPlan", "build_replay"]
@@ -40,8 +43,9 @@ class ReplayOptions:
     seed: int = 0
     config: Path | None = None
     connectivity: Path | None = None
+    events: Path | None = None  # the device's `dmsim machine --events` log
     profile: str = NetworkSpec().profile
-    duration_s: float | None = None  # default: the trace's length (+10 min), else 1 hour
+    duration_s: float | None = None  # default: the longer log's length (+10 min), else 1 hour
     drain_within_s: float | None = None  # default: half the run
     disk_capacity_bytes: int = DiskSpec().capacity_bytes
     disk_free_bytes: int | None = None  # what df showed free on the device
@@ -54,6 +58,7 @@ class ReplayPlan:
     machine_inferred: bool
     duration_s: float
     initial_fill_bytes: int
+    from_events: EventFaults | None = None
 
 
 def build_replay(snapshot: FieldSnapshot, options: ReplayOptions, out: Path) -> ReplayPlan:
@@ -64,9 +69,12 @@ def build_replay(snapshot: FieldSnapshot, options: ReplayOptions, out: Path) -> 
     if out.resolve().is_relative_to(snapshot.root.resolve()):
         raise ScenarioError(Problem("--out", f"{out} is inside the capture directory it copies"))
     machine, inferred = _machine(snapshot, options)
-    duration = options.duration_s or _default_duration(options.connectivity)
+    from_events = (
+        faults_from_events(load_events(options.events)) if options.events is not None else None
+    )
+    duration = options.duration_s or _default_duration(options.connectivity, from_events)
     # half the run: the fuzzer's faults get the first half, the backlog's drain the second
-    drain_within = options.drain_within_s or duration / 2
+    drain_within = options.drain_within_s or float(math.ceil(duration / 2))
     if drain_within > duration:
         raise ScenarioError(
             Problem(
@@ -89,6 +97,7 @@ def build_replay(snapshot: FieldSnapshot, options: ReplayOptions, out: Path) -> 
             duration=duration,
             drain_within=drain_within,
             fill=fill,
+            from_events=from_events,
         )
     except BaseException as error:
         # a half-written case is worse than none; an empty directory given to us stays
@@ -99,7 +108,7 @@ def build_replay(snapshot: FieldSnapshot, options: ReplayOptions, out: Path) -> 
             problem = Problem("--out", f"cannot write the case: {where}: {reason}")
             raise ScenarioError(problem) from None
         raise
-    return ReplayPlan(path, inferred, duration, fill)
+    return ReplayPlan(path, inferred, duration, fill, from_events)
 
 
 def _empty(directory: Path) -> None:
@@ -120,6 +129,7 @@ def _write_case(
     duration: float,
     drain_within: float,
     fill: int,
+    from_events: EventFaults | None,
 ) -> Path:
     shutil.copytree(snapshot.root, out / "capture", symlinks=False, dirs_exist_ok=True)
     (out / "machine.json").write_text(json.dumps(machine, indent=2) + "\n", encoding="utf-8")
@@ -128,6 +138,8 @@ def _write_case(
         trace_name = f"connectivity{options.connectivity.suffix.lower()}"
         shutil.copyfile(options.connectivity, out / trace_name)
         network["trace"] = trace_name
+    if options.events is not None:  # kept with the case: the faults below come from it
+        shutil.copyfile(options.events, out / "events.jsonl")
     disk: dict[str, Any] = {"capacity": format_size(options.disk_capacity_bytes)}
     if fill:
         disk["initial_fill"] = format_size(fill)
@@ -141,6 +153,7 @@ def _write_case(
         "machine": {"path": "machine.json"},
         "disk": disk,
         "network": network,
+        "faults": list(from_events.faults) if from_events is not None else [],
         "expectations": {"drain_within": format_duration(drain_within)},
     }
     path = out / f"{options.name}.scenario.yaml"
@@ -150,13 +163,15 @@ def _write_case(
     return path
 
 
-def _default_duration(connectivity: Path | None) -> float:
-    if connectivity is None:
-        return 3600.0
-    from dmsim.net import load_connectivity_trace  # the network stack: only when needed
+def _default_duration(connectivity: Path | None, from_events: EventFaults | None) -> float:
+    spans = [from_events.span_s] if from_events is not None else []
+    if connectivity is not None:
+        from dmsim.net import load_connectivity_trace  # the network stack: only when needed
 
-    rows = load_connectivity_trace(connectivity)
-    return max(rows[-1].time + _TRACE_TAIL_S, _TRACE_TAIL_S)
+        spans.append(load_connectivity_trace(connectivity)[-1].time)
+    if not spans:
+        return 3600.0
+    return float(math.ceil(max(spans) + _TRACE_TAIL_S))
 
 
 def _initial_fill(options: ReplayOptions, preload_bytes: int) -> int:
@@ -266,6 +281,10 @@ def _header(snapshot: FieldSnapshot, inferred: bool, options: ReplayOptions) -> 
         lines.append("Capture is disabled: the run replays the backlog's sync only.")
     if options.connectivity is not None:
         lines.append(f"The link follows {options.connectivity.name} from time 0.")
+    if options.events is not None:
+        lines.append(
+            f"The faults replay {options.events.name} (events.jsonl), its first event at time 0."
+        )
     return "".join(f"# {line}\n" for line in lines)
 
 
@@ -329,4 +348,15 @@ def plan_lines(plan: ReplayPlan, options: ReplayOptions) -> list[str]:
         lines.append(f"  disk: other contents {_megabytes(plan.initial_fill_bytes)}")
     if not options.capture:
         lines.append("  capture disabled: only the backlog is synced")
+    if plan.from_events is not None:
+        found = plan.from_events
+        kinds = Counter(str(doc["kind"]) for doc in found.faults)
+        shown = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())) or "none"
+        lines.append(
+            f"  event log: {found.events:,} event(s) over {format_duration(round(found.span_s))}"
+            f" → fault(s): {shown}"
+        )
+        if found.not_replayed:
+            codes = ", ".join(f"{code} ×{n}" for code, n in found.not_replayed.items())
+            lines.append(f"  failed attempts not replayed (local errors): {codes}")
     return lines

@@ -22,6 +22,7 @@ from dmsim.storage._inspect import capture_files, inspect_file
 __all__ = ["FieldSnapshot", "QuarantinedFile", "StreamSummary", "read_snapshot"]
 
 _REASON_SUFFIX = ".reason"
+_DMSIM_FILES = frozenset({".dmsim/boot", ".dmsim/lock"})  # dmsim's own: not data
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +104,7 @@ def read_snapshot(root: Path) -> FieldSnapshot:
         if p not in capture_set
         and p not in in_quarantine
         and not p.startswith(f"{FAILED_DIR}/")
-        and p != ".dmsim/boot"
+        and p not in _DMSIM_FILES
     )
     newest_reading = max((r.last_time_requested_ns or 0 for r in reports), default=0)
     newest_mtime = max((os.stat(root / p).st_mtime_ns for p in everything), default=0)

@@ -37,6 +37,11 @@ def register(subparsers: Any) -> None:
         "--connectivity", type=Path, help="the device's link log (.csv/.json), from time 0"
     )
     parser.add_argument(
+        "--events",
+        type=Path,
+        help="the device's event log (dmsim machine --events): its failures become faults",
+    )
+    parser.add_argument(
         "--profile", choices=sorted(PROFILES), default="lan", help="base link profile (lan)"
     )
     parser.add_argument("--name", help="scenario name (default: replay-<directory name>)")
@@ -89,7 +94,11 @@ def _replay(args: argparse.Namespace) -> int:
         raise ScenarioError(Problem("--json/--plot", "only with --run"))
     check_writable(args.json, "--json")
     check_writable(args.plot, "--plot")
-    for option, path in (("--config", args.config), ("--connectivity", args.connectivity)):
+    for option, path in (
+        ("--config", args.config),
+        ("--connectivity", args.connectivity),
+        ("--events", args.events),
+    ):
         if path is not None and not path.is_file():
             raise ScenarioError(Problem(option, f"{path} is not a file"))
     options = ReplayOptions(
@@ -97,6 +106,7 @@ def _replay(args: argparse.Namespace) -> int:
         seed=args.seed,
         config=args.config,
         connectivity=args.connectivity,
+        events=args.events,
         profile=args.profile,
         duration_s=_duration(args.duration, "--duration"),
         drain_within_s=_duration(args.drain_within, "--drain-within"),

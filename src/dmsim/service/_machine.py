@@ -20,7 +20,7 @@ from typing import Any
 from dmsim.capture import CaptureSource
 from dmsim.config import MachineConfig
 from dmsim.errors import ConfigError, Problem
-from dmsim.runtime import Event, RngTree, Runtime
+from dmsim.runtime import Event, RngTree, Runtime, Trace
 from dmsim.storage import FileSystem
 from dmsim.sync import CloudTransport
 
@@ -114,8 +114,10 @@ async def run_machine(
     stop: Event,
     status_every_s: float,
     report: Callable[[MachineStatus], None],
+    trace: Trace | None = None,
 ) -> MachineStatus:
-    """Run until ``stop`` is set, reporting status now and then; then shut down cleanly."""
+    """Run until ``stop`` is set, reporting status now and then; then shut down cleanly.
+    ``trace`` (the event log) also gets ``machine.start`` {boot} and ``machine.stop``."""
     manager = machine.data_manager
     if manager is None:
         raise ConfigError(Problem("services", "no data_manager service: nothing to run"))
@@ -133,12 +135,14 @@ async def run_machine(
         transport=transport,
         is_online=lambda: True,  # outages show up as failed uploads; sync pauses on them
         rng=field_rng(),
-        trace=None,
+        trace=trace,
         boot=boot,
         part_id=part_id,
         durability_window_s=manager.durability_window_s,
     )
     start = rt.monotonic()
+    if trace is not None:
+        trace.record("machine.start", boot=boot, part_id=part_id)
     await dm.start()
     try:
         while not stop.is_set():
@@ -149,7 +153,10 @@ async def run_machine(
     finally:
         await dm.close()
         await transport.close()
-    return status_of(dm.statistics(), rt.monotonic() - start)
+    final = status_of(dm.statistics(), rt.monotonic() - start)
+    if trace is not None:
+        trace.record("machine.stop", boot=boot, uploaded=final.files_uploaded)
+    return final
 
 
 def machine_devices(

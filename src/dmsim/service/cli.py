@@ -15,6 +15,7 @@ from dmsim.errors import ConfigError, Problem, StorageError
 from dmsim.faults import parse_duration
 from dmsim.runtime import RealRuntime
 
+from ._events import EventLog
 from ._machine import MachineStatus, machine_devices, run_machine
 
 __all__ = ["register"]
@@ -49,6 +50,13 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--duration", help="stop after this long (90s, 10m); default: run on")
     parser.add_argument("--status-every", default="10s", help="progress line interval")
+    parser.add_argument(
+        "--events",
+        type=Path,
+        metavar="FILE",
+        help="append the machine's events (starts, upload attempts and their errors, pauses, "
+        "quarantines, recovery) as JSON lines, for `dmsim replay --events`",
+    )
     parser.set_defaults(handler=_machine)
 
 
@@ -75,6 +83,7 @@ def _machine(args: argparse.Namespace) -> int:
     from dmsim.storage._lock import directory_lock
 
     rt = RealRuntime()
+    events = EventLog(args.events, wall_ns=rt.wall_ns) if args.events is not None else None
 
     async def main() -> MachineStatus:
         stop = rt.event()
@@ -97,6 +106,7 @@ def _machine(args: argparse.Namespace) -> int:
             stop=stop,
             status_every_s=status_every,
             report=lambda status: print(status.line(), flush=True),
+            trace=events.trace if events is not None else None,
         )
 
     manager = machine.data_manager
@@ -108,6 +118,8 @@ def _machine(args: argparse.Namespace) -> int:
             except OSError as error:  # cannot make it (a busy one is a DirectoryBusy)
                 reason = error.strerror or str(error)
                 raise ConfigError(Problem("capture_dir", f"{capture_dir}: {reason}")) from None
+        if events is not None:
+            held.callback(events.close)
         final = rt.run_main(main())
     print(f"stopped cleanly: {final.line()}")
     if capture_dir is not None:

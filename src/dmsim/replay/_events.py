@@ -1,0 +1,198 @@
+"""A machine's event log (``dmsim machine --events``) → the faults that explain it.
+
+The log's first event is the replay's time 0: the device's recorded trouble is played again
+from the snapshot on, with the same spacing. What becomes a fault:
+
+- a run of failed upload attempts with one error, until the next successful attempt (or the
+  log's end): the cloud refusing with that gRPC code is an ``rpc_reject`` window (UNAVAILABLE,
+  RESOURCE_EXHAUSTED, UNAUTHENTICATED, PERMISSION_DENIED, INTERNAL, INVALID_ARGUMENT); a
+  timeout or a broken connection (DEADLINE_EXCEEDED, ``TimeoutError``, ``Connection…``,
+  ECONNREFUSED, …) is a ``link_down`` window. Local errors (a disk's EIO) are not the
+  network's and are counted, not replayed.
+- a start with no clean stop since the previous start: a ``crash`` at the previous boot's last
+  event (its last sign of life), restarting at the start; after a clean stop, a
+  ``clean_restart`` at the stop.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from dmsim.errors import Problem, ScenarioError
+from dmsim.faults import KINDS, format_duration
+
+__all__ = ["EventFaults", "MachineEvent", "faults_from_events", "load_events"]
+
+_REJECT_CODES = frozenset(next(p.choices for p in KINDS["rpc_reject"].params if p.name == "code"))
+_LINK_CODES = frozenset(
+    {
+        "DEADLINE_EXCEEDED",
+        "TimeoutError",
+        "ConnectionError",
+        "ConnectionRefusedError",
+        "ConnectionResetError",
+        "ConnectionAbortedError",
+        "BrokenPipeError",
+        "ECONNREFUSED",
+        "ECONNRESET",
+        "ECONNABORTED",
+        "ENETUNREACH",
+        "EHOSTUNREACH",
+        "ETIMEDOUT",
+        "EPIPE",
+    }
+)
+_MIN_WINDOW_S = 1.0  # a failure that ends the log still lasts long enough to meet an attempt
+
+
+@dataclass(frozen=True, slots=True)
+class MachineEvent:
+    time: float  # seconds since the epoch
+    kind: str
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class EventFaults:
+    """The fault documents (scenario ``faults`` items), the log's span, and what was left."""
+
+    faults: tuple[dict[str, Any], ...]
+    span_s: float
+    events: int
+    not_replayed: dict[str, int] = field(default_factory=dict)  # error code → attempts
+
+
+def load_events(path: Path) -> list[MachineEvent]:
+    """Parse a JSON-lines event log; every bad line is named with its number."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise ScenarioError(Problem("--events", f"cannot read {path}: {reason}")) from None
+    events: list[MachineEvent] = []
+    problems: list[Problem] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as error:
+            problems.append(Problem("", f"invalid JSON: {error.msg}", number))
+            continue
+        event = _event(item, number, problems)
+        if event is not None:
+            events.append(event)
+    if not events and not problems:
+        problems.append(Problem("", "the event log has no events"))
+    if problems:
+        raise ScenarioError(problems, source=str(path))
+    return sorted(events, key=lambda e: e.time)
+
+
+def _event(item: Any, number: int, problems: list[Problem]) -> MachineEvent | None:
+    where = ""  # the line number says where
+    if not isinstance(item, dict):
+        problems.append(Problem(where, "expected a JSON object", number))
+        return None
+    kind, stamp = item.get("kind"), item.get("time")
+    if not isinstance(kind, str) or not isinstance(stamp, str):
+        problems.append(Problem(where, "expected string fields 'time' and 'kind'", number))
+        return None
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        problems.append(Problem(where, f"'time' is not an ISO-8601 time: {stamp!r}", number))
+        return None
+    if moment.tzinfo is None:
+        problems.append(Problem(where, f"'time' needs a zone (Z): {stamp!r}", number))
+        return None
+    fields = {k: v for k, v in item.items() if k not in ("time", "kind")}
+    return MachineEvent(moment.timestamp(), kind, fields)
+
+
+def faults_from_events(events: list[MachineEvent]) -> EventFaults:
+    origin = events[0].time
+    faults: list[tuple[float, dict[str, Any]]] = []
+    not_replayed: Counter[str] = Counter()
+    _upload_windows(events, origin, faults, not_replayed)
+    _restarts(events, origin, faults)
+    faults.sort(key=lambda item: item[0])
+    return EventFaults(
+        faults=tuple(doc for _, doc in faults),
+        span_s=events[-1].time - origin,
+        events=len(events),
+        not_replayed=dict(sorted(not_replayed.items())),
+    )
+
+
+def _fault(at: float, kind: str, **params: Any) -> tuple[float, dict[str, Any]]:
+    doc: dict[str, Any] = {"at": format_duration(round(at, 3)), "kind": kind}
+    doc.update(params)
+    return at, doc
+
+
+def _upload_windows(
+    events: list[MachineEvent],
+    origin: float,
+    faults: list[tuple[float, dict[str, Any]]],
+    not_replayed: Counter[str],
+) -> None:
+    current: tuple[str, str] | None = None  # (fault kind, code)
+    since = 0.0
+
+    def close(at: float, *, end_of_log: bool = False) -> None:
+        if current is None:
+            return
+        kind, code = current
+        # both ends on the millisecond grid, so touching windows stay touching
+        length = round(round(at - origin, 3) - round(since - origin, 3), 3)
+        if length <= 0:
+            if not end_of_log:
+                return  # ended by a success at the same instant: nothing to replay
+            length = _MIN_WINDOW_S
+        extra = {"code": code} if kind == "rpc_reject" else {}
+        faults.append(_fault(since - origin, kind, duration=format_duration(length), **extra))
+
+    for event in events:
+        if event.kind != "upload.attempt":
+            continue
+        outcome, code = event.fields.get("outcome"), str(event.fields.get("code") or "")
+        if outcome == "ok":
+            close(event.time)
+            current = None
+            continue
+        if code in _REJECT_CODES:
+            wanted: tuple[str, str] | None = ("rpc_reject", code)
+        elif code in _LINK_CODES or code.startswith("Connection"):
+            wanted = ("link_down", code)
+        else:
+            not_replayed[code or "no code"] += 1
+            continue
+        if wanted != current:
+            close(event.time)
+            current, since = wanted, event.time
+    close(events[-1].time, end_of_log=True)
+
+
+def _restarts(
+    events: list[MachineEvent], origin: float, faults: list[tuple[float, dict[str, Any]]]
+) -> None:
+    last_seen: float | None = None
+    stopped_at: float | None = None
+    for event in events:
+        if event.kind == "machine.start":
+            if last_seen is not None and stopped_at is not None:
+                after = format_duration(round(event.time - stopped_at, 3))
+                faults.append(_fault(stopped_at - origin, "clean_restart", restart_after=after))
+            elif last_seen is not None:
+                after = format_duration(round(event.time - last_seen, 3))
+                faults.append(_fault(last_seen - origin, "crash", restart_after=after))
+            stopped_at = None
+        elif event.kind == "machine.stop":
+            stopped_at = event.time
+        last_seen = event.time
