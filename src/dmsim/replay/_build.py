@@ -16,19 +16,21 @@ import json
 import math
 import shutil
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from dmsim.config import load_machine_config
+from dmsim.config import load_machine_config, method_spec
 from dmsim.errors import Problem, ScenarioError
 from dmsim.faults import format_duration, format_size
 from dmsim.scenario import DiskSpec, NetworkSpec, load_scenario
 from dmsim.scenario._preload import preload_files
 
 from ._events import EventFaults, faults_from_events, load_events
+from ._payloads import observe_payloads
 from ._snapshot import FieldSnapshot, StreamSummary
 
 __all__ = ["ReplayOptions", "ReplayPlan", "build_replay"]
@@ -59,6 +61,7 @@ class ReplayPlan:
     duration_s: float
     initial_fill_bytes: int
     from_events: EventFaults | None = None
+    payload_notes: tuple[str, ...] = ()
 
 
 def build_replay(snapshot: FieldSnapshot, options: ReplayOptions, out: Path) -> ReplayPlan:
@@ -68,7 +71,8 @@ def build_replay(snapshot: FieldSnapshot, options: ReplayOptions, out: Path) -> 
         raise ScenarioError(Problem("--out", f"{out} exists and is not an empty directory"))
     if out.resolve().is_relative_to(snapshot.root.resolve()):
         raise ScenarioError(Problem("--out", f"{out} is inside the capture directory it copies"))
-    machine, inferred = _machine(snapshot, options)
+    machine, payload, notes = _machine(snapshot, options)
+    inferred = options.config is None
     from_events = (
         faults_from_events(load_events(options.events)) if options.events is not None else None
     )
@@ -98,6 +102,7 @@ def build_replay(snapshot: FieldSnapshot, options: ReplayOptions, out: Path) -> 
             drain_within=drain_within,
             fill=fill,
             from_events=from_events,
+            payload=payload,
         )
     except BaseException as error:
         # a half-written case is worse than none; an empty directory given to us stays
@@ -108,7 +113,7 @@ def build_replay(snapshot: FieldSnapshot, options: ReplayOptions, out: Path) -> 
             problem = Problem("--out", f"cannot write the case: {where}: {reason}")
             raise ScenarioError(problem) from None
         raise
-    return ReplayPlan(path, inferred, duration, fill, from_events)
+    return ReplayPlan(path, inferred, duration, fill, from_events, notes)
 
 
 def _empty(directory: Path) -> None:
@@ -130,6 +135,7 @@ def _write_case(
     drain_within: float,
     fill: int,
     from_events: EventFaults | None,
+    payload: dict[str, Any],
 ) -> Path:
     shutil.copytree(snapshot.root, out / "capture", symlinks=False, dirs_exist_ok=True)
     (out / "machine.json").write_text(json.dumps(machine, indent=2) + "\n", encoding="utf-8")
@@ -153,6 +159,7 @@ def _write_case(
         "machine": {"path": "machine.json"},
         "disk": disk,
         "network": network,
+        **({"payload": payload} if payload else {}),
         "faults": list(from_events.faults) if from_events is not None else [],
         "expectations": {"drain_within": format_duration(drain_within)},
     }
@@ -184,11 +191,16 @@ def _initial_fill(options: ReplayOptions, preload_bytes: int) -> int:
     return max(0, used - preload_bytes)
 
 
-def _machine(snapshot: FieldSnapshot, options: ReplayOptions) -> tuple[dict[str, Any], bool]:
+def _machine(
+    snapshot: FieldSnapshot, options: ReplayOptions
+) -> tuple[dict[str, Any], dict[str, Any], tuple[str, ...]]:
+    """The machine document, the scenario's payload options, and notes on what was not
+    learned from the files."""
+    payload: dict[str, Any] = {}
+    notes: tuple[str, ...] = ()
     if options.config is not None:
         load_machine_config(options.config)  # its problems, named in its file, before anything
         document = json.loads(options.config.read_text(encoding="utf-8"))
-        inferred = False
     else:
         if not snapshot.streams:
             raise ScenarioError(
@@ -197,11 +209,14 @@ def _machine(snapshot: FieldSnapshot, options: ReplayOptions) -> tuple[dict[str,
                     "no readable capture file to infer the machine from; pass --config",
                 )
             )
-        document = infer_machine(snapshot.streams)
-        inferred = True
+        observed = observe_payloads(snapshot.streams)
+        document = infer_machine(snapshot.streams, image_sizes=observed.image_sizes)
+        if observed.point_count is not None:
+            payload["point_count"] = observed.point_count
+        notes = tuple(observed.notes)
     if not options.capture:
         _data_manager(document)["attributes"]["capture_disabled"] = True
-    return document, inferred
+    return document, payload, notes
 
 
 def _data_manager(document: dict[str, Any]) -> dict[str, Any]:
@@ -215,8 +230,14 @@ def _data_manager(document: dict[str, Any]) -> dict[str, Any]:
     return service
 
 
-def infer_machine(streams: tuple[StreamSummary, ...]) -> dict[str, Any]:
-    """A machine config with a simulated resource per component and the files' methods."""
+def infer_machine(
+    streams: tuple[StreamSummary, ...],
+    *,
+    image_sizes: Mapping[tuple[str, str], tuple[int, int]] | None = None,
+) -> dict[str, Any]:
+    """A machine config with a simulated resource per component and the files' methods; a
+    camera whose images were seen (``image_sizes``) captures at their size."""
+    sizes = image_sizes or {}
     resources: dict[tuple[str, str], dict[str, Any]] = {}
     for stream in streams:
         namespace, kind, type_name = _api_parts(stream.component_type)
@@ -228,6 +249,11 @@ def infer_machine(streams: tuple[StreamSummary, ...]) -> dict[str, Any]:
                 "namespace": namespace,
                 "type": type_name,
                 "model": "fake",
+                **(
+                    {"attributes": {"width_px": sizes[key][0], "height_px": sizes[key][1]}}
+                    if key in sizes
+                    else {}
+                ),
                 "kind": kind,
                 "service_configs": [{"type": _DATA_MANAGER, "attributes": {"capture_methods": []}}],
             },
@@ -236,8 +262,9 @@ def infer_machine(streams: tuple[StreamSummary, ...]) -> dict[str, Any]:
             "method": stream.method_name,
             "capture_frequency_hz": _rate(stream),
         }
-        if stream.method_parameters:
-            method["additional_params"] = dict(stream.method_parameters)
+        params = _params(stream)
+        if params:
+            method["additional_params"] = params
         if stream.tags:
             method["tags"] = list(stream.tags)
         resource["service_configs"][0]["attributes"]["capture_methods"].append(method)
@@ -249,6 +276,18 @@ def infer_machine(streams: tuple[StreamSummary, ...]) -> dict[str, Any]:
         "components": components,
         "services": [*services, {"name": _DATA_MANAGER, "type": _DATA_MANAGER, "attributes": {}}],
     }
+
+
+def _params(stream: StreamSummary) -> dict[str, str]:
+    """The files' additional params; a required ``mime_type`` the files' params lack (rdk
+    writes it in the header, not always in the params) comes from the header."""
+    params = dict(stream.method_parameters)
+    spec = method_spec(stream.component_type, stream.method_name)
+    mime = spec.param("mime_type") if spec is not None else None
+    if mime is not None and mime.required and "mime_type" not in params:
+        allowed = mime.choices or (stream.mime_type,)
+        params["mime_type"] = stream.mime_type if stream.mime_type in allowed else allowed[0]
+    return params
 
 
 def _api_parts(component_type: str) -> tuple[str, str, str]:
@@ -344,6 +383,7 @@ def plan_lines(plan: ReplayPlan, options: ReplayOptions) -> list[str]:
     lines = [f"wrote {plan.scenario_path} ({format_duration(plan.duration_s)} simulated)"]
     if plan.machine_inferred:
         lines.append("  machine config inferred from the files; pass --config for the device's")
+    lines += [f"  {note}" for note in plan.payload_notes]
     if plan.initial_fill_bytes:
         lines.append(f"  disk: other contents {_megabytes(plan.initial_fill_bytes)}")
     if not options.capture:

@@ -34,6 +34,7 @@ class StreamSummary:
     method_name: str
     method_parameters: tuple[tuple[str, str], ...]
     data_type: str
+    mime_type: str  # of its first file's header
     tags: tuple[str, ...]
     files: int
     open_files: int  # .prog: left open by a crash or a kill, for start-up recovery
@@ -43,6 +44,7 @@ class StreamSummary:
     first_time_requested_ns: int | None
     last_time_requested_ns: int | None
     rate_hz: float | None  # readings per second inside files, else across them; None: unknown
+    first_file: str | None = None  # its oldest file (walk order), to look at a payload
 
     @property
     def label(self) -> str:
@@ -197,6 +199,7 @@ def _summary(
         method_name=key[2],
         method_parameters=key[3],
         data_type=files[0].data_type,
+        mime_type=files[0].mime_type,
         tags=files[0].tags,
         files=len(files),
         open_files=sum(f.is_prog for f in files),
@@ -206,4 +209,5 @@ def _summary(
         first_time_requested_ns=min(firsts, default=None),
         last_time_requested_ns=max(lasts, default=None),
         rate_hz=rate,
+        first_file=files[0].path,
     )

@@ -13,7 +13,7 @@ from typing import Any
 
 from viam.proto.app.datasync import DataType, SensorData
 
-from dmsim.storage._codec import build_metadata, tabular_reading
+from dmsim.storage._codec import binary_reading, build_metadata, tabular_reading
 from dmsim.storage._identity import ReadingId
 from dmsim.storage._naming import CollectorKey
 from dmsim.storage._realfs import RealFS
@@ -105,3 +105,20 @@ def make_field_dir(root: Path, *, boot_counter: int | None = None) -> Path:
 
 
 PRELOADED_READINGS = PROBE_COMPLETED + PROBE_IN_PROG + TMP36_READINGS
+
+
+def write_binary(
+    root: Path, component: str, method: str, payloads: list[bytes], *, hz: float, mime: str
+) -> None:
+    """One file per payload, as a binary collector writes them, at ``hz``."""
+    component_type, name = component.rsplit("/", 1)
+    seconds = [0.0]
+    key = CollectorKey.of(component_type, name, method)
+    writer = writer_at(
+        root, key, seconds, data_type=DataType.DATA_TYPE_BINARY_SENSOR, mime_type=mime
+    )
+    for i, payload in enumerate(payloads):
+        seconds[0] = i / hz
+        t = T0 + int(i / hz * 1e9)
+        writer.write(binary_reading(payload, time_requested_ns=t, time_received_ns=t))
+    writer.close()

@@ -3,13 +3,16 @@ its readings (``dmsim replay``, ``disk.preload``)."""
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 from tests.integration.replay.field import (
     PRELOADED_READINGS,
     PROBE_COMPLETED,
@@ -18,15 +21,14 @@ from tests.integration.replay.field import (
     TMP36_READINGS,
     TORN_BYTES,
     make_field_dir,
-    writer_at,
+    write_binary,
 )
-from viam.proto.app.datasync import DataType
 
+from dmsim.devices import encode_pcd
 from dmsim.errors import ScenarioError
 from dmsim.replay import ReplayOptions, build_replay, read_snapshot
 from dmsim.scenario import dump_scenario, load_scenario, loads_scenario, run_scenario
-from dmsim.storage._codec import binary_reading, tabular_reading
-from dmsim.storage._naming import CollectorKey
+from dmsim.storage._codec import tabular_reading
 from dmsim.storage._varint import uvarint
 
 DMSIM = str(Path(sys.executable).with_name("dmsim"))
@@ -60,25 +62,38 @@ def test_the_snapshot_names_streams_rates_damage_and_quarantine(tmp_path: Path) 
 
 
 def test_a_binary_stream_with_one_reading_per_file_shows_its_rate(tmp_path: Path) -> None:
-    seconds = [0.0]
-    key = CollectorKey.of("rdk:component:camera", "cam", "ReadImage")
-    camera = writer_at(
-        tmp_path,
-        key,
-        seconds,
-        data_type=DataType.DATA_TYPE_BINARY_SENSOR,
-        mime_type="image/jpeg",
+    payloads = [b"\xff\xd8" + bytes(i) for i in range(8)]
+    write_binary(
+        tmp_path, "rdk:component:camera/cam", "ReadImage", payloads, hz=4, mime="image/jpeg"
     )
-    for i in range(8):
-        seconds[0] = i / 4
-        t = T0 + i * 250_000_000
-        camera.write(
-            binary_reading(b"\xff\xd8" + bytes(i), time_requested_ns=t, time_received_ns=t)
-        )
-    camera.close()
     (stream,) = read_snapshot(tmp_path).streams
     assert (stream.files, stream.readings, stream.data_type) == (8, 8, "binary")
     assert stream.rate_hz == pytest.approx(4.0)
+
+
+def test_an_inferred_machine_captures_payloads_of_the_field_s_size(tmp_path: Path) -> None:
+    field = tmp_path / "field"
+    jpeg = io.BytesIO()
+    Image.new("RGB", (320, 200), "green").save(jpeg, format="JPEG")
+    write_binary(field, "rdk:component:camera/cam", "ReadImage", [jpeg.getvalue()] * 3, hz=2,
+                 mime="image/jpeg")  # fmt: skip
+    xyz = np.zeros((123, 3), dtype=np.float32)
+    cloud = encode_pcd(xyz, np.zeros(123, dtype=np.uint32))
+    write_binary(field, "rdk:component:camera/depth", "NextPointCloud", [cloud] * 2, hz=1,
+                 mime="pointcloud/pcd")  # fmt: skip
+    write_binary(field, "rdk:component:camera/broken", "ReadImage", [b"not an image"], hz=1,
+                 mime="image/jpeg")  # fmt: skip
+    snapshot = read_snapshot(field)
+    options = ReplayOptions(name="case", duration_s=60.0)
+    plan = build_replay(snapshot, options, tmp_path / "case")
+    machine = json.loads((tmp_path / "case" / "machine.json").read_text())
+    attributes = {c["name"]: c.get("attributes") for c in machine["components"]}
+    assert attributes["cam"] == {"width_px": 320, "height_px": 200}
+    assert attributes["broken"] is None  # the default size, and a note saying why
+    assert any(note.startswith("broken/ReadImage: not an image") for note in plan.payload_notes)
+    scenario = load_scenario(plan.scenario_path)
+    assert scenario.payload["point_count"] == 123
+    assert run_scenario(plan.scenario_path, progress=False).passed
 
 
 def test_every_preloaded_reading_reaches_the_cloud_once(tmp_path: Path) -> None:
