@@ -2,12 +2,13 @@
 
 The directory holds ``<name>.scenario.yaml``, ``machine.json``, ``capture/`` (the field capture
 directory copied byte for byte, preloaded into the simulated disk at time 0) and, when given,
-the connectivity trace that drives the link from time 0. The scenario's epoch is the snapshot's
-moment, so new readings follow the field's in time and the backlog keeps its age.
+the connectivity trace that drives the link from time 0 and the event log whose failures are
+the scenario's faults (:mod:`._events`). The scenario's epoch is the snapshot's moment, so new
+readings follow the field's in time and the backlog keeps its age.
 
 Without the device's machine config, one is inferred from the files: a simulated component per
 (component type, name), a capture method per method and additional params, at the rate its
-files show, with the files' tags.
+files show, with the files' tags and payload sizes (:mod:`._payloads`).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from ._snapshot import FieldSnapshot, StreamSummary
 __all__ = ["ReplayOptions", "ReplayPlan", "build_replay"]
 
 _DATA_MANAGER = "data_manager"
-_TRACE_TAIL_S = 600.0  # after a connectivity trace's last row, time to see its effect
+_TRACE_TAIL_S = 600.0  # after a log's last entry, time to see its effect
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +88,8 @@ def build_replay(snapshot: FieldSnapshot, options: ReplayOptions, out: Path) -> 
                 f"({format_duration(duration)}): it could never be judged",
             )
         )
-    preload_bytes = sum(-(-size // 4096) * 4096 for _, size in preload_files(snapshot.root))
+    block = DiskSpec().block_size  # the case's disk keeps the default block size
+    preload_bytes = sum(-(-size // block) * block for _, size in preload_files(snapshot.root))
     fill = _initial_fill(options, preload_bytes)
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)

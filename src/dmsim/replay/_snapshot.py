@@ -3,7 +3,8 @@
 Read-only: the directory is walked and every capture file inspected (the same reader as
 ``dmsim capture inspect``), nothing is written or moved. The snapshot's moment is the newest
 reading's ``time_requested`` (file mtimes do not survive a plain copy off the device), or the
-newest mtime when no file has a readable reading.
+newest mtime when no file has a readable reading (scenarios' default epoch for an empty
+directory).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dmsim.storage._inspect import capture_files, inspect_file
 __all__ = ["FieldSnapshot", "QuarantinedFile", "StreamSummary", "read_snapshot"]
 
 _REASON_SUFFIX = ".reason"
+_EMPTY_DIRECTORY_EPOCH_NS = 1_767_225_600 * 10**9  # scenarios' default epoch, 2026-01-01
 _DMSIM_FILES = frozenset({".dmsim/boot", ".dmsim/lock"})  # dmsim's own: not data
 
 
@@ -110,7 +112,7 @@ def read_snapshot(root: Path) -> FieldSnapshot:
     )
     newest_reading = max((r.last_time_requested_ns or 0 for r in reports), default=0)
     newest_mtime = max((os.stat(root / p).st_mtime_ns for p in everything), default=0)
-    taken_at = newest_reading or newest_mtime
+    taken_at = newest_reading or newest_mtime or _EMPTY_DIRECTORY_EPOCH_NS
     return FieldSnapshot(
         root=root,
         taken_at_ns=-(-taken_at // 10**9) * 10**9,  # the next whole second: after every reading

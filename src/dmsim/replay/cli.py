@@ -11,7 +11,7 @@ from typing import Any
 from dmsim.errors import Problem, ScenarioError
 from dmsim.faults import parse_duration, parse_size
 from dmsim.net import PROFILES
-from dmsim.scenario.cli import check_writable, show_report
+from dmsim.scenario.cli import check_writable, seed_arg, show_report
 
 from ._build import ReplayOptions, build_replay, describe, plan_lines
 from ._snapshot import read_snapshot
@@ -45,8 +45,10 @@ def register(subparsers: Any) -> None:
         "--profile", choices=sorted(PROFILES), default="lan", help="base link profile (lan)"
     )
     parser.add_argument("--name", help="scenario name (default: replay-<directory name>)")
-    parser.add_argument("--seed", type=int, default=0, help="scenario seed (0)")
-    parser.add_argument("--duration", help="simulated time (default: the trace's length, or 1h)")
+    parser.add_argument("--seed", type=seed_arg, default=0, help="scenario seed (0)")
+    parser.add_argument(
+        "--duration", help="simulated time (default: the longer log's length + 10 min, or 1h)"
+    )
     parser.add_argument(
         "--drain-within",
         help="the backlog must reach the cloud within this (default: half the run)",
@@ -69,11 +71,11 @@ def _duration(value: str | None, option: str) -> float | None:
     return seconds
 
 
-def _size(value: str | None, option: str) -> int | None:
+def _size(value: str | None, option: str, *, minimum: int) -> int | None:
     if value is None:
         return None
     size = parse_size(value)
-    if size is None or size < 0:
+    if size is None or size < minimum:
         raise ScenarioError(Problem(option, f"expected a size like 512MiB or 32GB, got {value!r}"))
     return size
 
@@ -110,8 +112,8 @@ def _replay(args: argparse.Namespace) -> int:
         profile=args.profile,
         duration_s=_duration(args.duration, "--duration"),
         drain_within_s=_duration(args.drain_within, "--drain-within"),
-        disk_capacity_bytes=_size(args.disk_capacity, "--disk-capacity") or 0,
-        disk_free_bytes=_size(args.disk_free, "--disk-free"),
+        disk_capacity_bytes=_size(args.disk_capacity, "--disk-capacity", minimum=1) or 0,
+        disk_free_bytes=_size(args.disk_free, "--disk-free", minimum=0),
         capture=not args.no_capture,
     )
     snapshot = read_snapshot(args.capture_dir)

@@ -29,7 +29,7 @@ from ._report import Report, write_report_json
 from ._runner import run_scenario
 from ._schema import shipped_schema
 
-__all__ = ["check_writable", "register", "show_report"]
+__all__ = ["check_writable", "register", "seed_arg", "show_report"]
 
 
 def _positive_int(text: str) -> int:
@@ -42,7 +42,8 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _seed(text: str) -> int:
+def seed_arg(text: str) -> int:
+    """An argparse type: a root seed, a whole number >= 0."""
     try:
         value = int(text)
     except ValueError:
@@ -60,7 +61,7 @@ def register(subparsers: Any) -> None:
         description="Run a scenario and check its expectations; exit 0 iff all hold.",
     )
     run.add_argument("scenario", metavar="SCENARIO", help="a *.scenario.yaml file")
-    run.add_argument("--seed", type=_seed, help="root seed (default: the scenario's)")
+    run.add_argument("--seed", type=seed_arg, help="root seed (default: the scenario's)")
     run.add_argument("--json", type=Path, metavar="REPORT", help="write the JSON report here")
     run.add_argument("--plot", type=Path, metavar="PNG", help="write the timeline plot here")
     run.add_argument(
@@ -83,7 +84,7 @@ def register(subparsers: Any) -> None:
     fuzz.add_argument("scenario", metavar="SCENARIO", help="a *.scenario.yaml file")
     fuzz.add_argument("--runs", type=_positive_int, required=True, help="schedules to try")
     fuzz.add_argument("--out", type=Path, metavar="DIR", help="where to write a finding")
-    fuzz.add_argument("--seed", type=_seed, default=0, help="fuzzing seed (default 0)")
+    fuzz.add_argument("--seed", type=seed_arg, default=0, help="fuzzing seed (default 0)")
     fuzz.add_argument(
         "--max-shrink-runs",
         type=_positive_int,

@@ -112,14 +112,14 @@ def _machine(args: argparse.Namespace) -> int:
     manager = machine.data_manager
     capture_dir = manager.capture_dir if manager is not None else None
     with contextlib.ExitStack() as held:
+        if events is not None:
+            held.callback(events.close)
         if capture_dir is not None:  # else run_machine explains that there is nothing to run
             try:
                 held.enter_context(directory_lock(capture_dir, purpose="start another machine"))
             except OSError as error:  # cannot make it (a busy one is a DirectoryBusy)
                 reason = error.strerror or str(error)
                 raise ConfigError(Problem("capture_dir", f"{capture_dir}: {reason}")) from None
-        if events is not None:
-            held.callback(events.close)
         final = rt.run_main(main())
     print(f"stopped cleanly: {final.line()}")
     if capture_dir is not None:

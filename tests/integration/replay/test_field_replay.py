@@ -253,6 +253,8 @@ def test_the_cli_run_exits_1_when_the_backlog_does_not_drain(tmp_path: Path) -> 
         ),
         (["field", "-o", "case", "--json", "r.json"], "--json/--plot: only with --run"),
         (["field", "-o", "case", "--disk-free", "1TiB"], "--disk-free: is larger than the disk"),
+        (["field", "-o", "case", "--disk-capacity", "0"], "--disk-capacity: expected a size"),
+        (["field", "-o", "case", "--seed", "-1"], "argument --seed: must be >= 0, got -1"),
     ],
 )
 def test_bad_input_is_named_and_nothing_is_written(
