@@ -24,6 +24,7 @@ COMMAND_MODULES: dict[str, str] = {
     "config": "dmsim.config.cli",
     "capture": "dmsim.storage.cli",
     "run": "dmsim.scenario.cli",
+    "judge": "dmsim.scenario.cli",
     "fuzz": "dmsim.scenario.cli",
     "scenario": "dmsim.scenario.cli",
     "proxy": "dmsim.net.cli",

@@ -29,7 +29,15 @@ from ._faults import (
 )
 from ._host import CloudHost, HostStatistics
 from ._queries import ExportFormat
-from ._records import DATA_KINDS, CaptureFilter, CloudStatistics, DataKind, IngestResult, StoredItem
+from ._records import (
+    DATA_KINDS,
+    CaptureFilter,
+    CloudStatistics,
+    DataKind,
+    IngestResult,
+    StoredItem,
+    StoredReading,
+)
 from ._retention import RetentionDeletion, RetentionPolicy
 from ._server import DataSyncService
 from ._sql import SqlResult
@@ -70,6 +78,7 @@ __all__ = [
     "SqlResult",
     "StagedBlob",
     "StoredItem",
+    "StoredReading",
     "TimelineEntry",
     "TlsFiles",
     "ensure_certificate",

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from viam.proto.app.datasync import SensorData
+
 from dmsim.errors import CloudError
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "DataKind",
     "IngestResult",
     "StoredItem",
+    "StoredReading",
     "iso_from_ns",
     "ns_from_seconds",
     "parse_count",
@@ -40,6 +43,18 @@ _LATEST_SECONDS = 9_223_372_036
 _LATEST_ISO = datetime.fromtimestamp(_LATEST_SECONDS, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 # The largest limit or offset: SQLite's largest integer.
 _MAX_COUNT = 2**63 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReading:
+    """A stored reading with a dmsim identity: under which upload key, when, and as received."""
+
+    stream: str
+    boot: int
+    seq: int
+    upload_key: str
+    received_ns: int
+    reading: SensorData
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,10 @@ around it.
 
 from __future__ import annotations
 
+from dmsim.service._events import MachineEvent, load_events
+
 from ._build import ReplayOptions, ReplayPlan, build_replay, describe, infer_machine
-from ._events import EventFaults, MachineEvent, faults_from_events, load_events
+from ._events import EventFaults, faults_from_events
 from ._snapshot import FieldSnapshot, QuarantinedFile, StreamSummary, read_snapshot
 
 __all__ = [

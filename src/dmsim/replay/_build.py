@@ -29,8 +29,9 @@ from dmsim.errors import Problem, ScenarioError
 from dmsim.faults import format_duration, format_size
 from dmsim.scenario import DiskSpec, NetworkSpec, load_scenario
 from dmsim.scenario._preload import preload_files
+from dmsim.service._events import load_events
 
-from ._events import EventFaults, faults_from_events, load_events
+from ._events import EventFaults, faults_from_events
 from ._payloads import observe_payloads
 from ._snapshot import FieldSnapshot, StreamSummary
 

@@ -16,17 +16,14 @@ from the snapshot on, with the same spacing. What becomes a fault:
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from dmsim.errors import Problem, ScenarioError
 from dmsim.faults import KINDS, format_duration
+from dmsim.service._events import MachineEvent
 
-__all__ = ["EventFaults", "MachineEvent", "faults_from_events", "load_events"]
+__all__ = ["EventFaults", "faults_from_events"]
 
 _REJECT_CODES = frozenset(next(p.choices for p in KINDS["rpc_reject"].params if p.name == "code"))
 _LINK_CODES = frozenset(
@@ -51,13 +48,6 @@ _MIN_WINDOW_S = 1.0  # a failure that ends the log still lasts long enough to me
 
 
 @dataclass(frozen=True, slots=True)
-class MachineEvent:
-    time: float  # seconds since the epoch
-    kind: str
-    fields: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
 class EventFaults:
     """The fault documents (scenario ``faults`` items), the log's span, and what was left."""
 
@@ -65,54 +55,6 @@ class EventFaults:
     span_s: float
     events: int
     not_replayed: dict[str, int] = field(default_factory=dict)  # error code → attempts
-
-
-def load_events(path: Path) -> list[MachineEvent]:
-    """Parse a JSON-lines event log; every bad line is named with its number."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = getattr(error, "strerror", None) or str(error)
-        raise ScenarioError(Problem("--events", f"cannot read {path}: {reason}")) from None
-    events: list[MachineEvent] = []
-    problems: list[Problem] = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as error:
-            problems.append(Problem("", f"invalid JSON: {error.msg}", number))
-            continue
-        event = _event(item, number, problems)
-        if event is not None:
-            events.append(event)
-    if not events and not problems:
-        problems.append(Problem("", "the event log has no events"))
-    if problems:
-        raise ScenarioError(problems, source=str(path))
-    return sorted(events, key=lambda e: e.time)
-
-
-def _event(item: Any, number: int, problems: list[Problem]) -> MachineEvent | None:
-    where = ""  # the line number says where
-    if not isinstance(item, dict):
-        problems.append(Problem(where, "expected a JSON object", number))
-        return None
-    kind, stamp = item.get("kind"), item.get("time")
-    if not isinstance(kind, str) or not isinstance(stamp, str):
-        problems.append(Problem(where, "expected string fields 'time' and 'kind'", number))
-        return None
-    try:
-        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
-        problems.append(Problem(where, f"'time' is not an ISO-8601 time: {stamp!r}", number))
-        return None
-    if moment.tzinfo is None:
-        problems.append(Problem(where, f"'time' needs a zone (Z): {stamp!r}", number))
-        return None
-    fields = {k: v for k, v in item.items() if k not in ("time", "kind")}
-    return MachineEvent(moment.timestamp(), kind, fields)
 
 
 def faults_from_events(events: list[MachineEvent]) -> EventFaults:

@@ -19,10 +19,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dmsim.errors import Problem, ScenarioError
-from dmsim.faults import format_duration
+from dmsim.config import load_machine_config
+from dmsim.errors import CloudError, Problem, ScenarioError
+from dmsim.faults import format_duration, parse_duration
+from dmsim.storage._writer import DEFAULT_DURABILITY_WINDOW_S
 
 from ._fuzz import DEFAULT_MAX_SHRINK_RUNS, fuzz_scenario
+from ._judge import judge_real_run
 from ._loader import load_scenario
 from ._plot import write_timeline_png
 from ._report import Report, write_report_json
@@ -92,6 +95,24 @@ def register(subparsers: Any) -> None:
         help=f"run budget for shrinking (default {DEFAULT_MAX_SHRINK_RUNS})",
     )
     fuzz.set_defaults(handler=_fuzz)
+
+    judge = subparsers.add_parser(
+        "judge",
+        help="judge a real run reading by reading: a machine's --trace against the cloud",
+        description="Follow every reading a real machine captured (`dmsim machine --trace`) "
+        "to the fake cloud's store (`dmsim cloud serve --data`) with the simulation's "
+        "oracle: delivered once, lost inside the durability window at a crash, deleted by a "
+        "named rule, quarantined, pending — or lost, duplicated, corrupted. Exit 0 iff no "
+        "reading is a violation and the trace is consistent.",
+    )
+    judge.add_argument("--trace", type=Path, required=True, help="the machine's --trace file")
+    judge.add_argument("--cloud-data", type=Path, required=True, help="the cloud's --data dir")
+    judge.add_argument("--config", type=Path, help="the machine config (its durability window)")
+    judge.add_argument(
+        "--drain-within", help="readings still on the machine this long after capture are lost"
+    )
+    judge.add_argument("--json", type=Path, metavar="REPORT", help="write the verdict as JSON")
+    judge.set_defaults(handler=_judge)
 
     scenario = subparsers.add_parser("scenario", help="scenario file tools")
     scenario.set_defaults(handler=lambda _args: _usage(scenario))
@@ -169,6 +190,41 @@ def _fuzz(args: argparse.Namespace) -> int:
     )
     print(summary.text())
     return 1 if summary.failed else 0
+
+
+def _judge(args: argparse.Namespace) -> int:
+    check_writable(args.json, "--json")
+    for option, path, is_dir in (
+        ("--trace", args.trace, False),
+        ("--cloud-data", args.cloud_data, True),
+    ):
+        if not (path.is_dir() if is_dir else path.is_file()):
+            what = "a directory" if is_dir else "a file"
+            raise ScenarioError(Problem(option, f"{path} is not {what}"))
+    window = DEFAULT_DURABILITY_WINDOW_S
+    if args.config is not None:
+        manager = load_machine_config(args.config).data_manager
+        window = manager.durability_window_s if manager is not None else window
+    drain = None
+    if args.drain_within is not None:
+        drain = parse_duration(args.drain_within)
+        if drain is None or drain <= 0:
+            raise ScenarioError(
+                Problem(
+                    "--drain-within", f"expected a duration like 10m, got {args.drain_within!r}"
+                )
+            )
+    try:
+        verdict = judge_real_run(
+            args.trace, args.cloud_data, durability_window_s=window, drain_within_s=drain
+        )
+    except CloudError as error:
+        raise ScenarioError(Problem("--cloud-data", str(error))) from None
+    print(verdict.summary())
+    if args.json is not None:
+        args.json.write_text(json.dumps(verdict.to_json(), indent=2) + "\n", encoding="utf-8")
+        print(f"report: {args.json}")
+    return 0 if verdict.passed else 1
 
 
 def _schema(_args: argparse.Namespace) -> int:

@@ -15,7 +15,7 @@ from dmsim.errors import ConfigError, Problem, StorageError
 from dmsim.faults import parse_duration
 from dmsim.runtime import RealRuntime
 
-from ._events import EventLog
+from ._events import EventLog, machine_trace
 from ._machine import MachineStatus, machine_devices, run_machine
 
 __all__ = ["register"]
@@ -57,6 +57,13 @@ def register(subparsers: Any) -> None:
         help="append the machine's events (starts, upload attempts and their errors, pauses, "
         "quarantines, recovery) as JSON lines, for `dmsim replay --events`",
     )
+    parser.add_argument(
+        "--trace",
+        type=Path,
+        metavar="FILE",
+        help="append every event, each captured reading included, as JSON lines: what "
+        "`dmsim judge` checks reading by reading against the cloud",
+    )
     parser.set_defaults(handler=_machine)
 
 
@@ -83,7 +90,12 @@ def _machine(args: argparse.Namespace) -> int:
     from dmsim.storage._lock import directory_lock
 
     rt = RealRuntime()
-    events = EventLog(args.events, wall_ns=rt.wall_ns) if args.events is not None else None
+    trace = machine_trace(rt.wall_ns) if args.events or args.trace else None
+    logs = [
+        EventLog(path, trace=trace, full=full, option=option)
+        for path, full, option in ((args.events, False, "--events"), (args.trace, True, "--trace"))
+        if path is not None and trace is not None
+    ]
 
     async def main() -> MachineStatus:
         stop = rt.event()
@@ -106,14 +118,14 @@ def _machine(args: argparse.Namespace) -> int:
             stop=stop,
             status_every_s=status_every,
             report=lambda status: print(status.line(), flush=True),
-            trace=events.trace if events is not None else None,
+            trace=trace,
         )
 
     manager = machine.data_manager
     capture_dir = manager.capture_dir if manager is not None else None
     with contextlib.ExitStack() as held:
-        if events is not None:
-            held.callback(events.close)
+        for log in logs:
+            held.callback(log.close)
         if capture_dir is not None:  # else run_machine explains that there is nothing to run
             try:
                 held.enter_context(directory_lock(capture_dir, purpose="start another machine"))

@@ -10,25 +10,9 @@ import sys
 from pathlib import Path
 
 from tests.integration.cloud.serve_process import serve_process
+from tests.integration.service.machines import machine_config
 
 DMSIM = [sys.executable, "-m", "dmsim.cli"]
-
-
-def machine_config(capture_dir: Path) -> dict[str, object]:
-    return {
-        "components": [
-            {"name": "probe", "type": "sensor", "model": "fake",
-             "service_configs": [{"type": "data_manager", "attributes": {
-                 "capture_methods": [{"method": "Readings", "capture_frequency_hz": 20}]}}]},
-            {"name": "cam", "type": "camera", "model": "webcam",
-             "attributes": {"width_px": 64, "height_px": 48},
-             "service_configs": [{"type": "data_manager", "attributes": {
-                 "capture_methods": [{"method": "ReadImage", "capture_frequency_hz": 2,
-                                      "additional_params": {"mime_type": "image/jpeg"}}]}}]},
-        ],
-        "services": [{"name": "dm", "type": "data_manager", "attributes": {
-            "capture_dir": str(capture_dir), "sync_interval_mins": 0.02}}],
-    }  # fmt: skip
 
 
 def query(data: Path) -> list[dict[str, object]]:

@@ -15,6 +15,7 @@ def test_public_names() -> None:
             "FaultKind", "FaultPlanStatistics", "FaultStatus", "GrpcTransport",
             "GrpcTransportStatistics", "HostStatistics", "IngestResult", "RetentionDeletion",
             "RetentionPolicy", "RpcFault", "RpcFaultPlan", "SqlResult", "StagedBlob", "StoredItem",
+            "StoredReading",
             "TimelineEntry", "TlsFiles",
             "ensure_certificate",
         ]

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from dmsim.errors import ScenarioError
 from dmsim.faults import parse_duration
-from dmsim.replay._events import MachineEvent, faults_from_events, load_events
-from dmsim.service._events import iso_time
+from dmsim.replay._events import faults_from_events
+from dmsim.service._events import MachineEvent, iso_time, load_events
 
 T0 = 1_781_715_872.0
 CODES = ["UNAUTHENTICATED", "UNAVAILABLE", "ConnectionError", "DEADLINE_EXCEEDED", "EIO"]

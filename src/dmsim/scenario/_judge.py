@@ -1,0 +1,176 @@
+"""The oracle on a real run: a machine's full trace + the cloud's store → every reading's class.
+
+``dmsim machine --trace FILE`` records what the machine did (each reading captured with its
+digest, each file completed, recovered, deleted or quarantined, each upload attempt), across
+restarts, in one file; the fake cloud's data directory holds what it stored, with each
+reading's identity. :func:`judge_real_run` turns both into the simulation's trace vocabulary
+and applies the same ledger and oracle (:mod:`._ledger`, :mod:`._oracle`):
+
+- a ``machine.start`` after another is a ``process.restart``; with no ``machine.stop`` since
+  the previous start, the process died: a ``process.crash`` at its last event (its last sign
+  of life; readings captured within the durability window before it may be lost);
+  ``machine.stop`` is a clean ``process.stop``;
+- a file sync gave up on (``sync.failed``, moved to ``failed/``) quarantines the readings its
+  completion or recovery listed, as in simulation;
+- each reading the cloud stored is a ``cloud.stored`` at its receive time, with the digest of
+  the ``SensorData`` as stored (payload included).
+
+The machine's events are fed to the ledger before the cloud's, so a cloud clock running behind
+the machine's cannot make a stored reading look uncaptured (its time to cloud then reads low).
+Times are seconds from the trace's first event.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from dmsim.capture import sensor_data_digest
+from dmsim.runtime import TraceEvent
+from dmsim.service._events import MachineEvent, load_events
+
+from ._ledger import Ledger, build_ledger
+from ._model import VIOLATION_CLASSES
+from ._oracle import Classified, OracleOptions, classify_all
+
+__all__ = ["RealRunVerdict", "judge_real_run"]
+
+
+@dataclass(frozen=True, slots=True)
+class RealRunVerdict:
+    ledger: Ledger
+    classified: tuple[Classified, ...]
+    boots: int
+    crashes: int
+    span_s: float
+
+    @property
+    def counts(self) -> Counter[str]:
+        return Counter(c.cls for c in self.classified)
+
+    @property
+    def violations(self) -> tuple[Classified, ...]:
+        return tuple(c for c in self.classified if c.cls in VIOLATION_CLASSES)
+
+    @property
+    def passed(self) -> bool:
+        return not self.violations and not self.ledger.anomalies
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "passed": self.passed,
+            "readings": len(self.classified),
+            "counts": dict(sorted(self.counts.items())),
+            "boots": self.boots,
+            "crashes": self.crashes,
+            "span_s": round(self.span_s, 3),
+            "violations": [
+                {"reading": c.reading, "class": c.cls, "why": c.why, "kind": c.violation}
+                for c in self.violations
+            ],
+            "anomalies": list(self.ledger.anomalies),
+        }
+
+    def summary(self, *, shown: int = 10) -> str:
+        counts = self.counts
+        lines = [
+            f"dmsim judge: {len(self.classified):,} reading(s) captured over "
+            f"{self.span_s:,.1f}s by {self.boots} boot(s) ({self.crashes} crash(es)); "
+            f"{sum(len(r.stores) for r in self.ledger.readings):,} store(s) in the cloud",
+            "  " + "  ".join(f"{cls} {n:,}" for cls, n in sorted(counts.items())),
+        ]
+        for item in self.violations[:shown]:
+            lines.append(f"  VIOLATION {item.cls}: {item.reading}: {item.why}")
+        if len(self.violations) > shown:
+            lines.append(f"  … and {len(self.violations) - shown:,} more violation(s)")
+        lines += [f"  ANOMALY {a}" for a in self.ledger.anomalies[:shown]]
+        lines.append(f"verdict: {'PASS' if self.passed else 'FAIL'}")
+        return "\n".join(lines)
+
+
+def judge_real_run(
+    trace_path: Path,
+    cloud_data: Path,
+    *,
+    durability_window_s: float,
+    drain_within_s: float | None = None,
+) -> RealRunVerdict:
+    """Judge a real run; a clear error when the trace or the cloud cannot be read."""
+    from dmsim.cloud import CloudCore  # the cloud stack: only for this command
+
+    events = load_events(trace_path, option="--trace")
+    origin = events[0].time
+    machine = list(_machine_events(events, origin))
+    core = CloudCore(clock=lambda: 0.0, data_dir=str(cloud_data.resolve()), read_only=True)
+    try:
+        stores = [((s.received_ns / 1e9) - origin, s) for s in core.stored_readings()]
+        cloud = [
+            _event(0, t, "cloud.stored", {
+                "stream": s.stream, "boot": s.boot, "seq": s.seq, "key": s.upload_key,
+                "digest": sensor_data_digest(s.reading), "duplicate_key": False,
+            })
+            for t, s in sorted(stores, key=lambda item: item[0])
+        ]  # fmt: skip
+    finally:
+        core.close()
+    ledger = build_ledger(_numbered([*machine, *cloud]))
+    end = max([events[-1].time - origin, *(e.time for e in cloud)])
+    options = OracleOptions(
+        durability_window_s=durability_window_s,
+        run_end=end,
+        queue_drain_s=1.0,
+        drain_within_s=drain_within_s,
+    )
+    return RealRunVerdict(
+        ledger=ledger,
+        classified=classify_all(ledger, options),
+        boots=sum(e.kind == "machine.start" for e in events),
+        crashes=len(ledger.crashes),
+        span_s=end,
+    )
+
+
+def _event(index: int, t: float, kind: str, fields: dict[str, object]) -> TraceEvent:
+    return TraceEvent(index, t, kind, fields)
+
+
+def _numbered(events: Iterable[TraceEvent]) -> Iterator[TraceEvent]:
+    for index, event in enumerate(events):
+        yield TraceEvent(index, event.time, event.kind, event.fields)
+
+
+def _machine_events(events: list[MachineEvent], origin: float) -> Iterator[TraceEvent]:
+    started = stopped = False
+    last_seen = 0.0
+    held: dict[str, list[object]] = {}  # file → its readings, to name a quarantine's readings
+    for event in events:
+        t = event.time - origin
+        fields = event.fields
+        if event.kind == "file.completed":
+            held[str(fields.get("path"))] = list(fields.get("ids") or ())
+        elif event.kind == "recovery.torn":
+            held[str(fields.get("recovered_as"))] = list(fields.get("ids_kept") or ())
+        elif event.kind in ("sync.deleted", "file.deleted_by_policy"):
+            held.pop(str(fields.get("file", fields.get("path"))), None)
+        elif event.kind == "sync.failed":  # as the simulated world does: its readings stay
+            path = str(fields.get("file", ""))
+            quarantine = {
+                "path": path,
+                "reason": fields.get("reason", ""),
+                "ids": held.pop(path, []),
+            }
+            yield _event(0, t, "file.quarantined", quarantine)
+        if event.kind == "machine.start":
+            if started and not stopped:
+                yield _event(0, last_seen, "process.crash", {"boot": event.fields.get("boot")})
+            if started:
+                yield _event(0, t, "process.restart", {"boot": event.fields.get("boot")})
+            started, stopped = True, False
+        elif event.kind == "machine.stop":
+            stopped = True
+            yield _event(0, t, "process.stop", dict(event.fields))
+        else:
+            yield _event(0, t, event.kind, dict(event.fields))
+        last_seen = t
