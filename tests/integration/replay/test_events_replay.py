@@ -47,7 +47,10 @@ def test_a_real_machine_s_events_replay_as_faults(tmp_path: Path) -> None:
     killed = subprocess.Popen(
         machine(config, events), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    time.sleep(3)
+    deadline = time.monotonic() + 60  # a loaded CI machine starts slowly
+    while events.read_text().count('"machine.start"') < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1)
     killed.send_signal(signal.SIGKILL)  # the power cut: no stop line
     killed.wait(timeout=30)
     last = subprocess.run(

@@ -17,6 +17,16 @@ from tests.integration.service.machines import machine_config
 DMSIM = [sys.executable, "-m", "dmsim.cli"]
 
 
+def wait_for_line(path: Path, text: str, timeout: float = 60.0) -> None:
+    """Until a line of ``path`` contains ``text`` (a loaded CI machine starts slowly)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and text in path.read_text():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"no {text!r} in {path} after {timeout}s")
+
+
 def judge(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*DMSIM, "judge", *map(str, args)], capture_output=True, text=True, timeout=120,
@@ -32,7 +42,8 @@ def test_a_killed_and_restarted_machine_is_judged_reading_by_reading(tmp_path: P
         machine = [*DMSIM, "machine", str(config), "--cloud", f"127.0.0.1:{cloud.grpc_port}",
                    "--trace", str(trace)]  # fmt: skip
         killed = subprocess.Popen(machine, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(4)
+        wait_for_line(trace, '"outcome":"ok"')  # it runs and has synced something
+        time.sleep(1)
         killed.send_signal(signal.SIGKILL)  # a power cut mid-run
         killed.wait(timeout=30)
         last = subprocess.run(
