@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from ._plot import write_timeline_png
 from ._report import Report, write_report_json
 from ._runner import run_scenario
 from ._schema import shipped_schema
+from ._wallclock import run_on_wall_clock, wall_clock_problems
 
 __all__ = ["check_writable", "register", "seed_arg", "show_report"]
 
@@ -73,6 +75,15 @@ def register(subparsers: Any) -> None:
         help="run twice and fail on the first diverging trace event",
     )
     run.add_argument("--quiet", action="store_true", help="no progress line")
+    run.add_argument(
+        "--wall-clock",
+        action="store_true",
+        help="run it for real: dmsim machine, the gRPC cloud and the fault proxy on this host, "
+        "faults through real means, judged by dmsim judge (takes the scenario's duration)",
+    )
+    run.add_argument(
+        "--workdir", type=Path, help="with --wall-clock: where the run's files go (a new dir)"
+    )
     run.set_defaults(handler=_run)
 
     fuzz = subparsers.add_parser(
@@ -154,6 +165,10 @@ def check_writable(path: Path | None, option: str) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.wall_clock:
+        return _run_wall_clock(args)
+    if args.workdir is not None:
+        raise ScenarioError(Problem("--workdir", "only with --wall-clock"))
     check_writable(args.json, "--json")
     check_writable(args.plot, "--plot")
     report = run_scenario(
@@ -175,6 +190,42 @@ def show_report(report: Report, *, json_path: Path | None, plot_path: Path | Non
         write_timeline_png(report, plot_path)
         print(f"plot: {plot_path}")
     return 0 if report.passed else 1
+
+
+def _run_wall_clock(args: argparse.Namespace) -> int:
+    unsupported = [
+        option
+        for option, value in (
+            ("--seed", args.seed),
+            ("--plot", args.plot),
+            ("--check-determinism", args.check_determinism or None),
+        )
+        if value is not None
+    ]
+    if unsupported:
+        raise ScenarioError(Problem(", ".join(unsupported), "not with --wall-clock"))
+    scenario = load_scenario(Path(args.scenario))
+    problems = wall_clock_problems(scenario)
+    if problems:
+        raise ScenarioError(problems, source=args.scenario)
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix=f"dmsim-{scenario.name}-"))
+    if workdir.exists() and any(workdir.iterdir()):
+        raise ScenarioError(Problem("--workdir", f"{workdir} is not empty"))
+    check_writable(args.json, "--json")
+
+    def log(line: str) -> None:
+        if not args.quiet:
+            print(f"dmsim run {scenario.name} (wall clock): {line}", file=sys.stderr, flush=True)
+
+    result = run_on_wall_clock(scenario, workdir, log=log)
+    print(result.summary())
+    if args.json is not None:
+        report = {**result.verdict.to_json(), "expectations": [
+            {"name": n, "ok": ok, "detail": d} for n, ok, d in result.expectations
+        ], "not_judged": list(result.unjudged), "workdir": str(workdir)}  # fmt: skip
+        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        print(f"report: {args.json}")
+    return 0 if result.passed else 1
 
 
 def _fuzz(args: argparse.Namespace) -> int:

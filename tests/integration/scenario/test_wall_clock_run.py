@@ -1,0 +1,92 @@
+"""`dmsim run --wall-clock`: a scenario run for real (dmsim machine, the gRPC cloud, the fault
+proxy, SIGKILL) on loopback, judged reading by reading."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DMSIM = [sys.executable, "-m", "dmsim.cli"]
+MACHINE = """
+machine:
+  components:
+    - name: probe
+      type: sensor
+      model: fake
+      service_configs:
+        - type: data_manager
+          attributes:
+            capture_methods: [{method: Readings, capture_frequency_hz: 20}]
+  services:
+    - name: data_manager
+      type: data_manager
+      attributes: {sync_interval_mins: 0.01}
+"""
+
+
+def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*DMSIM, "run", *map(str, args)], capture_output=True, text=True, timeout=240,
+        check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_scenario_runs_for_real_and_is_judged(tmp_path: Path) -> None:
+    scenario = tmp_path / "real.scenario.yaml"
+    scenario.write_text(
+        "name: real\nseed: 3\nduration: 14s\n"
+        + MACHINE
+        + """
+faults:
+  - {at: 3s, kind: link_down, duration: 3s}
+  - {at: 7s, kind: crash, restart_after: 1s}
+  - {at: 10s, kind: rpc_reject, duration: 2s, code: UNAVAILABLE}
+expectations:
+  drain_within: 30s
+  min_delivered: 50
+  counts:
+    readings.duplicated: {max: 0}
+"""
+    )
+    report = tmp_path / "report.json"
+    result = run(scenario, "--wall-clock", "--workdir", tmp_path / "run", "--json", report)
+    assert result.returncode == 0, result.stdout + result.stderr
+    verdict = json.loads(report.read_text())
+    assert verdict["passed"]
+    assert verdict["crashes"] == 1
+    assert verdict["boots"] == 3  # the start, the restart after the crash, the final read
+    assert verdict["counts"]["delivered"] >= 50
+    assert verdict["not_judged"] == ["counts[readings.duplicated]"]
+    assert "fault f1: link_down" in result.stderr
+    assert "fault f2: crash" in result.stderr
+    assert (tmp_path / "run" / "trace.jsonl").exists()
+
+
+def test_what_has_no_real_means_is_refused_up_front(tmp_path: Path) -> None:
+    scenario = tmp_path / "sim-only.scenario.yaml"
+    scenario.write_text(
+        "name: sim-only\nduration: 1m\n"
+        + MACHINE
+        + """
+disk: {capacity: 1GiB}
+network: {profile: lte}
+faults:
+  - {at: 10s, kind: disk_fill, bytes: 1MiB, duration: 5s}
+  - {at: 20s, kind: loss, probability: 0.1, duration: 5s}
+"""
+    )
+    result = run(scenario, "--wall-clock")
+    assert result.returncode == 2, result.stdout + result.stderr
+    for expected in (
+        "faults[f1]: disk_fill has no real means on the wall clock",
+        "faults[f2]: loss has no real means on the wall clock",
+        "network: only the lan profile",
+        "disk: the real disk is used as it is",
+    ):
+        assert expected in result.stderr
+    assert "Traceback" not in result.stderr
