@@ -44,6 +44,7 @@ _LINK_CODES = frozenset(
         "EPIPE",
     }
 )
+_GRID_S = 0.001  # fault times are written to the millisecond
 _MIN_WINDOW_S = 1.0  # a failure that ends the log still lasts long enough to meet an attempt
 
 
@@ -125,6 +126,7 @@ def _restarts(
     events: list[MachineEvent], origin: float, faults: list[tuple[float, dict[str, Any]]]
 ) -> None:
     last_seen: float | None = None
+    booted = 0.0  # when the running boot started: it lived at least that long
     stopped_at: float | None = None
     for event in events:
         if event.kind == "machine.start":
@@ -132,9 +134,13 @@ def _restarts(
                 after = format_duration(round(event.time - stopped_at, 3))
                 faults.append(_fault(stopped_at - origin, "clean_restart", restart_after=after))
             elif last_seen is not None:
-                after = format_duration(round(event.time - last_seen, 3))
-                faults.append(_fault(last_seen - origin, "crash", restart_after=after))
+                # A boot killed before logging anything but its start died after starting:
+                # the crash goes one grid step later, never onto the restart that began it.
+                died = max(last_seen, booted + _GRID_S)
+                after = format_duration(round(max(0.0, event.time - died), 3))
+                faults.append(_fault(died - origin, "crash", restart_after=after))
             stopped_at = None
+            booted = event.time
         elif event.kind == "machine.stop":
             stopped_at = event.time
         last_seen = event.time

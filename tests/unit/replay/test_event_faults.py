@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from dmsim.errors import ScenarioError
 from dmsim.faults import parse_duration
 from dmsim.replay._events import faults_from_events
+from dmsim.scenario import loads_scenario
 from dmsim.service._events import MachineEvent, iso_time, load_events
 
 T0 = 1_781_715_872.0
@@ -123,3 +124,31 @@ def test_every_bad_line_is_named(tmp_path: Path) -> None:
     assert "(line 3): expected string fields 'time' and 'kind'" in text
     assert "(line 4): 'time' is not an ISO-8601 time: 'yesterday'" in text
     assert "(line 5): 'time' needs a zone (Z)" in text
+
+
+def test_a_boot_killed_before_it_logged_anything_crashes_after_its_start(
+    tmp_path: Path,
+) -> None:
+    """Regression: the crash went at the killed boot's only event, its start, the very moment
+    the clean restart before it ended, and the scenario was refused ("the process is down
+    then")."""
+    events = [
+        event(0, "machine.start", boot=1),
+        event(3, "machine.stop", boot=1),
+        event(4.145, "machine.start", boot=2),  # killed with nothing else logged
+        event(9, "machine.start", boot=3),
+        event(11, "machine.stop", boot=3),
+    ]
+    docs = faults_from_events(events).faults
+    assert [d for d in docs if d["kind"] in ("crash", "clean_restart")] == [
+        {"at": "3s", "kind": "clean_restart", "restart_after": "1.145s"},
+        {"at": "4.146s", "kind": "crash", "restart_after": "4.854s"},
+    ]
+    machine = {
+        "services": [{"name": "dm", "type": "data_manager", "attributes": {}}],
+    }
+    (tmp_path / "m.json").write_text(json.dumps(machine))
+    text = "name: x\nduration: 20s\nmachine: {path: m.json}\nfaults:\n" + "".join(
+        f"  - {json.dumps(doc)}\n" for doc in docs
+    )
+    loads_scenario(text, base_dir=tmp_path)  # refused before the fix
