@@ -34,11 +34,11 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from dmsim.errors import Problem, ScenarioError
 from dmsim.faults import FaultStep
-from dmsim.runtime import Runtime
+from dmsim.runtime import RealRuntime, Runtime
 
 from ._judge import RealRunVerdict, judge_real_run
 from ._model import DEFAULT_ALLOWED, DiskSpec, NetworkSpec, Scenario
@@ -111,15 +111,19 @@ def run_on_wall_clock(
     if problems:
         raise ScenarioError(problems, source=str(scenario.source or scenario.name))
     workdir.mkdir(parents=True, exist_ok=True)
-    from dmsim.runtime import RealRuntime
-
     rt = RealRuntime()
-    return rt.run_main(_Run(scenario, workdir, log, rt).run())
+    with (workdir / "machine.log").open("ab") as machine_log:  # its output, every boot
+        return rt.run_main(_Run(scenario, workdir, log, rt, machine_log).run())
 
 
 class _Run:
     def __init__(
-        self, scenario: Scenario, workdir: Path, log: Callable[[str], None], rt: Runtime
+        self,
+        scenario: Scenario,
+        workdir: Path,
+        log: Callable[[str], None],
+        rt: Runtime,
+        machine_log: BinaryIO,
     ) -> None:
         self.s = scenario
         self.rt = rt
@@ -129,7 +133,7 @@ class _Run:
         self.trace = workdir / "trace.jsonl"
         self.config = workdir / "machine.json"
         self.machine: asyncio.subprocess.Process | None = None
-        self.machine_log = (workdir / "machine.log").open("ab")  # its output, every boot
+        self.machine_log = machine_log
         self.port = 0
 
     async def run(self) -> WallClockRun:
@@ -182,7 +186,6 @@ class _Run:
             await proxy.stop()
             await server.stop()
             core.close()
-            self.machine_log.close()
         manager = self.s.machine.data_manager
         window = manager.durability_window_s if manager is not None else 1.0
         drain = self.s.expectations.drain_within_s
