@@ -38,6 +38,7 @@ from typing import Any, BinaryIO
 
 from dmsim.errors import Problem, ScenarioError
 from dmsim.faults import FaultStep
+from dmsim.net import ToxicNotFoundError
 from dmsim.runtime import RealRuntime, Runtime
 
 from ._judge import RealRunVerdict, judge_real_run
@@ -152,15 +153,15 @@ class _Run:
         proxy = FaultProxy(
             ("127.0.0.1", 0), ("127.0.0.1", server.port), seed=self.s.seed, runtime=rt
         )
-        await proxy.start()
-        self.port = proxy.listen_address[1]
-        origin = rt.monotonic()
-        for step in self.s.faults.steps:
-            if step.kind in _RPC_KINDS:
-                fault = _rpc_fault(step, self.s.duration_s)  # its window on the plan's clock
-                end = None if fault.end is None else origin + fault.end
-                plan.add(replace(fault, start=origin + step.at, end=end))
         try:
+            await proxy.start()
+            self.port = proxy.listen_address[1]
+            origin = rt.monotonic()
+            for step in self.s.faults.steps:
+                if step.kind in _RPC_KINDS:
+                    fault = _rpc_fault(step, self.s.duration_s)  # window on the plan's clock
+                    end = None if fault.end is None else origin + fault.end
+                    plan.add(replace(fault, start=origin + step.at, end=end))
             await self._start_machine()
             tasks = [
                 asyncio.ensure_future(self._apply(step, proxy, origin))
@@ -200,6 +201,8 @@ class _Run:
         )
 
     async def _start_machine(self) -> None:
+        if self.machine is not None and self.machine.returncode is None:
+            return  # one machine at a time (it holds its capture directory's lock anyway)
         self.machine = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "dmsim.cli", "machine", str(self.config),
             "--cloud", f"127.0.0.1:{self.port}", "--trace", str(self.trace),
@@ -238,7 +241,7 @@ class _Run:
             await proxy.add_toxic(toxic)
         await self.rt.sleep(max(0.0, origin + _end(step, self.s.duration_s) - now()))
         for name in names:
-            with contextlib.suppress(Exception):  # a heal may have removed it already
+            with contextlib.suppress(ToxicNotFoundError):  # a heal may have removed it
                 await proxy.remove_toxic(name)
 
     async def _drain(self) -> None:
