@@ -19,10 +19,10 @@ from pathlib import Path
 from dmsim.errors import Problem, ScenarioError
 from dmsim.storage import FAILED_DIR, FileReport, RealFS
 from dmsim.storage._inspect import capture_files, inspect_file
+from dmsim.storage._quarantine import REASON_SUFFIX
 
 __all__ = ["FieldSnapshot", "QuarantinedFile", "StreamSummary", "read_snapshot"]
 
-_REASON_SUFFIX = ".reason"
 _EMPTY_DIRECTORY_EPOCH_NS = 1_767_225_600 * 10**9  # scenarios' default epoch, 2026-01-01
 _DMSIM_FILES = frozenset({".dmsim/boot", ".dmsim/lock"})  # dmsim's own: not data
 
@@ -141,9 +141,9 @@ def _quarantined(root: Path, everything: Iterable[str]) -> tuple[QuarantinedFile
     reasons = set(names)
     out = []
     for name in names:
-        if name.endswith(_REASON_SUFFIX):
+        if name.endswith(REASON_SUFFIX):
             continue
-        reason_file = name + _REASON_SUFFIX
+        reason_file = name + REASON_SUFFIX
         reason = "no reason recorded"
         if reason_file in reasons:
             text = (root / reason_file).read_text(encoding="utf-8", errors="replace").strip()

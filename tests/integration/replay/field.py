@@ -97,7 +97,7 @@ def make_field_dir(root: Path, *, boot_counter: int | None = None) -> Path:
     failed = root / "failed" / PROBE_DIR
     failed.mkdir(parents=True)
     (failed / "old.capture").write_bytes(b"\x00garbage")
-    (failed / "old.capture.reason").write_text("no metadata at byte 0\n")
+    (failed / "old.capture.reason.txt").write_text("no metadata at byte 0\n")  # as dmsim writes it
     if boot_counter is not None:
         (root / ".dmsim").mkdir()
         (root / ".dmsim" / "boot").write_text(f"{boot_counter}\n")
