@@ -28,7 +28,6 @@ from dmsim.config import load_machine_config, method_spec
 from dmsim.errors import Problem, ScenarioError
 from dmsim.faults import format_duration, format_size
 from dmsim.scenario import DiskSpec, NetworkSpec, load_scenario
-from dmsim.scenario._preload import preload_files
 from dmsim.service._events import load_events
 
 from ._events import EventFaults, faults_from_events
@@ -90,7 +89,7 @@ def build_replay(snapshot: FieldSnapshot, options: ReplayOptions, out: Path) -> 
             )
         )
     block = DiskSpec().block_size  # the case's disk keeps the default block size
-    preload_bytes = sum(-(-size // block) * block for _, size in preload_files(snapshot.root))
+    preload_bytes = sum(-(-size // block) * block for _, size in snapshot.files)
     fill = _initial_fill(options, preload_bytes)
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
@@ -243,7 +242,7 @@ def infer_machine(
     sizes = image_sizes or {}
     resources: dict[tuple[str, str], dict[str, Any]] = {}
     for stream in streams:
-        namespace, kind, type_name = _api_parts(stream.component_type)
+        namespace, _, type_name = _api_parts(stream.component_type)
         key = (stream.component_type, stream.component_name)
         resource = resources.setdefault(
             key,
@@ -257,7 +256,6 @@ def infer_machine(
                     if key in sizes
                     else {}
                 ),
-                "kind": kind,
                 "service_configs": [{"type": _DATA_MANAGER, "attributes": {"capture_methods": []}}],
             },
         )
@@ -273,8 +271,9 @@ def infer_machine(
         resource["service_configs"][0]["attributes"]["capture_methods"].append(method)
     components: list[dict[str, Any]] = []
     services: list[dict[str, Any]] = []
-    for resource in resources.values():
-        (components if resource.pop("kind") == "component" else services).append(resource)
+    for (component_type, _), resource in resources.items():
+        is_component = _api_parts(component_type)[1] == "component"
+        (components if is_component else services).append(resource)
     return {
         "components": components,
         "services": [*services, {"name": _DATA_MANAGER, "type": _DATA_MANAGER, "attributes": {}}],

@@ -17,13 +17,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dmsim.errors import Problem, ScenarioError
+from dmsim.scenario._model import DEFAULT_EPOCH_NS
+from dmsim.scenario._preload import preload_files
 from dmsim.storage import FAILED_DIR, FileReport, RealFS
 from dmsim.storage._inspect import capture_files, inspect_file
 from dmsim.storage._quarantine import REASON_SUFFIX
 
 __all__ = ["FieldSnapshot", "QuarantinedFile", "StreamSummary", "read_snapshot"]
 
-_EMPTY_DIRECTORY_EPOCH_NS = 1_767_225_600 * 10**9  # scenarios' default epoch, 2026-01-01
 _DMSIM_FILES = frozenset({".dmsim/boot", ".dmsim/lock"})  # dmsim's own: not data
 
 
@@ -69,9 +70,16 @@ class FieldSnapshot:
     damaged: tuple[FileReport, ...]  # capture files with a problem (torn tail, garbage, ...)
     quarantined: tuple[QuarantinedFile, ...]
     other_files: tuple[str, ...]  # neither capture files nor quarantine: kept, not followed
-    total_files: int
-    total_bytes: int
+    files: tuple[tuple[str, int], ...]  # every regular file: (path relative to root, size)
     boot_counter: int | None
+
+    @property
+    def total_files(self) -> int:
+        return len(self.files)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(size for _, size in self.files)
 
     @property
     def readings(self) -> int:
@@ -98,7 +106,8 @@ def read_snapshot(root: Path) -> FieldSnapshot:
     if listing.problems:
         raise ScenarioError([Problem("CAPTURE_DIR", str(p)) for p in listing.problems])
     reports = [inspect_file(fs, path) for path in listing.files]
-    everything = _all_files(root)
+    files = tuple(preload_files(root))  # what a replay copies, in the order it copies it
+    everything = [relative for relative, _ in files]
     capture_set = {Path(p).relative_to(root).as_posix() for p in listing.files}
     quarantined = _quarantined(root, everything)
     in_quarantine = {f.path for f in quarantined}
@@ -110,9 +119,11 @@ def read_snapshot(root: Path) -> FieldSnapshot:
         and not p.startswith(f"{FAILED_DIR}/")
         and p not in _DMSIM_FILES
     )
-    newest_reading = max((r.last_time_requested_ns or 0 for r in reports), default=0)
-    newest_mtime = max((os.stat(root / p).st_mtime_ns for p in everything), default=0)
-    taken_at = newest_reading or newest_mtime or _EMPTY_DIRECTORY_EPOCH_NS
+    taken_at = (
+        max((r.last_time_requested_ns or 0 for r in reports), default=0)
+        or max((os.stat(root / p).st_mtime_ns for p in everything), default=0)
+        or DEFAULT_EPOCH_NS
+    )
     return FieldSnapshot(
         root=root,
         taken_at_ns=-(-taken_at // 10**9) * 10**9,  # the next whole second: after every reading
@@ -120,19 +131,9 @@ def read_snapshot(root: Path) -> FieldSnapshot:
         damaged=tuple(r for r in reports if r.problems),
         quarantined=quarantined,
         other_files=other,
-        total_files=len(everything),
-        total_bytes=sum((root / p).stat().st_size for p in everything),
+        files=files,
         boot_counter=_boot_counter(root),
     )
-
-
-def _all_files(root: Path) -> list[str]:
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        base = Path(dirpath)
-        found += [(base / n).relative_to(root).as_posix() for n in sorted(filenames)]
-    return found
 
 
 def _quarantined(root: Path, everything: Iterable[str]) -> tuple[QuarantinedFile, ...]:

@@ -23,17 +23,21 @@ Times are seconds from the trace's first event.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from dmsim.capture import sensor_data_digest
 from dmsim.runtime import TraceEvent
 from dmsim.service._events import MachineEvent, load_events
 
-from ._ledger import Ledger, build_ledger
+from ._ledger import FilesOnDisk, Ledger, build_ledger
 from ._model import VIOLATION_CLASSES
 from ._oracle import Classified, OracleOptions, classify_all
+
+if TYPE_CHECKING:
+    from dmsim.cloud import CloudCore
 
 __all__ = ["RealRunVerdict", "judge_real_run"]
 
@@ -105,18 +109,14 @@ def judge_real_run(
     machine = list(_machine_events(events, origin))
     core = CloudCore(clock=lambda: 0.0, data_dir=str(cloud_data.resolve()), read_only=True)
     try:
-        stores = [((s.received_ns / 1e9) - origin, s) for s in core.stored_readings()]
-        cloud = [
-            _event(0, t, "cloud.stored", {
-                "stream": s.stream, "boot": s.boot, "seq": s.seq, "key": s.upload_key,
-                "digest": sensor_data_digest(s.reading), "duplicate_key": False,
-            })
-            for t, s in sorted(stores, key=lambda item: item[0])
-        ]  # fmt: skip
+        cloud = sorted(_cloud_events(core, origin), key=lambda event: event[0])
     finally:
         core.close()
-    ledger = build_ledger(_numbered([*machine, *cloud]))
-    end = max([events[-1].time - origin, *(e.time for e in cloud)])
+    ledger = build_ledger(
+        TraceEvent(index, t, kind, fields)
+        for index, (t, kind, fields) in enumerate([*machine, *cloud])
+    )
+    end = max([events[-1].time - origin, *(t for t, _, _ in cloud)])
     options = OracleOptions(
         durability_window_s=durability_window_s,
         run_end=end,
@@ -132,45 +132,42 @@ def judge_real_run(
     )
 
 
-def _event(index: int, t: float, kind: str, fields: dict[str, object]) -> TraceEvent:
-    return TraceEvent(index, t, kind, fields)
+_Event = tuple[float, str, dict[str, Any]]  # (seconds from the first event, kind, fields)
 
 
-def _numbered(events: Iterable[TraceEvent]) -> Iterator[TraceEvent]:
-    for index, event in enumerate(events):
-        yield TraceEvent(index, event.time, event.kind, event.fields)
+def _cloud_events(core: CloudCore, origin: float) -> Iterator[_Event]:
+    """A ``cloud.stored`` per stored reading; one payload in memory at a time (its digest is
+    kept, not its bytes)."""
+    for stored in core.stored_readings():
+        fields = {
+            "stream": stored.stream,
+            "boot": stored.boot,
+            "seq": stored.seq,
+            "key": stored.upload_key,
+            "digest": sensor_data_digest(stored.reading),
+            "duplicate_key": False,  # the cloud stores each key once: every row is new
+        }
+        yield (stored.received_ns / 1e9 - origin, "cloud.stored", fields)
 
 
-def _machine_events(events: list[MachineEvent], origin: float) -> Iterator[TraceEvent]:
+def _machine_events(events: list[MachineEvent], origin: float) -> Iterator[_Event]:
     started = stopped = False
     last_seen = 0.0
-    held: dict[str, list[object]] = {}  # file → its readings, to name a quarantine's readings
+    files = FilesOnDisk()
     for event in events:
         t = event.time - origin
-        fields = event.fields
-        if event.kind == "file.completed":
-            held[str(fields.get("path"))] = list(fields.get("ids") or ())
-        elif event.kind == "recovery.torn":
-            held[str(fields.get("recovered_as"))] = list(fields.get("ids_kept") or ())
-        elif event.kind in ("sync.deleted", "file.deleted_by_policy"):
-            held.pop(str(fields.get("file", fields.get("path"))), None)
-        elif event.kind == "sync.failed":  # as the simulated world does: its readings stay
-            path = str(fields.get("file", ""))
-            quarantine = {
-                "path": path,
-                "reason": fields.get("reason", ""),
-                "ids": held.pop(path, []),
-            }
-            yield _event(0, t, "file.quarantined", quarantine)
+        quarantine = files.follow(event.kind, event.fields)
+        if quarantine is not None:  # as the simulated world does: its readings stay
+            yield (t, "file.quarantined", quarantine)
         if event.kind == "machine.start":
             if started and not stopped:
-                yield _event(0, last_seen, "process.crash", {"boot": event.fields.get("boot")})
+                yield (last_seen, "process.crash", {"boot": event.fields.get("boot")})
             if started:
-                yield _event(0, t, "process.restart", {"boot": event.fields.get("boot")})
+                yield (t, "process.restart", {"boot": event.fields.get("boot")})
             started, stopped = True, False
         elif event.kind == "machine.stop":
             stopped = True
-            yield _event(0, t, "process.stop", dict(event.fields))
+            yield (t, "process.stop", dict(event.fields))
         else:
-            yield _event(0, t, event.kind, dict(event.fields))
+            yield (t, event.kind, dict(event.fields))
         last_seen = t

@@ -38,6 +38,7 @@ from dmsim.runtime import TraceEvent
 __all__ = [
     "FaultWindow",
     "FileTally",
+    "FilesOnDisk",
     "Ledger",
     "ReadingId",
     "ReadingRecord",
@@ -358,6 +359,31 @@ _HANDLERS = {
     "fault.start": _fault_start,
     "fault.end": _fault_end,
 }
+
+
+class FilesOnDisk:
+    """Which readings each file on the machine holds, to name the readings of a file sync gave
+    up on: ``sync.failed`` {file, reason} carries no reading ids, so the world (simulated or
+    judged from a real trace) records a ``file.quarantined`` with the ids this follows."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, list[Any]] = {}
+
+    def follow(self, kind: str, fields: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Update from one event; for ``sync.failed``, the ``file.quarantined`` fields."""
+        if kind == "file.completed":
+            self._held[str(fields.get("path"))] = list(fields.get("ids") or ())
+        elif kind == "recovery.torn":
+            self._held[str(fields.get("recovered_as"))] = list(fields.get("ids_kept") or ())
+        elif kind == "sync.deleted":
+            self._held.pop(str(fields.get("file")), None)
+        elif kind == "file.deleted_by_policy":
+            self._held.pop(str(fields.get("path")), None)
+        elif kind == "sync.failed":
+            path = str(fields.get("file", ""))
+            reason = fields.get("reason", "")
+            return {"path": path, "reason": reason, "ids": self._held.pop(path, [])}
+        return None
 
 
 def build_ledger(events: Iterable[TraceEvent]) -> Ledger:

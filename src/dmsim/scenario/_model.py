@@ -22,6 +22,7 @@ __all__ = [
     "COUNTER_KEYS",
     "DEFAULT_ALLOWED",
     "DEFAULT_EPOCH",
+    "DEFAULT_EPOCH_NS",
     "SIM_ENV",
     "VIOLATION_CLASSES",
     "CloudSpec",
@@ -67,6 +68,7 @@ COUNTER_KEYS: tuple[str, ...] = (
     ),
 )
 DEFAULT_EPOCH = "2026-01-01T00:00:00Z"
+DEFAULT_EPOCH_NS = 1_767_225_600 * 10**9  # DEFAULT_EPOCH
 # The environment a scenario's machine config is parsed with: the default capture directory
 # must not depend on the host that runs the simulation.
 SIM_ENV: Mapping[str, str] = MappingProxyType({"HOME": "/home/dmsim"})
@@ -141,7 +143,7 @@ class Scenario:
     duration_s: float
     seed: int = 0
     epoch: str = DEFAULT_EPOCH
-    epoch_ns: int = 1_767_225_600 * 10**9
+    epoch_ns: int = DEFAULT_EPOCH_NS
     description: str = ""
     sample_every_s: float = 10.0
     host: HostSpec = field(default_factory=HostSpec)

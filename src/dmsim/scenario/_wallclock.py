@@ -41,8 +41,10 @@ from dmsim.faults import FaultStep
 from dmsim.net import ToxicNotFoundError
 from dmsim.runtime import RealRuntime, Runtime
 
+from ._expect import ExpectationResult, check_allowed, check_count
 from ._judge import RealRunVerdict, judge_real_run
-from ._model import DEFAULT_ALLOWED, DiskSpec, NetworkSpec, Scenario
+from ._machine import apply_reconfigure
+from ._model import CountBound, DiskSpec, NetworkSpec, Scenario
 from ._world_faults import _RPC_KINDS, _end, _rpc_fault
 
 __all__ = ["WallClockRun", "run_on_wall_clock", "wall_clock_problems"]
@@ -60,21 +62,20 @@ _STREAMS = {
 @dataclass(frozen=True, slots=True)
 class WallClockRun:
     verdict: RealRunVerdict
-    expectations: tuple[tuple[str, bool, str], ...]  # (name, ok, detail)
+    expectations: tuple[ExpectationResult, ...]
     workdir: Path
     unjudged: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
-        return self.verdict.passed and all(ok for _, ok, _ in self.expectations)
+        return self.verdict.passed and all(e.ok for e in self.expectations)
 
     def summary(self) -> str:
         lines = [self.verdict.summary(), "expectations (wall clock)"]
         if self.unjudged:
             lines.append(f"  not judged on the wall clock: {', '.join(self.unjudged)}")
         lines += [
-            f"  {'PASS' if ok else 'FAIL'}  {name}  {detail}"
-            for name, ok, detail in self.expectations
+            f"  {'PASS' if e.ok else 'FAIL'}  {e.name}  {e.detail}" for e in self.expectations
         ]
         lines.append(f"working directory: {self.workdir}")
         return "\n".join(lines)
@@ -141,8 +142,8 @@ class _Run:
         from dmsim.cloud import CloudCore, CloudHost, CloudServer, RpcFaultPlan
         from dmsim.net import FaultProxy
 
-        document = json.loads(json.dumps(dict(self.s.machine_document), default=dict))
-        _data_manager_attributes(document)["capture_dir"] = str(self.capture.resolve())
+        capture_dir = {"data_manager": {"capture_dir": str(self.capture.resolve())}}
+        document = apply_reconfigure(self.s.machine_document, self.s.machine, capture_dir)
         self.config.write_text(json.dumps(document, indent=2), encoding="utf-8")
         rt = self.rt
         plan = RpcFaultPlan()
@@ -258,14 +259,6 @@ class _Run:
             await self.rt.sleep(0.5)
 
 
-def _data_manager_attributes(document: dict[str, Any]) -> dict[str, Any]:
-    for service in document.get("services", []):
-        if isinstance(service, dict) and service.get("type") == "data_manager":
-            attributes: dict[str, Any] = service.setdefault("attributes", {})
-            return attributes
-    raise ScenarioError(Problem("machine", "no data_manager service"))
-
-
 def _toxics(step: FaultStep) -> list[dict[str, Any]]:
     p = step.params
     streams = _STREAMS[str(p.get("direction", "both"))]
@@ -294,23 +287,18 @@ def _toxics(step: FaultStep) -> list[dict[str, Any]]:
     return out
 
 
-def _expectations(scenario: Scenario, verdict: RealRunVerdict) -> tuple[tuple[str, bool, str], ...]:
+def _expectations(scenario: Scenario, verdict: RealRunVerdict) -> tuple[ExpectationResult, ...]:
+    """The checks a simulated run makes that need no simulated view (see :mod:`._verdict`)."""
     expect = scenario.expectations
-    counts = verdict.counts
-    allowed = expect.allowed or DEFAULT_ALLOWED
-    outside = {cls: n for cls, n in counts.items() if cls not in allowed}
+    anomalies = verdict.ledger.anomalies
     results = [
-        ("allowed_classes", not outside, ", ".join(f"{c} {n}" for c, n in sorted(counts.items()))),
-        (
-            "trace_consistent",
-            not verdict.ledger.anomalies,
-            f"{len(verdict.ledger.anomalies)} anomalies",
-        ),
+        check_allowed(verdict.counts, expect.allowed),
+        ExpectationResult("trace_consistent", not anomalies, f"{len(anomalies)} anomalies"),
     ]
     if expect.min_delivered is not None:
-        got = counts.get("delivered", 0)
-        detail = f"{got} (expected >= {expect.min_delivered})"
-        results.append(("min_delivered", got >= expect.min_delivered, detail))
+        delivered = verdict.counts.get("delivered", 0)
+        bound = CountBound(minimum=expect.min_delivered)
+        results.append(check_count("min_delivered", delivered, bound))
     return tuple(results)
 
 

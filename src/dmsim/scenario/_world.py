@@ -32,6 +32,7 @@ from dmsim.service import DataManager
 from dmsim.storage._identity import identity_from_bytes, identity_of
 from dmsim.storage._simfs import SimFS
 
+from ._ledger import FilesOnDisk
 from ._model import Scenario
 from ._preload import PreloadedDisk, preload_disk
 from ._result import Sample, WorldResult
@@ -145,7 +146,7 @@ class World:
         self.rt: SimRuntime | None = None
         self.dm: DataManager | None = None
         self.samples: list[Sample] = []
-        self._files: dict[str, list[Any]] = {}  # path → reading ids, for quarantine events
+        self._files = FilesOnDisk()  # for the readings of a file sync quarantines
         self.final_collectors: tuple[Any, ...] = ()
         self.faults = FaultDriver(self)
 
@@ -346,23 +347,9 @@ class World:
     # observation ------------------------------------------------------------------------
 
     def _follow(self, event: TraceEvent) -> None:
-        kind = event.kind
-        if kind == "file.completed":
-            self._files[event.fields["path"]] = event.fields["ids"]
-        elif kind == "recovery.torn":
-            self._files[event.fields["recovered_as"]] = event.fields["ids_kept"]
-        elif kind == "sync.deleted":
-            self._files.pop(event.fields["file"], None)  # gone: only the backlog is kept
-        elif kind == "file.deleted_by_policy":
-            self._files.pop(event.fields["path"], None)
-        elif kind == "sync.failed":
-            path = event.fields.get("file", "")
-            self.trace.record(
-                "file.quarantined",
-                path=path,
-                reason=event.fields.get("reason", ""),
-                ids=self._files.pop(path, []),
-            )
+        quarantine = self._files.follow(event.kind, event.fields)
+        if quarantine is not None:
+            self.trace.record("file.quarantined", **quarantine)
 
     async def _sample_loop(self) -> None:
         while True:

@@ -221,7 +221,7 @@ def _run_wall_clock(args: argparse.Namespace) -> int:
     print(result.summary())
     if args.json is not None:
         report = {**result.verdict.to_json(), "expectations": [
-            {"name": n, "ok": ok, "detail": d} for n, ok, d in result.expectations
+            {"name": e.name, "ok": e.ok, "detail": e.detail} for e in result.expectations
         ], "not_judged": list(result.unjudged), "workdir": str(workdir)}  # fmt: skip
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         print(f"report: {args.json}")
