@@ -145,7 +145,15 @@ class CaptureEngine:
 
     def _record(self, kind: str, spec: CollectorSpec) -> None:
         if self._trace is not None:
-            self._trace.record(kind, stream=stream_id(spec), hz=spec.capture_frequency_hz)
+            self._trace.record(
+                kind,
+                stream=stream_id(spec),
+                hz=spec.capture_frequency_hz,
+                api=spec.resource.api,
+                component=spec.resource.short_name,
+                method=spec.method,
+                params=dict(spec.additional_params),
+            )
 
 
 def _period(spec: CollectorSpec) -> float:

@@ -26,6 +26,13 @@ are set in only one place.
 
 from ._attributes import DATA_MANAGER_ATTRIBUTES, TAG_PATTERN, AttributeSpec
 from ._collectors import CollectorSpec, collector_specs, merge_tags
+from ._control import (
+    ControlOverride,
+    ControlReadingError,
+    Overrides,
+    controlled_specs,
+    parse_control_overrides,
+)
 from ._data_manager import default_capture_dir, default_sync_threads
 from ._effective import to_effective_dict
 from ._jsonpos import JsonPath, JsonValue, format_path
@@ -66,6 +73,8 @@ __all__ = [
     "CaptureType",
     "CollectorSpec",
     "ComponentConfig",
+    "ControlOverride",
+    "ControlReadingError",
     "DataManagerConfig",
     "JsonPath",
     "JsonValue",
@@ -73,12 +82,14 @@ __all__ = [
     "MethodSpec",
     "ModuleConfig",
     "MongoCaptureConfig",
+    "Overrides",
     "ParamSpec",
     "RemoteConfig",
     "ResourceRef",
     "RetentionPolicy",
     "ServiceConfig",
     "collector_specs",
+    "controlled_specs",
     "default_capture_dir",
     "default_sync_threads",
     "file_extension",
@@ -87,6 +98,7 @@ __all__ = [
     "loads_machine_config",
     "merge_tags",
     "method_spec",
+    "parse_control_overrides",
     "parse_machine_config",
     "to_effective_dict",
 ]

@@ -170,7 +170,8 @@ DATA_MANAGER_ATTRIBUTES: tuple[AttributeSpec, ...] = (
         "capture_control_sensor",
         "object",
         {"name": "", "key": ""},
-        "a sensor that overrides capture frequencies and tags (rdk)",
+        "a sensor polled at 10 Hz whose reading under key overrides capture frequencies and "
+        "tags, and can enable unconfigured methods (capture on demand)",
     ),
     _spec(
         "delete_data_on_part_deletion",

@@ -15,6 +15,7 @@ from ._actuators import SimGantry, SimServo
 from ._arm import SimArm
 from ._board import SimBoard, esp32_adc_code, esp32_adc_volts
 from ._camera import SimCamera, encode_image
+from ._capture_control import CAPTURE_CONTROL_MODEL, SimCaptureControl
 from ._conformance import BINARY_METHODS, ConformanceError, check_capture_result, check_resource
 from ._driver import RealDriver
 from ._errors import (
@@ -105,6 +106,7 @@ __all__ = [
     "ACCEL_RANGES",
     "API_BY_TYPE",
     "BINARY_METHODS",
+    "CAPTURE_CONTROL_MODEL",
     "FAULT_KINDS",
     "FRAME_ERROR_KINDS",
     "GRAVITY",
@@ -167,6 +169,7 @@ __all__ = [
     "SimArm",
     "SimBoard",
     "SimCamera",
+    "SimCaptureControl",
     "SimDevice",
     "SimEncoder",
     "SimGantry",

@@ -1,7 +1,8 @@
 """Build simulated resources from a machine config's component and service entries.
 
 ``model`` matters only where the documents name distinct behaviours (sensors: ``tmp36``,
-``wifi-rssi``, else a generic ``fake``); every other real-world model name (``webcam``,
+``wifi-rssi``, ``sync-window``, Viam's ``viam:capture-control:capture-control-sensor``, else a
+generic ``fake``); every other real-world model name (``webcam``,
 ``esp32``, ``ur5e``...) gets its type's simulation. dmsim-only attributes, all optional:
 
 - any type: ``sim_latency_ms`` (time between request and answer, default 0);
@@ -26,6 +27,7 @@ from ._actuators import SimGantry, SimServo
 from ._arm import SimArm
 from ._board import SimBoard
 from ._camera import SimCamera
+from ._capture_control import CAPTURE_CONTROL_MODEL, SimCaptureControl
 from ._errors import DeviceParamError
 from ._imu import SimMovementSensor
 from ._motor import SimEncoder, SimMotor
@@ -101,6 +103,8 @@ def build_sim_resource(
         return _WITH_ATTRIBUTES[kind](**common, attributes=attributes)
     if kind == "camera":
         return SimCamera(**common, attributes=attributes, payload=opts)
+    if kind == "sensor" and model.rsplit(":", 1)[-1] == CAPTURE_CONTROL_MODEL:
+        return SimCaptureControl(**common, attributes=attributes)
     if kind == "sensor":
         return SimSensor(**common, attributes=attributes, fields=opts.tabular_fields)
     if kind == "motor":

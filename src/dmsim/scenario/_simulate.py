@@ -69,9 +69,7 @@ def simulate_machine(
     tally = _Tally()
     world.trace.subscribe(tally.see)
     world.run(progress=progress)
-    collectors = tuple(
-        _collector_row(spec, stats, tally.files_by_stream) for spec, stats in _pair(world)
-    )
+    collectors = tuple(_collector_rows(world, tally))
     capture_dir = machine.data_manager.capture_dir if machine.data_manager else "/"
     remaining = _export(world.fs, capture_dir, out_dir)
     return SimulationSummary(
@@ -88,17 +86,28 @@ def simulate_machine(
 
 
 class _Tally:
-    """The summary's counts, taken from trace events as they happen (none is kept): files per
-    stream, and each reading stored in the cloud as one bit per (stream, boot, seq)."""
+    """The summary's counts, taken from trace events as they happen (none is kept): each
+    stream's collector as it last ran, files per stream, and each reading stored in the cloud
+    as one bit per (stream, boot, seq)."""
 
     def __init__(self) -> None:
+        self.started: dict[str, dict[str, Any]] = {}
         self.files_by_stream: Counter[str] = Counter()
         self.cloud_readings = 0
         self.duplicates = 0
         self._stored: dict[tuple[str, int], bytearray] = {}
 
     def see(self, event: TraceEvent) -> None:
-        if event.kind == "file.completed" and event.fields["ids"]:
+        if event.kind in ("capture.started", "capture.rate_changed"):
+            fields = event.fields
+            self.started[fields["stream"]] = {
+                "component": fields["component"],
+                "api": fields["api"],
+                "method": fields["method"],
+                "additional_params": fields["params"],
+                "frequency_hz": fields["hz"],
+            }
+        elif event.kind == "file.completed" and event.fields["ids"]:
             self.files_by_stream[_stream_of(event.fields["ids"])] += 1
         elif event.kind == "cloud.stored" and not event.fields["duplicate_key"]:
             fields = event.fields
@@ -141,25 +150,34 @@ def _stream_of(ids: list[list[Any]]) -> str:
     return str(ids[0][0])
 
 
-def _pair(world: World) -> list[tuple[Any, Any]]:
-    stats = {s.stream: s for s in world.final_collectors}
-    return [(spec, stats.get(stream_id(spec))) for spec in collector_specs(world.machine)]
-
-
-def _collector_row(spec: Any, stats: Any, files: Counter[str]) -> dict[str, Any]:
-    ref = spec.resource
-    stream = stream_id(spec)
-    return {
-        "component": ref.short_name,
-        "api": ref.api,
-        "method": spec.method,
-        "additional_params": dict(spec.additional_params),
-        "frequency_hz": spec.capture_frequency_hz,
-        "captured": stats.captured if stats else 0,
-        "skipped": stats.skipped_total if stats else 0,
-        "skipped_by_reason": dict(stats.skipped) if stats else {},
-        "files_written": files.get(stream, 0),
-    }
+def _collector_rows(world: World, tally: _Tally) -> list[dict[str, Any]]:
+    """One row per stream: the configured collectors in config order, then those a capture
+    control sensor enabled; counts add up every collector that ran for the stream (a tag
+    change restarts one)."""
+    totals: dict[str, dict[str, Any]] = {}
+    for stats in world.final_collectors:
+        total = totals.setdefault(stats.stream, {"captured": 0, "skipped": Counter()})
+        total["captured"] += stats.captured
+        total["skipped"].update(stats.skipped)
+    rows = {}
+    for spec in collector_specs(world.machine):
+        ref = spec.resource
+        rows[stream_id(spec)] = {
+            "component": ref.short_name,
+            "api": ref.api,
+            "method": spec.method,
+            "additional_params": dict(spec.additional_params),
+            "frequency_hz": spec.capture_frequency_hz,
+        }
+    for stream, started in tally.started.items():
+        rows.setdefault(stream, dict(started))
+    for stream, row in rows.items():
+        total = totals.get(stream, {"captured": 0, "skipped": Counter()})
+        row["captured"] = total["captured"]
+        row["skipped"] = total["skipped"].total()
+        row["skipped_by_reason"] = dict(total["skipped"])
+        row["files_written"] = tally.files_by_stream.get(stream, 0)
+    return list(rows.values())
 
 
 def _export(fs: FileSystem, capture_dir: str, out_dir: Path) -> int:

@@ -4,6 +4,14 @@ Its API is Viam's: :meth:`DataManager.sync` (manual Sync), :meth:`DataManager.re
 :meth:`DataManager.do_command` and :meth:`DataManager.close`. Start-up order matters: orphaned
 ``.prog`` files are recovered *before* any collector starts, so recovery never touches a live
 file (rdk#5996 renamed live files on reconfigure and broke capture; it was reverted).
+
+With ``capture_control_sensor`` set (and capture not disabled) the sensor is read every 100 ms,
+as rdk does, and its overrides applied (:mod:`dmsim.config._control`). Two choices differ from
+rdk: the sensor is read once *before* the collectors start (at start-up and when a reconfigure
+names a new sensor), so a machine whose sensor says "0 Hz until recording" does not capture
+for the first 100 ms; and a failing sensor is logged when its state changes, not ten times a
+second. A read that fails, times out (1 s) or does not parse reverts every collector to the
+machine config until the sensor answers again.
 """
 
 from __future__ import annotations
@@ -17,7 +25,15 @@ from viam.proto.app.datasync import DataType
 
 from dmsim.capture import CaptureEngine, CaptureSource, CollectorStatistics, ReadingSink
 from dmsim.capture._mongo import MirroredSink, MongoMirror, pymongo_client
-from dmsim.config import CollectorSpec, DataManagerConfig, MachineConfig, collector_specs
+from dmsim.config import (
+    CollectorSpec,
+    ControlReadingError,
+    DataManagerConfig,
+    MachineConfig,
+    Overrides,
+    controlled_specs,
+    parse_control_overrides,
+)
 from dmsim.errors import ConfigError, DeviceError, Problem
 from dmsim.runtime import RngTree, Runtime, Task, Trace
 from dmsim.storage._fs import FileSystem
@@ -42,6 +58,9 @@ from ._sink import WriterSink, record_closed_file
 __all__ = ["DataManager", "DataManagerStatistics"]
 
 _log = logging.getLogger("dmsim.datamanager")
+
+CONTROL_POLL_S = 0.1  # rdk's capturePollFrequency
+CONTROL_READ_TIMEOUT_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +133,11 @@ class DataManager:
         self._policy_tasks: list[Task[None]] = []
         self._recovery: RecoveryReport | None = None
         self._started = False
+        self._overrides: Overrides = {}
+        self._control_error: str | None = None
+        self._control_notes: tuple[str, ...] = ()
+        self._control_task: Task[None] | None = None
+        self._said_sequences = False
 
     # lifecycle --------------------------------------------------------------------------
 
@@ -124,24 +148,34 @@ class DataManager:
         self._recovery = recover_capture_dir(self._fs, capture_dir, live=())
         self._record_recovery(self._recovery)
         self._mongo.start()
-        await self._capture.apply(collector_specs(self._machine))
+        if self._control_enabled():
+            await self._poll_control()
+        await self._capture.apply(self._specs())
         self._sync.start()
         self._start_policies()
+        self._start_control()
         self._started = True
         return self._recovery
 
     async def reconfigure(self, machine: MachineConfig) -> None:
         """Apply a new machine config in place: unchanged collectors keep running."""
         config = _data_manager(machine)
+        await self._stop_control()
         if config.capture_dir != self._config.capture_dir:
             # A new capture dir is a new store: only new data goes there (as the docs say).
             await self._capture.close()
+        new_sensor = config.capture_control_sensor != self._config.capture_control_sensor
         self._machine, self._config = machine, config
         self._configure_mongo(config)
-        await self._capture.apply(collector_specs(machine))
+        if new_sensor or not self._control_enabled():
+            self._set_control({}, None)  # the old sensor's overrides end with it
+            if self._control_enabled():
+                await self._poll_control()
+        await self._capture.apply(self._specs())
         await self._sync.reconfigure(self._sync_settings(config), backoff=_backoff(config))
         await self._stop_policies()
         self._start_policies()
+        self._start_control()
 
     async def sync(self) -> SyncReport:
         """Viam's ``Sync()``: upload what is on disk now, even when scheduled sync is off."""
@@ -164,10 +198,12 @@ class DataManager:
 
     async def stop_capture(self) -> None:
         """Stop every collector (queues drained, files completed); sync keeps running."""
+        await self._stop_control()
         await self._capture.close()
 
     async def close(self) -> None:
         """Clean shutdown: drain capture to disk, close files, stop sync workers and policies."""
+        await self._stop_control()
         await self._stop_policies()
         await self._capture.close()
         await self._mongo.close()
@@ -183,6 +219,7 @@ class DataManager:
             "sync": asdict(self._sync.statistics()),
             "disk_policies": [asdict(p.statistics()) for p in self._policies],
             "mongo": asdict(self._mongo.statistics()),
+            "capture_control": self._control_status(),
         }
 
     def statistics(self) -> DataManagerStatistics:
@@ -260,7 +297,105 @@ class DataManager:
             result = await sensor.capture("Readings", {})
         except DeviceError:
             return False
-        return any(_says_should_sync(reading) for reading in result.readings)
+        readings = _sensor_readings(result.readings)
+        return readings is not None and readings.get("should_sync") is True
+
+    # capture control ----------------------------------------------------------------------
+
+    def _control_enabled(self) -> bool:
+        return self._config.capture_control_sensor.enabled and not self._config.capture_disabled
+
+    def _specs(self) -> tuple[CollectorSpec, ...]:
+        specs, notes = controlled_specs(self._machine, self._overrides)
+        if notes != self._control_notes:
+            for note in notes:
+                if note not in self._control_notes:
+                    self._log(f"capture control sensor: {note}")
+            self._control_notes = notes
+        return specs
+
+    def _start_control(self) -> None:
+        if self._control_enabled() and self._control_task is None:
+            self._control_task = self._rt.spawn(self._run_control(), name="capture-control")
+
+    async def _stop_control(self) -> None:
+        task, self._control_task = self._control_task, None
+        if task is not None:
+            await task.stop()
+
+    async def _run_control(self) -> None:
+        deadline = self._rt.monotonic()
+        while True:
+            deadline += CONTROL_POLL_S
+            await self._rt.sleep_until(deadline)
+            if await self._poll_control():
+                await self._capture.apply(self._specs())
+
+    async def _poll_control(self) -> bool:
+        """Read the control sensor; return whether the overrides changed."""
+        try:
+            overrides, error = await self._read_control(), None
+        except (ControlReadingError, DeviceError, TimeoutError) as failure:
+            overrides, error = {}, str(failure) or "no answer"
+        return self._set_control(overrides, error)
+
+    async def _read_control(self) -> Overrides:
+        control = self._config.capture_control_sensor
+        sensor = self._resolve("rdk:component:sensor", control.name)
+        if sensor is None:
+            raise ControlReadingError(f"no sensor named {control.name!r}")
+        try:
+            result = await self._rt.with_timeout(
+                CONTROL_READ_TIMEOUT_S, sensor.capture("Readings", {})
+            )
+        except TimeoutError:
+            raise TimeoutError(f"no answer within {CONTROL_READ_TIMEOUT_S:g} s") from None
+        readings = _sensor_readings(result.readings)
+        if readings is None:
+            raise ControlReadingError("its Readings returned no map of readings")
+        if readings.get("sequences") and not self._said_sequences:
+            self._said_sequences = True
+            self._log(
+                f"capture control sensor {control.name!r} reports sequences; dmsim does not "
+                "record sequences yet (its overrides still apply)"
+            )
+        return parse_control_overrides(readings, control.key)
+
+    def _set_control(self, overrides: Overrides, error: str | None) -> bool:
+        name = self._config.capture_control_sensor.name
+        if error != self._control_error:
+            if error is not None:
+                self._log(
+                    f"capture control sensor {name!r}: {error}; every collector runs as the "
+                    "machine config says until it answers"
+                )
+            elif self._control_error is not None:
+                self._log(f"capture control sensor {name!r} answers again")
+            self._control_error = error
+        if overrides == self._overrides:
+            return False
+        self._overrides = overrides
+        if self._trace is not None:
+            self._trace.record(
+                "capture.control",
+                sensor=name,
+                overrides=[o.to_json() for o in overrides.values()],
+                error=error,
+            )
+        return True
+
+    def _control_status(self) -> dict[str, Any] | None:
+        control = self._config.capture_control_sensor
+        if not control.enabled:
+            return None
+        return {
+            "sensor": control.name,
+            "key": control.key,
+            "polling": self._control_task is not None,
+            "overrides": [o.to_json() for o in self._overrides.values()],
+            "error": self._control_error,
+            "skipped": list(self._control_notes),
+        }
 
     def _start_policies(self) -> None:
         if self._config.capture_disabled:
@@ -336,11 +471,15 @@ def _data_manager(machine: MachineConfig) -> DataManagerConfig:
     return config
 
 
-def _says_should_sync(reading: object) -> bool:
-    # Captured sensor readings are {"readings": {...}}: the map rdk's syncer reads is inside.
-    data = getattr(reading, "data", None)
-    readings = data.get("readings") if isinstance(data, Mapping) else None
-    return isinstance(readings, Mapping) and readings.get("should_sync") is True
+def _sensor_readings(readings: Sequence[object]) -> Mapping[str, Any] | None:
+    """A sensor's ``Readings`` map. Captured sensor readings are ``{"readings": {...}}``: the
+    map rdk's syncer and capture control read is inside."""
+    for reading in readings:
+        data = getattr(reading, "data", None)
+        inner = data.get("readings") if isinstance(data, Mapping) else None
+        if isinstance(inner, Mapping):
+            return inner
+    return None
 
 
 def _backoff(config: DataManagerConfig) -> BackoffPolicy:

@@ -1,0 +1,165 @@
+"""The data manager under a capture control sensor, on simulated time: overrides applied within
+a poll, the sensor read before capture starts, a failing sensor reverting every collector,
+reconfigure keeping what the sensor says, auto-enabled resources."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from dmsim.cloud import CloudCore
+from dmsim.config import loads_machine_config
+from dmsim.devices import SimResourceSpec, build_sim_resources
+from dmsim.net import SimCloudTransport, SimLink
+from dmsim.runtime import RngTree, SimKernel, Trace
+from dmsim.service import DataManager
+from dmsim.storage import SimFS
+from dmsim.storage._inspect import inspect_file
+
+CAPTURE_DIR = "/data/capture"
+RECORDER = "viam:capture-control:capture-control-sensor"
+RECORDING = {"start_s": 10, "stop_s": 20, "frequency_hz": 5, "tags": ["run-1"]}
+
+
+def machine(*, recordings: list[dict[str, Any]], **dm: Any) -> str:
+    resources = [
+        {"resource_name": "probe", "method": "Readings"},
+        {"resource_name": "arm", "method": "JointPositions"},
+        {"resource_name": "board", "method": "Analogs"},
+    ]
+    return json.dumps({
+        "components": [
+            {"name": "probe", "type": "sensor", "model": "fake",
+             "service_configs": [{"type": "data_manager", "attributes": {
+                 "capture_methods": [{"method": "Readings", "capture_frequency_hz": 1}]}}]},
+            {"name": "arm", "type": "arm", "model": "ur5e"},
+            {"name": "board", "type": "board", "model": "esp32"},
+            {"name": "recorder", "type": "sensor", "model": RECORDER,
+             "attributes": {"resources": resources, "recordings": recordings}},
+        ],
+        "services": [{"name": "dm", "type": "data_manager", "attributes": {
+            "capture_dir": CAPTURE_DIR, "sync_disabled": True, "tags": ["fleet"],
+            "capture_control_sensor": {"name": "recorder", "key": "overrides"}, **dm}}],
+    })  # fmt: skip
+
+
+class Rig:
+    def __init__(self, config: str) -> None:
+        self.kernel = SimKernel(epoch_ns=1_767_225_600 * 10**9)
+        self.trace = Trace(self.kernel.now)
+        infra = self.kernel.process("infra")
+        rng = RngTree(5)
+        self.fs = SimFS(capacity_bytes=1 << 30, rng=rng.child("disk"),
+                        wall_clock=self.kernel.wall_ns)  # fmt: skip
+        link = SimLink(infra, rng=rng.child("link"), trace=self.trace)
+        link.start()
+        cloud = CloudCore(clock=lambda: self.kernel.wall_ns() / 1e9)
+        self.rt = self.kernel.process("dmsim")
+        self.config = loads_machine_config(config)
+        self.devices = build_sim_resources(
+            [SimResourceSpec(f"rdk:component:{c.type}", c.name, c.model, c.attributes)
+             for c in self.config.components],
+            rt=infra, rng=rng.child("devices"),
+        )  # fmt: skip
+        self.logged: list[str] = []
+        self.dm = DataManager(
+            rt=self.rt,
+            fs=self.fs.for_process(self.rt),
+            machine=self.config,
+            resolve=lambda api, name: self.devices.get(name),
+            transport=SimCloudTransport(self.rt, link, cloud),
+            is_online=link.is_up,
+            rng=rng.child("dm"),
+            trace=self.trace,
+            boot=0,
+            part_id="part-1",
+            log=self.logged.append,
+        )
+
+    def call(self, coro: Any) -> Any:
+        return self.kernel.run_main(coro)
+
+    def captured_at(self, stream_prefix: str) -> list[float]:
+        return [e.time for e in self.trace.of_kind("reading.captured")
+                if e.fields["stream"].startswith(stream_prefix)]  # fmt: skip
+
+    def tags_in_files(self, name: str) -> set[tuple[str, ...]]:
+        self.call(self.dm.do_command({"command": "flush"}))
+        found = set()
+        for directory, _, names in self.fs.walk(CAPTURE_DIR):
+            for file_name in names:
+                info = inspect_file(self.fs, f"{directory}/{file_name}")
+                if info.component_name == name:
+                    found.add(tuple(info.tags))
+        return found
+
+
+def test_a_recording_captures_only_inside_its_window_at_its_rate_with_its_tags() -> None:
+    rig = Rig(machine(recordings=[RECORDING]))
+    rig.call(rig.dm.start())
+    rig.kernel.run(until=30.0)
+    probe = rig.captured_at("rdk:component:sensor/probe/")
+    # read before capture starts: the module's default 0 Hz means nothing before 10 s, not
+    # even a collector started and stopped at the first poll
+    assert probe
+    assert min(probe) >= 10.0
+    assert max(probe) < 20.2
+    assert min(e.time for e in rig.trace.of_kind("capture.started")) >= 10.0
+    assert 49 <= len(probe) <= 51  # 5 Hz over 10 s, within a poll of each edge
+    arm = rig.captured_at("rdk:component:arm/arm/")
+    assert 49 <= len(arm) <= 51
+    assert min(arm) >= 10.0
+    assert rig.tags_in_files("probe") == {("run-1",)}
+    assert rig.tags_in_files("arm") == {("run-1",)}
+    # sequences are not recorded, said once
+    assert len([line for line in rig.logged if "does not record sequences" in line]) == 1
+    # the board's Analogs needs a reader_name: skipped, said once
+    skipped = [line for line in rig.logged if "board/Analogs" in line]
+    assert len(skipped) == 1
+    assert "additional_params (reader_name)" in skipped[0]
+    controls = rig.trace.of_kind("capture.control")
+    assert [len(e.fields["overrides"]) for e in controls] == [3, 3, 3]  # 0 Hz, 5 Hz, 0 Hz
+    status = rig.call(rig.dm.do_command({"command": "status"}))["capture_control"]
+    assert status["sensor"] == "recorder"
+    assert status["polling"]
+    assert status["error"] is None
+
+
+def test_a_failing_sensor_reverts_to_the_machine_config_and_says_so_once() -> None:
+    rig = Rig(machine(recordings=[]))  # the sensor says 0 Hz for everything
+    rig.call(rig.dm.start())
+    rig.kernel.run(until=10.0)
+    assert rig.captured_at("rdk:component:sensor/probe/") == []
+    rig.devices["recorder"].inject_fault("read_error", fault_id="f1", until=20.0)
+    rig.kernel.run(until=30.0)
+    probe = rig.captured_at("rdk:component:sensor/probe/")
+    # the configured 1 Hz while the sensor fails, within a poll of each edge
+    assert 9 <= len(probe) <= 11
+    assert min(probe) >= 10.0
+    assert max(probe) <= 20.2
+    failures = [line for line in rig.logged if "read failed" in line]
+    assert len(failures) == 1
+    assert "machine config" in failures[0]
+    assert any("answers again" in line for line in rig.logged)
+
+
+def test_reconfigure_keeps_the_sensors_overrides_without_restarting_collectors() -> None:
+    rig = Rig(machine(recordings=[RECORDING]))
+    rig.call(rig.dm.start())
+    rig.kernel.run(until=15.0)
+    started = len(rig.trace.of_kind("capture.started", "capture.stopped"))
+    rig.call(rig.dm.reconfigure(
+        loads_machine_config(machine(recordings=[RECORDING], sync_interval_mins=5))
+    ))  # fmt: skip
+    assert len(rig.trace.of_kind("capture.started", "capture.stopped")) == started
+    rig.kernel.run(until=18.0)
+    assert max(rig.captured_at("rdk:component:arm/arm/")) > 17.5
+
+
+def test_capture_disabled_means_no_polling() -> None:
+    rig = Rig(machine(recordings=[RECORDING], capture_disabled=True))
+    rig.call(rig.dm.start())
+    rig.kernel.run(until=15.0)
+    assert rig.captured_at("") == []
+    assert rig.trace.of_kind("capture.control") == []
+    assert rig.call(rig.dm.do_command({"command": "status"}))["capture_control"]["polling"] is False
