@@ -64,9 +64,12 @@ class ReadingSink(Protocol):
         """fsync pending data (called within the durability window of each write)."""
 
     def close_file(self) -> None:
-        """Complete the open file (the sync pass's flush hook)."""
+        """Complete the open file (the sync pass's flush hook); on ``OSError`` the readings
+        not yet in a file are kept for the next try."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Complete everything. An ``OSError`` here has given readings up; its ``rejected``
+        attribute, when it has one, holds ``(identity, reading)`` pairs of what was lost."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +184,7 @@ class Collector:
         dropped *and reported* (trace ``reading.dropped``), never lost silently."""
         if self._tasks:
             await self._tasks[0].stop()
+        deadline = self._rt.monotonic() + drain_timeout_s
         try:
             await self._rt.with_timeout(drain_timeout_s, self._drained())
         except TimeoutError:
@@ -188,7 +192,38 @@ class Collector:
         for task in self._tasks[1:]:
             await task.stop()
         self._tasks = []
-        self._sink.close()
+        await self._complete_file(deadline)
+        try:
+            self._sink.close()
+        except OSError as error:  # a reconfigure or shutdown must go on: report, never raise
+            self._counters.write_errors += 1
+            self._report("closing the capture file failed", str(error))
+            lost = [identity for identity, _ in getattr(error, "rejected", ()) if identity]
+            self._counters.dropped += len(lost)
+            if self._trace is not None and lost:
+                self._trace.record(
+                    "reading.dropped",
+                    reason="disk unwritable at close",
+                    ids=[[i.stream, i.boot, i.seq] for i in lost],
+                )
+
+    async def _complete_file(self, deadline: float) -> None:
+        """Complete the open file, retrying with the writer's backoff until ``deadline``: a
+        disk that fails for a moment as a collector closes must not cost its last readings."""
+        backoff = _WRITE_BACKOFF_INITIAL_S
+        while True:
+            try:
+                self._sink.close_file()
+                return
+            except OSError as error:
+                self._counters.write_errors += 1
+                if self._rt.monotonic() + backoff > deadline:
+                    return  # close() reports what is given up
+                self._report(
+                    "closing the capture file failed", f"{error}; retrying in {backoff:g}s"
+                )
+                await self._rt.sleep(backoff)
+                backoff = min(backoff * 2, _WRITE_BACKOFF_MAX_S)
 
     async def _drained(self) -> None:
         while self._unwritten:

@@ -35,7 +35,7 @@ from dmsim.config import (
     parse_control_overrides,
 )
 from dmsim.errors import ConfigError, DeviceError, Problem
-from dmsim.runtime import RngTree, Runtime, Task, Trace
+from dmsim.runtime import Event, RngTree, Runtime, Task, Trace
 from dmsim.storage._fs import FileSystem
 from dmsim.storage._identity import ReadingId
 from dmsim.storage._naming import CollectorKey
@@ -137,6 +137,7 @@ class DataManager:
         self._control_error: str | None = None
         self._control_notes: tuple[str, ...] = ()
         self._control_task: Task[None] | None = None
+        self._control_stop: Event = rt.event()
         self._said_sequences = False
 
     # lifecycle --------------------------------------------------------------------------
@@ -316,18 +317,28 @@ class DataManager:
 
     def _start_control(self) -> None:
         if self._control_enabled() and self._control_task is None:
-            self._control_task = self._rt.spawn(self._run_control(), name="capture-control")
+            self._control_stop = stop = self._rt.event()
+            self._control_task = self._rt.spawn(self._run_control(stop), name="capture-control")
 
     async def _stop_control(self) -> None:
+        # Asked, not cancelled: a cancel landing while an override retires a collector would
+        # cut its drain short and lose the stream's next sequence number (identities reused).
         task, self._control_task = self._control_task, None
         if task is not None:
-            await task.stop()
+            self._control_stop.set()
+            await task.join()
 
-    async def _run_control(self) -> None:
+    async def _run_control(self, stop: Event) -> None:
         deadline = self._rt.monotonic()
         while True:
-            deadline += CONTROL_POLL_S
-            await self._rt.sleep_until(deadline)
+            # a slow read skips polls rather than bunching them (a Go ticker drops ticks too)
+            deadline = max(deadline + CONTROL_POLL_S, self._rt.monotonic())
+            try:
+                await self._rt.with_timeout(deadline - self._rt.monotonic(), stop.wait())
+            except TimeoutError:
+                pass
+            else:
+                return
             if await self._poll_control():
                 await self._capture.apply(self._specs())
 

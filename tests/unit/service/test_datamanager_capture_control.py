@@ -163,3 +163,25 @@ def test_capture_disabled_means_no_polling() -> None:
     assert rig.captured_at("") == []
     assert rig.trace.of_kind("capture.control") == []
     assert rig.call(rig.dm.do_command({"command": "status"}))["capture_control"]["polling"] is False
+
+
+def test_a_reconfigure_during_an_override_never_cuts_a_collector_short() -> None:
+    # The recording ends at 20 s while the disk fails writes: retiring the probe's collector
+    # waits for its queue to drain. A reconfigure lands in that wait; it must let the retire
+    # finish, or the stream would start again from a stale sequence number and reuse
+    # reading identities.
+    second = {"start_s": 30, "stop_s": 35, "frequency_hz": 5, "tags": ["run-2"]}
+    config = machine(recordings=[RECORDING, second])
+    rig = Rig(config)
+    rig.call(rig.dm.start())
+    rig.kernel.run(until=19.5)
+    rig.fs.inject_eio(prefix=CAPTURE_DIR, ops=["write", "open"], fault_id="eio")
+    rig.kernel.run(until=20.15)  # the 0 Hz override is being applied: the drain waits
+    rig.fs.clear_faults("eio")
+    rig.call(rig.dm.reconfigure(loads_machine_config(config)))
+    rig.kernel.run(until=40.0)
+    rig.call(rig.dm.close())
+    ids = [(e.fields["stream"], e.fields["boot"], e.fields["seq"])
+           for e in rig.trace.of_kind("reading.captured")]  # fmt: skip
+    assert len(ids) == len(set(ids))
+    assert rig.trace.of_kind("reading.dropped") == []
