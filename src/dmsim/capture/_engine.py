@@ -117,10 +117,13 @@ class CaptureEngine:
 
     async def _retire(self, key: object) -> None:
         spec, collector = self._collectors.pop(key)
-        await collector.close()
-        self._next_seq[collector.stream] = collector.next_seq
-        self._retired.append(collector.statistics())
-        self._record("capture.stopped", spec)
+        try:
+            await collector.close()
+        finally:
+            # even when a cancel cuts the drain short: the stream must not restart at a used seq
+            self._next_seq[collector.stream] = collector.next_seq
+            self._retired.append(collector.statistics())
+            self._record("capture.stopped", spec)
 
     async def flush(self) -> None:
         """Write out every queue and complete every open file (called by each sync pass)."""

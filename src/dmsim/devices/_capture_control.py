@@ -10,9 +10,11 @@ The module's attributes, as it documents them:
 
 The module is driven by ``start_capture``/``stop_capture`` commands. Here a dmsim-only
 attribute scripts them: ``recordings``, ``[{"start_s": 60, "stop_s": 90, "frequency_hz": 2,
-"tags": ["run-1"]}, ...]``, in seconds since the device was created (the start of a simulated
-run). A recording without ``frequency_hz`` or ``tags`` takes the defaults, as ``start_capture``
-does; after it stops the frequency is 0 and its tags stay, as after ``stop_capture``.
+"tags": ["run-1"]}, ...]``, in seconds since the device was created: the start of a simulated
+run (simulated devices outlive a crash of the machine), or the start of ``dmsim machine`` (a
+restart starts the script again, as a restarted module forgets its recording). A recording
+without ``frequency_hz`` or ``tags`` takes the defaults, as ``start_capture`` does; after it
+stops the frequency is 0 and its tags stay, as after ``stop_capture``.
 
 ``Readings`` returns what the module returns: ``{"overrides": [...], "sequences": [...]}``,
 one override per resource (``tags`` only when there are some) and one open sequence while

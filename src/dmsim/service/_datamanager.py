@@ -373,8 +373,11 @@ class DataManager:
         return parse_control_overrides(readings, control.key)
 
     def _set_control(self, overrides: Overrides, error: str | None) -> bool:
+        """Take the sensor's latest answer; return whether the overrides changed. Each change
+        of overrides or of the sensor's health is logged or traced once, not at every poll."""
         name = self._config.capture_control_sensor.name
-        if error != self._control_error:
+        error_changed = error != self._control_error
+        if error_changed:
             if error is not None:
                 self._log(
                     f"capture control sensor {name!r}: {error}; every collector runs as the "
@@ -383,17 +386,16 @@ class DataManager:
             elif self._control_error is not None:
                 self._log(f"capture control sensor {name!r} answers again")
             self._control_error = error
-        if overrides == self._overrides:
-            return False
+        changed = overrides != self._overrides
         self._overrides = overrides
-        if self._trace is not None:
+        if self._trace is not None and (changed or error_changed):
             self._trace.record(
                 "capture.control",
                 sensor=name,
                 overrides=[o.to_json() for o in overrides.values()],
                 error=error,
             )
-        return True
+        return changed
 
     def _control_status(self) -> dict[str, Any] | None:
         control = self._config.capture_control_sensor

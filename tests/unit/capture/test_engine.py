@@ -167,3 +167,28 @@ def test_flush_while_a_reconfigure_changes_the_collectors() -> None:
         await flushing.join()
 
     kernel.run_main(both())
+
+
+def test_a_retire_cut_short_by_a_cancel_still_keeps_the_sequence() -> None:
+    """A task applying specs can be cancelled while a retired collector drains (its disk
+    failing); the stream's next seq must still be kept, or starting it again within the
+    boot reuses reading identities."""
+    kernel = SimKernel(epoch_ns=0)
+    engine, sinks, trace = make_engine(kernel)
+    arm = spec(*ARM, "JointPositions", 10)
+    kernel.run_main(engine.apply([arm]))
+    sinks[stream_id(arm)].broken_until = 8.0  # its queue cannot drain until then
+    kernel.run(until=5.0)
+
+    async def cancelled_retire() -> None:
+        rt = engine._rt
+        retiring = rt.spawn(engine.apply([]), name="apply")
+        await rt.sleep(0.5)  # the retire is waiting for the drain
+        await retiring.stop()
+
+    kernel.run_main(cancelled_retire())
+    kernel.run_main(engine.apply([arm]))
+    kernel.run(until=12.0)
+    kernel.run_main(engine.close())
+    seqs = [e.fields["seq"] for e in trace.of_kind("reading.captured")]
+    assert len(seqs) == len(set(seqs))

@@ -141,6 +141,10 @@ def test_a_failing_sensor_reverts_to_the_machine_config_and_says_so_once() -> No
     assert len(failures) == 1
     assert "machine config" in failures[0]
     assert any("answers again" in line for line in rig.logged)
+    health = [e.fields["error"] for e in rig.trace.of_kind("capture.control")]
+    assert health[0] is None
+    assert "read failed" in health[1]
+    assert health[2:] == [None]
 
 
 def test_reconfigure_keeps_the_sensors_overrides_without_restarting_collectors() -> None:
