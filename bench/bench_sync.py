@@ -35,6 +35,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from viam.proto.app.data import CreateSequenceRequest, CreateSequenceResponse
 from viam.proto.app.datasync import (
     DataCaptureUploadMetadata,
     DataCaptureUploadRequest,
@@ -124,6 +125,14 @@ class DirectTransport:
         if self.core is not None:
             self.core.ingest_streaming(metadata, data, key=key)
         return StreamingDataCaptureUploadResponse()
+
+    async def create_sequence(
+        self, request: CreateSequenceRequest, *, key: str
+    ) -> CreateSequenceResponse:
+        self.requests += 1
+        if self.core is not None:
+            self.core.create_sequence(request, key=key)
+        return CreateSequenceResponse()
 
     async def close(self) -> None:
         return None

@@ -27,6 +27,7 @@ import h2.exceptions
 from grpclib.client import Channel, UnaryUnaryMethod
 from grpclib.encoding.proto import ProtoCodec
 from grpclib.exceptions import GRPCError, ProtocolError, StreamTerminatedError
+from viam.proto.app.data import CreateSequenceRequest, CreateSequenceResponse
 from viam.proto.app.datasync import (
     DataCaptureUploadMetadata,
     DataCaptureUploadResponse,
@@ -41,6 +42,7 @@ from viam.proto.app.datasync import (
 
 from dmsim.errors import CloudError
 from dmsim.sync._transport import (
+    CREATE_SEQUENCE_PATH,
     IDEMPOTENCY_HEADER,
     CloudTransport,
     DataCaptureRequest,
@@ -210,6 +212,22 @@ class GrpcTransport:
             return _required(reply)
 
         return await self._guard(stub, call())
+
+    async def create_sequence(
+        self, request: CreateSequenceRequest, *, key: str
+    ) -> CreateSequenceResponse:
+        stub = self._connect()  # the same channel: DataService is served beside DataSyncService
+        self._counts["bytes_sent"] += request.ByteSize()
+        method = UnaryUnaryMethod[CreateSequenceRequest, CreateSequenceResponse](
+            stub.DataCaptureUpload.channel,
+            CREATE_SEQUENCE_PATH,
+            CreateSequenceRequest,
+            CreateSequenceResponse,
+        )
+        response: CreateSequenceResponse = await self._guard(
+            stub, method(request, timeout=self._timeout, metadata=self._metadata(key))
+        )
+        return response
 
     async def close(self) -> None:
         if self._channel is not None:

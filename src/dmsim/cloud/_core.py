@@ -25,11 +25,14 @@ until the group has committed.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TextIO
 
+from viam.proto.app.data import CreateSequenceRequest
 from viam.proto.app.datasync import (
     DataCaptureUploadMetadata,
     DataCaptureUploadRequest,
@@ -60,6 +63,7 @@ from ._records import (
     IngestResult,
     StoredItem,
     StoredReading,
+    StoredSequence,
     ns_from_seconds,
 )
 from ._retention import RetentionDeletion, RetentionPolicy, plan_retention
@@ -74,6 +78,23 @@ from ._validate import (
 )
 
 __all__ = ["CloudCore"]
+
+
+def _validate_sequence(request: CreateSequenceRequest) -> None:
+    problems = []
+    if not request.part_id:
+        problems.append("part_id is required")
+    if not request.resources:
+        problems.append("resources: at least one resource is required")
+    for index, resource in enumerate(request.resources):
+        if not resource.resource_name or not resource.method_name:
+            problems.append(f"resources[{index}]: resource_name and method_name are required")
+    if not request.HasField("start_time") or not request.HasField("end_time"):
+        problems.append("start_time and end_time are required")
+    elif request.end_time.ToNanoseconds() < request.start_time.ToNanoseconds():
+        problems.append("end_time is before start_time")
+    if problems:
+        raise CloudError("INVALID_ARGUMENT", "CreateSequence: " + "; ".join(problems))
 
 
 @contextmanager
@@ -191,6 +212,64 @@ class CloudCore:
                 build=lambda file_id, now: streaming_items(metadata, payload, file_id, now),
                 part_id=metadata.upload_metadata.part_id,
             )
+
+    def create_sequence(
+        self, request: CreateSequenceRequest, *, key: str | None, storage_full: bool = False
+    ) -> IngestResult:
+        """The data API's CreateSequence; the sequence's id is the result's ``file_id``. A key
+        (or, without one, the same request) already stored answers with the same id."""
+        self._store.refuse_if_read_only()
+        try:
+            validate_key(key, self._limits)
+            _validate_sequence(request)
+            fingerprint = hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest()
+            upload_key = (
+                _keys.content_upload_key(fingerprint)
+                if key is None
+                else _keys.client_upload_key(key)
+            )
+            known = self._store.known(upload_key)
+            if known is not None:
+                self._counts["duplicates"] += 1
+                if known[2] != fingerprint:
+                    self._counts["key_conflicts"] += 1
+                return IngestResult(known[0], "", duplicate=True)
+            self._check_capacity(0, storage_full)
+            sequence_id = _keys.file_id_for(upload_key)
+            resources = [[r.resource_name, r.method_name] for r in request.resources]
+            self._store.insert_sequence(
+                upload_key,
+                fingerprint=fingerprint,
+                part_id=request.part_id,
+                row={
+                    "sequence_id": sequence_id,
+                    "start_ns": request.start_time.ToNanoseconds(),
+                    "end_ns": request.end_time.ToNanoseconds(),
+                    "resources": json.dumps(resources),
+                    "sequence_tags": json.dumps(list(request.sequence_tags)),
+                    "received_ns": ns_from_seconds(self._clock()),
+                },
+            )
+        except CloudError as error:
+            self._rejects[error.code] += 1
+            raise
+        self._counts["sequences"] += 1
+        return IngestResult(sequence_id, "", duplicate=False)
+
+    def sequences(self) -> list[StoredSequence]:
+        """Every sequence created, oldest first."""
+        rows = self._store.conn.execute(
+            "SELECT sequence_id, upload_key, part_id, start_ns, end_ns, resources, sequence_tags,"
+            " received_ns FROM sequences ORDER BY received_ns, sequence_id"
+        )
+        return [
+            StoredSequence(
+                sequence_id, key, part_id, start, end,
+                tuple((str(r), str(m)) for r, m in json.loads(resources)),
+                tuple(json.loads(tags)), received,
+            )
+            for sequence_id, key, part_id, start, end, resources, tags, received in rows
+        ]  # fmt: skip
 
     def _ingest(
         self,

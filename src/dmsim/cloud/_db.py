@@ -2,7 +2,8 @@
 
 ``uploads`` holds one row per committed upload key (kept after its items are deleted by
 retention or part deletion, so a late resend is still recognised and not stored again);
-``items`` one row per tabular reading, binary capture or file. The ``readings`` view is the
+``items`` one row per tabular reading, binary capture or file; ``sequences`` one row per
+sequence created with the data API's ``CreateSequence``. The ``readings`` view is the
 read-only SQL surface over tabular readings.
 """
 
@@ -74,6 +75,16 @@ CREATE INDEX IF NOT EXISTS items_by_component
 CREATE INDEX IF NOT EXISTS items_by_time ON items (captured_ns);
 CREATE INDEX IF NOT EXISTS items_by_blob ON items (blob_sha256);
 CREATE INDEX IF NOT EXISTS items_by_upload ON items (upload_key);
+CREATE TABLE IF NOT EXISTS sequences (
+    sequence_id TEXT PRIMARY KEY,
+    upload_key TEXT NOT NULL UNIQUE REFERENCES uploads(upload_key),
+    part_id TEXT NOT NULL,
+    start_ns INTEGER NOT NULL,
+    end_ns INTEGER NOT NULL,
+    resources TEXT NOT NULL,
+    sequence_tags TEXT NOT NULL,
+    received_ns INTEGER NOT NULL
+);
 CREATE VIEW IF NOT EXISTS readings AS
     SELECT item_id, part_id, component_type, component_name, method_name, tags,
            time_requested, time_received, received_at, time_requested_ns, time_received_ns,

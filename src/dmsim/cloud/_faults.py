@@ -61,7 +61,9 @@ FAULT_KINDS: tuple[str, ...] = (
     "stall",
     "restart",
 )
-RPC_NAMES: tuple[str, ...] = ("DataCaptureUpload", "FileUpload", "StreamingDataCaptureUpload")
+RPC_NAMES: tuple[str, ...] = (
+    "DataCaptureUpload", "FileUpload", "StreamingDataCaptureUpload", "CreateSequence",
+)  # fmt: skip
 #: gRPC status names a ``reject`` fault may answer with (every status but OK).
 GRPC_ERROR_CODES: tuple[str, ...] = (
     "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",

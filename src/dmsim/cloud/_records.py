@@ -58,6 +58,20 @@ class StoredReading:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredSequence:
+    """A sequence created with ``CreateSequence``: its window, (resource, method) pairs, tags."""
+
+    sequence_id: str
+    upload_key: str
+    part_id: str
+    start_ns: int
+    end_ns: int
+    resources: tuple[tuple[str, str], ...]
+    tags: tuple[str, ...]
+    received_ns: int
+
+
+@dataclass(frozen=True, slots=True)
 class IngestResult:
     """What the cloud acknowledges for one upload; ``duplicate`` = the key was already stored."""
 

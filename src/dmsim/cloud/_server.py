@@ -38,9 +38,10 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from google.protobuf.message import DecodeError, Message
-from grpclib.const import Status
+from grpclib.const import Cardinality, Handler, Status
 from grpclib.exceptions import GRPCError
 from grpclib.server import Stream
+from viam.proto.app.data import CreateSequenceRequest, CreateSequenceResponse
 from viam.proto.app.datasync import (
     DataCaptureUploadMetadata,
     DataCaptureUploadRequest,
@@ -54,7 +55,7 @@ from viam.proto.app.datasync import (
 )
 
 from dmsim.errors import CloudError
-from dmsim.sync._transport import IDEMPOTENCY_HEADER
+from dmsim.sync._transport import CREATE_SEQUENCE_PATH, IDEMPOTENCY_HEADER
 
 from ._blobs import StagedBlob
 from ._faults import FaultAction
@@ -172,11 +173,19 @@ class _Receiver:
         return message
 
 
+def _file_response(response_type: type[Message]) -> Callable[[IngestResult], Message]:
+    return lambda result: response_type(
+        file_id=result.file_id, binary_data_id=result.binary_data_id
+    )
+
+
 class DataSyncService(DataSyncServiceBase):
-    """The three upload RPCs. ``api_key=None`` serves without authentication; a key no client
-    can present (see :func:`api_key_problem`) is a ``ValueError``. ``crash`` is what a
-    ``restart`` fault does: the CLI server passes a hard process exit; by default the call's
-    connection is aborted (an in-process cloud cannot die alone)."""
+    """The three upload RPCs, and the data API's ``CreateSequence`` (served on the same
+    server, as a client reaches both through one connection). ``api_key=None`` serves
+    without authentication; a key no client can present (see :func:`api_key_problem`) is a
+    ``ValueError``. ``crash`` is what a ``restart`` fault does: the CLI server passes a hard
+    process exit; by default the call's connection is aborted (an in-process cloud cannot die
+    alone)."""
 
     def __init__(
         self,
@@ -221,7 +230,9 @@ class DataSyncService(DataSyncServiceBase):
                 )
             )
 
-        await self._serve(stream, "DataCaptureUpload", receive, DataCaptureUploadResponse)
+        await self._serve(
+            stream, "DataCaptureUpload", receive, _file_response(DataCaptureUploadResponse)
+        )
 
     async def FileUpload(self, stream: Stream[FileUploadRequest, FileUploadResponse]) -> None:
         async def receive(rx: _Receiver) -> _Received:
@@ -236,7 +247,7 @@ class DataSyncService(DataSyncServiceBase):
                 staged,
             )
 
-        await self._serve(stream, "FileUpload", receive, FileUploadResponse)
+        await self._serve(stream, "FileUpload", receive, _file_response(FileUploadResponse))
 
     async def StreamingDataCaptureUpload(
         self,
@@ -255,8 +266,50 @@ class DataSyncService(DataSyncServiceBase):
             )
 
         await self._serve(
-            stream, "StreamingDataCaptureUpload", receive, StreamingDataCaptureUploadResponse
+            stream,
+            "StreamingDataCaptureUpload",
+            receive,
+            _file_response(StreamingDataCaptureUploadResponse),
         )
+
+    async def CreateSequence(
+        self, stream: Stream[CreateSequenceRequest, CreateSequenceResponse]
+    ) -> None:
+        async def receive(rx: _Receiver) -> _Received:
+            limits = self._host.core.limits
+            request = await rx.message(
+                CreateSequenceRequest,
+                limit=limits.max_message_bytes,
+                total_limit=limits.max_message_bytes + _PREFIX,
+            )
+            if request is None or not await rx.at_end():
+                got = "none" if request is None else "more"
+                raise GRPCError(
+                    Status.UNIMPLEMENTED,
+                    f"CreateSequence takes exactly one CreateSequenceRequest, got {got}",
+                )
+            return _Received(
+                lambda key, full: self._host.core.create_sequence(
+                    request, key=key, storage_full=full
+                )
+            )
+
+        await self._serve(
+            stream,
+            "CreateSequence",
+            receive,
+            lambda result: CreateSequenceResponse(id=result.file_id),
+        )
+
+    def __mapping__(self) -> dict[str, Handler]:
+        mapping: dict[str, Handler] = super().__mapping__()
+        mapping[CREATE_SEQUENCE_PATH] = Handler(
+            self.CreateSequence,
+            Cardinality.UNARY_UNARY,
+            CreateSequenceRequest,
+            CreateSequenceResponse,
+        )
+        return mapping
 
     # -- the shared call flow -----------------------------------------------------------
 
@@ -324,7 +377,7 @@ class DataSyncService(DataSyncServiceBase):
         stream: Stream[Any, Any],
         rpc: str,
         receive: Callable[[_Receiver], Awaitable[_Received]],
-        response_type: type[Message],
+        respond: Callable[[IngestResult], Message],
     ) -> None:
         self._authenticate(stream.metadata)
         header = stream.metadata.get(IDEMPOTENCY_HEADER) if stream.metadata is not None else None
@@ -344,7 +397,7 @@ class DataSyncService(DataSyncServiceBase):
                 raise
             result = await self._commit(received, key, action)
             outcome = "cancelled-after-commit"  # until the ack is out
-            await self._acknowledge(stream, action, result, response_type)
+            await self._acknowledge(stream, action, result, respond)
             if action.kind == "drop_ack":
                 outcome = "dropped"
             else:
@@ -396,7 +449,7 @@ class DataSyncService(DataSyncServiceBase):
         stream: Stream[Any, Any],
         action: FaultAction,
         result: IngestResult,
-        response_type: type[Message],
+        respond: Callable[[IngestResult], Message],
     ) -> None:
         if action.kind == "slow_ack":
             await self._host.runtime.sleep(action.seconds)
@@ -405,9 +458,7 @@ class DataSyncService(DataSyncServiceBase):
             return
         elif action.kind == "restart" and action.commit:
             self._do_crash(action, stream)
-        await stream.send_message(
-            response_type(file_id=result.file_id, binary_data_id=result.binary_data_id)
-        )
+        await stream.send_message(respond(result))
 
     async def _enact_byte_fault(self, action: FaultAction, stream: Stream[Any, Any]) -> None:
         if action.kind == "restart":

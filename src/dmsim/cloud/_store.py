@@ -14,6 +14,7 @@ import posixpath
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from dmsim.errors import CloudError, InternalError
 from dmsim.storage._fs import FileSystem
@@ -118,6 +119,24 @@ class Store:
             raise storage_error(error) from error
         self.items += len(items.rows)
         self.bytes += items.size
+
+    def insert_sequence(
+        self, upload_key: str, *, fingerprint: str, part_id: str, row: dict[str, Any]
+    ) -> None:
+        """Store one ``CreateSequence`` atomically under its upload key."""
+        self.refuse_if_read_only()
+        upload = (upload_key, "CreateSequence", row["sequence_id"], "", fingerprint, part_id)
+        try:
+            with self._transaction():
+                self.conn.execute(_INSERT_UPLOAD, (*upload, row["received_ns"], 0, 0))
+                self.conn.execute(
+                    "INSERT INTO sequences (sequence_id, upload_key, part_id, start_ns, end_ns,"
+                    " resources, sequence_tags, received_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (row["sequence_id"], upload_key, part_id, row["start_ns"], row["end_ns"],
+                     row["resources"], row["sequence_tags"], row["received_ns"]),
+                )  # fmt: skip
+        except (OSError, sqlite3.Error) as error:
+            raise storage_error(error) from error
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:

@@ -87,6 +87,13 @@ def register(subparsers: Any) -> None:
             sub.add_argument("--format", required=True, choices=("jsonl", "csv"))
             sub.set_defaults(handler=_export)
 
+    sequences = commands.add_parser(
+        "sequences", help="list the sequences created (CreateSequence), oldest first"
+    )
+    sequences.add_argument("--data", required=True, type=Path, help="data directory")
+    sequences.add_argument("--json", action="store_true", help="one JSON object per sequence")
+    sequences.set_defaults(handler=_sequences)
+
     sql = commands.add_parser("sql", help="read-only SQL over the `readings` view")
     sql.add_argument("--data", required=True, type=Path, help="data directory")
     sql.add_argument("statement")
@@ -163,6 +170,35 @@ def _printable(text: str) -> str:
     control, …) written as its Python escape, so that a stored name cannot forge output lines
     or drive the terminal; a backslash is doubled, so an escape always means what it says."""
     return "".join(c if c.isprintable() and c != "\\" else repr(c)[1:-1] for c in text)
+
+
+def _sequences(args: argparse.Namespace) -> int:
+    try:
+        core = _open_read_only(args.data)
+    except CloudError as error:
+        return _input_error(error)
+    try:
+        for seq in core.sequences():
+            document = {
+                "id": seq.sequence_id,
+                "part_id": seq.part_id,
+                "start_time": iso_from_ns(seq.start_ns),
+                "end_time": iso_from_ns(seq.end_ns),
+                "resources": [{"resource_name": r, "method_name": m} for r, m in seq.resources],
+                "sequence_tags": list(seq.tags),
+            }
+            if args.json:
+                print(json.dumps(document, sort_keys=True))
+                continue
+            what = ", ".join(f"{r}/{m}" for r, m in seq.resources)
+            tags = ",".join(seq.tags) or "-"
+            line = (
+                f"{document['start_time']} → {document['end_time']}  {seq.part_id}  {tags}  {what}"
+            )
+            print(_printable(line))
+    finally:
+        core.close()
+    return 0
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -27,11 +27,14 @@ are set in only one place.
 from ._attributes import DATA_MANAGER_ATTRIBUTES, TAG_PATTERN, AttributeSpec
 from ._collectors import CollectorSpec, collector_specs, merge_tags
 from ._control import (
+    SEQUENCES_KEY,
     ControlOverride,
     ControlReadingError,
     Overrides,
+    SequenceReading,
     controlled_specs,
     parse_control_overrides,
+    parse_control_sequences,
 )
 from ._data_manager import default_capture_dir, default_sync_threads
 from ._effective import to_effective_dict
@@ -66,6 +69,7 @@ __all__ = [
     "MAX_CONFIG_BYTES",
     "METHODS",
     "MIME_EXTENSIONS",
+    "SEQUENCES_KEY",
     "TAG_PATTERN",
     "AttributeSpec",
     "CaptureControlSensorConfig",
@@ -87,6 +91,7 @@ __all__ = [
     "RemoteConfig",
     "ResourceRef",
     "RetentionPolicy",
+    "SequenceReading",
     "ServiceConfig",
     "collector_specs",
     "controlled_specs",
@@ -99,6 +104,7 @@ __all__ = [
     "merge_tags",
     "method_spec",
     "parse_control_overrides",
+    "parse_control_sequences",
     "parse_machine_config",
     "to_effective_dict",
 ]

@@ -19,6 +19,11 @@ What an override does, as in rdk (``capture/capture_control.go``):
 - Entries are matched by the resource's short name (``remote:name`` for a remote resource) and
   the method; a later entry for the same pair wins.
 
+Under the fixed key ``sequences`` the reading lists the sequences open now, each
+``{"resources": [{"resource_name", "method"}], "sequence_tags": [...]}``: a sequence opens
+when its entry first appears and closes when it is gone (:func:`parse_control_sequences`;
+entries with no resources are dropped, as rdk does).
+
 A missing key, ``null`` or an empty list means no overrides: every collector runs as
 configured. A list that does not parse raises :class:`ControlReadingError` naming the entry and
 field; the data manager then reverts every collector too (rdk does the same), so a broken
@@ -44,12 +49,18 @@ from ._model import (
 )
 
 __all__ = [
+    "SEQUENCES_KEY",
     "ControlOverride",
     "ControlReadingError",
     "Overrides",
+    "SequenceReading",
     "controlled_specs",
     "parse_control_overrides",
+    "parse_control_sequences",
 ]
+
+#: Where a capture control sensor lists its open sequences (rdk ``datamanager.SequencesKey``).
+SEQUENCES_KEY = "sequences"
 
 
 class ControlReadingError(ValueError):
@@ -93,6 +104,53 @@ def parse_control_overrides(
         override = _override(item, f"{key}[{index}]")
         out[(override.resource_name, override.method)] = override
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class SequenceReading:
+    """One open sequence as the sensor reports it: (resource name, method) pairs and tags."""
+
+    resources: tuple[tuple[str, str], ...]
+    tags: tuple[str, ...] = ()
+
+    @property
+    def identity(self) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+        """Order-free, as rdk keys open sequences: the same entry keeps its sequence open."""
+        return tuple(sorted(self.resources)), tuple(sorted(self.tags))
+
+
+def parse_control_sequences(readings: Mapping[str, object]) -> tuple[SequenceReading, ...]:
+    """The sequences open now (``readings["sequences"]``); empty when absent or null. Raises
+    :class:`ControlReadingError` naming the entry and field."""
+    raw = readings.get(SEQUENCES_KEY)
+    if raw is None:
+        return ()
+    if not isinstance(raw, list | tuple):
+        raise ControlReadingError(f"{SEQUENCES_KEY}: expected a list, got {_kind(raw)}")
+    out = []
+    for index, item in enumerate(raw):
+        where = f"{SEQUENCES_KEY}[{index}]"
+        if not isinstance(item, Mapping):
+            raise ControlReadingError(f"{where}: expected an object, got {_kind(item)}")
+        resources = item.get("resources") or []
+        if not isinstance(resources, list | tuple):
+            raise ControlReadingError(f"{where}.resources: expected a list")
+        pairs = []
+        for position, entry in enumerate(resources):
+            if not isinstance(entry, Mapping):
+                raise ControlReadingError(f"{where}.resources[{position}]: expected an object")
+            names = (entry.get("resource_name"), entry.get("method"))
+            if not all(isinstance(name, str) and name for name in names):
+                raise ControlReadingError(
+                    f"{where}.resources[{position}]: needs resource_name and method"
+                )
+            pairs.append((str(names[0]), str(names[1])))
+        tags = item.get("sequence_tags") or []
+        if not isinstance(tags, list | tuple) or not all(isinstance(t, str) for t in tags):
+            raise ControlReadingError(f"{where}.sequence_tags: expected a list of strings")
+        if pairs:  # rdk drops entries with no resources
+            out.append(SequenceReading(tuple(pairs), tuple(tags)))
+    return tuple(out)
 
 
 def _override(item: object, where: str) -> ControlOverride:

@@ -42,7 +42,11 @@ ParamType = Literal[
 ]
 Window = Literal["required", "optional", "forbidden"]
 
-RPC_NAMES: tuple[str, ...] = ("DataCaptureUpload", "FileUpload", "StreamingDataCaptureUpload")
+# The cloud's table (dmsim.cloud.RPC_NAMES), repeated so that scenarios load without the cloud
+# stack; a test keeps the two equal.
+RPC_NAMES: tuple[str, ...] = (
+    "DataCaptureUpload", "FileUpload", "StreamingDataCaptureUpload", "CreateSequence",
+)  # fmt: skip
 RPC_CODES: tuple[str, ...] = (
     "UNAVAILABLE",
     "RESOURCE_EXHAUSTED",

@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Literal, NoReturn
 
+from viam.proto.app.data import CreateSequenceRequest, CreateSequenceResponse
 from viam.proto.app.datasync import (
     DataCaptureUploadMetadata,
     DataCaptureUploadResponse,
@@ -188,6 +189,20 @@ class SimCloudTransport:
         return StreamingDataCaptureUploadResponse(
             file_id=result.file_id, binary_data_id=result.binary_data_id
         )
+
+    async def create_sequence(
+        self, request: CreateSequenceRequest, *, key: str
+    ) -> CreateSequenceResponse:
+        async def packets() -> AsyncIterator[tuple[int, bytes]]:
+            yield request.ByteSize() + _PREFIX, b""
+
+        result = await self._call(
+            "CreateSequence",
+            key,
+            packets(),
+            lambda _data, full: self._core.create_sequence(request, key=key, storage_full=full),
+        )
+        return CreateSequenceResponse(id=result.file_id)
 
     async def close(self) -> None:
         """Nothing to release: the link and the core belong to the caller."""

@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ._ledger import Ledger, ReadingRecord
+from ._ledger import Ledger, ReadingRecord, SequenceTally
 from ._model import CountBound
 from ._oracle import Classified
 from ._result import Sample
@@ -28,6 +28,7 @@ __all__ = [
     "check_disk_high_water",
     "check_drain",
     "check_p99",
+    "check_sequences",
     "latency_stats",
     "percentile",
 ]
@@ -194,6 +195,18 @@ def check_count(name: str, value: int, bound: CountBound) -> ExpectationResult:
     if bound.maximum is not None:
         limits.append(f"<= {bound.maximum}")
     return ExpectationResult(name, low_ok and high_ok, f"{value} (expected {' and '.join(limits)})")
+
+
+def check_sequences(tally: SequenceTally) -> ExpectationResult:
+    """Every sequence a capture control sensor closed reaches the cloud once, or is still on
+    disk; one open at a crash is quarantined (its end is unknown, as in rdk) and explained."""
+    ok = not tally.duplicated and not tally.lost
+    detail = (
+        f"{tally.closed} closed: {tally.stored} stored, {tally.pending} pending; "
+        f"{tally.orphaned} open at a crash (quarantined), {tally.lost} lost, "
+        f"{tally.duplicated} duplicated"
+    )
+    return ExpectationResult("sequences", ok, detail)
 
 
 def _overlap(a: float, b: float, intervals: Sequence[tuple[float, float]]) -> float:

@@ -24,14 +24,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dmsim.capture import sensor_data_digest
 from dmsim.runtime import TraceEvent
 from dmsim.service._events import MachineEvent, load_events
+from dmsim.storage._sequences import sequence_fingerprint
 
+from ._expect import check_sequences
 from ._ledger import FilesOnDisk, Ledger, build_ledger
 from ._model import VIOLATION_CLASSES
 from ._oracle import Classified, OracleOptions, classify_all
@@ -60,7 +62,8 @@ class RealRunVerdict:
 
     @property
     def passed(self) -> bool:
-        return not self.violations and not self.ledger.anomalies
+        sequences_ok = check_sequences(self.ledger.sequences).ok
+        return not self.violations and not self.ledger.anomalies and sequences_ok
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -75,6 +78,7 @@ class RealRunVerdict:
                 for c in self.violations
             ],
             "anomalies": list(self.ledger.anomalies),
+            "sequences": asdict(self.ledger.sequences),
         }
 
     def summary(self, *, shown: int = 10) -> str:
@@ -90,6 +94,9 @@ class RealRunVerdict:
         if len(self.violations) > shown:
             lines.append(f"  … and {len(self.violations) - shown:,} more violation(s)")
         lines += [f"  ANOMALY {a}" for a in self.ledger.anomalies[:shown]]
+        if self.ledger.sequences.opened:
+            result = check_sequences(self.ledger.sequences)
+            lines.append(f"  sequences: {result.detail}" + ("" if result.ok else "  FAIL"))
         lines.append(f"verdict: {'PASS' if self.passed else 'FAIL'}")
         return "\n".join(lines)
 
@@ -136,8 +143,8 @@ _Event = tuple[float, str, dict[str, Any]]  # (seconds from the first event, kin
 
 
 def _cloud_events(core: CloudCore, origin: float) -> Iterator[_Event]:
-    """A ``cloud.stored`` per stored reading; one payload in memory at a time (its digest is
-    kept, not its bytes)."""
+    """A ``cloud.stored`` per stored reading, one payload in memory at a time (its digest is
+    kept, not its bytes), then a ``cloud.sequence_stored`` per sequence."""
     for stored in core.stored_readings():
         fields = {
             "stream": stored.stream,
@@ -148,6 +155,12 @@ def _cloud_events(core: CloudCore, origin: float) -> Iterator[_Event]:
             "duplicate_key": False,  # the cloud stores each key once: every row is new
         }
         yield (stored.received_ns / 1e9 - origin, "cloud.stored", fields)
+    for sequence in core.sequences():
+        fingerprint = sequence_fingerprint(
+            sequence.start_ns, sequence.end_ns, sequence.resources, sequence.tags
+        )
+        fields = {"fingerprint": fingerprint, "key": sequence.upload_key, "duplicate_key": False}
+        yield (sequence.received_ns / 1e9 - origin, "cloud.sequence_stored", fields)
 
 
 def _machine_events(events: list[MachineEvent], origin: float) -> Iterator[_Event]:

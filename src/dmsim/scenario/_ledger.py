@@ -19,7 +19,11 @@ Trace vocabulary read here (event kind → fields):
 - ``upload.attempt`` {key, outcome: ok|fail|unknown, code};
 - ``cloud.stored`` {stream, boot, seq, key, digest, duplicate_key};
 - ``fault.start`` / ``fault.end`` {fault_id, kind, params} (``fault_kind`` is read too: a
-  field named ``kind`` needs ``Trace.record``'s first parameter to be positional-only).
+  field named ``kind`` needs ``Trace.record``'s first parameter to be positional-only);
+- sequences (a capture control sensor's): ``sequence.opened`` {id}, ``sequence.closed``
+  {fingerprint}, ``sequence.orphaned`` (open at a crash: quarantined, as rdk does),
+  ``sequence.lost`` {fingerprint}, ``cloud.sequence_stored`` {fingerprint, duplicate_key}.
+  A sequence stored as new twice is *duplicated*; one stored but never closed is an anomaly.
 
 Anything inconsistent (a stored reading that was never captured, an identity captured twice,
 a malformed event) is an *anomaly*: the trace itself cannot be trusted, and the run fails.
@@ -42,6 +46,7 @@ __all__ = [
     "Ledger",
     "ReadingId",
     "ReadingRecord",
+    "SequenceTally",
     "Store",
     "UploadTally",
     "build_ledger",
@@ -103,6 +108,20 @@ class FileTally:
 
 
 @dataclass(frozen=True, slots=True)
+class SequenceTally:
+    """Sequences by fate (see :data:`~._model.SEQUENCE_COUNTS`); ``pending``: closed and
+    not stored by the end of the run."""
+
+    opened: int = 0
+    closed: int = 0
+    stored: int = 0
+    pending: int = 0
+    orphaned: int = 0
+    lost: int = 0
+    duplicated: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class FaultWindow:
     fault_id: str
     kind: str
@@ -121,6 +140,7 @@ class Ledger:
     stops: tuple[float, ...]  # clean shutdowns
     faults: tuple[FaultWindow, ...]
     anomalies: tuple[str, ...]
+    sequences: SequenceTally = field(default_factory=SequenceTally)
 
     def down_intervals(self, end: float) -> list[tuple[float, float]]:
         """When the process was down: each crash or clean stop until the next restart (or
@@ -162,6 +182,9 @@ class _Builder:
         self.fault_starts: dict[str, tuple[str, float]] = {}
         self.faults: list[FaultWindow] = []
         self.anomalies: list[str] = []
+        self.sequence_counts: dict[str, int] = {"opened": 0, "orphaned": 0, "lost": 0}
+        self.sequences_closed: set[str] = set()
+        self.sequences_stored: dict[str, int] = {}  # fingerprint → times stored as new
 
     def anomaly(self, event: TraceEvent, message: str) -> None:
         self.anomalies.append(
@@ -341,6 +364,33 @@ def _fault_end(b: _Builder, e: TraceEvent) -> None:
     b.faults.append(FaultWindow(fault_id, kind, start, e.time))
 
 
+def _sequence_counted(b: _Builder, e: TraceEvent) -> None:
+    b.sequence_counts[e.kind.removeprefix("sequence.")] += 1
+
+
+def _sequence_closed(b: _Builder, e: TraceEvent) -> None:
+    b.sequences_closed.add(str(e.fields.get("fingerprint")))
+
+
+def _sequence_stored(b: _Builder, e: TraceEvent) -> None:
+    fingerprint = str(e.fields.get("fingerprint"))
+    if fingerprint not in b.sequences_closed:
+        b.anomaly(e, f"sequence {fingerprint} stored but never recorded as closed")
+    if not e.fields.get("duplicate_key"):
+        b.sequences_stored[fingerprint] = b.sequences_stored.get(fingerprint, 0) + 1
+
+
+def _sequence_tally(b: _Builder) -> SequenceTally:
+    stored = b.sequences_stored
+    return SequenceTally(
+        **b.sequence_counts,
+        closed=len(b.sequences_closed),
+        stored=len(stored),
+        pending=len(b.sequences_closed - set(stored)),
+        duplicated=sum(1 for times in stored.values() if times > 1),
+    )
+
+
 _HANDLERS = {
     "reading.captured": _captured,
     "capture.skipped": _skipped,
@@ -358,6 +408,11 @@ _HANDLERS = {
     "cloud.stored": _stored,
     "fault.start": _fault_start,
     "fault.end": _fault_end,
+    "sequence.opened": _sequence_counted,
+    "sequence.orphaned": _sequence_counted,
+    "sequence.lost": _sequence_counted,
+    "sequence.closed": _sequence_closed,
+    "cloud.sequence_stored": _sequence_stored,
 }
 
 
@@ -423,4 +478,5 @@ def build_ledger(events: Iterable[TraceEvent]) -> Ledger:
         stops=tuple(b.stops),
         faults=tuple(sorted([*b.faults, *open_faults], key=lambda w: (w.start, w.fault_id))),
         anomalies=tuple(b.anomalies),
+        sequences=_sequence_tally(b),
     )

@@ -52,6 +52,10 @@ DEFAULT_ALLOWED: frozenset[str] = frozenset(
     {"delivered", "pending", "lost_in_window", "deleted_by_policy"}
 )
 # Counters an expectation's ``counts`` may bound (the report's readings/uploads/files tables).
+#: What happens to the sequences a capture control sensor records (``counts[sequences.*]``).
+SEQUENCE_COUNTS: tuple[str, ...] = (
+    "opened", "closed", "stored", "pending", "orphaned", "lost", "duplicated",
+)  # fmt: skip
 COUNTER_KEYS: tuple[str, ...] = (
     *(f"readings.{name}" for name in ("captured", "skipped", *CLASSES)),
     *(f"uploads.{name}" for name in ("ok", "fail", "unknown", "recovered")),
@@ -66,6 +70,7 @@ COUNTER_KEYS: tuple[str, ...] = (
             "torn_bytes",
         )
     ),
+    *(f"sequences.{name}" for name in SEQUENCE_COUNTS),
 )
 DEFAULT_EPOCH = "2026-01-01T00:00:00Z"
 DEFAULT_EPOCH_NS = 1_767_225_600 * 10**9  # DEFAULT_EPOCH

@@ -12,6 +12,8 @@ say, gets ``field:<file path>`` as its stream and its index in the file as its s
 same content in two files is one reading, stored twice if both files are uploaded) and, per
 file, a ``file.preloaded`` event {path, ids}: the file held them durably from the start. The
 cloud recognises an identity-less reading by its digest (:meth:`PreloadedDisk.identity_of`).
+A closed sequence waiting in ``sequences/`` gets a ``sequence.closed`` event: it is expected in
+the cloud too.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dmsim.capture import sensor_data_digest
 from dmsim.errors import StorageError
 from dmsim.runtime import Trace
 from dmsim.storage import CAPTURE_EXT, FAILED_DIR, PROG_EXT, CaptureReader, RealFS, SimFS
+from dmsim.storage._sequences import CLOSED_SUFFIX, SEQUENCES_DIR, parse_sequence_file
 
 __all__ = ["PreloadedDisk", "preload_disk", "preload_files"]
 
@@ -88,6 +91,8 @@ def preload_disk(source: Path, *, fs: SimFS, capture_dir: str, trace: Trace) -> 
             text = data.decode("ascii", errors="replace").strip()
             if text.isdigit():
                 result.max_boot = max(result.max_boot, int(text))
+        elif _is_closed_sequence(relative):
+            _follow_sequence(data, relative, trace)
         elif _is_followed(relative):
             _follow_file(
                 source / relative,
@@ -100,6 +105,20 @@ def preload_disk(source: Path, *, fs: SimFS, capture_dir: str, trace: Trace) -> 
     for directory in sorted(directories):
         fs.fsync_dir(directory)
     return result
+
+
+def _is_closed_sequence(relative: str) -> bool:
+    return posixpath.dirname(relative) == SEQUENCES_DIR and relative.endswith(CLOSED_SUFFIX)
+
+
+def _follow_sequence(data: bytes, relative: str, trace: Trace) -> None:
+    """A sequence the device closed and had not uploaded: the oracle expects it in the cloud.
+    One that does not parse is left to sync, which quarantines it."""
+    try:
+        sequence = parse_sequence_file(data, relative)
+    except StorageError:
+        return
+    trace.record("sequence.closed", id=relative, path=relative, fingerprint=sequence.fingerprint)
 
 
 def _is_followed(relative: str) -> bool:

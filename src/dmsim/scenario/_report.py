@@ -21,7 +21,7 @@ from typing import Any
 
 from dmsim.faults import FaultSchedule, format_duration
 
-from ._model import CLASSES
+from ._model import CLASSES, SEQUENCE_COUNTS
 from ._result import Sample
 from ._verdict import Verdict
 
@@ -79,6 +79,7 @@ class Report:
             "readings": readings,
             "uploads": dataclasses.asdict(v.uploads) | {"by_code": dict(v.uploads.by_code)},
             "files": dataclasses.asdict(v.files),
+            "sequences": dataclasses.asdict(v.sequences),
             "time_to_cloud": dataclasses.asdict(v.latency),
             "expectations": [dataclasses.asdict(e) for e in v.expectations],
             "violations": [
@@ -129,6 +130,7 @@ class Report:
                     ("quarantined", v.files.quarantined),
                 ],
             ),
+            *_sequence_rows(v),
             f"{'time to cloud':<14}{_latency(v)}",
             "",
             "expectations",
@@ -149,6 +151,12 @@ def _untargeted(v: Verdict) -> str:
     if not v.faults_without_target:
         return ""
     return f", of which {', '.join(v.faults_without_target)} found nothing to act on"
+
+
+def _sequence_rows(v: Verdict) -> list[str]:
+    if not v.sequences.opened:
+        return []
+    return [_row("sequences", [(name, getattr(v.sequences, name)) for name in SEQUENCE_COUNTS])]
 
 
 def _row(title: str, cells: list[tuple[str, int]]) -> str:

@@ -18,10 +18,11 @@ from ._expect import (
     check_disk_high_water,
     check_drain,
     check_p99,
+    check_sequences,
     latency_stats,
 )
-from ._ledger import FileTally, Ledger, UploadTally, build_ledger
-from ._model import CLASSES, COUNTER_KEYS, CountBound, Expectations
+from ._ledger import FileTally, Ledger, SequenceTally, UploadTally, build_ledger
+from ._model import CLASSES, COUNTER_KEYS, SEQUENCE_COUNTS, CountBound, Expectations
 from ._oracle import Classified, OracleOptions, classify_all
 from ._result import WorldResult
 
@@ -57,6 +58,7 @@ class Verdict:
     # faults that found nothing to act on (e.g. garbage for a file, none complete yet): the
     # run tested less than the scenario says, which a reader should know
     faults_without_target: tuple[str, ...] = ()
+    sequences: SequenceTally = field(default_factory=SequenceTally)
     classified: tuple[Classified, ...] = field(default=(), repr=False, compare=False)
 
     def failed(self) -> tuple[ExpectationResult, ...]:
@@ -89,6 +91,7 @@ def counter_values(verdict: Verdict) -> dict[str, int]:
         "files.recovered": files.recovered,
         "files.torn_bytes": files.torn_bytes,
     }
+    values |= {f"sequences.{name}": getattr(verdict.sequences, name) for name in SEQUENCE_COUNTS}
     assert set(values) == set(COUNTER_KEYS)
     return values
 
@@ -134,6 +137,7 @@ def judge(
         faults_without_target=tuple(
             str(e.fields["fault_id"]) for e in world.trace.of_kind("fault.no_target")
         ),
+        sequences=ledger.sequences,
         classified=classified,
     )
     results = _expectations(partial, ledger, world, expectations)
@@ -186,6 +190,8 @@ def _expectations(
         )
     if expect.max_capture_gap_s is not None:
         results.append(check_capture_gap(ledger, expect.max_capture_gap_s, world.sim_seconds))
+    if ledger.sequences.opened:
+        results.append(check_sequences(ledger.sequences))
     values = counter_values(verdict)
     for key, bound in sorted(expect.counts.items()):
         results.append(check_count(f"counts[{key}]", values[key], bound))

@@ -30,6 +30,7 @@ from dmsim.net import SimCloudTransport, SimLink
 from dmsim.runtime import ProcessKilled, RngTree, SimKernel, SimRuntime, Trace, TraceEvent
 from dmsim.service import DataManager
 from dmsim.storage._identity import identity_from_bytes, identity_of
+from dmsim.storage._sequences import sequence_fingerprint
 from dmsim.storage._simfs import SimFS
 
 from ._ledger import FilesOnDisk
@@ -75,6 +76,22 @@ class _RecordingCloud(CloudCore):
         reading = SensorData(metadata=metadata.sensor_metadata, binary=data)
         rid = identity_from_bytes(metadata.sensor_metadata.SerializeToString())
         self._stored(rid, sensor_data_digest(reading), key, result.duplicate)
+        return result
+
+    def create_sequence(self, request: Any, *, key: str | None, **kw: Any) -> Any:
+        result = super().create_sequence(request, key=key, **kw)
+        resources = [(r.resource_name, r.method_name) for r in request.resources]
+        self._trace.record(
+            "cloud.sequence_stored",
+            fingerprint=sequence_fingerprint(
+                request.start_time.ToNanoseconds(),
+                request.end_time.ToNanoseconds(),
+                resources,
+                list(request.sequence_tags),
+            ),
+            key=key or "",
+            duplicate_key=result.duplicate,
+        )
         return result
 
     def _stored(self, rid: Any, digest: str, key: str | None, duplicate: bool) -> None:

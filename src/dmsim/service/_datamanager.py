@@ -11,7 +11,9 @@ rdk: the sensor is read once *before* the collectors start (at start-up and when
 names a new sensor), so a machine whose sensor says "0 Hz until recording" does not capture
 for the first 100 ms; and a failing sensor is logged when its state changes, not ten times a
 second. A read that fails, times out (1 s) or does not parse reverts every collector to the
-machine config until the sensor answers again.
+machine config until the sensor answers again. The sequences the sensor lists are recorded
+under ``sequences/`` (:mod:`._sequences`) and uploaded by sync with ``CreateSequence``; a
+failing sensor closes them, as in rdk.
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ from dmsim.config import (
     DataManagerConfig,
     MachineConfig,
     Overrides,
+    SequenceReading,
     controlled_specs,
     parse_control_overrides,
+    parse_control_sequences,
 )
 from dmsim.errors import ConfigError, DeviceError, Problem
 from dmsim.runtime import Event, RngTree, Runtime, Task, Trace
@@ -53,6 +57,7 @@ from dmsim.sync import (
     SyncStatistics,
 )
 
+from ._sequences import SequenceRecorder
 from ._sink import WriterSink, record_closed_file
 
 __all__ = ["DataManager", "DataManagerStatistics"]
@@ -138,7 +143,14 @@ class DataManager:
         self._control_notes: tuple[str, ...] = ()
         self._control_task: Task[None] | None = None
         self._control_stop: Event = rt.event()
-        self._said_sequences = False
+        self._sequences = SequenceRecorder(
+            fs=fs,
+            capture_dir=self._config.capture_dir,
+            wall_ns=rt.wall_ns,
+            rng=rng.child("sequences").child(str(boot)),
+            trace=trace,
+            log=self._log,
+        )
 
     # lifecycle --------------------------------------------------------------------------
 
@@ -148,6 +160,7 @@ class DataManager:
         self._fs.makedirs(capture_dir)
         self._recovery = recover_capture_dir(self._fs, capture_dir, live=())
         self._record_recovery(self._recovery)
+        self._sequences.recover()
         self._mongo.start()
         if self._control_enabled():
             await self._poll_control()
@@ -162,10 +175,15 @@ class DataManager:
         """Apply a new machine config in place: unchanged collectors keep running."""
         config = _data_manager(machine)
         await self._stop_control()
-        if config.capture_dir != self._config.capture_dir:
+        new_dir = config.capture_dir != self._config.capture_dir
+        if new_dir:
             # A new capture dir is a new store: only new data goes there (as the docs say).
             await self._capture.close()
         new_sensor = config.capture_control_sensor != self._config.capture_control_sensor
+        if new_sensor or new_dir or config.capture_disabled:
+            self._sequences.close_all()  # the old sensor's sequences end with it
+        if new_dir:
+            self._sequences.retarget(config.capture_dir)
         self._machine, self._config = machine, config
         self._configure_mongo(config)
         if new_sensor or not self._control_enabled():
@@ -198,13 +216,17 @@ class DataManager:
         )
 
     async def stop_capture(self) -> None:
-        """Stop every collector (queues drained, files completed); sync keeps running."""
+        """Stop every collector (queues drained, files completed) and close every open
+        sequence; sync keeps running."""
         await self._stop_control()
+        self._sequences.close_all()
         await self._capture.close()
 
     async def close(self) -> None:
-        """Clean shutdown: drain capture to disk, close files, stop sync workers and policies."""
+        """Clean shutdown: drain capture to disk, close files and sequences, stop sync workers
+        and policies."""
         await self._stop_control()
+        self._sequences.close_all()
         await self._stop_policies()
         await self._capture.close()
         await self._mongo.close()
@@ -343,14 +365,31 @@ class DataManager:
                 await self._capture.apply(self._specs())
 
     async def _poll_control(self) -> bool:
-        """Read the control sensor; return whether the overrides changed."""
+        """Read the control sensor, record its sequences; return whether the overrides
+        changed. As in rdk, overrides and sequences are parsed apart: one that does not parse
+        reverts (overrides) or closes (sequences) without touching the other."""
+        overrides: Overrides = {}
+        sequences: tuple[SequenceReading, ...] = ()
+        error = None
         try:
-            overrides, error = await self._read_control(), None
+            readings = await self._read_control()
         except (ControlReadingError, DeviceError, TimeoutError) as failure:
-            overrides, error = {}, str(failure) or "no answer"
+            error = str(failure) or "no answer"
+        else:
+            try:
+                overrides = parse_control_overrides(
+                    readings, self._config.capture_control_sensor.key
+                )
+            except ControlReadingError as failure:
+                error = str(failure)
+            try:
+                sequences = parse_control_sequences(readings)
+            except ControlReadingError as failure:
+                error = error or str(failure)
+        self._sequences.set_active(sequences)
         return self._set_control(overrides, error)
 
-    async def _read_control(self) -> Overrides:
+    async def _read_control(self) -> Mapping[str, Any]:
         control = self._config.capture_control_sensor
         sensor = self._resolve("rdk:component:sensor", control.name)
         if sensor is None:
@@ -364,13 +403,7 @@ class DataManager:
         readings = _sensor_readings(result.readings)
         if readings is None:
             raise ControlReadingError("its Readings returned no map of readings")
-        if readings.get("sequences") and not self._said_sequences:
-            self._said_sequences = True
-            self._log(
-                f"capture control sensor {control.name!r} reports sequences; dmsim does not "
-                "record sequences yet (its overrides still apply)"
-            )
-        return parse_control_overrides(readings, control.key)
+        return readings
 
     def _set_control(self, overrides: Overrides, error: str | None) -> bool:
         """Take the sensor's latest answer; return whether the overrides changed. Each change
@@ -408,6 +441,8 @@ class DataManager:
             "overrides": [o.to_json() for o in self._overrides.values()],
             "error": self._control_error,
             "skipped": list(self._control_notes),
+            "open_sequences": self._sequences.open_count,
+            "sequences_closed": self._sequences.closed,
         }
 
     def _start_policies(self) -> None:

@@ -5,8 +5,8 @@ restarts): ``{"time": "<ISO-8601 UTC>", "kind": ..., ...fields}``, flushed line 
 killed process loses at most the line it was writing. The kinds are the rare ones that explain
 a backlog: starts and clean stops, each upload attempt with its outcome and error code, sync
 pauses, backoffs and quarantines, start-up recovery, policy deletions, capture errors,
-skipped ticks and what a capture control sensor switched. Per-reading events are left out
-(reading identities stay in the files).
+skipped ticks, what a capture control sensor switched and the sequences it recorded.
+Per-reading events are left out (reading identities stay in the files).
 ``dmsim replay --events`` turns a log back into a fault schedule. ``dmsim machine --trace``
 writes every event in the same form, per-reading ones included, for ``dmsim judge``.
 """
@@ -42,6 +42,10 @@ EVENT_KINDS = frozenset(
         "capture.error",
         "capture.skipped",
         "capture.control",
+        "sequence.opened",
+        "sequence.closed",
+        "sequence.orphaned",
+        "sequence.lost",
     }
 )
 _log = logging.getLogger(__name__)

@@ -143,6 +143,7 @@ def _left_to_sync(capture_dir: str) -> str:
     """What the next start will pick up: completed files not yet uploaded, and quarantine."""
     from dmsim.storage import RealFS
     from dmsim.storage._inspect import capture_files
+    from dmsim.storage._sequences import CLOSED_SUFFIX, SEQUENCES_DIR
 
     fs = RealFS()
     try:
@@ -157,6 +158,10 @@ def _left_to_sync(capture_dir: str) -> str:
     line = f"left to sync in {capture_dir}: {len(waiting):,} capture file(s), {size / 1e6:.1f} MB"
     if open_files := len(listing.files) - len(waiting):
         line += f"; {open_files:,} .prog file(s) for recovery at the next start"
+    sequences_dir = f"{capture_dir}/{SEQUENCES_DIR}"
+    with contextlib.suppress(OSError):
+        if sequences := sum(n.endswith(CLOSED_SUFFIX) for n in fs.listdir(sequences_dir)):
+            line += f"; {sequences:,} closed sequence(s)"
     if listing.quarantined:
         line += f"; {listing.quarantined:,} in failed/ (each with a .reason file)"
     return line

@@ -50,6 +50,7 @@ __all__ = [
     "file_upload_metadata",
     "merge_tags",
     "mime_for_extension",
+    "sequence_key",
     "split_readings",
 ]
 
@@ -98,6 +99,12 @@ def file_key(digest: str, path: str, mtime_ns: int) -> str:
     """The key of an arbitrary file's ``FileUpload``: its content and which file it is."""
     identity = hashlib.sha256(f"{path}\0{mtime_ns}".encode(errors="surrogateescape"))
     return f"{digest}/file-{identity.hexdigest()[:32]}"
+
+
+def sequence_key(digest: str) -> str:
+    """The key of a sequence file's ``CreateSequence``: its content (the digest carries the
+    part id), so a resend after a lost acknowledgement is recognised."""
+    return f"{digest}/sequence"
 
 
 def field_size(payload_len: int) -> int:

@@ -7,9 +7,11 @@ file                                              ready
   any depth of an additional path
 ``*.prog``                                        never (still being written)
 ``*.capture`` (capture dir or additional path)    always
+``<capture_dir>/sequences/*.seq``                 always (a closed sequence: CreateSequence);
+                                                  never ``*.progseq``, still open
 other file under ``capture_dir``                  never: the capture directory holds only
-                                                  capture files; strays (sequences, temp files
-                                                  of a recovery) are not ours to upload
+                                                  capture files; strays (temp files of a
+                                                  recovery) are not ours to upload
 other file under an ``additional_sync_paths``     once unmodified for ``file_last_modified_
   entry                                           millis`` and non-empty (a future mtime after
                                                   a wall-clock step counts as age 0, as rdk)
@@ -32,6 +34,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from dmsim.storage._fs import FileSystem
+from dmsim.storage._sequences import CLOSED_SUFFIX, SEQUENCES_DIR
 
 __all__ = [
     "FAILED_DIR",
@@ -52,6 +55,7 @@ PROG_SUFFIX = ".prog"
 class FileKind(StrEnum):
     CAPTURE = "capture"  # a completed capture file: DataCaptureUpload / streaming
     ARBITRARY = "arbitrary"  # any other file in an additional sync path: FileUpload
+    SEQUENCE = "sequence"  # a closed sequence under <capture_dir>/sequences: CreateSequence
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +97,8 @@ def file_kind(name: str, *, in_capture_dir: bool) -> FileKind | None:
 
 
 def is_ready(candidate: Candidate, *, now_ns: int, file_last_modified_millis: int) -> bool:
-    """Capture files always; arbitrary files once old enough and non-empty."""
-    if candidate.kind is FileKind.CAPTURE:
+    """Capture and sequence files always; arbitrary files once old enough and non-empty."""
+    if candidate.kind is not FileKind.ARBITRARY:
         return True
     age_ns = max(0, now_ns - candidate.mtime_ns)
     return candidate.size > 0 and age_ns >= file_last_modified_millis * 1_000_000
@@ -137,6 +141,8 @@ def _walk_root(
     def unlisted(error: OSError) -> None:
         on_error(str(error.filename), error)
 
+    sequences_dir = posixpath.join(root.path, SEQUENCES_DIR)
+
     for dirpath, dirnames, filenames in fs.walk(root.path, unlisted):
         # Prune in place: quarantine, and nested roots (walked on their own). Quarantine is
         # <capture_dir>/failed only (a component may be named "failed"), but a failed/ next to
@@ -148,8 +154,12 @@ def _walk_root(
             if not (d == FAILED_DIR and at_quarantine_level)
             and posixpath.join(dirpath, d) not in root_paths
         ]
+        in_sequences = root.is_capture_dir and dirpath == sequences_dir
         for name in filenames:
-            kind = file_kind(name, in_capture_dir=root.is_capture_dir)
+            if in_sequences and name.endswith(CLOSED_SUFFIX):
+                kind: FileKind | None = FileKind.SEQUENCE
+            else:
+                kind = file_kind(name, in_capture_dir=root.is_capture_dir)
             if kind is None:
                 continue
             path = posixpath.join(dirpath, name)

@@ -47,6 +47,7 @@ class SyncStatistics:
     files_uploaded: int = 0
     bytes_uploaded: int = 0  # sizes of the files uploaded (and deleted), as sent
     readings_uploaded: int = 0
+    sequences_uploaded: int = 0  # closed sequences created in the cloud (CreateSequence)
     requests: int = 0  # RPC attempts
     requests_ok: int = 0
     requests_failed: int = 0

@@ -1,4 +1,5 @@
-"""The cloud transport port: how the sync engine reaches DataSyncService.
+"""The cloud transport port: how the sync engine reaches DataSyncService (and the data API's
+``CreateSequence``, for the sequences a capture control sensor records).
 
 Implementations: a gRPC client (``dmsim.cloud``) and a simulated link to an in-process cloud
 (``dmsim.net``). Every upload carries an idempotency ``key`` derived from the file; a cloud
@@ -31,6 +32,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Protocol
 
+from viam.proto.app.data import CreateSequenceRequest, CreateSequenceResponse
 from viam.proto.app.datasync import (
     DataCaptureUploadMetadata,
     DataCaptureUploadRequest,
@@ -41,6 +43,7 @@ from viam.proto.app.datasync import (
 )
 
 __all__ = [
+    "CREATE_SEQUENCE_PATH",
     "IDEMPOTENCY_HEADER",
     "CloudTransport",
     "DataCaptureRequest",
@@ -49,6 +52,8 @@ __all__ = [
 ]
 
 IDEMPOTENCY_HEADER = "dmsim-idempotency-key"
+#: CreateSequence's gRPC method path: Viam serves it on the data API, not on DataSyncService.
+CREATE_SEQUENCE_PATH = "/viam.app.data.v1.DataService/CreateSequence"
 
 
 DataCaptureRequest = DataCaptureUploadRequest | bytes
@@ -80,5 +85,10 @@ class CloudTransport(Protocol):
         self, metadata: DataCaptureUploadMetadata, chunks: AsyncIterator[bytes], *, key: str
     ) -> StreamingDataCaptureUploadResponse:
         """StreamingDataCaptureUpload: first packet the metadata, then ``data`` chunks."""
+
+    async def create_sequence(
+        self, request: CreateSequenceRequest, *, key: str
+    ) -> CreateSequenceResponse:
+        """The data API's CreateSequence: one unary call (``viam.app.data.v1.DataService``)."""
 
     async def close(self) -> None: ...

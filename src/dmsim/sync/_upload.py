@@ -5,6 +5,8 @@
 - Binary ``.capture``: per reading, a payload of at most 1,000,000 bytes by ``DataCaptureUpload``
   (one ``SensorData``), larger by ``StreamingDataCaptureUpload`` with 64 KiB chunks read from
   disk; the reading's identity field rides as an unknown field of ``sensor_metadata``.
+- Sequence file (``<capture_dir>/sequences/*.seq``): one ``CreateSequence`` (rdk
+  ``upload_sequence.go``), key ``<digest>/sequence``; a file that does not parse is terminal.
 - Arbitrary file: ``FileUpload`` in 64 KiB chunks from offset 0 on every attempt (rdk
   DATA-3114), verified against the hashing pass while streaming. Readiness is checked again
   when a worker takes the file: one written to since the walk must have been quiet for
@@ -22,6 +24,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from google.protobuf.timestamp_pb2 import Timestamp
+from viam.proto.app.data import CreateSequenceRequest, SequenceResourceFilter
 from viam.proto.app.datasync import (
     DataCaptureMetadata,
     DataCaptureUploadMetadata,
@@ -30,22 +34,25 @@ from viam.proto.app.datasync import (
     UploadMetadata,
 )
 
-from dmsim.errors import InternalError, InvariantViolation
+from dmsim.errors import InternalError, InvariantViolation, StorageError
 from dmsim.runtime import Runtime
 from dmsim.storage._codec import encode_uvarint
 from dmsim.storage._fs import FileSystem
 from dmsim.storage._identity import identity_field_bytes
+from dmsim.storage._sequences import SequenceFile, parse_sequence_file
 from dmsim.storage._varint import length_prefix
 
 from ._chunks import ChunkSource, Verify, hash_file, read_range
 from ._classify import FileChangedError, Outcome, classify_error
 from ._plan import (
     MAX_UNARY_PAYLOAD_BYTES,
+    ContentHasher,
     capture_key,
     capture_upload_metadata,
     field_size,
     file_key,
     file_upload_metadata,
+    sequence_key,
 )
 from ._scan import BinaryReading, CaptureScan, TabularBatches, reading_bytes, scan_capture_file
 from ._select import Candidate, FileKind, is_ready
@@ -56,6 +63,7 @@ __all__ = ["AttemptHook", "FileUploader", "UploadResult", "UploadStatus"]
 RPC_UNARY = "DataCaptureUpload"
 RPC_STREAMING = "StreamingDataCaptureUpload"
 RPC_FILE = "FileUpload"
+RPC_SEQUENCE = "CreateSequence"
 
 _METADATA_CACHE_SIZE = 1024  # distinct collectors' headers; bounded, not a growing table
 # (key, rpc, outcome, code, bytes): called once per RPC attempt, after it ends.
@@ -113,6 +121,8 @@ class FileUploader:
         try:
             if candidate.kind is FileKind.ARBITRARY:
                 return await self._arbitrary(candidate, acked, on_attempt)
+            if candidate.kind is FileKind.SEQUENCE:
+                return await self._sequence(candidate, acked, on_attempt)
             return await self._capture(candidate.path, acked, on_attempt)
         except (InternalError, InvariantViolation):
             raise  # a bug or a broken promise (e.g. from a trace listener) must surface
@@ -292,6 +302,31 @@ class FileUploader:
         status = UploadStatus.UPLOADED if after == before else UploadStatus.CHANGED
         return UploadResult(status, frozenset(acked), 0, size)
 
+    # sequence files --------------------------------------------------------------------------
+
+    async def _sequence(
+        self, candidate: Candidate, acked: set[str], on_attempt: AttemptHook
+    ) -> UploadResult:
+        path = candidate.path  # written whole by a rename: its size is final
+        data = await self._rt.run_blocking(read_range, self._fs, path, 0, candidate.size)
+        sequence = parse_sequence_file(data, path)  # a StorageError: terminal
+        if sequence.end_ns is None:
+            raise StorageError(f"{path}: a closed sequence file without an end_time")
+        hasher = ContentHasher(self._part_id)
+        hasher.update(data)
+        key = sequence_key(hasher.hexdigest())
+        if key not in acked:
+            request = _sequence_request(sequence, self._part_id)
+            await self._call(
+                key,
+                RPC_SEQUENCE,
+                request.ByteSize(),
+                on_attempt,
+                self._transport.create_sequence(request, key=key),
+            )
+            acked.add(key)
+        return UploadResult(UploadStatus.UPLOADED, frozenset(acked), 0, len(data))
+
     # one RPC ---------------------------------------------------------------------------------
 
     async def _call(
@@ -309,6 +344,22 @@ class FileUploader:
             on_attempt(key, rpc, verdict.outcome, verdict.code, nbytes)
             raise
         on_attempt(key, rpc, Outcome.OK, "OK", nbytes)
+
+
+def _sequence_request(sequence: SequenceFile, part_id: str) -> CreateSequenceRequest:
+    assert sequence.end_ns is not None
+    start, end = Timestamp(), Timestamp()
+    start.FromNanoseconds(sequence.start_ns)
+    end.FromNanoseconds(sequence.end_ns)
+    return CreateSequenceRequest(
+        part_id=part_id,
+        resources=[
+            SequenceResourceFilter(resource_name=r, method_name=m) for r, m in sequence.resources
+        ],
+        sequence_tags=list(sequence.tags),
+        start_time=start,
+        end_time=end,
+    )
 
 
 def _field(number: int, payload: bytes) -> bytes:

@@ -181,6 +181,9 @@ class FileHandler:
         if self._syncer.note(path):
             await self.commit_deletions()
         this.uploaded += 1
+        if candidate.kind is FileKind.SEQUENCE:
+            self._n["sequences_uploaded"] += 1
+            return
         if result.status is UploadStatus.HEADER_ONLY:
             self._n["header_only_deleted"] += 1
             return

@@ -16,6 +16,7 @@ from dmsim.config import (
     collector_specs,
     controlled_specs,
     parse_control_overrides,
+    parse_control_sequences,
 )
 from dmsim.config.strategies import machine_configs
 
@@ -207,3 +208,38 @@ def test_an_auto_enabled_pair_with_no_frequency_does_not_run() -> None:
 def test_capture_disabled_ignores_every_override() -> None:
     entry = {"resource_name": "arm", "method": "JointPositions", "capture_frequency_hz": 2}
     assert controlled_specs(cfg(capture_disabled=True), overrides(entry)) == ((), ())
+
+
+# -- sequences ------------------------------------------------------------------------------
+
+
+def test_sequences_parse_order_free_and_entries_without_resources_are_dropped() -> None:
+    cam = {"resource_name": "cam", "method": "GetImages"}
+    arm = {"resource_name": "arm", "method": "JointPositions"}
+    first, second = parse_control_sequences({
+        "sequences": [
+            {"resources": [cam, arm], "sequence_tags": ["b", "a"]},
+            {"resources": [], "sequence_tags": ["dropped"]},
+            {"resources": [arm, cam], "sequence_tags": ["a", "b"]},
+        ]
+    })  # fmt: skip
+    assert first.resources == (("cam", "GetImages"), ("arm", "JointPositions"))
+    assert first.identity == second.identity  # the same sequence, listed in another order
+    assert parse_control_sequences({}) == ()
+    assert parse_control_sequences({"sequences": None}) == ()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"resources": []}, r"sequences: expected a list, got dict"),
+        ([5], r"sequences\[0\]: expected an object, got int"),
+        ([{"resources": "cam"}], r"sequences\[0\]\.resources: expected a list"),
+        ([{"resources": [{"resource_name": "cam"}]}], r"resources\[0\]: needs resource_name"),
+        ([{"resources": [{"resource_name": "c", "method": "m"}], "sequence_tags": [1]}],
+         r"sequences\[0\]\.sequence_tags: expected a list of strings"),
+    ],
+)  # fmt: skip
+def test_a_sequences_list_that_does_not_parse_names_the_entry(value: Any, message: str) -> None:
+    with pytest.raises(ControlReadingError, match=message):
+        parse_control_sequences({"sequences": value})

@@ -10,6 +10,7 @@ PUBLIC = [
     "MAX_CONFIG_BYTES",
     "METHODS",
     "MIME_EXTENSIONS",
+    "SEQUENCES_KEY",
     "TAG_PATTERN",
     "AttributeSpec",
     "CaptureControlSensorConfig",
@@ -31,6 +32,7 @@ PUBLIC = [
     "RemoteConfig",
     "ResourceRef",
     "RetentionPolicy",
+    "SequenceReading",
     "ServiceConfig",
     "collector_specs",
     "controlled_specs",
@@ -43,6 +45,7 @@ PUBLIC = [
     "merge_tags",
     "method_spec",
     "parse_control_overrides",
+    "parse_control_sequences",
     "parse_machine_config",
     "to_effective_dict",
 ]

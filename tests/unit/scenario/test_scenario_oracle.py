@@ -19,6 +19,8 @@ from dmsim.scenario import (
     classify_all,
     judge,
 )
+from dmsim.scenario._expect import check_sequences
+from dmsim.scenario._ledger import SequenceTally
 
 WINDOW = 1.0
 CRASH_AT = 2000.0
@@ -301,3 +303,24 @@ def test_clean_stops_are_downtime_and_must_keep_every_reading() -> None:
     assert forgotten.cls == "lost"  # even inside the durability window: nobody pulled the plug
     assert forgotten.violation == "safety"
     assert "shut down cleanly at 2.000s" in forgotten.why
+
+
+def test_sequences_are_tallied_by_fate_and_a_duplicate_fails_the_check() -> None:
+    tb = TraceBuilder()
+    tb.at(1).event("sequence.opened", id="a").event("sequence.opened", id="b")
+    tb.at(2).event("sequence.closed", id="a", path="a.seq", fingerprint="fa")
+    tb.at(3).event("sequence.closed", id="b", path="b.seq", fingerprint="fb")
+    tb.at(4).event("sequence.opened", id="c").event("sequence.orphaned", path="c", reason="crash")
+    tb.at(5).event("cloud.sequence_stored", fingerprint="fa", key="k", duplicate_key=False)
+    tb.at(6).event("cloud.sequence_stored", fingerprint="fa", key="k", duplicate_key=True)
+    ledger = build_ledger(tb.trace)
+    assert ledger.sequences == SequenceTally(opened=3, closed=2, stored=1, pending=1, orphaned=1)
+    assert ledger.anomalies == ()
+    assert check_sequences(ledger.sequences).ok  # a pending one is still on disk
+    tb.at(7).event("cloud.sequence_stored", fingerprint="fa", key="k2", duplicate_key=False)
+    tb.at(8).event("cloud.sequence_stored", fingerprint="zz", key="k3", duplicate_key=False)
+    again = build_ledger(tb.trace)
+    assert again.sequences.duplicated == 1
+    assert not check_sequences(again.sequences).ok
+    (anomaly,) = again.anomalies
+    assert "sequence zz stored but never recorded as closed" in anomaly

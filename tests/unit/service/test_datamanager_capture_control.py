@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from dmsim.cloud import CloudCore
 from dmsim.config import loads_machine_config
 from dmsim.devices import SimResourceSpec, build_sim_resources
@@ -15,6 +17,7 @@ from dmsim.runtime import RngTree, SimKernel, Trace
 from dmsim.service import DataManager
 from dmsim.storage import SimFS
 from dmsim.storage._inspect import inspect_file
+from dmsim.storage._sequences import SequenceFile, parse_sequence_file
 
 CAPTURE_DIR = "/data/capture"
 RECORDER = "viam:capture-control:capture-control-sensor"
@@ -51,10 +54,9 @@ class Rig:
         rng = RngTree(5)
         self.fs = SimFS(capacity_bytes=1 << 30, rng=rng.child("disk"),
                         wall_clock=self.kernel.wall_ns)  # fmt: skip
-        link = SimLink(infra, rng=rng.child("link"), trace=self.trace)
-        link.start()
-        cloud = CloudCore(clock=lambda: self.kernel.wall_ns() / 1e9)
-        self.rt = self.kernel.process("dmsim")
+        self.link = SimLink(infra, rng=rng.child("link"), trace=self.trace)
+        self.link.start()
+        self.cloud = CloudCore(clock=lambda: self.kernel.wall_ns() / 1e9)
         self.config = loads_machine_config(config)
         self.devices = build_sim_resources(
             [SimResourceSpec(f"rdk:component:{c.type}", c.name, c.model, c.attributes)
@@ -62,16 +64,21 @@ class Rig:
             rt=infra, rng=rng.child("devices"),
         )  # fmt: skip
         self.logged: list[str] = []
+        self.boot(0)
+
+    def boot(self, number: int) -> None:
+        """A new process with its own data manager (after a crash, say)."""
+        self.rt = self.kernel.process(f"dmsim-{number}")
         self.dm = DataManager(
             rt=self.rt,
             fs=self.fs.for_process(self.rt),
             machine=self.config,
             resolve=lambda api, name: self.devices.get(name),
-            transport=SimCloudTransport(self.rt, link, cloud),
-            is_online=link.is_up,
-            rng=rng.child("dm"),
+            transport=SimCloudTransport(self.rt, self.link, self.cloud),
+            is_online=self.link.is_up,
+            rng=RngTree(5).child("dm"),
             trace=self.trace,
-            boot=0,
+            boot=number,
             part_id="part-1",
             log=self.logged.append,
         )
@@ -111,8 +118,6 @@ def test_a_recording_captures_only_inside_its_window_at_its_rate_with_its_tags()
     assert min(arm) >= 10.0
     assert rig.tags_in_files("probe") == {("run-1",)}
     assert rig.tags_in_files("arm") == {("run-1",)}
-    # sequences are not recorded, said once
-    assert len([line for line in rig.logged if "does not record sequences" in line]) == 1
     # the board's Analogs needs a reader_name: skipped, said once
     skipped = [line for line in rig.logged if "board/Analogs" in line]
     assert len(skipped) == 1
@@ -189,3 +194,61 @@ def test_a_reconfigure_during_an_override_never_cuts_a_collector_short() -> None
            for e in rig.trace.of_kind("reading.captured")]  # fmt: skip
     assert len(ids) == len(set(ids))
     assert rig.trace.of_kind("reading.dropped") == []
+
+
+def sequence_files(rig: Rig) -> dict[str, SequenceFile]:
+    directory = f"{CAPTURE_DIR}/sequences"
+    if not rig.fs.is_dir(directory):
+        return {}
+    return {
+        name: parse_sequence_file(rig.fs.open_read(f"{directory}/{name}").read(), name)
+        for name in rig.fs.listdir(directory)
+    }
+
+
+def test_a_recording_is_a_sequence_open_while_it_runs_and_closed_after() -> None:
+    rig = Rig(machine(recordings=[RECORDING]))
+    rig.call(rig.dm.start())
+    rig.kernel.run(until=15.0)
+    ((name, opened),) = sequence_files(rig).items()
+    assert name.endswith(".progseq")
+    assert opened.end_ns is None
+    rig.kernel.run(until=25.0)
+    ((name, closed),) = sequence_files(rig).items()
+    assert name == name.removesuffix(".seq") + ".seq"
+    assert closed.tags == ("run-1",)
+    assert ("probe", "Readings") in closed.resources
+    epoch = 1_767_225_600 * 10**9
+    assert closed.start_ns - epoch == pytest.approx(10e9, abs=0.15e9)
+    assert closed.end_ns is not None
+    assert closed.end_ns - epoch == pytest.approx(20e9, abs=0.15e9)
+    status = rig.call(rig.dm.do_command({"command": "status"}))["capture_control"]
+    assert (status["open_sequences"], status["sequences_closed"]) == (0, 1)
+
+
+def test_a_failing_sensor_splits_the_sequence_and_close_ends_the_open_one() -> None:
+    rig = Rig(machine(recordings=[RECORDING]))
+    rig.call(rig.dm.start())
+    rig.kernel.run(until=12.0)
+    rig.devices["recorder"].inject_fault("read_error", fault_id="f1", until=14.0)
+    rig.kernel.run(until=16.0)
+    rig.call(rig.dm.close())
+    files = sequence_files(rig)
+    assert all(name.endswith(".seq") for name in files)
+    windows = sorted((f.start_ns, f.end_ns) for f in files.values())
+    assert len(windows) == 2  # closed by the failure at 12 s, opened again at 14 s
+    assert windows[0][1] is not None
+    assert windows[0][1] <= windows[1][0]
+
+
+def test_a_sequence_open_at_a_crash_is_quarantined_at_the_next_start() -> None:
+    rig = Rig(machine(recordings=[RECORDING]))
+    rig.call(rig.dm.start())
+    rig.kernel.run(until=15.0)
+    rig.rt.kill()  # power cut: the .progseq is durable, its end never comes
+    rig.fs.crash()
+    rig.boot(1)
+    rig.call(rig.dm.start())
+    (orphan,) = rig.trace.of_kind("sequence.orphaned")
+    assert orphan.fields["path"].startswith(f"{CAPTURE_DIR}/failed/sequences/")
+    assert "end time is unknown" in orphan.fields["reason"]

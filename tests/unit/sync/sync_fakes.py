@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from viam.proto.app.data import CreateSequenceRequest, CreateSequenceResponse
 from viam.proto.app.datasync import (
     DataCaptureMetadata,
     DataCaptureUploadMetadata,
@@ -127,6 +128,14 @@ class ScriptedTransport:
         result = self.core.ingest_streaming(metadata, data, key=key)
         await self._after(action)
         return StreamingDataCaptureUploadResponse(binary_data_id=result.binary_data_id)
+
+    async def create_sequence(
+        self, request: CreateSequenceRequest, *, key: str
+    ) -> CreateSequenceResponse:
+        action = await self._enter("CreateSequence", key, request.ByteSize())
+        result = self.core.create_sequence(request, key=key)
+        await self._after(action)
+        return CreateSequenceResponse(id=result.file_id)
 
     async def close(self) -> None:
         return None
