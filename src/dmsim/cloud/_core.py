@@ -223,17 +223,9 @@ class CloudCore:
             validate_key(key, self._limits)
             _validate_sequence(request)
             fingerprint = hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest()
-            upload_key = (
-                _keys.content_upload_key(fingerprint)
-                if key is None
-                else _keys.client_upload_key(key)
-            )
-            known = self._store.known(upload_key)
+            upload_key, known = self._resend(key, fingerprint)
             if known is not None:
-                self._counts["duplicates"] += 1
-                if known[2] != fingerprint:
-                    self._counts["key_conflicts"] += 1
-                return IngestResult(known[0], "", duplicate=True)
+                return known
             self._check_capacity(0, storage_full)
             sequence_id = _keys.file_id_for(upload_key)
             resources = [[r.resource_name, r.method_name] for r in request.resources]
@@ -287,17 +279,9 @@ class CloudCore:
             validate_key(key, self._limits)
             validate()
             fingerprint = fingerprint_of()
-            upload_key = (
-                _keys.content_upload_key(fingerprint)
-                if key is None
-                else _keys.client_upload_key(key)
-            )
-            known = self._store.known(upload_key)
+            upload_key, known = self._resend(key, fingerprint)
             if known is not None:
-                self._counts["duplicates"] += 1
-                if known[2] != fingerprint:
-                    self._counts["key_conflicts"] += 1
-                return IngestResult(known[0], known[1], duplicate=True)
+                return known
             file_id = _keys.file_id_for(upload_key)
             items = build(file_id, ns_from_seconds(self._clock()))
             self._check_capacity(items.size, storage_full)
@@ -312,6 +296,21 @@ class CloudCore:
         self._counts.update(row["kind"] for row in items.rows)
         binary_id = items.rows[0]["item_id"] if items.rows[0]["kind"] != "tabular" else ""
         return IngestResult(file_id, binary_id, duplicate=False)
+
+    def _resend(self, key: str | None, fingerprint: str) -> tuple[str, IngestResult | None]:
+        """The upload key (the client's, else the content's) and, when that key is stored
+        already, the answer it got: a resend is acknowledged again and stores nothing."""
+        if key is None:
+            upload_key = _keys.content_upload_key(fingerprint)
+        else:
+            upload_key = _keys.client_upload_key(key)
+        known = self._store.known(upload_key)
+        if known is None:
+            return upload_key, None
+        self._counts["duplicates"] += 1
+        if known[2] != fingerprint:
+            self._counts["key_conflicts"] += 1
+        return upload_key, IngestResult(known[0], known[1], duplicate=True)
 
     def _check_capacity(self, size: int, storage_full: bool) -> None:
         if storage_full:

@@ -208,22 +208,7 @@ class DataSyncService(DataSyncServiceBase):
         self, stream: Stream[DataCaptureUploadRequest, DataCaptureUploadResponse]
     ) -> None:
         async def receive(rx: _Receiver) -> _Received:
-            limits = self._host.core.limits
-            request = await rx.message(
-                DataCaptureUploadRequest,
-                limit=limits.max_message_bytes,
-                total_limit=limits.max_message_bytes + _PREFIX,
-            )
-            if request is None or not await rx.at_end():
-                # A cardinality violation: UNIMPLEMENTED, as gRPC's status code table
-                # (doc/statuscodes.md) says and grpcio answers a unary call with no request.
-                # For extra requests grpcio 1.85 answers the first and ignores the rest and
-                # grpc-java answers INTERNAL "Too many requests"; we follow the table.
-                got = "none" if request is None else "more"
-                raise GRPCError(
-                    Status.UNIMPLEMENTED,
-                    f"DataCaptureUpload takes exactly one DataCaptureUploadRequest, got {got}",
-                )
+            request = await self._receive_one(rx, DataCaptureUploadRequest, "DataCaptureUpload")
             return _Received(
                 lambda key, full: self._host.core.ingest_data_capture(
                     request, key=key, storage_full=full
@@ -276,18 +261,7 @@ class DataSyncService(DataSyncServiceBase):
         self, stream: Stream[CreateSequenceRequest, CreateSequenceResponse]
     ) -> None:
         async def receive(rx: _Receiver) -> _Received:
-            limits = self._host.core.limits
-            request = await rx.message(
-                CreateSequenceRequest,
-                limit=limits.max_message_bytes,
-                total_limit=limits.max_message_bytes + _PREFIX,
-            )
-            if request is None or not await rx.at_end():
-                got = "none" if request is None else "more"
-                raise GRPCError(
-                    Status.UNIMPLEMENTED,
-                    f"CreateSequence takes exactly one CreateSequenceRequest, got {got}",
-                )
+            request = await self._receive_one(rx, CreateSequenceRequest, "CreateSequence")
             return _Received(
                 lambda key, full: self._host.core.create_sequence(
                     request, key=key, storage_full=full
@@ -312,6 +286,26 @@ class DataSyncService(DataSyncServiceBase):
         return mapping
 
     # -- the shared call flow -----------------------------------------------------------
+
+    async def _receive_one(self, rx: _Receiver, request_type: type[M], rpc: str) -> M:
+        """A unary call's one request."""
+        limits = self._host.core.limits
+        request = await rx.message(
+            request_type,
+            limit=limits.max_message_bytes,
+            total_limit=limits.max_message_bytes + _PREFIX,
+        )
+        if request is None or not await rx.at_end():
+            # A cardinality violation: UNIMPLEMENTED, as gRPC's status code table
+            # (doc/statuscodes.md) says and grpcio answers a unary call with no request.
+            # For extra requests grpcio 1.85 answers the first and ignores the rest and
+            # grpc-java answers INTERNAL "Too many requests"; we follow the table.
+            got = "none" if request is None else "more"
+            raise GRPCError(
+                Status.UNIMPLEMENTED,
+                f"{rpc} takes exactly one {request_type.__name__}, got {got}",
+            )
+        return request
 
     async def _receive_stream(
         self,
