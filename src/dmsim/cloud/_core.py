@@ -245,7 +245,6 @@ class CloudCore:
         except CloudError as error:
             self._rejects[error.code] += 1
             raise
-        self._counts["sequences"] += 1
         return IngestResult(sequence_id, "", duplicate=False)
 
     def sequences(self) -> list[StoredSequence]:
