@@ -39,7 +39,7 @@ from dmsim.config import (
     parse_control_sequences,
 )
 from dmsim.errors import ConfigError, DeviceError, Problem
-from dmsim.runtime import Event, RngTree, Runtime, Task, Trace
+from dmsim.runtime import RngTree, Runtime, Task, Trace
 from dmsim.storage._fs import FileSystem
 from dmsim.storage._identity import ReadingId
 from dmsim.storage._naming import CollectorKey
@@ -142,7 +142,7 @@ class DataManager:
         self._control_error: str | None = None
         self._control_notes: tuple[str, ...] = ()
         self._control_task: Task[None] | None = None
-        self._control_stop: Event = rt.event()
+        self._control_stop = rt.event()  # asks the poller to end (see _stop_control)
         self._sequences = SequenceRecorder(
             fs=fs,
             capture_dir=self._config.capture_dir,
@@ -339,8 +339,8 @@ class DataManager:
 
     def _start_control(self) -> None:
         if self._control_enabled() and self._control_task is None:
-            self._control_stop = stop = self._rt.event()
-            self._control_task = self._rt.spawn(self._run_control(stop), name="capture-control")
+            self._control_stop.clear()  # the previous poller, if any, has ended
+            self._control_task = self._rt.spawn(self._run_control(), name="capture-control")
 
     async def _stop_control(self) -> None:
         # Asked, not cancelled: a cancel landing while an override retires a collector would
@@ -350,7 +350,8 @@ class DataManager:
             self._control_stop.set()
             await task.join()
 
-    async def _run_control(self, stop: Event) -> None:
+    async def _run_control(self) -> None:
+        stop = self._control_stop
         deadline = self._rt.monotonic()
         while True:
             # a slow read skips polls rather than bunching them (a Go ticker drops ticks too)

@@ -64,7 +64,6 @@ class SequenceRecorder:
     def retarget(self, capture_dir: str) -> None:
         """Record into another capture directory from now on (close everything first)."""
         self._capture_dir = capture_dir
-        self._dir = posixpath.join(capture_dir, SEQUENCES_DIR)
 
     @property
     def open_count(self) -> int:
@@ -143,7 +142,7 @@ class SequenceRecorder:
             self._log(f"sequence {sequence_id}: could not remove its .progseq: {error}")
 
     def _path(self, sequence_id: str, suffix: str) -> str:
-        return posixpath.join(self._dir, sequence_id + suffix)
+        return posixpath.join(self._capture_dir, SEQUENCES_DIR, sequence_id + suffix)
 
     def _record(self, kind: str, **fields: object) -> None:
         if self._trace is not None:

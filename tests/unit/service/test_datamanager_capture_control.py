@@ -252,3 +252,14 @@ def test_a_sequence_open_at_a_crash_is_quarantined_at_the_next_start() -> None:
     (orphan,) = rig.trace.of_kind("sequence.orphaned")
     assert orphan.fields["path"].startswith(f"{CAPTURE_DIR}/failed/sequences/")
     assert "end time is unknown" in orphan.fields["reason"]
+
+
+def test_a_reconfigure_that_names_a_new_sensor_reads_it_before_applying() -> None:
+    recording = {**RECORDING, "start_s": 0, "stop_s": 100}
+    rig = Rig(machine(recordings=[recording], capture_control_sensor={}))
+    rig.call(rig.dm.start())
+    rig.kernel.run(until=5.0)
+    assert rig.trace.of_kind("capture.control") == []  # no sensor configured: no polling
+    rig.call(rig.dm.reconfigure(loads_machine_config(machine(recordings=[recording]))))
+    (arm,) = [e for e in rig.trace.of_kind("capture.started") if e.fields["component"] == "arm"]
+    assert arm.time == 5.0  # enabled by the sensor at the reconfigure, not a poll later
