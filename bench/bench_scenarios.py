@@ -12,16 +12,25 @@ from dmsim.scenario import run_scenario
 ROOT = Path(__file__).resolve().parents[1] / "scenarios"
 
 
+def _label(path: Path) -> str:
+    """A library scenario by its path under scenarios/, any other as given."""
+    resolved = path.resolve()
+    return str(resolved.relative_to(ROOT)) if resolved.is_relative_to(ROOT) else str(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "scenarios", nargs="*", type=Path, help="only these scenario files (default: the library)"
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     rows = []
-    for path in sorted(ROOT.rglob("*.scenario.yaml")):
+    for path in args.scenarios or sorted(ROOT.rglob("*.scenario.yaml")):
         report = run_scenario(path, progress=False)
         data = report.to_json_dict()
         rows.append({
-            "scenario": str(path.relative_to(ROOT)),
+            "scenario": _label(path),
             "verdict": data["verdict"],
             "sim_seconds": data["sim_seconds"],
             "wall_seconds": data["wall_seconds"],

@@ -38,7 +38,6 @@ from typing import Any
 from viam.proto.app.data import CreateSequenceRequest, CreateSequenceResponse
 from viam.proto.app.datasync import (
     DataCaptureUploadMetadata,
-    DataCaptureUploadRequest,
     DataCaptureUploadResponse,
     DataType,
     FileUploadResponse,
@@ -58,7 +57,14 @@ from dmsim.storage._codec import (
 from dmsim.storage._fs import DiskUsage, FileStat
 from dmsim.storage._identity import ReadingId
 from dmsim.storage._realfs import RealFS
-from dmsim.sync import InUseTracker, SyncEngine, SyncSettings
+from dmsim.sync import (
+    DataCaptureRequest,
+    InUseTracker,
+    SyncEngine,
+    SyncSettings,
+    request_bytes,
+    request_message,
+)
 
 EPOCH_NS = 1_700_000_000 * 10**9
 FILES_PER_DIR = 1000
@@ -98,12 +104,12 @@ class DirectTransport:
         self.bytes = 0
 
     async def data_capture_upload(
-        self, request: DataCaptureUploadRequest, *, key: str
+        self, request: DataCaptureRequest, *, key: str
     ) -> DataCaptureUploadResponse:
         self.requests += 1
-        self.bytes += request.ByteSize()
+        self.bytes += len(request_bytes(request))
         if self.core is not None:
-            self.core.ingest_data_capture(request, key=key)
+            self.core.ingest_data_capture(request_message(request), key=key)
         return DataCaptureUploadResponse()
 
     async def file_upload(
@@ -330,7 +336,10 @@ class GeneratedFS:
             raise FileNotFoundError(2, "No such file", path)
         return index
 
-    def walk(self, root: str) -> Iterator[tuple[str, list[str], list[str]]]:
+    def walk(
+        self, root: str, on_error: Callable[[OSError], None] | None = None
+    ) -> Iterator[tuple[str, list[str], list[str]]]:
+        # a generated directory can always be listed: on_error is never called
         names = [f"d{d:05d}" for d in range(self.dirs)]
         yield self.root, names, []
         for directory in list(names):
@@ -400,7 +409,7 @@ class SamplingTransport(DirectTransport):
         self.samples: list[float] = []
 
     async def data_capture_upload(
-        self, request: DataCaptureUploadRequest, *, key: str
+        self, request: DataCaptureRequest, *, key: str
     ) -> DataCaptureUploadResponse:
         if self.requests % self.every == 0:
             self.samples.append(round(rss_mb(), 1))
