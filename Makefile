@@ -29,6 +29,7 @@ fuzz: $(STAMP)
 	DMSIM_HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -n auto -q tests/unit
 	$(BIN)/dmsim fuzz scenarios/field-failures/upload-lost-after-ack-timeout.scenario.yaml --runs 100 --out out/fuzz
 	$(BIN)/dmsim fuzz scenarios/sensor-fleet.scenario.yaml --runs 100 --out out/fuzz
+	$(BIN)/dmsim fuzz scenarios/capture-on-demand.scenario.yaml --runs 40 --out out/fuzz
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)

@@ -8,13 +8,16 @@ reporting a broken promise; a scenario can widen its envelope explicitly.
 
 Generated schedules keep a quiet tail: no fault acts during the last ``quiet_tail_s`` seconds,
 so the backlog can drain and liveness can be checked.
+
+RPC faults apply to every RPC or to a few of them; ``rpcs`` narrows them to the RPCs named
+(``[CreateSequence]`` aims every generated RPC fault at sequence creation while uploads flow).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ._kinds import KINDS
+from ._kinds import KINDS, RPC_CODES, RPC_NAMES
 
 __all__ = ["DEFAULT_ENVELOPE_KINDS", "CaptureMethodRef", "Envelope"]
 
@@ -49,9 +52,23 @@ class Envelope:
     max_loss: float = 0.5
     max_disk_fill_bytes: int = 0
     rpc_codes: tuple[str, ...] = _SURVIVABLE_CODES
+    rpcs: tuple[str, ...] = RPC_NAMES  # the RPCs a generated RPC fault may name
     quiet_tail_s: float = 0.0
     components: tuple[str, ...] = ()
     capture_methods: tuple[CaptureMethodRef, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        for name, allowed, given in (
+            ("kinds", tuple(KINDS), tuple(sorted(self.kinds))),
+            ("rpc_codes", RPC_CODES, self.rpc_codes),
+            ("rpcs", RPC_NAMES, self.rpcs),
+        ):
+            unknown = [value for value in given if value not in allowed]
+            if unknown:
+                raise ValueError(f"envelope {name}: unknown {', '.join(map(repr, unknown))}")
+        for name, values in (("rpc_codes", self.rpc_codes), ("rpcs", self.rpcs)):
+            if not values or len(set(values)) != len(values):
+                raise ValueError(f"envelope {name}: expected a non-empty list without repeats")
 
     def usable_kinds(self) -> tuple[str, ...]:
         """The kinds this envelope can actually generate (some need components or methods)."""

@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from ._envelope import CaptureMethodRef, Envelope
-from ._kinds import DISK_OPS, KINDS
+from ._kinds import DISK_OPS, KINDS, RPC_NAMES
 from ._model import FaultSchedule, FaultStep
 from ._weaken import PROBABILITY_LADDER
 
@@ -38,6 +38,8 @@ def _step(draw: st.DrawFn, kind: str, index: int, limit: float, env: Envelope) -
             draw, env.min_window_s, max(env.min_window_s, min(env.max_window_s, limit - at))
         )
     params = draw(_params(kind, at, limit, env))
+    if spec.param("rpcs") is not None:
+        params |= draw(_rpcs(env.rpcs))
     if spec.counted and draw(st.booleans()):
         params["count"] = draw(st.integers(1, 5))
     return FaultStep(at=at, kind=kind, params=params, fault_id=f"f{index + 1}", duration=duration)
@@ -90,6 +92,16 @@ def _network_params(draw: st.DrawFn, kind: str, env: Envelope) -> dict[str, Any]
         ladder = [p for p in PROBABILITY_LADDER if p <= env.max_loss] or [PROBABILITY_LADDER[-1]]
         return {"probability": draw(st.sampled_from(ladder))}
     return {"bytes": draw(st.sampled_from(_BYTE_LIMITS))}
+
+
+def _rpcs(allowed: Sequence[str]) -> st.SearchStrategy[dict[str, list[str]]]:
+    """Every RPC (the parameter left out) when the envelope allows them all, or some of them:
+    a fault on one RPC lets the others flow past it."""
+    some = st.lists(st.sampled_from(allowed), min_size=1, max_size=len(allowed), unique=True)
+    named = some.map(lambda rpcs: {"rpcs": sorted(rpcs, key=RPC_NAMES.index)})
+    if set(allowed) == set(RPC_NAMES):
+        return st.just({}) | named
+    return named
 
 
 def _direction() -> st.SearchStrategy[dict[str, str]]:

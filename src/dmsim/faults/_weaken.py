@@ -10,6 +10,7 @@ moves another) and changes one thing towards harmless:
   ceiling); a disk fill halves; a smaller disk grows;
 - a network fault on both directions keeps to one (upstream requests or downstream answers);
 - an RPC fault bounded by a window applies to one call only, then its count halves;
+- an RPC fault on every RPC keeps to one of them; one naming several loses one;
 - a restart mid-stream stops committing, then becomes a stall;
 - lists (EIO ops, reconfigure changes) lose one entry.
 
@@ -22,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
+from ._kinds import RPC_NAMES
 from ._model import FaultStep
 from ._params import thaw
 
@@ -61,11 +63,21 @@ def _kind_variants(step: FaultStep) -> Iterator[FaultStep]:
         yield from _count_variants(step)
     if step.spec.param("direction") is not None and "direction" not in step.params:
         yield from _one_direction(step)
+    if step.spec.param("rpcs") is not None:
+        yield from _fewer_rpcs(step)
 
 
 def _one_direction(step: FaultStep) -> Iterator[FaultStep]:
     for direction in ("upstream", "downstream"):
         yield _with(step, direction=direction)
+
+
+def _fewer_rpcs(step: FaultStep) -> Iterator[FaultStep]:
+    if "rpcs" in step.params:
+        yield from _drop_one(step, "rpcs")
+    else:
+        for rpc in RPC_NAMES:
+            yield _with(step, rpcs=[rpc])
 
 
 def _crash(step: FaultStep) -> Iterator[FaultStep]:

@@ -15,6 +15,7 @@ from typing import Any
 from dmsim.config import MachineConfig
 from dmsim.faults import (
     DEFAULT_ENVELOPE_KINDS,
+    RPC_NAMES,
     CaptureMethodRef,
     Envelope,
     parse_duration,
@@ -80,6 +81,7 @@ def envelope_from(
         max_loss=float(doc.get("max_loss", default.max_loss)),
         max_disk_fill_bytes=fill if fill is not None else default.max_disk_fill_bytes,
         rpc_codes=tuple(doc.get("rpc_codes", default.rpc_codes)),
+        rpcs=tuple(sorted(doc["rpcs"], key=RPC_NAMES.index)) if "rpcs" in doc else default.rpcs,
         components=components,
         capture_methods=methods,
         **values,
@@ -93,7 +95,7 @@ def envelope_document(envelope: Envelope, *, drain_within_s: float | None) -> di
     doc: dict[str, Any] = {}
     if envelope.kinds != default.kinds:
         doc["kinds"] = sorted(envelope.kinds)
-    for key in ("max_faults", "max_loss", "max_disk_fill_bytes", "rpc_codes"):
+    for key in ("max_faults", "max_loss", "max_disk_fill_bytes", "rpc_codes", "rpcs"):
         value = getattr(envelope, key)
         if value != getattr(default, key):
             doc["max_disk_fill" if key == "max_disk_fill_bytes" else key] = (

@@ -20,7 +20,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, ValidationError
 
 from dmsim.errors import Problem
-from dmsim.faults import DEFAULT_ENVELOPE_KINDS, KINDS, RPC_CODES, ParamSpec
+from dmsim.faults import DEFAULT_ENVELOPE_KINDS, KINDS, RPC_CODES, RPC_NAMES, ParamSpec
 
 from ._model import CLASSES, COUNTER_KEYS
 from ._yaml import child_path, line_of
@@ -160,6 +160,12 @@ def _envelope_schema() -> dict[str, Any]:
             "max_loss": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
             "max_disk_fill": {"$ref": "#/$defs/size"},
             "rpc_codes": {"type": "array", "items": {"enum": list(RPC_CODES)}, "minItems": 1},
+            "rpcs": {
+                "type": "array",
+                "items": {"enum": list(RPC_NAMES)},
+                "minItems": 1,
+                "uniqueItems": True,
+            },
             "quiet_tail": {"$ref": "#/$defs/duration"},
         }
     )

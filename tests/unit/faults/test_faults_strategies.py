@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from hypothesis import find, given, settings
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from dmsim.faults import (
     DEFAULT_ENVELOPE_KINDS,
     KINDS,
+    RPC_NAMES,
     CaptureMethodRef,
     Envelope,
     FaultSchedule,
@@ -52,6 +54,9 @@ def test_schedules_stay_inside_the_envelope(schedule: FaultSchedule) -> None:
             assert step.params["direction"] in ("upstream", "downstream")
         if step.kind == "rpc_reject":
             assert step.params["code"] in ENVELOPE.rpc_codes
+        if "rpcs" in step.params:
+            named = list(step.params["rpcs"])
+            assert named == sorted(set(named), key=RPC_NAMES.index)
         if step.group == "device":
             assert step.params["component"] in ENVELOPE.components
         if step.group in ("process", "reconfigure"):
@@ -70,6 +75,43 @@ def test_network_faults_come_with_jitter_and_in_one_direction_too() -> None:
     find(schedules, has(lambda step: "jitter" in step.params))
     find(schedules, has(lambda step: step.params.get("direction") == "downstream"))
     find(schedules, has(lambda step: step.kind == "loss" and "direction" not in step.params))
+
+
+RPC_KINDS = frozenset(
+    kind for kind, spec in KINDS.items() if spec.group == "rpc" and spec.param("rpcs")
+)
+
+
+def test_rpc_faults_hit_every_rpc_or_only_some() -> None:
+    schedules = fault_schedules(duration=DURATION, envelope=Envelope(kinds=RPC_KINDS))
+
+    def has(test: Callable[[FaultStep], bool]) -> Callable[[FaultSchedule], bool]:
+        return lambda schedule: any(test(step) for step in schedule)
+
+    find(schedules, has(lambda step: "rpcs" not in step.params))
+    find(schedules, has(lambda step: tuple(step.params.get("rpcs", ())) == ("CreateSequence",)))
+
+
+@given(st.data())
+def test_an_envelope_naming_rpcs_aims_every_rpc_fault_at_them(data: st.DataObject) -> None:
+    aimed = Envelope(kinds=RPC_KINDS | {"cloud_storage_full"}, rpcs=("CreateSequence",))
+    for step in data.draw(fault_schedules(duration=DURATION, envelope=aimed)):
+        if step.kind != "cloud_storage_full":  # the cloud's storage is full for every RPC
+            assert tuple(step.params["rpcs"]) == ("CreateSequence",)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"rpcs": ("Upload",)}, "envelope rpcs: unknown 'Upload'"),
+        ({"rpcs": ()}, "envelope rpcs: expected a non-empty list"),
+        ({"rpc_codes": ("OK",)}, "envelope rpc_codes: unknown 'OK'"),
+        ({"kinds": frozenset({"meteor"})}, "envelope kinds: unknown 'meteor'"),
+    ],
+)
+def test_an_envelope_names_what_it_cannot_generate(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Envelope(**fields)
 
 
 def test_default_envelope_leaves_out_faults_beyond_the_promise() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import given
 
-from dmsim.faults import FaultSchedule, FaultStep, fault_schedules, weaker_variants
+from dmsim.faults import RPC_NAMES, FaultSchedule, FaultStep, fault_schedules, weaker_variants
 
 
 def test_crash_becomes_a_clean_restart_then_sooner() -> None:
@@ -40,7 +40,25 @@ def test_rpc_faults_narrow_to_one_call() -> None:
     assert ("restart_mid_stream", {"count": 4}) in kinds
     assert ("restart_mid_stream", {"commit": True, "count": 2}) in kinds
     stall = weaker_variants(FaultStep(at=5, kind="restart_mid_stream", params={"count": 1}))
-    assert [v.kind for v in stall] == ["stall_mid_stream"]
+    assert [v.kind for v in stall if "rpcs" not in v.params] == ["stall_mid_stream"]
+
+
+def test_rpc_faults_keep_to_one_rpc_then_lose_one() -> None:
+    everywhere = FaultStep(at=5, kind="rpc_reject", params={"code": "INTERNAL"}, duration=60)
+    narrowed = [v for v in weaker_variants(everywhere) if "rpcs" in v.params]
+    assert [tuple(v.params["rpcs"]) for v in narrowed] == [(rpc,) for rpc in RPC_NAMES]
+    assert all(v.duration == 60 and v.params["code"] == "INTERNAL" for v in narrowed)
+    two = FaultStep(
+        at=5, kind="slow_ack", params={"seconds": 2.0, "rpcs": ["FileUpload", "CreateSequence"]}
+    )
+    fewer = sorted(
+        tuple(v.params["rpcs"])
+        for v in weaker_variants(two)
+        if v.params["seconds"] == 2.0 and "count" not in v.params
+    )
+    assert fewer == [("CreateSequence",), ("FileUpload",)]
+    one = FaultStep(at=5, kind="drop_ack_after_commit", params={"rpcs": ["CreateSequence"]})
+    assert all(tuple(v.params["rpcs"]) == ("CreateSequence",) for v in weaker_variants(one))
 
 
 def test_network_faults_lose_their_jitter_and_narrow_to_one_direction() -> None:

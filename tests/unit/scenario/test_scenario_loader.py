@@ -100,7 +100,12 @@ def test_full_scenario_loads_with_units_and_defaults(tmp_path: Path) -> None:
         expectations:
           drain_within: 2m
           counts: {uploads.unknown: {min: 1}}
-        fuzz: {envelope: {max_faults: 3, quiet_tail: 3m, kinds: [crash, link_down]}}
+        fuzz:
+          envelope:
+            max_faults: 3
+            quiet_tail: 3m
+            kinds: [crash, link_down, rpc_reject]
+            rpcs: [CreateSequence, FileUpload]
         """
     )
     scenario = loads_scenario(text, base_dir=tmp_path)
@@ -118,7 +123,10 @@ def test_full_scenario_loads_with_units_and_defaults(tmp_path: Path) -> None:
     # A fault window may last at most half the drain bound: after an error window of W the
     # per-file backoff's next retry can be up to W later, and the drain promise must hold.
     assert scenario.envelope.max_window_s == 60.0
-    assert scenario.envelope.kinds == {"crash", "link_down"}
+    assert scenario.envelope.kinds == {"crash", "link_down", "rpc_reject"}
+    assert scenario.envelope.rpcs == ("FileUpload", "CreateSequence")  # in the cloud's order
+    dumped = loads_scenario(dump_scenario(scenario, header="copy"), base_dir=tmp_path)
+    assert dumped.envelope == scenario.envelope
     assert scenario.envelope.components == ("temp",)
     assert scenario.machine.data_manager is not None
     assert scenario.machine.data_manager.maximum_num_sync_threads == 1  # from host.cpu_count
@@ -194,6 +202,8 @@ def test_every_problem_is_reported_with_its_line() -> None:
         ("faults: [{at: 9m50s, kind: link_down, duration: 1m}]\n", "faults[0].duration"),
         ("seed: -1\n", "seed"),
         ("fuzz: {envelope: {kinds: [meteor]}}\n", "fuzz.envelope.kinds[0]"),
+        ("fuzz: {envelope: {rpcs: [Upload]}}\n", "fuzz.envelope.rpcs[0]"),
+        ("fuzz: {envelope: {rpcs: []}}\n", "fuzz.envelope.rpcs"),
     ],
 )
 def test_semantic_and_schema_errors(body: str, expected: str) -> None:
