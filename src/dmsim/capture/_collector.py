@@ -19,6 +19,7 @@ queue's worth of readings on every Close).
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
@@ -182,13 +183,27 @@ class Collector:
 
         If the disk stays unwritable for ``drain_timeout_s`` the readings still queued are
         dropped *and reported* (trace ``reading.dropped``), never lost silently."""
+        await self.stop_capture()
+        await self.finish(drain_timeout_s=drain_timeout_s)
+
+    async def stop_capture(self) -> None:
+        """Take no more readings; the writer goes on with what is queued."""
         if self._tasks:
             await self._tasks[0].stop()
-        deadline = self._rt.monotonic() + drain_timeout_s
-        try:
-            await self._rt.with_timeout(drain_timeout_s, self._drained())
-        except TimeoutError:
-            self._drop_undrained()
+
+    async def finish(self, *, drain_timeout_s: float | None) -> None:
+        """After :meth:`stop_capture`: drain the queue, complete the file, stop the writer.
+        ``None`` waits for the disk as long as it takes. Cancelled, it may be called again
+        (with a bound): it goes on from where it was cut."""
+        if drain_timeout_s is None:
+            deadline = math.inf
+            await self._drained()
+        else:
+            deadline = self._rt.monotonic() + drain_timeout_s
+            try:
+                await self._rt.with_timeout(drain_timeout_s, self._drained())
+            except TimeoutError:
+                self._drop_undrained()
         for task in self._tasks[1:]:
             await task.stop()
         self._tasks = []

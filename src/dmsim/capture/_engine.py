@@ -4,9 +4,13 @@ Reconfigure compares collector keys (resource, method, additional_params):
 
 - unchanged spec → the collector is not touched (it keeps its phase, queue and open file);
 - only the frequency changed → the rate changes in place (queue, file and phase kept);
-- anything else changed (tags, queue size) → the old collector drains to disk and closes,
-  a new one starts;
-- gone or disabled → drained and closed; new → started.
+- anything else changed (tags, queue size) → the old collector stops capturing and a new
+  one starts at once; the old one drains its queue to disk in the background, however long
+  its disk takes, and completes its file;
+- gone or disabled → stopped and drained the same way; new → started.
+
+Shutdown waits up to :data:`SHUTDOWN_DRAIN_S` for every queue; what a disk still refuses
+then is dropped and reported (trace ``reading.dropped``), never lost silently.
 
 rdk restarted every collector on every config update (rdk#2067), so a canary bot captured far
 less than configured; here an unrelated edit costs nothing.
@@ -14,6 +18,7 @@ less than configured; here an unrelated edit costs nothing.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
@@ -26,9 +31,17 @@ from dmsim.capture._collector import (
 from dmsim.capture._schedule import interval_for_hz
 from dmsim.capture._throttle import LogThrottle
 from dmsim.config import CollectorSpec
-from dmsim.runtime import Runtime, Trace
+from dmsim.runtime import Runtime, Task, Trace
 
-__all__ = ["CaptureEngine", "stream_id"]
+__all__ = ["RETIRE_WAIT_S", "SHUTDOWN_DRAIN_S", "CaptureEngine", "stream_id"]
+
+SHUTDOWN_DRAIN_S = 60.0
+RETIRE_WAIT_S = 5.0  # a reconfigure's wait for retired collectors, as long as a flush's
+
+
+async def _joined(tasks: Sequence[Task[None]]) -> None:
+    for task in tasks:
+        await task.join()
 
 
 def stream_id(spec: CollectorSpec) -> str:
@@ -65,15 +78,20 @@ class CaptureEngine:
         self._log = log
         self._throttle = LogThrottle()
         self._collectors: dict[object, tuple[CollectorSpec, Collector]] = {}
+        # retired collectors still writing out their queues, each with the task doing it
+        self._draining: dict[Collector, Task[None]] = {}
         self._retired: list[CollectorStatistics] = []
         # Identities are (stream, boot, seq): a collector restarted within a boot continues.
         self._next_seq: dict[str, int] = {}
 
     async def apply(self, specs: Sequence[CollectorSpec]) -> None:
-        """Make the running collectors match ``specs`` (enabled collectors only)."""
+        """Make the running collectors match ``specs`` (enabled collectors only). Returns once
+        the retired collectors' files are complete, or after :data:`RETIRE_WAIT_S` when a
+        disk holds them up (they go on draining; new collectors are capturing already)."""
         wanted = {spec.key: spec for spec in specs if interval_for_hz(spec.capture_frequency_hz)}
+        drains = []
         for key in [k for k in self._collectors if k not in wanted]:
-            await self._retire(key)
+            drains.append(await self._retire(key))
         for key, spec in wanted.items():
             current = self._collectors.get(key)
             if current is not None:
@@ -85,8 +103,10 @@ class CaptureEngine:
                     self._collectors[key] = (spec, collector)
                     self._record("capture.rate_changed", spec)
                     continue
-                await self._retire(key)
+                drains.append(await self._retire(key))
             self._start(spec)
+        with contextlib.suppress(TimeoutError):
+            await self._rt.with_timeout(RETIRE_WAIT_S, _joined(drains))
 
     def _start(self, spec: CollectorSpec) -> None:
         source = self._resolve(spec.resource.api, spec.resource.short_name)
@@ -115,15 +135,26 @@ class CaptureEngine:
         self._collectors[spec.key] = (spec, collector)
         self._record("capture.started", spec)
 
-    async def _retire(self, key: object) -> None:
+    async def _retire(self, key: object) -> Task[None]:
+        """Stop the collector's capture and leave it draining; the task that drains it."""
         spec, collector = self._collectors.pop(key)
         try:
-            await collector.close()
+            await collector.stop_capture()
         finally:
-            # even when a cancel cuts the drain short: the stream must not restart at a used seq
+            # even when a cancel cuts the stop short: the stream must not restart at a used seq
             self._next_seq[collector.stream] = collector.next_seq
-            self._retired.append(collector.statistics())
+            drain = self._rt.spawn(self._drain(collector), name=f"drain:{collector.stream}")
+            self._draining[collector] = drain
             self._record("capture.stopped", spec)
+        return drain
+
+    async def _drain(self, collector: Collector) -> None:
+        await collector.finish(drain_timeout_s=None)
+        self._settle(collector)
+
+    def _settle(self, collector: Collector) -> None:
+        del self._draining[collector]
+        self._retired.append(collector.statistics())
 
     async def flush(self) -> None:
         """Write out every queue and complete every open file (called by each sync pass)."""
@@ -134,13 +165,27 @@ class CaptureEngine:
     async def close(self) -> None:
         for key in list(self._collectors):
             await self._retire(key)
+        with contextlib.suppress(TimeoutError):
+            await self._rt.with_timeout(SHUTDOWN_DRAIN_S, self._all_drained())
+        for collector, drain in list(self._draining.items()):
+            await drain.stop()
+            if collector in self._draining:  # not settled in the meantime
+                await collector.finish(drain_timeout_s=0.0)  # drops and reports what is left
+                self._settle(collector)
+
+    async def _all_drained(self) -> None:
+        await _joined(list(self._draining.values()))
 
     def specs(self) -> list[CollectorSpec]:
         return [spec for spec, _ in self._collectors.values()]
 
     def statistics(self) -> list[CollectorStatistics]:
-        """Running collectors first, then those closed by reconfigure, in start order."""
-        return [c.statistics() for _, c in self._collectors.values()] + list(self._retired)
+        """Running collectors first, then retired ones still draining, then those closed."""
+        return [
+            *(c.statistics() for _, c in self._collectors.values()),
+            *(c.statistics() for c in self._draining),
+            *self._retired,
+        ]
 
     def _say(self, message: str) -> None:
         if self._log is not None:

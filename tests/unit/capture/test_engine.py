@@ -192,3 +192,58 @@ def test_a_retire_cut_short_by_a_cancel_still_keeps_the_sequence() -> None:
     kernel.run_main(engine.close())
     seqs = [e.fields["seq"] for e in trace.of_kind("reading.captured")]
     assert len(seqs) == len(set(seqs))
+
+
+def test_a_collector_retired_while_its_disk_fails_drains_when_the_disk_recovers() -> None:
+    """Regression (found by `dmsim fuzz` on capture-on-demand: EIO on half the writes for
+    150 s, and a tag change from the capture control sensor): a retire waited at most 60 s for
+    the old collector's queue, then dropped what was still in it, and the stream's new
+    collector did not start until then. A retire now stops capture at once, the new collector
+    starts, and the old queue drains whenever its disk recovers."""
+    kernel = SimKernel(epoch_ns=0)
+    engine, sinks, trace = make_engine(kernel)
+    arm = spec(*ARM, "JointPositions", 10)
+    kernel.run_main(engine.apply([arm]))
+    kernel.run(until=5.0)
+    old = sinks[stream_id(arm)]
+    old.broken_until = 200.0  # longer than any drain deadline
+    kernel.run(until=10.0)
+    kernel.run_main(engine.apply([replace(arm, tags=("shift-b",))]))
+    restarted = trace.of_kind("capture.started")[-1]
+    assert restarted.time < 10.5  # no capture gap while the old queue waits for its disk
+    assert len(sinks) == 1
+    assert sinks[stream_id(arm)] is not old  # the new collector has its own sink
+    new = sinks[stream_id(arm)]
+    kernel.run(until=250.0)
+    assert old.closed  # drained and completed once the disk came back
+    kernel.run_main(engine.close())
+    assert trace.of_kind("reading.dropped") == []
+    captured = [e.fields["seq"] for e in trace.of_kind("reading.captured")]
+    written = [r.seq for r in old.written] + [r.seq for r in new.written]
+    assert sorted(written) == captured
+    assert max(r.seq for r in old.written) < min(r.seq for r in new.written)
+    by_stream = [s for s in engine.statistics() if s.stream == stream_id(arm)]
+    assert sum(s.written for s in by_stream) == len(captured)
+
+
+def test_shutdown_gives_a_retired_collector_one_minute_then_reports_what_it_drops() -> None:
+    kernel = SimKernel(epoch_ns=0)
+    engine, sinks, trace = make_engine(kernel)
+    arm = spec(*ARM, "JointPositions", 10)
+    kernel.run_main(engine.apply([arm]))
+    kernel.run(until=5.0)
+    sinks[stream_id(arm)].broken_until = 1000.0  # never back within the shutdown's wait
+    kernel.run(until=10.0)
+    kernel.run_main(engine.apply([replace(arm, tags=("shift-b",))]))
+    kernel.run(until=20.0)
+    kernel.run_main(engine.close())
+    assert 79.0 <= kernel.now() <= 81.5  # one minute's wait from the close at 20 s
+    dropped = [seq for e in trace.of_kind("reading.dropped") for _, _, seq in e.fields["ids"]]
+    captured_at = {e.fields["seq"]: e.time for e in trace.of_kind("reading.captured")}
+    assert dropped
+    assert all(captured_at[seq] >= 5.0 for seq in dropped)  # queued since the disk broke
+    stats = engine.statistics()
+    assert sum(s.dropped for s in stats) == len(dropped)
+    assert [e.kind for e in trace.of_kind("capture.started", "capture.stopped")].count(
+        "capture.stopped"
+    ) == 2

@@ -1,0 +1,35 @@
+"""Schedules `dmsim fuzz` found breaking a library scenario, shrunk, kept so they stay fixed.
+Each is judged as the fuzzer judges: by the expectations that hold for any schedule."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from dmsim.faults import FaultSchedule, FaultStep
+from dmsim.scenario import fuzz_expectations, load_scenario, run_scenario
+
+LIBRARY = Path(__file__).resolve().parents[3] / "scenarios"
+
+
+def test_capture_on_demand_9775_a_tag_change_while_writes_fail() -> None:
+    """The control sensor failing for 5 s reverted the camera to its configured tags, then
+    back: each change retired the collector while half the writes failed (EIO for 150 s).
+    The retire gave up after 60 s and dropped the camera image still queued."""
+    library = load_scenario(LIBRARY / "capture-on-demand.scenario.yaml")
+    eio = FaultStep(
+        at=3.0, kind="disk_eio", duration=149.9, fault_id="f5",
+        params={"ops": ["write"], "probability": 0.5},
+    )  # fmt: skip
+    sensor_down = FaultStep(
+        at=65.7, kind="device_read_error", duration=5.2, fault_id="f4",
+        params={"component": "cycle-recorder"},
+    )  # fmt: skip
+    scenario = replace(
+        library,
+        expectations=fuzz_expectations(library.expectations),
+        faults=FaultSchedule((eio, sensor_down)),
+    )
+    report = run_scenario(scenario, seed=9775, progress=False)
+    assert report.verdict_text == "pass", report.summary()
+    assert report.to_json_dict()["readings"]["dropped"] == 0
