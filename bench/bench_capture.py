@@ -109,6 +109,12 @@ def sim_capture_per_reading_s(readings: int) -> float:
     return elapsed / max(1, sink.count)
 
 
+async def stop(c: Collector) -> None:
+    """Stop capturing and write out what is queued, as a shutdown does."""
+    await c.stop_capture()
+    await c.finish(drain_timeout_s=60.0)
+
+
 def real_rate(hz: float, seconds: float) -> dict[str, float]:
     rt = RealRuntime()
     source = InstantSensor(rt, record=True)
@@ -118,7 +124,7 @@ def real_rate(hz: float, seconds: float) -> dict[str, float]:
         c = collector(rt, source, sink, hz, "real")
         c.start()
         await rt.sleep(seconds)
-        await c.close()
+        await stop(c)
 
     rt.run_main(main())
     period = 1.0 / hz
@@ -142,7 +148,7 @@ def real_aggregate(collectors: int, hz: float, seconds: float) -> dict[str, floa
             c.start()
         await rt.sleep(seconds)
         for c in running:
-            await c.close()
+            await stop(c)
 
     rt.run_main(main())
     total = sum(s.count for s in sinks)

@@ -12,8 +12,9 @@ Three tasks per collector, all on the runtime port:
 - the **durability task** fsyncs pending data within ``durability_window_s`` of the write, so
   a power cut loses at most one window of readings per collector.
 
-Closing or reconfiguring drains the queue to disk before the file is closed (rdk drops up to a
-queue's worth of readings on every Close).
+Stopping a collector (:meth:`Collector.stop_capture`, then :meth:`Collector.finish`) drains the
+queue to disk before the file is closed (rdk drops up to a queue's worth of readings on every
+Close).
 """
 
 from __future__ import annotations
@@ -178,23 +179,17 @@ class Collector:
             await self._rt.with_timeout(drain_timeout_s, self._drained())
         self._sink.close_file()
 
-    async def close(self, *, drain_timeout_s: float = 60.0) -> None:
-        """Stop capturing, drain the queue to disk, complete the file, stop the writer.
-
-        If the disk stays unwritable for ``drain_timeout_s`` the readings still queued are
-        dropped *and reported* (trace ``reading.dropped``), never lost silently."""
-        await self.stop_capture()
-        await self.finish(drain_timeout_s=drain_timeout_s)
-
     async def stop_capture(self) -> None:
         """Take no more readings; the writer goes on with what is queued."""
         if self._tasks:
             await self._tasks[0].stop()
 
     async def finish(self, *, drain_timeout_s: float | None) -> None:
-        """After :meth:`stop_capture`: drain the queue, complete the file, stop the writer.
-        ``None`` waits for the disk as long as it takes. Cancelled, it may be called again
-        (with a bound): it goes on from where it was cut."""
+        """After :meth:`stop_capture`: drain the queue to disk, complete the file, stop the
+        writer. If the disk stays unwritable for ``drain_timeout_s`` the readings still queued
+        are dropped *and reported* (trace ``reading.dropped``), never lost silently; ``None``
+        waits for the disk as long as it takes. Cancelled, it may be called again (with a
+        bound): it goes on from where it was cut."""
         if drain_timeout_s is None:
             deadline = math.inf
             await self._drained()
@@ -233,7 +228,7 @@ class Collector:
             except OSError as error:
                 self._counters.write_errors += 1
                 if self._rt.monotonic() + backoff > deadline:
-                    return  # close() reports what is given up
+                    return  # finish() reports what is given up
                 self._report(
                     "closing the capture file failed", f"{error}; retrying in {backoff:g}s"
                 )

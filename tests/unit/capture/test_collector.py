@@ -105,7 +105,8 @@ def test_close_drains_the_queue_to_disk() -> None:
     assert queued > 100
 
     async def shutdown() -> None:
-        await collector.close()
+        await collector.stop_capture()
+        await collector.finish(drain_timeout_s=60.0)
 
     kernel.run_main(shutdown())
     stats = collector.statistics()
@@ -122,7 +123,8 @@ def test_close_reports_readings_it_cannot_write() -> None:
     kernel.run(until=10.0)
 
     async def shutdown() -> None:
-        await collector.close(drain_timeout_s=5.0)
+        await collector.stop_capture()
+        await collector.finish(drain_timeout_s=5.0)
 
     kernel.run_main(shutdown())
     stats = collector.statistics()

@@ -56,7 +56,8 @@ def test_a_disk_that_fails_for_a_moment_at_close_costs_no_reading() -> None:
     fs.inject_eio(prefix=CAPTURE_DIR, ops=["write", "open"], fault_id="blip", count=2)
 
     async def close() -> None:
-        await collector.close()
+        await collector.stop_capture()
+        await collector.finish(drain_timeout_s=60.0)
 
     kernel.run_main(close())
     stats = collector.statistics()
@@ -74,7 +75,8 @@ def test_a_disk_that_stays_broken_reports_the_buffered_readings_dropped() -> Non
     fs.inject_eio(prefix=CAPTURE_DIR, ops=["write", "open"], fault_id="dead")
 
     async def close() -> None:
-        await collector.close(drain_timeout_s=5.0)
+        await collector.stop_capture()
+        await collector.finish(drain_timeout_s=5.0)
 
     kernel.run_main(close())  # returns: no CaptureWriteError
     dropped = [tuple(i) for e in trace.of_kind("reading.dropped") for i in e.fields["ids"]]
