@@ -11,8 +11,11 @@ alone; a file a policy is deleting is skipped.
 
 A worker makes one attempt and moves on: the outcome (``_steps.next_step``) deletes the file,
 quarantines it, or writes a :class:`~._retry.RetryBook` entry that later passes respect, so a
-failing file never holds a worker. An offline error pauses everything for the offline interval
-and stops the pass (the link is down for everyone); files already dispatched are *deferred*.
+failing file never holds a worker. When a failed file's wait ends before the next scheduled
+pass, the scheduler runs a *retry pass* then (as rdk retries 200 ms later, doubling, whatever
+the interval): it walks and uploads like any pass but leaves open capture files alone. An
+offline error pauses everything for the offline interval and stops the pass (the link is down
+for everyone); files already dispatched are *deferred*.
 
 Scheduled passes run every ``sync_interval_mins`` while sync is enabled, the machine is online,
 the offline pause is over and the selective-sync sensor (if any) says ``should_sync``. When the
@@ -225,12 +228,20 @@ class SyncEngine:
 
     async def _schedule(self) -> None:
         last_tick = self._rt.monotonic()
+        retried_upto = last_tick  # failed files whose wait ended by then have had their retry
         while True:
             due = last_tick + self._settings.sync_interval_s
-            if self._rt.monotonic() < due and await self._sleep_or_wake(due):
-                continue  # reconfigured: recompute the tick from the new interval
-            last_tick = self._rt.monotonic()
-            await self._tick()
+            retry = self._book.next_retry_after(retried_upto)
+            wake = due if retry is None else min(due, retry)
+            if self._rt.monotonic() < wake and await self._sleep_or_wake(wake):
+                continue  # reconfigured, or a manual pass ran: recompute both times
+            now = self._rt.monotonic()
+            retried_upto = max(now, wake)  # a timer a hair early must not wake us again
+            if wake >= due:  # the interval's tick (a retry due with it rides along)
+                last_tick = now
+                await self._tick(retry=False)
+            else:
+                await self._tick(retry=True)
 
     async def _sleep_or_wake(self, deadline: float) -> bool:
         self._wake.clear()
@@ -240,20 +251,20 @@ class SyncEngine:
             return False
         return True
 
-    async def _tick(self) -> None:
+    async def _tick(self, *, retry: bool) -> None:
         now = self._rt.monotonic()
         if self._settings.sync_disabled:
-            self._n["ticks_skipped_disabled"] += 1
+            self._n["ticks_skipped_disabled"] += not retry
             return
         self._check_stale(now)
         if not self._is_online() or self._book.paused(now):
-            self._n["ticks_skipped_offline"] += 1
+            self._n["ticks_skipped_offline"] += not retry
             self._log_offline(now)
             return
         if self._selective is not None and not await self._selective_allows():
-            self._n["ticks_skipped_selective"] += 1
+            self._n["ticks_skipped_selective"] += not retry
             return
-        await self._exclusive_pass(manual=False)
+        await self._exclusive_pass(manual=False, retry=retry)
 
     async def _selective_allows(self) -> bool:
         assert self._selective is not None
@@ -287,21 +298,24 @@ class SyncEngine:
 
     # passes ----------------------------------------------------------------------------------
 
-    async def _exclusive_pass(self, *, manual: bool) -> Pass:
+    async def _exclusive_pass(self, *, manual: bool, retry: bool = False) -> Pass:
         while not self._idle.is_set():
             await self._idle.wait()
         self._idle.clear()
         try:
-            return await self._run_pass(manual=manual)
+            return await self._run_pass(manual=manual, retry=retry)
         finally:
             self._idle.set()
+            if manual:
+                self._wake.set()  # its failures may be due before the scheduler's next wake
 
-    async def _run_pass(self, *, manual: bool) -> Pass:
-        this = Pass(self._rt, manual=manual)
+    async def _run_pass(self, *, manual: bool, retry: bool) -> Pass:
+        this = Pass(self._rt, manual=manual, retry=retry)
         self._n["passes"] += 1
         self._n["manual_passes"] += manual
         try:
-            await self._flush_capture()
+            if not retry:  # a retry must not cut open files short: no flood of small files
+                await self._flush_capture()
         except Exception as error:  # a capture problem must not stop uploads of what exists
             _LOG.warning("closing capture files before sync failed: %s", error)
         self._book.begin_walk()

@@ -16,8 +16,9 @@ class Pass:
     """One walk and the uploads it dispatched. Done when the walk ended and every dispatched
     file has finished (uploaded, failed, deferred...)."""
 
-    def __init__(self, rt: Runtime, *, manual: bool) -> None:
+    def __init__(self, rt: Runtime, *, manual: bool, retry: bool = False) -> None:
         self.manual = manual
+        self.retry = retry  # run for a failed file whose wait ended, not on the interval
         self.dispatched = 0
         self.finished = 0
         self.uploaded = 0
@@ -69,6 +70,7 @@ class Pass:
     def trace_fields(self) -> dict[str, object]:
         return {
             "manual": self.manual,
+            "retry": self.retry,
             "complete": self.complete,
             "dispatched": self.dispatched,
             "uploaded": self.uploaded,

@@ -22,6 +22,8 @@ from ._classify import ErrorClass
 
 __all__ = ["RetryBook", "RetryState"]
 
+_TIMER_SLACK_S = 1e-3
+
 
 @dataclass(frozen=True, slots=True)
 class RetryState:
@@ -55,7 +57,19 @@ class RetryBook:
     def due(self, path: str, now: float) -> bool:
         """Whether ``path`` may be attempted now (no entry, or its wait is over)."""
         state = self._entries.get(path)
-        return state is None or now >= state.next_attempt_at
+        # a timer set for the wait's end may fire a hair early (asyncio runs timers within its
+        # clock resolution; simulated time adds the delay in floating point)
+        return state is None or now >= state.next_attempt_at - _TIMER_SLACK_S
+
+    def next_retry_after(self, since: float) -> float | None:
+        """The earliest time after ``since`` at which a failed file's wait ends (``None``: no
+        file is waiting that long)."""
+        waits = [
+            s.next_attempt_at
+            for s in self._entries.values()
+            if s.attempts and s.next_attempt_at > since
+        ]
+        return min(waits, default=None)
 
     def paused(self, now: float) -> bool:
         """Whether the global offline pause is in force."""

@@ -33,3 +33,21 @@ def test_capture_on_demand_9775_a_tag_change_while_writes_fail() -> None:
     report = run_scenario(scenario, seed=9775, progress=False)
     assert report.verdict_text == "pass", report.summary()
     assert report.to_json_dict()["readings"]["dropped"] == 0
+
+
+def test_esp32_remote_0_a_lost_message_on_a_five_minute_interval() -> None:
+    """The fault only gave the drain bound its start (the last 10 minutes); the flaky Wi-Fi's
+    lost messages failed one upload twice, and each retry waited for the next 5-minute pass
+    instead of its 0.2 s backoff: the file reached the cloud 15 minutes after capture."""
+    library = load_scenario(LIBRARY / "esp32-remote.scenario.yaml")
+    unplugged = FaultStep(
+        at=1798.9, kind="device_disconnect", duration=1.0, fault_id="f8",
+        params={"component": "esp-home:my-esp32"},
+    )  # fmt: skip
+    scenario = replace(
+        library,
+        expectations=fuzz_expectations(library.expectations),
+        faults=FaultSchedule((unplugged,)),
+    )
+    report = run_scenario(scenario, seed=0, progress=False)
+    assert report.verdict_text == "pass", report.summary()
