@@ -13,9 +13,9 @@ A worker makes one attempt and moves on: the outcome (``_steps.next_step``) dele
 quarantines it, or writes a :class:`~._retry.RetryBook` entry that later passes respect, so a
 failing file never holds a worker. When a failed file's wait ends before the next scheduled
 pass, the scheduler runs a *retry pass* then (as rdk retries 200 ms later, doubling, whatever
-the interval): it walks and uploads like any pass but leaves open capture files alone. An
-offline error pauses everything for the offline interval and stops the pass (the link is down
-for everyone); files already dispatched are *deferred*.
+the interval): it stats and uploads the failed files whose wait is over, without a walk, and
+leaves open capture files alone. An offline error pauses everything for the offline interval
+and stops the pass (the link is down for everyone); files already dispatched are *deferred*.
 
 Scheduled passes run every ``sync_interval_mins`` while sync is enabled, the machine is online,
 the offline pause is over and the selective-sync sensor (if any) says ``should_sync``. When the
@@ -38,6 +38,7 @@ import contextlib
 import itertools
 import logging
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 from dmsim.errors import DmsimError
@@ -68,6 +69,19 @@ _COUNTERS = tuple(
     for name in SyncStatistics.__dataclass_fields__
     if name not in ("backing_off", "in_flight_high_water", "offline_pauses")
 )
+
+
+def _restat(fs: FileSystem, candidates: list[Candidate]) -> list[Candidate]:
+    """Each file's size and mtime now. A file that is gone, or cannot be stat'ed, is left out
+    of this retry: the next scheduled pass's walk finds it, or forgets it."""
+    fresh = []
+    for candidate in candidates:
+        try:
+            stat = fs.stat(candidate.path)
+        except OSError:
+            continue
+        fresh.append(replace(candidate, size=stat.size, mtime_ns=stat.mtime_ns))
+    return fresh
 
 
 def _take(walker: Iterator[Candidate], count: int) -> list[Candidate]:
@@ -313,9 +327,27 @@ class SyncEngine:
         this = Pass(self._rt, manual=manual, retry=retry)
         self._n["passes"] += 1
         self._n["manual_passes"] += manual
+        if retry:  # open capture files are left alone: a failing file must not flood the disk
+            await self._retry_due(this)
+        else:
+            await self._walk_all(this)
+        await this.wait()
+        await self._handler.commit_deletions()
+        self._after_pass(this)
+        return this
+
+    async def _retry_due(self, this: Pass) -> None:
+        due = self._book.due_retries(self._rt.monotonic())
+        for candidate in await self._rt.run_blocking(_restat, self._fs, due):
+            if self._closed or this.offline_hit:
+                break
+            if not await self._dispatch(this, candidate) and candidate.size:
+                this.note_unsynced(candidate.mtime_ns)
+        this.end_walk()
+
+    async def _walk_all(self, this: Pass) -> None:
         try:
-            if not retry:  # a retry must not cut open files short: no flood of small files
-                await self._flush_capture()
+            await self._flush_capture()
         except Exception as error:  # a capture problem must not stop uploads of what exists
             _LOG.warning("closing capture files before sync failed: %s", error)
         self._book.begin_walk()
@@ -340,10 +372,6 @@ class SyncEngine:
             this.end_walk()
         if this.complete:
             self._book.end_walk()
-        await this.wait()
-        await self._handler.commit_deletions()
-        self._after_pass(this)
-        return this
 
     async def _dispatch(self, this: Pass, candidate: Candidate) -> bool:
         """Hand ``candidate`` to a worker if it should go now; ``False`` if it stays."""

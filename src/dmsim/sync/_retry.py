@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 
 from ._backoff import DEFAULT_BACKOFF, BackoffPolicy, RandomSource, next_wait
 from ._classify import ErrorClass
+from ._select import Candidate
 
 __all__ = ["RetryBook", "RetryState"]
 
@@ -37,6 +38,7 @@ class RetryState:
     unknown_keys: frozenset[str] = frozenset()
     last_code: str = ""
     seen_in_walk: int = 0
+    origin: Candidate | None = None  # the file as last attempted: a retry needs no walk
 
 
 class RetryBook:
@@ -61,6 +63,14 @@ class RetryBook:
         # clock resolution; simulated time adds the delay in floating point)
         return state is None or now >= state.next_attempt_at - _TIMER_SLACK_S
 
+    def due_retries(self, now: float) -> list[Candidate]:
+        """The failed files whose wait is over, in path order, as last attempted."""
+        return [
+            state.origin
+            for path, state in sorted(self._entries.items())
+            if state.attempts and state.origin is not None and self.due(path, now)
+        ]
+
     def next_retry_after(self, since: float) -> float | None:
         """The earliest time after ``since`` at which a failed file's wait ends (``None``: no
         file is waiting that long)."""
@@ -84,6 +94,7 @@ class RetryBook:
         acked: frozenset[str],
         unknown: frozenset[str],
         now: float,
+        origin: Candidate | None = None,
     ) -> float:
         """Note a failed attempt; return the wait it caused (per file, or the global pause)."""
         old = self._entries.get(path, RetryState(seen_in_walk=self._walk))
@@ -92,6 +103,7 @@ class RetryBook:
             acked_keys=acked,
             unknown_keys=(old.unknown_keys | unknown) - acked,
             last_code=code,
+            origin=origin or old.origin,
         )
         if error_class is ErrorClass.OFFLINE:
             wait = next_wait(1, ErrorClass.OFFLINE, self._rng, self.policy)

@@ -136,6 +136,7 @@ class FileHandler:
             acked=result.acked_keys,
             unknown=unknown,
             now=self._rt.monotonic(),
+            origin=candidate,
         )
         this.failed += 1
         this.note_unsynced(candidate.mtime_ns)
@@ -226,6 +227,7 @@ class FileHandler:
                 acked=result.acked_keys,
                 unknown=frozenset(),
                 now=self._rt.monotonic(),
+                origin=candidate,
             )
             this.failed += 1
             this.note_unsynced(candidate.mtime_ns)
