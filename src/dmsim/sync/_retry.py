@@ -87,23 +87,24 @@ class RetryBook:
 
     def record_failure(
         self,
-        path: str,
+        origin: Candidate,
         error_class: ErrorClass,
         *,
         code: str,
         acked: frozenset[str],
         unknown: frozenset[str],
         now: float,
-        origin: Candidate | None = None,
     ) -> float:
-        """Note a failed attempt; return the wait it caused (per file, or the global pause)."""
+        """Note a failed attempt of ``origin`` (the file as attempted); return the wait it
+        caused (per file, or the global pause)."""
+        path = origin.path
         old = self._entries.get(path, RetryState(seen_in_walk=self._walk))
         progress = replace(
             old,
             acked_keys=acked,
             unknown_keys=(old.unknown_keys | unknown) - acked,
             last_code=code,
-            origin=origin or old.origin,
+            origin=origin,
         )
         if error_class is ErrorClass.OFFLINE:
             wait = next_wait(1, ErrorClass.OFFLINE, self._rng, self.policy)

@@ -130,13 +130,12 @@ class FileHandler:
         assert step.verdict is not None
         offline = step.kind is StepKind.PAUSE
         wait = self._book.record_failure(
-            candidate.path,
+            candidate,
             ErrorClass.OFFLINE if offline else ErrorClass.RETRYABLE,
             code=step.verdict.code,
             acked=result.acked_keys,
             unknown=unknown,
             now=self._rt.monotonic(),
-            origin=candidate,
         )
         this.failed += 1
         this.note_unsynced(candidate.mtime_ns)
@@ -221,13 +220,12 @@ class FileHandler:
             _LOG.warning("could not move %s to failed/: %s", path, error)
             self._n["quarantine_errors"] += 1
             self._book.record_failure(
-                path,
+                candidate,
                 ErrorClass.RETRYABLE,
                 code="QUARANTINE_FAILED",
                 acked=result.acked_keys,
                 unknown=frozenset(),
                 now=self._rt.monotonic(),
-                origin=candidate,
             )
             this.failed += 1
             this.note_unsynced(candidate.mtime_ns)

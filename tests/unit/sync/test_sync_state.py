@@ -9,9 +9,12 @@ from hypothesis import strategies as st
 from dmsim.errors import ConfigError
 from dmsim.sync import (
     BackoffPolicy,
+    Candidate,
     ErrorClass,
+    FileKind,
     InUseTracker,
     RetryBook,
+    SyncRoot,
     SyncSettings,
     default_sync_threads,
     stale_threshold_s,
@@ -28,10 +31,27 @@ def book() -> RetryBook:
     return RetryBook(rng=Fixed(), policy=BackoffPolicy(jitter=0.0))
 
 
+def candidate(path: str) -> Candidate:
+    return Candidate(path, FileKind.CAPTURE, SyncRoot("/", True), 10, 0)
+
+
 def fail(b: RetryBook, path: str, now: float, cls: ErrorClass = ErrorClass.RETRYABLE) -> float:
     return b.record_failure(
-        path, cls, code="X", acked=frozenset({"a"}), unknown=frozenset({"u"}), now=now
+        candidate(path), cls, code="X", acked=frozenset({"a"}), unknown=frozenset({"u"}), now=now
     )
+
+
+def test_retries_come_due_in_order_and_the_next_one_is_known() -> None:
+    b = book()
+    fail(b, "/b", 10.0)  # due at 10.2
+    fail(b, "/a", 10.1)  # due at 10.3
+    fail(b, "/c", 10.0, ErrorClass.OFFLINE)  # paused, not backing off: no retry of its own
+    assert b.next_retry_after(0.0) == pytest.approx(10.2)
+    assert b.next_retry_after(10.2) == pytest.approx(10.3)
+    assert b.next_retry_after(10.3) is None
+    assert [c.path for c in b.due_retries(10.25)] == ["/b"]
+    assert [c.path for c in b.due_retries(10.3)] == ["/a", "/b"]  # path order
+    assert b.due_retries(10.3)[0] == candidate("/a")  # as attempted: kind and root kept
 
 
 def test_a_failing_file_waits_and_doubles() -> None:
