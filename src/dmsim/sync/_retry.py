@@ -15,6 +15,8 @@ operator) is dropped at the end of that walk (:meth:`end_walk`).
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 from ._backoff import DEFAULT_BACKOFF, BackoffPolicy, RandomSource, next_wait
@@ -46,6 +48,10 @@ class RetryBook:
         self._rng = rng
         self.policy = policy
         self._entries: dict[str, RetryState] = {}
+        # (end of a wait, path) for every wait begun, as a heap: retry passes find what is
+        # due without a scan of every entry. An item is live while its entry still waits
+        # until then; the others are dropped once they reach the top.
+        self._waits: list[tuple[float, str]] = []
         self._walk = 0
         self.offline_until = 0.0
         self.offline_pauses = 0
@@ -65,21 +71,38 @@ class RetryBook:
 
     def due_retries(self, now: float) -> list[Candidate]:
         """The failed files whose wait is over, in path order, as last attempted."""
-        return [
-            state.origin
-            for path, state in sorted(self._entries.items())
-            if state.attempts and state.origin is not None and self.due(path, now)
-        ]
+        limit = now + _TIMER_SLACK_S  # as due() judges
+        due = {path for t, path in self._live_waits(lambda t: t <= limit) if t <= limit}
+        origins = (self._entries[path].origin for path in sorted(due))
+        return [origin for origin in origins if origin is not None]
 
     def next_retry_after(self, since: float) -> float | None:
         """The earliest time after ``since`` at which a failed file's wait ends (``None``: no
         file is waiting that long)."""
-        waits = [
-            s.next_attempt_at
-            for s in self._entries.values()
-            if s.attempts and s.next_attempt_at > since
-        ]
-        return min(waits, default=None)
+        later = [t for t, _ in self._live_waits(lambda t: t <= since) if t > since]
+        return min(later, default=None)
+
+    def _live_waits(self, descend: Callable[[float], bool]) -> Iterator[tuple[float, str]]:
+        """Live heap items from the top down, entering a subtree below an item only when
+        ``descend(its time)`` or the item is dead: an item not entered bounds all below it."""
+        waits = self._waits
+        while waits and not self._live(*waits[0]):
+            heapq.heappop(waits)
+        stack = [0] if waits else []
+        while stack:
+            index = stack.pop()
+            t, path = waits[index]
+            live = self._live(t, path)
+            if live:
+                yield t, path
+            if not live or descend(t):
+                stack.extend(
+                    child for child in (2 * index + 1, 2 * index + 2) if child < len(waits)
+                )
+
+    def _live(self, t: float, path: str) -> bool:
+        state = self._entries.get(path)
+        return state is not None and state.attempts > 0 and state.next_attempt_at == t
 
     def paused(self, now: float) -> bool:
         """Whether the global offline pause is in force."""
@@ -115,6 +138,7 @@ class RetryBook:
         attempts = old.attempts + 1
         wait = next_wait(attempts, error_class, self._rng, self.policy)
         self._entries[path] = replace(progress, attempts=attempts, next_attempt_at=now + wait)
+        heapq.heappush(self._waits, (now + wait, path))
         return wait
 
     def record_progress(self, path: str, *, acked: frozenset[str]) -> None:

@@ -7,16 +7,26 @@ from dataclasses import replace
 from pathlib import Path
 
 from dmsim.faults import FaultSchedule, FaultStep
-from dmsim.scenario import fuzz_expectations, load_scenario, run_scenario
+from dmsim.scenario import Report, fuzz_expectations, load_scenario, run_scenario
 
 LIBRARY = Path(__file__).resolve().parents[3] / "scenarios"
+
+
+def run_finding(library_file: str, seed: int, *faults: FaultStep) -> Report:
+    """The library scenario with the shrunk schedule instead of its own, judged as fuzzed."""
+    library = load_scenario(LIBRARY / library_file)
+    scenario = replace(
+        library,
+        expectations=fuzz_expectations(library.expectations),
+        faults=FaultSchedule(faults),
+    )
+    return run_scenario(scenario, seed=seed, progress=False)
 
 
 def test_capture_on_demand_9775_a_tag_change_while_writes_fail() -> None:
     """The control sensor failing for 5 s reverted the camera to its configured tags, then
     back: each change retired the collector while half the writes failed (EIO for 150 s).
     The retire gave up after 60 s and dropped the camera image still queued."""
-    library = load_scenario(LIBRARY / "capture-on-demand.scenario.yaml")
     eio = FaultStep(
         at=3.0, kind="disk_eio", duration=149.9, fault_id="f5",
         params={"ops": ["write"], "probability": 0.5},
@@ -25,12 +35,7 @@ def test_capture_on_demand_9775_a_tag_change_while_writes_fail() -> None:
         at=65.7, kind="device_read_error", duration=5.2, fault_id="f4",
         params={"component": "cycle-recorder"},
     )  # fmt: skip
-    scenario = replace(
-        library,
-        expectations=fuzz_expectations(library.expectations),
-        faults=FaultSchedule((eio, sensor_down)),
-    )
-    report = run_scenario(scenario, seed=9775, progress=False)
+    report = run_finding("capture-on-demand.scenario.yaml", 9775, eio, sensor_down)
     assert report.verdict_text == "pass", report.summary()
     assert report.to_json_dict()["readings"]["dropped"] == 0
 
@@ -39,15 +44,9 @@ def test_esp32_remote_0_a_lost_message_on_a_five_minute_interval() -> None:
     """The fault only gave the drain bound its start (the last 10 minutes); the flaky Wi-Fi's
     lost messages failed one upload twice, and each retry waited for the next 5-minute pass
     instead of its 0.2 s backoff: the file reached the cloud 15 minutes after capture."""
-    library = load_scenario(LIBRARY / "esp32-remote.scenario.yaml")
     unplugged = FaultStep(
         at=1798.9, kind="device_disconnect", duration=1.0, fault_id="f8",
         params={"component": "esp-home:my-esp32"},
     )  # fmt: skip
-    scenario = replace(
-        library,
-        expectations=fuzz_expectations(library.expectations),
-        faults=FaultSchedule((unplugged,)),
-    )
-    report = run_scenario(scenario, seed=0, progress=False)
+    report = run_finding("esp32-remote.scenario.yaml", 0, unplugged)
     assert report.verdict_text == "pass", report.summary()

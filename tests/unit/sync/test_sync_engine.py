@@ -781,6 +781,20 @@ def test_a_broken_promise_raised_by_a_trace_listener_is_never_taken_for_an_uploa
         world.run(main())
 
 
+def run_without_jitter(world: World, *, sync_interval_s: float, seconds: float) -> None:
+    """Run the engine for ``seconds`` with the default backoff made exact (no jitter)."""
+
+    async def main() -> None:
+        engine = world.engine(
+            world.settings(sync_interval_s=sync_interval_s), backoff=BackoffPolicy(jitter=0.0)
+        )
+        engine.start()
+        await world.rt.sleep(seconds)
+        await engine.close()
+
+    world.run(main())
+
+
 def test_a_failed_upload_is_retried_after_its_backoff_not_at_the_next_pass() -> None:
     """rdk retries a failing file 200 ms later (doubling) whatever the sync interval; dmsim
     retried it only at the next pass, so with a 5-minute interval one transient error held a
@@ -790,15 +804,7 @@ def test_a_failed_upload_is_retried_after_its_backoff_not_at_the_next_pass() -> 
     fill(world, 1)
     world.transport.script = lambda rpc, key: "INTERNAL" if len(world.transport.calls) < 2 else OK
 
-    async def main() -> None:
-        engine = world.engine(
-            world.settings(sync_interval_s=300.0), backoff=BackoffPolicy(jitter=0.0)
-        )
-        engine.start()
-        await world.rt.sleep(310)
-        await engine.close()
-
-    world.run(main())
+    run_without_jitter(world, sync_interval_s=300.0, seconds=310)
     attempts = [round(a["t"], 3) for a in kinds(world, "upload.attempt")]
     assert attempts == [300.0, 300.2, 300.6]
     assert world.files() == []
@@ -811,15 +817,7 @@ def test_retries_keep_to_the_backoff_between_scheduled_passes() -> None:
     fill(world, 1)
     world.transport.script = lambda rpc, key: "INTERNAL"
 
-    async def main() -> None:
-        engine = world.engine(
-            world.settings(sync_interval_s=10.0), backoff=BackoffPolicy(jitter=0.0)
-        )
-        engine.start()
-        await world.rt.sleep(95)
-        await engine.close()
-
-    world.run(main())
+    run_without_jitter(world, sync_interval_s=10.0, seconds=95)
     attempts = [round(a["t"], 1) for a in kinds(world, "upload.attempt")]
     assert attempts == [10.0, 10.2, 10.6, 11.4, 13.0, 16.2, 22.6, 35.4, 61.0]
     passes = kinds(world, "sync.pass")

@@ -171,3 +171,29 @@ def test_stale_warning_rule(age: float | None, last: float | None, now: float) -
     due = stale_warning_due(oldest_age_s=age, threshold_s=180.0, last_warned_at=last, now=now)
     expected = age is not None and age > 180.0 and (last is None or now - last >= 300.0)
     assert due is expected
+
+
+PATHS = ("/a", "/b", "/c", "/d")
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from(PATHS), st.sampled_from(["fail", "forget"])), max_size=40),
+    st.floats(0.0, 30.0),
+)
+def test_the_retry_heap_answers_as_a_scan_of_every_entry_would(
+    steps: list[tuple[str, str]], query: float
+) -> None:
+    # waits begun, superseded by a later failure, or ended by forget(): the heap keeps stale
+    # items, and the answers must still be those of the entries themselves
+    b = book()
+    for tick, (path, action) in enumerate(steps):
+        if action == "fail":
+            fail(b, path, float(tick))
+        else:
+            b.forget(path)
+    waiting = {p: s.next_attempt_at for p in PATHS if (s := b.get(p))}
+    later = [t for t in waiting.values() if t > query]
+    assert b.next_retry_after(query) == min(later, default=None)
+    assert [c.path for c in b.due_retries(query)] == sorted(
+        p for p, t in waiting.items() if b.due(p, query)
+    )
