@@ -13,7 +13,7 @@ them; a link going down aborts the transfers in flight.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -122,6 +122,7 @@ class SimLink:
         self._sleepers: dict[Task[None], str] = {}  # sleeper -> fault id that cut it, or ""
         self._driver: Task[None] | None = None
         self._last: tuple[bool, LinkParams] | None = None
+        self._up_listeners: list[Callable[[], None]] = []
         self._n = _Counters()
 
     # lifecycle
@@ -165,6 +166,10 @@ class SimLink:
 
     def is_up(self) -> bool:
         return self.state().up
+
+    def on_up(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` each time the link comes back up (after ``start()``)."""
+        self._up_listeners.append(listener)
 
     def set_up(self, up: bool, fault_id: str) -> None:
         """Take the link down by hand under ``fault_id`` (aborting transfers in flight), or
@@ -314,6 +319,9 @@ class SimLink:
             self._n.state_changes += 1
             kind = "net.link.up" if state.up else "net.link.down"
             self.trace.record(kind, link=self.name, cause=state.cause)
+            if state.up and previous is not None:
+                for listener in self._up_listeners:
+                    listener()
         if previous is None or previous[1] != state.params:
             self.trace.record("net.link.params", link=self.name, **_describe(state.params))
 

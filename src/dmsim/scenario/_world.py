@@ -189,6 +189,7 @@ class World:
         self.trace.record("world.start", seed=self.seed, scenario=self.scenario.name)
         try:
             self._preload()
+            self.link.on_up(self._link_up)
             self.link.start()
             self.start_process()  # the data manager may refuse the config here
             self.faults.start()
@@ -289,6 +290,10 @@ class World:
         )
         self.rt, self.dm = rt, dm
         rt.spawn(dm.start(), name="start")
+
+    def _link_up(self) -> None:
+        if self.dm is not None and self.alive():
+            self.dm.notify_online()
 
     def alive(self) -> bool:
         return self.rt is not None and self.rt.alive

@@ -196,6 +196,10 @@ class DataManager:
         self._start_policies()
         self._start_control()
 
+    def notify_online(self) -> None:
+        """The machine is online again: a sync tick missed while offline runs now."""
+        self._sync.notify_online()
+
     async def sync(self) -> SyncReport:
         """Viam's ``Sync()``: upload what is on disk now, even when scheduled sync is off."""
         return await self._sync.sync_now()

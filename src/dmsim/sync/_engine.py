@@ -20,9 +20,13 @@ and stops the pass (the link is down for everyone); files already dispatched are
 Scheduled passes run every ``sync_interval_mins`` while sync is enabled, the machine is online,
 the offline pause is over and the selective-sync sensor (if any) says ``should_sync``. When the
 machine is offline nothing is flushed and nothing is walked (rdk DATA-2652: no flood of tiny
-files). Ticks that fall inside a long pass collapse into one. ``sync_now()`` (manual Sync) runs
-a pass regardless of ``sync_disabled``, connectivity, the pause and per-file backoff, and returns
-when every file it dispatched has finished. Passes never overlap: one waits for the other.
+files). A tick that found the machine offline, or a pass an offline error cut short, is *owed*:
+it runs as soon as the pause is over and the link is up (``notify_online()`` says when), and the
+interval restarts from it, where rdk waits for the next tick (a 20 s outage over a tick held
+data back a whole interval). Ticks that fall inside a long pass collapse into one.
+``sync_now()`` (manual Sync) runs a pass regardless of ``sync_disabled``, connectivity, the
+pause and per-file backoff, and returns when every file it dispatched has finished. Passes
+never overlap: one waits for the other.
 
 Deletions after upload are group-committed (``_disk.DirSyncer``): one directory fsync per
 directory every 256 deletions and at the end of each pass.
@@ -124,6 +128,7 @@ class SyncEngine:
         self._claimed = 0
         self._claimed_high = 0
         self._scheduler: Task[None] | None = None
+        self._tick_owed = False  # a tick found the link down, or a pass was cut short by it
         self._wake = rt.event()
         self._idle = rt.event()
         self._idle.set()
@@ -198,6 +203,12 @@ class SyncEngine:
         done = await self._exclusive_pass(manual=True)
         return done.report()
 
+    def notify_online(self) -> None:
+        """The machine is online again: a tick it missed offline runs now, not an interval
+        later. Without this hint the missed tick waits for the next one."""
+        if self._tick_owed:
+            self._wake.set()
+
     def statistics(self) -> SyncStatistics:
         return SyncStatistics(
             **self._n,
@@ -244,12 +255,23 @@ class SyncEngine:
         last_tick = self._rt.monotonic()
         retried_upto = last_tick  # failed files whose wait ended by then have had their retry
         while True:
+            now = self._rt.monotonic()
+            if self._tick_owed and self._is_online() and not self._book.paused(now):
+                # The missed tick, late; the interval restarts from it so that no scheduled
+                # pass follows at once and closes capture files early.
+                last_tick = retried_upto = now
+                await self._tick(retry=False, late=True)
+                continue
             due = last_tick + self._settings.sync_interval_s
             retry = self._book.next_retry_after(retried_upto)
             wake = due if retry is None else min(due, retry)
-            if self._rt.monotonic() < wake and await self._sleep_or_wake(wake):
-                continue  # reconfigured, or a manual pass ran: recompute both times
+            if self._tick_owed and self._book.paused(now):
+                wake = min(wake, self._book.offline_until)
+            if now < wake and await self._sleep_or_wake(wake):
+                continue  # reconfigured, a manual pass ran, or online again: recompute
             now = self._rt.monotonic()
+            if wake < due and (retry is None or wake < retry):
+                continue  # the offline pause ended: the owed tick runs above if online
             retried_upto = max(now, wake)  # a timer a hair early must not wake us again
             if wake >= due:  # the interval's tick (a retry due with it rides along)
                 last_tick = now
@@ -265,20 +287,23 @@ class SyncEngine:
             return False
         return True
 
-    async def _tick(self, *, retry: bool) -> None:
+    async def _tick(self, *, retry: bool, late: bool = False) -> None:
         now = self._rt.monotonic()
+        if not retry:
+            self._tick_owed = False
         if self._settings.sync_disabled:
             self._n["ticks_skipped_disabled"] += not retry
             return
         self._check_stale(now)
         if not self._is_online() or self._book.paused(now):
             self._n["ticks_skipped_offline"] += not retry
+            self._tick_owed = True
             self._log_offline(now)
             return
         if self._selective is not None and not await self._selective_allows():
             self._n["ticks_skipped_selective"] += not retry
             return
-        await self._exclusive_pass(manual=False, retry=retry)
+        await self._exclusive_pass(manual=False, retry=retry, late=late)
 
     async def _selective_allows(self) -> bool:
         assert self._selective is not None
@@ -312,19 +337,21 @@ class SyncEngine:
 
     # passes ----------------------------------------------------------------------------------
 
-    async def _exclusive_pass(self, *, manual: bool, retry: bool = False) -> Pass:
+    async def _exclusive_pass(
+        self, *, manual: bool, retry: bool = False, late: bool = False
+    ) -> Pass:
         while not self._idle.is_set():
             await self._idle.wait()
         self._idle.clear()
         try:
-            return await self._run_pass(manual=manual, retry=retry)
+            return await self._run_pass(manual=manual, retry=retry, late=late)
         finally:
             self._idle.set()
             if manual:
                 self._wake.set()  # its failures may be due before the scheduler's next wake
 
-    async def _run_pass(self, *, manual: bool, retry: bool) -> Pass:
-        this = Pass(self._rt, manual=manual, retry=retry)
+    async def _run_pass(self, *, manual: bool, retry: bool, late: bool) -> Pass:
+        this = Pass(self._rt, manual=manual, retry=retry, late=late)
         self._n["passes"] += 1
         self._n["manual_passes"] += manual
         if retry:  # open capture files are left alone: a failing file must not flood the disk
@@ -334,6 +361,8 @@ class SyncEngine:
         await this.wait()
         await self._handler.commit_deletions()
         self._after_pass(this)
+        if this.offline_hit:
+            self._tick_owed = True  # what it did not reach goes once the pause is over
         return this
 
     async def _retry_due(self, this: Pass) -> None:

@@ -16,9 +16,12 @@ class Pass:
     """One walk and the uploads it dispatched. Done when the walk ended and every dispatched
     file has finished (uploaded, failed, deferred...)."""
 
-    def __init__(self, rt: Runtime, *, manual: bool, retry: bool = False) -> None:
+    def __init__(
+        self, rt: Runtime, *, manual: bool, retry: bool = False, late: bool = False
+    ) -> None:
         self.manual = manual
         self.retry = retry  # run for a failed file whose wait ended, not on the interval
+        self.late = late  # a tick missed while offline, run when the link came back
         self.dispatched = 0
         self.finished = 0
         self.uploaded = 0
@@ -71,6 +74,7 @@ class Pass:
         return {
             "manual": self.manual,
             "retry": self.retry,
+            "late": self.late,
             "complete": self.complete,
             "dispatched": self.dispatched,
             "uploaded": self.uploaded,

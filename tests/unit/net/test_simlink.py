@@ -341,3 +341,20 @@ def test_a_crashed_device_process_does_not_break_a_shared_link() -> None:
 
     kernel.run_main(scenario(world), name="world-main")
     assert log == ["killed at 0.3", "link still works at 0.321"]
+
+
+def test_on_up_fires_each_time_the_link_comes_back_by_schedule_or_by_hand(sim: Sim) -> None:
+    async def workload(rt: Runtime) -> list[float]:
+        ups: list[float] = []
+        link = make_link(rt, down_windows=[DownWindow(0.0, 2.0, "boot"), DownWindow(5.0, 6.0)])
+        link.on_up(lambda: ups.append(rt.monotonic()))
+        async with link:
+            await rt.sleep(8)
+            link.set_up(False, "unplug")
+            link.set_up(False, "modem-reboot")
+            link.set_up(True, "unplug")  # still down: the modem
+            await rt.sleep(1)
+            link.set_up(True, "modem-reboot")
+        return ups
+
+    assert sim(workload) == [2.0, 6.0, 9.0]  # never for the state it starts in
