@@ -20,10 +20,12 @@ and stops the pass (the link is down for everyone); files already dispatched are
 Scheduled passes run every ``sync_interval_mins`` while sync is enabled, the machine is online,
 the offline pause is over and the selective-sync sensor (if any) says ``should_sync``. When the
 machine is offline nothing is flushed and nothing is walked (rdk DATA-2652: no flood of tiny
-files). A tick that found the machine offline, or a pass an offline error cut short, is *owed*:
-it runs as soon as the pause is over and the link is up (``notify_online()`` says when), and the
-interval restarts from it, where rdk waits for the next tick (a 20 s outage over a tick held
-data back a whole interval). Ticks that fall inside a long pass collapse into one.
+files). rdk then waits for the next tick, so a 20 s outage over a tick held data back a whole
+interval; here a tick that found the machine offline runs *late*, as soon as the link is up
+(``notify_online()`` says when) and the pause is over, and the interval restarts from it. A
+pass an offline error cut short *resumes* its walk when the pause ends, without closing capture
+files (only ticks and manual passes do), so an unreachable cloud floods nothing. Ticks that
+fall inside a long pass collapse into one.
 ``sync_now()`` (manual Sync) runs a pass regardless of ``sync_disabled``, connectivity, the
 pause and per-file backoff, and returns when every file it dispatched has finished. Passes
 never overlap: one waits for the other.
@@ -51,7 +53,7 @@ from dmsim.storage._fs import FileSystem
 
 from ._backoff import DEFAULT_BACKOFF, BackoffPolicy
 from ._disk import DirSyncer
-from ._pass import Job, Pass
+from ._pass import Job, Pass, PassKind
 from ._retry import RetryBook
 from ._select import Candidate, is_ready, sync_roots, walk_candidates
 from ._settings import SyncSettings
@@ -128,7 +130,7 @@ class SyncEngine:
         self._claimed = 0
         self._claimed_high = 0
         self._scheduler: Task[None] | None = None
-        self._tick_owed = False  # a tick found the link down, or a pass was cut short by it
+        self._owed: PassKind | None = None  # a pass to run once online (see _owe)
         self._wake = rt.event()
         self._idle = rt.event()
         self._idle.set()
@@ -200,13 +202,13 @@ class SyncEngine:
         """Manual Sync: one pass now, whatever the schedule; returns when it has finished."""
         if self._scheduler is None or self._closed:
             raise DmsimError("sync_now() needs a started, open sync engine")
-        done = await self._exclusive_pass(manual=True)
+        done = await self._exclusive_pass(PassKind.MANUAL)
         return done.report()
 
     def notify_online(self) -> None:
         """The machine is online again: a tick it missed offline runs now, not an interval
         later. Without this hint the missed tick waits for the next one."""
-        if self._tick_owed:
+        if self._owed:
             self._wake.set()
 
     def statistics(self) -> SyncStatistics:
@@ -256,28 +258,31 @@ class SyncEngine:
         retried_upto = last_tick  # failed files whose wait ended by then have had their retry
         while True:
             now = self._rt.monotonic()
-            if self._tick_owed and self._is_online() and not self._book.paused(now):
-                # The missed tick, late; the interval restarts from it so that no scheduled
-                # pass follows at once and closes capture files early.
-                last_tick = retried_upto = now
-                await self._tick(retry=False, late=True)
-                continue
             due = last_tick + self._settings.sync_interval_s
+            owed = self._owed
+            if owed and now < due and self._is_online() and not self._book.paused(now):
+                if owed is PassKind.LATE:
+                    # the interval restarts from a late tick: no tick follows at once to close
+                    # capture files early
+                    last_tick = now
+                retried_upto = now  # the walk takes every failed file whose wait is over
+                await self._tick(owed)
+                continue
             retry = self._book.next_retry_after(retried_upto)
             wake = due if retry is None else min(due, retry)
-            if self._tick_owed and self._book.paused(now):
+            if owed and self._book.paused(now):
                 wake = min(wake, self._book.offline_until)
             if now < wake and await self._sleep_or_wake(wake):
                 continue  # reconfigured, a manual pass ran, or online again: recompute
             now = self._rt.monotonic()
             if wake < due and (retry is None or wake < retry):
-                continue  # the offline pause ended: the owed tick runs above if online
+                continue  # the offline pause is over: an owed pass runs above if online
             retried_upto = max(now, wake)  # a timer a hair early must not wake us again
             if wake >= due:  # the interval's tick (a retry due with it rides along)
                 last_tick = now
-                await self._tick(retry=False)
+                await self._tick(PassKind.SCHEDULED)
             else:
-                await self._tick(retry=True)
+                await self._tick(PassKind.RETRY)
 
     async def _sleep_or_wake(self, deadline: float) -> bool:
         self._wake.clear()
@@ -287,23 +292,30 @@ class SyncEngine:
             return False
         return True
 
-    async def _tick(self, *, retry: bool, late: bool = False) -> None:
+    async def _tick(self, kind: PassKind) -> None:
         now = self._rt.monotonic()
-        if not retry:
-            self._tick_owed = False
+        tick = kind is PassKind.SCHEDULED  # the counters count the interval's ticks
+        if kind is not PassKind.RETRY:
+            self._owed = None  # this pass walks: it is the one that was owed
         if self._settings.sync_disabled:
-            self._n["ticks_skipped_disabled"] += not retry
+            self._n["ticks_skipped_disabled"] += tick
             return
         self._check_stale(now)
         if not self._is_online() or self._book.paused(now):
-            self._n["ticks_skipped_offline"] += not retry
-            self._tick_owed = True
+            self._n["ticks_skipped_offline"] += tick
+            self._owe(PassKind.LATE if kind.closes_capture_files else PassKind.RESUME)
             self._log_offline(now)
             return
         if self._selective is not None and not await self._selective_allows():
-            self._n["ticks_skipped_selective"] += not retry
+            self._n["ticks_skipped_selective"] += tick
             return
-        await self._exclusive_pass(manual=False, retry=retry, late=late)
+        await self._exclusive_pass(kind)
+
+    def _owe(self, kind: PassKind) -> None:
+        """Run a ``kind`` pass once the link is up and the pause over (a late tick, which
+        closes capture files, covers a resume)."""
+        if self._owed is not PassKind.LATE:
+            self._owed = kind
 
     async def _selective_allows(self) -> bool:
         assert self._selective is not None
@@ -337,24 +349,22 @@ class SyncEngine:
 
     # passes ----------------------------------------------------------------------------------
 
-    async def _exclusive_pass(
-        self, *, manual: bool, retry: bool = False, late: bool = False
-    ) -> Pass:
+    async def _exclusive_pass(self, kind: PassKind) -> Pass:
         while not self._idle.is_set():
             await self._idle.wait()
         self._idle.clear()
         try:
-            return await self._run_pass(manual=manual, retry=retry, late=late)
+            return await self._run_pass(kind)
         finally:
             self._idle.set()
-            if manual:
+            if kind is PassKind.MANUAL:
                 self._wake.set()  # its failures may be due before the scheduler's next wake
 
-    async def _run_pass(self, *, manual: bool, retry: bool, late: bool) -> Pass:
-        this = Pass(self._rt, manual=manual, retry=retry, late=late)
+    async def _run_pass(self, kind: PassKind) -> Pass:
+        this = Pass(self._rt, kind)
         self._n["passes"] += 1
-        self._n["manual_passes"] += manual
-        if retry:  # open capture files are left alone: a failing file must not flood the disk
+        self._n["manual_passes"] += this.manual
+        if kind is PassKind.RETRY:
             await self._retry_due(this)
         else:
             await self._walk_all(this)
@@ -362,7 +372,7 @@ class SyncEngine:
         await self._handler.commit_deletions()
         self._after_pass(this)
         if this.offline_hit:
-            self._tick_owed = True  # what it did not reach goes once the pause is over
+            self._owe(PassKind.RESUME)  # what it did not reach goes once the pause is over
         return this
 
     async def _retry_due(self, this: Pass) -> None:
@@ -375,10 +385,13 @@ class SyncEngine:
         this.end_walk()
 
     async def _walk_all(self, this: Pass) -> None:
-        try:
-            await self._flush_capture()
-        except Exception as error:  # a capture problem must not stop uploads of what exists
-            _LOG.warning("closing capture files before sync failed: %s", error)
+        # Only ticks and manual passes close open files: retries and resumes of a failing
+        # upload must not flood the disk with small files (rdk DATA-2652).
+        if this.kind.closes_capture_files:
+            try:
+                await self._flush_capture()
+            except Exception as error:  # a capture problem must not stop uploads of the rest
+                _LOG.warning("closing capture files before sync failed: %s", error)
         self._book.begin_walk()
         walker = walk_candidates(self._fs, self._roots, on_error=self._walk_error)
         try:
@@ -464,6 +477,6 @@ class SyncEngine:
         self._claimed -= 1
         job.owner.finish_one()
 
-    def _record(self, kind: str, **fields: Any) -> None:
+    def _record(self, kind: str, /, **fields: Any) -> None:
         if self._trace is not None:
             self._trace.record(kind, **fields)

@@ -3,25 +3,38 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from dmsim.runtime import Runtime
 
 from ._select import Candidate
 from ._stats import SyncReport
 
-__all__ = ["Job", "Pass"]
+__all__ = ["Job", "Pass", "PassKind"]
+
+
+class PassKind(StrEnum):
+    """Why a pass runs, which decides whether it closes open capture files first (only the
+    interval's ticks and manual passes do) and whether it walks the roots."""
+
+    SCHEDULED = "scheduled"  # the interval's tick: close capture files, walk
+    LATE = "late"  # a tick missed while offline, run once back online: close, walk
+    RESUME = "resume"  # walks on after a pass an offline error cut short; closes nothing
+    RETRY = "retry"  # failed files whose wait is over; no walk, closes nothing
+    MANUAL = "manual"  # Sync(): close, walk, whatever the schedule, pause and backoff
+
+    @property
+    def closes_capture_files(self) -> bool:
+        return self in (PassKind.SCHEDULED, PassKind.LATE, PassKind.MANUAL)
 
 
 class Pass:
     """One walk and the uploads it dispatched. Done when the walk ended and every dispatched
     file has finished (uploaded, failed, deferred...)."""
 
-    def __init__(
-        self, rt: Runtime, *, manual: bool, retry: bool = False, late: bool = False
-    ) -> None:
-        self.manual = manual
-        self.retry = retry  # run for a failed file whose wait ended, not on the interval
-        self.late = late  # a tick missed while offline, run when the link came back
+    def __init__(self, rt: Runtime, kind: PassKind) -> None:
+        self.kind = kind
+        self.manual = kind is PassKind.MANUAL
         self.dispatched = 0
         self.finished = 0
         self.uploaded = 0
@@ -72,9 +85,7 @@ class Pass:
 
     def trace_fields(self) -> dict[str, object]:
         return {
-            "manual": self.manual,
-            "retry": self.retry,
-            "late": self.late,
+            "kind": str(self.kind),
             "complete": self.complete,
             "dispatched": self.dispatched,
             "uploaded": self.uploaded,

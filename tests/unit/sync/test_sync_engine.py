@@ -809,7 +809,7 @@ def test_a_failed_upload_is_retried_after_its_backoff_not_at_the_next_pass() -> 
     assert attempts == [300.0, 300.2, 300.6]
     assert world.files() == []
     assert world.flushes == 1  # the scheduled pass; retries leave open capture files alone
-    assert [p["retry"] for p in kinds(world, "sync.pass")] == [False, True, True]
+    assert [p["kind"] for p in kinds(world, "sync.pass")] == ["scheduled", "retry", "retry"]
 
 
 def test_retries_keep_to_the_backoff_between_scheduled_passes() -> None:
@@ -821,7 +821,7 @@ def test_retries_keep_to_the_backoff_between_scheduled_passes() -> None:
     attempts = [round(a["t"], 1) for a in kinds(world, "upload.attempt")]
     assert attempts == [10.0, 10.2, 10.6, 11.4, 13.0, 16.2, 22.6, 35.4, 61.0]
     passes = kinds(world, "sync.pass")
-    assert [round(p["t"]) for p in passes if not p["retry"]] == list(range(10, 100, 10))
+    assert [round(p["t"]) for p in passes if p["kind"] != "retry"] == list(range(10, 100, 10))
     assert world.flushes == 9  # scheduled passes only
 
 
@@ -851,7 +851,7 @@ def test_a_tick_missed_offline_runs_when_the_link_is_back_and_restarts_the_inter
 
     engine = world.run(main())
     passes = kinds(world, "sync.pass")
-    assert [(p["t"], p["late"]) for p in passes] == [(320.0, True), (620.0, False)]
+    assert [(p["t"], p["kind"]) for p in passes] == [(320.0, "late"), (620.0, "scheduled")]
     assert world.flushes == 2
     assert engine.statistics().ticks_skipped_offline == 1
 
@@ -874,7 +874,7 @@ def test_a_missed_tick_waits_for_the_link_not_only_for_a_notification() -> None:
         await engine.close()
 
     world.run(main())
-    assert [(p["t"], p["late"]) for p in kinds(world, "sync.pass")] == [(600.0, False)]
+    assert [(p["t"], p["kind"]) for p in kinds(world, "sync.pass")] == [(600.0, "scheduled")]
     assert world.files() == []
 
 
@@ -889,9 +889,27 @@ def test_a_pass_stopped_by_an_offline_error_resumes_when_the_pause_ends() -> Non
     pause = kinds(world, "sync.paused")[0]
     assert (pause["t"], pause["seconds"]) == (300.0, 60.0)
     passes = kinds(world, "sync.pass")
-    assert [(p["t"], p["late"], p["complete"]) for p in passes] == [
-        (300.0, False, False),
-        (360.0, True, True),
+    assert [(p["t"], p["kind"], p["complete"]) for p in passes] == [
+        (300.0, "scheduled", False),
+        (360.0, "resume", True),
     ]
+    assert world.flushes == 1  # the resumed walk leaves open capture files alone
     assert world.files() == []
     assert len(stored_identities(world.core)) == 30
+
+
+def test_an_unreachable_cloud_closes_capture_files_once_per_interval_not_at_each_resume() -> None:
+    """A machine that cannot tell it is offline (``dmsim machine``) meets the outage as
+    failed uploads: each pause's end resumes the walk, and only the interval's ticks close
+    capture files, so a long outage is no flood of tiny files (rdk DATA-2652)."""
+    world = World()
+    fill(world, 3)
+    world.transport.script = lambda rpc, key: LINK_DOWN if world.kernel.now() < 850.0 else OK
+
+    run_without_jitter(world, sync_interval_s=300.0, seconds=1000)
+    passes = [(p["t"], p["kind"]) for p in kinds(world, "sync.pass")]
+    assert passes[:3] == [(300.0, "scheduled"), (360.0, "resume"), (420.0, "resume")]
+    assert (600.0, "scheduled") in passes
+    assert passes[-1] == (900.0, "scheduled")  # every file went at 900 s: no pass after it
+    assert world.flushes == 3  # at 300, 600 and 900 s
+    assert world.files() == []
