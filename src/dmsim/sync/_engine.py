@@ -21,11 +21,11 @@ Scheduled passes run every ``sync_interval_mins`` while sync is enabled, the mac
 the offline pause is over and the selective-sync sensor (if any) says ``should_sync``. When the
 machine is offline nothing is flushed and nothing is walked (rdk DATA-2652: no flood of tiny
 files). rdk then waits for the next tick, so a 20 s outage over a tick held data back a whole
-interval; here a tick that found the machine offline runs *late*, as soon as the link is up
-(``notify_online()`` says when) and the pause is over, and the interval restarts from it. A
-pass an offline error cut short *resumes* its walk when the pause ends, without closing capture
-files (only ticks and manual passes do), so an unreachable cloud floods nothing. Ticks that
-fall inside a long pass collapse into one.
+interval; here a tick that found the machine offline runs *late*, once the link is up and the
+pause over, and the interval restarts from it. A pass an offline error cut short *resumes* its
+walk when the pause ends, without closing capture files (only ticks and manual passes do), so
+an unreachable cloud floods nothing. ``notify_online()`` (the link is up again) ends the pause
+and runs an owed pass at once. Ticks that fall inside a long pass collapse into one.
 ``sync_now()`` (manual Sync) runs a pass regardless of ``sync_disabled``, connectivity, the
 pause and per-file backoff, and returns when every file it dispatched has finished. Passes
 never overlap: one waits for the other.
@@ -206,8 +206,10 @@ class SyncEngine:
         return done.report()
 
     def notify_online(self) -> None:
-        """The machine is online again: a tick it missed offline runs now, not an interval
-        later. Without this hint the missed tick waits for the next one."""
+        """The machine is online again: the offline pause ends, and a tick it missed or a
+        pass an outage cut short runs now. Without this hint a missed tick waits for the next
+        one, and a cut-short pass for the pause's end."""
+        self._book.end_pause(self._rt.monotonic())
         if self._owed:
             self._wake.set()
 

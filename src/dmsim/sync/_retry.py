@@ -108,6 +108,10 @@ class RetryBook:
         """Whether the global offline pause is in force."""
         return now < self.offline_until
 
+    def end_pause(self, now: float) -> None:
+        """The link is known to be up again: the pause has nothing left to wait for."""
+        self.offline_until = min(self.offline_until, now)
+
     def record_failure(
         self,
         origin: Candidate,

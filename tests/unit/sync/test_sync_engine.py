@@ -913,3 +913,26 @@ def test_an_unreachable_cloud_closes_capture_files_once_per_interval_not_at_each
     assert passes[-1] == (900.0, "scheduled")  # every file went at 900 s: no pass after it
     assert world.flushes == 3  # at 300, 600 and 900 s
     assert world.files() == []
+
+
+def test_the_link_coming_back_ends_the_offline_pause() -> None:
+    """The 60 s pause stands in for not knowing when the link returns; a machine that is told
+    (the simulated link, here the world) resumes at once instead of waiting the pause out."""
+    world = World()
+    fill(world, 4)
+    world.transport.script = lambda rpc, key: LINK_DOWN if world.kernel.now() < 320.0 else OK
+
+    async def main() -> None:
+        engine = world.engine(
+            world.settings(sync_interval_s=300.0), backoff=BackoffPolicy(jitter=0.0)
+        )
+        engine.start()
+        await world.rt.sleep(320)  # the tick at 300 s met the outage: paused until 360 s
+        engine.notify_online()
+        await world.rt.sleep(100)
+        await engine.close()
+
+    world.run(main())
+    passes = [(p["t"], p["kind"]) for p in kinds(world, "sync.pass")]
+    assert passes == [(300.0, "scheduled"), (320.0, "resume")]
+    assert world.files() == []
