@@ -7,7 +7,9 @@ classifies them (see :mod:`dmsim.sync._transport`):
 - a response → ``ok``;
 - a gRPC status from the server → :class:`~dmsim.errors.CloudError` named by the status;
 - the per-call ``timeout`` elapsing → ``TimeoutError`` (the upload may have landed);
-- the connection refused, reset or lost mid-call → ``ConnectionError`` (may have landed).
+- the call broken mid-way (a reset, a stream the server terminated, the connection lost) →
+  ``ConnectionResetError`` (may have landed; a new connection may work at once);
+- the cloud unreachable (connection refused, no route, no name) → ``ConnectionError``.
 
 The channel reconnects by itself on the next call after the server went away. After a
 timeout or a failed connection the channel is dropped and the next call opens a new one: a
@@ -146,12 +148,18 @@ class GrpcTransport:
             StreamTerminatedError,
             ProtocolError,
             h2.exceptions.ProtocolError,
-            OSError,
+            ConnectionResetError,
+            ConnectionAbortedError,
+            BrokenPipeError,
             EOFError,
         ) as error:
             self._counts["unknown"] += 1
             self._drop(stub)
-            raise ConnectionError(f"cloud connection failed: {error!r}") from error
+            raise ConnectionResetError(f"cloud connection broke mid-call: {error!r}") from error
+        except OSError as error:
+            self._counts["unknown"] += 1
+            self._drop(stub)
+            raise ConnectionError(f"cannot reach the cloud: {error!r}") from error
         self._counts["ok"] += 1
         return result
 

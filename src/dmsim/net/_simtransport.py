@@ -85,8 +85,9 @@ class SimTransportStatistics:
     bytes_sent: int
 
 
-class _Crash(ConnectionError):
-    """The cloud process died under this call (a ``restart`` fault)."""
+class _Crash(ConnectionResetError):
+    """The cloud process died under this call (a ``restart`` fault); the retry finds the
+    connection refused until the cloud is back."""
 
 
 class _Call:
@@ -251,7 +252,7 @@ class SimCloudTransport:
     ) -> IngestResult:
         await self._send(call, self._overhead)
         if self._rt.monotonic() < self._cloud_down_until:
-            raise ConnectionError("connection refused: the cloud is restarting")
+            raise ConnectionRefusedError("connection refused: the cloud is restarting")
         action = self.plan.decide(call.rpc, self._rt.monotonic(), key=call.key)
         call.action, call.cloud = action, "cancelled"
         armed = action.kind == "stall" or (action.kind == "restart" and not action.commit)
@@ -289,7 +290,7 @@ class SimCloudTransport:
         elif action.kind == "drop_ack":
             call.cloud = "dropped"
             await self._answer(call)  # the RST_STREAM travels like an answer
-            raise ConnectionError(f"call reset by the cloud ({action.message})")
+            raise ConnectionResetError(f"call reset by the cloud ({action.message})")
         elif action.kind == "restart" and action.commit:
             self._crash(call, action)
         await self._answer(call)

@@ -16,8 +16,14 @@ error                             class        outcome   why
 ``CloudError UNAUTHENTICATED``,   offline      fail      the cloud refuses this machine's key: no
 ``PERMISSION_DENIED``                                    file can pass until an operator fixes it,
                                                          and retrying each file hammers the cloud
-``ConnectionError``               offline      unknown   link down / reset; the request may have
-                                                         landed before the reset
+``ConnectionError`` (other)       offline      unknown   link down, connection refused: no call
+                                                         gets through now; the request may have
+                                                         landed before the link went down
+``ConnectionResetError``,         retryable    unknown   the call broke mid-way (a reset, a lost
+``ConnectionAbortedError``,                              acknowledgement's RST_STREAM) on a link
+``BrokenPipeError``                                      that may be fine: only this file backs off
+                                                         (a link really down refuses the retry,
+                                                         which then pauses everything)
 ``CloudError DEADLINE_EXCEEDED``  retryable    unknown   may have committed (transport docstring)
 ``CloudError UNKNOWN``            retryable    unknown   may have committed
 ``TimeoutError``                  retryable    unknown   the client gave up; may have committed
@@ -32,9 +38,11 @@ any other exception               retryable    unknown   a bug somewhere: never 
                                                          kill the worker; outcome cannot be known
 ================================  ===========  ========  ==========================================
 
-Differences from rdk (``exponential_retry.go`` ``terminalError``): ``ConnectionError`` and a
-refused key count as offline (rdk only treats gRPC ``Unavailable`` so, and backs off each file
-on its own: a wrong key cost 120-220 attempts in 15 s on a backlog), a vanished file is
+Differences from rdk (``exponential_retry.go`` ``terminalError``): a link down and a refused
+key count as offline (rdk only treats gRPC ``Unavailable`` so, and backs off each file on its
+own: a wrong key cost 120-220 attempts in 15 s on a backlog); a call broken mid-way does not,
+where grpc-go reports it as ``Unavailable`` and rdk waits 60 s (one reset, or one lost
+acknowledgement, held every upload back a minute on a working link); a vanished file is
 dropped instead of retried forever, and an arbitrary file that changes mid-upload is detected
 and resent under a new key.
 ``RESOURCE_EXHAUSTED`` stays retryable as in rdk because it also means "cloud storage full";
@@ -105,6 +113,7 @@ class Classification:
 
 _UNKNOWN_OUTCOME_CODES = frozenset({"DEADLINE_EXCEEDED", "UNKNOWN"})
 _OFFLINE_CODES = frozenset({"UNAVAILABLE", "UNAUTHENTICATED", "PERMISSION_DENIED"})
+_BROKEN_MID_CALL = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
 
 
 def classify_error(error: BaseException) -> Classification:
@@ -120,6 +129,8 @@ def classify_error(error: BaseException) -> Classification:
         return Classification(ErrorClass.RETRYABLE, Outcome.FAIL, "LOCAL_CHANGED", reason)
     if isinstance(error, StorageError):
         return Classification(ErrorClass.TERMINAL, Outcome.FAIL, "LOCAL_INVALID", reason)
+    if isinstance(error, _BROKEN_MID_CALL):
+        return Classification(ErrorClass.RETRYABLE, Outcome.UNKNOWN, type(error).__name__, reason)
     if isinstance(error, ConnectionError):
         return Classification(ErrorClass.OFFLINE, Outcome.UNKNOWN, type(error).__name__, reason)
     if isinstance(error, TimeoutError):

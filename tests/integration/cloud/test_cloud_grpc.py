@@ -39,6 +39,7 @@ from dmsim.cloud import (
     CloudLimits,
     CloudServer,
     GrpcTransport,
+    RpcFault,
 )
 from dmsim.cloud.samples import binary_request, file_metadata, streaming_metadata, tabular_request
 from dmsim.errors import CloudError
@@ -452,5 +453,26 @@ def test_after_a_timeout_the_next_upload_opens_a_new_connection() -> None:
                 writer.close()
             server.close()
             await server.wait_closed()
+
+    run(scenario())
+
+
+def test_an_unreachable_cloud_is_offline_and_a_call_cut_mid_way_is_a_reset(tmp_path: Path) -> None:
+    """The sync engine pauses every upload when the cloud cannot be reached, and backs off
+    only the file whose call broke mid-way (see dmsim.sync._classify)."""
+
+    async def scenario() -> None:
+        async with running_cloud(tmp_path) as server:
+            port = server.port
+            async with transport(server, timeout=5) as client:
+                server.host.plan.add(RpcFault("cut", "drop_ack", count=1))
+                with pytest.raises(ConnectionResetError):
+                    await client.data_capture_upload(tabular_request([{"a": 1}]), key="k1")
+                await server.stop()
+                with pytest.raises(ConnectionError) as refused:
+                    await client.data_capture_upload(tabular_request([{"a": 1}]), key="k1")
+                assert not isinstance(refused.value, ConnectionResetError)
+                assert "cannot reach the cloud" in str(refused.value)
+                assert f"{port}" in str(refused.value)
 
     run(scenario())

@@ -57,7 +57,7 @@ CASES = {
         "error:RESOURCE_EXHAUSTED",
     ),
     "commit then drop the ack": Case(
-        RpcFault("f", "drop_ack"), ConnectionError, None, True, "dropped"
+        RpcFault("f", "drop_ack"), ConnectionResetError, None, True, "dropped"
     ),
     "slow ack within the deadline": Case(
         RpcFault("f", "slow_ack", seconds=0.3), None, None, True, "ok"
@@ -82,10 +82,10 @@ CASES = {
         RpcFault("f", "stall", after_bytes=100_000, seconds=0.3), None, None, True, "ok"
     ),
     "restart mid-stream before commit": Case(
-        RpcFault("f", "restart", after_bytes=100_000), ConnectionError, None, False, "crashed"
+        RpcFault("f", "restart", after_bytes=100_000), ConnectionResetError, None, False, "crashed"
     ),
     "restart after commit": Case(
-        RpcFault("f", "restart", commit=True), ConnectionError, None, True, "crashed"
+        RpcFault("f", "restart", commit=True), ConnectionResetError, None, True, "crashed"
     ),
 }
 

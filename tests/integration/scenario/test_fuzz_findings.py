@@ -62,3 +62,15 @@ def test_esp32_remote_335_outages_over_two_ticks_in_a_row() -> None:
     )  # fmt: skip
     report = run_finding("esp32-remote.scenario.yaml", 335, slow)
     assert report.verdict_text == "pass", report.summary()
+
+
+def test_tomato_robot_21819_one_connection_reset_paused_every_upload_for_a_minute() -> None:
+    """A connection reset mid-call counted as "offline": every upload paused for 60 s (as
+    rdk does for gRPC UNAVAILABLE), though the link was up and the next call would have
+    worked, and the point clouds missed the 45 s drain bound."""
+    resets = FaultStep(
+        at=98.3, kind="reset_after_bytes", duration=7.0, fault_id="f2",
+        params={"bytes": 256 * 1024, "direction": "downstream"},
+    )  # fmt: skip
+    report = run_finding("tomato-robot.scenario.yaml", 21819, resets)
+    assert report.verdict_text == "pass", report.summary()
