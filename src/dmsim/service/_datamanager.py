@@ -197,7 +197,8 @@ class DataManager:
         self._start_control()
 
     def notify_online(self) -> None:
-        """The machine is online again: a sync tick missed while offline runs now."""
+        """The machine is online again: the offline pause ends, and a sync tick missed while
+        offline (or a pass an outage cut short) runs now."""
         self._sync.notify_online()
 
     async def sync(self) -> SyncReport:
