@@ -34,7 +34,6 @@ class Pass:
 
     def __init__(self, rt: Runtime, kind: PassKind) -> None:
         self.kind = kind
-        self.manual = kind is PassKind.MANUAL
         self.dispatched = 0
         self.finished = 0
         self.uploaded = 0
@@ -49,6 +48,11 @@ class Pass:
         self.oldest_unsynced_ns: int | None = None
         self._walk_done = False
         self._done = rt.event()
+
+    @property
+    def manual(self) -> bool:
+        """Sync(): runs whatever the pause and per-file backoff say."""
+        return self.kind is PassKind.MANUAL
 
     def note_unsynced(self, mtime_ns: int) -> None:
         """A file found by this pass is still on disk, unsynced, after it."""
