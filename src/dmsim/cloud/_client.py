@@ -19,6 +19,8 @@ nothing, and the kernel may take many minutes to give up on it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ssl
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
@@ -236,6 +238,20 @@ class GrpcTransport:
             stub, method(request, timeout=self._timeout, metadata=self._metadata(key))
         )
         return response
+
+    async def reachable(self) -> bool:
+        """Whether a TCP connection to the cloud opens now, within the call timeout: a cheap
+        probe (no RPC, nothing sent) for a machine waiting out an offline pause."""
+        try:
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection(self._host, self._port), self._timeout
+            )
+        except (OSError, TimeoutError):
+            return False
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+        return True
 
     async def close(self) -> None:
         if self._channel is not None:

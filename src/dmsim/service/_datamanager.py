@@ -201,6 +201,11 @@ class DataManager:
         offline (or a pass an outage cut short) runs now."""
         self._sync.notify_online()
 
+    def paused_unreachable(self) -> bool:
+        """Whether sync waits out an offline pause because the cloud could not be reached:
+        what a machine probing the cloud asks before it probes."""
+        return self._sync.paused_unreachable()
+
     async def sync(self) -> SyncReport:
         """Viam's ``Sync()``: upload what is on disk now, even when scheduled sync is off."""
         return await self._sync.sync_now()

@@ -4,8 +4,9 @@
 restarts): ``{"time": "<ISO-8601 UTC>", "kind": ..., ...fields}``, flushed line by line, so a
 killed process loses at most the line it was writing. The kinds are the rare ones that explain
 a backlog: starts and clean stops, each upload attempt with its outcome and error code, sync
-pauses, backoffs and quarantines, start-up recovery, policy deletions, capture errors,
-skipped ticks, what a capture control sensor switched and the sequences it recorded.
+pauses (and the probe that found the cloud again), backoffs and quarantines, start-up
+recovery, policy deletions, capture errors, skipped ticks, what a capture control sensor
+switched and the sequences it recorded.
 Per-reading events are left out (reading identities stay in the files).
 ``dmsim replay --events`` turns a log back into a fault schedule. ``dmsim machine --trace``
 writes every event in the same form, per-reading ones included, for ``dmsim judge``.
@@ -32,6 +33,7 @@ EVENT_KINDS = frozenset(
         "machine.stop",
         "upload.attempt",
         "sync.paused",
+        "sync.cloud_reachable",
         "sync.backoff",
         "sync.failed",
         "sync.stale",

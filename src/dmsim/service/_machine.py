@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from dmsim.capture import CaptureSource
 from dmsim.config import MachineConfig
@@ -26,7 +27,18 @@ from dmsim.sync import CloudTransport
 
 from ._datamanager import DataManager, DataManagerStatistics
 
-__all__ = ["MachineStatus", "field_rng", "machine_devices", "next_boot", "run_machine"]
+__all__ = [
+    "PROBE_EVERY_S",
+    "MachineStatus",
+    "ProbedTransport",
+    "field_rng",
+    "machine_devices",
+    "next_boot",
+    "probe_while_paused",
+    "run_machine",
+]
+
+_LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +108,44 @@ def status_of(stats: DataManagerStatistics, seconds: float) -> MachineStatus:
     )
 
 
+PROBE_EVERY_S = 5.0
+
+
+class ProbedTransport(CloudTransport, Protocol):
+    """A transport that can also tell whether the cloud is reachable (``GrpcTransport``)."""
+
+    async def reachable(self) -> bool: ...
+
+
+async def probe_while_paused(
+    dm: DataManager,
+    reachable: Callable[[], Awaitable[bool]],
+    *,
+    rt: Runtime,
+    rng: RngTree,
+    every_s: float = PROBE_EVERY_S,
+    trace: Trace | None = None,
+) -> None:
+    """While sync waits out an offline pause for an unreachable cloud, ask every ``every_s``
+    (jittered ×0.5–1.5) whether it can be reached, and end the pause when it can; runs until
+    cancelled. A pause the cloud asked for (UNAVAILABLE, a refused key) is not probed.
+
+    The 60 s pause is rdk's guess at when the cloud is back: a machine that cannot see its
+    link learns only from failed uploads, so a cloud back in seconds (a restart, a router
+    reboot) left every reading waiting out the minute. A simulated machine is told by its
+    link instead (``SimLink.on_up``). The jitter keeps a fleet that lost the same cloud from
+    coming back in step; nothing is probed while uploads work.
+    """
+    jitter = rng.random()
+    while True:
+        await rt.sleep(every_s * jitter.uniform(0.5, 1.5))
+        if dm.paused_unreachable() and await reachable():
+            _LOG.info("the cloud is reachable again: the offline pause ends")
+            if trace is not None:
+                trace.record("sync.cloud_reachable")
+            dm.notify_online()
+
+
 def field_rng() -> RngTree:
     """Randomness for a machine in the field, from the OS: a fixed seed would give every
     machine of a fleet the same backoff jitter, so after a shared outage they would all retry
@@ -109,7 +159,7 @@ async def run_machine(
     rt: Runtime,
     fs: FileSystem,
     devices: Mapping[tuple[str, str], CaptureSource],
-    transport: CloudTransport,
+    transport: ProbedTransport,
     part_id: str,
     stop: Event,
     status_every_s: float,
@@ -127,6 +177,7 @@ async def run_machine(
         where = manager.capture_dir
         reason = "permission denied" if error.errno == errno.EACCES else error.strerror
         raise ConfigError(Problem("capture_dir", f"{where}: {reason}")) from None
+    rng = field_rng()
     dm = DataManager(
         rt=rt,
         fs=fs,
@@ -134,7 +185,7 @@ async def run_machine(
         resolve=lambda api, name: devices.get((api, name)),
         transport=transport,
         is_online=lambda: True,  # outages show up as failed uploads; sync pauses on them
-        rng=field_rng(),
+        rng=rng,
         trace=trace,
         boot=boot,
         part_id=part_id,
@@ -144,6 +195,10 @@ async def run_machine(
     if trace is not None:
         trace.record("machine.start", boot=boot, part_id=part_id)
     await dm.start()
+    probe = rt.spawn(
+        probe_while_paused(dm, transport.reachable, rt=rt, rng=rng.child("probe"), trace=trace),
+        name="machine.probe",
+    )
     try:
         while not stop.is_set():
             try:
@@ -151,6 +206,7 @@ async def run_machine(
             except TimeoutError:
                 report(status_of(dm.statistics(), rt.monotonic() - start))
     finally:
+        await probe.stop()
         await dm.close()
         await transport.close()
     final = status_of(dm.statistics(), rt.monotonic() - start)

@@ -206,12 +206,18 @@ class SyncEngine:
         return done.report()
 
     def notify_online(self) -> None:
-        """The machine is online again: the offline pause ends, and a tick it missed or a
-        pass an outage cut short runs now. Without this hint a missed tick waits for the next
-        one, and a cut-short pass for the pause's end."""
+        """The machine is online again: an offline pause for an unreachable cloud ends, and a
+        tick it missed or a pass an outage cut short runs now. Without this hint a missed
+        tick waits for the next one, and a cut-short pass for the pause's end. A pause the
+        cloud asked for (it answered UNAVAILABLE or refused the key) runs its course."""
         self._book.end_pause(self._rt.monotonic())
         if self._owed:
             self._wake.set()
+
+    def paused_unreachable(self) -> bool:
+        """Whether uploads wait only because the cloud could not be reached: the pause that
+        :meth:`notify_online` ends (a machine that cannot see its link probes the cloud)."""
+        return self._book.paused_unreachable(self._rt.monotonic())
 
     def statistics(self) -> SyncStatistics:
         return SyncStatistics(

@@ -55,6 +55,9 @@ class RetryBook:
         self._walk = 0
         self.offline_until = 0.0
         self.offline_pauses = 0
+        # the cloud answered (UNAVAILABLE, a refused key) during the pause: it was reachable,
+        # so the link coming back is no reason to end the pause early
+        self._pause_answered = False
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -108,9 +111,15 @@ class RetryBook:
         """Whether the global offline pause is in force."""
         return now < self.offline_until
 
+    def paused_unreachable(self, now: float) -> bool:
+        """Whether the pause is in force only because the cloud could not be reached."""
+        return self.paused(now) and not self._pause_answered
+
     def end_pause(self, now: float) -> None:
-        """The link is known to be up again: the pause has nothing left to wait for."""
-        self.offline_until = min(self.offline_until, now)
+        """The link is known to be up again: a pause for an unreachable cloud has nothing
+        left to wait for (one the cloud asked for by its answer runs its course)."""
+        if not self._pause_answered:
+            self.offline_until = min(self.offline_until, now)
 
     def record_failure(
         self,
@@ -121,9 +130,11 @@ class RetryBook:
         acked: frozenset[str],
         unknown: frozenset[str],
         now: float,
+        cloud_answered: bool = False,
     ) -> float:
         """Note a failed attempt of ``origin`` (the file as attempted); return the wait it
-        caused (per file, or the global pause)."""
+        caused (per file, or the global pause). ``cloud_answered``: the failure was the
+        cloud's answer (a status), not silence or a refused connection."""
         path = origin.path
         old = self._entries.get(path, RetryState(seen_in_walk=self._walk))
         progress = replace(
@@ -135,6 +146,8 @@ class RetryBook:
         )
         if error_class is ErrorClass.OFFLINE:
             wait = next_wait(1, ErrorClass.OFFLINE, self._rng, self.policy)
+            answered_before = self._pause_answered and self.paused(now)
+            self._pause_answered = answered_before or cloud_answered
             self.offline_until = max(self.offline_until, now + wait)
             self.offline_pauses += 1
             self._entries[path] = progress

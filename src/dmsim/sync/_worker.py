@@ -136,6 +136,7 @@ class FileHandler:
             acked=result.acked_keys,
             unknown=unknown,
             now=self._rt.monotonic(),
+            cloud_answered=step.verdict.outcome is Outcome.FAIL,
         )
         this.failed += 1
         this.note_unsynced(candidate.mtime_ns)

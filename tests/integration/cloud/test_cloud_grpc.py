@@ -476,3 +476,16 @@ def test_an_unreachable_cloud_is_offline_and_a_call_cut_mid_way_is_a_reset(tmp_p
                 assert f"{port}" in str(refused.value)
 
     run(scenario())
+
+
+def test_reachable_tells_whether_the_cloud_accepts_connections(tmp_path: Path) -> None:
+    """The probe a machine runs during an offline pause: a connection, no call counted."""
+
+    async def scenario() -> None:
+        async with running_cloud(tmp_path) as server, transport(server, timeout=5) as client:
+            assert await client.reachable()
+            await server.stop()
+            assert not await client.reachable()
+            assert client.statistics().calls == 0
+
+    run(scenario())

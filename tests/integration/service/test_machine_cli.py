@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from tests.integration.cloud.serve_process import serve_process
@@ -136,3 +139,55 @@ def test_a_capture_dir_that_cannot_be_made_is_a_clear_error(tmp_path: Path) -> N
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert f"capture_dir: {blocker / 'capture'}: " in done.stderr
+
+
+def _status(line: str, field: str) -> int:
+    """A count from a status line (``uploaded files 12``), 0 when the line does not show it."""
+    _, found, rest = line.partition(f"{field} ")
+    return int(rest.split()[0].replace(",", "")) if found else 0
+
+
+def _first_status(lines: Iterator[str], field: str, above: int, within: float) -> str:
+    """The first status line whose ``field`` is above ``above``, seen within ``within`` s."""
+    deadline = time.monotonic() + within
+    for line in lines:
+        if _status(line, field) > above:
+            return line
+        assert time.monotonic() < deadline, f"no {field} above {above} within {within:g}s"
+    raise AssertionError(f"the machine stopped before {field} rose above {above}")
+
+
+def test_uploads_resume_seconds_after_the_cloud_comes_back(tmp_path: Path) -> None:
+    # The machine cannot see its link, so an unreachable cloud starts the 60 s offline pause
+    # (rdk's). The pause is a guess at when the cloud is back; a cloud that was back in a few
+    # seconds (a restart, a router reboot) left every reading waiting out the whole minute.
+    capture_dir, data = tmp_path / "capture", tmp_path / "cloud"
+    config = tmp_path / "machine.json"
+    config.write_text(json.dumps(machine_config(capture_dir)), encoding="utf-8")
+    with contextlib.ExitStack() as stack:
+        cloud = stack.enter_context(serve_process(data))
+        port = cloud.grpc_port
+        machine = subprocess.Popen(
+            [*DMSIM, "machine", str(config), "--cloud", f"127.0.0.1:{port}",
+             "--status-every", "0.2s", "--events", str(tmp_path / "events.jsonl")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert machine.stdout is not None
+            lines = iter(machine.stdout.readline, "")
+            _first_status(lines, "uploaded files", 0, within=60)
+            stack.close()  # the cloud goes away: the next upload finds it unreachable
+            line = _first_status(lines, "offline pauses", 0, within=60)
+            with serve_process(data, "--port", str(port)):
+                back = time.monotonic()
+                _first_status(lines, "uploaded files", _status(line, "uploaded files"), 30)
+                waited = time.monotonic() - back
+        finally:
+            machine.send_signal(signal.SIGTERM)
+            _, err = machine.communicate(timeout=60)
+    assert machine.returncode == 0, err
+    assert waited < 15  # the probe every 2.5–7.5 s, not the rest of the 60 s pause
+    events = (tmp_path / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    kinds = [json.loads(line)["kind"] for line in events]
+    assert kinds.count("sync.cloud_reachable") == 1  # in the log: why the backlog moved again
+    assert kinds.index("sync.paused") < kinds.index("sync.cloud_reachable")

@@ -81,6 +81,39 @@ def test_offline_pauses_everyone_without_counting_as_the_files_failure() -> None
     assert b.offline_pauses == 1
 
 
+def offline(b: RetryBook, now: float, *, answered: bool) -> None:
+    b.record_failure(
+        candidate("/f"),
+        ErrorClass.OFFLINE,
+        code="UNAVAILABLE" if answered else "ConnectionRefusedError",
+        acked=frozenset(),
+        unknown=frozenset(),
+        now=now,
+        cloud_answered=answered,
+    )
+
+
+def test_only_a_pause_for_an_unreachable_cloud_ends_when_the_link_is_back() -> None:
+    b = book()
+    offline(b, 0.0, answered=False)
+    assert b.paused_unreachable(10.0)
+    b.end_pause(10.0)
+    assert not b.paused(10.0)
+    offline(b, 20.0, answered=True)  # the cloud answered: it was reachable
+    assert b.paused(30.0)
+    assert not b.paused_unreachable(30.0)
+    b.end_pause(30.0)
+    assert b.paused(79.9)  # runs its course
+    offline(b, 40.0, answered=False)  # silence inside a pause the cloud asked for
+    b.end_pause(50.0)
+    assert b.paused(99.9)  # extended, still the cloud's pause
+    assert not b.paused(100.0)
+    offline(b, 100.0, answered=False)  # a new pause, for silence alone
+    assert b.paused_unreachable(110.0)
+    b.end_pause(110.0)
+    assert not b.paused(110.0)
+
+
 def test_acked_keys_leave_the_unknown_set() -> None:
     b = book()
     fail(b, "/f", 0.0)
