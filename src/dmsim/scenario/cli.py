@@ -92,7 +92,8 @@ def register(subparsers: Any) -> None:
         description="Generate fault schedules inside the scenario's envelope and run each; "
         "shrink the first failing schedule and write it with a regression test. Generated "
         "schedules are judged by the expectations that hold for any schedule (allowed "
-        "classes, a consistent trace, drain_within); counts, rates and latency bounds "
+        "classes, plus lost_in_window when the envelope can crash the machine; a consistent "
+        "trace; drain_within); counts, rates and latency bounds "
         "describe the scenario's own schedule and are not checked.",
     )
     fuzz.add_argument("scenario", metavar="SCENARIO", help="a *.scenario.yaml file")

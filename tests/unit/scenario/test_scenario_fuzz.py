@@ -4,16 +4,37 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from tests.unit.scenario.scenario_kit import ToyWorld
 
 from dmsim.errors import InternalError
-from dmsim.scenario import Scenario, WorldResult, fuzz_scenario, load_scenario, run_scenario
+from dmsim.scenario import (
+    Scenario,
+    WorldResult,
+    fuzz_expectations,
+    fuzz_scenario,
+    load_scenario,
+    run_scenario,
+)
 from dmsim.scenario import _runner as runner_module
 
 SMALL = Path(__file__).with_name("data") / "small-ack.scenario.yaml"
+
+
+def test_window_losses_are_allowed_only_when_the_envelope_can_crash_the_machine() -> None:
+    small = load_scenario(SMALL)
+    strict = replace(
+        small, expectations=replace(small.expectations, allowed=frozenset({"delivered"}))
+    )
+    assert fuzz_expectations(strict).allowed == {"delivered", "lost_in_window"}
+    no_crash = replace(strict, envelope=replace(strict.envelope, kinds=frozenset({"link_down"})))
+    assert fuzz_expectations(no_crash).allowed == {"delivered"}
+    judged = fuzz_expectations(small)
+    assert judged.min_delivered is None  # the scenario's own schedule's figure
+    assert judged.drain_within_s == small.expectations.drain_within_s
 
 
 def test_a_correct_core_survives_the_campaign() -> None:
