@@ -9,12 +9,11 @@ tree: the same seed explores the same schedules in the same order.
 Generated schedules are judged by the scenario's schedule-independent expectations only:
 which classes are allowed (window losses too when the envelope can crash the machine), a
 consistent trace, and the backlog draining after the last fault (the envelope's quiet tail
-leaves time for it). Counts, rates and latency SLOs describe the
-scenario's own schedule and would fail for reasons that are not bugs. A schedule *fails*
-when one of those expectations fails, or when it crashes the simulated world (a dmsim bug,
-named by the exception and where it was raised). Shrinking keeps the world seed and accepts a
-smaller schedule only if one of the original failures happens again, so it does not wander
-off to a different bug.
+leaves time for it). Counts, rates and latency SLOs describe the scenario's own schedule and
+would fail for reasons that are not bugs. A schedule *fails* when one of those expectations
+fails, or when it crashes the simulated world (a dmsim bug, named by the exception and where
+it was raised). Shrinking keeps the world seed and accepts a smaller schedule only if one of
+the original failures happens again, so it does not wander off to a different bug.
 
 The finding's ``reproduce`` line runs the minimal scenario written to ``out_dir``; without
 one, it is the campaign itself with an output directory to write that scenario to.

@@ -140,7 +140,8 @@ async def probe_while_paused(
     while True:
         await rt.sleep(every_s * jitter.uniform(0.5, 1.5))
         if dm.paused_unreachable() and await reachable():
-            _LOG.info("the cloud is reachable again: the offline pause ends")
+            # a warning, as the failure it answers was: uploads resume before the wait it gave
+            _LOG.warning("the cloud is reachable again: retrying now, not after the pause")
             if trace is not None:
                 trace.record("sync.cloud_reachable")
             dm.notify_online()

@@ -187,6 +187,7 @@ def test_uploads_resume_seconds_after_the_cloud_comes_back(tmp_path: Path) -> No
             _, err = machine.communicate(timeout=60)
     assert machine.returncode == 0, err
     assert waited < 15  # the probe every 2.5–7.5 s, not the rest of the 60 s pause
+    assert "the cloud is reachable again: retrying now" in err  # why, after "next in 60s"
     events = (tmp_path / "events.jsonl").read_text(encoding="utf-8").splitlines()
     kinds = [json.loads(line)["kind"] for line in events]
     assert kinds.count("sync.cloud_reachable") == 1  # in the log: why the backlog moved again
