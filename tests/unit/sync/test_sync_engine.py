@@ -915,15 +915,14 @@ def test_an_unreachable_cloud_closes_capture_files_once_per_interval_not_at_each
     assert world.files() == []
 
 
-@pytest.mark.parametrize("code", ["UNAVAILABLE", "UNAUTHENTICATED"])
-def test_the_link_coming_back_does_not_end_a_pause_the_cloud_asked_for(code: str) -> None:
-    """A cloud that answered UNAVAILABLE (overloaded, draining) or refused the credentials
-    was reachable: the link being up says nothing about it, so the pause runs its 60 s.
-    Ending it early would send a storm of retries to a cloud that asked for quiet (and a
-    machine probing the cloud would find it reachable every few seconds)."""
+def told_online_at_320(failure: str) -> tuple[list[tuple[float, str]], bool]:
+    """Uploads fail with ``failure`` until 320 s (the tick at 300 s pauses them); at 320 s
+    the engine is told the link is up. The passes, and whether the pause was one for an
+    unreachable cloud when told."""
     world = World()
     fill(world, 4)
-    world.transport.script = lambda rpc, key: code if world.kernel.now() < 320.0 else OK
+    world.transport.script = lambda rpc, key: failure if world.kernel.now() < 320.0 else OK
+    unreachable = []
 
     async def main() -> None:
         engine = world.engine(
@@ -932,35 +931,30 @@ def test_the_link_coming_back_does_not_end_a_pause_the_cloud_asked_for(code: str
         engine.start()
         await world.rt.sleep(320)
         assert engine.statistics().offline_pauses == 1
-        assert not engine.paused_unreachable()  # nothing for a probe to end
+        unreachable.append(engine.paused_unreachable())
         engine.notify_online()
         await world.rt.sleep(100)
         await engine.close()
 
     world.run(main())
-    passes = [(p["t"], p["kind"]) for p in kinds(world, "sync.pass")]
-    assert passes == [(300.0, "scheduled"), (360.0, "resume")]
     assert world.files() == []
+    return [(p["t"], p["kind"]) for p in kinds(world, "sync.pass")], unreachable[0]
+
+
+@pytest.mark.parametrize("code", ["UNAVAILABLE", "UNAUTHENTICATED"])
+def test_the_link_coming_back_does_not_end_a_pause_the_cloud_asked_for(code: str) -> None:
+    """A cloud that answered UNAVAILABLE (overloaded, draining) or refused the credentials
+    was reachable: the link being up says nothing about it, so the pause runs its 60 s.
+    Ending it early would send a storm of retries to a cloud that asked for quiet (and a
+    machine probing the cloud would find it reachable every few seconds)."""
+    passes, unreachable = told_online_at_320(code)
+    assert not unreachable  # nothing for a probe to end
+    assert passes == [(300.0, "scheduled"), (360.0, "resume")]
 
 
 def test_the_link_coming_back_ends_the_offline_pause() -> None:
     """The 60 s pause stands in for not knowing when the link returns; a machine that is told
     (the simulated link, here the world) resumes at once instead of waiting the pause out."""
-    world = World()
-    fill(world, 4)
-    world.transport.script = lambda rpc, key: LINK_DOWN if world.kernel.now() < 320.0 else OK
-
-    async def main() -> None:
-        engine = world.engine(
-            world.settings(sync_interval_s=300.0), backoff=BackoffPolicy(jitter=0.0)
-        )
-        engine.start()
-        await world.rt.sleep(320)  # the tick at 300 s met the outage: paused until 360 s
-        engine.notify_online()
-        await world.rt.sleep(100)
-        await engine.close()
-
-    world.run(main())
-    passes = [(p["t"], p["kind"]) for p in kinds(world, "sync.pass")]
+    passes, unreachable = told_online_at_320(LINK_DOWN)
+    assert unreachable
     assert passes == [(300.0, "scheduled"), (320.0, "resume")]
-    assert world.files() == []

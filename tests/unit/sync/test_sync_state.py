@@ -35,9 +35,22 @@ def candidate(path: str) -> Candidate:
     return Candidate(path, FileKind.CAPTURE, SyncRoot("/", True), 10, 0)
 
 
-def fail(b: RetryBook, path: str, now: float, cls: ErrorClass = ErrorClass.RETRYABLE) -> float:
+def fail(
+    b: RetryBook,
+    path: str,
+    now: float,
+    cls: ErrorClass = ErrorClass.RETRYABLE,
+    *,
+    answered: bool = False,
+) -> float:
     return b.record_failure(
-        candidate(path), cls, code="X", acked=frozenset({"a"}), unknown=frozenset({"u"}), now=now
+        candidate(path),
+        cls,
+        code="X",
+        acked=frozenset({"a"}),
+        unknown=frozenset({"u"}),
+        now=now,
+        cloud_answered=answered,
     )
 
 
@@ -81,34 +94,22 @@ def test_offline_pauses_everyone_without_counting_as_the_files_failure() -> None
     assert b.offline_pauses == 1
 
 
-def offline(b: RetryBook, now: float, *, answered: bool) -> None:
-    b.record_failure(
-        candidate("/f"),
-        ErrorClass.OFFLINE,
-        code="UNAVAILABLE" if answered else "ConnectionRefusedError",
-        acked=frozenset(),
-        unknown=frozenset(),
-        now=now,
-        cloud_answered=answered,
-    )
-
-
 def test_only_a_pause_for_an_unreachable_cloud_ends_when_the_link_is_back() -> None:
     b = book()
-    offline(b, 0.0, answered=False)
+    fail(b, "/f", 0.0, ErrorClass.OFFLINE)
     assert b.paused_unreachable(10.0)
     b.end_pause(10.0)
     assert not b.paused(10.0)
-    offline(b, 20.0, answered=True)  # the cloud answered: it was reachable
+    fail(b, "/f", 20.0, ErrorClass.OFFLINE, answered=True)  # the cloud answered: it was reachable
     assert b.paused(30.0)
     assert not b.paused_unreachable(30.0)
     b.end_pause(30.0)
     assert b.paused(79.9)  # runs its course
-    offline(b, 40.0, answered=False)  # silence inside a pause the cloud asked for
+    fail(b, "/f", 40.0, ErrorClass.OFFLINE)  # silence inside a pause the cloud asked for
     b.end_pause(50.0)
     assert b.paused(99.9)  # extended, still the cloud's pause
     assert not b.paused(100.0)
-    offline(b, 100.0, answered=False)  # a new pause, for silence alone
+    fail(b, "/f", 100.0, ErrorClass.OFFLINE)  # a new pause, for silence alone
     assert b.paused_unreachable(110.0)
     b.end_pause(110.0)
     assert not b.paused(110.0)
