@@ -18,7 +18,9 @@ leaves open capture files alone. An offline error pauses everything for the offl
 and stops the pass (the link is down for everyone); files already dispatched are *deferred*.
 
 Scheduled passes run every ``sync_interval_mins`` while sync is enabled, the machine is online,
-the offline pause is over and the selective-sync sensor (if any) says ``should_sync``. When the
+the offline pause is over and the selective-sync sensor (if any) says ``should_sync``; a
+*start-up* pass (a resume: it closes nothing) sends at once what a previous process left,
+where rdk waits one interval. When the
 machine is offline nothing is flushed and nothing is walked (rdk DATA-2652: no flood of tiny
 files). rdk then waits for the next tick, so a 20 s outage over a tick held data back a whole
 interval; here a tick that found the machine offline runs *late*, once the link is up and the
@@ -158,9 +160,11 @@ class SyncEngine:
         return self._settings
 
     def start(self) -> None:
-        """Spawn the workers and the scheduler (once)."""
+        """Spawn the workers and the scheduler (once). The backlog a previous process left
+        goes at once (a walk that closes nothing), not one interval later."""
         if self._scheduler is not None or self._closed:
             raise DmsimError("the sync engine can be started once, before close()")
+        self._owed = PassKind.RESUME
         self._resize(self._settings.maximum_num_sync_threads)
         self._scheduler = self._rt.spawn(self._schedule(), name="sync.scheduler")
 

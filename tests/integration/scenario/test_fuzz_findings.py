@@ -1,13 +1,11 @@
 """Schedules `dmsim fuzz` found breaking a library scenario, shrunk, kept so they stay fixed
-(one still open is a strict xfail: it fails the suite once fixed, to be made a plain test).
+(a finding still open goes here as a strict xfail, which fails the suite once fixed).
 Each is judged as the fuzzer judges: by the expectations that hold for any schedule."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-
-import pytest
 
 from dmsim.faults import FaultSchedule, FaultStep
 from dmsim.scenario import Report, fuzz_expectations, load_scenario, run_scenario
@@ -89,13 +87,10 @@ def test_disk_full_deletion_2616539_a_power_cut_is_not_a_finding() -> None:
     assert report.to_json_dict()["readings"]["lost_in_window"] >= 1
 
 
-@pytest.mark.xfail(strict=True, reason="a restarted machine syncs one interval after start")
-def test_oversize_tabular_request_21930_a_restart_holds_the_backlog_a_whole_interval() -> None:
-    """Open (twelfth session). A clean restart at 197 s, before the first 5-minute tick: the
-    new process's first pass runs at 497 s, so readings captured at 0 s wait 8.3 minutes and
-    miss the 5-minute drain bound by 0.07 s (rdk waits the same). The fix is a pass at start
-    that walks without closing capture files; 14 engine tests fill the disk before start
-    and expect the first tick to find it, so they change with it."""
+def test_oversize_tabular_request_21930_a_restart_held_the_backlog_a_whole_interval() -> None:
+    """A clean restart at 197 s, before the first 5-minute tick: the new process's first pass
+    ran at 497 s, so readings captured at 0 s waited 8.3 minutes and missed the 5-minute
+    drain bound by 0.07 s (rdk waits the same). A pass at start now sends the backlog."""
     restart = FaultStep(
         at=197.0, kind="clean_restart", fault_id="f1", params={"restart_after": 0.0}
     )

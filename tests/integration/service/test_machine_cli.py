@@ -71,6 +71,33 @@ def test_a_second_start_gets_a_new_boot_number(tmp_path: Path) -> None:
     assert f"left to sync in {capture_dir}: {len(waiting):,} capture file(s)" in done.stdout
 
 
+def test_a_restart_sends_what_the_last_run_left_at_once(tmp_path: Path) -> None:
+    # rdk's first pass runs one interval after start: a machine restarted every few minutes
+    # (a crash loop, a brown-out) with a 10-minute interval would never send its backlog.
+    capture_dir, data = tmp_path / "capture", tmp_path / "cloud"
+    config = tmp_path / "machine.json"
+    config.write_text(json.dumps(machine_config(capture_dir)), encoding="utf-8")
+    subprocess.run(
+        [*DMSIM, "machine", str(config), "--cloud", "127.0.0.1:9", "--duration", "1s"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    left = list(capture_dir.rglob("*.capture"))
+    assert left  # no cloud listened there
+    restarted = json.loads(config.read_text(encoding="utf-8"))
+    restarted["services"][0]["attributes"].update(sync_interval_mins=10, capture_disabled=True)
+    config.write_text(json.dumps(restarted), encoding="utf-8")
+    with serve_process(data) as cloud:
+        done = subprocess.run(
+            [*DMSIM, "machine", str(config), "--cloud", f"127.0.0.1:{cloud.grpc_port}",
+             "--duration", "3s"],
+            capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        stored = query(data)
+    assert not list(capture_dir.rglob("*.capture")), done.stdout
+    assert f"left to sync in {capture_dir}: 0 capture file(s)" in done.stdout
+    assert {item["component_name"] for item in stored} == {"probe", "cam"}
+
+
 def test_bad_addresses_are_clear_errors(tmp_path: Path) -> None:
     config = tmp_path / "machine.json"
     config.write_text(json.dumps(machine_config(tmp_path / "c")), encoding="utf-8")

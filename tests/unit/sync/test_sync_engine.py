@@ -45,7 +45,25 @@ def kinds(world: World, kind: str) -> list[dict[str, Any]]:
     return [{"t": e.time, **e.fields} for e in world.trace.of_kind(kind)]
 
 
-def test_passes_run_on_the_interval_and_flush_capture_first() -> None:
+def passes_after_start(world: World) -> list[dict[str, Any]]:
+    """The passes after the start-up one, which ran at 0 s on an empty disk."""
+    start, *later = kinds(world, "sync.pass")
+    assert (start["t"], start["kind"], start["dispatched"]) == (0.0, "resume", 0)
+    return later
+
+
+async def start_then_fill(world: World, engine: SyncEngine, files: int) -> None:
+    """Start the engine, let its start-up pass find nothing, and write at 1 s the backlog
+    the interval's first tick is to find."""
+    engine.start()
+    await world.rt.sleep(1)
+    fill(world, files)
+
+
+def test_the_backlog_goes_at_start_then_passes_run_on_the_interval_and_flush_first() -> None:
+    """The files a previous process left go at start, by a walk that closes no capture file
+    (rdk waits a whole interval, so a restart held its backlog back up to twice the
+    interval); then every tick closes the open capture files and walks."""
     world = World()
     fill(world, 3)
 
@@ -60,10 +78,16 @@ def test_passes_run_on_the_interval_and_flush_capture_first() -> None:
         return engine
 
     engine = world.run(main())
-    assert [p["t"] for p in kinds(world, "sync.pass")] == [6.0, 12.0, 18.0]
+    passes = [(p["t"], p["kind"], p["uploaded"]) for p in kinds(world, "sync.pass")]
+    assert passes == [
+        (0.0, "resume", 3),
+        (6.0, "scheduled", 0),
+        (12.0, "scheduled", 2),
+        (18.0, "scheduled", 0),
+    ]
     assert world.flushes == 3
     stats = engine.statistics()
-    assert (stats.passes, stats.files_uploaded, stats.readings_uploaded) == (3, 5, 25)
+    assert (stats.passes, stats.files_uploaded, stats.readings_uploaded) == (4, 5, 25)
     assert stored_identities(world.core) == every_reading("sensor-1", 3) + every_reading(
         "sensor-2", 2
     )
@@ -392,7 +416,7 @@ def test_offline_error_pauses_every_upload_for_the_jittered_interval() -> None:
     first_pause = pauses[0]
     resumed = [a["t"] for a in attempts if a["t"] > first_pause["t"]]
     assert all(t >= first_pause["t"] + first_pause["seconds"] - 1e-9 for t in resumed)
-    assert failed_times[0] == 6.0
+    assert failed_times[0] == 0.0  # the start-up pass meets the outage first
     assert world.files() == []
     assert len(stored_identities(world.core)) == 40
     stats = engine.statistics()
@@ -519,7 +543,7 @@ def test_an_empty_file_never_counts_as_stale_data() -> None:
 def test_selective_sync_gates_scheduled_passes_only() -> None:
     world = World()
     fill(world, 2)
-    answers: list[object] = [False, RuntimeError("sensor down"), True]
+    answers: list[object] = [False, False, RuntimeError("sensor down"), True]
 
     async def should_sync() -> bool:
         answer = answers.pop(0) if answers else True
@@ -537,7 +561,7 @@ def test_selective_sync_gates_scheduled_passes_only() -> None:
         return engine
 
     engine = world.run(main())
-    assert engine.statistics().ticks_skipped_selective == 2
+    assert engine.statistics().ticks_skipped_selective == 2  # the start-up pass is no tick
     assert world.files() == []
 
 
@@ -570,13 +594,12 @@ def test_reconfigure_changes_interval_and_pool() -> None:
 
 def test_close_leaves_a_file_mid_upload_on_disk_and_unclaimed() -> None:
     world = World()
-    fill(world, 3)
     world.transport.latency = 5.0
 
     async def main() -> SyncEngine:
         engine = world.engine()
-        engine.start()
-        await world.rt.sleep(8)
+        await start_then_fill(world, engine, 3)
+        await world.rt.sleep(7)
         await engine.close()
         await engine.close()  # idempotent
         with pytest.raises(DmsimError):
@@ -781,15 +804,16 @@ def test_a_broken_promise_raised_by_a_trace_listener_is_never_taken_for_an_uploa
         world.run(main())
 
 
-def run_without_jitter(world: World, *, sync_interval_s: float, seconds: float) -> None:
-    """Run the engine for ``seconds`` with the default backoff made exact (no jitter)."""
+def run_without_jitter(world: World, *, sync_interval_s: float, seconds: float, files: int) -> None:
+    """Run the engine for ``seconds`` with the default backoff made exact (no jitter), with
+    ``files`` capture files written after the start-up pass."""
 
     async def main() -> None:
         engine = world.engine(
             world.settings(sync_interval_s=sync_interval_s), backoff=BackoffPolicy(jitter=0.0)
         )
-        engine.start()
-        await world.rt.sleep(seconds)
+        await start_then_fill(world, engine, files)
+        await world.rt.sleep(seconds - 1)
         await engine.close()
 
     world.run(main())
@@ -801,26 +825,24 @@ def test_a_failed_upload_is_retried_after_its_backoff_not_at_the_next_pass() -> 
     file back 5 minutes (found by fuzzing the esp32-remote scenario: a drain bound broken by
     the flaky link's lost messages). A retry pass uploads and does not close capture files."""
     world = World()
-    fill(world, 1)
     world.transport.script = lambda rpc, key: "INTERNAL" if len(world.transport.calls) < 2 else OK
 
-    run_without_jitter(world, sync_interval_s=300.0, seconds=310)
+    run_without_jitter(world, sync_interval_s=300.0, seconds=310, files=1)
     attempts = [round(a["t"], 3) for a in kinds(world, "upload.attempt")]
     assert attempts == [300.0, 300.2, 300.6]
     assert world.files() == []
     assert world.flushes == 1  # the scheduled pass; retries leave open capture files alone
-    assert [p["kind"] for p in kinds(world, "sync.pass")] == ["scheduled", "retry", "retry"]
+    assert [p["kind"] for p in passes_after_start(world)] == ["scheduled", "retry", "retry"]
 
 
 def test_retries_keep_to_the_backoff_between_scheduled_passes() -> None:
     world = World()
-    fill(world, 1)
     world.transport.script = lambda rpc, key: "INTERNAL"
 
-    run_without_jitter(world, sync_interval_s=10.0, seconds=95)
+    run_without_jitter(world, sync_interval_s=10.0, seconds=95, files=1)
     attempts = [round(a["t"], 1) for a in kinds(world, "upload.attempt")]
     assert attempts == [10.0, 10.2, 10.6, 11.4, 13.0, 16.2, 22.6, 35.4, 61.0]
-    passes = kinds(world, "sync.pass")
+    passes = passes_after_start(world)
     assert [round(p["t"]) for p in passes if p["kind"] != "retry"] == list(range(10, 100, 10))
     assert world.flushes == 9  # scheduled passes only
 
@@ -832,12 +854,11 @@ def test_a_tick_missed_offline_runs_when_the_link_is_back_and_restarts_the_inter
     tick runs when the link is back, and the next one an interval after it, so a late pass
     is never followed at once by another that would close capture files early."""
     world = World()
-    fill(world, 3)
 
     async def main() -> SyncEngine:
         engine = world.engine(world.settings(sync_interval_s=300.0))
-        engine.start()
-        await world.rt.sleep(290)
+        await start_then_fill(world, engine, 3)
+        await world.rt.sleep(289)
         world.online = False
         await world.rt.sleep(30)  # the tick at 300 s finds the link down
         assert world.files() != []
@@ -850,7 +871,7 @@ def test_a_tick_missed_offline_runs_when_the_link_is_back_and_restarts_the_inter
         return engine
 
     engine = world.run(main())
-    passes = kinds(world, "sync.pass")
+    passes = passes_after_start(world)
     assert [(p["t"], p["kind"]) for p in passes] == [(320.0, "late"), (620.0, "scheduled")]
     assert world.flushes == 2
     assert engine.statistics().ticks_skipped_offline == 1
@@ -882,13 +903,12 @@ def test_a_pass_stopped_by_an_offline_error_resumes_when_the_pause_ends() -> Non
     """An offline error pauses uploads for 60 s and stops the pass; the files it did not
     reach used to wait for the next tick (5 minutes here), and now go when the pause ends."""
     world = World()
-    fill(world, 6)
     world.transport.script = lambda rpc, key: LINK_DOWN if world.kernel.now() < 301.0 else OK
 
-    run_without_jitter(world, sync_interval_s=300.0, seconds=400)
+    run_without_jitter(world, sync_interval_s=300.0, seconds=400, files=6)
     pause = kinds(world, "sync.paused")[0]
     assert (pause["t"], pause["seconds"]) == (300.0, 60.0)
-    passes = kinds(world, "sync.pass")
+    passes = passes_after_start(world)
     assert [(p["t"], p["kind"], p["complete"]) for p in passes] == [
         (300.0, "scheduled", False),
         (360.0, "resume", True),
@@ -903,11 +923,10 @@ def test_an_unreachable_cloud_closes_capture_files_once_per_interval_not_at_each
     failed uploads: each pause's end resumes the walk, and only the interval's ticks close
     capture files, so a long outage is no flood of tiny files (rdk DATA-2652)."""
     world = World()
-    fill(world, 3)
     world.transport.script = lambda rpc, key: LINK_DOWN if world.kernel.now() < 850.0 else OK
 
-    run_without_jitter(world, sync_interval_s=300.0, seconds=1000)
-    passes = [(p["t"], p["kind"]) for p in kinds(world, "sync.pass")]
+    run_without_jitter(world, sync_interval_s=300.0, seconds=1000, files=3)
+    passes = [(p["t"], p["kind"]) for p in passes_after_start(world)]
     assert passes[:3] == [(300.0, "scheduled"), (360.0, "resume"), (420.0, "resume")]
     assert (600.0, "scheduled") in passes
     assert passes[-1] == (900.0, "scheduled")  # every file went at 900 s: no pass after it
@@ -920,7 +939,6 @@ def told_online_at_320(failure: str) -> tuple[list[tuple[float, str]], bool]:
     the engine is told the link is up. The passes, and whether the pause was one for an
     unreachable cloud when told."""
     world = World()
-    fill(world, 4)
     world.transport.script = lambda rpc, key: failure if world.kernel.now() < 320.0 else OK
     unreachable = []
 
@@ -928,8 +946,8 @@ def told_online_at_320(failure: str) -> tuple[list[tuple[float, str]], bool]:
         engine = world.engine(
             world.settings(sync_interval_s=300.0), backoff=BackoffPolicy(jitter=0.0)
         )
-        engine.start()
-        await world.rt.sleep(320)
+        await start_then_fill(world, engine, 4)
+        await world.rt.sleep(319)
         assert engine.statistics().offline_pauses == 1
         unreachable.append(engine.paused_unreachable())
         engine.notify_online()
@@ -938,7 +956,7 @@ def told_online_at_320(failure: str) -> tuple[list[tuple[float, str]], bool]:
 
     world.run(main())
     assert world.files() == []
-    return [(p["t"], p["kind"]) for p in kinds(world, "sync.pass")], unreachable[0]
+    return [(p["t"], p["kind"]) for p in passes_after_start(world)], unreachable[0]
 
 
 @pytest.mark.parametrize("code", ["UNAVAILABLE", "UNAUTHENTICATED"])
