@@ -7,7 +7,9 @@ capture files, a disk that shrinks) are left out by default so a fuzzer finding 
 reporting a broken promise; a scenario can widen its envelope explicitly.
 
 Generated schedules keep a quiet tail: no fault acts during the last ``quiet_tail_s`` seconds,
-so the backlog can drain and liveness can be checked.
+so the backlog can drain and liveness can be checked. A rejection whose code makes the machine
+pause every upload (``pausing_codes``, for ``pause_s``: its offline interval) ends that much
+earlier still, since the backlog cannot start draining before the pause is over.
 
 RPC faults apply to every RPC or to a few of them; ``rpcs`` narrows them to the RPCs named
 (``[CreateSequence]`` aims every generated RPC fault at sequence creation while uploads flow).
@@ -54,6 +56,8 @@ class Envelope:
     rpc_codes: tuple[str, ...] = _SURVIVABLE_CODES
     rpcs: tuple[str, ...] = RPC_NAMES  # the RPCs a generated RPC fault may name
     quiet_tail_s: float = 0.0
+    pausing_codes: frozenset[str] = frozenset()
+    pause_s: float = 0.0
     components: tuple[str, ...] = ()
     capture_methods: tuple[CaptureMethodRef, ...] = field(default=())
 
@@ -62,6 +66,7 @@ class Envelope:
             ("kinds", tuple(KINDS), tuple(sorted(self.kinds))),
             ("rpc_codes", RPC_CODES, self.rpc_codes),
             ("rpcs", RPC_NAMES, self.rpcs),
+            ("pausing_codes", RPC_CODES, tuple(sorted(self.pausing_codes))),
         ):
             unknown = [value for value in given if value not in allowed]
             if unknown:
@@ -69,6 +74,8 @@ class Envelope:
         for name, values in (("rpc_codes", self.rpc_codes), ("rpcs", self.rpcs)):
             if not values or len(set(values)) != len(values):
                 raise ValueError(f"envelope {name}: expected a non-empty list without repeats")
+        if self.pause_s < 0:
+            raise ValueError(f"envelope pause_s: must be >= 0, got {self.pause_s!r}")
 
     def usable_kinds(self) -> tuple[str, ...]:
         """The kinds this envelope can actually generate (some need components or methods)."""

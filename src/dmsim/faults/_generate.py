@@ -28,6 +28,14 @@ def _tenths(draw: st.DrawFn, low: float, high: float) -> float:
 @st.composite
 def _step(draw: st.DrawFn, kind: str, index: int, limit: float, env: Envelope) -> FaultStep:
     spec = KINDS[kind]
+    params: dict[str, Any] = {}
+    if kind == "rpc_reject":
+        fits = limit - env.pause_s >= env.min_window_s
+        codes = [c for c in env.rpc_codes if fits or c not in env.pausing_codes]
+        # (no code fits: the scenario is too short for the pause, and the judge says so)
+        params["code"] = draw(st.sampled_from(codes or env.rpc_codes))
+        if params["code"] in env.pausing_codes:
+            limit -= env.pause_s  # the machine waits that long after the window's last answer
     # Optional windows are always drawn: a fault must stop acting before the quiet tail.
     windowed = spec.window != "forbidden"
     latest = limit - env.min_window_s if windowed else limit
@@ -37,7 +45,7 @@ def _step(draw: st.DrawFn, kind: str, index: int, limit: float, env: Envelope) -
         duration = _tenths(
             draw, env.min_window_s, max(env.min_window_s, min(env.max_window_s, limit - at))
         )
-    params = draw(_params(kind, at, limit, env))
+    params |= draw(_params(kind, at, limit, env))
     if spec.param("rpcs") is not None:
         params |= draw(_rpcs(env.rpcs))
     if spec.counted and draw(st.booleans()):
@@ -51,8 +59,6 @@ def _params(draw: st.DrawFn, kind: str, at: float, limit: float, env: Envelope) 
         return {"restart_after": _tenths(draw, 0.0, min(env.max_restart_after_s, limit - at))}
     if KINDS[kind].group == "network" and kind != "link_down":
         return {**draw(_network_params(kind, env)), **draw(_direction())}
-    if kind == "rpc_reject":
-        return {"code": draw(st.sampled_from(env.rpc_codes))}
     if kind == "slow_ack":
         return {"seconds": draw(st.integers(1, 300)) / 10}
     if kind == "stall_mid_stream":

@@ -4,7 +4,8 @@ offers (resources device faults may name, capture methods ``reconfigure`` may re
 The quiet tail defaults to the scenario's ``drain_within`` expectation (or a tenth of the run)
 so that generated faults stop early enough for the backlog to drain and liveness to be judged,
 and the longest fault window to half of ``drain_within``: the per-file backoff after a window
-of errors can wait about as long again before its next retry.
+of errors can wait about as long again before its next retry. A rejection that pauses every
+upload (UNAVAILABLE, a refused key) ends the machine's offline interval earlier still.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dmsim.faults import (
     parse_duration,
     parse_size,
 )
+from dmsim.sync import OFFLINE_CODES
 
 from ._model import Expectations
 
@@ -82,6 +84,8 @@ def envelope_from(
         max_disk_fill_bytes=fill if fill is not None else default.max_disk_fill_bytes,
         rpc_codes=tuple(doc.get("rpc_codes", default.rpc_codes)),
         rpcs=tuple(sorted(doc["rpcs"], key=RPC_NAMES.index)) if "rpcs" in doc else default.rpcs,
+        pausing_codes=OFFLINE_CODES,
+        pause_s=machine.data_manager.sync_offline_wait_secs if machine.data_manager else 0.0,
         components=components,
         capture_methods=methods,
         **values,

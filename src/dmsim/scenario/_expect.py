@@ -99,9 +99,11 @@ def check_drain(
     within: float,
     max_files: int | None,
     run_end: float,
+    since: str = "the last fault ended",
 ) -> ExpectationResult:
-    """The backlog of the faults (readings captured before ``start``) reached the cloud by
-    ``start + within``; with ``max_files``, some sample then also shows at most that many."""
+    """The backlog of the faults (readings captured before ``start``, when ``since``) reached
+    the cloud by ``start + within``; with ``max_files``, some sample then also shows at most
+    that many."""
     if not math.isfinite(start):
         return ExpectationResult("drain_within", False, "a fault was still active at the end")
     deadline = start + within
@@ -110,7 +112,7 @@ def check_drain(
             "drain_within",
             False,
             f"the run ends at {_s(run_end)}, before the drain deadline {_s(deadline)} "
-            f"(last fault ended at {_s(start)}); lengthen the scenario",
+            f"({since} at {_s(start)}); lengthen the scenario",
         )
     late = [
         verdict
@@ -121,14 +123,14 @@ def check_drain(
         return ExpectationResult(
             "drain_within",
             False,
-            f"{len(late)} reading(s) captured before the last fault ended ({_s(start)}) were "
+            f"{len(late)} reading(s) captured before {since} ({_s(start)}) were "
             f"not in the cloud by {_s(deadline)}; first: {late[0].reading} ({late[0].cls})",
         )
     detail = f"the faults' backlog reached the cloud by {_s(deadline)}"
     if max_files is None:
         return ExpectationResult("drain_within", True, detail)
     return _drain_samples(
-        samples, start=start, deadline=deadline, max_files=max_files, detail=detail
+        samples, start=start, deadline=deadline, max_files=max_files, detail=detail, since=since
     )
 
 
@@ -140,7 +142,13 @@ def _after(record: ReadingRecord, verdict: Classified, deadline: float) -> bool:
 
 
 def _drain_samples(
-    samples: Sequence[Sample], *, start: float, deadline: float, max_files: int, detail: str
+    samples: Sequence[Sample],
+    *,
+    start: float,
+    deadline: float,
+    max_files: int,
+    detail: str,
+    since: str,
 ) -> ExpectationResult:
     window = [s for s in samples if start <= s.t <= deadline]
     if not window:
@@ -154,13 +162,13 @@ def _drain_samples(
             "drain_within",
             False,
             f"backlog stayed above {max_files} file(s) until {_s(deadline)} "
-            f"(lowest {low}; last fault ended at {_s(start)})",
+            f"(lowest {low}; {since} at {_s(start)})",
         )
     return ExpectationResult(
         "drain_within",
         True,
         f"{detail}; backlog {hit.backlog_files} file(s) at {_s(hit.t)}, "
-        f"{_s(hit.t - start)} after the last fault ended",
+        f"{_s(hit.t - start)} after {since}",
     )
 
 

@@ -38,6 +38,7 @@ from typing import Any
 
 from dmsim.faults import KINDS
 from dmsim.runtime import TraceEvent
+from dmsim.sync import OFFLINE_CODES
 
 __all__ = [
     "FaultWindow",
@@ -127,6 +128,7 @@ class FaultWindow:
     kind: str
     start: float
     end: float | None  # None: still active when the run ended, or instant
+    code: str = ""  # an rpc_reject's gRPC code
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +156,13 @@ class Ledger:
     def last_fault_end(self) -> float:
         """When the last fault stopped acting (a crash ends when the process is back); 0 when
         there were none, ``inf`` when a windowed fault was still active at the end."""
-        ends = [_window_end(w) for w in self.faults]
+        return self.drain_from(pause_s=0.0)
+
+    def drain_from(self, *, pause_s: float) -> float:
+        """When the backlog can start draining: :meth:`last_fault_end`, except that a
+        rejection pausing every upload (:data:`~dmsim.sync.OFFLINE_CODES`) holds it for the
+        machine's offline interval ``pause_s`` after the window's last answer."""
+        ends = [_window_end(w) + (pause_s if w.code in OFFLINE_CODES else 0.0) for w in self.faults]
         return max([*ends, *self.restarts], default=0.0)
 
 
@@ -179,7 +187,7 @@ class _Builder:
         self.crashes: list[float] = []
         self.restarts: list[float] = []
         self.stops: list[float] = []
-        self.fault_starts: dict[str, tuple[str, float]] = {}
+        self.fault_starts: dict[str, tuple[str, float, str]] = {}
         self.faults: list[FaultWindow] = []
         self.anomalies: list[str] = []
         self.sequence_counts: dict[str, int] = {"opened": 0, "orphaned": 0, "lost": 0}
@@ -355,13 +363,15 @@ def _fault_kind(e: TraceEvent) -> str:
 
 
 def _fault_start(b: _Builder, e: TraceEvent) -> None:
-    b.fault_starts[str(e.fields.get("fault_id"))] = (_fault_kind(e), e.time)
+    params = e.fields.get("params")
+    code = str(params.get("code", "")) if isinstance(params, Mapping) else ""
+    b.fault_starts[str(e.fields.get("fault_id"))] = (_fault_kind(e), e.time, code)
 
 
 def _fault_end(b: _Builder, e: TraceEvent) -> None:
     fault_id = str(e.fields.get("fault_id"))
-    kind, start = b.fault_starts.pop(fault_id, (_fault_kind(e), e.time))
-    b.faults.append(FaultWindow(fault_id, kind, start, e.time))
+    kind, start, code = b.fault_starts.pop(fault_id, (_fault_kind(e), e.time, ""))
+    b.faults.append(FaultWindow(fault_id, kind, start, e.time, code))
 
 
 def _sequence_counted(b: _Builder, e: TraceEvent) -> None:
@@ -462,8 +472,8 @@ def build_ledger(events: Iterable[TraceEvent]) -> Ledger:
         for r in b.readings.values()
     )
     open_faults = [
-        FaultWindow(fault_id, kind, start, None)
-        for fault_id, (kind, start) in b.fault_starts.items()
+        FaultWindow(fault_id, kind, start, None, code)
+        for fault_id, (kind, start, code) in b.fault_starts.items()
     ]
     recovered = sum(1 for key in b.unknown_keys if key in b.stored_keys)
     return Ledger(

@@ -43,7 +43,7 @@ class OracleOptions:
     queue_drain_s: float = 0.0
     late_after_s: float | None = None
     drain_within_s: float | None = None
-    last_fault_end: float = 0.0
+    drain_from: float = 0.0  # when the faults' backlog can start draining (Ledger.drain_from)
 
     @property
     def crash_window_s(self) -> float:
@@ -160,13 +160,13 @@ def _lost_at_crash(record: ReadingRecord, crash: float, options: OracleOptions) 
 
 def _still_local(record: ReadingRecord, options: OracleOptions) -> Classified:
     where = f"in {record.files[-1]}" if record.files else "never in a completed file"
-    since = max(record.captured_at, options.last_fault_end)
+    since = max(record.captured_at, options.drain_from)
     within = options.drain_within_s
     if within is None or not math.isfinite(since) or since + within >= options.run_end:
         return Classified(record.rid, "pending", f"on the machine at the end ({where})")
+    after = "the faults' backlog could drain" if since > record.captured_at else "capture"
     why = (
         f"still on the machine at the end ({where}), {options.run_end - since:.3f}s after "
-        f"{'the last fault ended' if since > record.captured_at else 'capture'} "
-        f"(drain_within {within:g}s)"
+        f"{after} (drain_within {within:g}s)"
     )
     return Classified(record.rid, "lost", why, violation="liveness")

@@ -89,6 +89,7 @@ class Report:
             "violation_total": v.violation_total,
             "anomalies": list(v.anomalies),
             "last_fault_end": v.last_fault_end,
+            "drain_from": v.drain_from,
             "faults_without_target": list(v.faults_without_target),
             "faults": self.faults.to_document(),
             "options": _jsonable(self.options),

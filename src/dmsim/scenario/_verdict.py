@@ -55,6 +55,9 @@ class Verdict:
     expectations: tuple[ExpectationResult, ...]
     anomalies: tuple[str, ...] = ()
     last_fault_end: float = 0.0
+    # when the backlog could start draining: later than last_fault_end when the last fault's
+    # rejections paused every upload for the offline interval
+    drain_from: float = 0.0
     # faults that found nothing to act on (e.g. garbage for a file, none complete yet): the
     # run tested less than the scenario says, which a reader should know
     faults_without_target: tuple[str, ...] = ()
@@ -102,13 +105,14 @@ def judge(
     """Classify every reading of ``world`` and check every expectation."""
     ledger = build_ledger(world.trace)
     last_fault_end = ledger.last_fault_end()
+    drain_from = ledger.drain_from(pause_s=world.offline_wait_s)
     options = OracleOptions(
         durability_window_s=world.durability_window_s,
         queue_drain_s=world.queue_drain_s,
         run_end=world.sim_seconds,
         late_after_s=expectations.late_after_s,
         drain_within_s=expectations.drain_within_s,
-        last_fault_end=last_fault_end,
+        drain_from=drain_from,
     )
     classified = classify_all(ledger, options)
     counts = dict.fromkeys(CLASSES, 0)
@@ -134,6 +138,7 @@ def judge(
         expectations=(),
         anomalies=ledger.anomalies,
         last_fault_end=last_fault_end,
+        drain_from=drain_from,
         faults_without_target=tuple(
             str(e.fields["fault_id"]) for e in world.trace.of_kind("fault.no_target")
         ),
@@ -164,7 +169,12 @@ def _expectations(
                 world.samples,
                 ledger.readings,
                 verdict.classified,
-                start=verdict.last_fault_end,
+                start=verdict.drain_from,
+                since=(
+                    "the last fault ended"
+                    if verdict.drain_from == verdict.last_fault_end
+                    else "the last fault, with its offline pause, ended"
+                ),
                 within=expect.drain_within_s,
                 max_files=expect.drain_to_files,
                 run_end=world.sim_seconds,

@@ -241,6 +241,11 @@ class World:
             queue_drain_s=1.0,
             disk_peak_fraction=self.fs.statistics().high_water_bytes
             / self.scenario.disk.capacity_bytes,
+            offline_wait_s=(
+                self.machine.data_manager.sync_offline_wait_secs
+                if self.machine.data_manager is not None
+                else 0.0
+            ),
         )
 
     @property

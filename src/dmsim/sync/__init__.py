@@ -12,6 +12,7 @@ from dmsim.storage._quarantine import REASON_SUFFIX, failed_destination
 
 from ._backoff import DEFAULT_BACKOFF, BackoffPolicy, RandomSource, backoff_ceiling, next_wait
 from ._classify import (
+    OFFLINE_CODES,
     Classification,
     ErrorClass,
     FileChangedError,
@@ -50,6 +51,7 @@ __all__ = [
     "DEFAULT_MAX_REQUEST_BYTES",
     "IDEMPOTENCY_HEADER",
     "MAX_UNARY_PAYLOAD_BYTES",
+    "OFFLINE_CODES",
     "REASON_SUFFIX",
     "UPLOAD_CHUNK_BYTES",
     "BackoffPolicy",

@@ -58,6 +58,7 @@ from enum import StrEnum
 from dmsim.errors import CloudError, StorageError
 
 __all__ = [
+    "OFFLINE_CODES",
     "Classification",
     "ErrorClass",
     "FileChangedError",
@@ -112,7 +113,8 @@ class Classification:
 
 
 _UNKNOWN_OUTCOME_CODES = frozenset({"DEADLINE_EXCEEDED", "UNKNOWN"})
-_OFFLINE_CODES = frozenset({"UNAVAILABLE", "UNAUTHENTICATED", "PERMISSION_DENIED"})
+# the cloud's answers that pause every upload for the offline interval
+OFFLINE_CODES = frozenset({"UNAVAILABLE", "UNAUTHENTICATED", "PERMISSION_DENIED"})
 _BROKEN_MID_CALL = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
 
 
@@ -145,7 +147,7 @@ def classify_error(error: BaseException) -> Classification:
 def _classify_cloud(code: str, reason: str) -> Classification:
     if code == "INVALID_ARGUMENT":
         return Classification(ErrorClass.TERMINAL, Outcome.FAIL, code, reason)
-    if code in _OFFLINE_CODES:
+    if code in OFFLINE_CODES:
         return Classification(ErrorClass.OFFLINE, Outcome.FAIL, code, reason)
     if code in _UNKNOWN_OUTCOME_CODES:
         return Classification(ErrorClass.RETRYABLE, Outcome.UNKNOWN, code, reason)

@@ -27,6 +27,8 @@ ENVELOPE = Envelope(
     max_restart_after_s=20.0,
     max_disk_fill_bytes=64 * 2**20,
     quiet_tail_s=600.0,
+    pausing_codes=frozenset({"UNAVAILABLE", "UNAUTHENTICATED"}),
+    pause_s=60.0,
     components=("cam", "arm"),
     capture_methods=(CaptureMethodRef("cam", "NextPointCloud", 30.0),),
 )
@@ -54,6 +56,8 @@ def test_schedules_stay_inside_the_envelope(schedule: FaultSchedule) -> None:
             assert step.params["direction"] in ("upstream", "downstream")
         if step.kind == "rpc_reject":
             assert step.params["code"] in ENVELOPE.rpc_codes
+            if step.params["code"] in ENVELOPE.pausing_codes:  # the pause ends before the tail
+                assert step.end + ENVELOPE.pause_s <= DURATION - ENVELOPE.quiet_tail_s
         if "rpcs" in step.params:
             named = list(step.params["rpcs"])
             assert named == sorted(set(named), key=RPC_NAMES.index)
@@ -107,11 +111,32 @@ def test_an_envelope_naming_rpcs_aims_every_rpc_fault_at_them(data: st.DataObjec
         ({"rpcs": ()}, "envelope rpcs: expected a non-empty list"),
         ({"rpc_codes": ("OK",)}, "envelope rpc_codes: unknown 'OK'"),
         ({"kinds": frozenset({"meteor"})}, "envelope kinds: unknown 'meteor'"),
+        ({"pausing_codes": frozenset({"OFFLINE"})}, "envelope pausing_codes: unknown 'OFFLINE'"),
+        ({"pause_s": -1.0}, "envelope pause_s: must be >= 0, got -1.0"),
     ],
 )
 def test_an_envelope_names_what_it_cannot_generate(fields: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Envelope(**fields)
+
+
+@given(st.data())
+def test_a_rejection_that_pauses_every_upload_ends_a_pause_before_the_quiet_tail(
+    data: st.DataObject,
+) -> None:
+    """The machine waits its offline interval after such an answer, so the window ends that
+    much earlier; with no room for the pause, only the codes that do not pause are drawn."""
+    rejects = Envelope(
+        kinds=frozenset({"rpc_reject"}),
+        quiet_tail_s=40.0,
+        pausing_codes=frozenset({"UNAVAILABLE", "UNAUTHENTICATED"}),
+        pause_s=60.0,
+    )
+    for step in data.draw(fault_schedules(duration=300.0, envelope=rejects)):
+        if step.params["code"] in rejects.pausing_codes:
+            assert step.end <= 300.0 - 40.0 - 60.0
+    for step in data.draw(fault_schedules(duration=100.0, envelope=rejects)):
+        assert step.params["code"] in ("RESOURCE_EXHAUSTED", "INTERNAL")
 
 
 def test_default_envelope_leaves_out_faults_beyond_the_promise() -> None:

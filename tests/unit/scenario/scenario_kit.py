@@ -311,7 +311,12 @@ class TraceBuilder:
         )
 
     def result(
-        self, *, end: float, samples: list[Sample] | None = None, window: float = 1.0
+        self,
+        *,
+        end: float,
+        samples: list[Sample] | None = None,
+        window: float = 1.0,
+        offline_wait: float = 0.0,
     ) -> WorldResult:
         return WorldResult(
             trace=self.trace,
@@ -320,4 +325,5 @@ class TraceBuilder:
             statistics={},
             samples=samples or [],
             durability_window_s=window,
+            offline_wait_s=offline_wait,
         )

@@ -12,6 +12,7 @@ from dmsim.scenario import (
     ExpectationResult,
     Expectations,
     Sample,
+    Verdict,
     build_ledger,
     judge,
 )
@@ -73,6 +74,38 @@ def test_drain_follows_the_readings_of_the_faults() -> None:
     tb.at(71).stored("s", 0, 2, "c")
     verdict = judge(tb.result(end=200), Expectations(drain_within_s=40))
     assert next(e for e in verdict.expectations if e.name == "drain_within").ok
+
+
+def rejected_then_stored(code: str, stored_at: float) -> Verdict:
+    """A reading captured at 5 s, an rpc_reject window with ``code`` from 31 to 40 s, the
+    reading stored at ``stored_at``; judged with a 10 s drain bound and a 60 s offline wait."""
+    tb = TraceBuilder().at(5).captured("s", 0, 0)
+    tb.at(31).event("fault.start", fault_id="f1", fault_kind="rpc_reject", params={"code": code})
+    tb.at(40).event("fault.end", fault_id="f1", fault_kind="rpc_reject")
+    tb.at(stored_at).stored("s", 0, 0, "a")
+    return judge(tb.result(end=300, offline_wait=60), Expectations(drain_within_s=10))
+
+
+def drain_of(verdict: Verdict) -> ExpectationResult:
+    return next(e for e in verdict.expectations if e.name == "drain_within")
+
+
+@pytest.mark.parametrize(
+    ("code", "held_to"), [("UNAVAILABLE", 110.0), ("PERMISSION_DENIED", 110.0), ("INTERNAL", 50.0)]
+)
+def test_a_rejection_that_pauses_every_upload_holds_the_drain_bound_one_offline_interval(
+    code: str, held_to: float
+) -> None:
+    """An answer that pauses every upload for the offline interval (60 s here) holds the
+    backlog that long by design: the drain bound starts when that pause can end, and no
+    later; any other code's bound starts at the window's end."""
+    on_time = rejected_then_stored(code, held_to)
+    assert drain_of(on_time).ok, drain_of(on_time).detail
+    assert (on_time.last_fault_end, on_time.drain_from) == (40.0, held_to - 10)
+    late = drain_of(rejected_then_stored(code, held_to + 0.5))
+    assert not late.ok
+    since = "the last fault ended" if code == "INTERNAL" else "its offline pause, ended"
+    assert f"{since} ({held_to - 10:g}s) were not in the cloud by {held_to:g}s" in late.detail
 
 
 def test_disk_high_water() -> None:

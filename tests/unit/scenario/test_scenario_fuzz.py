@@ -51,7 +51,7 @@ def test_every_run_injects_at_least_one_fault() -> None:
     # hypothesis starts from the simplest schedule; a fault-free run would test nothing
     lines: list[str] = []
     fuzz_scenario(SMALL, runs=12, seed=0, world=ToyWorld(), log=lines.append)
-    assert len(lines) == 12
+    assert 6 <= len(lines) <= 12  # a schedule hypothesis draws again is not run again
     assert not [line for line in lines if ", 0 fault(s)" in line]
 
 

@@ -125,6 +125,9 @@ def test_full_scenario_loads_with_units_and_defaults(tmp_path: Path) -> None:
     assert scenario.envelope.max_window_s == 60.0
     assert scenario.envelope.kinds == {"crash", "link_down", "rpc_reject"}
     assert scenario.envelope.rpcs == ("FileUpload", "CreateSequence")  # in the cloud's order
+    # the machine's offline interval, which such an answer makes it wait
+    assert "UNAVAILABLE" in scenario.envelope.pausing_codes
+    assert scenario.envelope.pause_s == 60.0
     dumped = loads_scenario(dump_scenario(scenario, header="copy"), base_dir=tmp_path)
     assert dumped.envelope == scenario.envelope
     assert scenario.envelope.components == ("temp",)

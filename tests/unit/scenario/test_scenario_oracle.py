@@ -132,7 +132,7 @@ OPTIONS = OracleOptions(
     run_end=END,
     late_after_s=LATE,
     drain_within_s=DRAIN,
-    last_fault_end=RESTART_AT,
+    drain_from=RESTART_AT,
 )
 
 
@@ -233,7 +233,7 @@ def test_liveness_waits_for_faults_still_active() -> None:
     ledger = build_ledger(tb.trace)
     assert math.isinf(ledger.last_fault_end())
     options = OracleOptions(
-        durability_window_s=1, run_end=1000, drain_within_s=10, last_fault_end=math.inf
+        durability_window_s=1, run_end=1000, drain_within_s=10, drain_from=math.inf
     )
     assert classify_all(ledger, options)[0].cls == "pending"
     tb.at(3).event("fault.start", fault_id="f2", fault_kind="crash")
