@@ -19,18 +19,17 @@ and stops the pass (the link is down for everyone); files already dispatched are
 
 Scheduled passes run every ``sync_interval_mins`` while sync is enabled, the machine is online,
 the offline pause is over and the selective-sync sensor (if any) says ``should_sync``; a
-*start-up* pass (a resume: it closes nothing) sends at once what a previous process left,
-where rdk waits one interval. When the
-machine is offline nothing is flushed and nothing is walked (rdk DATA-2652: no flood of tiny
-files). rdk then waits for the next tick, so a 20 s outage over a tick held data back a whole
-interval; here a tick that found the machine offline runs *late*, once the link is up and the
-pause over, and the interval restarts from it. A pass an offline error cut short *resumes* its
-walk when the pause ends, without closing capture files (only ticks and manual passes do), so
-an unreachable cloud floods nothing. ``notify_online()`` (the link is up again) ends the pause
-and runs an owed pass at once. Ticks that fall inside a long pass collapse into one.
-``sync_now()`` (manual Sync) runs a pass regardless of ``sync_disabled``, connectivity, the
-pause and per-file backoff, and returns when every file it dispatched has finished. Passes
-never overlap: one waits for the other.
+*start-up* pass (a resume: it closes nothing) sends at once what a previous process left, where
+rdk waits one interval. When the machine is offline nothing is flushed and nothing is walked
+(rdk DATA-2652: no flood of tiny files). rdk then waits for the next tick, so a 20 s outage over
+a tick held data back a whole interval; here a tick that found the machine offline runs *late*,
+once the link is up and the pause over, and the interval restarts from it. A pass an offline
+error cut short *resumes* its walk when the pause ends, without closing capture files (only
+ticks and manual passes do), so an unreachable cloud floods nothing. ``notify_online()`` (the
+link is up again) ends the pause and runs an owed pass at once. Ticks that fall inside a long
+pass collapse into one. ``sync_now()`` (manual Sync) runs a pass regardless of
+``sync_disabled``, connectivity, the pause and per-file backoff, and returns when every file it
+dispatched has finished. Passes never overlap: one waits for the other.
 
 Deletions after upload are group-committed (``_disk.DirSyncer``): one directory fsync per
 directory every 256 deletions and at the end of each pass.
