@@ -17,6 +17,9 @@ Trace vocabulary read here (event kind → fields):
   ``sync.deleted`` {file} (removed after its upload was acknowledged);
 - ``process.crash``; ``process.stop`` (clean shutdown); ``process.restart`` {boot};
 - ``upload.attempt`` {key, outcome: ok|fail|unknown, code};
+- ``net.transport.attempt`` {outcome, cloud} (the simulated link's record of a call: the
+  harness's, not the machine's account; ``cloud`` is ``error:<CODE>`` when the cloud answered
+  with a status);
 - ``cloud.stored`` {stream, boot, seq, key, digest, duplicate_key};
 - ``fault.start`` / ``fault.end`` {fault_id, kind, params} (``fault_kind`` is read too: a
   field named ``kind`` needs ``Trace.record``'s first parameter to be positional-only);
@@ -128,7 +131,6 @@ class FaultWindow:
     kind: str
     start: float
     end: float | None  # None: still active when the run ended, or instant
-    code: str = ""  # an rpc_reject's gRPC code
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +145,8 @@ class Ledger:
     faults: tuple[FaultWindow, ...]
     anomalies: tuple[str, ...]
     sequences: SequenceTally = field(default_factory=SequenceTally)
+    # when the machine last received an answer that pauses every upload (OFFLINE_CODES)
+    last_pausing_answer: float | None = None
 
     def down_intervals(self, end: float) -> list[tuple[float, float]]:
         """When the process was down: each crash or clean stop until the next restart (or
@@ -156,14 +160,18 @@ class Ledger:
     def last_fault_end(self) -> float:
         """When the last fault stopped acting (a crash ends when the process is back); 0 when
         there were none, ``inf`` when a windowed fault was still active at the end."""
-        return self.drain_from(pause_s=0.0)
+        return max([*(_window_end(w) for w in self.faults), *self.restarts], default=0.0)
 
     def drain_from(self, *, pause_s: float) -> float:
-        """When the backlog can start draining: :meth:`last_fault_end`, except that a
-        rejection pausing every upload (:data:`~dmsim.sync.OFFLINE_CODES`) holds it for the
-        machine's offline interval ``pause_s`` after the window's last answer."""
-        ends = [_window_end(w) + (pause_s if w.code in OFFLINE_CODES else 0.0) for w in self.faults]
-        return max([*ends, *self.restarts], default=0.0)
+        """When the backlog can start draining: :meth:`last_fault_end`, or later when the
+        machine received an answer that pauses every upload (:data:`~dmsim.sync.OFFLINE_CODES`):
+        the pause it began, up to the machine's offline interval ``pause_s``, holds the backlog
+        by design. Only answers that reached the machine count: a window of such rejections
+        the machine made no call in paused nothing."""
+        end = self.last_fault_end()
+        if self.last_pausing_answer is None:
+            return end
+        return max(end, self.last_pausing_answer + pause_s)
 
 
 def _window_end(window: FaultWindow) -> float:
@@ -187,7 +195,8 @@ class _Builder:
         self.crashes: list[float] = []
         self.restarts: list[float] = []
         self.stops: list[float] = []
-        self.fault_starts: dict[str, tuple[str, float, str]] = {}
+        self.fault_starts: dict[str, tuple[str, float]] = {}
+        self.last_pausing_answer: float | None = None
         self.faults: list[FaultWindow] = []
         self.anomalies: list[str] = []
         self.sequence_counts: dict[str, int] = {"opened": 0, "orphaned": 0, "lost": 0}
@@ -362,16 +371,21 @@ def _fault_kind(e: TraceEvent) -> str:
     return str(e.fields.get("kind", e.fields.get("fault_kind", "")))
 
 
+def _transport_attempt(b: _Builder, e: TraceEvent) -> None:
+    # "fail" only: an answer lost on its way back ("unknown") never reached the machine
+    answer = str(e.fields.get("cloud", ""))
+    if e.fields.get("outcome") == "fail" and answer.removeprefix("error:") in OFFLINE_CODES:
+        b.last_pausing_answer = e.time
+
+
 def _fault_start(b: _Builder, e: TraceEvent) -> None:
-    params = e.fields.get("params")
-    code = str(params.get("code", "")) if isinstance(params, Mapping) else ""
-    b.fault_starts[str(e.fields.get("fault_id"))] = (_fault_kind(e), e.time, code)
+    b.fault_starts[str(e.fields.get("fault_id"))] = (_fault_kind(e), e.time)
 
 
 def _fault_end(b: _Builder, e: TraceEvent) -> None:
     fault_id = str(e.fields.get("fault_id"))
-    kind, start, code = b.fault_starts.pop(fault_id, (_fault_kind(e), e.time, ""))
-    b.faults.append(FaultWindow(fault_id, kind, start, e.time, code))
+    kind, start = b.fault_starts.pop(fault_id, (_fault_kind(e), e.time))
+    b.faults.append(FaultWindow(fault_id, kind, start, e.time))
 
 
 def _sequence_counted(b: _Builder, e: TraceEvent) -> None:
@@ -415,6 +429,7 @@ _HANDLERS = {
     "process.stop": _stop,
     "process.restart": _restart,
     "upload.attempt": _attempt,
+    "net.transport.attempt": _transport_attempt,
     "cloud.stored": _stored,
     "fault.start": _fault_start,
     "fault.end": _fault_end,
@@ -472,8 +487,8 @@ def build_ledger(events: Iterable[TraceEvent]) -> Ledger:
         for r in b.readings.values()
     )
     open_faults = [
-        FaultWindow(fault_id, kind, start, None, code)
-        for fault_id, (kind, start, code) in b.fault_starts.items()
+        FaultWindow(fault_id, kind, start, None)
+        for fault_id, (kind, start) in b.fault_starts.items()
     ]
     recovered = sum(1 for key in b.unknown_keys if key in b.stored_keys)
     return Ledger(
@@ -489,4 +504,5 @@ def build_ledger(events: Iterable[TraceEvent]) -> Ledger:
         faults=tuple(sorted([*b.faults, *open_faults], key=lambda w: (w.start, w.fault_id))),
         anomalies=tuple(b.anomalies),
         sequences=_sequence_tally(b),
+        last_pausing_answer=b.last_pausing_answer,
     )

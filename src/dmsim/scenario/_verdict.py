@@ -55,8 +55,8 @@ class Verdict:
     expectations: tuple[ExpectationResult, ...]
     anomalies: tuple[str, ...] = ()
     last_fault_end: float = 0.0
-    # when the backlog could start draining: later than last_fault_end when the last fault's
-    # rejections paused every upload for the offline interval
+    # when the backlog could start draining: later than last_fault_end when the cloud's last
+    # answer that pauses every upload began a pause that ends later (Ledger.drain_from)
     drain_from: float = 0.0
     # faults that found nothing to act on (e.g. garbage for a file, none complete yet): the
     # run tested less than the scenario says, which a reader should know
@@ -173,7 +173,7 @@ def _expectations(
                 since=(
                     "the last fault ended"
                     if verdict.drain_from == verdict.last_fault_end
-                    else "the last fault, with its offline pause, ended"
+                    else "the offline pause after the cloud's last pausing answer ended"
                 ),
                 within=expect.drain_within_s,
                 max_files=expect.drain_to_files,

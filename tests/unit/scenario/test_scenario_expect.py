@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 from tests.unit.scenario.scenario_kit import TraceBuilder
@@ -76,11 +77,19 @@ def test_drain_follows_the_readings_of_the_faults() -> None:
     assert next(e for e in verdict.expectations if e.name == "drain_within").ok
 
 
-def rejected_then_stored(code: str, stored_at: float) -> Verdict:
-    """A reading captured at 5 s, an rpc_reject window with ``code`` from 31 to 40 s, the
-    reading stored at ``stored_at``; judged with a 10 s drain bound and a 60 s offline wait."""
+def rejected_then_stored(
+    code: str, stored_at: float, *, answered: float | None = 33.0, outcome: str = "fail"
+) -> Verdict:
+    """A reading captured at 5 s, an rpc_reject window with ``code`` from 31 to 40 s in which
+    the cloud answered an upload once (at ``answered``; never if ``None``), the reading
+    stored at ``stored_at``; judged with a 10 s drain bound and a 60 s offline wait."""
     tb = TraceBuilder().at(5).captured("s", 0, 0)
     tb.at(31).event("fault.start", fault_id="f1", fault_kind="rpc_reject", params={"code": code})
+    if answered is not None:
+        tb.at(answered).event(
+            "net.transport.attempt", rpc="DataCaptureUpload", key="a", outcome=outcome,
+            cloud=f"error:{code}", landed=False, fault_id="f1", started=answered - 0.1,
+        )  # fmt: skip
     tb.at(40).event("fault.end", fault_id="f1", fault_kind="rpc_reject")
     tb.at(stored_at).stored("s", 0, 0, "a")
     return judge(tb.result(end=300, offline_wait=60), Expectations(drain_within_s=10))
@@ -90,22 +99,43 @@ def drain_of(verdict: Verdict) -> ExpectationResult:
     return next(e for e in verdict.expectations if e.name == "drain_within")
 
 
+def assert_drain_held_to(held_to: float, paused: bool, **rejection: Any) -> None:
+    on_time = rejected_then_stored(stored_at=held_to, **rejection)
+    assert drain_of(on_time).ok, drain_of(on_time).detail
+    assert (on_time.last_fault_end, on_time.drain_from) == (40.0, held_to - 10)
+    late = drain_of(rejected_then_stored(stored_at=held_to + 0.5, **rejection))
+    assert not late.ok
+    since = (
+        "the offline pause after the cloud's last pausing answer ended"
+        if paused
+        else "the last fault ended"
+    )
+    assert f"{since} ({held_to - 10:g}s) were not in the cloud by {held_to:g}s" in late.detail
+
+
 @pytest.mark.parametrize(
-    ("code", "held_to"), [("UNAVAILABLE", 110.0), ("PERMISSION_DENIED", 110.0), ("INTERNAL", 50.0)]
+    ("code", "held_to"), [("UNAVAILABLE", 103.0), ("PERMISSION_DENIED", 103.0), ("INTERNAL", 50.0)]
 )
-def test_a_rejection_that_pauses_every_upload_holds_the_drain_bound_one_offline_interval(
+def test_an_answer_that_pauses_every_upload_holds_the_drain_bound_one_offline_interval(
     code: str, held_to: float
 ) -> None:
     """An answer that pauses every upload for the offline interval (60 s here) holds the
-    backlog that long by design: the drain bound starts when that pause can end, and no
-    later; any other code's bound starts at the window's end."""
-    on_time = rejected_then_stored(code, held_to)
-    assert drain_of(on_time).ok, drain_of(on_time).detail
-    assert (on_time.last_fault_end, on_time.drain_from) == (40.0, held_to - 10)
-    late = drain_of(rejected_then_stored(code, held_to + 0.5))
-    assert not late.ok
-    since = "the last fault ended" if code == "INTERNAL" else "its offline pause, ended"
-    assert f"{since} ({held_to - 10:g}s) were not in the cloud by {held_to:g}s" in late.detail
+    backlog that long by design: the drain bound starts when the pause that the cloud's last
+    such answer began can end (33 + 60 s), and no later; any other code's bound starts at the
+    window's end."""
+    assert_drain_held_to(held_to, code != "INTERNAL", code=code)
+
+
+@pytest.mark.parametrize(
+    "rejection", [{"answered": None}, {"outcome": "unknown"}], ids=["never-called", "answer-lost"]
+)
+def test_a_pausing_window_that_paused_nothing_holds_the_drain_bound_at_its_end(
+    rejection: dict[str, Any],
+) -> None:
+    """Regression: an UNAVAILABLE window got the offline interval on top of its end even when
+    the machine never received its answer (it made no call in the window, or the answer was
+    lost on the way), so a machine that then sat on its backlog a minute passed."""
+    assert_drain_held_to(50.0, False, code="UNAVAILABLE", **rejection)
 
 
 def test_disk_high_water() -> None:
