@@ -6,7 +6,12 @@ here a failure only writes an entry (attempts, next-attempt time, the request ke
 acknowledged) and the worker moves on. Passes skip a file until its time comes.
 
 Offline errors do not count as the file's failures: they set one pause for every file (the
-link is down for everyone); the file keeps its progress and its attempt count.
+link is down for everyone); the file keeps its progress and its attempt count. The pause has
+two parts, each running to the end of the longest wait begun for it: one the cloud asked for
+by its answer (UNAVAILABLE, a refused key), which runs its course, and one for silence (the
+cloud could not be reached), which also ends when the link is known to be up again. A call
+that meets silence while the cloud's pause runs (it was in flight when the answer came) adds
+to the silent part only.
 
 Entries exist only for files that failed, so the book is as large as the set of failing files,
 not the backlog. An entry whose file a complete walk did not see (deleted by a policy or an
@@ -53,11 +58,9 @@ class RetryBook:
         # until then; the others are dropped once they reach the top.
         self._waits: list[tuple[float, str]] = []
         self._walk = 0
-        self.offline_until = 0.0
         self.offline_pauses = 0
-        # the cloud answered (UNAVAILABLE, a refused key) during the pause: it was reachable,
-        # so the link coming back is no reason to end the pause early
-        self._pause_answered = False
+        self._answered_until = 0.0  # the pause the cloud asked for: the link cannot end it
+        self._silent_until = 0.0  # the pause for an unreachable cloud
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -107,19 +110,23 @@ class RetryBook:
         state = self._entries.get(path)
         return state is not None and state.attempts > 0 and state.next_attempt_at == t
 
+    @property
+    def offline_until(self) -> float:
+        """When the global offline pause ends, unless the link's return ends it sooner."""
+        return max(self._answered_until, self._silent_until)
+
     def paused(self, now: float) -> bool:
         """Whether the global offline pause is in force."""
         return now < self.offline_until
 
     def paused_unreachable(self, now: float) -> bool:
         """Whether the pause is in force only because the cloud could not be reached."""
-        return self.paused(now) and not self._pause_answered
+        return self._answered_until <= now < self._silent_until
 
     def end_pause(self, now: float) -> None:
         """The link is known to be up again: a pause for an unreachable cloud has nothing
         left to wait for (one the cloud asked for by its answer runs its course)."""
-        if not self._pause_answered:
-            self.offline_until = min(self.offline_until, now)
+        self._silent_until = min(self._silent_until, now)
 
     def record_failure(
         self,
@@ -146,9 +153,10 @@ class RetryBook:
         )
         if error_class is ErrorClass.OFFLINE:
             wait = next_wait(1, ErrorClass.OFFLINE, self._rng, self.policy)
-            answered_before = self._pause_answered and self.paused(now)
-            self._pause_answered = answered_before or cloud_answered
-            self.offline_until = max(self.offline_until, now + wait)
+            if cloud_answered:
+                self._answered_until = max(self._answered_until, now + wait)
+            else:
+                self._silent_until = max(self._silent_until, now + wait)
             self.offline_pauses += 1
             self._entries[path] = progress
             return wait

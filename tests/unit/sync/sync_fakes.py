@@ -63,12 +63,14 @@ class Call:
 @dataclass
 class ScriptedTransport:
     """``CloudTransport`` straight into a ``CloudCore``; ``script(rpc, key)`` picks an action:
-    ``OK``, ``DROP_ACK``, ``LINK_DOWN``, or a gRPC status name to reject with."""
+    ``OK``, ``DROP_ACK``, ``LINK_DOWN``, or a gRPC status name to reject with. A call takes
+    ``latency`` seconds, or ``delays[action]`` when its action has one."""
 
     rt: Runtime
     core: CloudCore
     script: Callable[[str, str], str] = lambda rpc, key: OK
     latency: float = 0.0
+    delays: dict[str, float] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     active: int = 0
     max_active: int = 0
@@ -79,8 +81,9 @@ class ScriptedTransport:
         self.active += 1
         self.max_active = max(self.max_active, self.active)
         try:
-            if self.latency:
-                await self.rt.sleep(self.latency)
+            delay = self.delays.get(action, self.latency)
+            if delay:
+                await self.rt.sleep(delay)
         finally:
             self.active -= 1
         if action == LINK_DOWN:

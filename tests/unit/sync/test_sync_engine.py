@@ -970,6 +970,41 @@ def test_the_link_coming_back_does_not_end_a_pause_the_cloud_asked_for(code: str
     assert passes == [(300.0, "scheduled"), (360.0, "resume")]
 
 
+def test_silence_inside_a_pause_the_cloud_asked_for_ends_when_the_link_is_back() -> None:
+    """Two uploads in flight from the 300 s tick: the cloud answers one UNAVAILABLE at 301 s
+    (a 60 s pause it asked for), and the other's link drops at 320 s. That silence extended
+    the cloud's pause, which the link's return cannot end, to 380 s; now it is a pause of its
+    own that ends when the engine is told the link is up (330 s), and uploads resume when the
+    cloud's pause is over, at 361 s."""
+    world = World()
+    answers = ["UNAVAILABLE", LINK_DOWN]
+    world.transport.script = lambda rpc, key: answers.pop(0) if answers else OK
+    world.transport.delays = {"UNAVAILABLE": 1.0, LINK_DOWN: 20.0}
+    asked = []
+
+    async def main() -> None:
+        engine = world.engine(
+            world.settings(sync_interval_s=300.0, maximum_num_sync_threads=2),
+            backoff=BackoffPolicy(jitter=0.0),
+        )
+        await start_then_fill(world, engine, 2)
+        await world.rt.sleep(329)
+        asked.append(engine.paused_unreachable())
+        engine.notify_online()
+        await world.rt.sleep(100)
+        await engine.close()
+
+    world.run(main())
+    assert [(p["t"], p["seconds"]) for p in kinds(world, "sync.paused")] == [
+        (301.0, 60.0),
+        (320.0, 60.0),
+    ]
+    assert asked == [False]  # the cloud's pause still runs: nothing for a probe to end
+    passes = [(p["t"], p["kind"]) for p in passes_after_start(world)]
+    assert passes == [(320.0, "scheduled"), (361.0, "resume")]  # a pass's event: at its end
+    assert world.files() == []
+
+
 def test_the_link_coming_back_ends_the_offline_pause() -> None:
     """The 60 s pause stands in for not knowing when the link returns; a machine that is told
     (the simulated link, here the world) resumes at once instead of waiting the pause out."""

@@ -106,9 +106,12 @@ def test_only_a_pause_for_an_unreachable_cloud_ends_when_the_link_is_back() -> N
     b.end_pause(30.0)
     assert b.paused(79.9)  # runs its course
     fail(b, "/f", 40.0, ErrorClass.OFFLINE)  # silence inside a pause the cloud asked for
-    b.end_pause(50.0)
-    assert b.paused(99.9)  # extended, still the cloud's pause
-    assert not b.paused(100.0)
+    assert not b.paused_unreachable(50.0)  # the cloud's pause runs: nothing for a probe to end
+    assert b.paused(99.9)  # silence alone holds it past the cloud's pause...
+    assert b.paused_unreachable(80.0)
+    b.end_pause(50.0)  # ...until the link is back, which leaves the cloud's pause alone
+    assert b.paused(79.9)
+    assert not b.paused(80.0)
     fail(b, "/f", 100.0, ErrorClass.OFFLINE)  # a new pause, for silence alone
     assert b.paused_unreachable(110.0)
     b.end_pause(110.0)
