@@ -202,8 +202,9 @@ class DataManager:
         self._sync.notify_online()
 
     def paused_unreachable(self) -> bool:
-        """Whether sync waits out an offline pause because the cloud could not be reached:
-        what a machine probing the cloud asks before it probes."""
+        """Whether sync waits out an offline pause only because the cloud could not be
+        reached (a pause the cloud asked for is over or never began): what a machine probing
+        the cloud asks before it probes."""
         return self._sync.paused_unreachable()
 
     async def sync(self) -> SyncReport:
