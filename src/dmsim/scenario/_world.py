@@ -290,7 +290,6 @@ class World:
             trace=self.trace,
             boot=self.boot,
             part_id=PART_ID,
-            durability_window_s=self.window,
             mongo_client=_no_mongo_in_simulation,
         )
         self.rt, self.dm = rt, dm

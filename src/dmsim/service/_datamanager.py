@@ -91,7 +91,6 @@ class DataManager:
         trace: Trace | None,
         boot: int,
         part_id: str,
-        durability_window_s: float = 1.0,
         log: Callable[[str], None] | None = None,
         mongo_client: Callable[[str], Any] = pymongo_client,
     ) -> None:
@@ -104,7 +103,6 @@ class DataManager:
         self._trace = trace
         self._boot = boot
         self._part_id = part_id
-        self._window = durability_window_s
         self._log = log or _log.warning
         self._machine = machine
         self._config = _data_manager(machine)
@@ -116,7 +114,7 @@ class DataManager:
             boot=boot,
             resolve=resolve,
             make_sink=self._make_sink,
-            durability_window_s=durability_window_s,
+            durability_window_s=self._config.durability_window_s,
             trace=trace,
             log=self._log,
         )
@@ -190,7 +188,7 @@ class DataManager:
             self._set_control({}, None)  # the old sensor's overrides end with it
             if self._control_enabled():
                 await self._poll_control()
-        await self._capture.apply(self._specs())
+        await self._capture.apply(self._specs(), durability_window_s=config.durability_window_s)
         await self._sync.reconfigure(self._sync_settings(config), backoff=_backoff(config))
         await self._stop_policies()
         self._start_policies()
@@ -282,7 +280,7 @@ class DataManager:
             tags=spec.tags,
             file_extension=spec.file_extension,
             mime_type=spec.mime_type,
-            durability_window_s=self._window,
+            durability_window_s=self._config.durability_window_s,
             max_file_size_bytes=self._config.maximum_capture_file_size_bytes,
             on_file_closed=lambda closed: record_closed_file(self._trace, closed),
         )

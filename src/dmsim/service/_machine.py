@@ -190,7 +190,6 @@ async def run_machine(
         trace=trace,
         boot=boot,
         part_id=part_id,
-        durability_window_s=manager.durability_window_s,
     )
     start = rt.monotonic()
     if trace is not None:

@@ -18,7 +18,7 @@ from dmsim.net import SimCloudTransport, SimLink
 from dmsim.runtime import RngTree, SimKernel, Trace
 from dmsim.service import DataManager
 from dmsim.service._machine import field_rng, status_of
-from dmsim.storage import SimFS
+from dmsim.storage import SimFS, read_capture_file
 from dmsim.storage._codec import tabular_reading
 from dmsim.storage._identity import ReadingId
 from dmsim.storage._naming import CollectorKey
@@ -131,6 +131,33 @@ def test_reconfigure_changes_the_rate_in_place_and_close_completes_every_file() 
     assert not rig.files(".prog")
     in_files = sum(len(e.fields["ids"]) for e in rig.trace.of_kind("file.completed"))
     assert in_files == captured  # Close drained every queued reading into a complete file
+
+
+def readings_after_a_power_cut(rig: Rig, at: float) -> int:
+    rig.kernel.run(until=at)
+    rig.rt.kill()
+    rig.fs.crash(tear=False)
+    files = rig.files(".prog") + rig.files(".capture")
+    return sum(len(read_capture_file(rig.fs, path).readings) for path in files)
+
+
+def test_the_configured_durability_window_is_the_one_kept() -> None:
+    rig = Rig(config=machine(hz=10, sync_disabled=True, durability_window_ms=0))
+    rig.call(rig.dm.start())
+    on_disk = readings_after_a_power_cut(rig, 30.25)
+    assert on_disk == rig.dm.statistics().collectors[0].captured == 302  # 0: every write
+
+
+def test_reconfigure_applies_a_new_durability_window() -> None:
+    rig = Rig(config=machine(hz=10, sync_disabled=True, durability_window_ms=60_000))
+    rig.call(rig.dm.start())
+    rig.kernel.run(until=5.25)
+    shorter = machine(hz=10, sync_disabled=True, durability_window_ms=0)
+    rig.call(rig.dm.reconfigure(loads_machine_config(shorter)))
+    # the collector restarted: the 60 s window's file was completed at the change
+    assert len(rig.files(".capture")) == 1
+    on_disk = readings_after_a_power_cut(rig, 30.25)
+    assert on_disk == sum(c.captured for c in rig.dm.statistics().collectors) == 301
 
 
 def test_unknown_commands_name_the_valid_ones() -> None:
