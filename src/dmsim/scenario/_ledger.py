@@ -20,6 +20,8 @@ Trace vocabulary read here (event kind → fields):
 - ``net.transport.attempt`` {outcome, cloud} (the simulated link's record of a call: the
   harness's, not the machine's account; ``cloud`` is ``error:<CODE>`` when the cloud answered
   with a status);
+- ``world.promise`` {durability_window_s, offline_wait_s} (what the config the world gave the
+  machine promises, from then on: at the start and at each reconfigure);
 - ``cloud.stored`` {stream, boot, seq, key, digest, duplicate_key};
 - ``fault.start`` / ``fault.end`` {fault_id, kind, params} (``fault_kind`` is read too: a
   field named ``kind`` needs ``Trace.record``'s first parameter to be positional-only);
@@ -48,6 +50,7 @@ __all__ = [
     "FileTally",
     "FilesOnDisk",
     "Ledger",
+    "Promise",
     "ReadingId",
     "ReadingRecord",
     "SequenceTally",
@@ -134,6 +137,16 @@ class FaultWindow:
 
 
 @dataclass(frozen=True, slots=True)
+class Promise:
+    """What the machine's config promised from ``since`` on: its durability window, and its
+    offline interval (how long an answer that pauses every upload holds the backlog)."""
+
+    since: float
+    durability_window_s: float
+    offline_wait_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class Ledger:
     readings: tuple[ReadingRecord, ...]
     skipped: int
@@ -145,8 +158,10 @@ class Ledger:
     faults: tuple[FaultWindow, ...]
     anomalies: tuple[str, ...]
     sequences: SequenceTally = field(default_factory=SequenceTally)
-    # when the machine last received an answer that pauses every upload (OFFLINE_CODES)
-    last_pausing_answer: float | None = None
+    # when the pauses the cloud asked for end: each answer that pauses every upload
+    # (OFFLINE_CODES) plus the offline interval promised when it came; None: no such answer
+    pause_end: float | None = None
+    promises: tuple[Promise, ...] = ()
 
     def down_intervals(self, end: float) -> list[tuple[float, float]]:
         """When the process was down: each crash or clean stop until the next restart (or
@@ -162,16 +177,14 @@ class Ledger:
         there were none, ``inf`` when a windowed fault was still active at the end."""
         return max([*(_window_end(w) for w in self.faults), *self.restarts], default=0.0)
 
-    def drain_from(self, *, pause_s: float) -> float:
+    def drain_from(self) -> float:
         """When the backlog can start draining: :meth:`last_fault_end`, or later when the
         machine received an answer that pauses every upload (:data:`~dmsim.sync.OFFLINE_CODES`):
-        the pause it began, up to the machine's offline interval ``pause_s``, holds the backlog
+        the pause it began, as long as the offline interval promised then, holds the backlog
         by design. Only answers that reached the machine count: a window of such rejections
         the machine made no call in paused nothing."""
         end = self.last_fault_end()
-        if self.last_pausing_answer is None:
-            return end
-        return max(end, self.last_pausing_answer + pause_s)
+        return end if self.pause_end is None else max(end, self.pause_end)
 
 
 def _window_end(window: FaultWindow) -> float:
@@ -196,7 +209,8 @@ class _Builder:
         self.restarts: list[float] = []
         self.stops: list[float] = []
         self.fault_starts: dict[str, tuple[str, float]] = {}
-        self.last_pausing_answer: float | None = None
+        self.pause_end: float | None = None
+        self.promises: list[Promise] = []
         self.faults: list[FaultWindow] = []
         self.anomalies: list[str] = []
         self.sequence_counts: dict[str, int] = {"opened": 0, "orphaned": 0, "lost": 0}
@@ -375,7 +389,18 @@ def _transport_attempt(b: _Builder, e: TraceEvent) -> None:
     # "fail" only: an answer lost on its way back ("unknown") never reached the machine
     answer = str(e.fields.get("cloud", ""))
     if e.fields.get("outcome") == "fail" and answer.removeprefix("error:") in OFFLINE_CODES:
-        b.last_pausing_answer = e.time
+        wait = b.promises[-1].offline_wait_s if b.promises else 0.0
+        b.pause_end = max(e.time + wait, b.pause_end or 0.0)
+
+
+def _promise(b: _Builder, e: TraceEvent) -> None:
+    try:
+        window = float(e.fields["durability_window_s"])
+        wait = float(e.fields["offline_wait_s"])
+    except (KeyError, TypeError, ValueError):
+        b.anomaly(e, "a promise without a durability window and an offline interval")
+        return
+    b.promises.append(Promise(e.time, window, wait))
 
 
 def _fault_start(b: _Builder, e: TraceEvent) -> None:
@@ -430,6 +455,7 @@ _HANDLERS = {
     "process.restart": _restart,
     "upload.attempt": _attempt,
     "net.transport.attempt": _transport_attempt,
+    "world.promise": _promise,
     "cloud.stored": _stored,
     "fault.start": _fault_start,
     "fault.end": _fault_end,
@@ -504,5 +530,6 @@ def build_ledger(events: Iterable[TraceEvent]) -> Ledger:
         faults=tuple(sorted([*b.faults, *open_faults], key=lambda w: (w.start, w.fault_id))),
         anomalies=tuple(b.anomalies),
         sequences=_sequence_tally(b),
-        last_pausing_answer=b.last_pausing_answer,
+        pause_end=b.pause_end,
+        promises=tuple(b.promises),
     )

@@ -11,9 +11,9 @@ checkers with files, crashes and policies added):
 5. ``quarantined``: never stored, its file moved to ``failed/`` (kept on disk, with a reason).
 6. ``dropped``: never stored; the core gave it up and said so (e.g. disk unwritable at close).
 7. Not durable when the process next went down (no completed or recovered file held it):
-   after a crash, ``lost_in_window`` when captured at most the durability window plus one
-   queue drain before it, else ``lost``; after a clean shutdown, ``lost`` (a clean shutdown
-   must keep every reading).
+   after a crash, ``lost_in_window`` when captured at most the durability window (the one
+   promised when it was captured) plus one queue drain before it, else ``lost``; after a
+   clean shutdown, ``lost`` (a clean shutdown must keep every reading).
 8. ``lost``: its file was deleted after an upload although the cloud never stored it.
 9. Still on the machine at the end: ``pending`` while the run ended within ``drain_within``
    of the later of its capture and the last fault's end (or when no drain bound is set), else
@@ -25,18 +25,21 @@ Violations are classed *safety* (corrupted, duplicated, lost by a crash or a bad
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ._ledger import Ledger, ReadingId, ReadingRecord, format_id
+from ._ledger import Ledger, Promise, ReadingId, ReadingRecord, format_id
 
 __all__ = ["Classified", "OracleOptions", "classify", "classify_all"]
 
 
 @dataclass(frozen=True, slots=True)
 class OracleOptions:
-    """What the classification depends on besides the ledger (times in seconds)."""
+    """What the classification depends on besides the ledger (times in seconds).
+    ``durability_window_s`` is the window before the first of ``promises`` (all of the run
+    when there are none)."""
 
     durability_window_s: float
     run_end: float
@@ -44,10 +47,14 @@ class OracleOptions:
     late_after_s: float | None = None
     drain_within_s: float | None = None
     drain_from: float = 0.0  # when the faults' backlog can start draining (Ledger.drain_from)
+    promises: tuple[Promise, ...] = ()  # in time order (Ledger.promises)
 
-    @property
-    def crash_window_s(self) -> float:
-        return self.durability_window_s + self.queue_drain_s
+    def crash_window_at(self, t: float) -> float:
+        """What a crash may take of a reading captured at ``t``: the durability window
+        promised then, plus one queue drain."""
+        i = bisect.bisect_right(self.promises, t, key=lambda promise: promise.since)
+        window = self.promises[i - 1].durability_window_s if i else self.durability_window_s
+        return window + self.queue_drain_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,13 +154,13 @@ def _down_before_durable(
 
 def _lost_at_crash(record: ReadingRecord, crash: float, options: OracleOptions) -> Classified:
     age = crash - record.captured_at
-    window = options.crash_window_s
+    window = options.crash_window_at(record.captured_at)
     if age <= window:
         why = f"captured {age:.3f}s before the crash at {crash:.3f}s (window {window:g}s)"
         return Classified(record.rid, "lost_in_window", why)
     why = (
         f"captured {age:.3f}s before the crash at {crash:.3f}s, beyond the "
-        f"{options.crash_window_s:g}s durability window, and never in a file"
+        f"{window:g}s durability window, and never in a file"
     )
     return Classified(record.rid, "lost", why, violation="safety")
 

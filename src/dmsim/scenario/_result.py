@@ -44,12 +44,11 @@ class WorldResult:
     """One run: its trace, how long it ran, the options its seed expanded to, counters, and
     periodic samples.
 
-    ``durability_window_s`` is the promised bound on what a crash may lose; ``queue_drain_s``
+    ``durability_window_s`` is the promised bound on what a crash may lose (a trace's
+    ``world.promise`` events say it for each part of the run instead); ``queue_drain_s``
     is the extra time a reading may spend in a collector's queue before it reaches the file
     (one queue drain), so a crash may also lose readings that young. ``disk_peak_fraction`` is
     the disk's own high water (samples can miss a short peak); ``None``: judge the samples.
-    ``offline_wait_s`` is the machine's offline interval: an answer that pauses every upload
-    holds the backlog that long.
     """
 
     trace: Trace
@@ -60,7 +59,6 @@ class WorldResult:
     durability_window_s: float
     queue_drain_s: float = 0.0
     disk_peak_fraction: float | None = None
-    offline_wait_s: float = 0.0
 
 
 class WorldRunner(Protocol):

@@ -105,7 +105,7 @@ def judge(
     """Classify every reading of ``world`` and check every expectation."""
     ledger = build_ledger(world.trace)
     last_fault_end = ledger.last_fault_end()
-    drain_from = ledger.drain_from(pause_s=world.offline_wait_s)
+    drain_from = ledger.drain_from()
     options = OracleOptions(
         durability_window_s=world.durability_window_s,
         queue_drain_s=world.queue_drain_s,
@@ -113,6 +113,7 @@ def judge(
         late_after_s=expectations.late_after_s,
         drain_within_s=expectations.drain_within_s,
         drain_from=drain_from,
+        promises=ledger.promises,
     )
     classified = classify_all(ledger, options)
     counts = dict.fromkeys(CLASSES, 0)

@@ -187,6 +187,7 @@ class World:
         """Boot the machine and arm the fault schedule (simulated time 0)."""
         self.trace.subscribe(self._follow)
         self.trace.record("world.start", seed=self.seed, scenario=self.scenario.name)
+        self._record_promise()
         try:
             self._preload()
             self.link.on_up(self._link_up)
@@ -241,11 +242,16 @@ class World:
             queue_drain_s=1.0,
             disk_peak_fraction=self.fs.statistics().high_water_bytes
             / self.scenario.disk.capacity_bytes,
-            offline_wait_s=(
-                self.machine.data_manager.sync_offline_wait_secs
-                if self.machine.data_manager is not None
-                else 0.0
-            ),
+        )
+
+    def _record_promise(self) -> None:
+        """What the machine's config promises from now on, for the judge: the harness says
+        it (from the config it gives the machine), not the machine under test."""
+        manager = self.machine.data_manager
+        self.trace.record(
+            "world.promise",
+            durability_window_s=self.window,
+            offline_wait_s=manager.sync_offline_wait_secs if manager is not None else 0.0,
         )
 
     @property
@@ -335,6 +341,7 @@ class World:
 
     async def reconfigure(self, machine: Any, document: Any) -> None:
         self.machine, self.document = machine, document
+        self._record_promise()
         if self.dm is not None and self.rt is not None and self.rt.alive:
             with contextlib.suppress(ProcessKilled):
                 await self.rt.spawn(self.dm.reconfigure(machine), name="reconfigure").join()

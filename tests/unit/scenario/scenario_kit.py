@@ -316,7 +316,6 @@ class TraceBuilder:
         end: float,
         samples: list[Sample] | None = None,
         window: float = 1.0,
-        offline_wait: float = 0.0,
     ) -> WorldResult:
         return WorldResult(
             trace=self.trace,
@@ -325,5 +324,4 @@ class TraceBuilder:
             statistics={},
             samples=samples or [],
             durability_window_s=window,
-            offline_wait_s=offline_wait,
         )

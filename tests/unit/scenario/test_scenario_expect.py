@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -78,21 +79,34 @@ def test_drain_follows_the_readings_of_the_faults() -> None:
 
 
 def rejected_then_stored(
-    code: str, stored_at: float, *, answered: float | None = 33.0, outcome: str = "fail"
+    code: str,
+    stored_at: float,
+    *,
+    answered: float | None = 33.0,
+    outcome: str = "fail",
+    offline_waits: Sequence[tuple[float, float]] = ((0.0, 60.0),),
 ) -> Verdict:
     """A reading captured at 5 s, an rpc_reject window with ``code`` from 31 to 40 s in which
     the cloud answered an upload once (at ``answered``; never if ``None``), the reading
-    stored at ``stored_at``; judged with a 10 s drain bound and a 60 s offline wait."""
-    tb = TraceBuilder().at(5).captured("s", 0, 0)
-    tb.at(31).event("fault.start", fault_id="f1", fault_kind="rpc_reject", params={"code": code})
+    stored at ``stored_at``; judged with a 10 s drain bound. ``offline_waits``: (time,
+    offline interval) promised from then on (60 s from the start)."""
+    tb = TraceBuilder()
+    events: list[tuple[float, str, dict[str, Any]]] = [
+        (t, "world.promise", {"durability_window_s": 1.0, "offline_wait_s": wait})
+        for t, wait in offline_waits
+    ]
+    window = {"fault_id": "f1", "fault_kind": "rpc_reject"}
+    events += [(31, "fault.start", {**window, "params": {"code": code}}), (40, "fault.end", window)]
     if answered is not None:
-        tb.at(answered).event(
-            "net.transport.attempt", rpc="DataCaptureUpload", key="a", outcome=outcome,
-            cloud=f"error:{code}", landed=False, fault_id="f1", started=answered - 0.1,
-        )  # fmt: skip
-    tb.at(40).event("fault.end", fault_id="f1", fault_kind="rpc_reject")
+        events.append((answered, "net.transport.attempt", {
+            "rpc": "DataCaptureUpload", "key": "a", "outcome": outcome, "cloud": f"error:{code}",
+            "landed": False, "fault_id": "f1", "started": answered - 0.1,
+        }))  # fmt: skip
+    tb.at(5).captured("s", 0, 0)
+    for t, kind, fields in sorted(events, key=lambda event: event[0]):
+        tb.at(t).event(kind, **fields)
     tb.at(stored_at).stored("s", 0, 0, "a")
-    return judge(tb.result(end=300, offline_wait=60), Expectations(drain_within_s=10))
+    return judge(tb.result(end=300), Expectations(drain_within_s=10))
 
 
 def drain_of(verdict: Verdict) -> ExpectationResult:
@@ -136,6 +150,23 @@ def test_a_pausing_window_that_paused_nothing_holds_the_drain_bound_at_its_end(
     the machine never received its answer (it made no call in the window, or the answer was
     lost on the way), so a machine that then sat on its backlog a minute passed."""
     assert_drain_held_to(50.0, False, code="UNAVAILABLE", **rejection)
+
+
+@pytest.mark.parametrize(
+    ("offline_waits", "held_to"),
+    [
+        (((0.0, 60.0), (34.0, 5.0)), 103.0),  # lowered after the answer: its pause ran 60 s
+        (((0.0, 5.0), (20.0, 120.0)), 163.0),  # raised before it: 33 + 120 + 10
+        (((0.0, 60.0), (20.0, 5.0)), 50.0),  # lowered before it: 38 s, the window's end rules
+    ],
+    ids=["lowered-after", "raised-before", "lowered-before"],
+)
+def test_a_pause_lasts_the_offline_interval_promised_when_the_cloud_asked(
+    offline_waits: tuple[tuple[float, float], ...], held_to: float
+) -> None:
+    """Regression: the judge gave every pausing answer the run's last offline interval."""
+    paused = held_to != 50.0
+    assert_drain_held_to(held_to, paused, code="UNAVAILABLE", offline_waits=offline_waits)
 
 
 def test_disk_high_water() -> None:

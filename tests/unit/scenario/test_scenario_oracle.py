@@ -227,6 +227,30 @@ def test_durable_before_the_crash_survives_it_and_queue_drain_widens_the_window(
     assert [c.cls for c in classify_all(ledger, loose)] == ["pending", "lost_in_window"]
 
 
+def test_a_crash_takes_what_the_window_promised_at_capture_allows() -> None:
+    """Each reading is held to the durability window promised when it was captured (a
+    reconfigure changes it); before the first promise, the options' window."""
+    tb = TraceBuilder().at(0).event("world.promise", durability_window_s=5.0, offline_wait_s=60)
+    tb.at(10).captured("s", 0, 0)  # 5 s window: a crash at 14 s may take it
+    tb.at(12).event("world.promise", durability_window_s=1.0, offline_wait_s=60)
+    tb.at(12).captured("s", 0, 1)  # 1 s window from 12 s on: not 2 s later
+    tb.at(14).event("process.crash").at(15).event("process.restart", boot=1)
+    ledger = build_ledger(tb.trace)
+    options = OracleOptions(durability_window_s=9, run_end=20, promises=ledger.promises)
+    classes = [c.cls for c in classify_all(ledger, options)]
+    assert classes == ["lost_in_window", "lost"]
+    before_any = OracleOptions(durability_window_s=9, run_end=20, promises=ledger.promises[1:])
+    assert before_any.crash_window_at(10) == 9
+    assert before_any.crash_window_at(12) == 1
+
+
+def test_a_promise_without_its_numbers_is_an_anomaly() -> None:
+    tb = TraceBuilder().at(0).event("world.promise", durability_window_s=1.0)
+    ledger = build_ledger(tb.trace)
+    assert ledger.promises == ()
+    assert "a promise without a durability window and an offline interval" in ledger.anomalies[0]
+
+
 def test_liveness_waits_for_faults_still_active() -> None:
     tb = TraceBuilder().at(1).event("fault.start", fault_id="f1", fault_kind="link_down")
     tb.at(2).captured("s", 0, 0)

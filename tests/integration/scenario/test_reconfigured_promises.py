@@ -1,0 +1,60 @@
+"""A reconfigure that changes what the machine promises (its durability window, its offline
+interval) mid-run: the machine keeps the new promise from then on, and the judge holds each
+reading to the promise in force at the time, not to the run's last config."""
+
+from __future__ import annotations
+
+from dmsim.scenario import loads_scenario, run_scenario
+
+MACHINE = """
+machine:
+  components:
+    - name: probe
+      type: sensor
+      model: fake
+      service_configs:
+        - type: data_manager
+          attributes:
+            capture_methods: [{method: Readings, capture_frequency_hz: 10}]
+  services:
+    - name: data_manager
+      type: data_manager
+      attributes: {sync_interval_mins: 0.1, durability_window_ms: 10000}
+"""
+
+
+def run(faults: str, expectations: str) -> dict:
+    doc = (
+        f"name: promises\nseed: 3\nduration: 5m\nnetwork: {{profile: lan}}\n{MACHINE}"
+        f"faults:\n{faults}\nexpectations:\n{expectations}\n"
+    )
+    report = run_scenario(loads_scenario(doc, source="promises"), progress=False)
+    data = report.to_json_dict()
+    assert data["verdict"] == "pass", report.summary()
+    return data
+
+
+def test_each_crash_is_judged_by_the_durability_window_its_readings_were_captured_under() -> None:
+    """Regression: the judge held every crash to the run's last window (1 s), so readings the
+    first crash took under the 10 s window in force then were 'lost'; and the data manager
+    kept its first window through the reconfigure, so the second crash, 5.5 s after the last
+    sync pass closed the file, took 5.5 s of readings again."""
+    data = run(
+        "  - {at: 58s, kind: crash, restart_after: 5s}\n"
+        "  - {at: 90s, kind: reconfigure, data_manager: {durability_window_ms: 1000}}\n"
+        "  - {at: 152.5s, kind: crash, restart_after: 5s}",
+        "  drain_within: 1m",
+    )
+    lost = data["readings"]["lost_in_window"]  # 10 readings a second
+    assert lost > 2 * 10  # the first crash took over 2 s of readings (4 s: the 10 s window)
+    assert lost <= 10 * 10 + 2 * 10 + 2  # at most 10 s then, 2 s (window + queue drain) after
+
+
+def test_a_pause_runs_as_long_as_the_offline_interval_in_force_when_the_cloud_asked() -> None:
+    """Regression: the judge gave the cloud's pause the run's last offline interval (5 s),
+    while the pause began under the 60 s one in force when the answer came."""
+    run(
+        "  - {at: 60s, kind: rpc_reject, count: 1, duration: 10s, code: UNAVAILABLE}\n"
+        "  - {at: 70s, kind: reconfigure, data_manager: {sync_offline_wait_secs: 5}}",
+        "  drain_within: 20s",
+    )
