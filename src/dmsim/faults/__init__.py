@@ -1,7 +1,7 @@
 """Fault schedules: faults as data at absolute simulated times, their catalogue of kinds, the
 strength order used to shrink them, and hypothesis strategies inside a promised envelope."""
 
-from ._envelope import DEFAULT_ENVELOPE_KINDS, CaptureMethodRef, Envelope
+from ._envelope import DEFAULT_ENVELOPE_KINDS, CaptureMethodRef, Envelope, ServiceSetting
 from ._kinds import DISK_OPS, GROUPS, KINDS, RPC_CODES, RPC_NAMES, KindSpec, ParamSpec, kind_spec
 from ._model import FaultSchedule, FaultStep, parse_schedule, parse_step, step_problems
 from ._strategies import fault_schedules
@@ -23,6 +23,7 @@ __all__ = [
     "FaultStep",
     "KindSpec",
     "ParamSpec",
+    "ServiceSetting",
     "fault_schedules",
     "format_duration",
     "format_size",

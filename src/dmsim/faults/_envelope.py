@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from ._kinds import KINDS, RPC_CODES, RPC_NAMES
 
-__all__ = ["DEFAULT_ENVELOPE_KINDS", "CaptureMethodRef", "Envelope"]
+__all__ = ["DEFAULT_ENVELOPE_KINDS", "CaptureMethodRef", "Envelope", "ServiceSetting"]
 
 DEFAULT_ENVELOPE_KINDS: frozenset[str] = frozenset(KINDS) - {
     "disk_append_garbage",
@@ -38,6 +38,14 @@ class CaptureMethodRef:
     resource: str
     method: str
     capture_frequency_hz: float
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSetting:
+    """A data manager attribute a ``reconfigure`` fault may set, and the values it may take."""
+
+    attribute: str
+    values: tuple[float | int, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +68,7 @@ class Envelope:
     pause_s: float = 0.0
     components: tuple[str, ...] = ()
     capture_methods: tuple[CaptureMethodRef, ...] = field(default=())
+    data_manager_settings: tuple[ServiceSetting, ...] = field(default=())
 
     def __post_init__(self) -> None:
         for name, allowed, given in (
@@ -84,7 +93,7 @@ class Envelope:
             group = KINDS[kind].group
             if group == "device" and not self.components:
                 continue
-            if group == "reconfigure" and not self.capture_methods:
+            if group == "reconfigure" and not (self.capture_methods or self.data_manager_settings):
                 continue
             if kind == "disk_fill" and self.max_disk_fill_bytes < _MIB:
                 continue

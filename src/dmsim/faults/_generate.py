@@ -8,7 +8,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from ._envelope import CaptureMethodRef, Envelope
+from ._envelope import CaptureMethodRef, Envelope, ServiceSetting
 from ._kinds import DISK_OPS, KINDS, RPC_NAMES
 from ._model import FaultSchedule, FaultStep
 from ._weaken import PROBABILITY_LADDER
@@ -78,7 +78,7 @@ def _params(draw: st.DrawFn, kind: str, at: float, limit: float, env: Envelope) 
         magnitude = draw(st.integers(1, max(1, int(env.max_clock_step_s))))
         return {"seconds": float(magnitude if draw(st.booleans()) else -magnitude)}
     if kind == "reconfigure":
-        return {"changes": draw(_changes(env.capture_methods))}
+        return draw(_reconfigure(env))
     if KINDS[kind].group == "device":
         return {"component": draw(st.sampled_from(env.components))}
     return {}
@@ -113,6 +113,26 @@ def _rpcs(allowed: Sequence[str]) -> st.SearchStrategy[dict[str, list[str]]]:
 def _direction() -> st.SearchStrategy[dict[str, str]]:
     """Both directions (the parameter left out), or only requests, or only answers."""
     return st.sampled_from(({}, {"direction": "upstream"}, {"direction": "downstream"}))
+
+
+@st.composite
+def _reconfigure(draw: st.DrawFn, env: Envelope) -> dict[str, Any]:
+    """Capture method changes, data manager attributes, or both (never neither)."""
+    params: dict[str, Any] = {}
+    settings = env.data_manager_settings
+    if env.capture_methods and (not settings or draw(st.booleans())):
+        params["changes"] = draw(_changes(env.capture_methods))
+    if settings and (not params or draw(st.booleans())):
+        params["data_manager"] = draw(_data_manager(settings))
+    return params
+
+
+@st.composite
+def _data_manager(draw: st.DrawFn, settings: Sequence[ServiceSetting]) -> dict[str, Any]:
+    chosen = draw(
+        st.lists(st.sampled_from(settings), min_size=1, max_size=len(settings), unique=True)
+    )
+    return {s.attribute: draw(st.sampled_from(s.values)) for s in chosen}
 
 
 @st.composite

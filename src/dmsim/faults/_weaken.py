@@ -12,7 +12,8 @@ moves another) and changes one thing towards harmless:
 - an RPC fault bounded by a window applies to one call only, then its count halves;
 - an RPC fault on every RPC keeps to one of them; one naming several loses one;
 - a restart mid-stream stops committing, then becomes a stall;
-- lists (EIO ops, reconfigure changes) lose one entry.
+- lists (EIO ops, reconfigure changes) lose one entry, and so do a reconfigure's data manager
+  attributes; a reconfigure doing both keeps to one of them.
 
 Removing a step altogether is the shrinker's ddmin pass, not a variant.
 """
@@ -153,7 +154,14 @@ def _disk_eio(step: FaultStep) -> Iterator[FaultStep]:
 
 
 def _reconfigure(step: FaultStep) -> Iterator[FaultStep]:
+    if "changes" in step.params and "data_manager" in step.params:
+        yield _with(step, data_manager=None)
+        yield _with(step, changes=None)
     yield from _drop_one(step, "changes")
+    attributes = thaw(step.params.get("data_manager", {}))
+    if len(attributes) > 1:
+        for name in attributes:
+            yield _with(step, data_manager={k: v for k, v in attributes.items() if k != name})
 
 
 def _drop_one(step: FaultStep, name: str) -> Iterator[FaultStep]:

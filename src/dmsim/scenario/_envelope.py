@@ -1,5 +1,11 @@
 """A scenario's fuzzing envelope: the file's ``fuzz.envelope`` bounds plus what the machine
-offers (resources device faults may name, capture methods ``reconfigure`` may retune).
+offers (resources device faults may name, capture methods and data manager attributes
+``reconfigure`` may change).
+
+A reconfigure may set the durability window, the number of sync workers, and the sync and
+offline intervals at or below the configured ones: a longer interval would hold the backlog
+past a drain bound written for the configured machine, which is the config's doing, not a
+fault the core must survive.
 
 The quiet tail defaults to the scenario's ``drain_within`` expectation (or a tenth of the run)
 so that generated faults stop early enough for the backlog to drain and liveness to be judged,
@@ -19,6 +25,7 @@ from dmsim.faults import (
     RPC_NAMES,
     CaptureMethodRef,
     Envelope,
+    ServiceSetting,
     parse_duration,
     parse_size,
 )
@@ -27,6 +34,9 @@ from dmsim.sync import OFFLINE_CODES
 from ._model import Expectations
 
 __all__ = ["envelope_document", "envelope_from"]
+
+_DURABILITY_WINDOWS_MS = (0, 250, 1000, 5000)
+_SYNC_THREADS = (1, 2, 4)
 
 _DURATIONS = {
     "min_window": "min_window_s",
@@ -88,8 +98,33 @@ def envelope_from(
         pause_s=machine.data_manager.sync_offline_wait_secs if machine.data_manager else 0.0,
         components=components,
         capture_methods=methods,
+        data_manager_settings=_data_manager_settings(machine),
         **values,
     )
+
+
+def _data_manager_settings(machine: MachineConfig) -> tuple[ServiceSetting, ...]:
+    manager = machine.data_manager
+    if manager is None:
+        return ()
+    current = {
+        "durability_window_ms": manager.durability_window_ms,
+        "maximum_num_sync_threads": manager.maximum_num_sync_threads,
+    }
+    settings = [
+        ServiceSetting(name, tuple(v for v in values if v != current[name]))
+        for name, values in (
+            ("durability_window_ms", _DURABILITY_WINDOWS_MS),
+            ("maximum_num_sync_threads", _SYNC_THREADS),
+        )
+    ]
+    for name, value in (
+        ("sync_interval_mins", manager.sync_interval_mins),
+        ("sync_offline_wait_secs", manager.sync_offline_wait_secs),
+    ):
+        if value > 0:  # half of it, and back
+            settings.append(ServiceSetting(name, (value / 2, value)))
+    return tuple(settings)
 
 
 def envelope_document(envelope: Envelope, *, drain_within_s: float | None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from dmsim.faults import (
     Envelope,
     FaultSchedule,
     FaultStep,
+    ServiceSetting,
     fault_schedules,
 )
 
@@ -31,8 +32,13 @@ ENVELOPE = Envelope(
     pause_s=60.0,
     components=("cam", "arm"),
     capture_methods=(CaptureMethodRef("cam", "NextPointCloud", 30.0),),
+    data_manager_settings=(
+        ServiceSetting("durability_window_ms", (0, 5000)),
+        ServiceSetting("maximum_num_sync_threads", (1, 4)),
+    ),
 )
 DURATION = 3600.0
+SETTINGS = {s.attribute: s.values for s in ENVELOPE.data_manager_settings}
 
 
 @settings(max_examples=100)
@@ -54,6 +60,10 @@ def test_schedules_stay_inside_the_envelope(schedule: FaultSchedule) -> None:
             assert worst <= ENVELOPE.max_latency_s
         if "direction" in step.params:
             assert step.params["direction"] in ("upstream", "downstream")
+        if step.kind == "reconfigure":
+            assert step.params.get("changes") or step.params.get("data_manager")
+            for name, value in step.params.get("data_manager", {}).items():
+                assert value in SETTINGS[name]
         if step.kind == "rpc_reject":
             assert step.params["code"] in ENVELOPE.rpc_codes
             if step.params["code"] in ENVELOPE.pausing_codes:  # the pause ends before the tail
@@ -146,6 +156,23 @@ def test_default_envelope_leaves_out_faults_beyond_the_promise() -> None:
     usable = bare.usable_kinds()
     assert not any(KINDS[k].group in ("device", "reconfigure") for k in usable)
     assert "disk_fill" not in usable
+
+
+def test_a_reconfigure_may_change_the_data_manager_alone_or_with_capture() -> None:
+    envelope = Envelope(
+        kinds=frozenset({"reconfigure"}),
+        quiet_tail_s=60,
+        data_manager_settings=ENVELOPE.data_manager_settings,
+    )
+    assert envelope.usable_kinds() == ("reconfigure",)  # no capture method needed
+    steps = fault_schedules(duration=600.0, envelope=envelope)
+    only = find(steps, lambda s: any(len(step.params["data_manager"]) == 2 for step in s))
+    assert all(set(step.params) == {"data_manager"} for step in only)
+    both = find(
+        fault_schedules(duration=DURATION, envelope=ENVELOPE),
+        lambda s: any(set(step.params) == {"changes", "data_manager"} for step in s),
+    )
+    assert both
 
 
 @given(st.data())

@@ -83,6 +83,22 @@ def test_lists_lose_one_entry_at_a_time() -> None:
     assert ("write",) in ops
 
 
+def test_a_reconfigure_keeps_to_capture_or_to_the_data_manager_then_loses_attributes() -> None:
+    both = FaultStep(at=1, kind="reconfigure", params={
+        "changes": [{"resource": "cam", "method": "ReadImage", "capture_frequency_hz": 2}],
+        "data_manager": {"durability_window_ms": 0, "maximum_num_sync_threads": 4},
+    })  # fmt: skip
+    variants = [dict(v.params) for v in weaker_variants(both)]
+    assert {"changes": both.params["changes"]} in variants
+    assert {"data_manager": both.params["data_manager"]} in variants
+    attributes = FaultStep(at=1, kind="reconfigure", params={"data_manager": {
+        "durability_window_ms": 0, "maximum_num_sync_threads": 4}})  # fmt: skip
+    kept = [dict(v.params["data_manager"]) for v in weaker_variants(attributes)]
+    assert kept == [{"maximum_num_sync_threads": 4}, {"durability_window_ms": 0}]
+    assert weaker_variants(FaultStep(at=1, kind="reconfigure", params={"data_manager": {
+        "durability_window_ms": 0}})) == ()  # fmt: skip
+
+
 @given(fault_schedules(duration=7200.0))
 def test_every_chain_of_weakenings_ends_and_keeps_time_and_id(schedule: FaultSchedule) -> None:
     for step in schedule:

@@ -4,37 +4,46 @@ from __future__ import annotations
 
 import json
 import textwrap
+from dataclasses import replace
+from functools import cache
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
+from dmsim.config import parse_machine_config
 from dmsim.errors import ScenarioError
 from dmsim.faults import (
     KINDS,
     CaptureMethodRef,
     Envelope,
     FaultSchedule,
+    ServiceSetting,
     fault_schedules,
     parse_schedule,
 )
 from dmsim.scenario import (
     DEFAULT_ALLOWED,
+    Scenario,
+    apply_reconfigure,
     build_schema,
     dump_scenario,
     load_scenario,
     loads_scenario,
     shipped_schema,
 )
+from dmsim.scenario._model import SIM_ENV
 from dmsim.scenario._yaml import load_yaml
 
 ROOT = Path(__file__).resolve().parents[3]
 WIDE = Envelope(
-    kinds=frozenset(KINDS) - {"reconfigure"},
+    kinds=frozenset(KINDS),
     max_disk_fill_bytes=2**30,
     components=("cam",),
     capture_methods=(CaptureMethodRef("cam", "ReadImage", 1.0),),
+    data_manager_settings=(ServiceSetting("durability_window_ms", (0, 5000)),),
 )
 LIBRARY = sorted((ROOT / "scenarios").rglob("*.scenario.yaml"))
 
@@ -133,6 +142,13 @@ def test_full_scenario_loads_with_units_and_defaults(tmp_path: Path) -> None:
     assert scenario.envelope.components == ("temp",)
     assert scenario.machine.data_manager is not None
     assert scenario.machine.data_manager.maximum_num_sync_threads == 1  # from host.cpu_count
+    # a reconfigure may set these: never the value configured, intervals only shorter
+    assert {s.attribute: s.values for s in scenario.envelope.data_manager_settings} == {
+        "durability_window_ms": (0, 250, 5000),
+        "maximum_num_sync_threads": (2, 4),
+        "sync_interval_mins": (0.05, 0.1),
+        "sync_offline_wait_secs": (30.0, 60.0),
+    }
     assert scenario.sample_every_s == 1.0
 
 
@@ -295,6 +311,28 @@ def test_dump_round_trips(path: Path, tmp_path: Path) -> None:
                   "network", "cloud", "faults", "expectations", "envelope", "machine"):  # fmt: skip
         assert getattr(again, field) == getattr(scenario, field), field
     assert dict(again.payload) == dict(scenario.payload)
+
+
+@cache
+def library_scenario(path: Path) -> Scenario:
+    return load_scenario(path)
+
+
+@pytest.mark.parametrize("path", LIBRARY, ids=lambda p: p.name)
+@settings(max_examples=10)
+@given(data=st.data())
+def test_every_generated_reconfigure_gives_a_config_the_machine_takes(
+    path: Path, data: st.DataObject
+) -> None:
+    scenario = library_scenario(path)
+    envelope = replace(scenario.envelope, kinds=frozenset({"reconfigure"}))
+    schedule = data.draw(fault_schedules(duration=scenario.duration_s, envelope=envelope))
+    document, machine = scenario.machine_document, scenario.machine
+    for step in schedule:
+        document = apply_reconfigure(document, machine, step.params)
+        machine = parse_machine_config(document, env=SIM_ENV, cpu_count=scenario.host.cpu_count)
+        for name, value in step.params.get("data_manager", {}).items():
+            assert getattr(machine.data_manager, name) == value
 
 
 @settings(max_examples=50)
