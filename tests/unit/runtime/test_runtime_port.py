@@ -39,6 +39,11 @@ def run(request: pytest.FixtureRequest) -> Callable[[Workload], Any]:
     return RUNNERS[request.param]
 
 
+# The producer's period; the consumer takes 2.5 of them, so the closest two events are half a
+# period apart: wide enough that a loaded machine's late wake-ups keep the real clock's order.
+PERIOD_S = 0.05
+
+
 async def producer_consumer(rt: Runtime) -> list[str]:
     log: list[str] = []
     queue = rt.queue(maxsize=2)
@@ -48,19 +53,19 @@ async def producer_consumer(rt: Runtime) -> list[str]:
         for i in range(5):
             await queue.put(i)
             log.append(f"put {i}")
-            await rt.sleep(0.01)
+            await rt.sleep(PERIOD_S)
         done.set()
 
     async def consumer() -> None:
         while True:
             item = await queue.get()
             log.append(f"got {item}")
-            await rt.sleep(0.025)
+            await rt.sleep(2.5 * PERIOD_S)
 
     consumer_task = rt.spawn(consumer(), name="consumer")
     await rt.spawn(producer(), name="producer").join()
     await done.wait()
-    await rt.sleep(0.2)
+    await rt.sleep(8 * PERIOD_S)  # the last get is 4 periods away
     await consumer_task.stop()
     log.append(f"consumer done={consumer_task.done()}")
     return log
