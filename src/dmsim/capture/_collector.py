@@ -7,8 +7,9 @@ Three tasks per collector, all on the runtime port:
   later deadlines. A reading gets its identity (stream, boot, seq) only once it is in the queue,
   so sequence numbers have no gaps for readings that never existed.
 - the **writer loop** moves readings from the queue to the sink. It never dies: on a write
-  error (ENOSPC, EIO) it counts, backs off (100 ms doubling to 30 s) and retries the *same*
-  reading when the disk recovers. While it waits the queue fills and ticks are skipped — counted.
+  error (ENOSPC, EIO) it counts, backs off (100 ms doubling to one durability window) and
+  retries the *same* reading, so what waited is written within a window of the disk's
+  recovery. While it waits the queue fills and ticks are skipped — counted.
 - the **durability task** fsyncs pending data within ``durability_window_s`` of the write, so
   a power cut loses at most one window of readings per collector.
 
@@ -39,7 +40,6 @@ __all__ = ["CaptureSource", "Collector", "CollectorStatistics", "ReadingSink", "
 
 _WRITE_BACKOFF_INITIAL_S = 0.1
 _FLUSH_DRAIN_S = 5.0
-_WRITE_BACKOFF_MAX_S = 30.0
 
 
 class CaptureSource(Protocol):
@@ -233,7 +233,7 @@ class Collector:
                     "closing the capture file failed", f"{error}; retrying in {backoff:g}s"
                 )
                 await self._rt.sleep(backoff)
-                backoff = min(backoff * 2, _WRITE_BACKOFF_MAX_S)
+                backoff = min(backoff * 2, self._retry_cap)
 
     async def _drained(self) -> None:
         while self._unwritten:
@@ -333,7 +333,7 @@ class Collector:
                     self._counters.write_errors += 1
                     self._report("write failed", f"{error}; retrying in {backoff:g}s")
                     await self._rt.sleep(backoff)
-                    backoff = min(backoff * 2, _WRITE_BACKOFF_MAX_S)
+                    backoff = min(backoff * 2, self._retry_cap)
                     continue
                 break
             self._in_hand = None
@@ -354,6 +354,12 @@ class Collector:
                 self._counters.write_errors += 1
                 self._dirty.set()  # still pending: try again next window
                 self._report("fsync failed", str(error))
+
+    @property
+    def _retry_cap(self) -> float:
+        # A failed write is retried at least once a durability window: what waited for the
+        # disk is written within one window of its recovery and fsynced within the next.
+        return max(self._window, _WRITE_BACKOFF_INITIAL_S)
 
     def _report(self, what: str, detail: str) -> None:
         suppressed = self._throttle.admit(self.stream, what, self._rt.monotonic())

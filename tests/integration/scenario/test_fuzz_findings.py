@@ -113,3 +113,22 @@ def test_tomato_robot_5455_one_refused_key_pauses_every_upload_past_the_drain_bo
     )
     report = run_finding("tomato-robot.scenario.yaml", 5455, reject)
     assert report.verdict_text == "pass", report.summary()
+
+
+def eio_then_crash(crash_at: float) -> Report:
+    """Every write fails from 26.2 s to 41.6 s (readings wait in memory), then a power cut."""
+    eio = FaultStep(
+        at=26.2, kind="disk_eio", fault_id="f2", duration=15.4,
+        params={"ops": ["write"], "probability": 1.0},
+    )  # fmt: skip
+    crash = FaultStep(at=crash_at, kind="crash", fault_id="f5", params={"restart_after": 0.0})
+    return run_finding("field-failures/clock-step-backwards.scenario.yaml", 1724786, eio, crash)
+
+
+def test_clock_step_backwards_1724786_what_waited_for_the_disk_is_durable_soon_after() -> None:
+    """Found on a copy of the scenario whose envelope adds reconfigures and disk faults, then
+    moved: with the power cut at 50 s, the writer's retries had backed off to 30 s, so the
+    readings it held were still in memory 8 s after the disk recovered (its next retry was
+    due at 52 s). Retries now wait at most one durability window."""
+    report = eio_then_crash(50.0)
+    assert report.verdict_text == "pass", report.summary()

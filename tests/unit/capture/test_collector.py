@@ -88,6 +88,20 @@ def test_writer_survives_disk_full_and_skips_are_accounted() -> None:
     assert [r.seq for r in sink.written] == list(range(len(sink.written)))
 
 
+def test_what_waited_for_a_failing_disk_is_durable_one_window_after_it_recovers() -> None:
+    """Regression (dmsim fuzz, clock-step-backwards seed 1724786): the writer's retries
+    backed off to 30 s, so readings held while writes failed stayed in memory up to 30 s
+    after the disk recovered, and a power cut then took them; now a retry waits at most one
+    durability window, so they are written within one and fsynced within the next."""
+    kernel = SimKernel(epoch_ns=0)
+    collector, _dev, sink, _ = make(kernel, hz=2, window=1.0)
+    sink.broken_until = 41.6  # writes fail from the start until then
+    run_for(kernel, collector, 44.0)
+    assert sink.written  # the backlog went in within a window of the disk's recovery
+    assert sink.sync_times[0] <= 41.6 + 2 * 1.0
+    assert sink.synced_upto >= 80  # everything captured by the recovery (2 Hz × 40 s)
+
+
 def test_fsync_happens_within_the_durability_window() -> None:
     kernel = SimKernel(epoch_ns=0)
     collector, _dev, sink, _ = make(kernel, hz=0.1, window=1.0)  # one reading every 10 s
