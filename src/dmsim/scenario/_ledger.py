@@ -61,6 +61,7 @@ __all__ = [
 ]
 
 ReadingId = tuple[str, int, int]
+_REFUSING_DISK_KINDS = frozenset({"disk_eio", "disk_fill", "disk_capacity"})
 
 
 def format_id(rid: ReadingId) -> str:
@@ -176,6 +177,15 @@ class Ledger:
         """When the last fault stopped acting (a crash ends when the process is back); 0 when
         there were none, ``inf`` when a windowed fault was still active at the end."""
         return max([*(_window_end(w) for w in self.faults), *self.restarts], default=0.0)
+
+    def disk_refusals(self) -> tuple[tuple[float, float], ...]:
+        """When a disk fault may have refused writes (EIO, a full or shrunk disk): each such
+        fault's (start, end), in start order; one still active at the end runs to ``inf``."""
+        return tuple(
+            (w.start, math.inf if w.end is None else w.end)
+            for w in self.faults
+            if w.kind in _REFUSING_DISK_KINDS
+        )
 
     def drain_from(self) -> float:
         """When the backlog can start draining: :meth:`last_fault_end`, or later when the

@@ -12,8 +12,10 @@ checkers with files, crashes and policies added):
 6. ``dropped``: never stored; the core gave it up and said so (e.g. disk unwritable at close).
 7. Not durable when the process next went down (no completed or recovered file held it):
    after a crash, ``lost_in_window`` when captured at most the durability window (the one
-   promised when it was captured) plus one queue drain before it, else ``lost``; after a
-   clean shutdown, ``lost`` (a clean shutdown must keep every reading).
+   promised when it was captured) plus one queue drain before it, or when a disk fault
+   refused writes while it waited and the crash came within two such windows of the fault's
+   end (the writer retries within a window, then fsyncs within the next), else ``lost``;
+   after a clean shutdown, ``lost`` (a clean shutdown must keep every reading).
 8. ``lost``: its file was deleted after an upload although the cloud never stored it.
 9. Still on the machine at the end: ``pending`` while the run ended within ``drain_within``
    of the later of its capture and the last fault's end (or when no drain bound is set), else
@@ -74,8 +76,10 @@ class Classified:
 
 
 def classify_all(ledger: Ledger, options: OracleOptions) -> tuple[Classified, ...]:
+    refusals = ledger.disk_refusals()
     return tuple(
-        classify(record, ledger.crashes, options, stops=ledger.stops) for record in ledger.readings
+        classify(record, ledger.crashes, options, stops=ledger.stops, disk_refusals=refusals)
+        for record in ledger.readings
     )
 
 
@@ -85,9 +89,11 @@ def classify(
     options: OracleOptions,
     *,
     stops: Sequence[float] = (),
+    disk_refusals: Sequence[tuple[float, float]] = (),
 ) -> Classified:
     """The one class of ``record``; ``crashes`` and ``stops`` are the times the process
-    crashed and shut down cleanly."""
+    crashed and shut down cleanly, ``disk_refusals`` when a disk fault may have refused
+    writes (:meth:`Ledger.disk_refusals`)."""
     stored = _stored(record, options)
     if stored is not None:
         return stored
@@ -105,7 +111,7 @@ def classify(
     if down is not None:
         how, t = down
         if how == "crash":
-            return _lost_at_crash(record, t, options)
+            return _lost_at_crash(record, t, options, disk_refusals)
         why = f"not in any file when the process shut down cleanly at {t:.3f}s"
         return Classified(rid, "lost", why, violation="safety")
     if record.removed_files:
@@ -152,12 +158,25 @@ def _down_before_durable(
     return None if crash is None else ("crash", crash)
 
 
-def _lost_at_crash(record: ReadingRecord, crash: float, options: OracleOptions) -> Classified:
+def _lost_at_crash(
+    record: ReadingRecord,
+    crash: float,
+    options: OracleOptions,
+    disk_refusals: Sequence[tuple[float, float]],
+) -> Classified:
     age = crash - record.captured_at
     window = options.crash_window_at(record.captured_at)
-    if age <= window:
-        why = f"captured {age:.3f}s before the crash at {crash:.3f}s (window {window:g}s)"
-        return Classified(record.rid, "lost_in_window", why)
+    deadline, refused_until = record.captured_at + window, None
+    for start, end in disk_refusals:
+        # the disk refused while the reading waited (or its writer was still backing off)
+        if start <= deadline and end + window >= record.captured_at:
+            deadline, refused_until = max(deadline, end + 2 * window), end
+    if crash <= deadline:
+        why = f"captured {age:.3f}s before the crash at {crash:.3f}s (window {window:g}s"
+        refused = (
+            "" if refused_until is None else f"; the disk refused writes to {refused_until:.3f}s"
+        )
+        return Classified(record.rid, "lost_in_window", why + refused + ")")
     why = (
         f"captured {age:.3f}s before the crash at {crash:.3f}s, beyond the "
         f"{window:g}s durability window, and never in a file"

@@ -132,3 +132,16 @@ def test_clock_step_backwards_1724786_what_waited_for_the_disk_is_durable_soon_a
     due at 52 s). Retries now wait at most one durability window."""
     report = eio_then_crash(50.0)
     assert report.verdict_text == "pass", report.summary()
+
+
+def test_clock_step_backwards_1724786_a_power_cut_while_the_disk_refuses_is_not_a_finding() -> None:
+    """The finding as shrunk: a power cut 3 s after 15 s of refused writes took 33 readings
+    held in memory, which the judge called 'lost' beyond the 2 s window; but while the disk
+    refuses, no writer can make them durable (a power cut in the middle shows it). The judge
+    now allows what waited for a disk fault until two windows past its end (a retry within
+    one, an fsync within the next)."""
+    during = eio_then_crash(36.6)
+    assert during.verdict_text == "pass", during.summary()
+    assert during.to_json_dict()["readings"]["lost_in_window"] > 2 * 2  # over 2 s at 2 Hz
+    just_after = eio_then_crash(44.6)  # the finding as shrunk
+    assert just_after.verdict_text == "pass", just_after.summary()

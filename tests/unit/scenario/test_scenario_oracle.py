@@ -244,6 +244,44 @@ def test_a_crash_takes_what_the_window_promised_at_capture_allows() -> None:
     assert before_any.crash_window_at(12) == 1
 
 
+@pytest.mark.parametrize(
+    ("crash_at", "cls"),
+    [(15.0, "lost_in_window"), (24.0, "lost_in_window"), (24.1, "lost")],
+    ids=["while-refused", "two-windows-after", "later"],
+)
+def test_a_disk_that_refused_writes_extends_what_a_crash_may_take(
+    crash_at: float, cls: str
+) -> None:
+    """Writes refused from 5 to 20 s: a reading captured at 10 s cannot be durable before
+    then; it may be lost until two crash windows (2 s each here) after the refusal ends."""
+    tb = (
+        TraceBuilder()
+        .at(5)
+        .event("fault.start", fault_id="f1", fault_kind="disk_eio", params={"ops": ["write"]})
+    )
+    tb.at(10).captured("s", 0, 0).at(20).event("fault.end", fault_id="f1", fault_kind="disk_eio")
+    tb.at(crash_at).event("process.crash").at(crash_at + 1).event("process.restart", boot=1)
+    ledger = build_ledger(tb.trace)
+    assert ledger.disk_refusals() == ((5.0, 20.0),)
+    options = OracleOptions(durability_window_s=1.0, queue_drain_s=1.0, run_end=100)
+    (classified,) = classify_all(ledger, options)
+    assert classified.cls == cls
+    if cls == "lost_in_window":
+        assert "the disk refused writes to 20.000s" in classified.why
+
+
+def test_a_refusal_long_over_or_after_the_crash_changes_nothing() -> None:
+    tb = TraceBuilder().at(1).event("fault.start", fault_id="f1", fault_kind="disk_fill")
+    tb.at(2).event("fault.end", fault_id="f1", fault_kind="disk_fill")
+    tb.at(10).captured("s", 0, 0)
+    tb.at(13).event("process.crash").at(14).event("process.restart", boot=1)
+    tb.at(15).event("fault.start", fault_id="f2", fault_kind="disk_eio")
+    ledger = build_ledger(tb.trace)
+    assert ledger.disk_refusals() == ((1.0, 2.0), (15.0, math.inf))
+    options = OracleOptions(durability_window_s=1.0, queue_drain_s=1.0, run_end=100)
+    assert classify_all(ledger, options)[0].cls == "lost"
+
+
 def test_a_promise_without_its_numbers_is_an_anomaly() -> None:
     tb = TraceBuilder().at(0).event("world.promise", durability_window_s=1.0)
     ledger = build_ledger(tb.trace)
