@@ -21,7 +21,8 @@ Trace vocabulary read here (event kind → fields):
   harness's, not the machine's account; ``cloud`` is ``error:<CODE>`` when the cloud answered
   with a status);
 - ``world.promise`` {durability_window_s, offline_wait_s} (what the config the world gave the
-  machine promises, from then on: at the start and at each reconfigure);
+  machine promises, from then on: at the start; at a reconfigure the looser of the old and
+  new while the machine applies it, then the new);
 - ``cloud.stored`` {stream, boot, seq, key, digest, duplicate_key};
 - ``fault.start`` / ``fault.end`` {fault_id, kind, params} (``fault_kind`` is read too: a
   field named ``kind`` needs ``Trace.record``'s first parameter to be positional-only);

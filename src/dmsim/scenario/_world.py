@@ -187,7 +187,7 @@ class World:
         """Boot the machine and arm the fault schedule (simulated time 0)."""
         self.trace.subscribe(self._follow)
         self.trace.record("world.start", seed=self.seed, scenario=self.scenario.name)
-        self._record_promise()
+        self._record_promise(*self._promise())
         try:
             self._preload()
             self.link.on_up(self._link_up)
@@ -244,15 +244,15 @@ class World:
             / self.scenario.disk.capacity_bytes,
         )
 
-    def _record_promise(self) -> None:
-        """What the machine's config promises from now on, for the judge: the harness says
-        it (from the config it gives the machine), not the machine under test."""
+    def _promise(self) -> tuple[float, float]:
+        """What the machine's config promises: its durability window and offline interval."""
         manager = self.machine.data_manager
-        self.trace.record(
-            "world.promise",
-            durability_window_s=self.window,
-            offline_wait_s=manager.sync_offline_wait_secs if manager is not None else 0.0,
-        )
+        return self.window, manager.sync_offline_wait_secs if manager is not None else 0.0
+
+    def _record_promise(self, window: float, offline_wait: float) -> None:
+        """The promise in force from now on, for the judge: the harness says it (from the
+        config it gives the machine), not the machine under test."""
+        self.trace.record("world.promise", durability_window_s=window, offline_wait_s=offline_wait)
 
     @property
     def window(self) -> float:
@@ -340,11 +340,16 @@ class World:
         self.start_process()
 
     async def reconfigure(self, machine: Any, document: Any) -> None:
+        before = self._promise()
         self.machine, self.document = machine, document
-        self._record_promise()
+        after = self._promise()
         if self.dm is not None and self.rt is not None and self.rt.alive:
+            # The machine applies the new config part by part (collectors retire first, and a
+            # failing disk holds that up to seconds): until it is done, either promise holds.
+            self._record_promise(*map(max, before, after))
             with contextlib.suppress(ProcessKilled):
                 await self.rt.spawn(self.dm.reconfigure(machine), name="reconfigure").join()
+        self._record_promise(*after)
 
     def _record_skips(self) -> None:
         if self.dm is None:

@@ -5,6 +5,7 @@ reading to the promise in force at the time, not to the run's last config."""
 from __future__ import annotations
 
 from dmsim.scenario import loads_scenario, run_scenario
+from dmsim.scenario._world import run_world
 
 MACHINE = """
 machine:
@@ -58,3 +59,30 @@ def test_a_pause_runs_as_long_as_the_offline_interval_in_force_when_the_cloud_as
         "  - {at: 70s, kind: reconfigure, data_manager: {sync_offline_wait_secs: 5}}",
         "  drain_within: 20s",
     )
+
+
+def test_while_the_machine_applies_a_reconfigure_either_promise_holds() -> None:
+    """The world asks for a reconfigure at once, but the machine applies it part by part:
+    its collectors retire first (a failing disk holds that up to seconds), its sync settings
+    follow. Until it is done, the judge holds readings and answers to the looser of the two
+    promises, then to the new one."""
+    doc = (
+        f"name: promises\nseed: 3\nduration: 5m\n{MACHINE}faults:\n"
+        "  - {at: 85s, kind: disk_eio, duration: 15s, ops: [write, fsync], probability: 1.0}\n"
+        "  - {at: 90s, kind: reconfigure, data_manager: "
+        "{durability_window_ms: 250, sync_offline_wait_secs: 5}}\n"
+        "  - {at: 200s, kind: crash, restart_after: 5s}\n"
+        "  - {at: 220s, kind: reconfigure, data_manager: {durability_window_ms: 2000}}\n"
+    )
+    scenario = loads_scenario(doc, source="promises")
+    result = run_world(scenario, seed=3)
+    promises = [
+        (e.time, e.fields["durability_window_s"], e.fields["offline_wait_s"])
+        for e in result.trace.of_kind("world.promise")
+    ]
+    assert promises[0] == (0.0, 10.0, 60.0)
+    (transition, applied), rest = promises[1:3], promises[3:]
+    assert transition == (90.0, 10.0, 60.0)  # the looser of each while it applies
+    assert applied[0] > 90.0  # the disk held the retired collectors up
+    assert applied[1:] == (0.25, 5.0)
+    assert [p[1:] for p in rest] == [(2.0, 5.0), (2.0, 5.0)]
