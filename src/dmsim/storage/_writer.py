@@ -386,6 +386,8 @@ class CaptureWriter:
             lost = tuple(record[:2] for record in self._pending)
             self._c.readings_rejected += len(lost)
             self._pending, self._pending_bytes = [], 0
+            for file in self._unrenamed:  # left as .prog for recovery
+                self._close_handle(file)
             self._closed = True
             raise CaptureWriteError(
                 error.cause, path=error.path, operation=error.operation, rejected=lost
@@ -540,12 +542,13 @@ class CaptureWriter:
             # else it reached the file: keeping it is what the caller must see
 
     def _end_file_after_error(self, file: _File) -> None:
-        """Stop appending to ``file``; complete it if it holds readings, else discard it."""
-        self._close_handle(file)
+        """Stop appending to ``file``; complete it if it holds readings (once its data is
+        durable: its handle stays open for the fsync), else discard it."""
         file.ended_by_error = True
         if self._file is file:
             self._file = None
         if not file.reading_ids:
+            self._close_handle(file)
             self._discard(file)
             return
         self._unrenamed.append(file)
@@ -590,8 +593,7 @@ class CaptureWriter:
         except OSError as error:
             self._c.write_errors += 1
             file.ended_by_error = True
-            self._close_handle(file)
-            self._unrenamed.append(file)
+            self._unrenamed.append(file)  # with its handle: the fsync is retried first
             raise CaptureWriteError(error, path=file.prog, operation="fsync") from error
         self._close_handle(file)
         self._unrenamed.append(file)
@@ -608,12 +610,18 @@ class CaptureWriter:
         if not self._unrenamed:
             return None
         for file in self._unrenamed:
+            operation = "fsync"
             try:
+                if file.handle is not None:  # ended by an error before its data was durable
+                    file.handle.fsync()
+                    self._c.fsyncs += 1
+                    self._close_handle(file)
+                operation = "rename"
                 if self._fs.exists(file.prog):  # else renamed by an earlier attempt
                     self._fs.rename(file.prog, file.capture)
             except OSError as error:
                 self._c.write_errors += 1
-                raise CaptureWriteError(error, path=file.prog, operation="rename") from error
+                raise CaptureWriteError(error, path=file.prog, operation=operation) from error
         try:
             self._fs.fsync_dir(self._dir)
         except OSError as error:

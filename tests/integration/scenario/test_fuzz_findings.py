@@ -145,3 +145,23 @@ def test_clock_step_backwards_1724786_a_power_cut_while_the_disk_refuses_is_not_
     assert during.to_json_dict()["readings"]["lost_in_window"] > 2 * 2  # over 2 s at 2 Hz
     just_after = eio_then_crash(44.6)  # the finding as shrunk
     assert just_after.verdict_text == "pass", just_after.summary()
+
+
+def rare_eio_then_crash(library_file: str, duration: float, ops: list[str], p: float) -> Report:
+    eio = FaultStep(
+        at=22.1, kind="disk_eio", fault_id="f2", duration=duration,
+        params={"ops": ops, "probability": p},
+    )  # fmt: skip
+    crash = FaultStep(at=34.7, kind="crash", fault_id="f5", params={"restart_after": 0.0})
+    return run_finding(library_file, 1724786, eio, crash)
+
+
+def test_oversize_tabular_request_1724786_a_file_ended_by_an_error_was_renamed_unsynced() -> None:
+    """One write in twenty failing: the failed write ended its file, which was renamed to
+    .capture without an fsync; the power cut at 34.7 s dropped its last 4,730 bytes, sync
+    uploaded the 15 readings left and deleted the file, and 5 readings never reached the
+    cloud. A file ended by an error is now fsynced before its rename."""
+    file = "field-failures/oversize-tabular-request.scenario.yaml"
+    report = rare_eio_then_crash(file, 18.4, ["rename", "write"], 0.05)
+    assert report.verdict_text == "pass", report.summary()
+

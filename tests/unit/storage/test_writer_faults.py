@@ -94,6 +94,38 @@ def test_eio_on_write_ends_the_file_and_hands_the_reading_back() -> None:
     assert (stats.write_errors, stats.readings_rejected, stats.readings_written) == (1, 1, 5)
 
 
+def test_a_file_ended_by_a_write_error_is_complete_only_once_its_data_is_durable() -> None:
+    """Regression (dmsim fuzz, oversize-tabular-request seed 1724786): a write error ended
+    the file by renaming it to .capture without an fsync first; a power cut then dropped the
+    unsynced readings from a file already reported complete, sync uploaded the rest and
+    deleted it, and the cloud never saw them. Closing is flush → fsync → rename → dir fsync,
+    also after an error."""
+    rig = Rig(buffer_bytes=0, durability_window_s=60.0)
+    for seq in range(3):
+        rig.write(seq)  # written, not yet fsynced: the window is long
+    rig.eio("write")
+    with pytest.raises(CaptureWriteError):
+        rig.write(3)
+    assert [r.seq for r in rig.closed[-1].reading_ids] == [0, 1, 2]  # type: ignore[union-attr]
+    rig.fs.crash()
+    assert rig.stored() == ([0, 1, 2], 0)  # what it reported complete survived the power cut
+
+
+def test_a_file_whose_data_cannot_be_made_durable_is_not_reported_complete() -> None:
+    rig = Rig(buffer_bytes=0, durability_window_s=60.0)
+    for seq in range(3):
+        rig.write(seq)
+    rig.eio("write", "fsync", count=None)
+    with pytest.raises(CaptureWriteError):
+        rig.write(3)
+    assert rig.closed == []  # its data is not durable: not complete, not renamed
+    rig.fs.clear_faults()
+    rig.writer.sync()  # the next sync fsyncs it, then completes it
+    assert [r.seq for r in rig.closed[-1].reading_ids] == [0, 1, 2]  # type: ignore[union-attr]
+    rig.fs.crash()
+    assert rig.stored() == ([0, 1, 2], 0)
+
+
 def test_enospc_short_write_keeps_the_landed_prefix_and_the_unlanded_readings() -> None:
     rig = Rig(buffer_bytes=1 << 20)
     for seq in range(10):
