@@ -42,10 +42,10 @@ from dmsim.errors import ConfigError, DeviceError, Problem
 from dmsim.runtime import RngTree, Runtime, Task, Trace
 from dmsim.storage._fs import FileSystem
 from dmsim.storage._identity import ReadingId
-from dmsim.storage._naming import CollectorKey
+from dmsim.storage._naming import PROG_EXT, CollectorKey
 from dmsim.storage._policies import ByteCapRule, DiskFullRule
 from dmsim.storage._policy_runner import DiskPolicy
-from dmsim.storage._recovery import RecoveryReport, recover_capture_dir
+from dmsim.storage._recovery import RecoveryReport, recover_capture_dir, recover_progs
 from dmsim.storage._writer import CaptureWriter
 from dmsim.sync import (
     BackoffPolicy,
@@ -126,7 +126,7 @@ class DataManager:
             rng=rng.child("sync"),
             trace=trace,
             tracker=self._tracker,
-            flush_capture=self._capture.flush,
+            flush_capture=self._before_pass,
             is_online=is_online,
             selective_sync=self._selective_sync_allows,
             backoff=_backoff(self._config),
@@ -135,6 +135,8 @@ class DataManager:
         self._ended_policies: list[DiskPolicy] = []  # their deletions still count
         self._policy_tasks: list[Task[None]] = []
         self._recovery: RecoveryReport | None = None
+        # .prog files recovery had to leave (an I/O error), with the capture dir they are in
+        self._unsettled: tuple[str, tuple[str, ...]] = ("", ())
         self._started = False
         self._overrides: Overrides = {}
         self._control_error: str | None = None
@@ -157,7 +159,8 @@ class DataManager:
         capture_dir = self._config.capture_dir
         self._fs.makedirs(capture_dir)
         self._recovery = recover_capture_dir(self._fs, capture_dir, live=())
-        self._record_recovery(self._recovery)
+        self._record_recovery(self._recovery, "start-up recovery")
+        self._unsettled = (capture_dir, _unsettled(self._recovery))
         self._sequences.recover()
         self._mongo.start()
         if self._control_enabled():
@@ -501,11 +504,21 @@ class DataManager:
                 ids=[[i.stream, i.boot, i.seq] for i in ids if i is not None],
             )
 
-    def _record_recovery(self, report: RecoveryReport) -> None:
+    async def _before_pass(self) -> None:
+        """Each sync pass: settle what recovery had to leave for later (its readings would
+        otherwise wait for the next process start), then complete the open capture files."""
+        capture_dir, progs = self._unsettled
+        if progs:
+            report = recover_progs(self._fs, capture_dir, progs)
+            self._record_recovery(report, "recovery retried")
+            self._unsettled = (capture_dir, _unsettled(report))
+        await self._capture.flush()
+
+    def _record_recovery(self, report: RecoveryReport, what: str) -> None:
         if report.scanned or report.errors or report.stale_temp_removed:
             # On a real machine the log is the only record of what a crash left behind.
             for line in report.lines():
-                _log.warning("start-up recovery: %s", line.strip())
+                _log.warning("%s: %s", what, line.strip())
         if self._trace is None:
             return
         for item in report.recovered:
@@ -518,6 +531,10 @@ class DataManager:
             )
         for failed in report.failed:
             self._trace.record("file.quarantined", path=failed.source, reason=failed.reason, ids=[])
+
+
+def _unsettled(report: RecoveryReport) -> tuple[str, ...]:
+    return tuple(issue.path for issue in report.errors if issue.path.endswith(PROG_EXT))
 
 
 def _data_manager(machine: MachineConfig) -> DataManagerConfig:

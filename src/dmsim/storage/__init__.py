@@ -26,7 +26,7 @@ from ._policies import ByteCapRule, DeletionPlan, DeletionRecord, DiskFullRule
 from ._policy_runner import DiskPolicy, DiskPolicyStatistics
 from ._reader import CaptureReader, CaptureRecord, read_capture_file
 from ._realfs import RealFS
-from ._recovery import RecoveryReport, recover_capture_dir
+from ._recovery import RecoveryReport, recover_capture_dir, recover_progs
 from ._simfs import SimFS
 from ._simfs_faults import CrashReport
 from ._writer import CaptureWriteError, CaptureWriter, ClosedFile, WriterStatistics
@@ -73,6 +73,7 @@ __all__ = [
     "parse_capture_name",
     "read_capture_file",
     "recover_capture_dir",
+    "recover_progs",
     "tabular_reading",
     "verify_dir",
 ]

@@ -40,8 +40,9 @@ Moves into ``failed/`` are the quarantine sync uses too (``_quarantine``): the f
 fsynced first, the destination directory before the source's, so a crash between them leaves
 the file under both names, never under none (the next run then quarantines a second copy under
 a new name); nothing there is ever overwritten. ``failed/`` itself is never entered. An
-``OSError`` on one file, or a directory that cannot be listed, is reported and left for the
-next run; the others are still recovered.
+``OSError`` on one file, or a directory that cannot be listed, is reported and left for
+later (:func:`recover_progs` settles such files once the disk lets it; the data manager tries
+at every sync pass); the others are still recovered.
 """
 
 from __future__ import annotations
@@ -208,6 +209,15 @@ class _Recovery:
             for name in filenames:
                 if name.endswith(PROG_EXT):
                     self._guard(posixpath.join(dirpath, name), self._settle)
+        return self.report()
+
+    def settle(self, progs: Collection[str]) -> RecoveryReport:
+        for prog in progs:
+            if self.fs.exists(prog):  # else settled meanwhile (or removed by hand)
+                self._guard(prog, self._settle)
+        return self.report()
+
+    def report(self) -> RecoveryReport:
         return RecoveryReport(
             self.scanned,
             tuple(self.recovered),
@@ -377,3 +387,10 @@ def recover_capture_dir(
     if not fs.is_dir(capture_dir):
         raise StorageError(f"{capture_dir}: not a directory")
     return _Recovery(fs, capture_dir, live).run()
+
+
+def recover_progs(fs: FileSystem, capture_dir: str, progs: Collection[str]) -> RecoveryReport:
+    """Settle the orphaned ``.prog`` files ``progs`` under ``capture_dir`` that an earlier
+    recovery left for later (its :attr:`RecoveryReport.errors`); a path gone meanwhile is
+    skipped. Orphans only: no live writer may own any of them."""
+    return _Recovery(fs, capture_dir, live=()).settle(progs)

@@ -165,3 +165,12 @@ def test_oversize_tabular_request_1724786_a_file_ended_by_an_error_was_renamed_u
     report = rare_eio_then_crash(file, 18.4, ["rename", "write"], 0.05)
     assert report.verdict_text == "pass", report.summary()
 
+
+def test_upload_lost_after_ack_timeout_1724786_recovery_left_a_prog_until_the_next_start() -> None:
+    """Half the renames failing: at the restart after the power cut, recovery could not
+    rename the sensor's .prog and left it for the next process start, which never came; 16
+    readings stayed on the machine. Each sync pass now retries what recovery left."""
+    file = "field-failures/upload-lost-after-ack-timeout.scenario.yaml"
+    report = rare_eio_then_crash(file, 15.4, ["rename"], 0.5)
+    assert report.verdict_text == "pass", report.summary()
+    assert report.to_json_dict()["readings"]["pending"] == 0

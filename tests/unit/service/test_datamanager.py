@@ -321,3 +321,37 @@ def test_what_start_up_recovery_did_is_logged(caplog: pytest.LogCaptureFixture) 
     assert f"start-up recovery: recovered {prog} -> {prog[:-5]}.capture: {kept}" in logged
     assert any("1 .prog file(s): 1 recovered" in line for line in logged)
     rig.call(rig.dm.close())
+
+
+def test_a_prog_that_start_up_recovery_could_not_settle_is_settled_at_a_later_pass() -> None:
+    """Regression (dmsim fuzz, upload-lost-after-ack-timeout seed 1724786): a rename that
+    failed (EIO) during start-up recovery left the orphaned .prog "for the next run", so its
+    readings stayed on the machine, never uploaded, until the process restarted again. Each
+    sync pass now retries what recovery left."""
+    rig = Rig(config=machine(hz=1, sync_disabled=False))
+    writer = CaptureWriter(
+        rig.fs,
+        capture_dir=CAPTURE_DIR,
+        key=CollectorKey.of("rdk:component:sensor", "old", "Readings"),
+        data_type=DataType.DATA_TYPE_TABULAR_SENSOR,
+        now=lambda: 0.0,
+        wall_ns=lambda: 1_767_225_600 * 10**9,
+    )
+    for seq in range(3):
+        reading = tabular_reading({"v": seq}, time_requested_ns=seq, time_received_ns=seq)
+        writer.write(reading, reading_id=ReadingId("old", 0, seq))
+    writer.sync()  # a power cut now leaves this .prog
+    [prog] = writer.live_paths()
+    rig.fs.inject_eio(prefix=prog, ops=["rename"], fault_id="f1")
+    recovery = rig.call(rig.dm.start())
+    assert [issue.path for issue in recovery.errors] == [prog]
+    rig.kernel.run(until=20.0)  # passes at 6 and 12 s meet the same error
+    assert rig.fs.exists(prog)
+    rig.fs.clear_faults("f1")
+    rig.kernel.run(until=30.0)  # the next pass, at 24 s, settles it
+    assert not rig.fs.exists(prog)
+    (settled,) = [e for e in rig.trace.of_kind("recovery.torn") if e.fields["path"] == prog]
+    assert 20.0 < settled.time <= 25.0
+    assert settled.fields["ids_kept"] == [["old", 0, 0], ["old", 0, 1], ["old", 0, 2]]
+    stored = {(r.stream, r.seq) for r in rig.cloud.stored_readings() if r.stream == "old"}
+    assert stored == {("old", 0), ("old", 1), ("old", 2)}
