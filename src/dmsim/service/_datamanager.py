@@ -510,8 +510,10 @@ class DataManager:
         capture_dir, progs = self._unsettled
         if progs:
             report = recover_progs(self._fs, capture_dir, progs)
-            self._record_recovery(report, "recovery retried")
-            self._unsettled = (capture_dir, _unsettled(report))
+            left = _unsettled(report)
+            if left != progs:  # said once when something settles, not at every failing pass
+                self._record_recovery(report, "recovery retried")
+            self._unsettled = (capture_dir, left)
         await self._capture.flush()
 
     def _record_recovery(self, report: RecoveryReport, what: str) -> None:

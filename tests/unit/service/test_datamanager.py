@@ -323,7 +323,9 @@ def test_what_start_up_recovery_did_is_logged(caplog: pytest.LogCaptureFixture) 
     rig.call(rig.dm.close())
 
 
-def test_a_prog_that_start_up_recovery_could_not_settle_is_settled_at_a_later_pass() -> None:
+def test_a_prog_that_start_up_recovery_could_not_settle_is_settled_at_a_later_pass(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """Regression (dmsim fuzz, upload-lost-after-ack-timeout seed 1724786): a rename that
     failed (EIO) during start-up recovery left the orphaned .prog "for the next run", so its
     readings stayed on the machine, never uploaded, until the process restarted again. Each
@@ -343,12 +345,16 @@ def test_a_prog_that_start_up_recovery_could_not_settle_is_settled_at_a_later_pa
     writer.sync()  # a power cut now leaves this .prog
     [prog] = writer.live_paths()
     rig.fs.inject_eio(prefix=prog, ops=["rename"], fault_id="f1")
+    caplog.set_level("WARNING", logger="dmsim.datamanager")
     recovery = rig.call(rig.dm.start())
     assert [issue.path for issue in recovery.errors] == [prog]
     rig.kernel.run(until=20.0)  # passes at 6 and 12 s meet the same error
     assert rig.fs.exists(prog)
     rig.fs.clear_faults("f1")
     rig.kernel.run(until=30.0)  # the next pass, at 24 s, settles it
+    retried = [r.getMessage() for r in caplog.records if "recovery retried" in r.getMessage()]
+    assert retried[0].startswith(f"recovery retried: recovered {prog}")
+    assert not any("left for later" in line for line in retried)  # failing passes say nothing
     assert not rig.fs.exists(prog)
     (settled,) = [e for e in rig.trace.of_kind("recovery.torn") if e.fields["path"] == prog]
     assert 20.0 < settled.time <= 25.0
