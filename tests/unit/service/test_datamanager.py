@@ -294,14 +294,12 @@ def test_the_extremes_config_check_accepts_make_a_data_manager(
     )
 
 
-def test_what_start_up_recovery_did_is_logged(caplog: pytest.LogCaptureFixture) -> None:
-    # Regression: on a real machine (no trace) torn tails were dropped and damaged files
-    # moved to failed/ without a word.
-    rig = Rig()
+def orphaned_prog(rig: Rig, component: str) -> str:
+    """A .prog holding three fsynced readings of stream "old", as a power cut leaves it."""
     writer = CaptureWriter(
         rig.fs,
         capture_dir=CAPTURE_DIR,
-        key=CollectorKey.of("rdk:component:sensor", "probe", "Readings"),
+        key=CollectorKey.of("rdk:component:sensor", component, "Readings"),
         data_type=DataType.DATA_TYPE_TABULAR_SENSOR,
         now=lambda: 0.0,
         wall_ns=lambda: 1_767_225_600 * 10**9,
@@ -309,8 +307,16 @@ def test_what_start_up_recovery_did_is_logged(caplog: pytest.LogCaptureFixture) 
     for seq in range(3):
         reading = tabular_reading({"v": seq}, time_requested_ns=seq, time_received_ns=seq)
         writer.write(reading, reading_id=ReadingId("old", 0, seq))
-    writer.sync()  # a crash now leaves this .prog; then a torn record after it
+    writer.sync()
     [prog] = writer.live_paths()
+    return prog
+
+
+def test_what_start_up_recovery_did_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    # Regression: on a real machine (no trace) torn tails were dropped and damaged files
+    # moved to failed/ without a word.
+    rig = Rig()
+    prog = orphaned_prog(rig, "probe")  # then a torn record after it
     handle = rig.fs.open_append(prog)
     handle.write(b"\x30\x0a\x02")
     handle.close()
@@ -331,24 +337,12 @@ def test_a_prog_that_start_up_recovery_could_not_settle_is_settled_at_a_later_pa
     readings stayed on the machine, never uploaded, until the process restarted again. Each
     sync pass now retries what recovery left."""
     rig = Rig(config=machine(hz=1, sync_disabled=False))
-    writer = CaptureWriter(
-        rig.fs,
-        capture_dir=CAPTURE_DIR,
-        key=CollectorKey.of("rdk:component:sensor", "old", "Readings"),
-        data_type=DataType.DATA_TYPE_TABULAR_SENSOR,
-        now=lambda: 0.0,
-        wall_ns=lambda: 1_767_225_600 * 10**9,
-    )
-    for seq in range(3):
-        reading = tabular_reading({"v": seq}, time_requested_ns=seq, time_received_ns=seq)
-        writer.write(reading, reading_id=ReadingId("old", 0, seq))
-    writer.sync()  # a power cut now leaves this .prog
-    [prog] = writer.live_paths()
+    prog = orphaned_prog(rig, "old")
     rig.fs.inject_eio(prefix=prog, ops=["rename"], fault_id="f1")
     caplog.set_level("WARNING", logger="dmsim.datamanager")
     recovery = rig.call(rig.dm.start())
     assert [issue.path for issue in recovery.errors] == [prog]
-    rig.kernel.run(until=20.0)  # passes at 6 and 12 s meet the same error
+    rig.kernel.run(until=20.0)  # passes at 6, 12 and 18 s meet the same error
     assert rig.fs.exists(prog)
     rig.fs.clear_faults("f1")
     rig.kernel.run(until=30.0)  # the next pass, at 24 s, settles it
