@@ -85,12 +85,17 @@ class CaptureEngine:
         self._next_seq: dict[str, int] = {}
 
     async def apply(
-        self, specs: Sequence[CollectorSpec], *, durability_window_s: float | None = None
+        self,
+        specs: Sequence[CollectorSpec],
+        *,
+        durability_window_s: float | None = None,
+        restart_all: bool = False,
     ) -> None:
         """Make the running collectors match ``specs`` (enabled collectors only), and with
-        ``durability_window_s`` keep that window from now on. Returns once the retired
-        collectors' files are complete, or after :data:`RETIRE_WAIT_S` when a disk holds them
-        up (they go on draining; new collectors are capturing already)."""
+        ``durability_window_s`` keep that window from now on; ``restart_all`` restarts every
+        collector, so that new sinks pick up a changed setting (a rotation size). Returns once
+        the retired collectors' files are complete, or after :data:`RETIRE_WAIT_S` when a disk
+        holds them up (they go on draining; new collectors are capturing already)."""
         wanted = {spec.key: spec for spec in specs if interval_for_hz(spec.capture_frequency_hz)}
         new_window = durability_window_s not in (None, self._window)
         if durability_window_s is not None:
@@ -98,7 +103,7 @@ class CaptureEngine:
         drains = []
         # A new window restarts every collector: a file keeps the promise it was opened with,
         # so the old files are completed (durable) and new ones opened under the new window.
-        for key in [k for k in self._collectors if new_window or k not in wanted]:
+        for key in [k for k in self._collectors if new_window or restart_all or k not in wanted]:
             drains.append(await self._retire(key))
         for key, spec in wanted.items():
             current = self._collectors.get(key)

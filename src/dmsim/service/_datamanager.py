@@ -185,13 +185,19 @@ class DataManager:
             self._sequences.close_all()  # the old sensor's sequences end with it
         if new_dir:
             self._sequences.retarget(config.capture_dir)
+        # The writers keep the rotation size they were made with: a new one takes new writers.
+        new_rotation = (
+            config.maximum_capture_file_size_bytes != self._config.maximum_capture_file_size_bytes
+        )
         self._machine, self._config = machine, config
         self._configure_mongo(config)
         if new_sensor or not self._control_enabled():
             self._set_control({}, None)  # the old sensor's overrides end with it
             if self._control_enabled():
                 await self._poll_control()
-        await self._capture.apply(self._specs(), durability_window_s=config.durability_window_s)
+        await self._capture.apply(
+            self._specs(), durability_window_s=config.durability_window_s, restart_all=new_rotation
+        )
         await self._sync.reconfigure(self._sync_settings(config), backoff=_backoff(config))
         await self._stop_policies()
         self._start_policies()

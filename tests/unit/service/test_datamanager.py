@@ -160,6 +160,22 @@ def test_reconfigure_applies_a_new_durability_window() -> None:
     assert on_disk == sum(c.captured for c in rig.dm.statistics().collectors) == 301
 
 
+def test_reconfigure_applies_a_new_rotation_size() -> None:
+    """Regression: the writers kept the size they were opened with, so a reconfigure to a
+    smaller maximum_capture_file_size_bytes cut no more files than before."""
+    rig = Rig(config=machine(hz=10, sync_disabled=True))
+    rig.call(rig.dm.start())
+    rig.kernel.run(until=5.25)
+    smaller = machine(hz=10, sync_disabled=True, maximum_capture_file_size_bytes=1024)
+    rig.call(rig.dm.reconfigure(loads_machine_config(smaller)))
+    rig.kernel.run(until=30.25)
+    sizes = [rig.fs.stat(path).size for path in rig.files(".capture")]
+    # 250 readings of about 140 B since the change: over thirty files, none far over 1 KiB
+    # (the first holds the 52 readings from before it)
+    assert len(sizes) > 30
+    assert sorted(sizes)[-2] < 1024 + 200
+
+
 def test_unknown_commands_name_the_valid_ones() -> None:
     rig = Rig()
     rig.call(rig.dm.start())
