@@ -5,7 +5,11 @@ offers (resources device faults may name, capture methods and data manager attri
 A reconfigure may set the durability window, the number of sync workers, and the sync and
 offline intervals at or below the configured ones: a longer interval would hold the backlog
 past a drain bound written for the configured machine, which is the config's doing, not a
-fault the core must survive.
+fault the core must survive. It may also change storage: a rotation size that cuts a file
+every few readings or one that makes uploads split, and deletion that fires while uploads
+run (a byte cap of a few files, disk-full thresholds any disk in use reaches, every first or
+second file, checked every second). Readings such a rule deletes are explained, not lost
+(:func:`deletes_by_policy`), and a rule only ever takes load off the backlog.
 
 The quiet tail defaults to the scenario's ``drain_within`` expectation (or a tenth of the run)
 so that generated faults stop early enough for the backlog to drain and liveness to be judged,
@@ -33,10 +37,27 @@ from dmsim.sync import OFFLINE_CODES
 
 from ._model import Expectations
 
-__all__ = ["envelope_document", "envelope_from"]
+__all__ = ["deletes_by_policy", "envelope_document", "envelope_from"]
 
 _DURABILITY_WINDOWS_MS = (0, 250, 1000, 5000)
 _SYNC_THREADS = (1, 2, 4)
+_KIB = 1024
+_ROTATION_BYTES = (_KIB,)  # plus four times the configured size, and back
+_BYTE_CAPS = (64 * _KIB, 1024 * _KIB)  # and back
+# A deletion threshold every disk in use reaches (the config allows any fraction above 0).
+_ANY_USAGE = 1e-6
+_EVERY_NTH = (1, 2)
+_CHECK_INTERVAL_S = 1.0
+# Attributes whose change can make a disk policy delete readings.
+_DELETION_ATTRIBUTES = frozenset(
+    {
+        "capture_dir_max_bytes",
+        "disk_usage_deletion_threshold",
+        "capture_dir_deletion_threshold",
+        "delete_every_nth_when_disk_full",
+        "disk_check_interval_secs",
+    }
+)
 
 _DURATIONS = {
     "min_window": "min_window_s",
@@ -124,7 +145,33 @@ def _data_manager_settings(machine: MachineConfig) -> tuple[ServiceSetting, ...]
     ):
         if value > 0:  # half of it, and back
             settings.append(ServiceSetting(name, (value / 2, value)))
+    rotation = manager.maximum_capture_file_size_bytes
+    for name, values, configured in (
+        ("maximum_capture_file_size_bytes", (*_ROTATION_BYTES, 4 * rotation), rotation),
+        ("capture_dir_max_bytes", _BYTE_CAPS, manager.capture_dir_max_bytes),
+        ("disk_usage_deletion_threshold", (_ANY_USAGE,), manager.disk_usage_deletion_threshold),
+        ("capture_dir_deletion_threshold", (_ANY_USAGE,), manager.capture_dir_deletion_threshold),
+        ("delete_every_nth_when_disk_full", _EVERY_NTH, manager.delete_every_nth_when_disk_full),
+        ("disk_check_interval_secs", (_CHECK_INTERVAL_S,), manager.disk_check_interval_secs),
+    ):
+        settings.append(ServiceSetting(name, _and_back(values, configured)))
     return tuple(settings)
+
+
+def _and_back(values: tuple[float, ...], configured: float) -> tuple[float, ...]:
+    """``values`` other than the configured one, then the configured one (a later
+    reconfigure may restore it)."""
+    return (*(v for v in values if v != configured), configured)
+
+
+def deletes_by_policy(envelope: Envelope) -> bool:
+    """Whether a schedule of ``envelope`` can make a disk policy delete readings: a
+    reconfigure that changes a deletion rule, or a disk filled past the disk-full threshold."""
+    kinds = envelope.usable_kinds()
+    changes_rules = "reconfigure" in kinds and any(
+        s.attribute in _DELETION_ATTRIBUTES for s in envelope.data_manager_settings
+    )
+    return changes_rules or "disk_fill" in kinds
 
 
 def envelope_document(envelope: Envelope, *, drain_within_s: float | None) -> dict[str, Any]:

@@ -7,12 +7,13 @@ keeps absolute times, which hypothesis's would not), seeded from ``seed`` throug
 tree: the same seed explores the same schedules in the same order.
 
 Generated schedules are judged by the scenario's schedule-independent expectations only:
-which classes are allowed (window losses too when the envelope can crash the machine), a
-consistent trace, and the backlog draining after the last fault (the envelope's quiet tail
-leaves time for it). Counts, rates and latency SLOs describe the scenario's own schedule and
-would fail for reasons that are not bugs. A schedule *fails* when one of those expectations
-fails, or when it crashes the simulated world (a dmsim bug, named by the exception and where
-it was raised). Shrinking keeps the world seed and accepts a smaller schedule only if one of
+which classes are allowed (window losses too when the envelope can crash the machine, policy
+deletions when it can set a deletion rule or fill the disk), a consistent trace, and the
+backlog draining after the last fault (the envelope's quiet tail leaves time for it).
+Counts, rates and latency SLOs describe the scenario's own schedule and would fail for
+reasons that are not bugs. A schedule *fails* when one of those expectations fails, or when
+it crashes the simulated world (a dmsim bug, named by the exception and where it was
+raised). Shrinking keeps the world seed and accepts a smaller schedule only if one of
 the original failures happens again, so it does not wander off to a different bug.
 
 The finding's ``reproduce`` line runs the minimal scenario written to ``out_dir``; without
@@ -32,6 +33,7 @@ from dmsim.errors import InternalError
 from dmsim.faults import FaultSchedule, fault_schedules
 from dmsim.runtime import RngTree
 
+from ._envelope import deletes_by_policy
 from ._loader import load_scenario
 from ._model import Expectations, Scenario
 from ._regress import RegressionFiles, write_regression
@@ -248,11 +250,14 @@ def fuzz_expectations(scenario: Scenario) -> Expectations:
     """The part of a scenario's expectations that holds whatever the fault schedule its
     envelope generates. When the envelope can crash the machine, readings lost inside the
     durability window are allowed: that is the promise, and a scenario that leaves them out
-    describes its own schedule, which had no crash."""
+    describes its own schedule, which had no crash. Likewise readings deleted by a disk
+    policy, when the envelope can set a deletion rule or fill the disk."""
     expectations = scenario.expectations
     allowed = expectations.allowed
     if "crash" in scenario.envelope.usable_kinds():
         allowed = allowed | {"lost_in_window"}
+    if deletes_by_policy(scenario.envelope):
+        allowed = allowed | {"deleted_by_policy"}
     return Expectations(
         allowed=allowed,
         drain_within_s=expectations.drain_within_s,

@@ -37,6 +37,22 @@ def test_window_losses_are_allowed_only_when_the_envelope_can_crash_the_machine(
     assert judged.drain_within_s == small.expectations.drain_within_s
 
 
+def test_policy_deletions_are_allowed_only_when_the_envelope_can_delete() -> None:
+    small = load_scenario(SMALL)
+    strict = replace(
+        small, expectations=replace(small.expectations, allowed=frozenset({"delivered"}))
+    )
+    no_reconfigure = strict.envelope  # crashes and the network only: nothing deletes
+    assert "deleted_by_policy" not in fuzz_expectations(strict).allowed
+    for kinds in ({"reconfigure"}, {"disk_fill"}):
+        envelope = replace(no_reconfigure, kinds=frozenset(kinds), max_disk_fill_bytes=1 << 30)
+        judged = fuzz_expectations(replace(strict, envelope=envelope))
+        assert judged.allowed == {"delivered", "deleted_by_policy"}, kinds
+    # a reconfigure that can only retune capture rates deletes nothing
+    rates_only = replace(no_reconfigure, kinds=frozenset({"reconfigure"}), data_manager_settings=())
+    assert fuzz_expectations(replace(strict, envelope=rates_only)).allowed == {"delivered"}
+
+
 def test_a_correct_core_survives_the_campaign() -> None:
     lines: list[str] = []
     summary = fuzz_scenario(SMALL, runs=8, seed=1, world=ToyWorld(), log=lines.append)

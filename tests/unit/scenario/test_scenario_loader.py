@@ -142,12 +142,19 @@ def test_full_scenario_loads_with_units_and_defaults(tmp_path: Path) -> None:
     assert scenario.envelope.components == ("temp",)
     assert scenario.machine.data_manager is not None
     assert scenario.machine.data_manager.maximum_num_sync_threads == 1  # from host.cpu_count
-    # a reconfigure may set these: never the value configured, intervals only shorter
+    # a reconfigure may set these: intervals only shorter; storage and deletion rules to
+    # values that make files small or large and deletion fire, and back
     assert {s.attribute: s.values for s in scenario.envelope.data_manager_settings} == {
         "durability_window_ms": (0, 250, 5000),
         "maximum_num_sync_threads": (2, 4),
         "sync_interval_mins": (0.05, 0.1),
         "sync_offline_wait_secs": (30.0, 60.0),
+        "maximum_capture_file_size_bytes": (1024, 1048576, 262144),
+        "capture_dir_max_bytes": (65536, 1048576, 0),
+        "disk_usage_deletion_threshold": (1e-6, 0.9),
+        "capture_dir_deletion_threshold": (1e-6, 0.5),
+        "delete_every_nth_when_disk_full": (1, 2, 5),
+        "disk_check_interval_secs": (1.0, 30.0),
     }
     assert scenario.sample_every_s == 1.0
 

@@ -1,0 +1,91 @@
+"""A reconfigure that changes storage mid-run (rotation size, deletion rules), as the fuzzer's
+reconfigures do: deletion races uploads, and every reading still ends in the cloud once or
+deleted by a rule the report names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dmsim.scenario import loads_scenario, run_scenario
+
+MACHINE = """
+machine:
+  components:
+    - name: probe
+      type: sensor
+      model: fake
+      service_configs:
+        - type: data_manager
+          attributes:
+            capture_methods: [{method: Readings, capture_frequency_hz: 10}]
+  services:
+    - name: data_manager
+      type: data_manager
+      attributes: {sync_interval_mins: 0.1, maximum_num_sync_threads: 2}
+"""
+
+
+def run(faults: str) -> dict[str, Any]:
+    doc = (
+        f"name: storage\nseed: 4\nduration: 6m\nnetwork: {{profile: lan}}\n{MACHINE}"
+        f"faults:\n{faults}\nexpectations:\n  drain_within: 1m\n"
+    )
+    report = run_scenario(loads_scenario(doc, source="storage"), progress=False)
+    data = report.to_json_dict()
+    assert data["verdict"] == "pass", report.summary()
+    readings = data["readings"]
+    assert readings["captured"] == readings["delivered"] + readings["deleted_by_policy"]
+    return data
+
+
+def test_a_byte_cap_set_during_an_outage_deletes_the_oldest_backlog_by_name() -> None:
+    data = run(
+        "  - {at: 30s, kind: link_down, duration: 3m}\n"
+        "  - {at: 90s, kind: reconfigure, data_manager: {capture_dir_max_bytes: 8192, "
+        "disk_check_interval_secs: 1, maximum_capture_file_size_bytes: 1024}}\n"
+        "  - {at: 150s, kind: reconfigure, data_manager: {capture_dir_max_bytes: 0}}"
+    )
+    # The new size restarts the collector, completing the outage's first minute in one file;
+    # the cap takes it and every 1 KiB file after it but the newest 8 KiB (about 60
+    # readings): nearly the whole outage at 10 Hz. The rest reaches the cloud.
+    assert 1100 < data["readings"]["deleted_by_policy"] < 1260
+    assert data["readings"]["delivered"] > 2300
+    assert data["files"]["deleted_by_policy"] > 0
+
+
+FIRE_EVERY_SECOND = (
+    "  - {at: 60s, kind: reconfigure, data_manager: {disk_usage_deletion_threshold: 0.000001, "
+    "capture_dir_deletion_threshold: 0.000001, delete_every_nth_when_disk_full: 1, "
+    "disk_check_interval_secs: 1}}\n"
+    "  - {at: 200s, kind: reconfigure, data_manager: {disk_usage_deletion_threshold: 0.9}}"
+)
+
+
+def test_the_disk_full_rule_takes_files_waiting_to_retry_and_names_their_readings() -> None:
+    """Every completed file not being uploaded goes at each check: those the cloud turned
+    away wait for their retry, and the rule takes them whole, naming their readings."""
+    data = run(
+        "  - {at: 40s, kind: rpc_reject, duration: 1m, code: INTERNAL}\n" + FIRE_EVERY_SECOND
+    )
+    assert data["files"]["deleted_by_policy"] > 5
+    # files of 6 s at 10 Hz, each deleted whole
+    assert data["readings"]["deleted_by_policy"] == 60 * data["files"]["deleted_by_policy"]
+
+
+def test_a_file_the_cloud_stored_without_an_acknowledgement_may_go_by_policy() -> None:
+    """The outcome of those uploads is unknown to the machine, so the rule may delete the
+    files before the resend: the cloud has every reading once, and the deletion is named."""
+    data = run("  - {at: 40s, kind: drop_ack_after_commit, duration: 1m}\n" + FIRE_EVERY_SECOND)
+    assert data["files"]["deleted_by_policy"] > 5
+    assert data["readings"]["delivered"] == data["readings"]["captured"]
+    assert data["uploads"]["unknown"] > 0
+
+
+def test_a_one_kibibyte_rotation_through_an_outage_delivers_everything() -> None:
+    data = run(
+        "  - {at: 20s, kind: reconfigure, data_manager: {maximum_capture_file_size_bytes: 1024}}\n"
+        "  - {at: 30s, kind: link_down, duration: 2m}"
+    )
+    assert data["readings"]["deleted_by_policy"] == 0
+    # about 140 B a reading: a file every seven readings (a sync pass closes them sooner)
+    assert data["files"]["completed"] > 1200 / 8
