@@ -189,6 +189,9 @@ class DataManager:
         new_rotation = (
             config.maximum_capture_file_size_bytes != self._config.maximum_capture_file_size_bytes
         )
+        # Restarted policies check one interval later: restarting them at every reconfigure
+        # would starve them on a machine reconfigured more often than that.
+        new_policies = _policy_settings(config) != _policy_settings(self._config)
         self._machine, self._config = machine, config
         self._configure_mongo(config)
         if new_sensor or not self._control_enabled():
@@ -199,8 +202,9 @@ class DataManager:
             self._specs(), durability_window_s=config.durability_window_s, restart_all=new_rotation
         )
         await self._sync.reconfigure(self._sync_settings(config), backoff=_backoff(config))
-        await self._stop_policies()
-        self._start_policies()
+        if new_policies:
+            await self._stop_policies()
+            self._start_policies()
         self._start_control()
 
     def notify_online(self) -> None:
@@ -539,6 +543,19 @@ class DataManager:
             )
         for failed in report.failed:
             self._trace.record("file.quarantined", path=failed.source, reason=failed.reason, ids=[])
+
+
+def _policy_settings(config: DataManagerConfig) -> tuple[Any, ...]:
+    """What the disk policies are made from (see ``_start_policies``)."""
+    return (
+        config.capture_disabled,
+        config.capture_dir,
+        config.disk_usage_deletion_threshold,
+        config.capture_dir_deletion_threshold,
+        config.delete_every_nth_when_disk_full,
+        config.capture_dir_max_bytes,
+        config.disk_check_interval_secs,
+    )
 
 
 def _unsettled(report: RecoveryReport) -> tuple[str, ...]:

@@ -176,6 +176,27 @@ def test_reconfigure_applies_a_new_rotation_size() -> None:
     assert sorted(sizes)[-2] < 1024 + 200
 
 
+def test_frequent_reconfigures_do_not_starve_the_disk_policies() -> None:
+    """Regression: every reconfigure restarted the disk policies, whose first check is one
+    interval (30 s) after start, so a machine reconfigured every 20 s never checked its
+    byte cap at all."""
+    attributes = {"capture_dir_max_bytes": 4096, "maximum_capture_file_size_bytes": 1024}
+    rig = Rig(config=machine(hz=10, sync_disabled=True, **attributes))
+    rig.call(rig.dm.start())
+    for step in range(1, 10):
+        rig.kernel.run(until=20.0 * step)
+        hz = 20 if step % 2 else 10  # only the rate changes, never the policies' settings
+        rig.call(
+            rig.dm.reconfigure(
+                loads_machine_config(machine(hz=hz, sync_disabled=True, **attributes))
+            )
+        )
+    checks = sum(p.checks for p in rig.dm.statistics().disk_policies)
+    assert checks == 180 // 30 * 2  # both rules, every 30 s
+    assert rig.trace.of_kind("disk_policy.delete")
+    assert sum(rig.fs.stat(path).size for path in rig.files(".capture")) <= 4096 + 1200
+
+
 def test_unknown_commands_name_the_valid_ones() -> None:
     rig = Rig()
     rig.call(rig.dm.start())
