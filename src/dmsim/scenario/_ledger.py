@@ -14,9 +14,11 @@ Trace vocabulary read here (event kind → fields):
   recovered_as} (a ``.prog`` recovered at start-up; it lives on as ``recovered_as``, by
   default the same name with ``.capture``);
 - ``file.deleted_by_policy`` {path, rule, ids}; ``file.quarantined`` {path, reason, ids};
-  ``sync.deleted`` {file} (removed after its upload was acknowledged);
+  ``sync.deleted`` {file} (removed after its upload was acknowledged; after a policy deleted
+  it, an anomaly, as below);
 - ``process.crash``; ``process.stop`` (clean shutdown); ``process.restart`` {boot};
-- ``upload.attempt`` {key, outcome: ok|fail|unknown, code};
+- ``upload.attempt`` {file, key, outcome: ok|fail|unknown, code} (a request for a file a
+  policy deleted, with no crash since that may have undone the unlink, is an anomaly);
 - ``net.transport.attempt`` {outcome, cloud} (the simulated link's record of a call: the
   harness's, not the machine's account; ``cloud`` is ``error:<CODE>`` when the cloud answered
   with a status);
@@ -224,6 +226,8 @@ class _Builder:
         self.promises: list[Promise] = []
         self.faults: list[FaultWindow] = []
         self.anomalies: list[str] = []
+        # path → (rule, time) of files a policy deleted, until a crash may bring them back
+        self.policy_deleted: dict[str, tuple[str, float]] = {}
         self.sequence_counts: dict[str, int] = {"opened": 0, "orphaned": 0, "lost": 0}
         self.sequences_closed: set[str] = set()
         self.sequences_stored: dict[str, int] = {}  # fingerprint → times stored as new
@@ -311,7 +315,9 @@ def _dropped(b: _Builder, e: TraceEvent) -> None:
 
 def _completed(b: _Builder, e: TraceEvent) -> None:
     b.file_tally["completed"] += 1
-    b.hold(b.ids(e, "ids"), str(e.fields.get("path", "")), e.time)
+    path = str(e.fields.get("path", ""))
+    b.policy_deleted.pop(path, None)  # a new file under that name
+    b.hold(b.ids(e, "ids"), path, e.time)
 
 
 def _preloaded(b: _Builder, e: TraceEvent) -> None:
@@ -341,7 +347,9 @@ def _recovered(b: _Builder, e: TraceEvent) -> None:
 
 def _policy(b: _Builder, e: TraceEvent) -> None:
     b.file_tally["deleted_by_policy"] += 1
-    b.mark(b.ids(e, "ids"), "policy_deleted", (str(e.fields.get("rule", "")), e.time))
+    rule = str(e.fields.get("rule", ""))
+    b.policy_deleted[str(e.fields.get("path", ""))] = (rule, e.time)
+    b.mark(b.ids(e, "ids"), "policy_deleted", (rule, e.time))
 
 
 def _quarantined(b: _Builder, e: TraceEvent) -> None:
@@ -349,7 +357,16 @@ def _quarantined(b: _Builder, e: TraceEvent) -> None:
     b.mark(b.ids(e, "ids"), "quarantined", (str(e.fields.get("reason", "")), e.time))
 
 
+def _after_policy(b: _Builder, e: TraceEvent, what: str) -> None:
+    """A file a policy deleted is never uploaded, and one being uploaded is never deleted."""
+    path = str(e.fields.get("file", ""))
+    if path in b.policy_deleted:
+        rule, at = b.policy_deleted[path]
+        b.anomaly(e, f"{what} {path} after rule {rule!r} deleted it at {at:.3f}s")
+
+
 def _sync_deleted(b: _Builder, e: TraceEvent) -> None:
+    _after_policy(b, e, "sync deleted")
     path = str(e.fields.get("file", e.fields.get("path", "")))
     b.file_tally["deleted_after_upload"] += 1
     for rid in b.files.get(path, ()):
@@ -358,6 +375,7 @@ def _sync_deleted(b: _Builder, e: TraceEvent) -> None:
 
 def _crash(b: _Builder, e: TraceEvent) -> None:
     b.crashes.append(e.time)
+    b.policy_deleted.clear()  # an unlink not yet made durable by a directory fsync is undone
 
 
 def _stop(b: _Builder, e: TraceEvent) -> None:
@@ -374,6 +392,7 @@ def _attempt(b: _Builder, e: TraceEvent) -> None:
         b.anomaly(e, f"unknown upload outcome {outcome!r}")
         return
     b.uploads[outcome] += 1
+    _after_policy(b, e, "upload of")
     code = str(e.fields.get("code") or "OK")
     b.codes[code] = b.codes.get(code, 0) + 1
     if outcome == "unknown":

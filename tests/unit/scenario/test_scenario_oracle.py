@@ -216,6 +216,25 @@ def test_inconsistent_traces_are_anomalies() -> None:
     assert not verdict.passed
 
 
+def test_an_upload_of_a_file_a_policy_deleted_is_an_anomaly() -> None:
+    """A file being uploaded is never deleted by policy, and one deleted is never uploaded:
+    a request for it after the deletion breaks that, unless a crash before the directory
+    fsync brought the file back."""
+    tb = TraceBuilder().at(1).captured("s", 0, 0).captured("s", 0, 1)
+    tb.at(2).event("file.completed", path="/a.capture", ids=[["s", 0, 0]])
+    tb.event("file.completed", path="/b.capture", ids=[["s", 0, 1]])
+    tb.at(3).event("file.deleted_by_policy", path="/a.capture", rule="byte_cap", ids=[["s", 0, 0]])
+    tb.event("file.deleted_by_policy", path="/b.capture", rule="byte_cap", ids=[["s", 0, 1]])
+    tb.at(4).event("upload.attempt", file="/a.capture", key="A", outcome="ok", code="")
+    tb.event("sync.deleted", file="/a.capture")  # its upload ran while the rule deleted it
+    tb.at(5).event("process.crash").at(6).event("process.restart", boot=1)
+    tb.at(7).event("upload.attempt", file="/b.capture", key="B", outcome="ok", code="")
+    tb.event("sync.deleted", file="/b.capture")
+    first, second = build_ledger(tb.trace).anomalies
+    assert "upload of /a.capture after rule 'byte_cap' deleted it at 3.000s" in first
+    assert "sync deleted /a.capture after rule 'byte_cap' deleted it at 3.000s" in second
+
+
 def test_durable_before_the_crash_survives_it_and_queue_drain_widens_the_window() -> None:
     tb = TraceBuilder().at(10).captured("s", 0, 0).at(10.5).captured("s", 0, 1)
     tb.at(11).event("file.completed", path="/f", ids=[["s", 0, 0]])
