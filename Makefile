@@ -28,6 +28,7 @@ lint: $(STAMP)
 fuzz: $(STAMP)
 	DMSIM_HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -n auto -q tests/unit
 	$(BIN)/dmsim fuzz scenarios/field-failures/upload-lost-after-ack-timeout.scenario.yaml --runs 100 --out out/fuzz
+	$(BIN)/dmsim fuzz scenarios/field-failures/orphaned-prog-after-crash.scenario.yaml --runs 300 --out out/fuzz
 	$(BIN)/dmsim fuzz scenarios/sensor-fleet.scenario.yaml --runs 100 --out out/fuzz
 	$(BIN)/dmsim fuzz scenarios/capture-on-demand.scenario.yaml --runs 40 --out out/fuzz
 
