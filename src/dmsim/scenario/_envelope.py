@@ -44,8 +44,10 @@ _SYNC_THREADS = (1, 2, 4)
 _KIB = 1024
 _ROTATION_BYTES = (_KIB,)  # plus four times the configured size, and back
 _BYTE_CAPS = (64 * _KIB, 1024 * _KIB)  # and back
-# A deletion threshold every disk in use reaches (the config allows any fraction above 0).
-_ANY_USAGE = 1e-6
+# A deletion threshold any disk in use reaches: one 4 KiB block of a disk up to 4 TB (the
+# config allows any fraction above 0; 1e-6 of a 32 GiB disk is 34 KB, not reached by a
+# machine that syncs all it captures).
+_ANY_USAGE = 1e-9
 _EVERY_NTH = (1, 2)
 _CHECK_INTERVAL_S = 1.0
 # Attributes whose change can make a disk policy delete readings.

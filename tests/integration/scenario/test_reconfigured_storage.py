@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from dmsim.scenario import loads_scenario, run_scenario
+from dmsim.service._datamanager import DataManager
 
 MACHINE = """
 machine:
@@ -25,14 +28,18 @@ machine:
 """
 
 
-def run(faults: str) -> dict[str, Any]:
+def judged(faults: str) -> dict[str, Any]:
     doc = (
         f"name: storage\nseed: 4\nduration: 6m\nnetwork: {{profile: lan}}\n{MACHINE}"
         f"faults:\n{faults}\nexpectations:\n  drain_within: 1m\n"
     )
     report = run_scenario(loads_scenario(doc, source="storage"), progress=False)
-    data = report.to_json_dict()
-    assert data["verdict"] == "pass", report.summary()
+    return report.to_json_dict() | {"summary": report.summary()}
+
+
+def run(faults: str) -> dict[str, Any]:
+    data = judged(faults)
+    assert data["verdict"] == "pass", data["summary"]
     readings = data["readings"]
     assert readings["captured"] == readings["delivered"] + readings["deleted_by_policy"]
     return data
@@ -54,8 +61,8 @@ def test_a_byte_cap_set_during_an_outage_deletes_the_oldest_backlog_by_name() ->
 
 
 FIRE_EVERY_SECOND = (
-    "  - {at: 60s, kind: reconfigure, data_manager: {disk_usage_deletion_threshold: 0.000001, "
-    "capture_dir_deletion_threshold: 0.000001, delete_every_nth_when_disk_full: 1, "
+    "  - {at: 60s, kind: reconfigure, data_manager: {disk_usage_deletion_threshold: 0.000000001, "
+    "capture_dir_deletion_threshold: 0.000000001, delete_every_nth_when_disk_full: 1, "
     "disk_check_interval_secs: 1}}\n"
     "  - {at: 200s, kind: reconfigure, data_manager: {disk_usage_deletion_threshold: 0.9}}"
 )
@@ -89,3 +96,12 @@ def test_a_one_kibibyte_rotation_through_an_outage_delivers_everything() -> None
     assert data["readings"]["deleted_by_policy"] == 0
     # about 140 B a reading: a file every seven readings (a sync pass closes them sooner)
     assert data["files"]["completed"] > 1200 / 8
+
+
+def test_a_policy_deleting_files_being_uploaded_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The judge's side of the rule: a broken core whose policy ignores uploads in flight
+    deletes files while their acknowledgements take 4 s, and the trace shows it."""
+    monkeypatch.setattr(DataManager, "_in_use", lambda self, path: False)
+    data = judged("  - {at: 40s, kind: slow_ack, duration: 2m, seconds: 4s}\n" + FIRE_EVERY_SECOND)
+    assert data["verdict"] == "fail"
+    assert "after rule 'disk_full_every_nth' deleted it" in data["summary"]

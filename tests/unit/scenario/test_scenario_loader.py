@@ -151,8 +151,8 @@ def test_full_scenario_loads_with_units_and_defaults(tmp_path: Path) -> None:
         "sync_offline_wait_secs": (30.0, 60.0),
         "maximum_capture_file_size_bytes": (1024, 1048576, 262144),
         "capture_dir_max_bytes": (65536, 1048576, 0),
-        "disk_usage_deletion_threshold": (1e-6, 0.9),
-        "capture_dir_deletion_threshold": (1e-6, 0.5),
+        "disk_usage_deletion_threshold": (1e-9, 0.9),
+        "capture_dir_deletion_threshold": (1e-9, 0.5),
         "delete_every_nth_when_disk_full": (1, 2, 5),
         "disk_check_interval_secs": (1.0, 30.0),
     }
