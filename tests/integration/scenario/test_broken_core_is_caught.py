@@ -1,7 +1,9 @@
 """A deliberately broken core must be caught: the real sync engine with one injected bug —
 a file whose upload failed is deleted anyway (deleting before acknowledgement) — is caught by
 the oracle on a library scenario, and `dmsim fuzz` finds it and shrinks the schedule to at
-most three faults, writing a scenario and a regression test."""
+most three faults, writing a scenario and a regression test. Likewise a disk policy that
+deletes files being uploaded: only the trace shows it (the cloud has every reading), and the
+fuzzer finds it through the deletion rules its reconfigures set."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import pytest
 
 import dmsim.sync._worker as worker
 from dmsim.scenario import fuzz_scenario, loads_scenario, run_scenario
+from dmsim.service._datamanager import DataManager
 from dmsim.sync import Step, StepKind, UploadResult
 
 SCENARIOS = Path(__file__).parents[3] / "scenarios"
@@ -86,3 +89,21 @@ def test_fuzz_finds_nothing_in_the_healthy_core(tmp_path: Path) -> None:
     scenario = loads_scenario(QUIET, source="quiet-probe")
     summary = fuzz_scenario(scenario, runs=10, seed=1, out_dir=tmp_path)
     assert summary.finding is None, summary.text()
+
+
+def test_fuzz_finds_a_policy_deleting_files_being_uploaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(DataManager, "_in_use", lambda self, path: False)
+    kinds = "kinds: [reconfigure, slow_ack, link_down, rpc_reject, drop_ack_after_commit, crash]"
+    text = QUIET.replace(
+        "kinds: [link_down, rpc_reject, drop_ack_after_commit, slow_ack, crash, device_read_error]",
+        kinds,
+    )
+    assert kinds in text
+    scenario = loads_scenario(text, source="quiet-probe")
+    summary = fuzz_scenario(scenario, runs=100, seed=3, out_dir=tmp_path, max_shrink_runs=30)
+    assert summary.finding is not None, summary.text()
+    assert summary.finding.failed == ("trace_consistent",), summary.text()
+    minimal = summary.finding.minimal
+    assert any("disk_usage_deletion_threshold" in str(step.params) for step in minimal)
