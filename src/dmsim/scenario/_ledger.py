@@ -357,17 +357,16 @@ def _quarantined(b: _Builder, e: TraceEvent) -> None:
     b.mark(b.ids(e, "ids"), "quarantined", (str(e.fields.get("reason", "")), e.time))
 
 
-def _after_policy(b: _Builder, e: TraceEvent, what: str) -> None:
+def _after_policy(b: _Builder, e: TraceEvent, what: str, path: str) -> None:
     """A file a policy deleted is never uploaded, and one being uploaded is never deleted."""
-    path = str(e.fields.get("file", ""))
     if path in b.policy_deleted:
         rule, at = b.policy_deleted[path]
         b.anomaly(e, f"{what} {path} after rule {rule!r} deleted it at {at:.3f}s")
 
 
 def _sync_deleted(b: _Builder, e: TraceEvent) -> None:
-    _after_policy(b, e, "sync deleted")
     path = str(e.fields.get("file", e.fields.get("path", "")))
+    _after_policy(b, e, "sync deleted", path)
     b.file_tally["deleted_after_upload"] += 1
     for rid in b.files.get(path, ()):
         b.readings[rid]["removed_files"].append((path, e.time))
@@ -392,7 +391,7 @@ def _attempt(b: _Builder, e: TraceEvent) -> None:
         b.anomaly(e, f"unknown upload outcome {outcome!r}")
         return
     b.uploads[outcome] += 1
-    _after_policy(b, e, "upload of")
+    _after_policy(b, e, "upload of", str(e.fields.get("file", "")))
     code = str(e.fields.get("code") or "OK")
     b.codes[code] = b.codes.get(code, 0) + 1
     if outcome == "unknown":
