@@ -38,8 +38,9 @@ from dmsim.config import (
     parse_control_overrides,
     parse_control_sequences,
 )
-from dmsim.errors import ConfigError, DeviceError, Problem
+from dmsim.errors import ConfigError, DeviceError, Problem, StorageError
 from dmsim.runtime import RngTree, Runtime, Task, Trace
+from dmsim.storage._former_dirs import read_former_dirs, write_former_dirs
 from dmsim.storage._fs import FileSystem
 from dmsim.storage._identity import ReadingId
 from dmsim.storage._naming import PROG_EXT, CollectorKey
@@ -106,6 +107,8 @@ class DataManager:
         self._log = log or _log.warning
         self._machine = machine
         self._config = _data_manager(machine)
+        # capture directories of earlier configs: their backlog is synced too (see start)
+        self._former_dirs: tuple[str, ...] = ()
         self._tracker = InUseTracker()
         self._mongo = MongoMirror(rt=rt, client_factory=mongo_client, log=self._log)
         self._configure_mongo(self._config)
@@ -135,8 +138,8 @@ class DataManager:
         self._ended_policies: list[DiskPolicy] = []  # their deletions still count
         self._policy_tasks: list[Task[None]] = []
         self._recovery: RecoveryReport | None = None
-        # .prog files recovery had to leave (an I/O error), with the capture dir they are in
-        self._unsettled: tuple[str, tuple[str, ...]] = ("", ())
+        # .prog files recovery had to leave (an I/O error), by the capture dir they are in
+        self._unsettled: dict[str, tuple[str, ...]] = {}
         self._started = False
         self._overrides: Overrides = {}
         self._control_error: str | None = None
@@ -155,12 +158,17 @@ class DataManager:
     # lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> RecoveryReport:
-        """Recover orphaned files, then start capture, sync and the disk policies."""
+        """Recover orphaned files (in the capture directories of earlier configs too), then
+        start capture, sync and the disk policies."""
         capture_dir = self._config.capture_dir
         self._fs.makedirs(capture_dir)
-        self._recovery = recover_capture_dir(self._fs, capture_dir, live=())
-        self._record_recovery(self._recovery, "start-up recovery")
-        self._unsettled = (capture_dir, _unsettled(self._recovery))
+        self._recovery = self._recover(capture_dir, "start-up recovery")
+        self._former_dirs = self._read_former_dirs(capture_dir)
+        for former in self._former_dirs:
+            if self._fs.is_dir(former):
+                self._recover(former, f"start-up recovery of former capture dir {former}")
+        self._log_former_dirs()
+        await self._sync.reconfigure(self._sync_settings(self._config))
         self._sequences.recover()
         self._mongo.start()
         if self._control_enabled():
@@ -179,7 +187,9 @@ class DataManager:
         new_dir = config.capture_dir != self._config.capture_dir
         if new_dir:
             # A new capture dir is a new store: only new data goes there (as the docs say).
+            # The old one's backlog is still synced, across restarts too (_former_dirs).
             await self._capture.close()
+            self._move_capture_dir(self._config.capture_dir, config.capture_dir)
         new_sensor = config.capture_control_sensor != self._config.capture_control_sensor
         if new_sensor or new_dir or config.capture_disabled:
             self._sequences.close_all()  # the old sensor's sequences end with it
@@ -318,6 +328,7 @@ class DataManager:
             capture_dir=config.capture_dir,
             part_id=self._part_id,
             additional_sync_paths=config.additional_sync_paths,
+            former_capture_dirs=tuple(d for d in self._former_dirs if d != config.capture_dir),
             sync_interval_s=config.sync_interval_s,
             file_last_modified_millis=config.file_last_modified_millis,
             maximum_num_sync_threads=config.maximum_num_sync_threads,
@@ -517,14 +528,48 @@ class DataManager:
     async def _before_pass(self) -> None:
         """Each sync pass: settle what recovery had to leave for later (its readings would
         otherwise wait for the next process start), then complete the open capture files."""
-        capture_dir, progs = self._unsettled
-        if progs:
+        for capture_dir, progs in list(self._unsettled.items()):
             report = recover_progs(self._fs, capture_dir, progs)
             left = _unsettled(report)
             if left != progs:  # said once when something settles, not at every failing pass
                 self._record_recovery(report, "recovery retried")
-            self._unsettled = (capture_dir, left)
+            self._unsettled[capture_dir] = left
+            if not left:
+                del self._unsettled[capture_dir]
         await self._capture.flush()
+
+    def _recover(self, capture_dir: str, what: str) -> RecoveryReport:
+        report = recover_capture_dir(self._fs, capture_dir, live=())
+        self._record_recovery(report, what)
+        if _unsettled(report):
+            self._unsettled[capture_dir] = _unsettled(report)
+        return report
+
+    def _read_former_dirs(self, capture_dir: str) -> tuple[str, ...]:
+        try:
+            return read_former_dirs(self._fs, capture_dir)
+        except StorageError as error:  # the machine still runs; that backlog waits for a fix
+            self._log(f"former capture directories not synced: {error}")
+            return ()
+
+    def _move_capture_dir(self, old: str, new: str) -> None:
+        """Remember ``old`` (and the directories it remembered) in ``new``, and recover what
+        an earlier life left in ``new`` (no collector writes there yet)."""
+        self._former_dirs = tuple(dict.fromkeys(d for d in (old, *self._former_dirs) if d != new))
+        try:
+            write_former_dirs(self._fs, new, self._former_dirs)
+        except OSError as error:  # synced for now; after a restart, only with a fix
+            self._log(f"cannot record the former capture directories in {new}: {error}")
+        if self._fs.is_dir(new):
+            try:
+                self._recover(new, "recovery of the new capture dir")
+            except (OSError, StorageError) as error:  # start-up recovery tries again
+                self._log(f"cannot recover {new}: {error}")
+        self._log_former_dirs()
+
+    def _log_former_dirs(self) -> None:
+        if self._former_dirs:
+            _log.info("also syncing former capture directories: %s", ", ".join(self._former_dirs))
 
     def _record_recovery(self, report: RecoveryReport, what: str) -> None:
         if report.scanned or report.errors or report.stale_temp_removed:

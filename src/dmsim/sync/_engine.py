@@ -232,7 +232,9 @@ class SyncEngine:
 
     def _apply(self, settings: SyncSettings) -> None:
         self._settings = settings
-        self._roots = sync_roots(settings.capture_dir, settings.additional_sync_paths)
+        self._roots = sync_roots(
+            settings.capture_dir, settings.additional_sync_paths, settings.former_capture_dirs
+        )
         self._uploader = FileUploader(
             rt=self._rt,
             fs=self._fs,

@@ -75,15 +75,24 @@ class Candidate:
     mtime_ns: int
 
 
-def sync_roots(capture_dir: str, additional_sync_paths: Sequence[str]) -> tuple[SyncRoot, ...]:
-    """The directories to walk, normalised, capture directory first, duplicates dropped."""
-    roots = [SyncRoot(posixpath.normpath(capture_dir), True)]
-    seen = {roots[0].path}
-    for path in additional_sync_paths:
+def sync_roots(
+    capture_dir: str,
+    additional_sync_paths: Sequence[str],
+    former_capture_dirs: Sequence[str] = (),
+) -> tuple[SyncRoot, ...]:
+    """The directories to walk, normalised, duplicates dropped: the capture directory, the
+    capture directories of earlier configs (walked like it), then the additional paths."""
+    roots: list[SyncRoot] = []
+    seen: set[str] = set()
+    for path, is_capture_dir in [
+        (capture_dir, True),
+        *((p, True) for p in former_capture_dirs),
+        *((p, False) for p in additional_sync_paths),
+    ]:
         norm = posixpath.normpath(path)
         if norm not in seen:
             seen.add(norm)
-            roots.append(SyncRoot(norm, False))
+            roots.append(SyncRoot(norm, is_capture_dir))
     return tuple(roots)
 
 

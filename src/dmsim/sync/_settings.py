@@ -45,6 +45,8 @@ class SyncSettings:
     capture_dir: str
     part_id: str
     additional_sync_paths: tuple[str, ...] = ()
+    # capture directories of earlier configs, synced like capture_dir (their backlog)
+    former_capture_dirs: tuple[str, ...] = ()
     sync_interval_s: float = 6.0
     file_last_modified_millis: int = 10_000
     maximum_num_sync_threads: int = 1
@@ -64,8 +66,10 @@ class SyncSettings:
         (``max_request_bytes`` is ``max_upload_message_bytes``)."""
         where = "services.data_manager.attributes"
         out: list[Problem] = []
-        for name, path in [("capture_dir", self.capture_dir)] + [
-            (f"additional_sync_paths[{i}]", p) for i, p in enumerate(self.additional_sync_paths)
+        for name, path in [
+            ("capture_dir", self.capture_dir),
+            *((f"additional_sync_paths[{i}]", p) for i, p in enumerate(self.additional_sync_paths)),
+            *((f"former_capture_dirs[{i}]", p) for i, p in enumerate(self.former_capture_dirs)),
         ]:
             if not isinstance(path, str) or not posixpath.isabs(path):
                 out.append(Problem(f"{where}.{name}", f"must be an absolute path, got {path!r}"))

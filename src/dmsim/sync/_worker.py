@@ -208,10 +208,11 @@ class FileHandler:
         self, candidate: Candidate, result: UploadResult, step: Step, this: Pass
     ) -> None:
         path = candidate.path
+        # A capture file goes to its own capture directory's failed/ (a former one's, too).
+        root = candidate.root
+        capture_dir = root.path if root.is_capture_dir else self._settings().capture_dir
         try:
-            await self._rt.run_blocking(
-                move_to_failed, self._fs, path, self._settings().capture_dir, step.reason
-            )
+            await self._rt.run_blocking(move_to_failed, self._fs, path, capture_dir, step.reason)
         except FileNotFoundError:
             self._book.forget(path)
             self._n["gone"] += 1

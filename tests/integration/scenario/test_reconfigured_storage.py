@@ -105,3 +105,27 @@ def test_a_policy_deleting_files_being_uploaded_is_caught(monkeypatch: pytest.Mo
     data = judged("  - {at: 40s, kind: slow_ack, duration: 2m, seconds: 4s}\n" + FIRE_EVERY_SECOND)
     assert data["verdict"] == "fail"
     assert "after rule 'disk_full_every_nth' deleted it" in data["summary"]
+
+
+def test_a_new_capture_dir_still_sends_the_old_ones_backlog() -> None:
+    """Regression: sync walked only the new directory, so the outage's backlog captured
+    before the change (359 readings) stayed in the old one for good."""
+    data = run(
+        "  - {at: 30s, kind: link_down, duration: 1m}\n"
+        "  - {at: 60s, kind: reconfigure, data_manager: {capture_dir: /data/new-capture}}"
+    )
+    assert data["readings"]["delivered"] == data["readings"]["captured"]
+
+
+def test_the_old_capture_dir_is_remembered_across_a_power_cut() -> None:
+    """The machine restarts with the new directory in its config: the old one, still holding
+    the outage's first minute, is synced because the machine wrote down that it moved."""
+    data = judged(
+        "  - {at: 30s, kind: link_down, duration: 2m}\n"
+        "  - {at: 60s, kind: reconfigure, data_manager: {capture_dir: /data/new-capture}}\n"
+        "  - {at: 100s, kind: crash, restart_after: 5s}"
+    )
+    assert data["verdict"] == "pass", data["summary"]
+    readings = data["readings"]
+    assert readings["delivered"] + readings["lost_in_window"] == readings["captured"]
+    assert readings["lost_in_window"] <= 2 * 10  # the window and the queue at the crash

@@ -20,6 +20,7 @@ from dmsim.service import DataManager
 from dmsim.service._machine import field_rng, status_of
 from dmsim.storage import SimFS, read_capture_file
 from dmsim.storage._codec import tabular_reading
+from dmsim.storage._former_dirs import FORMER_DIRS_FILE
 from dmsim.storage._identity import ReadingId
 from dmsim.storage._naming import CollectorKey
 from dmsim.storage._writer import CaptureWriter
@@ -195,6 +196,21 @@ def test_frequent_reconfigures_do_not_starve_the_disk_policies() -> None:
     assert checks == 180 // 30 * 2  # both rules, every 30 s
     assert rig.trace.of_kind("disk_policy.delete")
     assert sum(rig.fs.stat(path).size for path in rig.files(".capture")) <= 4096 + 1200
+
+
+def test_a_damaged_list_of_former_capture_dirs_is_said_and_capture_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rig = Rig()
+    path = f"{CAPTURE_DIR}/{FORMER_DIRS_FILE}"
+    rig.fs.makedirs(CAPTURE_DIR)
+    handle = rig.fs.open_append(path)
+    handle.write(b"{not json")
+    handle.close()
+    rig.call(rig.dm.start())
+    rig.kernel.run(until=5.5)
+    assert f"former capture directories not synced: {path}" in caplog.text
+    assert rig.dm.statistics().collectors[0].captured == 5
 
 
 def test_unknown_commands_name_the_valid_ones() -> None:

@@ -341,6 +341,31 @@ def test_terminal_files_move_to_failed_with_the_reason_and_are_not_retried() -> 
     assert len(world.transport.calls) == 2  # quarantined files are never walked again
 
 
+def test_a_former_capture_dirs_files_upload_and_quarantine_there() -> None:
+    """A capture dir the machine moved away from is synced like the current one, and a file
+    it gives up on goes to that directory's failed/, which is never walked again."""
+    world = World()
+    old = "/data/old-capture"
+    good, bad = f"{old}/a/Readings/1.capture", f"{old}/a/Readings/2.capture"
+    fill(world, 1)
+    write_file(world.fs, bad, b"\x05garbage")
+    world.fs.rename(capture_path(0), good)
+    settings = world.settings(former_capture_dirs=(old,))
+
+    async def main() -> None:
+        engine = world.engine(settings)
+        engine.start()
+        await world.rt.sleep(30)
+        await engine.close()
+
+    world.run(main())
+    assert stored_identities(world.core) == every_reading("sensor-1", 1)
+    assert sorted(world.files(old)) == [
+        f"{old}/failed/a/Readings/2.capture",
+        f"{old}/failed/a/Readings/2.capture{REASON_SUFFIX}",
+    ]
+
+
 def test_manual_sync_works_when_disabled_and_returns_with_counts() -> None:
     world = World()
     fill(world, 6)

@@ -75,6 +75,16 @@ def test_roots_are_normalised_deduplicated_capture_dir_first() -> None:
     )
 
 
+def test_former_capture_dirs_are_walked_like_the_capture_dir_after_it() -> None:
+    roots = sync_roots("/new", ["/extra", "/old"], ["/old/", "/older", "/new"])
+    assert roots == (
+        SyncRoot("/new", True),
+        SyncRoot("/old", True),  # a former capture dir stays one, even if also listed as extra
+        SyncRoot("/older", True),
+        SyncRoot("/extra", False),
+    )
+
+
 def test_walk_rules_on_a_concrete_tree() -> None:
     clock = [NOW_NS]
     fs = make_fs(clock)
