@@ -45,7 +45,7 @@ class ServiceSetting:
     """A data manager attribute a ``reconfigure`` fault may set, and the values it may take."""
 
     attribute: str
-    values: tuple[float | int, ...]
+    values: tuple[float | int | str, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,10 +5,11 @@ offers (resources device faults may name, capture methods and data manager attri
 A reconfigure may set the durability window, the number of sync workers, and the sync and
 offline intervals at or below the configured ones: a longer interval would hold the backlog
 past a drain bound written for the configured machine, which is the config's doing, not a
-fault the core must survive. It may also change storage: a rotation size that cuts a file
-every few readings or one that makes uploads split, and deletion that fires while uploads
-run (a byte cap of a few files, disk-full thresholds any disk in use reaches, every first or
-second file, checked every second). Readings such a rule deletes are explained, not lost
+fault the core must survive. It may also move the capture directory (to a sibling, and
+back) and change storage: a rotation size that cuts a file every few readings or one that
+makes uploads split, and deletion that fires while uploads run (a byte cap of a few files,
+disk-full thresholds any disk in use reaches, every first or second file, checked every
+second). Readings such a rule deletes are explained, not lost
 (:func:`deletes_by_policy`), and a rule only ever takes load off the backlog.
 
 The quiet tail defaults to the scenario's ``drain_within`` expectation (or a tenth of the run)
@@ -148,19 +149,22 @@ def _data_manager_settings(machine: MachineConfig) -> tuple[ServiceSetting, ...]
         if value > 0:  # half of it, and back
             settings.append(ServiceSetting(name, (value / 2, value)))
     rotation = manager.maximum_capture_file_size_bytes
-    for name, values, configured in (
+    capture_dir = manager.capture_dir.rstrip("/")
+    settings_and_back: tuple[tuple[str, tuple[float | str, ...], float | str], ...] = (
+        ("capture_dir", (capture_dir + "-moved",), manager.capture_dir),
         ("maximum_capture_file_size_bytes", (*_ROTATION_BYTES, 4 * rotation), rotation),
         ("capture_dir_max_bytes", _BYTE_CAPS, manager.capture_dir_max_bytes),
         ("disk_usage_deletion_threshold", (_ANY_USAGE,), manager.disk_usage_deletion_threshold),
         ("capture_dir_deletion_threshold", (_ANY_USAGE,), manager.capture_dir_deletion_threshold),
         ("delete_every_nth_when_disk_full", _EVERY_NTH, manager.delete_every_nth_when_disk_full),
         ("disk_check_interval_secs", (_CHECK_INTERVAL_S,), manager.disk_check_interval_secs),
-    ):
+    )
+    for name, values, configured in settings_and_back:
         settings.append(ServiceSetting(name, _and_back(values, configured)))
     return tuple(settings)
 
 
-def _and_back(values: tuple[float, ...], configured: float) -> tuple[float, ...]:
+def _and_back(values: tuple[float | str, ...], configured: float | str) -> tuple[float | str, ...]:
     """``values`` other than the configured one, then the configured one (a later
     reconfigure may restore it)."""
     return (*(v for v in values if v != configured), configured)

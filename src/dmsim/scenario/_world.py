@@ -158,6 +158,8 @@ class World:
             payload=scenario.payload,
         )
         self.machine = scenario.machine
+        # every capture directory a config has named: a moved one's backlog is still backlog
+        self.capture_dirs = [self._capture_dir()]
         self.document: Any = scenario.machine_document
         self.boot = self.first_boot = 0
         self.rt: SimRuntime | None = None
@@ -342,6 +344,8 @@ class World:
     async def reconfigure(self, machine: Any, document: Any) -> None:
         before = self._promise()
         self.machine, self.document = machine, document
+        if self._capture_dir() not in self.capture_dirs:
+            self.capture_dirs.append(self._capture_dir())
         after = self._promise()
         if self.dm is not None and self.rt is not None and self.rt.alive:
             # The machine applies the new config part by part (collectors retire first, and a
@@ -408,17 +412,23 @@ class World:
             )
         )
 
+    def _capture_dir(self) -> str:
+        return self.machine.data_manager.capture_dir if self.machine.data_manager else "/"
+
     def _backlog(self) -> tuple[int, int]:
-        capture_dir = self.machine.data_manager.capture_dir if self.machine.data_manager else "/"
-        if not self.fs.exists(capture_dir):
-            return 0, 0
         files = size = 0
-        for dirpath, dirnames, filenames in self.fs.walk(capture_dir):
-            dirnames[:] = [d for d in dirnames if d != "failed"]
-            for name in filenames:
-                if name.endswith(".capture"):
-                    files += 1
-                    size += self.fs.stat(f"{dirpath}/{name}").size
+        for capture_dir in self.capture_dirs:
+            inside_another = any(
+                capture_dir.startswith(d.rstrip("/") + "/") for d in self.capture_dirs
+            )
+            if inside_another or not self.fs.exists(capture_dir):
+                continue  # (one inside another is walked with it)
+            for dirpath, dirnames, filenames in self.fs.walk(capture_dir):
+                dirnames[:] = [d for d in dirnames if d != "failed"]
+                for name in filenames:
+                    if name.endswith(".capture"):
+                        files += 1
+                        size += self.fs.stat(f"{dirpath}/{name}").size
         return files, size
 
     def statistics(self) -> dict[str, Any]:
