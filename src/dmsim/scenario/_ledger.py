@@ -13,7 +13,9 @@ Trace vocabulary read here (event kind → fields):
   ``.capture``); ``recovery.torn`` {path, dropped_bytes, ids_kept,
   recovered_as} (a ``.prog`` recovered at start-up; it lives on as ``recovered_as``, by
   default the same name with ``.capture``);
-- ``file.deleted_by_policy`` {path, rule, ids}; ``file.quarantined`` {path, reason, ids};
+- ``file.deleted_by_policy`` {path, rule, ids} (recorded before the unlink, so a kill cannot
+  lose it; ``disk_policy.delete_failed`` {path} after it says the file stayed);
+  ``file.quarantined`` {path, reason, ids};
   ``sync.deleted`` {file} (removed after its upload was acknowledged; after a policy deleted
   it, an anomaly, as below);
 - ``process.crash``; ``process.stop`` (clean shutdown); ``process.restart`` {boot};
@@ -226,8 +228,9 @@ class _Builder:
         self.promises: list[Promise] = []
         self.faults: list[FaultWindow] = []
         self.anomalies: list[str] = []
-        # path → (rule, time) of files a policy deleted, until a crash may bring them back
-        self.policy_deleted: dict[str, tuple[str, float]] = {}
+        # path → (rule, time, readings) of files a policy deleted, until a crash may bring
+        # them back (or the unlink turns out to have failed)
+        self.policy_deleted: dict[str, tuple[str, float, list[ReadingId]]] = {}
         self.sequence_counts: dict[str, int] = {"opened": 0, "orphaned": 0, "lost": 0}
         self.sequences_closed: set[str] = set()
         self.sequences_stored: dict[str, int] = {}  # fingerprint → times stored as new
@@ -347,9 +350,21 @@ def _recovered(b: _Builder, e: TraceEvent) -> None:
 
 def _policy(b: _Builder, e: TraceEvent) -> None:
     b.file_tally["deleted_by_policy"] += 1
-    rule = str(e.fields.get("rule", ""))
-    b.policy_deleted[str(e.fields.get("path", ""))] = (rule, e.time)
-    b.mark(b.ids(e, "ids"), "policy_deleted", (rule, e.time))
+    rule, rids = str(e.fields.get("rule", "")), b.ids(e, "ids")
+    b.policy_deleted[str(e.fields.get("path", ""))] = (rule, e.time, rids)
+    b.mark(rids, "policy_deleted", (rule, e.time))
+
+
+def _policy_failed(b: _Builder, e: TraceEvent) -> None:
+    """The unlink of a deletion just recorded failed: the file and its readings stay."""
+    deleted = b.policy_deleted.pop(str(e.fields.get("path", "")), None)
+    if deleted is None:
+        return
+    rule, at, rids = deleted
+    b.file_tally["deleted_by_policy"] -= 1
+    for rid in rids:
+        if b.readings[rid]["policy_deleted"] == (rule, at):
+            b.readings[rid]["policy_deleted"] = None
 
 
 def _quarantined(b: _Builder, e: TraceEvent) -> None:
@@ -360,7 +375,7 @@ def _quarantined(b: _Builder, e: TraceEvent) -> None:
 def _after_policy(b: _Builder, e: TraceEvent, what: str, path: str) -> None:
     """A file a policy deleted is never uploaded, and one being uploaded is never deleted."""
     if path in b.policy_deleted:
-        rule, at = b.policy_deleted[path]
+        rule, at, _ = b.policy_deleted[path]
         b.anomaly(e, f"{what} {path} after rule {rule!r} deleted it at {at:.3f}s")
 
 
@@ -477,6 +492,7 @@ _HANDLERS = {
     "file.preloaded": _preloaded,
     "recovery.torn": _recovered,
     "file.deleted_by_policy": _policy,
+    "disk_policy.delete_failed": _policy_failed,
     "file.quarantined": _quarantined,
     "sync.deleted": _sync_deleted,
     "process.crash": _crash,
@@ -503,6 +519,7 @@ class FilesOnDisk:
 
     def __init__(self) -> None:
         self._held: dict[str, list[Any]] = {}
+        self._policy_deleted: dict[str, list[Any]] = {}  # back if the unlink failed
 
     def follow(self, kind: str, fields: Mapping[str, Any]) -> dict[str, Any] | None:
         """Update from one event; for ``sync.failed``, the ``file.quarantined`` fields."""
@@ -513,7 +530,12 @@ class FilesOnDisk:
         elif kind == "sync.deleted":
             self._held.pop(str(fields.get("file")), None)
         elif kind == "file.deleted_by_policy":
-            self._held.pop(str(fields.get("path")), None)
+            path = str(fields.get("path"))
+            self._policy_deleted[path] = self._held.pop(path, [])
+        elif kind == "disk_policy.delete_failed":
+            path = str(fields.get("path"))
+            if path in self._policy_deleted:
+                self._held[path] = self._policy_deleted.pop(path)
         elif kind == "sync.failed":
             path = str(fields.get("file", ""))
             reason = fields.get("reason", "")

@@ -5,8 +5,8 @@ restarts): ``{"time": "<ISO-8601 UTC>", "kind": ..., ...fields}``, flushed line 
 killed process loses at most the line it was writing. The kinds are the rare ones that explain
 a backlog: starts and clean stops, each upload attempt with its outcome and error code, sync
 pauses (and the probe that found the cloud again), backoffs and quarantines, start-up
-recovery, policy deletions, capture errors, skipped ticks, what a capture control sensor
-switched and the sequences it recorded.
+recovery, policy deletions (and unlinks that failed), capture errors, skipped ticks, what a
+capture control sensor switched and the sequences it recorded.
 Per-reading events are left out (reading identities stay in the files).
 ``dmsim replay --events`` turns a log back into a fault schedule. ``dmsim machine --trace``
 writes every event in the same form, per-reading ones included, for ``dmsim judge``.
@@ -40,6 +40,7 @@ EVENT_KINDS = frozenset(
         "sync.walk_error",
         "file.quarantined",
         "file.deleted_by_policy",
+        "disk_policy.delete_failed",  # the deletion just recorded did not happen
         "recovery.torn",
         "capture.error",
         "capture.skipped",

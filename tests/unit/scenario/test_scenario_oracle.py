@@ -20,7 +20,7 @@ from dmsim.scenario import (
     judge,
 )
 from dmsim.scenario._expect import check_sequences
-from dmsim.scenario._ledger import SequenceTally
+from dmsim.scenario._ledger import FilesOnDisk, SequenceTally
 
 WINDOW = 1.0
 CRASH_AT = 2000.0
@@ -233,6 +233,31 @@ def test_an_upload_of_a_file_a_policy_deleted_is_an_anomaly() -> None:
     first, second = build_ledger(tb.trace).anomalies
     assert "upload of /a.capture after rule 'byte_cap' deleted it at 3.000s" in first
     assert "sync deleted /a.capture after rule 'byte_cap' deleted it at 3.000s" in second
+
+
+def test_a_policy_deletion_whose_unlink_failed_explains_nothing() -> None:
+    """Regression (fuzz, esp32-remote seed 2222): the core records a deletion before its
+    unlink (so a kill in between cannot lose the record) and says so when the unlink fails;
+    the judge kept the readings "deleted by policy" and called the file's later upload an
+    anomaly. A file still on disk explains no loss."""
+    tb = TraceBuilder().at(1).captured("s", 0, 0).captured("s", 0, 1)
+    tb.at(2).event("file.completed", path="/a.capture", ids=[["s", 0, 0]])
+    tb.event("file.completed", path="/b.capture", ids=[["s", 0, 1]])
+    for path, seq in (("/a.capture", 0), ("/b.capture", 1)):
+        tb.at(3).event("file.deleted_by_policy", path=path, rule="byte_cap", ids=[["s", 0, seq]])
+    tb.event("disk_policy.delete_failed", path="/a.capture", rule="byte_cap", error="EIO")
+    tb.at(4).event("upload.attempt", file="/a.capture", key="A", outcome="fail", code="INTERNAL")
+    ledger = build_ledger(tb.trace)
+    assert ledger.anomalies == ()
+    assert ledger.files.deleted_by_policy == 1
+    options = OracleOptions(durability_window_s=1.0, run_end=10)
+    assert [c.cls for c in classify_all(ledger, options)] == ["pending", "deleted_by_policy"]
+    held = FilesOnDisk()
+    for event in tb.trace.of_kind("file.completed", "file.deleted_by_policy",
+                                  "disk_policy.delete_failed"):  # fmt: skip
+        held.follow(event.kind, event.fields)
+    quarantined = held.follow("sync.failed", {"file": "/a.capture", "reason": "bad"})
+    assert quarantined == {"path": "/a.capture", "reason": "bad", "ids": [["s", 0, 0]]}
 
 
 def test_durable_before_the_crash_survives_it_and_queue_drain_widens_the_window() -> None:
