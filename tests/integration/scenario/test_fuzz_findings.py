@@ -174,3 +174,31 @@ def test_upload_lost_after_ack_timeout_1724786_recovery_left_a_prog_until_the_ne
     report = rare_eio_then_crash(file, 15.4, ["rename"], 0.5)
     assert report.verdict_text == "pass", report.summary()
     assert report.to_json_dict()["readings"]["pending"] == 0
+
+
+def test_esp32_remote_1823_a_deletion_whose_unlink_failed_is_no_deletion() -> None:
+    """A byte cap of 64 KiB over 1 KiB files, then one disk operation in a hundred failing:
+    two of the cap's unlinks failed, the files stayed and were uploaded later, and the judge
+    (which took the deletion recorded just before each unlink as done) called each upload of
+    a deleted file an anomaly."""
+    cap = FaultStep(
+        at=20.0, kind="reconfigure", fault_id="f8",
+        params={
+            "changes": [
+                {"resource": "esp-home:my-esp32", "method": "Gpios", "capture_frequency_hz": 0.5},
+                {"resource": "esp-home:my-esp32", "method": "Analogs", "capture_frequency_hz": 2.0},
+            ],
+            "data_manager": {
+                "maximum_capture_file_size_bytes": 1024,
+                "capture_dir_max_bytes": 65536,
+                "durability_window_ms": 0,
+            },
+        },
+    )  # fmt: skip
+    eio = FaultStep(
+        at=710.5, kind="disk_eio", fault_id="f6", duration=221.3,
+        params={"ops": ["fsync", "unlink", "write"], "probability": 0.01},
+    )  # fmt: skip
+    report = run_finding("esp32-remote.scenario.yaml", 1823, cap, eio)
+    assert report.verdict_text == "pass", report.summary()
+    assert report.to_json_dict()["files"]["deleted_by_policy"] > 1000
