@@ -9,7 +9,9 @@ can start uploading a file the pass is about to delete. Every deletion calls
 ``before_delete(path, rule, ids)`` first (the core records the readings the file held, so an
 oracle can tell deletion by policy from loss), then yields a :class:`DeletionRecord`, a
 ``disk_policy.delete`` trace event and a warning in the log (on a real machine the log is the
-record); the directories it deleted from are fsynced afterwards.
+record); the directories it deleted from are fsynced afterwards. A file an I/O error keeps
+from being read is not deleted: its readings could not be named, and a deletion no one can
+tell from loss is the failure this recording exists to prevent; it waits for a later pass.
 """
 
 from __future__ import annotations
@@ -35,15 +37,23 @@ _log = logging.getLogger(__name__)
 ReadingIds = Sequence[ReadingId | None]
 
 
-def readable_ids(fs: FileSystem, path: str) -> tuple[ReadingId | None, ...]:
-    """The identities of the readings in ``path`` up to any damage or read error: the
-    readings its deletion takes with it (``None``: a reading written by rdk carries none)."""
+def readable_ids(fs: FileSystem, path: str) -> ReadingIds | None:
+    """The identities of the readings in ``path`` up to any damage: the readings its
+    deletion takes with it (an identity of ``None``: a reading written by rdk carries none).
+    ``None`` when an I/O error hides them: a deletion would take readings no one could name."""
     ids: list[ReadingId | None] = []
     try:
         with CaptureReader(fs, path) as reader:
             ids.extend(record.reading_id for record in reader.records())
-    except (StorageError, OSError):
-        pass  # what came before the damage (or the read error) is what is deleted
+    except FileNotFoundError:
+        pass  # gone already: there is nothing to delete
+    except OSError:
+        return None
+    except StorageError as error:
+        cause = error.__cause__
+        if isinstance(cause, OSError) and not isinstance(cause, FileNotFoundError):
+            return None  # it could not be opened
+        # damaged: what came before the damage is what is deleted
     return tuple(ids)
 
 
@@ -59,6 +69,7 @@ class DiskPolicyStatistics:
     vanished: int  # gone (uploaded) between the scan and the deletion
     delete_failures: int
     check_failures: int
+    unreadable: int  # left for a later pass: an I/O error hid the readings they hold
 
 
 @dataclass(slots=True)
@@ -73,13 +84,15 @@ class _Counters:
     vanished: int = 0
     delete_failures: int = 0
     check_failures: int = 0
+    unreadable: int = 0
 
 
 class DiskPolicy:
     """Runs one :class:`DeletionRule` over ``capture_dir`` on the runtime port.
 
     ``in_use(path)`` says a file is being uploaded; ``read_ids(path)`` gives the readings a
-    file holds (run off the event loop); ``before_delete(path, rule, ids)`` is called just
+    file holds (run off the event loop; ``None`` when it cannot be read, and then the file is
+    left for a later pass); ``before_delete(path, rule, ids)`` is called just
     before each unlink. A failed unlink is traced, logged and counted, and the pass goes on (a
     stuck file must not stop the policy from freeing space).
     """
@@ -93,7 +106,7 @@ class DiskPolicy:
         rule: DeletionRule,
         in_use: Callable[[str], bool],
         before_delete: Callable[[str, str, ReadingIds], None],
-        read_ids: Callable[[str], ReadingIds] | None = None,
+        read_ids: Callable[[str], ReadingIds | None] | None = None,
         trace: Trace | None = None,
         interval_s: float = CHECK_INTERVAL_S,
     ) -> None:
@@ -157,7 +170,7 @@ class DiskPolicy:
             await self._sync_dir(directory)
         return records
 
-    def _held_by(self, victims: Sequence[CaptureFile]) -> dict[str, ReadingIds]:
+    def _held_by(self, victims: Sequence[CaptureFile]) -> dict[str, ReadingIds | None]:
         for victim in victims:  # before any file is opened
             if not is_deletable(self._dir, victim.path):
                 raise InternalError(
@@ -165,13 +178,18 @@ class DiskPolicy:
                 )
         return {victim.path: self._read_ids(victim.path) for victim in victims}
 
-    def _delete(self, victim: CaptureFile, ids: ReadingIds) -> DeletionRecord | None:
+    def _delete(self, victim: CaptureFile, ids: ReadingIds | None) -> DeletionRecord | None:
         rule, path = self._rule.name, victim.path
         if self._in_use(path):
             self._c.skipped_in_use += 1
             return None
         if not self._fs.exists(path):
             self._c.vanished += 1
+            return None
+        if ids is None:
+            self._c.unreadable += 1
+            self._event("disk_policy.unreadable", path=path, rule=rule)
+            _log.error("disk policy %s: cannot read %s: left for a later pass", rule, path)
             return None
         self._before_delete(path, rule, ids)
         readings = len(ids)
@@ -229,4 +247,5 @@ class DiskPolicy:
             vanished=c.vanished,
             delete_failures=c.delete_failures,
             check_failures=c.check_failures,
+            unreadable=c.unreadable,
         )

@@ -389,8 +389,7 @@ def test_a_file_sync_claims_while_the_pass_reads_it_is_left_to_sync() -> None:
     assert policy.statistics().skipped_in_use == 1
 
 
-def test_the_default_reader_counts_the_readings_before_any_damage() -> None:
-    fs = SimFS(capacity_bytes=1 << 20, rng=RngTree(1), wall_clock=lambda: 0)
+def write_five_readings(fs: SimFS) -> str:
     writer = CaptureWriter(
         fs,
         capture_dir=CAP,
@@ -404,9 +403,43 @@ def test_the_default_reader_counts_the_readings_before_any_damage() -> None:
         writer.write(reading, reading_id=ReadingId("s", 0, seq))
     writer.close()
     [path] = [f"{d}/{n}" for d, _, names in fs.walk(CAP) for n in names]
+    return path
+
+
+def test_the_default_reader_counts_the_readings_before_any_damage() -> None:
+    fs = SimFS(capacity_bytes=1 << 20, rng=RngTree(1), wall_clock=lambda: 0)
+    path = write_five_readings(fs)
     assert readable_ids(fs, path) == tuple(ReadingId("s", 0, seq) for seq in range(5))
     handle = fs.open_append(path)
     handle.write(b"\x05garbage")  # a length prefix, then not a SensorData
     handle.close()
     assert len(readable_ids(fs, path)) == 5
     assert readable_ids(fs, f"{CAP}/missing.capture") == ()
+
+
+def test_a_file_that_cannot_be_read_is_not_deleted_until_its_readings_can_be_named() -> None:
+    """Regression (fuzz, clock-step-backwards and four more, seed 2121): with opens failing,
+    the policy read no reading identities from a file and deleted it anyway, 69 readings
+    recorded as none ("9438 bytes, 0 readings"): deletion no one could tell from loss."""
+    world = make_world(ballast_blocks=10)
+    world.fs.inject_eio(prefix=name(5), ops=("open",), fault_id="f1")
+
+    def read_ids(path: str) -> tuple[ReadingId | None, ...] | None:
+        held = readable_ids(world.fs, path)  # () for these files of filler, None if unreadable
+        return None if held is None else (None,) * READINGS_PER_FILE
+
+    policy = world.policy(DiskFullRule(disk_usage_deletion_threshold=0.5), read_ids=read_ids)
+    world.run(policy, until=35)
+    deleted = [e.fields["path"] for e in world.trace.of_kind("disk_policy.delete")]
+    assert deleted == [name(0), name(10), name(15)]
+    assert world.fs.exists(name(5))
+    assert policy.statistics().unreadable == 1
+    (unreadable,) = world.trace.of_kind("disk_policy.unreadable")
+    assert unreadable.fields["path"] == name(5)
+
+
+def test_readable_ids_is_none_when_an_io_error_hides_the_readings() -> None:
+    fs = SimFS(capacity_bytes=1 << 24, rng=RngTree(2), wall_clock=lambda: 0)
+    path = write_five_readings(fs)
+    fs.inject_eio(prefix=path, ops=("open",), fault_id="f1")
+    assert readable_ids(fs, path) is None
