@@ -202,3 +202,21 @@ def test_esp32_remote_1823_a_deletion_whose_unlink_failed_is_no_deletion() -> No
     report = run_finding("esp32-remote.scenario.yaml", 1823, cap, eio)
     assert report.verdict_text == "pass", report.summary()
     assert report.to_json_dict()["files"]["deleted_by_policy"] > 1000
+
+
+def test_cloud_restart_mid_stream_171770868_a_file_that_could_not_be_read_was_deleted() -> None:
+    """A 64 KiB byte cap, then one open in ten failing: the cap deleted a file it could not
+    open as holding no readings, and the point cloud in it was lost without a name. Such a
+    file now waits for a pass that can read it."""
+    cap = FaultStep(
+        at=0.0, kind="reconfigure", fault_id="f4",
+        params={"data_manager": {"capture_dir_max_bytes": 65536}},
+    )  # fmt: skip
+    eio = FaultStep(
+        at=67.0, kind="disk_eio", fault_id="f3", duration=40.3,
+        params={"ops": ["open"], "probability": 0.1},
+    )  # fmt: skip
+    file = "field-failures/cloud-restart-mid-stream.scenario.yaml"
+    report = run_finding(file, 171770868, cap, eio)
+    assert report.verdict_text == "pass", report.summary()
+    assert report.to_json_dict()["readings"]["deleted_by_policy"] > 0
