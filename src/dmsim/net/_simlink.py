@@ -226,6 +226,10 @@ class SimLink:
         )
         if outcome.end in (TransferEnd.RESET, TransferEnd.DOWN):
             lane.busy_until, lane.sent = min(plan.tx_end, outcome.at), 0
+        elif outcome.end in (TransferEnd.DEADLINE, TransferEnd.LOST):
+            # The caller gives up at its deadline and stops sending (gRPC cancels the stream):
+            # the rest of the message no longer holds the lane.
+            lane.busy_until, lane.sent = min(plan.tx_end, outcome.at), lane.sent + nbytes
         else:
             lane.busy_until, lane.sent = plan.tx_end, lane.sent + nbytes
         cause = await self._wait_until(outcome.at)

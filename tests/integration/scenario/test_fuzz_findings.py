@@ -220,3 +220,20 @@ def test_cloud_restart_mid_stream_171770868_a_file_that_could_not_be_read_was_de
     report = run_finding(file, 171770868, cap, eio)
     assert report.verdict_text == "pass", report.summary()
     assert report.to_json_dict()["readings"]["deleted_by_policy"] > 0
+
+
+def test_oversize_tabular_request_18352_an_abandoned_upload_held_the_simulated_link() -> None:
+    """1 kB/s upstream for 75 s, a clean restart inside it: the first upload (640 KB) hit its
+    30 s deadline, but the simulated link kept sending it for 640 s, and every later call
+    queued behind it timed out long after the link had recovered (a harness defect: the
+    core was waiting on a link that no longer existed)."""
+    slow = FaultStep(
+        at=1.7, kind="bandwidth", fault_id="f5", duration=75.0,
+        params={"bytes_per_s": 1000.0, "direction": "upstream"},
+    )  # fmt: skip
+    restart = FaultStep(
+        at=67.9, kind="clean_restart", fault_id="f10", params={"restart_after": 0.0}
+    )
+    file = "field-failures/oversize-tabular-request.scenario.yaml"
+    report = run_finding(file, 18352, slow, restart)
+    assert report.verdict_text == "pass", report.summary()

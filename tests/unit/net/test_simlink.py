@@ -77,6 +77,22 @@ def test_concurrent_messages_queue_on_the_bandwidth(sim: Sim) -> None:
     ]
 
 
+def test_a_message_abandoned_at_its_deadline_stops_taking_the_bandwidth(sim: Sim) -> None:
+    """Regression (fuzz, oversize-tabular-request seed 1919): a 640 KB upload at 1 kB/s hit
+    its 30 s deadline, yet kept the lane busy for its whole 640 s, so every later call queued
+    behind it and timed out too, for ten minutes after the slow link had recovered. A caller
+    that gives up stops sending (gRPC cancels the stream)."""
+
+    async def workload(rt: Runtime) -> float:
+        async with make_link(rt) as link:
+            with pytest.raises(LinkTimeoutError):
+                await link.transfer(100_000, "upstream", deadline=5.0)  # 100 s at 1 kB/s
+            await link.transfer(500, "upstream", deadline=100)
+            return rt.monotonic()
+
+    assert sim(workload) == pytest.approx(5.55)
+
+
 def test_down_window_refuses_then_aborts_and_is_traced(sim: Sim) -> None:
     async def workload(rt: Runtime) -> tuple[list[str], Trace]:
         log = []
