@@ -8,7 +8,8 @@ tree: the same seed explores the same schedules in the same order.
 
 Generated schedules are judged by the scenario's schedule-independent expectations only:
 which classes are allowed (window losses too when the envelope can crash the machine, policy
-deletions when it can set a deletion rule or fill the disk), a consistent trace, and the
+deletions when it can set a deletion rule or fill the disk, readings a clean shutdown gave up
+on when it can also make the disk refuse writes), a consistent trace, and the
 backlog draining after the last fault (the envelope's quiet tail leaves time for it).
 Counts, rates and latency SLOs describe the scenario's own schedule and would fail for
 reasons that are not bugs. A schedule *fails* when one of those expectations fails, or when
@@ -34,6 +35,7 @@ from dmsim.faults import FaultSchedule, fault_schedules
 from dmsim.runtime import RngTree
 
 from ._envelope import deletes_by_policy
+from ._ledger import REFUSING_DISK_KINDS
 from ._loader import load_scenario
 from ._model import Expectations, Scenario
 from ._regress import RegressionFiles, write_regression
@@ -251,13 +253,18 @@ def fuzz_expectations(scenario: Scenario) -> Expectations:
     envelope generates. When the envelope can crash the machine, readings lost inside the
     durability window are allowed: that is the promise, and a scenario that leaves them out
     describes its own schedule, which had no crash. Likewise readings deleted by a disk
-    policy, when the envelope can set a deletion rule or fill the disk."""
+    policy, when the envelope can set a deletion rule or fill the disk, and readings a clean
+    shutdown gave up on, when it can also make the disk refuse writes (the oracle checks that
+    such a refusal was under way)."""
     expectations = scenario.expectations
     allowed = expectations.allowed
-    if "crash" in scenario.envelope.usable_kinds():
+    kinds = scenario.envelope.usable_kinds()
+    if "crash" in kinds:
         allowed = allowed | {"lost_in_window"}
     if deletes_by_policy(scenario.envelope):
         allowed = allowed | {"deleted_by_policy"}
+    if "clean_restart" in kinds and REFUSING_DISK_KINDS & set(kinds):
+        allowed = allowed | {"dropped"}
     return Expectations(
         allowed=allowed,
         drain_within_s=expectations.drain_within_s,

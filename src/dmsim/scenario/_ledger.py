@@ -51,6 +51,7 @@ from dmsim.runtime import TraceEvent
 from dmsim.sync import OFFLINE_CODES
 
 __all__ = [
+    "REFUSING_DISK_KINDS",
     "FaultWindow",
     "FileTally",
     "FilesOnDisk",
@@ -66,7 +67,8 @@ __all__ = [
 ]
 
 ReadingId = tuple[str, int, int]
-_REFUSING_DISK_KINDS = frozenset({"disk_eio", "disk_fill", "disk_capacity"})
+#: Disk faults that may refuse writes (EIO, a full or shrunk disk).
+REFUSING_DISK_KINDS = frozenset({"disk_eio", "disk_fill", "disk_capacity"})
 
 
 def format_id(rid: ReadingId) -> str:
@@ -189,7 +191,7 @@ class Ledger:
         return tuple(
             (w.start, math.inf if w.end is None else w.end)
             for w in self.faults
-            if w.kind in _REFUSING_DISK_KINDS
+            if w.kind in REFUSING_DISK_KINDS
         )
 
     def drain_from(self) -> float:

@@ -9,7 +9,9 @@ checkers with files, crashes and policies added):
    ``late_after`` expectation.
 4. ``deleted_by_policy``: never stored, and a named disk policy rule deleted its file.
 5. ``quarantined``: never stored, its file moved to ``failed/`` (kept on disk, with a reason).
-6. ``dropped``: never stored; the core gave it up and said so (e.g. disk unwritable at close).
+6. ``dropped``: never stored; the core gave it up and said so, which it may do only at a close
+   that waited out a disk refusing writes (within two windows of the refusal's end, as for a
+   crash below); a reading given up with no such fault is ``lost``.
 7. Not durable when the process next went down (no completed or recovered file held it):
    after a crash, ``lost_in_window`` when captured at most the durability window (the one
    promised when it was captured) plus one queue drain before it, or when a disk fault
@@ -105,8 +107,7 @@ def classify(
         reason, t = record.quarantined
         return Classified(rid, "quarantined", f"its file moved to failed/ at {t:.3f}s: {reason}")
     if record.dropped is not None:
-        reason, t = record.dropped
-        return Classified(rid, "dropped", f"given up at {t:.3f}s: {reason}")
+        return _given_up(record, options, disk_refusals)
     down = _down_before_durable(record, crashes, stops)
     if down is not None:
         how, t = down
@@ -182,6 +183,20 @@ def _lost_at_crash(
         f"{window:g}s durability window, and never in a file"
     )
     return Classified(record.rid, "lost", why, violation="safety")
+
+
+def _given_up(
+    record: ReadingRecord, options: OracleOptions, disk_refusals: Sequence[tuple[float, float]]
+) -> Classified:
+    assert record.dropped is not None
+    reason, t = record.dropped
+    window = options.crash_window_at(record.captured_at)
+    refused = [end for start, end in disk_refusals if start <= t <= end + 2 * window]
+    if not refused:
+        why = f"given up at {t:.3f}s ({reason}) while no disk fault refused writes"
+        return Classified(record.rid, "lost", why, violation="safety")
+    why = f"given up at {t:.3f}s: {reason} (the disk refused writes to {max(refused):.3f}s)"
+    return Classified(record.rid, "dropped", why)
 
 
 def _still_local(record: ReadingRecord, options: OracleOptions) -> Classified:

@@ -237,3 +237,20 @@ def test_oversize_tabular_request_18352_an_abandoned_upload_held_the_simulated_l
     file = "field-failures/oversize-tabular-request.scenario.yaml"
     report = run_finding(file, 18352, slow, restart)
     assert report.verdict_text == "pass", report.summary()
+
+
+def test_tiny_file_flood_offline_1581_a_shutdown_that_waited_out_a_refusing_disk() -> None:
+    """Every open failing for 129 s, a clean restart 60 s into it: the shutdown gave up after
+    its 60 s on the two sensors' queues (120 readings) and said so, as promised, but the
+    fuzzer did not allow that class. It does now when its envelope can stop the machine
+    while the disk refuses writes, and the oracle accepts a drop only during such a fault."""
+    eio = FaultStep(
+        at=89.6, kind="disk_eio", fault_id="f4", duration=129.0,
+        params={"ops": ["open"], "probability": 1.0},
+    )  # fmt: skip
+    restart = FaultStep(
+        at=150.0, kind="clean_restart", fault_id="f8", params={"restart_after": 0.0}
+    )
+    report = run_finding("field-failures/tiny-file-flood-offline.scenario.yaml", 1581, eio, restart)
+    assert report.verdict_text == "pass", report.summary()
+    assert report.to_json_dict()["readings"]["dropped"] == 120

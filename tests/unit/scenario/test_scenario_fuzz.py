@@ -53,6 +53,22 @@ def test_policy_deletions_are_allowed_only_when_the_envelope_can_delete() -> Non
     assert fuzz_expectations(replace(strict, envelope=rates_only)).allowed == {"delivered"}
 
 
+def test_drops_are_allowed_only_when_a_clean_shutdown_can_meet_a_refusing_disk() -> None:
+    small = load_scenario(SMALL)
+    strict = replace(
+        small, expectations=replace(small.expectations, allowed=frozenset({"delivered"}))
+    )
+
+    def allowed(*kinds: str) -> frozenset[str]:
+        envelope = replace(strict.envelope, kinds=frozenset(kinds), max_disk_fill_bytes=1 << 30)
+        return fuzz_expectations(replace(strict, envelope=envelope)).allowed
+
+    assert "dropped" in allowed("clean_restart", "disk_eio")
+    assert "dropped" in allowed("clean_restart", "disk_fill")
+    assert "dropped" not in allowed("clean_restart", "link_down")
+    assert "dropped" not in allowed("crash", "disk_eio")
+
+
 def test_a_correct_core_survives_the_campaign() -> None:
     lines: list[str] = []
     summary = fuzz_scenario(SMALL, runs=8, seed=1, world=ToyWorld(), log=lines.append)

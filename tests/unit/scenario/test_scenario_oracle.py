@@ -39,6 +39,7 @@ FATES = {
     "policy": "deleted_by_policy",
     "quarantined": "quarantined",
     "dropped": "dropped",
+    "dropped_unexplained": "lost",
     "removed_unstored": "lost",
     "crash_in_window": "lost_in_window",
     "crash_beyond_window": "lost",
@@ -81,6 +82,7 @@ def history(fates: list[str], data: st.DataObject) -> tuple[list[Ev], list[tuple
         add(t, "reading.captured", stream=stream, boot=0, seq=0, digest=f"d{i}")
         in_file = fate not in (
             "dropped",
+            "dropped_unexplained",
             "crash_in_window",
             "crash_beyond_window",
             "recovered_then_delivered",
@@ -106,8 +108,13 @@ def history(fates: list[str], data: st.DataObject) -> tuple[list[Ev], list[tuple
             add(t + 2, "file.deleted_by_policy", path=path, rule="every_5th", ids=[rid])
         elif fate == "quarantined":
             add(t + 2, "file.quarantined", path=path, reason="bad header", ids=[rid])
-        elif fate == "dropped":
+        elif fate == "dropped":  # at a close that waited out a disk refusing writes
+            eio = {"fault_id": f"eio{i}", "fault_kind": "disk_eio"}
+            add(t + 0.1, "fault.start", **eio)
             add(t + 0.5, "reading.dropped", reason="disk unwritable at close", ids=[rid])
+            add(t + 0.6, "fault.end", **eio)
+        elif fate == "dropped_unexplained":  # long after any disk fault
+            add(3500.0 + i, "reading.dropped", reason="disk unwritable at close", ids=[rid])
         elif fate == "removed_unstored":
             add(t + 2, "sync.deleted", file=path)
         elif fate == "recovered_then_delivered":
@@ -363,13 +370,10 @@ def test_violations_name_the_reading_and_why() -> None:
 
 @pytest.mark.parametrize("allowed", [frozenset({"lost"}), frozenset()])
 def test_allowed_classes_decide(allowed: frozenset[str]) -> None:
-    tb = (
-        TraceBuilder()
-        .at(5)
-        .captured("s", 0, 0)
-        .at(6)
-        .event("reading.dropped", stream="s", boot=0, seq=0, reason="x")
-    )
+    tb = TraceBuilder().at(5).captured("s", 0, 0)
+    tb.at(5.5).event("fault.start", fault_id="f1", fault_kind="disk_eio")
+    tb.at(6).event("reading.dropped", stream="s", boot=0, seq=0, reason="x")
+    tb.at(6.5).event("fault.end", fault_id="f1", fault_kind="disk_eio")
     tb.at(7).captured("s", 0, 1).at(8).stored("s", 0, 1, "k")
     verdict = judge(tb.result(end=100), Expectations(allowed=allowed))
     assert verdict.counts["dropped"] == 1
