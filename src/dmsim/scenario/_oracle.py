@@ -107,7 +107,7 @@ def classify(
         reason, t = record.quarantined
         return Classified(rid, "quarantined", f"its file moved to failed/ at {t:.3f}s: {reason}")
     if record.dropped is not None:
-        return _given_up(record, options, disk_refusals)
+        return _given_up(record, *record.dropped, options, disk_refusals)
     down = _down_before_durable(record, crashes, stops)
     if down is not None:
         how, t = down
@@ -186,10 +186,12 @@ def _lost_at_crash(
 
 
 def _given_up(
-    record: ReadingRecord, options: OracleOptions, disk_refusals: Sequence[tuple[float, float]]
+    record: ReadingRecord,
+    reason: str,
+    t: float,
+    options: OracleOptions,
+    disk_refusals: Sequence[tuple[float, float]],
 ) -> Classified:
-    assert record.dropped is not None
-    reason, t = record.dropped
     window = options.crash_window_at(record.captured_at)
     refused = [end for start, end in disk_refusals if start <= t <= end + 2 * window]
     if not refused:

@@ -53,7 +53,7 @@ def readable_ids(fs: FileSystem, path: str) -> ReadingIds | None:
         cause = error.__cause__
         if isinstance(cause, OSError) and not isinstance(cause, FileNotFoundError):
             return None  # it could not be opened
-        # damaged: what came before the damage is what is deleted
+        # damaged (or gone before it was opened): what came before the damage is deleted
     return tuple(ids)
 
 

@@ -1,6 +1,7 @@
-"""A reconfigure that changes storage mid-run (rotation size, deletion rules), as the fuzzer's
-reconfigures do: deletion races uploads, and every reading still ends in the cloud once or
-deleted by a rule the report names."""
+"""A reconfigure that changes storage mid-run (rotation size, deletion rules, the capture
+directory), as the fuzzer's reconfigures do: deletion races uploads, a moved directory keeps
+its backlog, and every reading still ends in the cloud once or deleted by a rule the report
+names."""
 
 from __future__ import annotations
 
