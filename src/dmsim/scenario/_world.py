@@ -159,7 +159,7 @@ class World:
         )
         self.machine = scenario.machine
         # every capture directory a config has named: a moved one's backlog is still backlog
-        self.capture_dirs = [self._capture_dir()]
+        self.capture_dirs = [self.capture_dir]
         self.document: Any = scenario.machine_document
         self.boot = self.first_boot = 0
         self.rt: SimRuntime | None = None
@@ -344,8 +344,8 @@ class World:
     async def reconfigure(self, machine: Any, document: Any) -> None:
         before = self._promise()
         self.machine, self.document = machine, document
-        if self._capture_dir() not in self.capture_dirs:
-            self.capture_dirs.append(self._capture_dir())
+        if self.capture_dir not in self.capture_dirs:
+            self.capture_dirs.append(self.capture_dir)
         after = self._promise()
         if self.dm is not None and self.rt is not None and self.rt.alive:
             # The machine applies the new config part by part (collectors retire first, and a
@@ -412,7 +412,9 @@ class World:
             )
         )
 
-    def _capture_dir(self) -> str:
+    @property
+    def capture_dir(self) -> str:
+        """The capture directory of the config the machine has now."""
         return self.machine.data_manager.capture_dir if self.machine.data_manager else "/"
 
     def _backlog(self) -> tuple[int, int]:

@@ -188,7 +188,7 @@ class FaultDriver:
             self._fill_disk()
         elif kind == "disk_eio":
             w.fs.inject_eio(
-                prefix=self._capture_dir() + str(p.get("prefix", "")),
+                prefix=self._w.capture_dir + str(p.get("prefix", "")),
                 ops=tuple(p.get("ops", ()))
                 or ("open", "write", "fsync", "rename", "unlink", "fsync_dir", "read"),
                 fault_id=step.fault_id,
@@ -266,14 +266,10 @@ class FaultDriver:
                 return device
         raise KeyError(name)
 
-    def _capture_dir(self) -> str:
-        manager = self._w.machine.data_manager
-        return manager.capture_dir if manager is not None else "/"
-
     def _append_garbage(self, prefix: str, nbytes: int, fault_id: str) -> None:
         """Append seeded garbage to the newest completed capture file under ``prefix``."""
         w = self._w
-        root = self._capture_dir()
+        root = self._w.capture_dir
         newest: str | None = None
         for dirpath, dirnames, filenames in w.fs.walk(root):
             dirnames[:] = [d for d in dirnames if d != "failed"]

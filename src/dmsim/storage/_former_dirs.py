@@ -4,9 +4,9 @@ A reconfigure to a new ``capture_dir`` leaves the old directory's files behind: 
 the current directory (and its legacy default), so a backlog captured before the change is
 never uploaded. dmsim keeps syncing every former capture directory like the current one, and
 writes their list to ``<capture_dir>/former-capture-dirs.json`` so that a restart under the
-new config still knows where that backlog is. The file is written whole or not at all (a
-``.tmp``, fsync, rename, directory fsync); sync never uploads it (the capture directory holds
-only capture files and sequences for sync) and disk policies never delete it.
+new config still knows where that backlog is. The file is written whole or not at all
+(:func:`~._fs.write_whole`); sync never uploads it (the capture directory holds only capture
+files and sequences for sync) and disk policies never delete it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from dmsim.errors import StorageError
 
-from ._fs import FileSystem
+from ._fs import FileSystem, write_whole
 
 __all__ = ["FORMER_DIRS_FILE", "read_former_dirs", "write_former_dirs"]
 
@@ -58,16 +58,5 @@ def read_former_dirs(fs: FileSystem, capture_dir: str) -> tuple[str, ...]:
 
 def write_former_dirs(fs: FileSystem, capture_dir: str, dirs: Sequence[str]) -> None:
     """List ``dirs`` in ``capture_dir``, durably, replacing any earlier list."""
-    fs.makedirs(capture_dir)
-    path = posixpath.join(capture_dir, FORMER_DIRS_FILE)
-    tmp = path + ".tmp"
-    if fs.exists(tmp):  # a write a crash cut short
-        fs.unlink(tmp)
-    handle = fs.open_append(tmp)
-    try:
-        handle.write(json.dumps({_KEY: list(dirs)}, indent=2).encode() + b"\n")
-        handle.fsync()
-    finally:
-        handle.close()
-    fs.rename(tmp, path)
-    fs.fsync_dir(capture_dir)
+    document = json.dumps({_KEY: list(dirs)}, indent=2).encode() + b"\n"
+    write_whole(fs, posixpath.join(capture_dir, FORMER_DIRS_FILE), document)

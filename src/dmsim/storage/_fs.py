@@ -14,11 +14,23 @@ absolute POSIX strings. Listings are sorted, so walks are deterministic.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["DiskUsage", "FileHandle", "FileStat", "FileSystem", "ReadHandle"]
+__all__ = [
+    "TMP_SUFFIX",
+    "DiskUsage",
+    "FileHandle",
+    "FileStat",
+    "FileSystem",
+    "ReadHandle",
+    "write_whole",
+]
+
+#: What :func:`write_whole` writes before its rename; one left by a crash holds nothing kept.
+TMP_SUFFIX = ".tmp"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,3 +116,21 @@ class FileSystem(Protocol):
     def is_dir(self, path: str) -> bool: ...
 
     def disk_usage(self, path: str) -> DiskUsage: ...
+
+
+def write_whole(fs: FileSystem, path: str, data: bytes) -> None:
+    """Write ``path`` whole or not at all, durably: ``.tmp`` (one a crash left is replaced),
+    fsync, rename, directory fsync."""
+    directory = posixpath.dirname(path)
+    fs.makedirs(directory)
+    tmp = path + TMP_SUFFIX
+    if fs.exists(tmp):  # a write a crash cut short: appending to it would corrupt the file
+        fs.unlink(tmp)
+    handle = fs.open_append(tmp)
+    try:
+        handle.write(data)
+        handle.fsync()
+    finally:
+        handle.close()
+    fs.rename(tmp, path)
+    fs.fsync_dir(directory)

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 
 from dmsim.errors import StorageError
 
-from ._fs import FileSystem
+from ._fs import TMP_SUFFIX, FileSystem, write_whole
 from ._quarantine import move_to_failed
 
 __all__ = [
@@ -49,7 +49,6 @@ __all__ = [
 SEQUENCES_DIR = "sequences"
 OPEN_SUFFIX = ".progseq"
 CLOSED_SUFFIX = ".seq"
-_TMP_SUFFIX = ".tmp"
 _GO_ZERO_TIME = "0001-01-01T00:00:00Z"
 _RFC3339 = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)\Z"
@@ -144,18 +143,8 @@ def parse_sequence_file(data: bytes, path: str) -> SequenceFile:
 
 
 def write_sequence_file(fs: FileSystem, path: str, sequence: SequenceFile) -> None:
-    """Write ``path`` whole or not at all, durably: ``.tmp``, fsync, rename, directory fsync."""
-    directory = posixpath.dirname(path)
-    fs.makedirs(directory)
-    tmp = path + _TMP_SUFFIX
-    handle = fs.open_append(tmp)
-    try:
-        handle.write(sequence.to_json_bytes())
-        handle.fsync()
-    finally:
-        handle.close()
-    fs.rename(tmp, path)
-    fs.fsync_dir(directory)
+    """Write ``path`` whole or not at all, durably (:func:`~._fs.write_whole`)."""
+    write_whole(fs, path, sequence.to_json_bytes())
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +169,7 @@ def recover_sequences(fs: FileSystem, capture_dir: str) -> SequenceRecovery:
         path = posixpath.join(directory, name)
         closed = name.removesuffix(OPEN_SUFFIX) + CLOSED_SUFFIX in names
         try:
-            if name.endswith(_TMP_SUFFIX) or (name.endswith(OPEN_SUFFIX) and closed):
+            if name.endswith(TMP_SUFFIX) or (name.endswith(OPEN_SUFFIX) and closed):
                 fs.unlink(path)
                 removed.append(path)
             elif name.endswith(OPEN_SUFFIX):
