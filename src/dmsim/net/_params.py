@@ -52,10 +52,6 @@ class DirectionParams:
             reset_after_bytes=self.reset_after_bytes,
         )
 
-    def transmit_seconds(self, nbytes: int) -> float:
-        """Serialisation time of ``nbytes`` at this direction's bandwidth."""
-        return 0.0 if self.bandwidth is None else nbytes / self.bandwidth
-
 
 @dataclass(frozen=True, slots=True)
 class LinkParams:

@@ -6,13 +6,15 @@ manual :meth:`SimLink.set_up` can cut a transfer short beyond that plan. Every t
 exactly two numbers from its direction's RNG stream, whatever the parameters, so changing a
 profile does not shift the random stream of later transfers.
 
-Parameter changes from a connectivity trace or an impairment apply to transfers that start after
-them; a link going down aborts the transfers in flight.
+A message's bytes leave at the bandwidth in force as each leaves; its latency, jitter, loss and
+reset budget are those in force when it is handed to the link (a delay or loss that starts later
+applies to later messages). A link going down aborts the transfers in flight.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -215,6 +217,7 @@ class SimLink:
             now=now,
             nbytes=nbytes,
             params=state.params.of(way),
+            transmit_end=functools.partial(self._timeline.transmit_end, way),
             busy_until=lane.busy_until,
             sent=lane.sent,
             jitter_draw=jitter_draw,

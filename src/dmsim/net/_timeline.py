@@ -23,7 +23,7 @@ whatever their order or overlap:
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TypeVar
@@ -121,6 +121,22 @@ class LinkTimeline:
         found = [c for c in candidates if c is not None]
         return min(found) if found else None
 
+    def transmit_end(self, way: Direction, start: float, nbytes: int) -> float:
+        """When ``nbytes`` sent from ``start`` have all left in direction ``way``: each byte
+        goes at the bandwidth in force when it leaves (a throttle that ends, or starts,
+        mid-message changes the rest of it)."""
+        t, remaining = start, float(nbytes)
+        while True:
+            bandwidth = self.state_at(t).params.of(way).bandwidth
+            if bandwidth is None:
+                return t
+            end = t + remaining / bandwidth
+            nxt = self.next_change_after(t)
+            if nxt is None or end <= nxt:
+                return end
+            remaining -= bandwidth * (nxt - t)
+            t = nxt
+
     def first_down_in(self, start: float, end: float) -> tuple[float, str] | None:
         """The first time in ``(start, end]`` at which the link is down, with its cause."""
         t = start
@@ -175,21 +191,25 @@ def plan_transfer(
     now: float,
     nbytes: int,
     params: DirectionParams,
+    transmit_end: Callable[[float, int], float],
     busy_until: float,
     sent: int,
     jitter_draw: float,
     loss_draw: float,
 ) -> TransferPlan:
     """The transfer's timing. Messages queue behind each other on the direction's bandwidth
-    (FIFO from ``busy_until``); latency and jitter are added after the last byte leaves.
-    ``sent`` is how many bytes the current connection has carried (for the reset budget).
-    ``jitter_draw`` and ``loss_draw`` are uniform draws in [0, 1)."""
+    (FIFO from ``busy_until``); ``transmit_end(start, n)`` says when ``n`` bytes sent from
+    ``start`` have left (:meth:`LinkTimeline.transmit_end`). Latency, jitter, loss and the
+    reset budget are ``params``, those in force when the message is handed to the link;
+    latency and jitter are added after the last byte leaves. ``sent`` is how many bytes the
+    current connection has carried. ``jitter_draw`` and ``loss_draw`` are uniform draws in
+    [0, 1)."""
     tx_start = max(now, busy_until)
-    tx_end = tx_start + params.transmit_seconds(nbytes)
+    tx_end = transmit_end(tx_start, nbytes)
     reset_at: float | None = None
     budget = params.reset_after_bytes
     if budget is not None and sent + nbytes > budget:
-        reset_at = tx_start + params.transmit_seconds(max(0, budget - sent))
+        reset_at = transmit_end(tx_start, max(0, budget - sent))
     delay = max(0.0, params.latency + params.jitter * (2.0 * jitter_draw - 1.0))
     return TransferPlan(
         tx_start=tx_start,

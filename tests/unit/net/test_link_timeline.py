@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -29,11 +31,20 @@ from dmsim.net import (
 PARAMS = DirectionParams(latency=0.05, jitter=0.01, bandwidth=1000.0, loss=0.1)
 
 
+def steady(params: DirectionParams) -> Callable[[float, int], float]:
+    """``transmit_end`` of a link whose bandwidth never changes."""
+    timeline = LinkTimeline(LinkProfile("steady", LinkParams.symmetric(params)))
+    return functools.partial(timeline.transmit_end, Direction.UPSTREAM)
+
+
 def plan(**overrides: object) -> TransferPlan:
+    params = overrides.get("params", PARAMS)
+    assert isinstance(params, DirectionParams)
     args: dict[str, object] = {
         "now": 10.0,
         "nbytes": 500,
-        "params": PARAMS,
+        "params": params,
+        "transmit_end": steady(params),
         "busy_until": 0.0,
         "sent": 0,
         "jitter_draw": 0.5,
@@ -133,13 +144,64 @@ UNIT = st.floats(0, 1, exclude_max=True)
     ),
 )
 def test_plan_invariants(params: DirectionParams, args: dict[str, Any]) -> None:
-    p = plan_transfer(params=params, **args)
+    p = plan_transfer(params=params, transmit_end=steady(params), **args)
     assert max(args["now"], args["busy_until"]) == p.tx_start <= p.tx_end <= p.arrival
     assert p.arrival <= p.tx_end + params.latency + params.jitter + 1e-9
     if p.reset_at is not None:
         assert p.tx_start <= p.reset_at <= p.tx_end
         assert params.reset_after_bytes is not None
         assert args["sent"] + args["nbytes"] > params.reset_after_bytes
+
+
+THROTTLES = st.lists(
+    st.builds(
+        lambda start, length, bandwidth: Impairment(start, start + length, bandwidth=bandwidth),
+        start=st.floats(0, 100),
+        length=st.floats(0.01, 50),
+        bandwidth=st.floats(1.0, 1e4),
+    ),
+    max_size=4,
+)
+
+
+def test_transmit_end_follows_the_bandwidth_in_force_byte_by_byte() -> None:
+    timeline = LinkTimeline(
+        LinkProfile("slow", LinkParams.symmetric(DirectionParams(bandwidth=1000.0))),
+        impairments=[
+            Impairment(2.0, 3.0, bandwidth=100.0),
+            Impairment(2.5, 4.0, bandwidth=10.0, directions=frozenset({Direction.DOWNSTREAM})),
+        ],
+    )
+    up = functools.partial(timeline.transmit_end, Direction.UPSTREAM)
+    assert up(0.0, 1500) == pytest.approx(1.5)  # all before the throttle
+    assert up(1.5, 600) == pytest.approx(3.0)  # 500 B by 2 s, then 100 B at 100 B/s
+    assert up(1.5, 700) == pytest.approx(3.1)  # ... and the last 100 B at full speed
+    assert up(2.5, 0) == 2.5
+    down = functools.partial(timeline.transmit_end, Direction.DOWNSTREAM)
+    assert down(2.0, 60) == pytest.approx(2.5 + 10 / 10.0)  # 50 B, then the tighter cap
+    unlimited = LinkTimeline(LinkProfile("lan", LinkParams()))
+    assert unlimited.transmit_end(Direction.UPSTREAM, 7.0, 10**9) == 7.0
+
+
+@given(
+    throttles=THROTTLES,
+    start=st.floats(0, 150),
+    first=st.integers(0, 10**5),
+    second=st.integers(0, 10**5),
+)
+def test_transmit_end_of_a_message_is_that_of_its_two_halves(
+    throttles: list[Impairment], start: float, first: int, second: int
+) -> None:
+    """Sending a message in two parts back to back ends when sending it whole does; more
+    bytes never end sooner; the time taken lies between the slowest and fastest rates."""
+    base = DirectionParams(bandwidth=1e4)
+    timeline = LinkTimeline(LinkProfile("t", LinkParams.symmetric(base)), impairments=throttles)
+    end = functools.partial(timeline.transmit_end, Direction.UPSTREAM)
+    whole = end(start, first + second)
+    assert end(end(start, first), second) == pytest.approx(whole, rel=1e-9, abs=1e-9)
+    assert end(start, first) <= whole + 1e-9
+    slowest = min([1e4, *(t.bandwidth or 1e4 for t in throttles)])
+    assert (first + second) / 1e4 - 1e-9 <= whole - start <= (first + second) / slowest + 1e-9
 
 
 def profile_with(**kwargs: object) -> LinkProfile:

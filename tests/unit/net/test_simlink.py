@@ -93,6 +93,50 @@ def test_a_message_abandoned_at_its_deadline_stops_taking_the_bandwidth(sim: Sim
     assert sim(workload) == pytest.approx(5.55)
 
 
+def test_a_bandwidth_fault_slows_only_the_bytes_sent_while_it_lasts(sim: Sim) -> None:
+    """A message is carried at the bandwidth in force while each of its bytes leaves: a
+    throttle ending mid-message lets the rest go at full speed, one starting mid-message
+    slows the rest (the link used to charge the whole message the bandwidth at its start)."""
+    throttles = [
+        Impairment(0.0, 1.0, "early", bandwidth=100.0),
+        Impairment(10.5, 20.0, "late", bandwidth=100.0),
+    ]
+
+    async def workload(rt: Runtime) -> list[float]:
+        times = []
+        async with make_link(rt, impairments=throttles) as link:
+            # 100 B in the first second, the other 500 B at 1 kB/s
+            await link.transfer(600, "upstream", deadline=100)
+            times.append(rt.monotonic())
+            await rt.sleep_until(10.0)
+            # 500 B at 1 kB/s, then the last 500 B at 100 B/s
+            await link.transfer(1000, "upstream", deadline=100)
+            times.append(rt.monotonic())
+        return times
+
+    assert sim(workload) == [pytest.approx(1.55), pytest.approx(15.55)]
+
+
+def test_a_message_queued_behind_another_gets_the_bandwidth_of_its_own_turn(sim: Sim) -> None:
+    throttle = [Impairment(0.0, 0.5, "early", bandwidth=100.0)]
+
+    async def workload(rt: Runtime) -> list[tuple[str, float]]:
+        done: list[tuple[str, float]] = []
+        async with make_link(rt, impairments=throttle) as link:
+
+            async def send(name: str, nbytes: int) -> None:
+                await link.transfer(nbytes, "upstream", deadline=100)
+                done.append((name, rt.monotonic()))
+
+            tasks = [rt.spawn(send(n, 50), name=n) for n in ("a", "b")]
+            for task in tasks:
+                await task.join()
+        return done
+
+    # a: 50 B at 100 B/s; b leaves at 0.5 s, when the link is back to 1 kB/s
+    assert sim(workload) == [("a", pytest.approx(0.55)), ("b", pytest.approx(0.6))]
+
+
 def test_down_window_refuses_then_aborts_and_is_traced(sim: Sim) -> None:
     async def workload(rt: Runtime) -> tuple[list[str], Trace]:
         log = []
