@@ -30,6 +30,7 @@ fuzz: $(STAMP)
 	$(BIN)/dmsim fuzz scenarios/field-failures/upload-lost-after-ack-timeout.scenario.yaml --runs 100 --out out/fuzz
 	$(BIN)/dmsim fuzz scenarios/field-failures/orphaned-prog-after-crash.scenario.yaml --runs 300 --out out/fuzz
 	$(BIN)/dmsim fuzz scenarios/sensor-fleet.scenario.yaml --runs 100 --out out/fuzz
+	$(BIN)/dmsim fuzz scenarios/inspection-station.scenario.yaml --runs 100 --max-faults 16 --out out/fuzz
 	$(BIN)/dmsim fuzz scenarios/capture-on-demand.scenario.yaml --runs 40 --out out/fuzz
 
 bench: $(STAMP)

@@ -26,12 +26,12 @@ from __future__ import annotations
 import os
 import shlex
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from dmsim.errors import InternalError
-from dmsim.faults import FaultSchedule, fault_schedules
+from dmsim.errors import InternalError, Problem, ScenarioError
+from dmsim.faults import KINDS, FaultSchedule, fault_schedules
 from dmsim.runtime import RngTree
 
 from ._envelope import deletes_by_policy
@@ -195,15 +195,19 @@ def fuzz_scenario(
     out_dir: Path | None = None,
     world: WorldRunner | None = None,
     max_shrink_runs: int = DEFAULT_MAX_SHRINK_RUNS,
+    max_faults: int | None = None,
+    kinds: Collection[str] | None = None,
     log: Callable[[str], None] = lambda _line: None,
     wall_clock: Callable[[], float] = time.perf_counter,
 ) -> FuzzSummary:
-    """Fuzz up to ``runs`` schedules; shrink and write down the first failure (if any)."""
-    scenario = (
+    """Fuzz up to ``runs`` schedules; shrink and write down the first failure (if any).
+    ``max_faults`` and ``kinds`` replace the scenario's envelope bounds for this campaign."""
+    loaded = (
         path_or_scenario
         if isinstance(path_or_scenario, Scenario)
         else load_scenario(Path(path_or_scenario))
     )
+    scenario = _overridden(loaded, max_faults=max_faults, kinds=kinds)
     started = wall_clock()
     judged = replace(scenario, expectations=fuzz_expectations(scenario))
     runner = world if world is not None else default_world()
@@ -243,7 +247,14 @@ def fuzz_scenario(
         out_dir=out_dir,
         max_runs=max_shrink_runs,
         log=log,
-        rerun=_fuzz_command(scenario, runs=runs, seed=seed, max_shrink_runs=max_shrink_runs),
+        rerun=_fuzz_command(
+            scenario,
+            runs=runs,
+            seed=seed,
+            max_shrink_runs=max_shrink_runs,
+            max_faults=max_faults,
+            kinds=kinds,
+        ),
     )
     return _summary(scenario, campaign, finding, wall_clock() - started)
 
@@ -333,14 +344,61 @@ def _shrink(
     )
 
 
-def _fuzz_command(scenario: Scenario, *, runs: int, seed: int, max_shrink_runs: int) -> str:
+def _overridden(
+    scenario: Scenario, *, max_faults: int | None, kinds: Collection[str] | None
+) -> Scenario:
+    """``scenario`` with its envelope's fault count and kinds replaced, checked first."""
+    if max_faults is None and kinds is None:
+        return scenario
+    problems = []
+    envelope = scenario.envelope
+    if max_faults is not None:
+        if max_faults < 1:
+            problems.append(Problem("max_faults", f"expected at least 1, got {max_faults}"))
+        envelope = replace(envelope, max_faults=max(max_faults, 1))
+    if kinds is not None:
+        unknown = sorted(set(kinds) - KINDS.keys())
+        if unknown:
+            known = ", ".join(sorted(KINDS))
+            problems.append(
+                Problem("kinds", f"unknown fault kind {', '.join(map(repr, unknown))} ({known})")
+            )
+        elif not kinds:
+            problems.append(Problem("kinds", "expected at least one fault kind"))
+        else:
+            envelope = replace(envelope, kinds=frozenset(kinds))
+            if not envelope.usable_kinds():
+                problems.append(
+                    Problem(
+                        "kinds",
+                        f"none of {', '.join(sorted(kinds))} can be generated for this machine "
+                        "(device faults need components, reconfigure needs capture methods or "
+                        "data manager settings, disk_fill needs max_disk_fill of 1 MiB or more)",
+                    )
+                )
+    if problems:
+        raise ScenarioError(problems, source=f"{scenario.name}: fuzz envelope")
+    return replace(scenario, envelope=envelope)
+
+
+def _fuzz_command(
+    scenario: Scenario,
+    *,
+    runs: int,
+    seed: int,
+    max_shrink_runs: int,
+    max_faults: int | None,
+    kinds: Collection[str] | None,
+) -> str:
     """The campaign again, writing the minimal scenario this time."""
     if scenario.source is None:
         return f"fuzz_scenario(<scenario {scenario.name!r}>, runs={runs}, seed={seed}, out_dir=DIR)"
-    budget = (
-        f" --max-shrink-runs {max_shrink_runs}"
-        if max_shrink_runs != DEFAULT_MAX_SHRINK_RUNS
-        else ""
-    )
-    source = shlex.quote(str(scenario.source))
-    return f"dmsim fuzz {source} --runs {runs} --seed {seed} --out DIR{budget}"
+    options = [f"--runs {runs}", f"--seed {seed}"]
+    if max_faults is not None:
+        options.append(f"--max-faults {max_faults}")
+    if kinds is not None:
+        options.append(f"--kinds {','.join(sorted(kinds))}")
+    options.append("--out DIR")
+    if max_shrink_runs != DEFAULT_MAX_SHRINK_RUNS:
+        options.append(f"--max-shrink-runs {max_shrink_runs}")
+    return f"dmsim fuzz {shlex.quote(str(scenario.source))} {' '.join(options)}"

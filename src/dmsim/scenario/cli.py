@@ -2,8 +2,9 @@
 
 - ``dmsim run SCENARIO [--seed N] [--json REPORT] [--plot PNG] [--check-determinism]``: exit 0
   iff every expectation holds (1 otherwise); the summary on stdout, progress on stderr.
-- ``dmsim fuzz SCENARIO --runs N [--out DIR] [--seed N]``: exit 1 when a failing schedule was
-  found (and shrunk, and written to ``--out``), 0 otherwise.
+- ``dmsim fuzz SCENARIO --runs N [--out DIR] [--seed N] [--max-faults N] [--kinds K,...]``:
+  exit 1 when a failing schedule was found (and shrunk, and written to ``--out``), 0
+  otherwise.
 - ``dmsim scenario schema``: print the scenario JSON Schema.
 - ``dmsim scenario validate FILE...``: exit 0 iff every file is a valid scenario.
 
@@ -35,6 +36,11 @@ from ._schema import shipped_schema
 from ._wallclock import run_on_wall_clock, wall_clock_problems
 
 __all__ = ["check_writable", "register", "seed_arg", "show_report"]
+
+
+def _kind_list(text: str) -> frozenset[str]:
+    """Comma-separated fault kinds (the fuzzer names any unknown one)."""
+    return frozenset(kind.strip() for kind in text.split(",") if kind.strip())
 
 
 def _positive_int(text: str) -> int:
@@ -105,6 +111,18 @@ def register(subparsers: Any) -> None:
         type=_positive_int,
         default=DEFAULT_MAX_SHRINK_RUNS,
         help=f"run budget for shrinking (default {DEFAULT_MAX_SHRINK_RUNS})",
+    )
+    fuzz.add_argument(
+        "--max-faults",
+        type=_positive_int,
+        metavar="N",
+        help="longest schedule to generate, replacing the scenario's fuzz.envelope.max_faults",
+    )
+    fuzz.add_argument(
+        "--kinds",
+        type=_kind_list,
+        metavar="KIND,...",
+        help="fault kinds to generate, replacing the scenario's fuzz.envelope.kinds",
     )
     fuzz.set_defaults(handler=_fuzz)
 
@@ -238,6 +256,8 @@ def _fuzz(args: argparse.Namespace) -> int:
         seed=args.seed,
         out_dir=args.out,
         max_shrink_runs=args.max_shrink_runs,
+        max_faults=args.max_faults,
+        kinds=args.kinds,
         log=lambda line: print(line, file=sys.stderr, flush=True),
     )
     print(summary.text())

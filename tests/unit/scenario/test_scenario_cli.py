@@ -102,6 +102,20 @@ def test_fuzz_without_finding_exits_0(
     assert "3 run(s), 3 passed, no failure" in capsys.readouterr().out
 
 
+def test_fuzz_takes_envelope_overrides_from_the_command_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use_world(monkeypatch, ToyWorld())
+    argv = ["fuzz", str(SMALL), "--runs", "4", "--max-faults", "1", "--kinds", "crash,link_down"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "4 run(s), 4 passed, no failure" in captured.out
+    assert ", 1 fault(s)" in captured.err
+    assert ", 2 fault(s)" not in captured.err
+    assert main(["fuzz", str(SMALL), "--runs", "4", "--kinds", "crash,meteor"]) == 2
+    assert "kinds: unknown fault kind 'meteor'" in capsys.readouterr().err
+
+
 def run_dmsim(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(DMSIM), *args], capture_output=True, text=True, timeout=60, cwd=cwd, check=False

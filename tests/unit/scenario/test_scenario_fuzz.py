@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from tests.unit.scenario.scenario_kit import ToyWorld
 
-from dmsim.errors import InternalError
+from dmsim.errors import InternalError, ScenarioError
 from dmsim.scenario import (
     Scenario,
     WorldResult,
@@ -197,3 +197,67 @@ def test_without_an_output_directory_the_reproduce_line_reruns_the_campaign() ->
     summary = fuzz_scenario(SMALL, runs=40, seed=0, world=crash_on_clock_steps)
     assert summary.finding is not None
     assert summary.text().endswith(f"reproduce: dmsim fuzz {SMALL} --runs 40 --seed 0 --out DIR")
+
+
+def test_the_envelope_can_be_narrowed_and_widened_for_one_campaign() -> None:
+    """``max_faults`` and ``kinds`` override the file's envelope for this campaign only: a
+    search aimed at a few kinds, or at longer schedules, without editing the scenario."""
+    seen: list[tuple[str, ...]] = []
+
+    def recording(
+        scenario: Scenario, *, seed: int, progress: Callable[[float], None] | None
+    ) -> WorldResult:
+        seen.append(tuple(step.kind for step in scenario.faults))
+        return ToyWorld()(scenario, seed=seed, progress=progress)
+
+    fuzz_scenario(SMALL, runs=20, seed=1, world=recording, max_faults=9, kinds={"link_down"})
+    assert seen
+    assert {kind for kinds in seen for kind in kinds} == {"link_down"}
+    assert max(len(kinds) for kinds in seen) > 4  # the file's max_faults is 4
+
+
+def test_an_overridden_campaign_allows_what_its_own_kinds_can_do() -> None:
+    """The judged expectations follow the overridden kinds: a scenario whose own envelope
+    cannot crash the machine, searched with crashes, allows the window's losses."""
+    small = load_scenario(SMALL)
+    no_crash = replace(
+        small,
+        expectations=replace(small.expectations, allowed=frozenset({"delivered", "pending"})),
+        envelope=replace(small.envelope, kinds=frozenset({"link_down"})),
+    )
+    summary = fuzz_scenario(no_crash, runs=8, seed=1, world=ToyWorld(), kinds={"crash"})
+    assert not summary.failed, summary.text()
+
+
+def test_the_reproduce_line_carries_the_overrides() -> None:
+    summary = fuzz_scenario(
+        SMALL,
+        runs=40,
+        seed=0,
+        world=crash_on_clock_steps,
+        max_faults=6,
+        kinds={"clock_step", "crash"},
+    )
+    assert summary.finding is not None
+    assert summary.text().endswith(
+        f"reproduce: dmsim fuzz {SMALL} --runs 40 --seed 0 --max-faults 6 "
+        "--kinds clock_step,crash --out DIR"
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragment"),
+    [
+        ({"kinds": {"crash", "meteor"}}, "kinds: unknown fault kind 'meteor'"),
+        ({"kinds": set()}, "kinds: expected at least one fault kind"),
+        ({"kinds": {"disk_fill"}}, "kinds: none of disk_fill can be generated"),
+        ({"max_faults": 0}, "max_faults: expected at least 1, got 0"),
+    ],
+)
+def test_bad_overrides_are_refused_before_any_run(
+    overrides: dict[str, object], fragment: str
+) -> None:
+    world = ToyWorld()
+    with pytest.raises(ScenarioError, match=fragment):
+        fuzz_scenario(SMALL, runs=3, world=world, **overrides)  # type: ignore[arg-type]
+    assert world.calls == 0
