@@ -14,7 +14,7 @@ import contextlib
 import errno
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -26,6 +26,7 @@ from dmsim.storage import FileSystem
 from dmsim.sync import CloudTransport
 
 from ._datamanager import DataManager, DataManagerStatistics
+from ._reload import Reload, follow_config, promise_of, record_promise
 
 __all__ = [
     "PROBE_EVERY_S",
@@ -166,9 +167,12 @@ async def run_machine(
     status_every_s: float,
     report: Callable[[MachineStatus], None],
     trace: Trace | None = None,
+    reload: Reload | None = None,
 ) -> MachineStatus:
     """Run until ``stop`` is set, reporting status now and then; then shut down cleanly.
-    ``trace`` (the event log) also gets ``machine.start`` {boot} and ``machine.stop``."""
+    ``trace`` (the event log) also gets ``machine.start`` {boot}, the config's promise (and
+    each reloaded config's) and ``machine.stop``; ``reload`` applies edits of the config
+    file while running."""
     manager = machine.data_manager
     if manager is None:
         raise ConfigError(Problem("services", "no data_manager service: nothing to run"))
@@ -179,6 +183,7 @@ async def run_machine(
         reason = "permission denied" if error.errno == errno.EACCES else error.strerror
         raise ConfigError(Problem("capture_dir", f"{where}: {reason}")) from None
     rng = field_rng()
+    devices = dict(devices)  # reload adds new resources' devices
     dm = DataManager(
         rt=rt,
         fs=fs,
@@ -194,11 +199,21 @@ async def run_machine(
     start = rt.monotonic()
     if trace is not None:
         trace.record("machine.start", boot=boot, part_id=part_id)
+    record_promise(trace, promise_of(machine))
     await dm.start()
-    probe = rt.spawn(
-        probe_while_paused(dm, transport.reachable, rt=rt, rng=rng.child("probe"), trace=trace),
-        name="machine.probe",
-    )
+    helpers = [
+        rt.spawn(
+            probe_while_paused(dm, transport.reachable, rt=rt, rng=rng.child("probe"), trace=trace),
+            name="machine.probe",
+        )
+    ]
+    if reload is not None:
+        helpers.append(
+            rt.spawn(
+                follow_config(reload, dm, rt=rt, devices=devices, trace=trace),
+                name="machine.reload",
+            )
+        )
     try:
         while not stop.is_set():
             try:
@@ -206,7 +221,8 @@ async def run_machine(
             except TimeoutError:
                 report(status_of(dm.statistics(), rt.monotonic() - start))
     finally:
-        await probe.stop()
+        for helper in helpers:
+            await helper.stop()
         await dm.close()
         await transport.close()
     final = status_of(dm.statistics(), rt.monotonic() - start)
@@ -216,9 +232,15 @@ async def run_machine(
 
 
 def machine_devices(
-    machine: MachineConfig, *, rt: Runtime, real: bool, seed: int
+    machine: MachineConfig,
+    *,
+    rt: Runtime,
+    real: bool,
+    seed: int,
+    skip: Collection[tuple[str, str]] = (),
 ) -> dict[tuple[str, str], Any]:
-    """The machine's resources: simulated ones on this runtime's clock, or hardware drivers."""
+    """The machine's resources: simulated ones on this runtime's clock, or hardware drivers;
+    none for the (api, name) pairs in ``skip`` (running already: a reload keeps them)."""
     if not real:
         from dmsim.devices import SimResourceSpec, build_sim_resources
 
@@ -230,12 +252,15 @@ def machine_devices(
             for s in machine.services
             if s.capture_methods
         ]
+        # built together, as vision services and encoders are wired to their cameras and motors
         built = build_sim_resources(specs, rt=rt, rng=RngTree(seed).child("devices"))
-        return {(d.api, d.name): d for d in built.values()}
+        return {(d.api, d.name): d for d in built.values() if (d.api, d.name) not in skip}
     from dmsim.devices import build_real_resource
 
     drivers: dict[tuple[str, str], Any] = {}
     for c in machine.components:
+        if (c.api, c.name) in skip:
+            continue
         driver = build_real_resource(
             api_type=f"{c.namespace}:component:{c.type}",
             name=c.name,

@@ -7,16 +7,18 @@ import asyncio
 import contextlib
 import signal
 import sys
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from dmsim.config import load_machine_config
+from dmsim.config import MachineConfig, load_machine_config
 from dmsim.errors import ConfigError, Problem, StorageError
 from dmsim.faults import parse_duration
 from dmsim.runtime import RealRuntime
 
 from ._events import EventLog, machine_trace
 from ._machine import MachineStatus, machine_devices, run_machine
+from ._reload import ConfigFile, Reload
 
 __all__ = ["register"]
 
@@ -97,14 +99,27 @@ def _machine(args: argparse.Namespace) -> int:
         if path is not None and trace is not None
     ]
 
+    claimed: list[str] = []  # capture directories locked, the first one's and each reload's
+    held = contextlib.ExitStack()
+
+    def claim(directory: str, purpose: str = "start another machine") -> None:
+        held.enter_context(directory_lock(directory, purpose=purpose))
+        claimed.append(directory)
+
+    def devices_for(config: MachineConfig, skip: Collection[tuple[str, str]] = ()) -> Any:
+        return machine_devices(
+            config, rt=rt, real=args.devices == "real", seed=args.seed, skip=skip
+        )
+
     async def main() -> MachineStatus:
-        stop = rt.event()
+        stop, check_config = rt.event(), rt.event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, check_config.set)  # the daemon convention
         if duration is not None:
             loop.call_later(duration, stop.set)
-        devices = machine_devices(machine, rt=rt, real=args.devices == "real", seed=args.seed)
+        devices = devices_for(machine)
         transport = GrpcTransport(
             host=host, port=int(port), cert_path=args.tls_cert, api_key=args.api_key
         )
@@ -119,23 +134,31 @@ def _machine(args: argparse.Namespace) -> int:
             status_every_s=status_every,
             report=lambda status: print(status.line(), flush=True),
             trace=trace,
+            reload=Reload(
+                config=ConfigFile(Path(args.config), machine),
+                build_devices=devices_for,
+                claim_dir=lambda directory: claim(directory, "move a capture directory there"),
+                notify=lambda line: print(line, file=sys.stderr, flush=True),
+                check_now=check_config,
+            ),
         )
 
     manager = machine.data_manager
-    capture_dir = manager.capture_dir if manager is not None else None
-    with contextlib.ExitStack() as held:
+    with held:
         for log in logs:
             held.callback(log.close)
-        if capture_dir is not None:  # else run_machine explains that there is nothing to run
+        if manager is not None:  # else run_machine explains that there is nothing to run
             try:
-                held.enter_context(directory_lock(capture_dir, purpose="start another machine"))
+                claim(manager.capture_dir)
             except OSError as error:  # cannot make it (a busy one is a DirectoryBusy)
                 reason = error.strerror or str(error)
-                raise ConfigError(Problem("capture_dir", f"{capture_dir}: {reason}")) from None
+                raise ConfigError(
+                    Problem("capture_dir", f"{manager.capture_dir}: {reason}")
+                ) from None
         final = rt.run_main(main())
     print(f"stopped cleanly: {final.line()}")
-    if capture_dir is not None:
-        print(_left_to_sync(capture_dir))
+    for directory in claimed:
+        print(_left_to_sync(directory))
     return 0
 
 

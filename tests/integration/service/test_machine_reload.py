@@ -1,0 +1,147 @@
+"""`dmsim machine` applies edits of its config file while it runs, as rdk does with a local
+config: a new resource, a new rate, a new capture directory, a new promise; an edit it cannot
+apply is reported and changes nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.integration.service.machines import machine_config
+
+from dmsim.storage._lock import directory_lock
+
+DMSIM = [sys.executable, "-m", "dmsim.cli"]
+
+
+def write_config(path: Path, config: dict[str, Any]) -> None:
+    """Replace the file the way editors and config managers do: a new file renamed over it."""
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(config), encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def wait_for(condition: Callable[[], bool], what: str, within: float = 20.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}: not within {within:g}s"
+        time.sleep(0.05)
+
+
+@dataclass
+class Machine:
+    process: subprocess.Popen[str]
+    err_path: Path
+    out: str = ""
+
+    def err(self) -> str:
+        return self.err_path.read_text(encoding="utf-8")
+
+
+@contextmanager
+def running_machine(tmp_path: Path, config: Path, *extra: str) -> Iterator[Machine]:
+    """A machine with nothing to sync to (no cloud listens on port 9), stopped (SIGTERM) at
+    the end of the block; its stderr is readable while it runs, its stdout after."""
+    err_path = tmp_path / "stderr.txt"
+    with err_path.open("w", encoding="utf-8") as err:
+        process = subprocess.Popen(
+            [*DMSIM, "machine", str(config), "--cloud", "127.0.0.1:9", "--status-every", "0.2s",
+             *extra],
+            stdout=subprocess.PIPE, stderr=err, text=True,
+        )  # fmt: skip
+        machine = Machine(process, err_path)
+        try:
+            yield machine
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+            machine.out, _ = process.communicate(timeout=60)
+
+
+def captured_files(directory: Path, component: str, suffix: str = ".capture") -> list[Path]:
+    """The component's capture files; ``suffix=""`` includes the open (.prog) ones."""
+    return list(directory.glob(f"rdk_component_*/{component}/*/*{suffix}"))
+
+
+def captured_bytes(directory: Path, component: str) -> int:
+    return sum(path.stat().st_size for path in captured_files(directory, component, ""))
+
+
+def test_an_edit_adds_a_resource_moves_the_capture_dir_and_changes_the_promise(
+    tmp_path: Path,
+) -> None:
+    first_dir, second_dir = tmp_path / "capture", tmp_path / "capture-2"
+    config_path, trace = tmp_path / "machine.json", tmp_path / "trace.jsonl"
+    config = machine_config(first_dir)
+    write_config(config_path, config)
+    with running_machine(tmp_path, config_path, "--trace", str(trace)) as machine:
+        wait_for(lambda: bool(captured_files(first_dir, "probe")), "the first files")
+        edited = json.loads(json.dumps(config))
+        edited["components"].append(
+            {"name": "probe2", "type": "sensor", "model": "fake",
+             "service_configs": [{"type": "data_manager", "attributes": {
+                 "capture_methods": [{"method": "Readings", "capture_frequency_hz": 50}]}}]}
+        )  # fmt: skip
+        attributes = edited["services"][0]["attributes"]
+        attributes.update(capture_dir=str(second_dir), durability_window_ms=250)
+        write_config(config_path, edited)
+        machine.process.send_signal(signal.SIGHUP)  # check now (and do not hang up)
+        wait_for(lambda: "reconfigured from" in machine.err(), "the reload")
+        # the new sensor, and the old one in its new place
+        wait_for(
+            lambda: all(captured_files(second_dir, s, "") for s in ("probe", "probe2")),
+            "both sensors' files in the new directory",
+        )
+    assert machine.process.returncode == 0, machine.err()
+    assert "Traceback" not in machine.err()
+    # the new directory has both sensors from the edit on; the old one keeps its backlog,
+    # remembered so that it is still synced after a restart under the new config
+    assert not captured_files(first_dir, "probe2")
+    remembered = json.loads((second_dir / "former-capture-dirs.json").read_text())
+    assert str(first_dir) in json.dumps(remembered)
+    # the operator is told what each directory still holds
+    assert f"left to sync in {first_dir}:" in machine.out
+    assert f"left to sync in {second_dir}:" in machine.out
+    # the judge learns each promise: the start's, the looser one while the edit is applied,
+    # then the edit's
+    events = [json.loads(line) for line in trace.read_text(encoding="utf-8").splitlines()]
+    windows = [e["durability_window_s"] for e in events if e["kind"] == "world.promise"]
+    assert windows == [1.0, 1.0, 0.25]
+
+
+def test_edits_that_cannot_be_applied_are_reported_and_change_nothing(tmp_path: Path) -> None:
+    capture_dir, config_path = tmp_path / "capture", tmp_path / "machine.json"
+    config = machine_config(capture_dir)
+    write_config(config_path, config)
+
+    with running_machine(tmp_path, config_path) as machine:
+        wait_for(lambda: captured_bytes(capture_dir, "probe") > 0, "the first readings")
+        config_path.write_text('{"components": [', encoding="utf-8")  # saved half-written
+        wait_for(lambda: "still running the previous config" in machine.err(), "a report")
+        changed = json.loads(json.dumps(config))
+        changed["components"][0]["attributes"] = {"pin": 7}
+        write_config(config_path, changed)
+        wait_for(lambda: "rdk:component:sensor 'probe' changed" in machine.err(), "a report")
+        moved = json.loads(json.dumps(config))
+        moved["services"][0]["attributes"]["capture_dir"] = str(tmp_path / "taken")
+        with directory_lock(str(tmp_path / "taken"), purpose="test"):  # another process's
+            write_config(config_path, moved)
+            wait_for(lambda: "in use by a running dmsim" in machine.err(), "a report")
+        before = captured_bytes(capture_dir, "probe")
+        wait_for(lambda: captured_bytes(capture_dir, "probe") > before, "capture after refusals")
+    assert machine.process.returncode == 0, machine.err()
+    err = machine.err()
+    assert "Traceback" not in err
+    assert "reconfigured" not in err
+    assert f"{config_path} changed; still running the previous config:" in err
+    assert "JSON" in err  # what is wrong with the half-written file
+    assert "restart dmsim machine to apply that" in err
