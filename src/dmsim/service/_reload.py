@@ -125,34 +125,37 @@ async def apply_edit(
     claim_dir: Callable[[str], None],
     notify: Callable[[str], None],
     trace: Trace | None,
-) -> bool:
-    """Apply the config file's edit, if any; ``True`` when a new config now runs."""
+) -> None:
+    """Apply the config file's edit, if any."""
 
-    def refuse(why: object) -> bool:
+    def refuse(why: object) -> None:
         notify(f"{config.path} changed; still running the previous config: {why}")
-        return False
 
     try:
         edited = config.edited()
     except (DmsimError, OSError) as error:
-        return refuse(error)
+        refuse(error)
+        return
     if edited is None or edited == config.running:
-        return False
+        return
     manager, running = edited.data_manager, config.running.data_manager
     if manager is None:
-        return refuse("it has no data_manager service")
+        refuse("it has no data_manager service")
+        return
     changed = hardware_changes(config.running, edited)
     if changed:
-        return refuse(
+        refuse(
             f"{', '.join(changed)} changed model, attributes or dependencies; hardware is "
             "opened at start: restart dmsim machine to apply that"
         )
+        return
     try:
         devices.update(build_devices(edited, devices.keys()))  # unused until the config runs
         if running is None or manager.capture_dir != running.capture_dir:
             claim_dir(manager.capture_dir)  # last: nothing after it can fail
     except (DmsimError, OSError) as error:
-        return refuse(error)
+        refuse(error)
+        return
     for warning in edited.warnings:
         notify(f"warning: {warning}")
     before, after = promise_of(config.running), promise_of(edited)
@@ -163,7 +166,6 @@ async def apply_edit(
     await dm.reconfigure(edited)
     record_promise(trace, after)
     notify(f"reconfigured from {config.path}")
-    return True
 
 
 @dataclass(frozen=True, slots=True)
