@@ -103,6 +103,8 @@ def _machine(args: argparse.Namespace) -> int:
     held = contextlib.ExitStack()
 
     def claim(directory: str, purpose: str = "start another machine") -> None:
+        if directory in claimed:  # ours since a move away: a second lock would refuse us
+            return
         held.enter_context(directory_lock(directory, purpose=purpose))
         claimed.append(directory)
 

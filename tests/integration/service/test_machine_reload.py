@@ -101,21 +101,27 @@ def test_an_edit_adds_a_resource_moves_the_capture_dir_and_changes_the_promise(
             lambda: all(captured_files(second_dir, s, "") for s in ("probe", "probe2")),
             "both sensors' files in the new directory",
         )
+        # and back: the first directory is this machine's already
+        attributes["capture_dir"] = str(first_dir)
+        write_config(config_path, edited)
+        wait_for(lambda: machine.err().count("reconfigured from") == 2, "the move back")
+        wait_for(lambda: bool(captured_files(first_dir, "probe2", "")), "files back in the first")
     assert machine.process.returncode == 0, machine.err()
     assert "Traceback" not in machine.err()
-    # the new directory has both sensors from the edit on; the old one keeps its backlog,
-    # remembered so that it is still synced after a restart under the new config
-    assert not captured_files(first_dir, "probe2")
-    remembered = json.loads((second_dir / "former-capture-dirs.json").read_text())
-    assert str(first_dir) in json.dumps(remembered)
+    # each directory remembers the other, so that its backlog is still synced after a
+    # restart under either config
+    assert "still running the previous config" not in machine.err()
+    for directory, other in ((first_dir, second_dir), (second_dir, first_dir)):
+        remembered = (directory / "former-capture-dirs.json").read_text(encoding="utf-8")
+        assert str(other) in remembered
     # the operator is told what each directory still holds
-    assert f"left to sync in {first_dir}:" in machine.out
-    assert f"left to sync in {second_dir}:" in machine.out
+    assert machine.out.count(f"left to sync in {first_dir}:") == 1
+    assert machine.out.count(f"left to sync in {second_dir}:") == 1
     # the judge learns each promise: the start's, the looser one while the edit is applied,
     # then the edit's
     events = [json.loads(line) for line in trace.read_text(encoding="utf-8").splitlines()]
     windows = [e["durability_window_s"] for e in events if e["kind"] == "world.promise"]
-    assert windows == [1.0, 1.0, 0.25]
+    assert windows == [1.0, 1.0, 0.25, 0.25, 0.25]
 
 
 def test_edits_that_cannot_be_applied_are_reported_and_change_nothing(tmp_path: Path) -> None:
