@@ -352,10 +352,10 @@ def _overridden(
         return scenario
     problems = []
     envelope = scenario.envelope
-    if max_faults is not None:
-        if max_faults < 1:
-            problems.append(Problem("max_faults", f"expected at least 1, got {max_faults}"))
-        envelope = replace(envelope, max_faults=max(max_faults, 1))
+    if max_faults is not None and max_faults < 1:
+        problems.append(Problem("max_faults", f"expected at least 1, got {max_faults}"))
+    elif max_faults is not None:
+        envelope = replace(envelope, max_faults=max_faults)
     if kinds is not None:
         unknown = sorted(set(kinds) - KINDS.keys())
         if unknown:
