@@ -9,6 +9,9 @@ Reconfigure compares collector keys (resource, method, additional_params):
   its disk takes, and completes its file;
 - gone or disabled → stopped and drained the same way; new → started.
 
+A paused resource (:meth:`CaptureEngine.pause`: its device is being closed and rebuilt) has
+no collector, whatever the specs ask, until :meth:`CaptureEngine.resume`.
+
 Shutdown waits up to :data:`SHUTDOWN_DRAIN_S` for every queue; what a disk still refuses
 then is dropped and reported (trace ``reading.dropped``), never lost silently.
 
@@ -19,7 +22,7 @@ less than configured; here an unrelated edit costs nothing.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 
 from dmsim.capture._collector import (
@@ -83,6 +86,8 @@ class CaptureEngine:
         self._retired: list[CollectorStatistics] = []
         # Identities are (stream, boot, seq): a collector restarted within a boot continues.
         self._next_seq: dict[str, int] = {}
+        self._applied: tuple[CollectorSpec, ...] = ()  # the last specs given, paused ones too
+        self._paused: frozenset[tuple[str, str]] = frozenset()  # (api, name)
 
     async def apply(
         self,
@@ -96,7 +101,12 @@ class CaptureEngine:
         collector, so that new sinks pick up a changed setting (a rotation size). Returns once
         the retired collectors' files are complete, or after :data:`RETIRE_WAIT_S` when a disk
         holds them up (they go on draining; new collectors are capturing already)."""
-        wanted = {spec.key: spec for spec in specs if interval_for_hz(spec.capture_frequency_hz)}
+        self._applied = tuple(specs)
+        wanted = {
+            spec.key: spec
+            for spec in specs
+            if interval_for_hz(spec.capture_frequency_hz) and _resource(spec) not in self._paused
+        }
         new_window = durability_window_s not in (None, self._window)
         if durability_window_s is not None:
             self._window = durability_window_s
@@ -121,8 +131,20 @@ class CaptureEngine:
         with contextlib.suppress(TimeoutError):
             await self._rt.with_timeout(RETIRE_WAIT_S, _joined(drains))
 
+    async def pause(self, resources: Collection[tuple[str, str]]) -> None:
+        """Stop the collectors reading these (api, name) resources, as a reconfigure that
+        drops them would (queues drained, files completed), and start none for them until
+        :meth:`resume`: their devices are being closed and rebuilt."""
+        self._paused = frozenset(resources)
+        await self.apply(self._applied)
+
+    async def resume(self) -> None:
+        """Start the paused resources' collectors, as the specs last applied ask."""
+        self._paused = frozenset()
+        await self.apply(self._applied)
+
     def _start(self, spec: CollectorSpec) -> None:
-        source = self._resolve(spec.resource.api, spec.resource.short_name)
+        source = self._resolve(*_resource(spec))
         if source is None:
             self._say(f"{stream_id(spec)}: no such resource; collector not started")
             self._record("capture.unresolved", spec)
@@ -215,6 +237,10 @@ class CaptureEngine:
                 method=spec.method,
                 params=dict(spec.additional_params),
             )
+
+
+def _resource(spec: CollectorSpec) -> tuple[str, str]:
+    return spec.resource.api, spec.resource.short_name
 
 
 def _period(spec: CollectorSpec) -> float:

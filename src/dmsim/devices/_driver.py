@@ -69,6 +69,10 @@ class RealDriver(abc.ABC):
     async def _capture(self, method: str, params: Mapping[str, str], /) -> CaptureResult:
         """Read ``method`` (one of ``METHODS``) from the hardware."""
 
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Let go of the hardware (port, pins, camera); a later capture opens it again."""
+
     def _count(self, counter: str, n: int = 1) -> None:
         self._transport[counter] = self._transport.get(counter, 0) + n
 

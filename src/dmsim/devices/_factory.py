@@ -149,9 +149,12 @@ def build_sim_resources(
     rng: RngTree,
     trace: Trace | None = None,
     payload: PayloadOptions | None = None,
+    lookup: Lookup | None = None,
 ) -> dict[str, SimDevice]:
     """Every resource of a machine, wired together: vision services find their cameras, and
-    an encoder named by a motor's ``encoder`` attribute counts that motor's shaft."""
+    an encoder named by a motor's ``encoder`` attribute counts that motor's shaft. They find
+    each other by name when they capture: among themselves, or through ``lookup`` (a running
+    machine's current devices, so that one rebuilt later is the one the others read)."""
     specs = list(specs)
     names = [spec.name for spec in specs]
     duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -176,6 +179,6 @@ def build_sim_resources(
             rng=rng,
             trace=trace,
             payload=payload,
-            lookup=built.__getitem__,
+            lookup=lookup or built.__getitem__,
         )
     return built

@@ -19,7 +19,7 @@ failing sensor closes them, as in rdk.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -216,6 +216,16 @@ class DataManager:
             await self._stop_policies()
             self._start_policies()
         self._start_control()
+
+    async def pause_devices(self, resources: Collection[tuple[str, str]]) -> None:
+        """Stop reading these (api, name) resources until :meth:`resume_devices` (queues
+        drained, files completed first), whatever a reconfigure or the capture control sensor
+        asks meanwhile: their devices are being closed and rebuilt."""
+        await self._capture.pause(resources)
+
+    async def resume_devices(self) -> None:
+        """Read the paused resources again, as the config in force asks."""
+        await self._capture.resume()
 
     def notify_online(self) -> None:
         """The machine is online again: the offline pause ends, and a sync tick missed while

@@ -14,11 +14,10 @@ import contextlib
 import errno
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from dmsim.capture import CaptureSource
 from dmsim.config import MachineConfig
 from dmsim.errors import ConfigError, Problem
 from dmsim.runtime import Event, RngTree, Runtime, Trace
@@ -26,7 +25,16 @@ from dmsim.storage import FileSystem
 from dmsim.sync import CloudTransport
 
 from ._datamanager import DataManager, DataManagerStatistics
-from ._reload import Reload, follow_config, promise_of, record_promise
+from ._reload import (
+    Device,
+    DeviceKey,
+    Devices,
+    Reload,
+    close_devices,
+    follow_config,
+    promise_of,
+    record_promise,
+)
 
 __all__ = [
     "PROBE_EVERY_S",
@@ -160,7 +168,7 @@ async def run_machine(
     *,
     rt: Runtime,
     fs: FileSystem,
-    devices: Mapping[tuple[str, str], CaptureSource],
+    devices: dict[DeviceKey, Device],
     transport: ProbedTransport,
     part_id: str,
     stop: Event,
@@ -169,10 +177,10 @@ async def run_machine(
     trace: Trace | None = None,
     reload: Reload | None = None,
 ) -> MachineStatus:
-    """Run until ``stop`` is set, reporting status now and then; then shut down cleanly.
-    ``trace`` (the event log) also gets ``machine.start`` {boot}, the config's promise (and
-    each reloaded config's) and ``machine.stop``; ``reload`` applies edits of the config
-    file while running."""
+    """Run until ``stop`` is set, reporting status now and then; then shut down cleanly and
+    close ``devices`` (kept current by ``reload``, which applies edits of the config file
+    while running). ``trace`` (the event log) also gets ``machine.start`` {boot}, the config's
+    promise (and each reloaded config's) and ``machine.stop``."""
     manager = machine.data_manager
     if manager is None:
         raise ConfigError(Problem("services", "no data_manager service: nothing to run"))
@@ -183,7 +191,6 @@ async def run_machine(
         reason = "permission denied" if error.errno == errno.EACCES else error.strerror
         raise ConfigError(Problem("capture_dir", f"{where}: {reason}")) from None
     rng = field_rng()
-    devices = dict(devices)  # reload adds new resources' devices
     dm = DataManager(
         rt=rt,
         fs=fs,
@@ -224,6 +231,7 @@ async def run_machine(
         for helper in helpers:
             await helper.stop()
         await dm.close()
+        await close_devices(devices, _LOG.warning)
         await transport.close()
     final = status_of(dm.statistics(), rt.monotonic() - start)
     if trace is not None:
@@ -231,18 +239,22 @@ async def run_machine(
     return final
 
 
-def machine_devices(
-    machine: MachineConfig,
-    *,
-    rt: Runtime,
-    real: bool,
-    seed: int,
-    skip: Collection[tuple[str, str]] = (),
-) -> dict[tuple[str, str], Any]:
-    """The machine's resources: simulated ones on this runtime's clock, or hardware drivers;
-    none for the (api, name) pairs in ``skip`` (running already: a reload keeps them)."""
+async def machine_devices(
+    machine: MachineConfig, *, rt: Runtime, real: bool, seed: int, live: Devices
+) -> dict[DeviceKey, Device]:
+    """The devices of the machine's resources that ``live`` (the machine's running devices)
+    lacks: simulated ones on this runtime's clock, or hardware drivers. Simulated resources
+    find each other (a vision service its camera) in ``live`` when they capture, so a device
+    a reload rebuilds is the one the others read. When a driver cannot be built, those built
+    before it are closed and the error raised."""
     if not real:
         from dmsim.devices import SimResourceSpec, build_sim_resources
+
+        def running(name: str) -> Any:
+            for (_, running_name), device in live.items():
+                if running_name == name:
+                    return device
+            raise KeyError(name)
 
         specs = [
             SimResourceSpec(f"{c.namespace}:component:{c.type}", c.name, c.model, c.attributes)
@@ -252,21 +264,25 @@ def machine_devices(
             for s in machine.services
             if s.capture_methods
         ]
-        # built together, as vision services and encoders are wired to their cameras and motors
-        built = build_sim_resources(specs, rt=rt, rng=RngTree(seed).child("devices"))
-        return {(d.api, d.name): d for d in built.values() if (d.api, d.name) not in skip}
+        # built together, as encoders are wired to their motors by the motors' attributes
+        built = build_sim_resources(
+            specs, rt=rt, rng=RngTree(seed).child("devices"), lookup=running
+        )
+        return {(d.api, d.name): d for d in built.values() if (d.api, d.name) not in live}
     from dmsim.devices import build_real_resource
 
-    drivers: dict[tuple[str, str], Any] = {}
-    for c in machine.components:
-        if (c.api, c.name) in skip:
-            continue
-        driver = build_real_resource(
-            api_type=f"{c.namespace}:component:{c.type}",
-            name=c.name,
-            model=c.model,
-            attributes=c.attributes,
-            rt=rt,
-        )
-        drivers[(driver.api, driver.name)] = driver
+    drivers: dict[DeviceKey, Device] = {}
+    try:
+        for c in machine.components:
+            if (c.api, c.name) not in live:
+                drivers[(c.api, c.name)] = build_real_resource(
+                    api_type=f"{c.namespace}:component:{c.type}",
+                    name=c.name,
+                    model=c.model,
+                    attributes=c.attributes,
+                    rt=rt,
+                )
+    except BaseException:
+        await close_devices(drivers, _LOG.warning)
+        raise
     return drivers

@@ -3,44 +3,71 @@ local config file without a restart.
 
 The file is checked every :data:`CONFIG_POLL_S` (and at once on SIGHUP): a changed, valid config
 is applied in place by :meth:`DataManager.reconfigure` (unchanged collectors keep running and
-their queues; a new ``capture_dir`` is claimed first, the old one's backlog still synced). An
-edit that cannot be applied changes nothing and is reported once, with what is wrong and where:
-a file that does not parse or validate, a config without a data manager, a new ``capture_dir``
-another process holds, a new resource whose driver cannot be built, or a resource whose model,
-attributes or dependencies changed (hardware is opened once, at start: a restart applies such
-a change).
+their queues; a new ``capture_dir`` is claimed first, the old one's backlog still synced). A
+resource whose model, attributes or dependencies changed is rebuilt, as rdk rebuilds it: its
+collectors stop (queues drained to disk), its device is closed *before* the new one is built
+(a GPIO pin or serial port cannot be opened twice), and its collectors start again on the new
+device; a removed resource's device is closed. An edit that cannot be applied changes nothing
+and is reported once, with what is wrong and where: a file that does not parse or validate, a
+config without a data manager, a new ``capture_dir`` another process holds, or a device that
+cannot be built. Devices closed for it are then reopened as they were; one that cannot be is
+reported, and is built again by the next edit that applies.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from dmsim.capture import CaptureSource
 from dmsim.config import ComponentConfig, MachineConfig, ServiceConfig, load_machine_config
 from dmsim.errors import DmsimError
 from dmsim.runtime import Event, Runtime, Trace
 
-from ._datamanager import DataManager
-
 __all__ = [
     "CONFIG_POLL_S",
     "ConfigFile",
+    "Device",
+    "DeviceKey",
+    "Devices",
+    "Manager",
     "Reload",
     "apply_edit",
+    "close_devices",
     "follow_config",
     "promise_of",
     "record_promise",
+    "replaced_resources",
 ]
 
 CONFIG_POLL_S = 1.0
 
 DeviceKey = tuple[str, str]  # (api, name)
-BuildDevices = Callable[[MachineConfig, Collection[DeviceKey]], Mapping[DeviceKey, CaptureSource]]
+
+
+class Device(CaptureSource, Protocol):
+    """A simulated device or a hardware driver, as the machine holds it."""
+
+    async def close(self) -> None: ...
+
+
+Devices = Mapping[DeviceKey, Device]
+# the devices of the config's resources that ``running`` lacks, or raises
+BuildDevices = Callable[[MachineConfig, Devices], Awaitable[Devices]]
+
+
+class Manager(Protocol):
+    """What a reload needs of the data manager."""
+
+    async def pause_devices(self, resources: Collection[DeviceKey]) -> None: ...
+
+    async def resume_devices(self) -> None: ...
+
+    async def reconfigure(self, machine: MachineConfig) -> None: ...
 
 
 class ConfigFile:
@@ -90,14 +117,24 @@ def _resources(machine: MachineConfig) -> dict[DeviceKey, _Resource]:
     }
 
 
-def hardware_changes(running: MachineConfig, edited: MachineConfig) -> list[str]:
-    """Resources in both configs whose model, attributes or dependencies differ."""
+def replaced_resources(running: MachineConfig, edited: MachineConfig) -> list[DeviceKey]:
+    """Resources of the running config that the edit removes or whose model, attributes or
+    dependencies it changes: their devices are closed."""
     before, after = _resources(running), _resources(edited)
-    return [
-        f"{api} {name!r}"
-        for (api, name), was in before.items()
-        if after.get((api, name), was) != was
-    ]
+    return [key for key, was in before.items() if after.get(key) != was]
+
+
+def _named(keys: Collection[DeviceKey]) -> str:
+    return ", ".join(f"{api} {name!r}" for api, name in keys)
+
+
+async def close_devices(devices: Devices, report: Callable[[str], None]) -> None:
+    """Close each device; one that fails to close is reported, and the others still closed."""
+    for key, device in devices.items():
+        try:
+            await device.close()
+        except Exception as error:  # a driver's close may fail any way: it is let go anyway
+            report(f"closing {_named([key])} failed: {type(error).__name__}: {error}")
 
 
 def promise_of(machine: MachineConfig) -> tuple[float, float]:
@@ -118,15 +155,15 @@ def record_promise(trace: Trace | None, promise: tuple[float, float]) -> None:
 
 async def apply_edit(
     config: ConfigFile,
-    dm: DataManager,
+    dm: Manager,
     *,
-    devices: dict[DeviceKey, CaptureSource],
+    devices: dict[DeviceKey, Device],
     build_devices: BuildDevices,
     claim_dir: Callable[[str], None],
     notify: Callable[[str], None],
     trace: Trace | None,
 ) -> None:
-    """Apply the config file's edit, if any."""
+    """Apply the config file's edit, if any; ``devices`` (the machine's) is kept current."""
 
     def refuse(why: object) -> None:
         notify(f"{config.path} changed; still running the previous config: {why}")
@@ -142,30 +179,56 @@ async def apply_edit(
     if manager is None:
         refuse("it has no data_manager service")
         return
-    changed = hardware_changes(config.running, edited)
-    if changed:
-        refuse(
-            f"{', '.join(changed)} changed model, attributes or dependencies; hardware is "
-            "opened at start: restart dmsim machine to apply that"
-        )
-        return
+    replaced = replaced_resources(config.running, edited)
+    if replaced:
+        await dm.pause_devices(replaced)
     try:
-        devices.update(build_devices(edited, devices.keys()))  # unused until the config runs
-        if running is None or manager.capture_dir != running.capture_dir:
-            claim_dir(manager.capture_dir)  # last: nothing after it can fail
+        closed = {key: devices.pop(key) for key in replaced if key in devices}
+        await close_devices(closed, notify)
+        built: Devices = {}
+        try:
+            built = await build_devices(edited, devices)
+            if running is None or manager.capture_dir != running.capture_dir:
+                claim_dir(manager.capture_dir)  # last: nothing after it can fail
+        except (DmsimError, OSError) as error:
+            await close_devices(built, notify)
+            if closed:
+                await _reopen(config.running, devices, build_devices, notify)
+            refuse(error)
+            return
+        devices.update(built)
+        for warning in edited.warnings:
+            notify(f"warning: {warning}")
+        before, after = promise_of(config.running), promise_of(edited)
+        config.running = edited
+        # Files opened under the old promise are completed while the new config is applied:
+        # until it is, the looser of the two holds.
+        record_promise(trace, (max(before[0], after[0]), max(before[1], after[1])))
+        await dm.reconfigure(edited)
+        record_promise(trace, after)
+    finally:
+        if replaced:
+            await dm.resume_devices()
+    rebuilt = [key for key in replaced if key in built]
+    notify(f"reconfigured from {config.path}" + (f"; rebuilt {_named(rebuilt)}" if rebuilt else ""))
+
+
+async def _reopen(
+    running: MachineConfig,
+    devices: dict[DeviceKey, Device],
+    build_devices: BuildDevices,
+    notify: Callable[[str], None],
+) -> None:
+    """Build the running config's devices that ``devices`` lacks again (a refused edit closed
+    them); say which stay closed when they cannot be."""
+    try:
+        devices.update(await build_devices(running, devices))
     except (DmsimError, OSError) as error:
-        refuse(error)
-        return
-    for warning in edited.warnings:
-        notify(f"warning: {warning}")
-    before, after = promise_of(config.running), promise_of(edited)
-    config.running = edited
-    # Files opened under the old promise are completed while the new config is applied:
-    # until it is, the looser of the two holds.
-    record_promise(trace, (max(before[0], after[0]), max(before[1], after[1])))
-    await dm.reconfigure(edited)
-    record_promise(trace, after)
-    notify(f"reconfigured from {config.path}")
+        missing = [key for key in _resources(running) if key not in devices]
+        notify(
+            f"{_named(missing)} could not be reopened ({error}): not captured until an edit "
+            "applies or dmsim machine restarts"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,10 +246,10 @@ class Reload:
 
 async def follow_config(
     reload: Reload,
-    dm: DataManager,
+    dm: Manager,
     *,
     rt: Runtime,
-    devices: dict[DeviceKey, CaptureSource],
+    devices: dict[DeviceKey, Device],
     trace: Trace | None,
 ) -> None:
     """Check the file every :data:`CONFIG_POLL_S`, or when ``check_now`` is set."""

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from dmsim.runtime import RealRuntime
 
 from ._events import EventLog, machine_trace
 from ._machine import MachineStatus, machine_devices, run_machine
-from ._reload import ConfigFile, Reload
+from ._reload import ConfigFile, Device, DeviceKey, Devices, Reload
 
 __all__ = ["register"]
 
@@ -108,9 +107,9 @@ def _machine(args: argparse.Namespace) -> int:
         held.enter_context(directory_lock(directory, purpose=purpose))
         claimed.append(directory)
 
-    def devices_for(config: MachineConfig, skip: Collection[tuple[str, str]] = ()) -> Any:
-        return machine_devices(
-            config, rt=rt, real=args.devices == "real", seed=args.seed, skip=skip
+    async def devices_for(config: MachineConfig, live: Devices) -> Devices:
+        return await machine_devices(
+            config, rt=rt, real=args.devices == "real", seed=args.seed, live=live
         )
 
     async def main() -> MachineStatus:
@@ -121,7 +120,8 @@ def _machine(args: argparse.Namespace) -> int:
         loop.add_signal_handler(signal.SIGHUP, check_config.set)  # the daemon convention
         if duration is not None:
             loop.call_later(duration, stop.set)
-        devices = devices_for(machine)
+        devices: dict[DeviceKey, Device] = {}  # the running ones: reload keeps it current
+        devices.update(await devices_for(machine, devices))
         transport = GrpcTransport(
             host=host, port=int(port), cert_path=args.tls_cert, api_key=args.api_key
         )

@@ -4,6 +4,7 @@ apply is reported and changes nothing."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -16,8 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
 from tests.integration.service.machines import machine_config
 
+from dmsim.storage import RealFS, read_capture_file
 from dmsim.storage._lock import directory_lock
 
 DMSIM = [sys.executable, "-m", "dmsim.cli"]
@@ -74,6 +77,17 @@ def captured_files(directory: Path, component: str, suffix: str = ".capture") ->
 
 def captured_bytes(directory: Path, component: str) -> int:
     return sum(path.stat().st_size for path in captured_files(directory, component, ""))
+
+
+def images(directory: Path) -> list[tuple[int, tuple[int, int]]]:
+    """(seq, width and height) of every image the camera captured, in sequence order."""
+    found = []
+    for path in captured_files(directory, "cam"):
+        contents = read_capture_file(RealFS(), str(path))
+        for reading, reading_id in zip(contents.readings, contents.reading_ids, strict=True):
+            assert reading_id is not None
+            found.append((reading_id.seq, Image.open(io.BytesIO(reading.binary)).size))
+    return sorted(found)
 
 
 def test_an_edit_adds_a_resource_moves_the_capture_dir_and_changes_the_promise(
@@ -133,10 +147,10 @@ def test_edits_that_cannot_be_applied_are_reported_and_change_nothing(tmp_path: 
         wait_for(lambda: captured_bytes(capture_dir, "probe") > 0, "the first readings")
         config_path.write_text('{"components": [', encoding="utf-8")  # saved half-written
         wait_for(lambda: "still running the previous config" in machine.err(), "a report")
-        changed = json.loads(json.dumps(config))
-        changed["components"][0]["attributes"] = {"pin": 7}
-        write_config(config_path, changed)
-        wait_for(lambda: "rdk:component:sensor 'probe' changed" in machine.err(), "a report")
+        unbuildable = json.loads(json.dumps(config))
+        unbuildable["components"][1]["attributes"]["width_px"] = 8
+        write_config(config_path, unbuildable)
+        wait_for(lambda: "width_px" in machine.err(), "a report")
         moved = json.loads(json.dumps(config))
         moved["services"][0]["attributes"]["capture_dir"] = str(tmp_path / "taken")
         with directory_lock(str(tmp_path / "taken"), purpose="test"):  # another process's
@@ -150,4 +164,32 @@ def test_edits_that_cannot_be_applied_are_reported_and_change_nothing(tmp_path: 
     assert "reconfigured" not in err
     assert f"{config_path} changed; still running the previous config:" in err
     assert "JSON" in err  # what is wrong with the half-written file
-    assert "restart dmsim machine to apply that" in err
+    assert "could not be reopened" not in err  # the camera's old device was opened again
+    assert captured_files(capture_dir, "cam")  # and captured on
+
+
+def test_a_changed_camera_is_rebuilt_and_its_stream_goes_on(tmp_path: Path) -> None:
+    capture_dir, config_path = tmp_path / "capture", tmp_path / "machine.json"
+    config = machine_config(capture_dir)
+    write_config(config_path, config)
+    with running_machine(tmp_path, config_path) as machine:
+        wait_for(lambda: bool(captured_files(capture_dir, "cam")), "the first images")
+        smaller = json.loads(json.dumps(config))
+        smaller["components"][1]["attributes"]["width_px"] = 32
+        write_config(config_path, smaller)
+        wait_for(lambda: "rebuilt rdk:component:camera 'cam'" in machine.err(), "the rebuild")
+        rebuilt_files = len(captured_files(capture_dir, "cam"))
+        wait_for(
+            lambda: len(captured_files(capture_dir, "cam")) > rebuilt_files + 1,
+            "images from the new camera",
+        )
+    assert machine.process.returncode == 0, machine.err()
+    assert "Traceback" not in machine.err()
+    readings = images(capture_dir)
+    seqs = [seq for seq, _ in readings]
+    assert seqs == list(range(len(seqs)))  # one stream: nothing lost or repeated across it
+    sizes = [size for _, size in readings]
+    first_small = sizes.index((32, 48))
+    assert first_small > 0
+    assert set(sizes[:first_small]) == {(64, 48)}
+    assert set(sizes[first_small:]) == {(32, 48)}

@@ -247,3 +247,42 @@ def test_shutdown_gives_a_retired_collector_one_minute_then_reports_what_it_drop
     assert [e.kind for e in trace.of_kind("capture.started", "capture.stopped")].count(
         "capture.stopped"
     ) == 2
+
+
+def test_a_paused_resource_is_not_read_until_resumed_and_its_stream_continues() -> None:
+    """A device being closed and rebuilt (a reload that changed its attributes) must not be
+    read meanwhile, whatever asks for the collectors again (a control sensor's override, a
+    reconfigure); its queue is on disk before the device closes, and after it the stream goes
+    on where it stopped."""
+    kernel = SimKernel(epoch_ns=0)
+    engine, sinks, trace = make_engine(kernel)
+    arm, camera = spec(*ARM, "JointPositions", 10), spec(*CAMERA, "NextPointCloud", 10)
+    kernel.run_main(engine.apply([arm, camera]))
+    kernel.run(until=5.0)
+    kernel.run_main(engine.pause([ARM]))
+    paused_at = kernel.now()
+    old = sinks[stream_id(arm)]
+    assert old.closed  # drained and completed before pause returns
+    kernel.run(until=7.0)
+    kernel.run_main(engine.apply([replace(arm, capture_frequency_hz=20), camera]))
+    kernel.run(until=10.0)
+    kernel.run_main(engine.resume())
+    resumed_at = kernel.now()
+    kernel.run(until=15.0)
+    kernel.run_main(engine.close())
+
+    def captured(stream: str) -> list[tuple[float, int]]:
+        return [
+            (e.time, e.fields["seq"])
+            for e in trace.of_kind("reading.captured")
+            if e.fields["stream"] == stream
+        ]
+
+    arm_readings = captured(stream_id(arm))
+    assert not [t for t, _ in arm_readings if paused_at < t < resumed_at]
+    assert [seq for _, seq in arm_readings] == list(range(len(arm_readings)))
+    after = [t for t, _ in arm_readings if t >= resumed_at]
+    assert 95 <= len(after) <= 101  # resumed with the spec applied while paused: 20 Hz
+    camera_times = [t for t, _ in captured(stream_id(camera))]
+    assert abs(len(camera_times) - 150) <= 1  # the camera was never stopped
+    assert len(trace.of_kind("capture.started")) == 3

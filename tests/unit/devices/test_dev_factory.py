@@ -177,3 +177,20 @@ def test_importing_devices_touches_no_hardware_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_resources_built_with_a_lookup_read_the_devices_it_gives() -> None:
+    """A running machine that rebuilds its camera: the vision service reads the camera the
+    machine runs now, not the one built alongside it."""
+    kernel = SimKernel(epoch_ns=0)
+    rt = kernel.process("p")
+    specs = [SimResourceSpec("camera", "cam"), SimResourceSpec("vision", "detector")]
+    running = build_sim_resources(specs, rt=rt, rng=RngTree(0))
+    rebuilt = build_sim_resources(specs, rt=rt, rng=RngTree(0), lookup=running.__getitem__)
+
+    async def main() -> None:
+        await rebuilt["detector"].capture("CaptureAllFromCamera", {"camera_name": "cam"})
+
+    kernel.run_main(main())
+    assert running["cam"].statistics().captures == 1
+    assert rebuilt["cam"].statistics().captures == 0
