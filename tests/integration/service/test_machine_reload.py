@@ -20,6 +20,7 @@ from typing import Any
 from PIL import Image
 from tests.integration.service.machines import machine_config
 
+from dmsim.devices.fakes import FakeEsp32
 from dmsim.storage import RealFS, read_capture_file
 from dmsim.storage._lock import directory_lock
 
@@ -193,3 +194,50 @@ def test_a_changed_camera_is_rebuilt_and_its_stream_goes_on(tmp_path: Path) -> N
     assert first_small > 0
     assert set(sizes[:first_small]) == {(64, 48)}
     assert set(sizes[first_small:]) == {(32, 48)}
+
+
+def test_a_real_board_is_rebuilt_on_its_serial_port(tmp_path: Path) -> None:
+    """`--devices real`: an ESP32 on a pseudo-terminal, its analog reader moved to another pin
+    by an edit; the driver is closed and built again, and the readings come from the new pin."""
+    capture_dir, config_path = tmp_path / "capture", tmp_path / "machine.json"
+
+    def config(pin: int) -> dict[str, Any]:
+        return {
+            "components": [
+                {"name": "esp", "type": "board", "model": "esp32",
+                 "attributes": {"serial_path": str(tmp_path / "esp32"),
+                                "analogs": [{"name": "A1", "pin": pin}]},
+                 "service_configs": [{"type": "data_manager", "attributes": {
+                     "capture_methods": [{"method": "Analogs", "capture_frequency_hz": 20,
+                                          "additional_params": {"reader_name": "A1"}}]}}]},
+            ],
+            "services": [{"name": "dm", "type": "data_manager", "attributes": {
+                "capture_dir": str(capture_dir), "sync_interval_mins": 0.02}}],
+        }  # fmt: skip
+
+    def values() -> list[tuple[int, int]]:
+        found = []
+        for path in captured_files(capture_dir, "esp"):
+            contents = read_capture_file(RealFS(), str(path))
+            for reading, reading_id in zip(contents.readings, contents.reading_ids, strict=True):
+                assert reading_id is not None
+                found.append((reading_id.seq, int(reading.struct["value"])))
+        return sorted(found)
+
+    write_config(config_path, config(34))
+    with (
+        FakeEsp32(link=tmp_path / "esp32", analogs={34: 1234, 35: 4000}, rate_hz=100),
+        running_machine(tmp_path, config_path, "--devices", "real") as machine,
+    ):
+        wait_for(lambda: bool(captured_files(capture_dir, "esp")), "the first readings")
+        write_config(config_path, config(35))
+        wait_for(lambda: "rebuilt rdk:component:board 'esp'" in machine.err(), "the rebuild")
+        rebuilt = captured_bytes(capture_dir, "esp")  # files complete at the stop: no cloud
+        wait_for(lambda: captured_bytes(capture_dir, "esp") > rebuilt, "readings of the new pin")
+    assert machine.process.returncode == 0, machine.err()
+    assert "Traceback" not in machine.err()
+    readings = values()
+    assert [seq for seq, _ in readings] == list(range(len(readings)))
+    first_new = [value for _, value in readings].index(4000)
+    assert {value for _, value in readings[:first_new]} == {1234}
+    assert {value for _, value in readings[first_new:]} == {4000}
