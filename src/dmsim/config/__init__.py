@@ -50,6 +50,7 @@ from ._methods import (
     method_spec,
 )
 from ._model import (
+    DEFAULT_PROMISE,
     CaptureControlSensorConfig,
     CaptureMethodConfig,
     ComponentConfig,
@@ -57,6 +58,7 @@ from ._model import (
     MachineConfig,
     ModuleConfig,
     MongoCaptureConfig,
+    Promise,
     RemoteConfig,
     ResourceRef,
     RetentionPolicy,
@@ -66,6 +68,7 @@ from ._parse import parse_machine_config
 
 __all__ = [
     "DATA_MANAGER_ATTRIBUTES",
+    "DEFAULT_PROMISE",
     "MAX_CONFIG_BYTES",
     "METHODS",
     "MIME_EXTENSIONS",
@@ -88,6 +91,7 @@ __all__ = [
     "MongoCaptureConfig",
     "Overrides",
     "ParamSpec",
+    "Promise",
     "RemoteConfig",
     "ResourceRef",
     "RetentionPolicy",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import NamedTuple
 
 from dmsim.errors import Problem
 
@@ -261,6 +262,18 @@ class DataManagerConfig:
         return self.durability_window_ms / 1000
 
 
+class Promise(NamedTuple):
+    """What a config promises about captured readings, which the judge holds each one to: a
+    power cut takes at most the last ``durability_window_s`` of them, and sync tries an
+    unreachable cloud again within ``offline_wait_s``."""
+
+    durability_window_s: float
+    offline_wait_s: float
+
+
+DEFAULT_PROMISE = Promise(durability_window_s=1.0, offline_wait_s=60.0)  # a default data manager's
+
+
 @dataclass(frozen=True, slots=True)
 class MachineConfig:
     """A machine part's config. ``data_manager`` is None when no data_manager service exists."""
@@ -272,6 +285,13 @@ class MachineConfig:
     data_manager: DataManagerConfig | None = None
     warnings: tuple[Problem, ...] = field(default=(), compare=False)
     source: str = field(default="", compare=False)
+
+    def promise(self) -> Promise:
+        """The data manager's promise; without one (nothing is captured), a default one's."""
+        manager = self.data_manager
+        if manager is None:
+            return DEFAULT_PROMISE
+        return Promise(manager.durability_window_s, manager.sync_offline_wait_secs)
 
     def capture_methods(self) -> tuple[CaptureMethodConfig, ...]:
         """Every capture method, enabled or not: components, then services, then remotes."""

@@ -188,8 +188,7 @@ class _Run:
             await proxy.stop()
             await server.stop()
             core.close()
-        manager = self.s.machine.data_manager
-        window = manager.durability_window_s if manager is not None else 1.0
+        window = self.s.machine.promise().durability_window_s
         drain = self.s.expectations.drain_within_s
         verdict = judge_real_run(
             self.trace, self.workdir / "cloud", durability_window_s=window, drain_within_s=drain

@@ -25,6 +25,7 @@ from viam.proto.app.datasync import SensorData
 
 from dmsim.capture import sensor_data_digest
 from dmsim.cloud import CloudCore, RpcFaultPlan, StagedBlob
+from dmsim.config import MachineConfig, Promise
 from dmsim.errors import InternalError
 from dmsim.net import SimCloudTransport, SimLink
 from dmsim.runtime import ProcessKilled, RngTree, SimKernel, SimRuntime, Trace, TraceEvent
@@ -157,7 +158,7 @@ class World:
             trace=self.trace,
             payload=scenario.payload,
         )
-        self.machine = scenario.machine
+        self.machine: MachineConfig = scenario.machine
         # every capture directory a config has named: a moved one's backlog is still backlog
         self.capture_dirs = [self.capture_dir]
         self.document: Any = scenario.machine_document
@@ -189,7 +190,7 @@ class World:
         """Boot the machine and arm the fault schedule (simulated time 0)."""
         self.trace.subscribe(self._follow)
         self.trace.record("world.start", seed=self.seed, scenario=self.scenario.name)
-        self._record_promise(*self._promise())
+        self._record_promise(self.machine.promise())
         try:
             self._preload()
             self.link.on_up(self._link_up)
@@ -246,23 +247,14 @@ class World:
             / self.scenario.disk.capacity_bytes,
         )
 
-    def _promise(self) -> tuple[float, float]:
-        """What the machine's config promises: its durability window and offline interval."""
-        manager = self.machine.data_manager
-        return self.window, manager.sync_offline_wait_secs if manager is not None else 0.0
-
-    def _record_promise(self, window: float, offline_wait: float) -> None:
+    def _record_promise(self, promise: Promise) -> None:
         """The promise in force from now on, for the judge: the harness says it (from the
         config it gives the machine), not the machine under test."""
-        self.trace.record("world.promise", durability_window_s=window, offline_wait_s=offline_wait)
+        self.trace.record("world.promise", **promise._asdict())
 
     @property
     def window(self) -> float:
-        return (
-            self.machine.data_manager.durability_window_s
-            if (self.machine.data_manager is not None)
-            else 1.0
-        )
+        return self.machine.promise().durability_window_s
 
     def options(self) -> dict[str, Any]:
         s = self.scenario
@@ -342,18 +334,18 @@ class World:
         self.start_process()
 
     async def reconfigure(self, machine: Any, document: Any) -> None:
-        before = self._promise()
+        before = self.machine.promise()
         self.machine, self.document = machine, document
         if self.capture_dir not in self.capture_dirs:
             self.capture_dirs.append(self.capture_dir)
-        after = self._promise()
+        after = self.machine.promise()
         if self.dm is not None and self.rt is not None and self.rt.alive:
             # The machine applies the new config part by part (collectors retire first, and a
             # failing disk holds that up to seconds): until it is done, either promise holds.
-            self._record_promise(*map(max, before, after))
+            self._record_promise(Promise(*map(max, before, after)))
             with contextlib.suppress(ProcessKilled):
                 await self.rt.spawn(self.dm.reconfigure(machine), name="reconfigure").join()
-        self._record_promise(*after)
+        self._record_promise(after)
 
     def _record_skips(self) -> None:
         if self.dm is None:

@@ -21,10 +21,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from dmsim.config import load_machine_config
+from dmsim.config import DEFAULT_PROMISE, load_machine_config
 from dmsim.errors import CloudError, Problem, ScenarioError
 from dmsim.faults import format_duration, parse_duration
-from dmsim.storage._writer import DEFAULT_DURABILITY_WINDOW_S
 
 from ._fuzz import DEFAULT_MAX_SHRINK_RUNS, fuzz_scenario
 from ._judge import judge_real_run
@@ -273,10 +272,7 @@ def _judge(args: argparse.Namespace) -> int:
         if not (path.is_dir() if is_dir else path.is_file()):
             what = "a directory" if is_dir else "a file"
             raise ScenarioError(Problem(option, f"{path} is not {what}"))
-    window = DEFAULT_DURABILITY_WINDOW_S
-    if args.config is not None:
-        manager = load_machine_config(args.config).data_manager
-        window = manager.durability_window_s if manager is not None else window
+    promise = DEFAULT_PROMISE if args.config is None else load_machine_config(args.config).promise()
     drain = None
     if args.drain_within is not None:
         drain = parse_duration(args.drain_within)
@@ -288,7 +284,10 @@ def _judge(args: argparse.Namespace) -> int:
             )
     try:
         verdict = judge_real_run(
-            args.trace, args.cloud_data, durability_window_s=window, drain_within_s=drain
+            args.trace,
+            args.cloud_data,
+            durability_window_s=promise.durability_window_s,
+            drain_within_s=drain,
         )
     except CloudError as error:
         raise ScenarioError(Problem("--cloud-data", str(error))) from None

@@ -32,7 +32,6 @@ from ._reload import (
     Reload,
     close_devices,
     follow_config,
-    promise_of,
     record_promise,
 )
 
@@ -206,7 +205,7 @@ async def run_machine(
     start = rt.monotonic()
     if trace is not None:
         trace.record("machine.start", boot=boot, part_id=part_id)
-    record_promise(trace, promise_of(machine))
+    record_promise(trace, machine.promise())
     await dm.start()
     helpers = [
         rt.spawn(

@@ -24,7 +24,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from dmsim.capture import CaptureSource
-from dmsim.config import ComponentConfig, MachineConfig, ServiceConfig, load_machine_config
+from dmsim.config import (
+    ComponentConfig,
+    MachineConfig,
+    Promise,
+    ServiceConfig,
+    load_machine_config,
+)
 from dmsim.errors import DmsimError
 from dmsim.runtime import Event, Runtime, Trace
 
@@ -39,7 +45,6 @@ __all__ = [
     "apply_edit",
     "close_devices",
     "follow_config",
-    "promise_of",
     "record_promise",
     "replaced_resources",
 ]
@@ -137,20 +142,11 @@ async def close_devices(devices: Devices, report: Callable[[str], None]) -> None
             report(f"closing {_named([key])} failed: {type(error).__name__}: {error}")
 
 
-def promise_of(machine: MachineConfig) -> tuple[float, float]:
-    """What a config promises: its durability window and offline interval, in seconds."""
-    manager = machine.data_manager
-    if manager is None:
-        return 0.0, 0.0
-    return manager.durability_window_s, manager.sync_offline_wait_secs
-
-
-def record_promise(trace: Trace | None, promise: tuple[float, float]) -> None:
+def record_promise(trace: Trace | None, promise: Promise) -> None:
     """Tell the judge what the config in force promises (the simulated world records the same
     event for the configs it gives the machine)."""
     if trace is not None:
-        window, offline_wait = promise
-        trace.record("world.promise", durability_window_s=window, offline_wait_s=offline_wait)
+        trace.record("world.promise", **promise._asdict())
 
 
 async def apply_edit(
@@ -199,11 +195,11 @@ async def apply_edit(
         devices.update(built)
         for warning in edited.warnings:
             notify(f"warning: {warning}")
-        before, after = promise_of(config.running), promise_of(edited)
+        before, after = config.running.promise(), edited.promise()
         config.running = edited
         # Files opened under the old promise are completed while the new config is applied:
         # until it is, the looser of the two holds.
-        record_promise(trace, (max(before[0], after[0]), max(before[1], after[1])))
+        record_promise(trace, Promise(*map(max, before, after)))
         await dm.reconfigure(edited)
         record_promise(trace, after)
     finally:

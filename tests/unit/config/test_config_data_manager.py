@@ -10,7 +10,9 @@ from tests.unit.config.config_kit import errors, machine, parse, warnings
 
 from dmsim.config import (
     DATA_MANAGER_ATTRIBUTES,
+    DEFAULT_PROMISE,
     DataManagerConfig,
+    Promise,
     default_capture_dir,
     default_sync_threads,
 )
@@ -332,3 +334,13 @@ def test_a_data_manager_given_by_api_triplet() -> None:
 
 def test_no_data_manager() -> None:
     assert parse({}).data_manager is None
+
+
+def test_the_promise_a_config_makes_the_judge() -> None:
+    assert parse(
+        machine(dm={"durability_window_ms": 250, "sync_offline_wait_secs": 5})
+    ).promise() == Promise(durability_window_s=0.25, offline_wait_s=5.0)
+    default = parse(machine()).promise()
+    assert default == DEFAULT_PROMISE
+    # a machine without a data manager captures nothing; it is held to what one would promise
+    assert parse({"components": []}).promise() == default

@@ -7,6 +7,7 @@ import dmsim.config.strategies
 
 PUBLIC = [
     "DATA_MANAGER_ATTRIBUTES",
+    "DEFAULT_PROMISE",
     "MAX_CONFIG_BYTES",
     "METHODS",
     "MIME_EXTENSIONS",
@@ -29,6 +30,7 @@ PUBLIC = [
     "MongoCaptureConfig",
     "Overrides",
     "ParamSpec",
+    "Promise",
     "RemoteConfig",
     "ResourceRef",
     "RetentionPolicy",
