@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from dmsim.config import MachineConfig
-from dmsim.errors import ConfigError, Problem
+from dmsim.errors import ConfigError, DmsimError, Problem
 from dmsim.runtime import Event, RngTree, Runtime, Trace
 from dmsim.storage import FileSystem
 from dmsim.sync import CloudTransport
@@ -27,6 +27,7 @@ from dmsim.sync import CloudTransport
 from ._datamanager import DataManager, DataManagerStatistics
 from ._reload import (
     Device,
+    DeviceBuild,
     DeviceKey,
     Devices,
     Reload,
@@ -240,12 +241,12 @@ async def run_machine(
 
 async def machine_devices(
     machine: MachineConfig, *, rt: Runtime, real: bool, seed: int, live: Devices
-) -> dict[DeviceKey, Device]:
+) -> DeviceBuild:
     """The devices of the machine's resources that ``live`` (the machine's running devices)
-    lacks: simulated ones on this runtime's clock, or hardware drivers. Simulated resources
-    find each other (a vision service its camera) in ``live`` when they capture, so a device
-    a reload rebuilds is the one the others read. When a driver cannot be built, those built
-    before it are closed and the error raised."""
+    lacks: simulated ones on this runtime's clock, or hardware drivers, and why each of the
+    others could not be built. Simulated resources find each other (a vision service its
+    camera) in ``live`` when they capture, so a device a reload rebuilds is the one the
+    others read."""
     if not real:
         from dmsim.devices import SimResourceSpec, build_sim_resources
 
@@ -264,24 +265,35 @@ async def machine_devices(
             if s.capture_methods
         ]
         # built together, as encoders are wired to their motors by the motors' attributes
-        built = build_sim_resources(
-            specs, rt=rt, rng=RngTree(seed).child("devices"), lookup=running
+        try:
+            built = build_sim_resources(
+                specs, rt=rt, rng=RngTree(seed).child("devices"), lookup=running
+            )
+        except DmsimError as error:  # bad attributes: the error names the resource
+            wanted = [(spec.api_type, spec.name) for spec in specs]
+            return DeviceBuild({}, {key: error for key in wanted if key not in live})
+        return DeviceBuild(
+            {(d.api, d.name): d for d in built.values() if (d.api, d.name) not in live}, {}
         )
-        return {(d.api, d.name): d for d in built.values() if (d.api, d.name) not in live}
     from dmsim.devices import build_real_resource
 
-    drivers: dict[DeviceKey, Device] = {}
+    build = DeviceBuild({}, {})
     try:
         for c in machine.components:
-            if (c.api, c.name) not in live:
-                drivers[(c.api, c.name)] = build_real_resource(
+            key = (c.api, c.name)
+            if key in live:
+                continue
+            try:
+                build.devices[key] = build_real_resource(
                     api_type=f"{c.namespace}:component:{c.type}",
                     name=c.name,
                     model=c.model,
                     attributes=c.attributes,
                     rt=rt,
                 )
-    except BaseException:
-        await close_devices(drivers, _LOG.warning)
+            except (DmsimError, OSError) as error:
+                build.failed[key] = error
+    except BaseException:  # a bug or a cancel: let go of what was opened
+        await close_devices(build.devices, _LOG.warning)
         raise
-    return drivers
+    return build

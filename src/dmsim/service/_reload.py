@@ -11,7 +11,7 @@ device; a removed resource's device is closed. An edit that cannot be applied ch
 and is reported once, with what is wrong and where: a file that does not parse or validate, a
 config without a data manager, a new ``capture_dir`` another process holds, or a device that
 cannot be built. Devices closed for it are then reopened as they were; one that cannot be is
-reported, and is built again by the next edit that applies.
+reported, and tried again at the next edit.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import os
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from dmsim.capture import CaptureSource
 from dmsim.config import (
@@ -38,6 +38,7 @@ __all__ = [
     "CONFIG_POLL_S",
     "ConfigFile",
     "Device",
+    "DeviceBuild",
     "DeviceKey",
     "Devices",
     "Manager",
@@ -61,8 +62,21 @@ class Device(CaptureSource, Protocol):
 
 
 Devices = Mapping[DeviceKey, Device]
-# the devices of the config's resources that ``running`` lacks, or raises
-BuildDevices = Callable[[MachineConfig, Devices], Awaitable[Devices]]
+
+
+class DeviceBuild(NamedTuple):
+    """The devices built for the resources a machine lacks, and why each of the others could
+    not be (one unplugged device does not keep the rest closed)."""
+
+    devices: dict[DeviceKey, Device]
+    failed: dict[DeviceKey, DmsimError | OSError]
+
+    def why(self) -> str:
+        return "; ".join(dict.fromkeys(str(error) for error in self.failed.values()))
+
+
+# builds the config's resources that the running devices lack
+BuildDevices = Callable[[MachineConfig, Devices], Awaitable[DeviceBuild]]
 
 
 class Manager(Protocol):
@@ -181,18 +195,19 @@ async def apply_edit(
     try:
         closed = {key: devices.pop(key) for key in replaced if key in devices}
         await close_devices(closed, notify)
-        built: Devices = {}
-        try:
-            built = await build_devices(edited, devices)
-            if running is None or manager.capture_dir != running.capture_dir:
+        build = await build_devices(edited, devices)
+        problem: object = build.why() if build.failed else None
+        if problem is None and (running is None or manager.capture_dir != running.capture_dir):
+            try:
                 claim_dir(manager.capture_dir)  # last: nothing after it can fail
-        except (DmsimError, OSError) as error:
-            await close_devices(built, notify)
-            if closed:
-                await _reopen(config.running, devices, build_devices, notify)
-            refuse(error)
+            except (DmsimError, OSError) as error:
+                problem = error
+        if problem is not None:
+            await close_devices(build.devices, notify)
+            await _reopen(config.running, devices, build_devices, notify)
+            refuse(problem)
             return
-        devices.update(built)
+        devices.update(build.devices)
         for warning in edited.warnings:
             notify(f"warning: {warning}")
         before, after = config.running.promise(), edited.promise()
@@ -205,7 +220,7 @@ async def apply_edit(
     finally:
         if replaced:
             await dm.resume_devices()
-    rebuilt = [key for key in replaced if key in built]
+    rebuilt = [key for key in replaced if key in build.devices]
     notify(f"reconfigured from {config.path}" + (f"; rebuilt {_named(rebuilt)}" if rebuilt else ""))
 
 
@@ -216,14 +231,13 @@ async def _reopen(
     notify: Callable[[str], None],
 ) -> None:
     """Build the running config's devices that ``devices`` lacks again (a refused edit closed
-    them); say which stay closed when they cannot be."""
-    try:
-        devices.update(await build_devices(running, devices))
-    except (DmsimError, OSError) as error:
-        missing = [key for key in _resources(running) if key not in devices]
+    them, or an earlier one could not reopen them); say which stay closed."""
+    build = await build_devices(running, devices)
+    devices.update(build.devices)
+    if build.failed:
         notify(
-            f"{_named(missing)} could not be reopened ({error}): not captured until an edit "
-            "applies or dmsim machine restarts"
+            f"{_named(build.failed)} could not be reopened ({build.why()}): not captured until "
+            "an edit applies or dmsim machine restarts"
         )
 
 

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from dmsim.runtime import RealRuntime
 
 from ._events import EventLog, machine_trace
 from ._machine import MachineStatus, machine_devices, run_machine
-from ._reload import ConfigFile, Device, DeviceKey, Devices, Reload
+from ._reload import ConfigFile, Device, DeviceBuild, DeviceKey, Devices, Reload, close_devices
 
 __all__ = ["register"]
 
@@ -107,7 +108,10 @@ def _machine(args: argparse.Namespace) -> int:
         held.enter_context(directory_lock(directory, purpose=purpose))
         claimed.append(directory)
 
-    async def devices_for(config: MachineConfig, live: Devices) -> Devices:
+    def to_stderr(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    async def devices_for(config: MachineConfig, live: Devices) -> DeviceBuild:
         return await machine_devices(
             config, rt=rt, real=args.devices == "real", seed=args.seed, live=live
         )
@@ -120,8 +124,8 @@ def _machine(args: argparse.Namespace) -> int:
         loop.add_signal_handler(signal.SIGHUP, check_config.set)  # the daemon convention
         if duration is not None:
             loop.call_later(duration, stop.set)
-        devices: dict[DeviceKey, Device] = {}  # the running ones: reload keeps it current
-        devices.update(await devices_for(machine, devices))
+        # the running devices: reload keeps this dict current
+        devices = await _all_built(await devices_for(machine, {}), to_stderr)
         transport = GrpcTransport(
             host=host, port=int(port), cert_path=args.tls_cert, api_key=args.api_key
         )
@@ -140,7 +144,7 @@ def _machine(args: argparse.Namespace) -> int:
                 config=ConfigFile(Path(args.config), machine),
                 build_devices=devices_for,
                 claim_dir=lambda directory: claim(directory, "move a capture directory there"),
-                notify=lambda line: print(line, file=sys.stderr, flush=True),
+                notify=to_stderr,
                 check_now=check_config,
             ),
         )
@@ -162,6 +166,18 @@ def _machine(args: argparse.Namespace) -> int:
     for directory in claimed:
         print(_left_to_sync(directory))
     return 0
+
+
+async def _all_built(build: DeviceBuild, report: Callable[[str], None]) -> dict[DeviceKey, Device]:
+    """The devices a machine starts with; if any could not be built, those that were are
+    closed and the failures raised (the first; the others reported)."""
+    if not build.failed:
+        return build.devices
+    await close_devices(build.devices, report)
+    first, *others = build.failed.values()
+    for error in others:
+        report(f"error: {error}")
+    raise first
 
 
 def _left_to_sync(capture_dir: str) -> str:

@@ -168,6 +168,25 @@ def test_a_capture_dir_that_cannot_be_made_is_a_clear_error(tmp_path: Path) -> N
     assert f"capture_dir: {blocker / 'capture'}: " in done.stderr
 
 
+def test_hardware_that_cannot_be_built_is_named_and_nothing_starts(tmp_path: Path) -> None:
+    config, capture_dir = tmp_path / "machine.json", tmp_path / "capture"
+    machine = machine_config(capture_dir)
+    machine["components"] = [
+        {"name": "gripper-arm", "type": "arm", "model": "ur5e"},
+        {"name": "esp", "type": "board", "model": "esp32", "attributes": {}},
+    ]
+    config.write_text(json.dumps(machine), encoding="utf-8")
+    done = subprocess.run(
+        [*DMSIM, "machine", str(config), "--cloud", "127.0.0.1:9", "--devices", "real"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "no hardware driver for rdk:component:arm model 'ur5e'" in done.stderr
+    assert "attributes.serial_path: is required for an ESP32 board" in done.stderr
+    assert not list(capture_dir.glob("**/*.prog"))
+
+
 def _status(line: str, field: str) -> int:
     """A count from a status line (``uploaded files 12``), 0 when the line does not show it."""
     _, found, rest = line.partition(f"{field} ")

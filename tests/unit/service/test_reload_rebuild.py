@@ -6,16 +6,26 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dmsim.config import MachineConfig, load_machine_config
 from dmsim.errors import ConfigError, Problem
-from dmsim.service._reload import ConfigFile, Device, DeviceKey, Devices, apply_edit
+from dmsim.service._reload import (
+    ConfigFile,
+    Device,
+    DeviceBuild,
+    DeviceKey,
+    Devices,
+    apply_edit,
+)
 
 CAMERA: DeviceKey = ("rdk:component:camera", "cam")
 BOARD: DeviceKey = ("rdk:component:board", "pins")
@@ -29,6 +39,8 @@ class Bench:
     notes: list[str] = field(default_factory=list)
     unplugged: set[str] = field(default_factory=set)  # names whose hardware is gone
     taken_dirs: set[str] = field(default_factory=set)
+    opened: list[FakeDevice] = field(default_factory=list)  # every device ever built
+    last_build_failed: dict[str, bool] = field(default_factory=dict)  # by name
 
 
 @dataclass
@@ -36,11 +48,14 @@ class FakeDevice:
     bench: Bench
     name: str
     attributes: Mapping[str, Any]
+    closed: bool = False
 
     async def capture(self, method: str, params: Mapping[str, str]) -> Any:
         raise AssertionError("a reload never captures")
 
     async def close(self) -> None:
+        assert not self.closed, f"{self.name} closed twice"
+        self.closed = True
         self.bench.log.append(f"close {self.name} {dict(self.attributes)}")
 
 
@@ -59,8 +74,9 @@ class FakeManager:
 
 
 def machine(capture_dir: Path, **attributes: Mapping[str, Any]) -> dict[str, Any]:
-    """A camera and a board, each with the given attributes; omitted ones are not there."""
-    types = {"cam": "camera", "pins": "board"}
+    """A camera, a board and a sensor, each with the given attributes; omitted ones are not
+    there."""
+    types = {"cam": "camera", "pins": "board", "probe": "sensor"}
     return {
         "components": [
             {"name": name, "type": types[name], "model": "fake", "attributes": attrs}
@@ -82,20 +98,30 @@ class Reloader:
         bench.log.clear()
 
     async def _build_into(self, config: MachineConfig) -> None:
-        self.devices.update(await self.build(config, self.devices))
+        build = await self.build(config, self.devices)
+        assert not build.failed
+        self.devices.update(build.devices)
 
-    async def build(self, config: MachineConfig, live: Devices) -> Devices:
-        built: dict[DeviceKey, Device] = {}
+    async def build(self, config: MachineConfig, live: Devices) -> DeviceBuild:
+        build = DeviceBuild({}, {})
         for component in config.components:
-            if (component.api, component.name) in live:
+            key = (component.api, component.name)
+            if key in live:
                 continue
-            if component.name in self.bench.unplugged or component.attributes.get("broken"):
-                raise ConfigError(Problem(f"{component.name}.attributes", "no such device"))
+            unbuildable = component.name in self.bench.unplugged or "broken" in component.attributes
+            self.bench.last_build_failed[component.name] = unbuildable
+            if unbuildable:
+                build.failed[key] = ConfigError(
+                    Problem(f"{component.name}.attributes", "no such device")
+                )
+                continue
+            # hardware cannot be opened twice: the old device must be closed by now
+            assert all(d.closed for d in self.bench.opened if d.name == component.name)
             self.bench.log.append(f"open {component.name} {dict(component.attributes)}")
-            built[(component.api, component.name)] = FakeDevice(
-                self.bench, component.name, component.attributes
-            )
-        return built
+            device = FakeDevice(self.bench, component.name, component.attributes)
+            self.bench.opened.append(device)
+            build.devices[key] = device
+        return build
 
     def claim(self, directory: str) -> None:
         if directory in self.bench.taken_dirs:
@@ -199,14 +225,22 @@ def test_a_device_that_cannot_be_reopened_is_named_and_built_by_the_next_edit(
 ) -> None:
     reloader = Reloader(tmp_path, bench, machine(tmp_path, cam={"width_px": 64}, pins={}))
     bench.unplugged.add("cam")  # the camera's cable came out while the edit was applied
-    reloader.edit(machine(tmp_path, cam={"width_px": 32}, pins={}))
-    assert set(reloader.devices) == {BOARD}
+    reloader.edit(machine(tmp_path, cam={"width_px": 32}, pins={"pins": [4]}))
+    assert set(reloader.devices) == {BOARD}  # one unplugged device keeps no other closed
     lost, refused = bench.notes
     assert lost.startswith("rdk:component:camera 'cam' could not be reopened (")
     assert lost.endswith("not captured until an edit applies or dmsim machine restarts")
     assert "still running the previous config" in refused
-    assert bench.log == ["pause ['cam']", "close cam {'width_px': 64}", "resume"]
-    bench.unplugged.clear()  # plugged back in; any edit that applies builds it again
+    assert bench.log == [
+        "pause ['cam', 'pins']",
+        "close cam {'width_px': 64}",
+        "close pins {}",
+        "open pins {'pins': [4]}",
+        "close pins {'pins': [4]}",
+        "open pins {}",
+        "resume",
+    ]
+    bench.unplugged.clear()  # plugged back in; the next edit builds it again
     bench.log.clear()
     reloader.edit(machine(tmp_path, cam={"width_px": 64}, pins={"pins": [4]}))
     assert bench.log == [
@@ -218,3 +252,63 @@ def test_a_device_that_cannot_be_reopened_is_named_and_built_by_the_next_edit(
         "resume",
     ]
     assert set(reloader.devices) == {CAMERA, BOARD}
+
+
+NAMES = ("cam", "pins", "probe")
+# a resource absent, or present with some settings, some of which cannot be built
+SETTINGS = st.one_of(
+    st.none(),
+    st.fixed_dictionaries({"v": st.integers(0, 2)}, optional={"broken": st.just(True)}),
+)
+EDITS = st.lists(
+    st.tuples(
+        st.fixed_dictionaries(dict.fromkeys(NAMES, SETTINGS)),
+        st.sampled_from(["a", "b", "taken"]),  # the capture directory; another dmsim has taken
+        st.sets(st.sampled_from(NAMES)),  # unplugged while the edit is applied
+    ),
+    max_size=8,
+)
+
+
+@given(EDITS)
+def test_any_edits_keep_one_open_device_per_resource_as_the_running_config_says(
+    edits: list[tuple[dict[str, dict[str, Any] | None], str, set[str]]],
+) -> None:
+    """Whatever is edited, refused or unplugged: at most one device per resource is ever
+    open; the running devices are the running config's, each with its settings (a resource
+    is missing only after being reported as not reopened, and while it cannot be built);
+    every other device built is closed; capture is paused and resumed in pairs."""
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory)
+        bench = Bench(taken_dirs={str(root / "taken")})
+        reloader = Reloader(root, bench, machine(root / "a", **{name: {"v": 0} for name in NAMES}))
+        for settings, capture_dir, unplugged in edits:
+            bench.unplugged = unplugged
+            edit = machine(
+                root / capture_dir,
+                **{name: attrs for name, attrs in settings.items() if attrs is not None},
+            )
+            before, notes = reloader.config.running, len(bench.notes)
+            reloader.edit(edit)
+            refused = any("still running the previous config" in n for n in bench.notes[notes:])
+            running = reloader.config.running
+            assert (
+                (running == before) if refused else (running == load_machine_config(reloader.path))
+            )
+            for component in running.components:
+                key = (component.api, component.name)
+                if key in reloader.devices:
+                    assert reloader.attributes(key) == component.attributes
+                else:
+                    assert any(
+                        f"'{component.name}'" in n and "could not be reopened" in n
+                        for n in bench.notes
+                    )
+                    assert bench.last_build_failed[component.name]
+            assert set(reloader.devices) <= {(c.api, c.name) for c in running.components}
+    live = [id(device) for device in reloader.devices.values()]
+    assert all(device.closed != (id(device) in live) for device in bench.opened)
+    pauses = [entry for entry in bench.log if entry.startswith("pause") or entry == "resume"]
+    assert pauses == [p for pair in zip(pauses[::2], pauses[1::2], strict=True) for p in pair]
+    assert all(p.startswith("pause") for p in pauses[::2])
+    assert all(p == "resume" for p in pauses[1::2])
