@@ -509,6 +509,7 @@ class DataManager:
                 rule=rule,
                 in_use=self._in_use,
                 before_delete=self._before_delete,
+                former_dirs=lambda: self._former_dirs,
                 trace=self._trace,
                 interval_s=self._config.disk_check_interval_secs,
             )

@@ -37,6 +37,7 @@ TMP_SUFFIX = ".tmp"
 class FileStat:
     size: int
     mtime_ns: int
+    device: int = 0  # which filesystem holds it (st_dev; a SimFS is one filesystem)
 
 
 @dataclass(frozen=True, slots=True)

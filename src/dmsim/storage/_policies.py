@@ -28,6 +28,11 @@ warn (trace + log) and delete nothing. Where this deliberately differs from rdk 
 - *Durable*: each directory it deleted from is fsynced, so a power cut cannot resurrect files.
 - Thresholds are validated to [0, 1] (rdk accepts > 1, which silently disables deletion).
 
+Both rules treat the capture directories of earlier configs that are on the same disk (dmsim
+goes on syncing their backlog after ``capture_dir`` moves) as part of the capture directory,
+walked first (their files are older): counting the new directory alone, a move on a nearly
+full disk left the rule warning while the disk filled, and a byte cap held twice its bytes.
+
 **Byte cap** (an on-robot data buffer, e.g. Spot's): when every file under the capture
 directory together exceeds ``cap_bytes``, delete completed ``.capture`` files oldest first by the
 timestamp in their name (mtime when a name has none), across the whole directory, until the total
@@ -41,7 +46,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -65,7 +70,7 @@ __all__ = [
     "name_timestamp_ns",
     "plan_byte_cap",
     "plan_disk_full",
-    "scan_capture_dir",
+    "scan_capture_dirs",
 ]
 
 RULE_DISK_FULL = "disk_full_every_nth"
@@ -81,10 +86,11 @@ class CaptureFile:
 
 @dataclass(frozen=True, slots=True)
 class CaptureDirScan:
-    """Every file under the capture directory, in sorted walk order, and the directories that
-    could not be listed (their files are neither counted nor deleted)."""
+    """Every file under the capture directories (the current one last, after those of earlier
+    configs whose backlog is still synced), each in sorted walk order, and the directories
+    that could not be listed (their files are neither counted nor deleted)."""
 
-    capture_dir: str
+    capture_dirs: tuple[str, ...]
     files: tuple[CaptureFile, ...]
     unlisted: tuple[tuple[str, str], ...] = ()  # (directory, why)
 
@@ -92,23 +98,27 @@ class CaptureDirScan:
     def total_bytes(self) -> int:
         return sum(f.size_bytes for f in self.files)
 
+    def deletable(self, path: str) -> bool:
+        return any(is_deletable(directory, path) for directory in self.capture_dirs)
 
-def scan_capture_dir(fs: FileSystem, capture_dir: str) -> CaptureDirScan:
-    files = []
+
+def scan_capture_dirs(fs: FileSystem, capture_dirs: Sequence[str]) -> CaptureDirScan:
+    files: dict[str, CaptureFile] = {}  # by path: a directory inside another is walked once
     unlisted: list[tuple[str, str]] = []
 
     def note(error: OSError) -> None:
         unlisted.append((str(error.filename), error.strerror or str(error)))
 
-    for dirpath, _dirnames, filenames in fs.walk(capture_dir, note):
-        for name in filenames:
-            path = f"{dirpath}/{name}"
-            try:
-                st = fs.stat(path)
-            except FileNotFoundError:  # uploaded and deleted since the listing
-                continue
-            files.append(CaptureFile(path, st.size, st.mtime_ns))
-    return CaptureDirScan(capture_dir, tuple(files), tuple(unlisted))
+    for capture_dir in capture_dirs:
+        for dirpath, _dirnames, filenames in fs.walk(capture_dir, note):
+            for name in filenames:
+                path = f"{dirpath}/{name}"
+                try:
+                    st = fs.stat(path)
+                except FileNotFoundError:  # uploaded and deleted since the listing
+                    continue
+                files.setdefault(path, CaptureFile(path, st.size, st.mtime_ns))
+    return CaptureDirScan(tuple(capture_dirs), tuple(files.values()), tuple(unlisted))
 
 
 def is_deletable(capture_dir: str, path: str) -> bool:
@@ -251,7 +261,7 @@ def plan_disk_full(
     victims, skipped = [], []
     index = 0
     for file in scan.files:
-        if not is_deletable(scan.capture_dir, file.path):
+        if not scan.deletable(file.path):
             continue
         if index % rule.delete_every_nth_when_disk_full == 0:
             if in_use(file.path):
@@ -299,7 +309,7 @@ def plan_byte_cap(
     if total <= rule.cap_bytes:
         return DeletionPlan(rule.name)
     candidates = sorted(
-        (f for f in scan.files if is_deletable(scan.capture_dir, f.path)),
+        (f for f in scan.files if scan.deletable(f.path)),
         key=lambda f: (capture_time_ns(f), f.path),
     )
     victims, skipped = [], []

@@ -16,6 +16,7 @@ tell from loss is the failure this recording exists to prevent; it waits for a l
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,7 +26,13 @@ from dmsim.runtime import Runtime, Trace
 
 from ._fs import FileSystem
 from ._identity import ReadingId
-from ._policies import CaptureFile, DeletionRecord, DeletionRule, is_deletable, scan_capture_dir
+from ._policies import (
+    CaptureDirScan,
+    CaptureFile,
+    DeletionRecord,
+    DeletionRule,
+    scan_capture_dirs,
+)
 from ._reader import CaptureReader
 
 __all__ = ["CHECK_INTERVAL_S", "DiskPolicy", "DiskPolicyStatistics", "readable_ids"]
@@ -88,7 +95,8 @@ class _Counters:
 
 
 class DiskPolicy:
-    """Runs one :class:`DeletionRule` over ``capture_dir`` on the runtime port.
+    """Runs one :class:`DeletionRule` over ``capture_dir`` (and the ``former_dirs()`` on its
+    disk, whose backlog is still synced) on the runtime port.
 
     ``in_use(path)`` says a file is being uploaded; ``read_ids(path)`` gives the readings a
     file holds (run off the event loop; ``None`` when it cannot be read, and then the file is
@@ -107,6 +115,7 @@ class DiskPolicy:
         in_use: Callable[[str], bool],
         before_delete: Callable[[str, str, ReadingIds], None],
         read_ids: Callable[[str], ReadingIds | None] | None = None,
+        former_dirs: Callable[[], Sequence[str]] = tuple,
         trace: Trace | None = None,
         interval_s: float = CHECK_INTERVAL_S,
     ) -> None:
@@ -119,6 +128,7 @@ class DiskPolicy:
         self._in_use = in_use
         self._before_delete = before_delete
         self._read_ids = read_ids or (lambda path: readable_ids(fs, path))
+        self._former_dirs = former_dirs
         self._trace = trace
         self._interval = interval_s
         self._c = _Counters()
@@ -146,7 +156,7 @@ class DiskPolicy:
         if not self._rule.wants_scan(usage):
             return ()
         self._c.scans += 1
-        scan = await self._rt.run_blocking(scan_capture_dir, self._fs, self._dir)
+        scan = await self._rt.run_blocking(scan_capture_dirs, self._fs, self._scanned_dirs())
         for directory, why in scan.unlisted:
             # Not a failed check: the rule still runs on what could be seen.
             self._event("disk_policy.unlisted_dir", path=directory, error=why)
@@ -158,7 +168,7 @@ class DiskPolicy:
             self._c.warnings += 1
             self._event("disk_policy.warn", rule=plan.rule, message=plan.warning)
             _log.warning("disk policy %s: %s", plan.rule, plan.warning)
-        held = await self._rt.run_blocking(self._held_by, plan.victims)
+        held = await self._rt.run_blocking(self._held_by, scan, plan.victims)
         # No await from here to the last unlink (see the module docstring). While the files
         # were read, sync may have claimed some: they are left to it.
         records = tuple(
@@ -170,11 +180,29 @@ class DiskPolicy:
             await self._sync_dir(directory)
         return records
 
-    def _held_by(self, victims: Sequence[CaptureFile]) -> dict[str, ReadingIds | None]:
+    def _scanned_dirs(self) -> list[str]:
+        """The former capture directories on this disk, oldest first, then the current one."""
+        here = self._fs.stat(self._dir).device
+        former = []
+        for listed in reversed(self._former_dirs()):  # they are listed newest first
+            directory = listed.rstrip("/") or "/"
+            with contextlib.suppress(OSError):  # gone, or unreadable: nothing to count
+                if (
+                    directory != self._dir
+                    and self._fs.is_dir(directory)
+                    and self._fs.stat(directory).device == here
+                ):
+                    former.append(directory)
+        return [*former, self._dir]
+
+    def _held_by(
+        self, scan: CaptureDirScan, victims: Sequence[CaptureFile]
+    ) -> dict[str, ReadingIds | None]:
         for victim in victims:  # before any file is opened
-            if not is_deletable(self._dir, victim.path):
+            if not scan.deletable(victim.path):
+                where = ", ".join(map(repr, scan.capture_dirs))
                 raise InternalError(
-                    f"disk policy {self._rule.name} chose {victim.path!r}, outside {self._dir!r}"
+                    f"disk policy {self._rule.name} chose {victim.path!r}, outside {where}"
                 )
         return {victim.path: self._read_ids(victim.path) for victim in victims}
 

@@ -228,7 +228,7 @@ class RealFS:
 
     def stat(self, path: str) -> FileStat:
         st = os.stat(path)
-        return FileStat(size=st.st_size, mtime_ns=st.st_mtime_ns)
+        return FileStat(size=st.st_size, mtime_ns=st.st_mtime_ns, device=st.st_dev)
 
     def exists(self, path: str) -> bool:
         return os.path.exists(path)

@@ -293,6 +293,65 @@ def test_readings_deleted_by_a_disk_policy_are_counted_and_shown_in_the_status_l
     assert sum(p.readings_deleted for p in final.disk_policies) == traced > deleted
 
 
+def capture_bytes(rig: Rig, *directories: str) -> int:
+    return sum(
+        rig.fs.stat(f"{d}/{n}").size
+        for directory in directories
+        for d, _, names in rig.fs.walk(directory)
+        for n in names
+        if n.endswith((".capture", ".prog"))
+    )
+
+
+MOVED_DIR = "/data/capture-2"
+
+
+def test_the_byte_cap_counts_the_backlog_a_moved_capture_dir_left() -> None:
+    """Regression: after a capture_dir move the byte cap held the new directory alone, so the
+    old one's backlog (still to be synced) doubled what the machine kept."""
+    attributes = {
+        "capture_dir_max_bytes": 20_000,
+        "disk_check_interval_secs": 1,
+        "maximum_capture_file_size_bytes": 2048,
+    }
+    rig = Rig(config=machine(hz=20, sync_disabled=True, **attributes))
+    rig.call(rig.dm.start())
+    rig.kernel.run(until=60.0)
+    moved = json.loads(machine(hz=20, sync_disabled=True, **attributes))
+    moved["services"][0]["attributes"]["capture_dir"] = MOVED_DIR
+    rig.call(rig.dm.reconfigure(loads_machine_config(json.dumps(moved))))
+    rig.kernel.run(until=120.0)
+    assert capture_bytes(rig, MOVED_DIR) > 10_000
+    assert capture_bytes(rig, CAPTURE_DIR, MOVED_DIR) <= 20_000 + 2 * 2048
+    deleted = [e.fields["path"] for e in rig.trace.of_kind("disk_policy.delete") if e.time > 60]
+    from_old_dir = [path.startswith(f"{CAPTURE_DIR}/") for path in deleted]
+    assert from_old_dir[0]
+    assert from_old_dir == sorted(from_old_dir, reverse=True)  # the older backlog first
+
+
+def test_the_disk_full_rule_counts_the_backlog_a_moved_capture_dir_left() -> None:
+    """Regression: after a capture_dir move the disk-full rule weighed the new directory alone
+    against the disk's use; with the old backlog the larger part, it only warned, and the
+    disk filled until every write failed."""
+    attributes = {
+        "disk_check_interval_secs": 1,
+        "maximum_capture_file_size_bytes": 2048,
+        "disk_usage_deletion_threshold": 0.8,
+    }
+    rig = Rig(config=machine(hz=20, sync_disabled=True, **attributes))
+    rig.fs.set_capacity(300_000)
+    rig.call(rig.dm.start())
+    while rig.fs.disk_usage(CAPTURE_DIR).used_fraction < 0.6:
+        rig.kernel.run(until=rig.kernel.now() + 1.0)
+    moved = json.loads(machine(hz=20, sync_disabled=True, **attributes))
+    moved["services"][0]["attributes"]["capture_dir"] = MOVED_DIR
+    rig.call(rig.dm.reconfigure(loads_machine_config(json.dumps(moved))))
+    rig.kernel.run(until=rig.kernel.now() + 300.0)
+    assert sum(c.write_errors for c in rig.dm.statistics().collectors) == 0
+    assert rig.fs.disk_usage(MOVED_DIR).used_fraction < 0.9
+    assert rig.trace.of_kind("disk_policy.delete")
+
+
 def test_scheduled_sync_runs_on_the_interval_truncated_to_whole_milliseconds() -> None:
     """rdk's ticker is 60000 × sync_interval_mins ms, truncated: 0.123456 min is 7.407 s, not
     7.40736 s. Regression: the engine used the untruncated interval."""

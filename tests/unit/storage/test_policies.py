@@ -33,7 +33,7 @@ def nobody(path: str) -> bool:
 
 
 def scan(*entries: tuple[str, int]) -> CaptureDirScan:
-    return CaptureDirScan(CAP, tuple(CaptureFile(f"{CAP}/{p}", size, 0) for p, size in entries))
+    return CaptureDirScan((CAP,), tuple(CaptureFile(f"{CAP}/{p}", size, 0) for p, size in entries))
 
 
 def stream(directory: str, count: int, size: int = 100) -> list[tuple[str, int]]:
@@ -242,7 +242,7 @@ def test_byte_cap_warns_when_undeletable_files_exceed_it() -> None:
 
 def test_names_without_a_timestamp_are_ordered_by_mtime() -> None:
     files = CaptureDirScan(
-        CAP,
+        (CAP,),
         (
             CaptureFile(f"{CAP}/a/zzz.capture", 100, mtime_ns=1),
             CaptureFile(f"{CAP}/a/2026-01-01T00_00_00.000000Z.capture", 100, mtime_ns=9),
@@ -306,3 +306,9 @@ def test_any_formatted_time_parses_back(moment: datetime.datetime, offset_minute
     name = local.strftime("%Y-%m-%dT%H:%M:%S.%f%z")
     name = f"{name[:-2]}:{name[-2:]}".replace(":", "_") + ".capture"
     assert name_timestamp_ns(name) == utc_ns(local)
+
+
+def test_a_scan_of_several_capture_dirs_may_delete_in_each_but_never_in_their_failed() -> None:
+    paths = ["/old/failed/x.capture", "/old/a/x.capture", f"{CAP}/a/x.capture", "/etc/x.capture"]
+    scan = CaptureDirScan(("/old", CAP), tuple(CaptureFile(p, 1, 0) for p in paths))
+    assert [scan.deletable(path) for path in paths] == [False, True, True, False]

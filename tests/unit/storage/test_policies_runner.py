@@ -6,7 +6,7 @@ import errno
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -443,3 +443,47 @@ def test_readable_ids_is_none_when_an_io_error_hides_the_readings() -> None:
     path = write_five_readings(fs)
     fs.inject_eio(prefix=path, ops=("open",), fault_id="f1")
     assert readable_ids(fs, path) is None
+
+
+class TwoDisksFS(SimFS):
+    """``/usb`` is another filesystem, as a USB drive mounted there."""
+
+    def stat(self, path: str) -> FileStat:
+        result = super().stat(path)
+        return replace(result, device=1) if path.startswith("/usb") else result
+
+
+def world_with_former_dirs() -> tuple[World, dict[str, list[str]]]:
+    """Five one-block files in each of the capture dir, a former one on its disk (older
+    names) and a former one on the USB drive."""
+    world = make_world(files=0, ballast_blocks=0, fs_class=TwoDisksFS)
+    files: dict[str, list[str]] = {}
+    for directory, minute in (("/old", 10), ("/usb", 20), (CAP, 30)):
+        world.fs.makedirs(f"{directory}/a")
+        files[directory] = []
+        for i in range(5):
+            path = f"{directory}/a/2026-01-01T00_{minute}_{i:02d}.000000Z.capture"
+            handle = world.fs.open_append(path)
+            handle.write(b"r" * BLOCK)
+            handle.close()
+            files[directory].append(path)
+    return world, files
+
+
+@pytest.mark.parametrize("rule", ["byte_cap", "disk_full"])
+def test_former_capture_dirs_on_the_same_disk_count_and_go_first(rule: str) -> None:
+    """After capture_dir moves, the old directory's backlog is part of what the policies
+    weigh and delete (oldest first); one on another disk is left alone."""
+    world, files = world_with_former_dirs()
+    policy = world.policy(
+        ByteCapRule(cap_bytes=6 * BLOCK)
+        if rule == "byte_cap"
+        else DiskFullRule(disk_usage_deletion_threshold=0.3),  # 15 of 40 blocks used
+        former_dirs=lambda: ("/usb", "/old"),  # newest first, as the data manager keeps them
+    )
+    world.run(policy, until=31)
+    deleted = [e.fields["path"] for e in world.trace.of_kind("disk_policy.delete")]
+    if rule == "byte_cap":  # ten blocks on this disk, six kept: the four oldest go
+        assert deleted == files["/old"][:4]
+    else:  # every fifth over the old directory, then the current one
+        assert deleted == [files["/old"][0], files[CAP][0]]
