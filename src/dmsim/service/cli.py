@@ -124,8 +124,9 @@ def _machine(args: argparse.Namespace) -> int:
         loop.add_signal_handler(signal.SIGHUP, check_config.set)  # the daemon convention
         if duration is not None:
             loop.call_later(duration, stop.set)
-        # the running devices: reload keeps this dict current
-        devices = await _all_built(await devices_for(machine, {}), to_stderr)
+        # The running devices, kept current by reload; simulated ones find each other here.
+        devices: dict[DeviceKey, Device] = {}
+        devices.update(await _all_built(await devices_for(machine, devices), to_stderr))
         transport = GrpcTransport(
             host=host, port=int(port), cert_path=args.tls_cert, api_key=args.api_key
         )

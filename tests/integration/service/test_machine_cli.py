@@ -187,6 +187,30 @@ def test_hardware_that_cannot_be_built_is_named_and_nothing_starts(tmp_path: Pat
     assert not list(capture_dir.glob("**/*.prog"))
 
 
+def test_a_vision_service_reads_the_camera_the_machine_runs(tmp_path: Path) -> None:
+    """Regression: the simulated devices of `dmsim machine` looked for each other in an empty
+    map at start, so a vision service found no camera ("names no camera") and captured
+    nothing."""
+    config, capture_dir = tmp_path / "machine.json", tmp_path / "capture"
+    machine = machine_config(capture_dir)
+    services = machine["services"]
+    assert isinstance(services, list)
+    services.append(
+        {"name": "detector", "type": "vision", "model": "mlmodel",
+         "service_configs": [{"type": "data_manager", "attributes": {"capture_methods": [
+             {"method": "CaptureAllFromCamera", "capture_frequency_hz": 5,
+              "additional_params": {"camera_name": "cam", "mime_type": "image/jpeg"}}]}}]}
+    )  # fmt: skip
+    config.write_text(json.dumps(machine), encoding="utf-8")
+    done = subprocess.run(
+        [*DMSIM, "machine", str(config), "--cloud", "127.0.0.1:9", "--duration", "2s"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "names no camera" not in done.stderr
+    assert list(capture_dir.glob("rdk_service_vision/detector/CaptureAllFromCamera/*.capture"))
+
+
 def _status(line: str, field: str) -> int:
     """A count from a status line (``uploaded files 12``), 0 when the line does not show it."""
     _, found, rest = line.partition(f"{field} ")
