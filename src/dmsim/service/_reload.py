@@ -221,7 +221,12 @@ async def apply_edit(
         if replaced:
             await dm.resume_devices()
     rebuilt = [key for key in replaced if key in build.devices]
-    notify(f"reconfigured from {config.path}" + (f"; rebuilt {_named(rebuilt)}" if rebuilt else ""))
+    removed = [key for key in replaced if key not in _resources(edited)]
+    notify(
+        f"reconfigured from {config.path}"
+        + (f"; rebuilt {_named(rebuilt)}" if rebuilt else "")
+        + (f"; closed {_named(removed)} (removed)" if removed else "")
+    )
 
 
 async def _reopen(
@@ -237,7 +242,7 @@ async def _reopen(
     if build.failed:
         notify(
             f"{_named(build.failed)} could not be reopened ({build.why()}): not captured until "
-            "an edit applies or dmsim machine restarts"
+            "the next edit or a restart of dmsim machine opens it"
         )
 
 

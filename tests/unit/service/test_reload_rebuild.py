@@ -179,7 +179,9 @@ def test_a_removed_resource_is_closed_and_a_new_one_opened(tmp_path: Path, bench
         "resume",
     ]
     assert set(reloader.devices) == {BOARD}
-    assert bench.notes == [f"reconfigured from {reloader.path}"]
+    assert bench.notes == [
+        f"reconfigured from {reloader.path}; closed rdk:component:camera 'cam' (removed)"
+    ]
 
 
 def test_a_new_device_that_cannot_be_built_leaves_the_old_one_open_again(
@@ -229,7 +231,7 @@ def test_a_device_that_cannot_be_reopened_is_named_and_built_by_the_next_edit(
     assert set(reloader.devices) == {BOARD}  # one unplugged device keeps no other closed
     lost, refused = bench.notes
     assert lost.startswith("rdk:component:camera 'cam' could not be reopened (")
-    assert lost.endswith("not captured until an edit applies or dmsim machine restarts")
+    assert lost.endswith("not captured until the next edit or a restart of dmsim machine opens it")
     assert "still running the previous config" in refused
     assert bench.log == [
         "pause ['cam', 'pins']",
