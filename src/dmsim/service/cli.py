@@ -175,7 +175,7 @@ async def _all_built(build: DeviceBuild, report: Callable[[str], None]) -> dict[
     if not build.failed:
         return build.devices
     await close_devices(build.devices, report)
-    first, *others = build.failed.values()
+    first, *others = dict.fromkeys(build.failed.values())  # simulated ones fail as a set
     for error in others:
         report(f"error: {error}")
     raise first

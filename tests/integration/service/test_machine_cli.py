@@ -187,6 +187,24 @@ def test_hardware_that_cannot_be_built_is_named_and_nothing_starts(tmp_path: Pat
     assert not list(capture_dir.glob("**/*.prog"))
 
 
+def test_a_simulated_device_that_cannot_be_built_is_named_once(tmp_path: Path) -> None:
+    """Simulated devices are built as a set, so one bad camera fails every one of them: the
+    error is still said once, not once per device."""
+    config, capture_dir = tmp_path / "machine.json", tmp_path / "capture"
+    machine = machine_config(capture_dir)
+    components = machine["components"]
+    assert isinstance(components, list)
+    components[1]["attributes"]["width_px"] = 8
+    config.write_text(json.dumps(machine), encoding="utf-8")
+    done = subprocess.run(
+        [*DMSIM, "machine", str(config), "--cloud", "127.0.0.1:9", "--duration", "1s"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.count("width_px") == 1, done.stderr
+
+
 def test_a_vision_service_reads_the_camera_the_machine_runs(tmp_path: Path) -> None:
     """Regression: the simulated devices of `dmsim machine` looked for each other in an empty
     map at start, so a vision service found no camera ("names no camera") and captured
