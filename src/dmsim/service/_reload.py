@@ -221,7 +221,8 @@ async def apply_edit(
         if replaced:
             await dm.resume_devices()
     rebuilt = [key for key in replaced if key in build.devices]
-    removed = [key for key in replaced if key not in _resources(edited)]
+    kept = _resources(edited)
+    removed = [key for key in replaced if key not in kept]
     notify(
         f"reconfigured from {config.path}"
         + (f"; rebuilt {_named(rebuilt)}" if rebuilt else "")

@@ -26,6 +26,16 @@ def query(data: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
 
 
+def offline_machine(
+    config: Path, *options: str, check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """`dmsim machine` run to its end with no cloud listening (port 9)."""
+    return subprocess.run(
+        [*DMSIM, "machine", str(config), "--cloud", "127.0.0.1:9", *options],
+        capture_output=True, text=True, timeout=60, check=check,
+    )  # fmt: skip
+
+
 def test_a_real_machine_captures_syncs_and_shuts_down_cleanly(tmp_path: Path) -> None:
     capture_dir, data = tmp_path / "capture", tmp_path / "cloud"
     config = tmp_path / "machine.json"
@@ -59,10 +69,7 @@ def test_a_second_start_gets_a_new_boot_number(tmp_path: Path) -> None:
     config.write_text(json.dumps(machine_config(capture_dir)), encoding="utf-8")
     boots = []
     for _ in range(2):
-        done = subprocess.run(
-            [*DMSIM, "machine", str(config), "--cloud", "127.0.0.1:9", "--duration", "1s"],
-            capture_output=True, text=True, timeout=60, check=True,
-        )  # fmt: skip
+        done = offline_machine(config, "--duration", "1s", check=True)
         boots.append(int((capture_dir / ".dmsim" / "boot").read_text()))
     assert boots[1] == boots[0] + 1
     # no cloud listens there: the operator is told what the next start will pick up
@@ -77,10 +84,7 @@ def test_a_restart_sends_what_the_last_run_left_at_once(tmp_path: Path) -> None:
     capture_dir, data = tmp_path / "capture", tmp_path / "cloud"
     config = tmp_path / "machine.json"
     config.write_text(json.dumps(machine_config(capture_dir)), encoding="utf-8")
-    subprocess.run(
-        [*DMSIM, "machine", str(config), "--cloud", "127.0.0.1:9", "--duration", "1s"],
-        capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
+    offline_machine(config, "--duration", "1s", check=True)
     left = list(capture_dir.rglob("*.capture"))
     assert left  # no cloud listened there
     restarted = json.loads(config.read_text(encoding="utf-8"))
@@ -136,10 +140,7 @@ def test_recover_and_a_second_machine_are_refused_while_a_machine_runs(tmp_path:
         assert recover.returncode == 2
         assert f"in use by a running dmsim (pid {machine.pid})" in recover.stderr
         assert recover.stdout == ""  # refused before looking at a single file
-        second = subprocess.run(
-            [*DMSIM, "machine", str(config), "--cloud", "127.0.0.1:9", "--duration", "1s"],
-            capture_output=True, text=True, timeout=60, check=False,
-        )  # fmt: skip
+        second = offline_machine(config, "--duration", "1s")
         assert second.returncode == 1  # could not run (a config error would be 2)
         assert "in use by a running dmsim" in second.stderr
     finally:
@@ -159,10 +160,7 @@ def test_a_capture_dir_that_cannot_be_made_is_a_clear_error(tmp_path: Path) -> N
     blocker.write_text("not a directory")
     config = tmp_path / "machine.json"
     config.write_text(json.dumps(machine_config(blocker / "capture")), encoding="utf-8")
-    done = subprocess.run(
-        [*DMSIM, "machine", str(config), "--cloud", "127.0.0.1:9", "--duration", "1s"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    done = offline_machine(config, "--duration", "1s")
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert f"capture_dir: {blocker / 'capture'}: " in done.stderr
@@ -176,10 +174,7 @@ def test_hardware_that_cannot_be_built_is_named_and_nothing_starts(tmp_path: Pat
         {"name": "esp", "type": "board", "model": "esp32", "attributes": {}},
     ]
     config.write_text(json.dumps(machine), encoding="utf-8")
-    done = subprocess.run(
-        [*DMSIM, "machine", str(config), "--cloud", "127.0.0.1:9", "--devices", "real"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    done = offline_machine(config, "--devices", "real")
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert "no hardware driver for rdk:component:arm model 'ur5e'" in done.stderr
@@ -196,10 +191,7 @@ def test_a_simulated_device_that_cannot_be_built_is_named_once(tmp_path: Path) -
     assert isinstance(components, list)
     components[1]["attributes"]["width_px"] = 8
     config.write_text(json.dumps(machine), encoding="utf-8")
-    done = subprocess.run(
-        [*DMSIM, "machine", str(config), "--cloud", "127.0.0.1:9", "--duration", "1s"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    done = offline_machine(config, "--duration", "1s")
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert done.stderr.count("width_px") == 1, done.stderr
@@ -220,10 +212,7 @@ def test_a_vision_service_reads_the_camera_the_machine_runs(tmp_path: Path) -> N
               "additional_params": {"camera_name": "cam", "mime_type": "image/jpeg"}}]}}]}
     )  # fmt: skip
     config.write_text(json.dumps(machine), encoding="utf-8")
-    done = subprocess.run(
-        [*DMSIM, "machine", str(config), "--cloud", "127.0.0.1:9", "--duration", "2s"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    done = offline_machine(config, "--duration", "2s")
     assert done.returncode == 0, done.stderr
     assert "names no camera" not in done.stderr
     assert list(capture_dir.glob("rdk_service_vision/detector/CaptureAllFromCamera/*.capture"))
