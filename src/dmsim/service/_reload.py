@@ -123,17 +123,37 @@ class _Resource:
     depends_on: tuple[str, ...]
 
 
+def _owners(machine: MachineConfig) -> list[ComponentConfig | ServiceConfig]:
+    """The machine's devices' configs: components, and services other than the data manager
+    (a vision service is built like a component)."""
+    return [*machine.components, *(s for s in machine.services if s.type != "data_manager")]
+
+
 def _resources(machine: MachineConfig) -> dict[DeviceKey, _Resource]:
-    """The machine's devices as built at start: components, and services other than the data
-    manager (a vision service is built like a component)."""
-    owners: list[ComponentConfig | ServiceConfig] = [
-        *machine.components,
-        *(s for s in machine.services if s.type != "data_manager"),
-    ]
     return {
         (owner.api, owner.name): _Resource(owner.model, owner.attributes, owner.depends_on)
-        for owner in owners
+        for owner in _owners(machine)
     }
+
+
+def dependents(machine: MachineConfig, keys: Collection[DeviceKey]) -> list[DeviceKey]:
+    """The resources that read one of ``keys``' devices, directly or through another: by
+    ``depends_on`` or by a capture method's ``camera_name`` (a vision service's camera)."""
+    reads = {
+        (owner.api, owner.name): {
+            *owner.depends_on,
+            *(m.additional_params.get("camera_name", "") for m in owner.capture_methods),
+        }
+        for owner in _owners(machine)
+    }
+    found: list[DeviceKey] = []
+    names = {name for _, name in keys}
+    while True:
+        more = [k for k, read in reads.items() if read & names and k not in {*keys, *found}]
+        if not more:
+            return found
+        found += more
+        names |= {name for _, name in more}
 
 
 def replaced_resources(running: MachineConfig, edited: MachineConfig) -> list[DeviceKey]:
@@ -191,7 +211,8 @@ async def apply_edit(
         return
     replaced = replaced_resources(config.running, edited)
     if replaced:
-        await dm.pause_devices(replaced)
+        # a dependent finds the new device by name: paused, its captures do not fail meanwhile
+        await dm.pause_devices([*replaced, *dependents(config.running, replaced)])
     try:
         closed = {key: devices.pop(key) for key in replaced if key in devices}
         await close_devices(closed, notify)

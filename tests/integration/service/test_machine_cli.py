@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tests.integration.cloud.serve_process import serve_process
-from tests.integration.service.machines import machine_config
+from tests.integration.service.machines import machine_config, with_vision
 
 DMSIM = [sys.executable, "-m", "dmsim.cli"]
 
@@ -202,15 +202,7 @@ def test_a_vision_service_reads_the_camera_the_machine_runs(tmp_path: Path) -> N
     map at start, so a vision service found no camera ("names no camera") and captured
     nothing."""
     config, capture_dir = tmp_path / "machine.json", tmp_path / "capture"
-    machine = machine_config(capture_dir)
-    services = machine["services"]
-    assert isinstance(services, list)
-    services.append(
-        {"name": "detector", "type": "vision", "model": "mlmodel",
-         "service_configs": [{"type": "data_manager", "attributes": {"capture_methods": [
-             {"method": "CaptureAllFromCamera", "capture_frequency_hz": 5,
-              "additional_params": {"camera_name": "cam", "mime_type": "image/jpeg"}}]}}]}
-    )  # fmt: skip
+    machine = with_vision(machine_config(capture_dir), hz=5)
     config.write_text(json.dumps(machine), encoding="utf-8")
     done = offline_machine(config, "--duration", "2s")
     assert done.returncode == 0, done.stderr

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image
-from tests.integration.service.machines import machine_config
+from tests.integration.service.machines import machine_config, with_vision
 
 from dmsim.devices.fakes import FakeEsp32
 from dmsim.storage import RealFS, read_capture_file
@@ -80,10 +80,10 @@ def captured_bytes(directory: Path, component: str) -> int:
     return sum(path.stat().st_size for path in captured_files(directory, component, ""))
 
 
-def images(directory: Path) -> list[tuple[int, tuple[int, int]]]:
-    """(seq, width and height) of every image the camera captured, in sequence order."""
+def images(files: list[Path]) -> list[tuple[int, tuple[int, int]]]:
+    """(seq, width and height) of every image in the capture files, in sequence order."""
     found = []
-    for path in captured_files(directory, "cam"):
+    for path in files:
         contents = read_capture_file(RealFS(), str(path))
         for reading, reading_id in zip(contents.readings, contents.reading_ids, strict=True):
             assert reading_id is not None
@@ -170,8 +170,10 @@ def test_edits_that_cannot_be_applied_are_reported_and_change_nothing(tmp_path: 
 
 
 def test_a_changed_camera_is_rebuilt_and_its_stream_goes_on(tmp_path: Path) -> None:
+    """The vision service reading the camera is paused while it is rebuilt (it never finds
+    the camera missing) and goes on with the new one."""
     capture_dir, config_path = tmp_path / "capture", tmp_path / "machine.json"
-    config = machine_config(capture_dir)
+    config = with_vision(machine_config(capture_dir), hz=20)
     write_config(config_path, config)
     with running_machine(tmp_path, config_path) as machine:
         wait_for(lambda: bool(captured_files(capture_dir, "cam")), "the first images")
@@ -186,14 +188,17 @@ def test_a_changed_camera_is_rebuilt_and_its_stream_goes_on(tmp_path: Path) -> N
         )
     assert machine.process.returncode == 0, machine.err()
     assert "Traceback" not in machine.err()
-    readings = images(capture_dir)
-    seqs = [seq for seq, _ in readings]
-    assert seqs == list(range(len(seqs)))  # one stream: nothing lost or repeated across it
-    sizes = [size for _, size in readings]
-    first_small = sizes.index((32, 48))
-    assert first_small > 0
-    assert set(sizes[:first_small]) == {(64, 48)}
-    assert set(sizes[first_small:]) == {(32, 48)}
+    assert "names no camera" not in machine.err()
+    vision = list(capture_dir.glob("rdk_service_vision/detector/*/*.capture"))
+    for files in (captured_files(capture_dir, "cam"), vision):
+        readings = images(files)
+        seqs = [seq for seq, _ in readings]
+        assert seqs == list(range(len(seqs)))  # one stream: nothing lost or repeated across it
+        sizes = [size for _, size in readings]
+        first_small = sizes.index((32, 48))
+        assert first_small > 0
+        assert set(sizes[:first_small]) == {(64, 48)}
+        assert set(sizes[first_small:]) == {(32, 48)}
 
 
 def test_a_real_board_is_rebuilt_on_its_serial_port(tmp_path: Path) -> None:

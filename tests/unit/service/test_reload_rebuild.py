@@ -168,6 +168,60 @@ def test_a_changed_resource_is_closed_before_its_new_device_opens(
     assert bench.notes == [f"reconfigured from {reloader.path}; rebuilt rdk:component:camera 'cam'"]
 
 
+def with_dependents(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` plus a vision service reading camera 'cam' (CaptureAllFromCamera's
+    camera_name) and a sensor 'thermo' that depends_on board 'pins'."""
+    vision = {
+        "name": "eyes",
+        "type": "vision",
+        "model": "fake",
+        "service_configs": [
+            {
+                "type": "data_manager",
+                "attributes": {
+                    "capture_methods": [
+                        {
+                            "method": "CaptureAllFromCamera",
+                            "capture_frequency_hz": 1,
+                            "additional_params": {"camera_name": "cam"},
+                        }
+                    ]
+                },
+            }
+        ],
+    }
+    thermo = {"name": "thermo", "type": "sensor", "model": "fake", "depends_on": ["pins"]}
+    return config | {
+        "components": [*config["components"], thermo],
+        "services": [*config["services"], vision],
+    }
+
+
+@pytest.mark.parametrize(
+    ("edited", "swap"),
+    [
+        (
+            {"cam": {"width_px": 32}, "pins": {}},
+            ["pause ['cam', 'eyes']", "close cam {'width_px': 64}", "open cam {'width_px': 32}"],
+        ),
+        (
+            {"cam": {"width_px": 64}, "pins": {"pins": [4]}},
+            ["pause ['pins', 'thermo']", "close pins {}", "open pins {'pins': [4]}"],
+        ),
+    ],
+)
+def test_a_rebuilt_resource_pauses_the_resources_that_read_it_without_rebuilding_them(
+    tmp_path: Path, bench: Bench, edited: dict[str, Any], swap: list[str]
+) -> None:
+    """rdk rebuilds a resource's dependents with it; here a dependent finds the new device by
+    name, so it is only paused: its captures do not fail while the device is missing."""
+    reloader = Reloader(
+        tmp_path, bench, with_dependents(machine(tmp_path, cam={"width_px": 64}, pins={}))
+    )
+    reloader.edit(with_dependents(machine(tmp_path, **edited)))
+    assert bench.log == [*swap, "reconfigure", "resume"]
+
+
 def test_a_removed_resource_is_closed_and_a_new_one_opened(tmp_path: Path, bench: Bench) -> None:
     reloader = Reloader(tmp_path, bench, machine(tmp_path, cam={}))
     reloader.edit(machine(tmp_path, pins={"pins": [17]}))
