@@ -47,6 +47,7 @@ class FakeI2CBus:
     def __init__(self) -> None:
         self._devices: dict[int, FakeI2CDevice] = {}
         self.transactions = 0
+        self.closed = False
 
     def attach(self, address: int, device: FakeI2CDevice) -> None:
         self._devices[address] = device
@@ -79,6 +80,7 @@ class FakeI2CBus:
 
     def close(self) -> None:
         self._devices.clear()
+        self.closed = True
 
 
 def _level_at_rest(_t: float) -> ImuTruth:

@@ -5,12 +5,14 @@ SPI (10 bits, ``adc_max_voltage`` full scale). The pin factory is always passed 
 (``LGPIOFactory(chip=0)`` on a Pi 5, ``MockFactory()`` in tests), so gpiozero never probes
 for a default one for our pins; gpiozero itself is imported only when the board opens.
 (gpiozero 2.0's software SPI bus still initialises the global default factory as a side
-effect; tests set ``GPIOZERO_PIN_FACTORY=mock`` so that is a harmless mock.)
+effect; tests set ``GPIOZERO_PIN_FACTORY=mock`` so that is a harmless mock.) Given
+``reopen_factory``, the board owns its pin factory: ``close()`` closes it (the lgpio factory
+holds the GPIO chip open) and a later capture opens a new one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from dmsim.runtime import Runtime
@@ -40,9 +42,12 @@ class GpioBoard(RealDriver):
         analogs: Mapping[str, int] | None = None,
         adc_max_voltage: float = 3.3,
         pull_up: bool = False,
+        reopen_factory: Callable[[], Any] | None = None,
     ) -> None:
         super().__init__(name=name, rt=rt)
         self._factory = pin_factory
+        self._reopen_factory = reopen_factory
+        self._factory_closed = False
         self._pins = tuple(pins)
         self._channels = dict(analogs or {})
         self._vmax = adc_max_voltage
@@ -54,6 +59,9 @@ class GpioBoard(RealDriver):
         """Claim the pins (idempotent); :class:`DeviceUnavailable` if gpiozero refuses."""
         if self._inputs or self._adcs or not (self._pins or self._channels):
             return
+        if self._factory_closed and self._reopen_factory is not None:
+            self._factory = self._reopen_factory()  # DeviceUnavailable if the chip is gone
+            self._factory_closed = False
         from gpiozero import MCP3008, GPIOZeroError, InputDevice
 
         try:
@@ -77,6 +85,9 @@ class GpioBoard(RealDriver):
 
     async def close(self) -> None:
         self._release()
+        if self._reopen_factory is not None and not self._factory_closed:
+            self._factory_closed = True
+            self._factory.close()
 
     async def _capture(self, method: str, params: Mapping[str, str], /) -> CaptureResult:
         self.open()

@@ -10,6 +10,8 @@ The driver reaches the chip only through :class:`I2CBus` (``smbus2.SMBus`` on a 
   instant). A NACK (``OSError`` errno 121) is retried; a capture whose retries all fail is a
   :class:`DeviceReadError`, and ``disconnect_after`` failed captures in a row mark the chip
   :class:`DeviceDisconnected` until a later capture re-opens it.
+- Given ``reopen_bus``, the driver owns its bus: ``close()`` closes it (a rebuild would
+  otherwise leave its file descriptor behind) and a later capture opens it again.
 - ``AngularVelocity`` (deg/s) and ``LinearAcceleration`` (m/s², gravity included) are the
   methods this chip can answer, in rdk's movement sensor shapes.
 """
@@ -80,6 +82,8 @@ class I2CBus(Protocol):
 
     def write_i2c_block_data(self, i2c_addr: int, register: int, data: Sequence[int]) -> None: ...
 
+    def close(self) -> None: ...
+
 
 def open_smbus(bus: int | str) -> I2CBus:
     """``smbus2.SMBus(bus)`` (imported here, never at module import)."""
@@ -140,6 +144,7 @@ class Mpu6050(RealDriver):
         dlpf_cfg: int = 3,
         retries: int = 2,
         disconnect_after: int = 3,
+        reopen_bus: Callable[[], I2CBus] | None = None,
     ) -> None:
         super().__init__(name=name, rt=rt)
         if accel_range_g not in ACCEL_RANGES or gyro_range_dps not in GYRO_RANGES:
@@ -151,6 +156,8 @@ class Mpu6050(RealDriver):
                 source=self.label,
             )
         self._bus = bus
+        self._reopen_bus = reopen_bus
+        self._bus_closed = False
         self.address = address
         self._accel = ACCEL_RANGES[accel_range_g]
         self._gyro = GYRO_RANGES[gyro_range_dps]
@@ -173,6 +180,9 @@ class Mpu6050(RealDriver):
         """Probe, reset and configure the chip (idempotent)."""
         if self._opened:
             return
+        if self._bus_closed and self._reopen_bus is not None:
+            self._bus = self._reopen_bus()  # DeviceUnavailable if the bus node is gone
+            self._bus_closed = False
         try:
             who = await self._io(self._bus.read_byte_data, self.address, REG_WHO_AM_I)
         except OSError as error:
@@ -260,3 +270,6 @@ class Mpu6050(RealDriver):
 
     async def close(self) -> None:
         self._opened = False
+        if self._reopen_bus is not None and not self._bus_closed:
+            self._bus_closed = True
+            self._bus.close()

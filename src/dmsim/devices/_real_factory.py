@@ -13,7 +13,8 @@ Supported models and attributes (Viam's names where Viam has them):
 
 Serial ports, cameras and GPIO pins are opened at the first capture. Building opens only the
 I2C bus node (no traffic; :class:`DeviceUnavailable` if it is missing) and, for a Pi board
-without an injected one, the lgpio pin factory.
+without an injected one, the lgpio pin factory; the driver closes what the build opened when it
+is closed, and opens it again at a later capture.
 """
 
 from __future__ import annotations
@@ -101,7 +102,13 @@ def build_real_resource(
             raise ConfigError(
                 Problem("attributes.use_alt_i2c_address", "must be true or false"), source=source
             )
-        return Mpu6050(name=name, bus=open_bus(bus), rt=rt, address=0x69 if alt else 0x68)
+        return Mpu6050(
+            name=name,
+            bus=open_bus(bus),
+            rt=rt,
+            address=0x69 if alt else 0x68,
+            reopen_bus=lambda: open_bus(bus),
+        )
     if kind == "camera":
         width = attr_int(attributes, "width_px", source=source, default=640, low=16, high=8192)
         height = attr_int(attributes, "height_px", source=source, default=480, low=16, high=8192)
@@ -118,12 +125,23 @@ def build_real_resource(
             attributes, "baud_rate", source=source, default=115200, low=300, high=10_000_000
         )
         return Esp32Board(name=name, url=url, rt=rt, analogs=analogs, pins=pins, baudrate=baud)
-    if pin_factory is None:
-        chip = attr_int(attributes, "gpio_chip", source=source, default=0, low=0, high=64)
+    if pin_factory is not None:
+        return GpioBoard(name=name, rt=rt, pin_factory=pin_factory, pins=pins, analogs=analogs)
+    chip = attr_int(attributes, "gpio_chip", source=source, default=0, low=0, high=64)
+
+    def open_lgpio() -> Any:
         try:
             from gpiozero.pins.lgpio import LGPIOFactory
 
-            pin_factory = LGPIOFactory(chip=chip)
+            return LGPIOFactory(chip=chip)
         except Exception as error:  # ImportError ([pi] extra missing) or lgpio.error (no chip)
             raise DeviceUnavailable(f"{api}/{name}: no lgpio pin factory: {error}") from None
-    return GpioBoard(name=name, rt=rt, pin_factory=pin_factory, pins=pins, analogs=analogs)
+
+    return GpioBoard(
+        name=name,
+        rt=rt,
+        pin_factory=open_lgpio(),
+        pins=pins,
+        analogs=analogs,
+        reopen_factory=open_lgpio,
+    )

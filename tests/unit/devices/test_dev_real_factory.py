@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from types import SimpleNamespace
+from typing import Any, ClassVar
 
 import pytest
 from gpiozero.pins.mock import MockFactory
@@ -50,6 +52,68 @@ def test_mpu6050_on_the_named_bus_and_address() -> None:
     data = run(main)
     assert opened == ["3"]
     assert data["linear_acceleration"]["z"] == pytest.approx(9.80665, abs=0.01)
+
+
+def test_closing_an_mpu6050_closes_its_bus_and_a_later_capture_opens_it_again() -> None:
+    """A reload closes a rebuilt driver: its bus's file descriptor goes with it (it used to be
+    left to the garbage collector, one per rebuild)."""
+    buses: list[FakeI2CBus] = []
+
+    def open_bus(_bus: str) -> FakeI2CBus:
+        buses.append(FakeI2CBus())
+        buses[-1].attach(0x68, FakeMpu6050())
+        return buses[-1]
+
+    async def main(rt: Any) -> None:
+        imu = build_real_resource(
+            api_type="movement_sensor", name="imu", model="mpu6050", attributes={}, rt=rt,
+            open_bus=open_bus,
+        )  # fmt: skip
+        await imu.capture("LinearAcceleration", {})
+        await imu.close()
+        assert [bus.closed for bus in buses] == [True]
+        await imu.capture("AngularVelocity", {})
+        await imu.close()
+
+    run(main)
+    assert [bus.closed for bus in buses] == [True, True]
+
+
+class RecordingLgpioFactory(MockFactory):  # type: ignore[misc]
+    """gpiozero's lgpio pin factory as the Pi board opens it, without a GPIO chip."""
+
+    made: ClassVar[list[RecordingLgpioFactory]] = []
+
+    def __init__(self, chip: int) -> None:
+        super().__init__()
+        self.chip, self.closed = chip, False
+        self.made.append(self)
+
+    def close(self) -> None:
+        self.reset()
+        super().close()
+        self.closed = True
+
+
+def test_a_pi_board_closes_the_lgpio_factory_it_opened(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(
+        sys.modules, "gpiozero.pins.lgpio", SimpleNamespace(LGPIOFactory=RecordingLgpioFactory)
+    )
+    monkeypatch.setattr(RecordingLgpioFactory, "made", [])
+
+    async def main(rt: Any) -> None:
+        pi = build_real_resource(
+            api_type="board", name="pi", model="pi5", attributes={"pins": [17], "gpio_chip": 4},
+            rt=rt,
+        )  # fmt: skip
+        assert (await pi.capture("Gpios", {"pin_name": "17"})).readings[0].data == {"high": False}
+        await pi.close()
+        assert [f.closed for f in RecordingLgpioFactory.made] == [True]
+        await pi.capture("Gpios", {"pin_name": "17"})
+        await pi.close()
+
+    run(main)
+    assert [(f.chip, f.closed) for f in RecordingLgpioFactory.made] == [(4, True), (4, True)]
 
 
 def test_esp32_pi_and_camera_boards() -> None:
