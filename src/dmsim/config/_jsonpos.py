@@ -177,7 +177,7 @@ class _Parser:
                 self.problem(path, f"{word} is not valid JSON (use a finite number)", self.pos)
                 self.pos += len(word)
                 return None
-        if ch != "-" and not ch.isdigit():
+        if ch != "-" and not ch.isdecimal():
             self.fail(path, f"invalid JSON: expected a value, found {self.found()}")
         return self.number(path)
 

@@ -230,7 +230,7 @@ class Esp32Board(RealDriver):
             data: dict[str, Any] = analog_record(code)
         else:
             raw = param_required(params, "pin_name", where=f"{self.label} Gpios")
-            if not raw.isdigit() or (self._pins and int(raw) not in self._pins):
+            if not raw.isdecimal() or (self._pins and int(raw) not in self._pins):
                 known = ", ".join(str(p) for p in sorted(self._pins)) or "0..63"
                 raise DeviceParamError(f"{self.label}: no GPIO pin {raw!r} (have {known})")
             latest = await self._fresh()

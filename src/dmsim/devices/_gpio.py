@@ -102,7 +102,7 @@ class GpioBoard(RealDriver):
             data: dict[str, Any] = analog_record(code, max_code=_MCP3008_MAX, full_scale=self._vmax)
         else:
             raw = param_required(params, "pin_name", where=f"{self.label} Gpios")
-            device = self._inputs.get(int(raw)) if raw.isdigit() else None
+            device = self._inputs.get(int(raw)) if raw.isdecimal() else None
             if device is None:
                 known = ", ".join(str(p) for p in self._pins) or "none"
                 raise DeviceParamError(f"{self.label}: no GPIO pin {raw!r} (have {known})")

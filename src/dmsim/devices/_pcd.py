@@ -121,7 +121,7 @@ def _read_header(blob: bytes) -> tuple[dict[str, list[str]], int]:
 
 def _int(values: dict[str, list[str]], key: str) -> int:
     items = values[key]
-    if len(items) != 1 or not items[0].isdigit():
+    if len(items) != 1 or not items[0].isdecimal():
         raise PcdError(f"{key} must be one non-negative integer, got {' '.join(items)!r}")
     return int(items[0])
 
@@ -141,8 +141,8 @@ def parse_pcd(blob: bytes) -> PointCloud:
     for name, size, kind, count in zip(
         fields, values["SIZE"], values["TYPE"], values["COUNT"], strict=True
     ):
-        code = _DTYPES.get((kind, int(size) if size.isdigit() else -1))
-        if code is None or not count.isdigit() or int(count) < 1:
+        code = _DTYPES.get((kind, int(size) if size.isdecimal() else -1))
+        if code is None or not count.isdecimal() or int(count) < 1:
             raise PcdError(f"field {name!r}: unsupported TYPE/SIZE/COUNT {kind}/{size}/{count}")
         dtype_fields.append((name, code) if int(count) == 1 else (name, code, (int(count),)))
     dtype = np.dtype(dtype_fields)

@@ -51,7 +51,7 @@ def _named_pins(attributes: Mapping[str, Any], source: str) -> dict[str, int]:
     for index, item in enumerate(raw):
         pin = item.get("pin") if isinstance(item, Mapping) else None
         name = item.get("name") if isinstance(item, Mapping) else None
-        if not isinstance(name, str) or not str(pin).isdigit():
+        if not isinstance(name, str) or not str(pin).isdecimal():
             raise ConfigError(
                 Problem(
                     f"attributes.analogs[{index}]", "needs a string 'name' and a numeric 'pin'"
@@ -64,7 +64,7 @@ def _named_pins(attributes: Mapping[str, Any], source: str) -> dict[str, int]:
 
 def _pins(attributes: Mapping[str, Any], source: str) -> list[int]:
     raw = attributes.get("pins", [])
-    if not isinstance(raw, list) or not all(str(p).isdigit() for p in raw):
+    if not isinstance(raw, list) or not all(str(p).isdecimal() for p in raw):
         raise ConfigError(
             Problem("attributes.pins", "must be a list of pin numbers"), source=source
         )

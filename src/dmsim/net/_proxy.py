@@ -65,7 +65,7 @@ def parse_address(value: str | tuple[str, int], *, what: str) -> tuple[str, int]
         host, port = value
     else:
         host, sep, port_text = value.rpartition(":")
-        if not sep or not port_text.isdigit():
+        if not sep or not port_text.isdecimal():
             raise ConfigError(Problem(what, f"expected HOST:PORT, got {value!r}"))
         host, port = host.strip("[]") or "127.0.0.1", int(port_text)
     if not 0 <= port <= 65535:

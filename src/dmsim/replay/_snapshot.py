@@ -158,7 +158,7 @@ def _boot_counter(root: Path) -> int | None:
         text = (root / ".dmsim" / "boot").read_text(encoding="ascii", errors="replace").strip()
     except OSError:
         return None
-    return int(text) if text.isdigit() else None
+    return int(text) if text.isdecimal() else None
 
 
 def _streams(reports: Iterable[FileReport]) -> tuple[StreamSummary, ...]:

@@ -89,7 +89,7 @@ def preload_disk(source: Path, *, fs: SimFS, capture_dir: str, trace: Trace) -> 
         result.bytes += len(data)
         if relative == _BOOT_COUNTER:
             text = data.decode("ascii", errors="replace").strip()
-            if text.isdigit():
+            if text.isdecimal():
                 result.max_boot = max(result.max_boot, int(text))
         elif _is_closed_sequence(relative):
             _follow_sequence(data, relative, trace)

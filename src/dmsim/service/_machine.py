@@ -88,7 +88,7 @@ def next_boot(fs: FileSystem, capture_dir: str) -> int:
             text = handle.read().decode("ascii", errors="replace").strip()
         finally:
             handle.close()
-        if not text.isdigit():
+        if not text.isdecimal():
             raise ConfigError(Problem(path, f"boot counter is not a number: {text[:40]!r}"))
         if int(text) < _MAX_BOOT:
             boot = int(text) + 1

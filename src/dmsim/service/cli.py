@@ -78,7 +78,7 @@ def _duration(value: str, option: str) -> float:
 
 def _machine(args: argparse.Namespace) -> int:
     host, _, port = args.cloud.rpartition(":")
-    if not host or not port.isdigit():
+    if not host or not port.isdecimal():
         raise ConfigError(Problem("--cloud", f"expected HOST:PORT, got {args.cloud!r}"))
     if not 1 <= int(port) <= 65535:
         raise ConfigError(Problem("--cloud", f"port must be in 1..65535, got {int(port)}"))

@@ -66,6 +66,8 @@ def test_analogs_and_gpios_through_the_pty(esp32: FakeEsp32) -> None:
         a2 = await value(b, "A2")
         with pytest.raises(DeviceParamError, match="no analog reader 'A9'"):
             await b.capture("Analogs", {"reader_name": "A9"})
+        with pytest.raises(DeviceParamError, match="no GPIO pin '²⁷'"):  # not digits to int()
+            await b.capture("Gpios", {"pin_name": "²⁷"})
         await b.close()
         return first, high, low, a2, b.firmware, b.statistics()
 
@@ -73,7 +75,7 @@ def test_analogs_and_gpios_through_the_pty(esp32: FakeEsp32) -> None:
     assert first == {"value": 1234, "min_range": 0.0, "max_range": 3.3, "step_size": 3.3 / 4095}
     assert (high, low, a2) == ({"high": True}, {"high": False}, 17)
     assert stats.ok == 4
-    assert stats.errors == {"bad_params": 1}
+    assert stats.errors == {"bad_params": 2}
     assert stats.transport["frames"] >= 2
     assert firmware in (None, "dmsim-fake-esp32 1.0")  # HELLO may predate the open
 

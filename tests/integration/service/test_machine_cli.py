@@ -105,12 +105,13 @@ def test_a_restart_sends_what_the_last_run_left_at_once(tmp_path: Path) -> None:
 def test_bad_addresses_are_clear_errors(tmp_path: Path) -> None:
     config = tmp_path / "machine.json"
     config.write_text(json.dumps(machine_config(tmp_path / "c")), encoding="utf-8")
-    done = subprocess.run(
-        [*DMSIM, "machine", str(config), "--cloud", "nowhere"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert done.returncode == 2
-    assert "--cloud: expected HOST:PORT" in done.stderr
+    for cloud in ("nowhere", "127.0.0.1:8²"):  # "²" is a digit to str.isdigit, not to int()
+        done = subprocess.run(
+            [*DMSIM, "machine", str(config), "--cloud", cloud],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert done.returncode == 2
+        assert "--cloud: expected HOST:PORT" in done.stderr
     done = subprocess.run(
         [*DMSIM, "machine", str(config), "--cloud", "127.0.0.1:99999"],
         capture_output=True, text=True, timeout=60, check=False,

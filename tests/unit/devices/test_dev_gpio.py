@@ -87,8 +87,9 @@ def test_analogs_read_the_mcp3008(factory: MockFactory) -> None:
 def test_bad_params_and_pin_conflicts(factory: MockFactory) -> None:
     async def main(rt: Any) -> None:
         board = GpioBoard(name="pi", rt=rt, pin_factory=factory, pins=[17])
-        with pytest.raises(DeviceParamError, match="no GPIO pin '4' \\(have 17\\)"):
-            await board.capture("Gpios", {"pin_name": "4"})
+        for pin in ("4", "¹⁷"):  # superscripts: digits to str.isdigit, not to int()
+            with pytest.raises(DeviceParamError, match=f"no GPIO pin '{pin}' \\(have 17\\)"):
+                await board.capture("Gpios", {"pin_name": pin})
         with pytest.raises(DeviceParamError, match="no analog reader 'A0'"):
             await board.capture("Analogs", {"reader_name": "A0"})
         with pytest.raises(DeviceParamError, match="not supported"):
@@ -99,6 +100,6 @@ def test_bad_params_and_pin_conflicts(factory: MockFactory) -> None:
         await board.close()
         await rival.capture("Gpios", {"pin_name": "17"})  # free again
         await rival.close()
-        assert board.statistics().errors == {"bad_params": 3}
+        assert board.statistics().errors == {"bad_params": 4}
 
     run(main)

@@ -176,6 +176,14 @@ def test_esp32_pi_and_camera_boards() -> None:
             r"analogs\[0\]",
         ),
         ("board", "pi", {"pins": ["GPIO4"]}, ConfigError, "attributes.pins"),
+        ("board", "pi", {"pins": ["²"]}, ConfigError, "attributes.pins"),
+        (
+            "board",
+            "esp32",
+            {"serial_path": "x", "analogs": [{"name": "A1", "pin": "³"}]},
+            ConfigError,
+            r"analogs\[0\]",
+        ),
         (
             "movement_sensor",
             "mpu6050",

@@ -123,6 +123,8 @@ def test_addresses() -> None:
     assert parse_address(":9000", what="x") == ("127.0.0.1", 9000)
     with pytest.raises(ConfigError, match="listen: expected HOST:PORT"):
         parse_address("localhost", what="listen")
+    with pytest.raises(ConfigError, match="listen: expected HOST:PORT"):
+        parse_address("h:8²", what="listen")  # a digit to str.isdigit, not to int()
     with pytest.raises(ConfigError, match=r"port must be in 0\.\.65535"):
         parse_address("h:70000", what="listen")
 
