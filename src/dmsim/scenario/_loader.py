@@ -287,9 +287,8 @@ class _Builder:
     def fault_paths(self) -> dict[str, str]:
         """fault id → its path in the file (ids default to f1, f2 … in file order)."""
         paths: dict[str, str] = {}
-        faults = self.doc.get("faults") or []
-        cloud = self.section("cloud").get("faults") or []
-        entries = [(f"faults[{i}]", f) for i, f in enumerate(faults)]
+        entries = [(f"faults[{i}]", f) for i, f in enumerate(_list(self.doc.get("faults")))]
+        cloud = _list(self.section("cloud").get("faults"))
         entries += [(f"cloud.faults[{i}]", f) for i, f in enumerate(cloud)]
         for index, (path, entry) in enumerate(entries):
             fault_id = entry.get("id", f"f{index + 1}") if isinstance(entry, Mapping) else ""
@@ -361,9 +360,10 @@ class _Builder:
     def expectations(self) -> Expectations:
         doc = self.section("expectations")
         default = Expectations()
+        raw_counts = doc.get("counts")
         counts = {
             key: CountBound(minimum=bound.get("min"), maximum=bound.get("max"))
-            for key, bound in (doc.get("counts") or {}).items()
+            for key, bound in (raw_counts.items() if isinstance(raw_counts, Mapping) else ())
             if isinstance(bound, Mapping)
         }
         for key, bound in counts.items():
@@ -375,7 +375,11 @@ class _Builder:
                 self.error(f"expectations.counts.{key}", "min is larger than max")
         allowed = doc.get("allowed")
         return Expectations(
-            allowed=frozenset(allowed) if isinstance(allowed, list) else default.allowed,
+            allowed=(
+                frozenset(a for a in allowed if isinstance(a, str))  # the schema names the rest
+                if isinstance(allowed, list)
+                else default.allowed
+            ),
             time_to_cloud_p99_s=parse_duration(doc.get("time_to_cloud_p99")),
             late_after_s=parse_duration(doc.get("late_after")),
             drain_within_s=parse_duration(doc.get("drain_within")),
@@ -386,6 +390,11 @@ class _Builder:
             max_capture_gap_s=parse_duration(doc.get("max_capture_gap")),
             counts=MappingProxyType(counts),
         )
+
+
+def _list(value: Any) -> list[Any]:
+    """A list the schema accepts, or nothing to build from (the schema reports it)."""
+    return value if isinstance(value, list) else []
 
 
 def _int(value: Any, default: int) -> int:

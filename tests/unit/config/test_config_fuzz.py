@@ -8,82 +8,22 @@ line and column).
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.unit.config.config_kit import loads, parse
+from tests.unit.mutations import mutate
 
 from dmsim.config import MachineConfig, collector_specs, to_effective_dict
 from dmsim.config.strategies import machine_configs
 from dmsim.errors import ConfigError
 
-Location = list[str | int]
-
-odd_values = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(-(10**12), 10**12),
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=20),
-    st.lists(st.integers(), max_size=3),
-    st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
-)
-
-
-def locations(value: Any, here: Location | None = None) -> list[Location]:
-    """Every path into a JSON value (the root too)."""
-    here = here or []
-    found = [here]
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found += locations(item, [*here, key])
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found += locations(item, [*here, index])
-    return found
-
-
-def replace(root: Any, where: Location, new: Any) -> Any:
-    if not where:
-        return new
-    parent = root
-    for step in where[:-1]:
-        parent = parent[step]
-    parent[where[-1]] = new
-    return root
-
-
-def get(root: Any, where: Location) -> Any:
-    for step in where:
-        root = root[step]
-    return root
-
 
 @st.composite
 def mutated(draw: st.DrawFn) -> Any:
-    config = copy.deepcopy(draw(machine_configs(max_components=4, max_remotes=1)))
-    for _ in range(draw(st.integers(1, 3))):
-        spots = locations(config)
-        where = draw(st.sampled_from(spots))
-        current = get(config, where)
-        kind = draw(st.sampled_from(["delete", "retype", "negate", "string", "nest"]))
-        if kind == "delete" and where:
-            parent = get(config, where[:-1])
-            del parent[where[-1]]
-        elif (
-            kind == "negate" and isinstance(current, int | float) and not isinstance(current, bool)
-        ):
-            config = replace(config, where, -current - 1)
-        elif kind == "string":
-            config = replace(config, where, draw(st.text(max_size=12)))
-        elif kind == "nest":
-            config = replace(config, where, draw(st.sampled_from([[current], {"x": current}])))
-        else:
-            config = replace(config, where, draw(odd_values))
-    return config
+    return mutate(draw, draw(machine_configs(max_components=4, max_remotes=1)))
 
 
 def check(outcome: MachineConfig | ConfigError, *, located: bool = False) -> None:

@@ -7,11 +7,13 @@ import textwrap
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
+from tests.unit.mutations import mutate, odd_values
 
 from dmsim.config import parse_machine_config
 from dmsim.errors import ScenarioError
@@ -32,6 +34,7 @@ from dmsim.scenario import (
     dump_scenario,
     load_scenario,
     loads_scenario,
+    parse_scenario,
     shipped_schema,
 )
 from dmsim.scenario._model import SIM_ENV
@@ -231,6 +234,10 @@ def test_every_problem_is_reported_with_its_line() -> None:
         ("fuzz: {envelope: {kinds: [meteor]}}\n", "fuzz.envelope.kinds[0]"),
         ("fuzz: {envelope: {rpcs: [Upload]}}\n", "fuzz.envelope.rpcs[0]"),
         ("fuzz: {envelope: {rpcs: []}}\n", "fuzz.envelope.rpcs"),
+        # these three raised TypeError or AttributeError instead (found by the property test)
+        ("faults: 1.5\n", "faults"),
+        ("expectations: {counts: many}\n", "expectations.counts"),
+        ("expectations: {allowed: [[lost_in_window]]}\n", "expectations.allowed[0]"),
     ],
 )
 def test_semantic_and_schema_errors(body: str, expected: str) -> None:
@@ -326,6 +333,11 @@ def library_scenario(path: Path) -> Scenario:
     return load_scenario(path)
 
 
+@cache
+def library_document(path: Path) -> Any:
+    return load_yaml(path.read_text(encoding="utf-8"), source=path.name).data
+
+
 @pytest.mark.parametrize("path", LIBRARY, ids=lambda p: p.name)
 @settings(max_examples=10)
 @given(data=st.data())
@@ -364,3 +376,27 @@ def test_schema_rejects_what_the_loader_rejects(step: dict[str, object]) -> None
     doc = {"name": "x", "duration": "1h", "machine": {}, "faults": [step]}
     assert list(Draft202012Validator(shipped_schema()).iter_errors(doc))
     assert parse_schedule([step])[1]
+
+
+SCENARIO_VALUES = odd_values | st.sampled_from(
+    ["", "1m", "-1s", "0s", "1e999h", "²", "5 MiB", "1e9GiB", "crash", "link_down", [[1]], [{}]]
+)
+
+
+@settings(max_examples=200)
+@given(st.sampled_from(LIBRARY), st.data())
+def test_mutated_library_scenarios_give_a_scenario_or_name_each_problem(
+    path: Path, data: st.DataObject
+) -> None:
+    """A scenario document the schema refuses used to reach the builder anyway, which then
+    iterated a number or hashed a list (a TypeError, not the schema's message)."""
+    document = mutate(data.draw, library_document(path), values=SCENARIO_VALUES)
+    try:
+        parse_scenario(document, source=path.name, base_dir=path.parent)
+    except ScenarioError as error:
+        refused = error
+    else:
+        refused = None
+    if refused is not None:
+        assert refused.problems
+        assert all(problem.message for problem in refused.problems)
