@@ -4,7 +4,8 @@ Read-only: the directory is walked and every capture file inspected (the same re
 ``dmsim capture inspect``), nothing is written or moved. The snapshot's moment is the newest
 reading's ``time_requested`` (file mtimes do not survive a plain copy off the device), or the
 newest mtime when no file has a readable reading (scenarios' default epoch for an empty
-directory).
+directory). A reading dated after 2200 comes from a clock gone wrong and does not set it: a
+replay from there would leave the times the cloud stores.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from pathlib import Path
 from dmsim.errors import Problem, ScenarioError
 from dmsim.scenario._model import DEFAULT_EPOCH_NS
 from dmsim.scenario._preload import preload_files
-from dmsim.storage import FAILED_DIR, FileReport, RealFS
+from dmsim.storage import FAILED_DIR, FileReport, ReadingId, RealFS
 from dmsim.storage._inspect import capture_files, inspect_file
 from dmsim.storage._quarantine import REASON_SUFFIX
 
 __all__ = ["FieldSnapshot", "QuarantinedFile", "StreamSummary", "read_snapshot"]
 
 _DMSIM_FILES = frozenset({".dmsim/boot", ".dmsim/lock"})  # dmsim's own: not data
+_LATEST_NS = 7_258_118_400 * 10**9  # 2200-01-01T00:00:00Z
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +107,8 @@ def read_snapshot(root: Path) -> FieldSnapshot:
     listing = capture_files(fs, str(root))
     if listing.problems:
         raise ScenarioError([Problem("CAPTURE_DIR", str(p)) for p in listing.problems])
-    reports = [inspect_file(fs, path) for path in listing.files]
+    seen: dict[ReadingId, str] = {}  # two readings claiming one identity are damage
+    reports = [inspect_file(fs, path, seen=seen) for path in listing.files]
     files = tuple(preload_files(root))  # what a replay copies, in the order it copies it
     everything = [relative for relative, _ in files]
     capture_set = {Path(p).relative_to(root).as_posix() for p in listing.files}
@@ -120,7 +123,7 @@ def read_snapshot(root: Path) -> FieldSnapshot:
         and p not in _DMSIM_FILES
     )
     taken_at = (
-        max((r.last_time_requested_ns or 0 for r in reports), default=0)
+        max((t for r in reports if (t := r.last_time_requested_ns or 0) < _LATEST_NS), default=0)
         or max((os.stat(root / p).st_mtime_ns for p in everything), default=0)
         or DEFAULT_EPOCH_NS
     )

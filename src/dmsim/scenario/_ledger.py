@@ -525,8 +525,11 @@ class FilesOnDisk:
 
     def follow(self, kind: str, fields: Mapping[str, Any]) -> dict[str, Any] | None:
         """Update from one event; for ``sync.failed``, the ``file.quarantined`` fields."""
-        if kind == "file.completed":
-            self._held[str(fields.get("path"))] = list(fields.get("ids") or ())
+        if kind in ("file.completed", "file.preloaded"):
+            path = str(fields.get("path"))
+            if path.endswith(".prog"):  # a preloaded open file: recovery renames it
+                path = path[: -len(".prog")] + ".capture"
+            self._held[path] = list(fields.get("ids") or ())
         elif kind == "recovery.torn":
             self._held[str(fields.get("recovered_as"))] = list(fields.get("ids_kept") or ())
         elif kind == "sync.deleted":

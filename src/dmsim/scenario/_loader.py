@@ -22,6 +22,7 @@ from dmsim.errors import ConfigError, Problem, ScenarioError
 from dmsim.faults import (
     KINDS,
     FaultSchedule,
+    format_duration,
     format_size,
     parse_duration,
     parse_schedule,
@@ -37,7 +38,9 @@ from ._machine import (
     tick_budget_problem,
 )
 from ._model import (
+    CLOCK_RANGE_NS,
     DEFAULT_EPOCH,
+    FINAL_DRAIN_S,
     SIM_ENV,
     CloudSpec,
     CountBound,
@@ -127,6 +130,7 @@ class _Builder:
         faults = self.faults(duration, machine)
         expectations = self.expectations()
         epoch, epoch_ns = self.epoch()
+        self.clock_range(epoch, epoch_ns, duration)
         disk = self.disk()
         sample_every = self.sample_every(duration)
         if self.problems or duration is None or machine is None or not duration:
@@ -175,6 +179,19 @@ class _Builder:
         seconds = int(moment.timestamp())
         micros = moment.microsecond
         return str(text), seconds * 10**9 + micros * 1000
+
+    def clock_range(self, epoch: str, epoch_ns: int, duration: float | None) -> None:
+        """The run's clock, final drain included, must stay within the times the cloud stores:
+        past them every upload is refused (a replay of a device whose clock read 2262 did)."""
+        first, last = CLOCK_RANGE_NS
+        end_ns = epoch_ns + round(((duration or 0.0) + FINAL_DRAIN_S) * 1e9)
+        if not first <= epoch_ns <= end_ns <= last:
+            self.error(
+                "epoch",
+                f"a run from {epoch} for {format_duration(duration or 0.0)} and up to "
+                f"{format_duration(FINAL_DRAIN_S)} of final drain leaves the times the cloud "
+                "stores (1677-09-21 to 2262-04-11: nanoseconds since 1970 in 64 bits)",
+            )
 
     def sample_every(self, duration: float | None) -> float:
         given = parse_duration(self.doc.get("sample_every"))

@@ -19,10 +19,12 @@ from dmsim.faults import Envelope, FaultSchedule
 
 __all__ = [
     "CLASSES",
+    "CLOCK_RANGE_NS",
     "COUNTER_KEYS",
     "DEFAULT_ALLOWED",
     "DEFAULT_EPOCH",
     "DEFAULT_EPOCH_NS",
+    "FINAL_DRAIN_S",
     "SIM_ENV",
     "VIOLATION_CLASSES",
     "CloudSpec",
@@ -74,6 +76,10 @@ COUNTER_KEYS: tuple[str, ...] = (
 )
 DEFAULT_EPOCH = "2026-01-01T00:00:00Z"
 DEFAULT_EPOCH_NS = 1_767_225_600 * 10**9  # DEFAULT_EPOCH
+# How long a run may go on after its duration to drain what is left to sync.
+FINAL_DRAIN_S = 6 * 3600.0
+# The times the cloud stores (signed 64-bit nanoseconds): a run's clock must stay inside.
+CLOCK_RANGE_NS = (-(2**63), 2**63 - 1)
 # The environment a scenario's machine config is parsed with: the default capture directory
 # must not depend on the host that runs the simulation.
 SIM_ENV: Mapping[str, str] = MappingProxyType({"HOME": "/home/dmsim"})

@@ -35,7 +35,7 @@ from dmsim.storage._sequences import sequence_fingerprint
 from dmsim.storage._simfs import SimFS
 
 from ._ledger import FilesOnDisk
-from ._model import Scenario
+from ._model import FINAL_DRAIN_S, Scenario
 from ._preload import PreloadedDisk, preload_disk
 from ._result import Sample, WorldResult
 from ._world_devices import build_world_devices
@@ -44,7 +44,6 @@ from ._world_faults import FaultDriver, link_setup
 __all__ = ["PART_ID", "World", "run_world"]
 
 PART_ID = "sim-part-1"
-_FINAL_DRAIN_S = 6 * 3600.0
 _PROGRESS_STEPS = 50
 
 
@@ -369,7 +368,7 @@ class World:
         dm, rt = self.dm, self.rt
         await rt.spawn(dm.stop_capture(), name="stop-capture").join()
         self.final_collectors = dm.statistics().collectors
-        deadline = self.kernel.now() + (_FINAL_DRAIN_S if self.final_drain else 0.0)
+        deadline = self.kernel.now() + (FINAL_DRAIN_S if self.final_drain else 0.0)
         while self.kernel.now() < deadline and self._backlog()[0]:
             await rt.spawn(dm.sync(), name="final-sync").join()
             if self._backlog()[0]:

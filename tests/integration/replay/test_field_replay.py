@@ -8,14 +8,18 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 from tests.integration.replay.field import (
     PRELOADED_READINGS,
     PROBE_COMPLETED,
+    PROBE_DIR,
     PROBE_IN_PROG,
     T0,
     TMP36_READINGS,
@@ -25,8 +29,9 @@ from tests.integration.replay.field import (
 )
 
 from dmsim.devices import encode_pcd
-from dmsim.errors import ScenarioError
+from dmsim.errors import DmsimError, ScenarioError
 from dmsim.replay import ReplayOptions, build_replay, read_snapshot
+from dmsim.replay._build import describe
 from dmsim.scenario import dump_scenario, load_scenario, loads_scenario, run_scenario
 from dmsim.storage._codec import tabular_reading
 from dmsim.storage._varint import uvarint
@@ -59,6 +64,39 @@ def test_the_snapshot_names_streams_rates_damage_and_quarantine(tmp_path: Path) 
     assert snapshot.boot_counter == 41
     newest = T0 + (PROBE_COMPLETED + PROBE_IN_PROG - 1) * 500_000_000
     assert snapshot.taken_at_ns == -(-newest // 10**9) * 10**9
+
+
+def test_readings_that_claim_one_identity_twice_are_named_as_damage(tmp_path: Path) -> None:
+    """A copied file, or a bit flipped in an identity, gives two readings one identity: the
+    cloud then holds either under it, and the run calls one "corrupted". The snapshot says so
+    before the run does (the replay fuzz found the flipped bit)."""
+    field = make_field_dir(tmp_path / "field")
+    first = sorted((field / PROBE_DIR).glob("*.capture"))[0]
+    shutil.copyfile(first, first.with_name("copy.capture"))
+    lines = describe(read_snapshot(field))
+    (damage,) = [line for line in lines if line.startswith(f"  damaged: {PROBE_DIR}/copy")]
+    assert f"appears twice (also in {first}); 9 more readings of this file" in damage
+
+
+def test_a_field_file_the_cloud_refuses_has_its_readings_quarantined_not_lost(
+    tmp_path: Path,
+) -> None:
+    """Regression (found by the replay fuzz): a field file with a reading dated 2572 is refused
+    (INVALID_ARGUMENT) and moved to failed/, but its readings were judged lost, "still on the
+    machine": the world followed the files it completed, not those preloaded onto its disk.
+    And the snapshot took its moment from that reading, so the whole replay ran in 2572."""
+    field = make_field_dir(tmp_path / "field")
+    folder = field / "rdk_component_sensor" / "tmp36" / "Readings"
+    (tmp36,) = folder.glob("*.capture")
+    late = tabular_reading({"celsius": 99}, time_requested_ns=19 * 10**18, time_received_ns=0)
+    with tmp36.open("ab") as out:
+        out.write(uvarint(late.ByteSize()) + late.SerializeToString())
+    report = run_scenario(replay(field, tmp_path / "case", capture=False), progress=False)
+    counts = report.verdict.counts
+    assert counts.get("quarantined") == TMP36_READINGS + 1, report.summary()
+    assert counts.get("lost") == 0
+    assert counts.get("delivered") == PROBE_COMPLETED + PROBE_IN_PROG
+    assert "outside the range this cloud stores" in report.summary()
 
 
 def test_a_binary_stream_with_one_reading_per_file_shows_its_rate(tmp_path: Path) -> None:
@@ -294,3 +332,53 @@ def test_a_case_runs_the_same_wherever_it_lies(tmp_path: Path) -> None:
     here = run_scenario(scenario, progress=False)
     there = run_scenario(moved, progress=False)
     assert here.trace_digest == there.trace_digest
+
+
+DAMAGE = st.tuples(
+    st.sampled_from(["flip", "truncate", "append", "empty"]),
+    st.integers(0, 10**6),  # which file (modulo the count)
+    st.integers(0, 10**6),  # where in it (modulo its size)
+    st.binary(min_size=1, max_size=24),  # what a flip xors in, or what is appended
+)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(DAMAGE, min_size=1, max_size=3))
+def test_a_damaged_field_directory_replays_with_every_reading_explained(
+    damages: list[tuple[str, int, int, bytes]],
+) -> None:
+    """Bits flipped, files cut short, garbage appended, files emptied (after the fuzz of
+    1,500 such directories): a replay is built or refused with a named problem, and its run
+    loses no reading it followed; a reading stored with other content is one whose identity
+    the snapshot already named as claimed twice."""
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory)
+        field = make_field_dir(root / "field")
+        for kind, which, where, data in damages:
+            files = sorted(p for p in field.rglob("*") if p.is_file())
+            target = files[which % len(files)]
+            content = bytearray(target.read_bytes())
+            at = where % (len(content) + 1)
+            if kind == "flip" and content:
+                content[at % len(content)] ^= data[0] or 1
+            elif kind == "truncate":
+                del content[at:]
+            elif kind == "append":
+                content += data
+            else:
+                content.clear()
+            target.write_bytes(bytes(content))
+        try:
+            snapshot = read_snapshot(field)
+            plan = build_replay(snapshot, ReplayOptions(name="case", duration_s=120.0), root / "c")
+        except DmsimError as error:
+            refused: DmsimError | None = error
+        else:
+            refused = None
+        if refused is not None:
+            assert refused.problems
+            return
+        counts = run_scenario(plan.scenario_path, progress=False).verdict.counts
+        assert {cls for cls, n in counts.items() if n} <= {"delivered", "quarantined", "corrupted"}
+        if counts.get("corrupted"):
+            assert any("appears twice" in line for line in describe(snapshot))

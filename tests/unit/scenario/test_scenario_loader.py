@@ -234,6 +234,9 @@ def test_every_problem_is_reported_with_its_line() -> None:
         ("fuzz: {envelope: {kinds: [meteor]}}\n", "fuzz.envelope.kinds[0]"),
         ("fuzz: {envelope: {rpcs: [Upload]}}\n", "fuzz.envelope.rpcs[0]"),
         ("fuzz: {envelope: {rpcs: []}}\n", "fuzz.envelope.rpcs"),
+        # a run whose simulated clock would leave what the cloud stores (64-bit nanoseconds)
+        ('epoch: "2262-04-11T23:00:00Z"\n', "epoch"),
+        ('epoch: "1600-01-01T00:00:00Z"\n', "epoch"),
         # these three raised TypeError or AttributeError instead (found by the property test)
         ("faults: 1.5\n", "faults"),
         ("expectations: {counts: many}\n", "expectations.counts"),

@@ -267,6 +267,23 @@ def test_a_policy_deletion_whose_unlink_failed_explains_nothing() -> None:
     assert quarantined == {"path": "/a.capture", "reason": "bad", "ids": [["s", 0, 0]]}
 
 
+@pytest.mark.parametrize(
+    ("preloaded", "synced"), [("/f.capture", "/f.capture"), ("/g.prog", "/g.capture")]
+)
+def test_a_preloaded_file_sync_gives_up_on_quarantines_its_readings(
+    preloaded: str, synced: str
+) -> None:
+    """Regression: a replayed field file the cloud refused (a reading dated 2570) was moved
+    to failed/, but its readings were judged lost ("still on the machine"): the world followed
+    the files it completed, not the ones preloaded onto its disk."""
+    tb = TraceBuilder().at(0).event("file.preloaded", path=preloaded, ids=[["s", 0, 0]])
+    held = FilesOnDisk()
+    for event in tb.trace.of_kind("file.preloaded"):
+        held.follow(event.kind, event.fields)
+    quarantined = held.follow("sync.failed", {"file": synced, "reason": "INVALID_ARGUMENT"})
+    assert quarantined == {"path": synced, "reason": "INVALID_ARGUMENT", "ids": [["s", 0, 0]]}
+
+
 def test_durable_before_the_crash_survives_it_and_queue_drain_widens_the_window() -> None:
     tb = TraceBuilder().at(10).captured("s", 0, 0).at(10.5).captured("s", 0, 1)
     tb.at(11).event("file.completed", path="/f", ids=[["s", 0, 0]])
