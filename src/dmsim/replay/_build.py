@@ -8,13 +8,16 @@ readings follow the field's in time and the backlog keeps its age.
 
 Without the device's machine config, one is inferred from the files: a simulated component per
 (component type, name), a capture method per method and additional params, at the rate its
-files show, with the files' tags and payload sizes (:mod:`._payloads`).
+files show, with the files' tags and payload sizes (:mod:`._payloads`). A stream no simulated
+resource can capture (a module's API, a name two component types claim, a damaged header) is
+left out with a note; its files are synced all the same.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 from collections import Counter
 from collections.abc import Mapping
@@ -24,10 +27,12 @@ from typing import Any
 
 import yaml
 
-from dmsim.config import load_machine_config, method_spec
-from dmsim.errors import Problem, ScenarioError
+from dmsim.config import load_machine_config, method_spec, parse_machine_config
+from dmsim.errors import ConfigError, Problem, ScenarioError
 from dmsim.faults import format_duration, format_size
 from dmsim.scenario import DiskSpec, NetworkSpec, load_scenario
+from dmsim.scenario._machine import simulation_problems
+from dmsim.scenario._model import SIM_ENV
 from dmsim.service._events import load_events
 
 from ._events import EventFaults, faults_from_events
@@ -37,6 +42,7 @@ from ._snapshot import FieldSnapshot, StreamSummary
 __all__ = ["ReplayOptions", "ReplayPlan", "build_replay"]
 
 _DATA_MANAGER = "data_manager"
+_RESOURCE_PATH = re.compile(r"(components|services)\[(\d+)\]")
 _TRACE_TAIL_S = 600.0  # after a log's last entry, time to see its effect
 
 
@@ -211,11 +217,12 @@ def _machine(
                     "no readable capture file to infer the machine from; pass --config",
                 )
             )
-        observed = observe_payloads(snapshot.streams)
-        document = infer_machine(snapshot.streams, image_sizes=observed.image_sizes)
+        streams, skipped = _simulable(snapshot.streams)
+        observed = observe_payloads(streams)
+        document = infer_machine(streams, image_sizes=observed.image_sizes)
         if observed.point_count is not None:
             payload["point_count"] = observed.point_count
-        notes = tuple(observed.notes)
+        notes = (*skipped, *observed.notes)
     if not options.capture:
         _data_manager(document)["attributes"]["capture_disabled"] = True
     return document, payload, notes
@@ -230,6 +237,75 @@ def _data_manager(document: dict[str, Any]) -> dict[str, Any]:
     service = {"name": _DATA_MANAGER, "type": _DATA_MANAGER, "attributes": {}}
     services.append(service)
     return service
+
+
+def _simulable(
+    streams: tuple[StreamSummary, ...],
+) -> tuple[tuple[StreamSummary, ...], list[str]]:
+    """The streams a simulated machine can capture, and a note for each other one (a module's
+    API, a name two component types claim, a header damaged into nonsense): its files are
+    still preloaded and synced, but a machine config with it would not load."""
+    notes: list[str] = []
+
+    def skip(dropped: list[StreamSummary], why: str) -> None:
+        notes.extend(
+            f"{stream.label}: not captured in the replay ({why}); its files are synced"
+            for stream in dropped
+        )
+
+    readings: Counter[tuple[str, str]] = Counter()
+    for stream in streams:
+        readings[(_api(stream.component_type), stream.component_name)] += stream.readings
+    kept = list(streams)
+    for stream in streams:  # one name, two types: the type with more readings is simulated
+        api = _api(stream.component_type)
+        rival = max(
+            (key for key in readings if key[1] == stream.component_name and key[0] != api),
+            key=lambda key: readings[key],
+            default=None,
+        )
+        if rival is not None and readings[rival] > readings[(api, stream.component_name)]:
+            kept.remove(stream)
+            name = stream.component_name
+            skip([stream], f"duplicate resource name {name!r}: the {rival[0]} has more readings")
+    while kept:
+        document = infer_machine(tuple(kept))
+        problems = _config_problems(document)
+        if not problems:
+            break
+        before = len(kept)
+        for section, index, message in problems:
+            entry = document[section][index]
+            api = f"{entry.get('namespace', 'rdk')}:{section[:-1]}:{entry['type']}"
+            resource = (api, entry["name"])
+            dropped = [s for s in kept if (_api(s.component_type), s.component_name) == resource]
+            kept = [s for s in kept if s not in dropped]
+            skip(dropped, message)
+        if len(kept) == before:  # the problem is no stream's: leaving one out cannot mend it
+            raise ScenarioError(Problem("CAPTURE_DIR", f"inferred machine: {problems[0][2]}"))
+    return tuple(kept), notes
+
+
+def _api(component_type: str) -> str:
+    return ":".join(_api_parts(component_type))
+
+
+def _config_problems(document: dict[str, Any]) -> list[tuple[str, int, str]]:
+    """(``components``/``services``, index, message) of each resource an inferred machine
+    config cannot be loaded or simulated with."""
+    try:
+        config = parse_machine_config(document, env=SIM_ENV)
+    except ConfigError as error:
+        problems = [p for p in error.problems if p.severity == "error"]
+    else:
+        problems = simulation_problems(config)
+    found: dict[tuple[str, int], str] = {}
+    for problem in problems:
+        match = _RESOURCE_PATH.match(problem.path)
+        if match is None:  # not one resource's: leaving one out cannot mend it
+            raise ScenarioError(Problem("CAPTURE_DIR", f"inferred machine: {problem}"))
+        found.setdefault((match[1], int(match[2])), problem.message)
+    return [(section, index, message) for (section, index), message in found.items()]
 
 
 def infer_machine(

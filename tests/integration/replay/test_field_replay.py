@@ -134,6 +134,31 @@ def test_an_inferred_machine_captures_payloads_of_the_field_s_size(tmp_path: Pat
     assert run_scenario(plan.scenario_path, progress=False).passed
 
 
+def test_streams_dmsim_cannot_simulate_are_synced_not_captured(tmp_path: Path) -> None:
+    """A module's resource (an API dmsim does not simulate) and a second resource named like
+    another (or a header a flipped bit renamed) made the inferred machine config invalid, and
+    the replay was refused with a problem in a machine.json the engineer never wrote."""
+    field = make_field_dir(tmp_path / "field")
+    write_binary(field, "acme:component:gripper/claw", "Grab", [b"\x01", b"\x02"], hz=1,
+                 mime="application/octet-stream")  # fmt: skip
+    write_binary(field, "rdk:component:camera/probe", "ReadImage", [b"\xff\xd8"], hz=1,
+                 mime="image/jpeg")  # fmt: skip
+    plan = build_replay(
+        read_snapshot(field), ReplayOptions(name="case", duration_s=120.0), tmp_path / "case"
+    )
+    machine = json.loads((tmp_path / "case" / "machine.json").read_text())
+    assert [(c["type"], c["name"]) for c in machine["components"]] == [
+        ("sensor", "probe"),
+        ("sensor", "tmp36"),
+    ]
+    notes = "\n".join(plan.payload_notes)
+    assert "claw/Grab: not captured in the replay (acme:component:gripper supports no" in notes
+    assert "probe/ReadImage: not captured in the replay (duplicate resource name 'probe'" in notes
+    report = run_scenario(plan.scenario_path, progress=False)
+    assert report.passed, report.summary()
+    assert report.verdict.counts.get("delivered") == report.verdict.captured
+
+
 def test_every_preloaded_reading_reaches_the_cloud_once(tmp_path: Path) -> None:
     """Including the .prog's readable prefix (recovered at boot) and the readings another
     writer left without identities; failed/ stays where it is."""
