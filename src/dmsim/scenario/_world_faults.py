@@ -281,8 +281,14 @@ class FaultDriver:
             w.trace.record("fault.no_target", fault_id=fault_id)
             return
         garbage = w.rng.child("garbage").child(fault_id).random().randbytes(nbytes)
-        handle = w.fs.open_append(newest)
-        handle.write(garbage)
-        handle.fsync()
-        handle.close()
+        try:
+            handle = w.fs.open_append(newest)
+            try:
+                handle.write(garbage)
+                handle.fsync()
+            finally:
+                handle.close()
+        except OSError as error:  # the other writer meets the disk's faults too
+            w.trace.record("fault.no_target", fault_id=fault_id, path=newest, error=str(error))
+            return
         w.trace.record("fault.garbage_appended", fault_id=fault_id, path=newest, bytes=nbytes)

@@ -254,3 +254,19 @@ def test_tiny_file_flood_offline_1581_a_shutdown_that_waited_out_a_refusing_disk
     report = run_finding("field-failures/tiny-file-flood-offline.scenario.yaml", 1581, eio, restart)
     assert report.verdict_text == "pass", report.summary()
     assert report.to_json_dict()["readings"]["dropped"] == 120
+
+
+def test_garbage_appended_file_3535_garbage_appended_while_opens_fail() -> None:
+    """Found fuzzing a field replay (seed 10584): the fault driver appended its garbage
+    through the faulty disk, so an open failing with EIO at that moment crashed the simulated
+    world. The other writer fails like any writer would: its fault acts on nothing."""
+    link_down = FaultStep(at=60.0, kind="link_down", duration=300.0, fault_id="f1")
+    eio = FaultStep(
+        at=239.5, kind="disk_eio", duration=1.0, fault_id="f2",
+        params={"ops": ["open"], "probability": 1.0},
+    )  # fmt: skip
+    garbage = FaultStep(at=240.0, kind="disk_append_garbage", fault_id="f3", params={"bytes": 137})
+    report = run_finding("field-failures/garbage-appended-file.scenario.yaml", 3535, link_down,
+                         eio, garbage)  # fmt: skip
+    assert report.verdict_text == "pass", report.summary()
+    assert report.verdict.faults_without_target == ("f3",)
