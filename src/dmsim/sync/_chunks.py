@@ -122,13 +122,20 @@ class ChunkSource:
             handle.close()
 
 
-def hash_file(fs: FileSystem, path: str, part_id: str) -> tuple[str, int]:
-    """The idempotency digest of a whole file and its size (blocking: use ``run_blocking``)."""
+def hash_file(
+    fs: FileSystem, path: str, part_id: str, *, length: int | None = None
+) -> tuple[str, int]:
+    """The idempotency digest of a file's first ``length`` bytes (all of it when ``None``)
+    and how many were hashed (blocking: use ``run_blocking``)."""
     hasher = ContentHasher(part_id)
     size = 0
     handle = fs.open_read(path)
     try:
-        while chunk := handle.read(READ_BLOCK_BYTES):
+        while length is None or size < length:
+            want = READ_BLOCK_BYTES if length is None else min(READ_BLOCK_BYTES, length - size)
+            chunk = handle.read(want)
+            if not chunk:
+                break
             hasher.update(chunk)
             size += len(chunk)
     finally:

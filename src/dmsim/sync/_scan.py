@@ -2,7 +2,9 @@
 
 Blocking (run it through ``Runtime.run_blocking``). It
 
-- hashes every byte of the file into the idempotency digest (one sequential read);
+- hashes the file up to its last whole record into the idempotency digest (one sequential
+  read; bytes after it, a torn tail or garbage appended later, are not sent, and counting them
+  would give a resend of the same readings new keys);
 - reads it with the storage reader (:class:`~dmsim.storage._reader.CaptureReader`), which
   validates the header and every record and locates binary payloads by file offset without
   loading them; an unreadable header or a reading of the wrong kind raises
@@ -123,7 +125,6 @@ def _reader_scan(
     cap: int,
     overhead_for: Callable[[DataCaptureMetadata], int],
 ) -> CaptureScan:
-    digest, size = hash_file(fs, path, part_id)
     with CaptureReader(fs, path) as reader:
         metadata = reader.metadata
         splitter = RequestSplitter(cap=cap, overhead=overhead_for(metadata))
@@ -147,10 +148,13 @@ def _reader_scan(
             raise
         except CaptureFormatError as error:
             damage = str(error)
+        # The key names what is sent: bytes past the last whole record (a torn tail, garbage
+        # appended later) would give the same readings new keys on a resend.
+        digest, _ = hash_file(fs, path, part_id, length=reader.valid_end)
         return CaptureScan(
             metadata=metadata,
             digest=digest,
-            size=size,
+            size=reader.size,
             readings=reader.readings,
             torn_tail_bytes=reader.torn_tail_bytes,
             request_ranges=tuple(splitter.ranges) if tabular else (),

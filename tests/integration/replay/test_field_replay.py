@@ -3,6 +3,7 @@ its readings (``dmsim replay``, ``disk.preload``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import shutil
@@ -30,9 +31,16 @@ from tests.integration.replay.field import (
 
 from dmsim.devices import encode_pcd
 from dmsim.errors import DmsimError, ScenarioError
+from dmsim.faults import FaultSchedule, FaultStep
 from dmsim.replay import ReplayOptions, build_replay, read_snapshot
 from dmsim.replay._build import describe
-from dmsim.scenario import dump_scenario, load_scenario, loads_scenario, run_scenario
+from dmsim.scenario import (
+    dump_scenario,
+    fuzz_expectations,
+    load_scenario,
+    loads_scenario,
+    run_scenario,
+)
 from dmsim.storage._codec import tabular_reading
 from dmsim.storage._varint import uvarint
 
@@ -407,3 +415,24 @@ def test_a_damaged_field_directory_replays_with_every_reading_explained(
         assert {cls for cls, n in counts.items() if n} <= {"delivered", "quarantined", "corrupted"}
         if counts.get("corrupted"):
             assert any("appears twice" in line for line in describe(snapshot))
+
+
+def test_fuzz_644_garbage_after_a_failed_unlink_is_no_second_copy(tmp_path: Path) -> None:
+    """Found by `dmsim fuzz` on a replay of this field directory (seed 644, shrunk from 7
+    faults): a preloaded file was acknowledged, its unlink failed (EIO), another writer then
+    appended a byte of garbage, and the resend carried new keys: ten readings twice."""
+    case = replay(make_field_dir(tmp_path / "field"), tmp_path / "case", duration_s=120.0)
+    unlink_fails = FaultStep(
+        at=0.0, kind="disk_eio", duration=1.0, fault_id="f7",
+        params={"ops": ["unlink"], "probability": 0.05},
+    )  # fmt: skip
+    garbage = FaultStep(at=4.0, kind="disk_append_garbage", fault_id="f5", params={"bytes": 1})
+    scenario = load_scenario(case)
+    scenario = dataclasses.replace(
+        scenario,
+        faults=FaultSchedule((unlink_fails, garbage)),
+        expectations=fuzz_expectations(scenario),
+    )
+    report = run_scenario(scenario, seed=644, progress=False)
+    assert report.verdict.counts.get("duplicated") == 0, report.summary()
+    assert report.passed, report.summary()

@@ -418,3 +418,25 @@ def test_readings_are_framed_as_sensor_contents(sizes: list[int]) -> None:
     ]
     wire = _sensor_contents([r.SerializeToString() for r in readings])
     assert list(DataCaptureUploadRequest.FromString(wire).sensor_contents) == readings
+
+
+@pytest.mark.parametrize("readings", [10, 400])  # the fast path, and the storage reader
+def test_garbage_after_the_readings_keeps_the_keys_the_upload_carries(readings: int) -> None:
+    """Found fuzzing a field replay (seed 644): a file was acknowledged, its unlink failed,
+    another writer appended a byte of garbage, and the resend of the same readings carried new
+    keys, so the cloud stored all ten twice. A key names what is sent, not the bytes after."""
+    world = World()
+    path = capture_path(0)
+    write_capture(world.fs, path, tabular_metadata(), tabular_readings("s", readings, pad=3000))
+
+    def scan() -> Any:
+        return scan_capture_file(world.fs, path, part_id="p", cap=4096, overhead_for=lambda m: 100)
+
+    clean = scan()
+    for garbage in (b"\x01", b"\x95\x02junk"):
+        handle = world.fs.open_append(path)
+        handle.write(garbage)
+        handle.close()
+        after = scan()
+        assert after.torn_tail_bytes or after.damage  # a torn tail, then a damaged record
+        assert (after.digest, after.request_ranges) == (clean.digest, clean.request_ranges)
