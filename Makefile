@@ -32,6 +32,12 @@ fuzz: $(STAMP)
 	$(BIN)/dmsim fuzz scenarios/sensor-fleet.scenario.yaml --runs 100 --out out/fuzz
 	$(BIN)/dmsim fuzz scenarios/inspection-station.scenario.yaml --runs 100 --max-faults 16 --out out/fuzz
 	$(BIN)/dmsim fuzz scenarios/capture-on-demand.scenario.yaml --runs 40 --out out/fuzz
+	# a field directory (the replay tests' fixture: a torn .prog, failed/) replayed, then fuzzed
+	rm -rf out/fuzz/field out/fuzz/field-case
+	$(BIN)/python -c "from pathlib import Path; from tests.integration.replay.field import make_field_dir; make_field_dir(Path('out/fuzz/field'), boot_counter=3)"
+	$(BIN)/dmsim replay out/fuzz/field --out out/fuzz/field-case --duration 30m
+	$(BIN)/dmsim fuzz out/fuzz/field-case/replay-field.scenario.yaml --runs 300 --max-faults 16 --out out/fuzz \
+		--kinds crash,clean_restart,disk_fill,disk_eio,disk_append_garbage,reconfigure,link_down,rpc_reject,drop_ack_after_commit,restart_mid_stream,rtc_unset,cloud_storage_full
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
