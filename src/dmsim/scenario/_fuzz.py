@@ -14,8 +14,9 @@ backlog draining after the last fault (the envelope's quiet tail leaves time for
 Counts, rates and latency SLOs describe the scenario's own schedule and would fail for
 reasons that are not bugs. A schedule *fails* when one of those expectations fails, or when
 it crashes the simulated world (a dmsim bug, named by the exception and where it was
-raised). Shrinking keeps the world seed and accepts a smaller schedule only if one of
-the original failures happens again, so it does not wander off to a different bug.
+raised; an error the run raises, such as a device refusing a fault, counts too: a generated
+schedule is not bad input). Shrinking keeps the world seed and accepts a smaller schedule only
+if one of the original failures happens again, so it does not wander off to a different bug.
 
 The finding's ``reproduce`` line runs the minimal scenario written to ``out_dir``; without
 one, it is the campaign itself with an output directory to write that scenario to.
@@ -30,7 +31,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from dmsim.errors import InternalError, Problem, ScenarioError
+from dmsim.errors import DmsimError, Problem, ScenarioError
 from dmsim.faults import KINDS, FaultSchedule, fault_schedules
 from dmsim.runtime import RngTree
 
@@ -158,7 +159,9 @@ class _Campaign:
             scenario = self.scenario.with_faults(schedule).with_seed(seed)
             try:
                 outcome = _Outcome(run_scenario(scenario, progress=False, world=self.world))
-            except InternalError as error:  # a crash of the world is a finding like any other
+            # A crash of the world is a finding like any other; so is an error a generated
+            # schedule meets midway (the schedule came from the envelope: it is not bad input).
+            except DmsimError as error:
                 cause = error.__cause__ or error
                 outcome = _Outcome(
                     None,

@@ -155,6 +155,15 @@ class FaultDriver:
                 params=dict(step.params),
                 duration=step.duration,
             )
+            late = step.duration is not None and self._w.kernel.now() >= step.at + step.duration
+            if late and step.group not in ("network", "rpc"):  # those were set up in advance
+                # Faults are applied in turn: an earlier one's action (a clean stop waiting
+                # out a refusing disk) outlasted this one's window.
+                self._w.trace.record(
+                    "fault.no_target", fault_id=step.fault_id, error="its window had ended"
+                )
+                self._w.trace.record("fault.end", fault_id=step.fault_id, fault_kind=step.kind)
+                continue
             await self._apply(step)
             if step.duration is not None:
                 self._active[step.fault_id] = step

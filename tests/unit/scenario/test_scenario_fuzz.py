@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from tests.unit.scenario.scenario_kit import ToyWorld
 
-from dmsim.errors import InternalError, ScenarioError
+from dmsim.errors import InternalError, Problem, ScenarioError
 from dmsim.scenario import (
     Scenario,
     WorldResult,
@@ -189,6 +189,27 @@ def test_a_crashing_world_is_a_finding_shrunk_and_written_down(tmp_path: Path) -
     text = summary.text()
     assert "crashed the simulated world: ValueError: the clock went the wrong way" in text
     assert text.endswith(f"reproduce: dmsim run {files.scenario} --seed {finding.seed}")
+
+
+def refuse_clock_steps(
+    scenario: Scenario, *, seed: int, progress: Callable[[float], None] | None
+) -> WorldResult:
+    if any(step.kind == "clock_step" for step in scenario.faults):
+        raise ScenarioError(Problem("until", "fault 'f5' ends at 16.4s, not after now (72.5s)"))
+    return ToyWorld()(scenario, seed=seed, progress=progress)
+
+
+def test_a_run_refused_midway_is_a_finding_not_the_end_of_the_campaign(tmp_path: Path) -> None:
+    """Regression: a generated schedule whose run raised a ScenarioError inside the world (a
+    device fault applied after its window) ended `dmsim fuzz` with the error and wrote
+    nothing: the schedule came from the envelope, so the error is a defect to shrink."""
+    summary = fuzz_scenario(SMALL, runs=40, seed=0, world=refuse_clock_steps, out_dir=tmp_path)
+    finding = summary.finding
+    assert finding is not None, summary.text()
+    assert finding.crash is not None
+    assert "not after now" in finding.crash
+    assert [step.kind for step in finding.minimal] == ["clock_step"]
+    assert finding.files is not None
 
 
 def test_without_an_output_directory_the_reproduce_line_reruns_the_campaign() -> None:
