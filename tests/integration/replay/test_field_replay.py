@@ -32,8 +32,7 @@ from tests.integration.replay.field import (
 from dmsim.devices import encode_pcd
 from dmsim.errors import DmsimError, ScenarioError
 from dmsim.faults import FaultSchedule, FaultStep
-from dmsim.replay import ReplayOptions, build_replay, read_snapshot
-from dmsim.replay._build import describe
+from dmsim.replay import ReplayOptions, build_replay, describe, read_snapshot
 from dmsim.scenario import (
     dump_scenario,
     fuzz_expectations,
