@@ -27,7 +27,15 @@ from pathlib import Path
 from dmsim.capture import sensor_data_digest
 from dmsim.errors import StorageError
 from dmsim.runtime import Trace
-from dmsim.storage import CAPTURE_EXT, FAILED_DIR, PROG_EXT, CaptureReader, RealFS, SimFS
+from dmsim.storage import (
+    CAPTURE_EXT,
+    FAILED_DIR,
+    PROG_EXT,
+    CaptureReader,
+    RealFS,
+    SimFS,
+    append_durably,
+)
 from dmsim.storage._sequences import CLOSED_SUFFIX, SEQUENCES_DIR, parse_sequence_file
 
 __all__ = ["PreloadedDisk", "preload_disk", "preload_files"]
@@ -79,12 +87,7 @@ def preload_disk(source: Path, *, fs: SimFS, capture_dir: str, trace: Trace) -> 
         parent = posixpath.dirname(target)
         fs.makedirs(parent)
         directories.add(parent)
-        handle = fs.open_append(target)
-        try:
-            handle.write(data)
-            handle.fsync()
-        finally:
-            handle.close()
+        append_durably(fs, target, data)
         result.files += 1
         result.bytes += len(data)
         if relative == _BOOT_COUNTER:

@@ -34,6 +34,7 @@ from dmsim.config import parse_machine_config
 from dmsim.faults import FaultStep
 from dmsim.net import Direction, DownWindow, Impairment, load_connectivity_trace
 from dmsim.runtime import Task
+from dmsim.storage import append_durably
 
 from ._machine import apply_reconfigure
 from ._model import SIM_ENV, Scenario
@@ -291,12 +292,7 @@ class FaultDriver:
             return
         garbage = w.rng.child("garbage").child(fault_id).random().randbytes(nbytes)
         try:
-            handle = w.fs.open_append(newest)
-            try:
-                handle.write(garbage)
-                handle.fsync()
-            finally:
-                handle.close()
+            append_durably(w.fs, newest, garbage)
         except OSError as error:  # the other writer meets the disk's faults too
             w.trace.record("fault.no_target", fault_id=fault_id, path=newest, error=str(error))
             return

@@ -17,7 +17,7 @@ from ._codec import (
     binary_reading,
     tabular_reading,
 )
-from ._fs import DiskUsage, FileHandle, FileStat, FileSystem, ReadHandle
+from ._fs import DiskUsage, FileHandle, FileStat, FileSystem, ReadHandle, append_durably
 from ._identity import IDENTITY_FIELD_NUMBER, ReadingId, identity_from_bytes, identity_of
 from ._inspect import FileProblem, FileReport, VerifyReport, inspect_path, verify_dir
 from ._mcap_export import ExportReport, export_mcap
@@ -65,6 +65,7 @@ __all__ = [
     "SimFS",
     "VerifyReport",
     "WriterStatistics",
+    "append_durably",
     "binary_reading",
     "export_mcap",
     "identity_from_bytes",

@@ -26,6 +26,7 @@ __all__ = [
     "FileStat",
     "FileSystem",
     "ReadHandle",
+    "append_durably",
     "write_whole",
 ]
 
@@ -119,6 +120,17 @@ class FileSystem(Protocol):
     def disk_usage(self, path: str) -> DiskUsage: ...
 
 
+def append_durably(fs: FileSystem, path: str, data: bytes) -> None:
+    """Append ``data`` to ``path`` (created if missing) and fsync it; the handle is closed
+    whatever fails. The directory entry of a new file is the caller's to fsync."""
+    handle = fs.open_append(path)
+    try:
+        handle.write(data)
+        handle.fsync()
+    finally:
+        handle.close()
+
+
 def write_whole(fs: FileSystem, path: str, data: bytes) -> None:
     """Write ``path`` whole or not at all, durably: ``.tmp`` (one a crash left is replaced),
     fsync, rename, directory fsync."""
@@ -127,11 +139,6 @@ def write_whole(fs: FileSystem, path: str, data: bytes) -> None:
     tmp = path + TMP_SUFFIX
     if fs.exists(tmp):  # a write a crash cut short: appending to it would corrupt the file
         fs.unlink(tmp)
-    handle = fs.open_append(tmp)
-    try:
-        handle.write(data)
-        handle.fsync()
-    finally:
-        handle.close()
+    append_durably(fs, tmp, data)
     fs.rename(tmp, path)
     fs.fsync_dir(directory)

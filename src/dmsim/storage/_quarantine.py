@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import posixpath
 
-from ._fs import FileSystem
+from ._fs import FileSystem, append_durably
 from ._naming import FAILED_DIR
 
 __all__ = ["REASON_SUFFIX", "failed_destination", "move_to_failed"]
@@ -54,12 +54,7 @@ def move_to_failed(fs: FileSystem, path: str, capture_dir: str, reason: str) -> 
     fs.fsync_dir(posixpath.dirname(destination))
     fs.fsync_dir(posixpath.dirname(path))
     try:
-        handle = fs.open_append(destination + REASON_SUFFIX)
-        try:
-            handle.write(reason.encode() + b"\n")
-            handle.fsync()
-        finally:
-            handle.close()
+        append_durably(fs, destination + REASON_SUFFIX, reason.encode() + b"\n")
         fs.fsync_dir(posixpath.dirname(destination))
     except OSError:
         return destination, False
