@@ -13,8 +13,10 @@ Trace vocabulary read here (event kind → fields):
   ``.capture``); ``recovery.torn`` {path, dropped_bytes, ids_kept,
   recovered_as} (a ``.prog`` recovered at start-up; it lives on as ``recovered_as``, by
   default the same name with ``.capture``);
-- ``file.deleted_by_policy`` {path, rule, ids} (recorded before the unlink, so a kill cannot
-  lose it; ``disk_policy.delete_failed`` {path} after it says the file stayed);
+- ``file.deleted_by_policy`` {path, rule, ids, unnamed} (recorded before the unlink, so a
+  kill cannot lose it; ``disk_policy.delete_failed`` {path} after it says the file stayed;
+  ``unnamed`` counts readings without an identity, which the ledger names from the file's
+  own, as the preload did);
   ``file.quarantined`` {path, reason, ids};
   ``sync.deleted`` {file} (removed after its upload was acknowledged; after a policy deleted
   it, an anomaly, as below);
@@ -352,8 +354,11 @@ def _recovered(b: _Builder, e: TraceEvent) -> None:
 
 def _policy(b: _Builder, e: TraceEvent) -> None:
     b.file_tally["deleted_by_policy"] += 1
-    rule, rids = str(e.fields.get("rule", "")), b.ids(e, "ids")
-    b.policy_deleted[str(e.fields.get("path", ""))] = (rule, e.time, rids)
+    path, rule, rids = str(e.fields.get("path", "")), str(e.fields.get("rule", "")), b.ids(e, "ids")
+    if e.fields.get("unnamed"):  # readings rdk wrote: the core cannot name them, the ledger can
+        named = set(rids)
+        rids += [rid for rid in b.files.get(path, ()) if rid not in named]
+    b.policy_deleted[path] = (rule, e.time, rids)
     b.mark(rids, "policy_deleted", (rule, e.time))
 
 

@@ -534,6 +534,7 @@ class DataManager:
                 path=path,
                 rule=rule,
                 ids=[[i.stream, i.boot, i.seq] for i in ids if i is not None],
+                unnamed=sum(1 for i in ids if i is None),  # readings rdk wrote carry none
             )
 
     async def _before_pass(self) -> None:

@@ -106,6 +106,32 @@ def test_a_field_file_the_cloud_refuses_has_its_readings_quarantined_not_lost(
     assert "outside the range this cloud stores" in report.summary()
 
 
+def test_a_policy_deleting_a_field_file_without_identities_deletes_its_readings(
+    tmp_path: Path,
+) -> None:
+    """Regression (found by the replay fuzz, seed 4380): a disk policy deleted tmp36's field
+    file, which another writer left without reading identities; the deletion named no reading,
+    so its six readings were judged lost, "still on the machine"."""
+    case = replay(make_field_dir(tmp_path / "field"), tmp_path / "case")  # no policy without
+    library = load_scenario(case)  # capture, as rdk
+    always_full = {"data_manager": {
+        "capture_dir_deletion_threshold": 1e-9, "disk_usage_deletion_threshold": 1e-9,
+        "delete_every_nth_when_disk_full": 1}}  # fmt: skip
+    scenario = dataclasses.replace(
+        library.with_faults(FaultSchedule((
+            FaultStep(at=0.0, kind="rpc_reject", duration=60.0, fault_id="f1",
+                      params={"code": "UNAVAILABLE"}),
+            FaultStep(at=1.0, kind="reconfigure", params=always_full, fault_id="f2"),
+        ))),
+        expectations=fuzz_expectations(library),
+    )  # fmt: skip
+    report = run_scenario(scenario, progress=False)
+    assert report.passed, report.summary()
+    counts = report.verdict.counts
+    assert counts.get("lost") == 0
+    assert counts.get("deleted_by_policy", 0) >= TMP36_READINGS  # every file but the newest
+
+
 def test_a_binary_stream_with_one_reading_per_file_shows_its_rate(tmp_path: Path) -> None:
     payloads = [b"\xff\xd8" + bytes(i) for i in range(8)]
     write_binary(
