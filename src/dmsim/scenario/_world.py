@@ -14,7 +14,7 @@ When the scenario's duration is over the world *heals* (every fault lifted), sto
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,7 +28,15 @@ from dmsim.cloud import CloudCore, RpcFaultPlan, StagedBlob
 from dmsim.config import MachineConfig, Promise
 from dmsim.errors import InternalError
 from dmsim.net import SimCloudTransport, SimLink
-from dmsim.runtime import ProcessKilled, RngTree, SimKernel, SimRuntime, Trace, TraceEvent
+from dmsim.runtime import (
+    ProcessKilled,
+    RngTree,
+    SimKernel,
+    SimRuntime,
+    Task,
+    Trace,
+    TraceEvent,
+)
 from dmsim.service import DataManager
 from dmsim.storage._identity import identity_from_bytes, identity_of
 from dmsim.storage._sequences import sequence_fingerprint
@@ -164,6 +172,14 @@ class World:
         self.boot = self.first_boot = 0
         self.rt: SimRuntime | None = None
         self.dm: DataManager | None = None
+        # The running process: the config it runs, the edit it is applying (a task of its
+        # own, as `dmsim machine`'s reload is), and whether it has been asked to stop.
+        self._applied: MachineConfig = self.machine
+        self._applying: MachineConfig | None = None
+        self._reconfiguring: Task[None] | None = None
+        self._edits: Task[None] | None = None
+        self._stopping = False
+        self._promise: Promise | None = None  # the last one recorded
         self.samples: list[Sample] = []
         self._files = FilesOnDisk()  # for the readings of a file sync quarantines
         self.final_collectors: tuple[Any, ...] = ()
@@ -189,7 +205,7 @@ class World:
         """Boot the machine and arm the fault schedule (simulated time 0)."""
         self.trace.subscribe(self._follow)
         self.trace.record("world.start", seed=self.seed, scenario=self.scenario.name)
-        self._record_promise(self.machine.promise())
+        self._record_promise()
         try:
             self._preload()
             self.link.on_up(self._link_up)
@@ -246,10 +262,19 @@ class World:
             / self.scenario.disk.capacity_bytes,
         )
 
-    def _record_promise(self, promise: Promise) -> None:
-        """The promise in force from now on, for the judge: the harness says it (from the
-        config it gives the machine), not the machine under test."""
-        self.trace.record("world.promise", **promise._asdict())
+    def _record_promise(self) -> None:
+        """The promise in force from now on, for the judge, when it changes: the harness says
+        it (from the configs it gives the machine), not the machine under test. While the
+        process may still run an older config (applying an edit part by part, or stopping
+        before it could), the looser of each holds."""
+        configs = [self.machine]
+        if self.alive():
+            configs += [self._applied, *([self._applying] if self._applying else [])]
+        promises = [config.promise() for config in configs]
+        promise = Promise(*(max(values) for values in zip(*promises, strict=True)))
+        if promise != self._promise:
+            self._promise = promise
+            self.trace.record("world.promise", **promise._asdict())
 
     @property
     def window(self) -> float:
@@ -292,6 +317,8 @@ class World:
             mongo_client=_no_mongo_in_simulation,
         )
         self.rt, self.dm = rt, dm
+        self._applied, self._stopping = self.machine, False
+        self._record_promise()
         rt.spawn(dm.start(), name="start")
 
     def _link_up(self) -> None:
@@ -313,12 +340,19 @@ class World:
         return True
 
     async def clean_stop(self) -> bool:
-        """Shut the running process down cleanly; ``False`` when it is already down."""
-        if self.dm is None or self.rt is None or not self.rt.alive:
+        """Shut the running process down cleanly, as SIGTERM stops `dmsim machine`: an edit
+        it is applying is abandoned, then it drains and exits. ``False`` when there is no
+        process to stop (down, or stopping already) or a crash cut the stop short."""
+        if self.dm is None or self.rt is None or not self.rt.alive or self._stopping:
             return False
         dm, rt = self.dm, self.rt
-        task = rt.spawn(dm.close(), name="shutdown")
-        await task.join()
+        self._stopping = True
+        self.trace.record("process.stopping", boot=self.boot)
+        if self._reconfiguring is not None:
+            await self._reconfiguring.stop()
+        await rt.spawn(dm.close(), name="shutdown").join()
+        if not rt.alive:  # killed meanwhile: the crash is what happened
+            return False
         self._record_skips()
         rt.kill()  # the process exits; nothing of it runs any more
         self.trace.record("process.stop", boot=self.boot)
@@ -332,19 +366,41 @@ class World:
         self.trace.record("process.restart", boot=self.boot)
         self.start_process()
 
-    async def reconfigure(self, machine: Any, document: Any) -> None:
-        before = self.machine.promise()
+    def edit_config(self, machine: MachineConfig, document: Any) -> None:
+        """The machine's config file changes now. A later boot starts with it; a running
+        process applies it as `dmsim machine` applies an edit: after the one it is applying,
+        and not once it has been asked to stop."""
         self.machine, self.document = machine, document
         if self.capture_dir not in self.capture_dirs:
             self.capture_dirs.append(self.capture_dir)
-        after = self.machine.promise()
-        if self.dm is not None and self.rt is not None and self.rt.alive:
-            # The machine applies the new config part by part (collectors retire first, and a
-            # failing disk holds that up to seconds): until it is done, either promise holds.
-            self._record_promise(Promise(*map(max, before, after)))
-            with contextlib.suppress(ProcessKilled):
-                await self.rt.spawn(self.dm.reconfigure(machine), name="reconfigure").join()
-        self._record_promise(after)
+        self._record_promise()
+        if self.alive() and not self._stopping and (self._edits is None or self._edits.done()):
+            self._edits = self.infra.spawn(self._apply_edits(), name="reconfigure")
+
+    async def _apply_edits(self) -> None:
+        """Apply the newest config until the running process runs it (edits made meanwhile
+        skip the ones before them, as a reload reads the file as it is then)."""
+        while (dm := self.dm) is not None and (rt := self.rt) is not None:
+            if not rt.alive or self._stopping or self._applied is self.machine:
+                return
+            target = self._applying = self.machine
+            self._reconfiguring = rt.spawn(dm.reconfigure(target), name="reconfigure")
+            try:
+                await self._reconfiguring.join()
+            except (ProcessKilled, asyncio.CancelledError):
+                if rt.alive and not self._stopping:
+                    raise  # this task was cancelled, not the edit
+                continue  # a crash or a clean stop abandoned the edit
+            finally:
+                self._applying = self._reconfiguring = None
+            if rt.alive:  # else a crash ended the edit midway
+                self._applied = target
+                self._record_promise()
+
+    async def settle(self) -> None:
+        """Wait until the process has applied the edits asked of it (the end of the run)."""
+        if self._edits is not None:
+            await self._edits.join()
 
     def _record_skips(self) -> None:
         if self.dm is None:

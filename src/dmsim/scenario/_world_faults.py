@@ -18,7 +18,10 @@ fault active then:
 - ``rtc_unset`` steps the wall clock back to the Unix epoch at its start and forward by that
   same step at its end, so overlapping ones each undo exactly what they did.
 - Everything else (EIO, process, reconfigure, clock steps, devices) is done when its time
-  comes, and undone at its window's end.
+  comes, and undone at its window's end. What takes the machine time runs on its own, so it
+  never holds up the faults after it: a clean restart waits for the stop it asked for (a
+  crash may cut that short, as a stop timeout's SIGKILL would), and the machine applies a
+  config edit while faults go on happening to it.
 
 Every fault is traced as ``fault.start``/``fault.end``.
 """
@@ -133,6 +136,7 @@ class FaultDriver:
         self._active: dict[str, FaultStep] = {}
         self._runner: Task[None] | None = None
         self._restarts: list[Task[None]] = []
+        self._stops: list[Task[None]] = []  # clean restarts waiting for their stop
         # each by fault id, so one fault's end undoes only what that fault did
         self._fills: dict[str, int] = {}
         self._capacities: dict[str, int] = {}
@@ -156,16 +160,7 @@ class FaultDriver:
                 params=dict(step.params),
                 duration=step.duration,
             )
-            late = step.duration is not None and self._w.kernel.now() >= step.at + step.duration
-            if late and step.group not in ("network", "rpc"):  # those were set up in advance
-                # Faults are applied in turn: an earlier one's action (a clean stop waiting
-                # out a refusing disk) outlasted this one's window.
-                self._w.trace.record(
-                    "fault.no_target", fault_id=step.fault_id, error="its window had ended"
-                )
-                self._w.trace.record("fault.end", fault_id=step.fault_id, fault_kind=step.kind)
-                continue
-            await self._apply(step)
+            self._apply(step)
             if step.duration is not None:
                 self._active[step.fault_id] = step
                 rt.spawn(self._end_later(step), name=f"fault-end:{step.fault_id}")
@@ -181,17 +176,21 @@ class FaultDriver:
             self._undo(step)
 
     async def heal(self) -> None:
-        """Lift every fault still active and apply no more (the end of the run)."""
+        """Lift every fault still active and apply no more (the end of the run); then let
+        the stops and config edits under way finish on the healed machine."""
         if self._runner is not None:
             await self._runner.stop()
-        for pending in self._restarts:  # the end of the run boots the machine itself
-            await pending.stop()
         for step in list(self._active.values()):
             self._active.pop(step.fault_id)
             self._undo(step)
         self._w.plan.clear()
+        for stop in self._stops:
+            await stop.join()
+        await self._w.settle()
+        for pending in self._restarts:  # the end of the run boots the machine itself
+            await pending.stop()
 
-    async def _apply(self, step: FaultStep) -> None:
+    def _apply(self, step: FaultStep) -> None:
         w, p, kind = self._w, step.params, step.kind
         if kind == "disk_fill":
             self._fills[step.fault_id] = int(p["bytes"])
@@ -213,14 +212,14 @@ class FaultDriver:
             if w.crash():  # a crash while the process is down changes nothing
                 self._restart_later(float(p["restart_after"]))
         elif kind == "clean_restart":
-            if await w.clean_stop():
-                self._restart_later(float(p.get("restart_after", 0.0)))
+            restart_after = float(p.get("restart_after", 0.0))
+            self._stops.append(w.infra.spawn(self._clean_restart(restart_after), name="stop"))
         elif kind == "reconfigure":
             document = apply_reconfigure(w.document, w.machine, p)
             machine = parse_machine_config(
                 document, env=SIM_ENV, cpu_count=w.scenario.host.cpu_count
             )
-            await w.reconfigure(machine, copy.deepcopy(document))
+            w.edit_config(machine, copy.deepcopy(document))
         elif kind == "clock_step":
             w.kernel.step_wall_clock(float(p["seconds"]))
         elif kind == "rtc_unset":
@@ -262,6 +261,10 @@ class FaultDriver:
         """The smallest capacity an active fault sets, else the disk's own."""
         own = self._w.scenario.disk.capacity_bytes
         self._w.fs.set_capacity(min(self._capacities.values(), default=own))
+
+    async def _clean_restart(self, restart_after: float) -> None:
+        if await self._w.clean_stop():
+            self._restart_later(restart_after)
 
     def _restart_later(self, delay: float) -> None:
         self._restarts.append(self._w.infra.spawn(self._restart_after(delay), name="restart"))

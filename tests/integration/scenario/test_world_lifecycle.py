@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+
 from dmsim.faults import FaultSchedule, FaultStep
-from dmsim.scenario import loads_scenario
+from dmsim.scenario import Verdict, fuzz_expectations, judge, loads_scenario
+from dmsim.scenario._result import WorldResult
 from dmsim.scenario._world import World
 
 DOC = """
@@ -48,3 +51,77 @@ def test_crashes_while_down_start_no_second_process() -> None:
         (590.0, "process.crash"),
         (600.0, "process.restart"),  # the final drain boots the machine once more
     ]
+
+
+# A disk refusing every write from 50 s: a clean stop drains the queues to it and waits.
+WRITES_REFUSED = FaultStep(
+    at=50.0, kind="disk_eio", duration=120.0, fault_id="f1",
+    params={"ops": ["write"], "probability": 1.0},
+)  # fmt: skip
+
+
+def judged(*faults: FaultStep) -> tuple[WorldResult, Verdict]:
+    """The lifecycle machine under ``faults``, judged as the fuzzer judges."""
+    scenario = loads_scenario(DOC, source="lifecycle").with_faults(FaultSchedule(faults))
+    result = World(scenario, seed=2).run(progress=None)
+    return result, judge(result, fuzz_expectations(scenario))
+
+
+def lifecycle_events(result: WorldResult) -> list[tuple[float, str, int]]:
+    kinds = ("process.stopping", "process.stop", "process.crash", "process.restart")
+    return [(e.time, e.kind, e.fields["boot"]) for e in result.trace.of_kind(*kinds)]
+
+
+def test_a_crash_during_a_clean_stop_cuts_the_stop_short() -> None:
+    """A stop waiting out a refusing disk, then a crash (a service manager's stop timeout
+    sending SIGKILL): the crash happens at its own time, not once the stop is over, and the
+    machine boots once, after the crash's delay. Regression: faults were applied one after
+    another, so the crash waited for the stop and then found no process to crash."""
+    result, verdict = judged(
+        WRITES_REFUSED,
+        FaultStep(at=60.0, kind="clean_restart", params={"restart_after": 10.0}, fault_id="f2"),
+        FaultStep(at=70.0, kind="crash", params={"restart_after": 5.0}, fault_id="f3"),
+    )
+    assert lifecycle_events(result)[:3] == [
+        (60.0, "process.stopping", 0),
+        (70.0, "process.crash", 0),
+        (75.0, "process.restart", 1),
+    ]
+    assert verdict.passed, verdict.summary()
+
+
+def test_a_clean_stop_during_a_reconfigure_cancels_it_as_dmsim_machine_does() -> None:
+    """A stop asked while the machine applies a config edit (its retiring collector waits
+    out a refusing disk) begins at once: the edit is abandoned, as `dmsim machine` stops its
+    reload on SIGTERM, and the next boot starts with the edited config."""
+    slower = {"changes": [{"resource": "probe", "method": "Readings", "capture_frequency_hz": 0.5}]}
+    result, verdict = judged(
+        WRITES_REFUSED,
+        FaultStep(at=60.0, kind="reconfigure", params=slower, fault_id="f2"),
+        FaultStep(at=62.0, kind="clean_restart", params={"restart_after": 1.0}, fault_id="f3"),
+    )
+    events = lifecycle_events(result)
+    assert events[0] == (62.0, "process.stopping", 0)
+    assert [kind for _, kind, _ in events[1:3]] == ["process.stop", "process.restart"]
+    assert verdict.passed, verdict.summary()
+    boot_1 = [e.time for e in result.trace.of_kind("reading.captured") if e.fields["boot"] == 1]
+    assert boot_1, "the machine captured nothing after its restart"
+    gaps = {round(b - a, 3) for a, b in itertools.pairwise(boot_1)}
+    assert gaps == {2.0}  # the edited rate, from the first reading of the new boot
+
+
+def test_a_config_edit_during_a_clean_stop_waits_for_the_next_boot() -> None:
+    """An edit arriving while the machine stops is not applied by the stopping process
+    (whose reload has ended); the next boot starts with it, and until then the judge holds
+    readings to the looser of the two promises."""
+    tighter = {"data_manager": {"durability_window_ms": 250}}
+    result, verdict = judged(
+        WRITES_REFUSED,
+        FaultStep(at=60.0, kind="clean_restart", params={"restart_after": 5.0}, fault_id="f2"),
+        FaultStep(at=70.0, kind="reconfigure", params=tighter, fault_id="f3"),
+    )
+    assert verdict.passed, verdict.summary()
+    stop = next(e.time for e in result.trace.of_kind("process.stop"))
+    promises = [(e.time, e.fields["durability_window_s"]) for e in result.trace.of_kind(
+        "world.promise")]  # fmt: skip
+    assert promises == [(0.0, 1.0), (stop + 5.0, 0.25)]
