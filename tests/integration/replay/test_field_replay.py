@@ -400,7 +400,12 @@ DAMAGE = st.tuples(
 )
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Each example is a replay and a run: 12 in `make test`, 250 in `make fuzz` (its profile).
+@settings(
+    max_examples=settings.default.max_examples // 8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(st.lists(DAMAGE, min_size=1, max_size=3))
 def test_a_damaged_field_directory_replays_with_every_reading_explained(
     damages: list[tuple[str, int, int, bytes]],

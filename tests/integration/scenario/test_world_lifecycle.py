@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import itertools
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from dmsim.faults import FaultSchedule, FaultStep
 from dmsim.scenario import Verdict, fuzz_expectations, judge, loads_scenario
 from dmsim.scenario._result import WorldResult
@@ -125,3 +128,56 @@ def test_a_config_edit_during_a_clean_stop_waits_for_the_next_boot() -> None:
     promises = [(e.time, e.fields["durability_window_s"]) for e in result.trace.of_kind(
         "world.promise")]  # fmt: skip
     assert promises == [(0.0, 1.0), (stop + 5.0, 0.25)]
+
+
+def _process_fault(index: int) -> st.SearchStrategy[FaultStep]:
+    at = st.integers(1, 1180).map(lambda half_seconds: half_seconds / 2)
+    restart_after = st.sampled_from([0.0, 1.0, 5.0, 30.0])
+    edits = st.sampled_from([
+        {"changes": [{"resource": "probe", "method": "Readings", "capture_frequency_hz": hz}]}
+        for hz in (0.5, 2.0)
+    ] + [{"data_manager": {"durability_window_ms": ms}} for ms in (250, 5000)])  # fmt: skip
+    fault_id = f"f{index + 1}"
+    return st.one_of(
+        st.builds(lambda t, r: FaultStep(at=t, kind="crash", params={"restart_after": r},
+                                         fault_id=fault_id), at, restart_after),
+        st.builds(lambda t, r: FaultStep(at=t, kind="clean_restart", params={"restart_after": r},
+                                         fault_id=fault_id), at, restart_after),
+        st.builds(lambda t, p: FaultStep(at=t, kind="reconfigure", params=p, fault_id=fault_id),
+                  at, edits),
+        st.builds(lambda t, d: FaultStep(at=t, kind="disk_eio", duration=d, fault_id=fault_id,
+                                         params={"ops": ["write"], "probability": 1.0}),
+                  at, st.sampled_from([5.0, 30.0, 90.0])),
+    )  # fmt: skip
+
+
+@st.composite
+def overlapping_process_faults(draw: st.DrawFn) -> tuple[FaultStep, ...]:
+    count = draw(st.integers(1, 6))
+    return tuple(draw(_process_fault(index)) for index in range(count))
+
+
+@settings(max_examples=settings.default.max_examples // 5, deadline=None)
+@given(overlapping_process_faults())
+def test_process_faults_at_any_moment_keep_one_process_and_every_reading_explained(
+    faults: tuple[FaultStep, ...],
+) -> None:
+    """Crashes, clean restarts and reconfigures landing on each other (during a stop waiting
+    out a refusing disk, during an edit being applied, while the process is down): one process
+    at a time, each boot started once and ended once (stopped, or crashed, even while
+    stopping), and the judge explains every reading."""
+    result, verdict = judged(*sorted(faults, key=lambda step: step.at))
+    running: int | None = 0
+    stopping = False
+    for _, kind, boot in lifecycle_events(result):
+        if kind == "process.restart":
+            assert running is None, f"boot {boot} started while boot {running} ran"
+            running, stopping = boot, False
+        else:
+            assert boot == running, f"{kind} of boot {boot}, but boot {running} runs"
+            assert kind != "process.stop" or stopping, "stopped without being asked"
+            assert not (kind == "process.stopping" and stopping), "asked to stop twice"
+            stopping = kind == "process.stopping"
+            if kind in ("process.stop", "process.crash"):
+                running = None
+    assert verdict.passed, verdict.summary()
