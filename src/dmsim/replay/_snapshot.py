@@ -21,7 +21,7 @@ from dmsim.errors import Problem, ScenarioError
 from dmsim.scenario._model import DEFAULT_EPOCH_NS
 from dmsim.scenario._preload import preload_files
 from dmsim.storage import FAILED_DIR, FileReport, ReadingId, RealFS
-from dmsim.storage._inspect import capture_files, inspect_file
+from dmsim.storage._inspect import capture_files, inspect_file, problem_report
 from dmsim.storage._quarantine import REASON_SUFFIX
 
 __all__ = ["FieldSnapshot", "QuarantinedFile", "StreamSummary", "read_snapshot"]
@@ -105,10 +105,11 @@ def read_snapshot(root: Path) -> FieldSnapshot:
         raise ScenarioError(Problem("CAPTURE_DIR", f"{root} {what}"))
     fs = RealFS()
     listing = capture_files(fs, str(root))
-    if listing.problems:
-        raise ScenarioError([Problem("CAPTURE_DIR", str(p)) for p in listing.problems])
+    if listing.unlisted:  # a replay could not copy what is in them
+        raise ScenarioError([Problem("CAPTURE_DIR", str(p)) for p in listing.unlisted])
     seen: dict[ReadingId, str] = {}  # two readings claiming one identity are damage
     reports = [inspect_file(fs, path, seen=seen) for path in listing.files]
+    misnamed = [problem_report(p.path, 0, p) for p in listing.misnamed]
     files = tuple(preload_files(root))  # what a replay copies, in the order it copies it
     everything = [relative for relative, _ in files]
     capture_set = {Path(p).relative_to(root).as_posix() for p in listing.files}
@@ -131,7 +132,7 @@ def read_snapshot(root: Path) -> FieldSnapshot:
         root=root,
         taken_at_ns=-(-taken_at // 10**9) * 10**9,  # the next whole second: after every reading
         streams=_streams(reports),
-        damaged=tuple(r for r in reports if r.problems),
+        damaged=tuple(r for r in [*reports, *misnamed] if r.problems),
         quarantined=quarantined,
         other_files=other,
         files=files,

@@ -42,6 +42,7 @@ __all__ = [
     "inspect_file",
     "inspect_path",
     "method_parameters_of",
+    "problem_report",
     "read_failed_problem",
     "torn_tail_problem",
     "unopenable_problem",
@@ -158,7 +159,8 @@ class _Tally:
         return FileProblem(first.path, first.offset, f"{first.what}; {more} more {also} twice")
 
 
-def _blank(path: str, size: int, problem: FileProblem) -> FileReport:
+def problem_report(path: str, size: int, problem: FileProblem) -> FileReport:
+    """The report of a file (or place) that shows nothing but ``problem``."""
     return FileReport(path, size, "", "", "", "", (), "", "", (), 0, None, None, 0, (problem,))
 
 
@@ -188,11 +190,11 @@ def inspect_file(
         reader = CaptureReader(fs, path)
     except CaptureFormatError as error:
         size = _size(fs, path)
-        return _blank(path, size, FileProblem(path, error.offset, error.what))
+        return problem_report(path, size, FileProblem(path, error.offset, error.what))
     except StorageError as error:
-        return _blank(path, 0, unopenable_problem(path, error))
+        return problem_report(path, 0, unopenable_problem(path, error))
     except OSError as error:
-        return _blank(path, _size(fs, path), read_failed_problem(path, error))
+        return problem_report(path, _size(fs, path), read_failed_problem(path, error))
     tally = _Tally()
     damage: FileProblem | None = None
     with reader:
@@ -238,11 +240,17 @@ def inspect_file(
 @dataclass(frozen=True, slots=True)
 class CaptureListing:
     """What :func:`capture_files` found: the capture files, how many files are quarantined in
-    ``failed/``, and each place it could not look into."""
+    ``failed/``, each directory it could not list, and each directory named like a capture
+    file (nothing in it is missed: its files are listed like any other's)."""
 
     files: tuple[str, ...]
     quarantined: int
-    problems: tuple[FileProblem, ...]
+    unlisted: tuple[FileProblem, ...] = ()
+    misnamed: tuple[FileProblem, ...] = ()
+
+    @property
+    def problems(self) -> tuple[FileProblem, ...]:
+        return self.unlisted + self.misnamed
 
 
 def _unlisted(problems: list[FileProblem]) -> Callable[[OSError], None]:
@@ -262,25 +270,26 @@ def capture_files(fs: FileSystem, path: str) -> CaptureListing:
         return CaptureListing((path,), 0, ())
     root = posixpath.normpath(path)
     files: list[str] = []
-    problems: list[FileProblem] = []
+    unlisted: list[FileProblem] = []
+    misnamed: list[FileProblem] = []
     quarantined = 0
-    for dirpath, dirnames, filenames in fs.walk(root, _unlisted(problems)):
+    for dirpath, dirnames, filenames in fs.walk(root, _unlisted(unlisted)):
         if dirpath == root and FAILED_DIR in dirnames:
             dirnames.remove(FAILED_DIR)
             quarantined = sum(
                 not name.endswith(REASON_SUFFIX)
-                for _, _, names in fs.walk(posixpath.join(root, FAILED_DIR), _unlisted(problems))
+                for _, _, names in fs.walk(posixpath.join(root, FAILED_DIR), _unlisted(unlisted))
                 for name in names
             )
         # A component or method directory may end so too, but always holds directories.
         if dirpath != root and dirpath.endswith((CAPTURE_EXT, PROG_EXT)) and not dirnames:
-            problems.append(FileProblem(dirpath, None, "a directory, not a capture file"))
+            misnamed.append(FileProblem(dirpath, None, "a directory, not a capture file"))
         files.extend(
             posixpath.join(dirpath, name)
             for name in filenames
             if name.endswith((CAPTURE_EXT, PROG_EXT))
         )
-    return CaptureListing(tuple(files), quarantined, tuple(problems))
+    return CaptureListing(tuple(files), quarantined, tuple(unlisted), tuple(misnamed))
 
 
 def inspect_path(fs: FileSystem, path: str) -> Iterator[FileReport]:
@@ -290,7 +299,7 @@ def inspect_path(fs: FileSystem, path: str) -> Iterator[FileReport]:
     for file in listing.files:
         yield inspect_file(fs, file)
     for problem in listing.problems:
-        yield _blank(problem.path, 0, problem)
+        yield problem_report(problem.path, 0, problem)
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,6 +106,27 @@ def test_a_field_file_the_cloud_refuses_has_its_readings_quarantined_not_lost(
     assert "outside the range this cloud stores" in report.summary()
 
 
+def test_a_directory_named_like_a_capture_file_is_named_as_damage_not_refused(
+    tmp_path: Path,
+) -> None:
+    """A directory named `*.capture` (an operator's mkdir, a restore gone wrong) is listed as
+    damage; the replay runs, and every reading is delivered. It used to refuse the replay."""
+    field = make_field_dir(tmp_path / "field")
+    (field / "rdk_component_sensor" / "tmp36" / "Readings" / "junk.capture").mkdir()
+    (field / "rdk_component_sensor" / "odd.capture").mkdir()
+    (field / "rdk_component_sensor" / "odd.capture" / "note.txt").write_text("kept")
+    snapshot = read_snapshot(field)
+    damage = [line for line in describe(snapshot) if "a directory, not a capture file" in line]
+    assert damage == [
+        "  damaged: rdk_component_sensor/odd.capture: a directory, not a capture file",
+        "  damaged: rdk_component_sensor/tmp36/Readings/junk.capture: a directory, not a capture "
+        "file",
+    ]
+    report = run_scenario(replay(field, tmp_path / "case", capture=False), progress=False)
+    assert report.passed, report.summary()
+    assert report.verdict.counts.get("delivered") == PRELOADED_READINGS
+
+
 def test_a_policy_deleting_a_field_file_without_identities_deletes_its_readings(
     tmp_path: Path,
 ) -> None:
