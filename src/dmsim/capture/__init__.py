@@ -9,11 +9,12 @@ from ._collector import (
     StampedReading,
 )
 from ._encode import sensor_data_digest, to_sensor_data
-from ._engine import CaptureEngine, stream_id
+from ._engine import SHUTDOWN_DRAIN_S, CaptureEngine, stream_id
 from ._schedule import Schedule, interval_for_hz
 from ._throttle import LogThrottle
 
 __all__ = [
+    "SHUTDOWN_DRAIN_S",
     "CaptureEngine",
     "CaptureSource",
     "Collector",

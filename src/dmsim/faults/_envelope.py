@@ -9,7 +9,9 @@ reporting a broken promise; a scenario can widen its envelope explicitly.
 Generated schedules keep a quiet tail: no fault acts during the last ``quiet_tail_s`` seconds,
 so the backlog can drain and liveness can be checked. A rejection whose code makes the machine
 pause every upload (``pausing_codes``, for ``pause_s``: its offline interval) ends that much
-earlier still, since the backlog cannot start draining before the pause is over.
+earlier still, since the backlog cannot start draining before the pause is over; so does a
+clean restart, by ``stop_s`` (the longest its stop may wait for a refusing disk before the
+restart delay begins).
 
 RPC faults apply to every RPC or to a few of them; ``rpcs`` narrows them to the RPCs named
 (``[CreateSequence]`` aims every generated RPC fault at sequence creation while uploads flow).
@@ -66,6 +68,7 @@ class Envelope:
     quiet_tail_s: float = 0.0
     pausing_codes: frozenset[str] = frozenset()
     pause_s: float = 0.0
+    stop_s: float = 0.0
     components: tuple[str, ...] = ()
     capture_methods: tuple[CaptureMethodRef, ...] = field(default=())
     data_manager_settings: tuple[ServiceSetting, ...] = field(default=())
@@ -83,8 +86,9 @@ class Envelope:
         for name, values in (("rpc_codes", self.rpc_codes), ("rpcs", self.rpcs)):
             if not values or len(set(values)) != len(values):
                 raise ValueError(f"envelope {name}: expected a non-empty list without repeats")
-        if self.pause_s < 0:
-            raise ValueError(f"envelope pause_s: must be >= 0, got {self.pause_s!r}")
+        for name, seconds in (("pause_s", self.pause_s), ("stop_s", self.stop_s)):
+            if seconds < 0:
+                raise ValueError(f"envelope {name}: must be >= 0, got {seconds!r}")
 
     def usable_kinds(self) -> tuple[str, ...]:
         """The kinds this envelope can actually generate (some need components or methods)."""

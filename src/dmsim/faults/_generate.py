@@ -36,6 +36,8 @@ def _step(draw: st.DrawFn, kind: str, index: int, limit: float, env: Envelope) -
         params["code"] = draw(st.sampled_from(codes or env.rpc_codes))
         if params["code"] in env.pausing_codes:
             limit -= env.pause_s  # the machine waits that long after the window's last answer
+    if kind == "clean_restart":
+        limit -= env.stop_s  # the restart delay begins once the stop is over
     # Optional windows are always drawn: a fault must stop acting before the quiet tail.
     windowed = spec.window != "forbidden"
     latest = limit - env.min_window_s if windowed else limit

@@ -16,7 +16,8 @@ The quiet tail defaults to the scenario's ``drain_within`` expectation (or a ten
 so that generated faults stop early enough for the backlog to drain and liveness to be judged,
 and the longest fault window to half of ``drain_within``: the per-file backoff after a window
 of errors can wait about as long again before its next retry. A rejection that pauses every
-upload (UNAVAILABLE, a refused key) ends the machine's offline interval earlier still.
+upload (UNAVAILABLE, a refused key) ends the machine's offline interval earlier still, and a
+clean restart the longest a shutdown waits for a refusing disk (a minute) earlier still.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from dmsim.capture import SHUTDOWN_DRAIN_S
 from dmsim.config import MachineConfig
 from dmsim.faults import (
     DEFAULT_ENVELOPE_KINDS,
@@ -120,6 +122,7 @@ def envelope_from(
         rpcs=tuple(sorted(doc["rpcs"], key=RPC_NAMES.index)) if "rpcs" in doc else default.rpcs,
         pausing_codes=OFFLINE_CODES,
         pause_s=machine.data_manager.sync_offline_wait_secs if machine.data_manager else 0.0,
+        stop_s=SHUTDOWN_DRAIN_S,
         components=components,
         capture_methods=methods,
         data_manager_settings=_data_manager_settings(machine),

@@ -30,6 +30,7 @@ ENVELOPE = Envelope(
     quiet_tail_s=600.0,
     pausing_codes=frozenset({"UNAVAILABLE", "UNAUTHENTICATED"}),
     pause_s=60.0,
+    stop_s=60.0,
     components=("cam", "arm"),
     capture_methods=(CaptureMethodRef("cam", "NextPointCloud", 30.0),),
     data_manager_settings=(
@@ -53,8 +54,10 @@ def test_schedules_stay_inside_the_envelope(schedule: FaultSchedule) -> None:
         assert step.end <= DURATION - ENVELOPE.quiet_tail_s
         if step.duration is not None:
             assert ENVELOPE.min_window_s <= step.duration <= ENVELOPE.max_window_s
-        if step.kind == "crash":
+        if step.kind in ("crash", "clean_restart"):
             assert step.params["restart_after"] <= ENVELOPE.max_restart_after_s
+        if step.kind == "clean_restart":  # its stop may take that long before the delay
+            assert step.end + ENVELOPE.stop_s <= DURATION - ENVELOPE.quiet_tail_s
         if step.kind == "latency":
             worst = step.params["seconds"] + step.params.get("jitter", 0.0)
             assert worst <= ENVELOPE.max_latency_s
@@ -123,6 +126,7 @@ def test_an_envelope_naming_rpcs_aims_every_rpc_fault_at_them(data: st.DataObjec
         ({"kinds": frozenset({"meteor"})}, "envelope kinds: unknown 'meteor'"),
         ({"pausing_codes": frozenset({"OFFLINE"})}, "envelope pausing_codes: unknown 'OFFLINE'"),
         ({"pause_s": -1.0}, "envelope pause_s: must be >= 0, got -1.0"),
+        ({"stop_s": -1.0}, "envelope stop_s: must be >= 0, got -1.0"),
     ],
 )
 def test_an_envelope_names_what_it_cannot_generate(fields: dict[str, Any], message: str) -> None:
@@ -198,3 +202,16 @@ def test_a_minimum_of_faults_is_honoured(schedule: FaultSchedule) -> None:
 def test_a_minimum_beyond_the_envelope_is_refused() -> None:
     with pytest.raises(ValueError, match=r"min_faults 7 is not within 0\.\.6"):
         fault_schedules(duration=DURATION, envelope=ENVELOPE, min_faults=7)
+
+
+@given(st.data())
+def test_a_clean_restart_leaves_room_for_its_stop_before_the_quiet_tail(
+    data: st.DataObject,
+) -> None:
+    """A stop may wait for a refusing disk (a shutdown gives up after a minute) before the
+    restart delay begins, and the backlog drains only once the process is back. Regression:
+    a restart 3.6 s after a stop at 131.1 s came back 0.5 s past the quiet tail's start, and
+    the judge could not measure the drain ("lengthen the scenario")."""
+    restarts = Envelope(kinds=frozenset({"clean_restart"}), quiet_tail_s=40.0, stop_s=60.0)
+    for step in data.draw(fault_schedules(duration=300.0, envelope=restarts, min_faults=1)):
+        assert step.end <= 300.0 - 40.0 - 60.0
