@@ -25,7 +25,13 @@ from typing import Any
 
 from viam.proto.app.datasync import DataType
 
-from dmsim.capture import CaptureEngine, CaptureSource, CollectorStatistics, ReadingSink
+from dmsim.capture import (
+    SHUTDOWN_DRAIN_S,
+    CaptureEngine,
+    CaptureSource,
+    CollectorStatistics,
+    ReadingSink,
+)
 from dmsim.capture._mongo import MirroredSink, MongoMirror, pymongo_client
 from dmsim.config import (
     CollectorSpec,
@@ -261,18 +267,26 @@ class DataManager:
         """Stop every collector (queues drained, files completed) and close every open
         sequence; sync keeps running."""
         await self._stop_control()
-        self._sequences.close_all()
-        await self._capture.close()
+        await self._stop_recording()
 
     async def close(self) -> None:
         """Clean shutdown: drain capture to disk, close files and sequences, stop sync workers
         and policies."""
         await self._stop_control()
-        self._sequences.close_all()
         await self._stop_policies()
-        await self._capture.close()
+        await self._stop_recording()
         await self._mongo.close()
         await self._sync.close()
+
+    async def _stop_recording(self) -> None:
+        """End every sequence now and stop every collector; the sequences' files wait for a
+        refusing disk as long as the queues do."""
+        self._sequences.end_all()
+        settle = self._rt.spawn(
+            self._sequences.settle(self._rt, within_s=SHUTDOWN_DRAIN_S), name="sequences"
+        )
+        await self._capture.close()
+        await settle.join()
 
     # state ------------------------------------------------------------------------------
 

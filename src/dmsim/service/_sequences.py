@@ -4,15 +4,18 @@ The data manager hands :meth:`SequenceRecorder.set_active` the sensor's open seq
 every poll (rdk ``SetActiveSequences``): an entry seen for the first time opens a sequence
 (``<id>.progseq``, its start time now); an open sequence whose entry is gone is closed
 (``<id>.seq`` with its end time, then the ``.progseq`` removed). Entries are matched order-free
-by their resources and tags, so the same entry keeps one sequence open. ``close_all`` closes
-every open sequence at shutdown (rdk ``flushOpenSequences``), so a clean stop leaves ``.seq``
-files, not orphans. Sync uploads ``.seq`` files with ``CreateSequence``.
+by their resources and tags, so the same entry keeps one sequence open. A shutdown closes
+every open sequence (rdk ``flushOpenSequences``: :meth:`end_all`), so a clean stop leaves
+``.seq`` files, not orphans; so does a reconfigure that ends the sensor (``close_all``). Sync
+uploads ``.seq`` files with ``CreateSequence``.
 
-A file that cannot be written (a full disk) is retried at the next poll and at ``close_all``;
-a closed sequence that still cannot be written then is reported (``sequence.lost``), never
-dropped silently. Trace: ``sequence.opened`` {id}, ``sequence.closed`` {id, path,
-fingerprint}, ``sequence.lost`` {id, fingerprint, reason}, ``sequence.orphaned`` {path,
-reason}.
+A file that cannot be written (a full disk) is retried at the next poll; a shutdown gives it
+as long as its queues to find the disk again (:meth:`settle`), a reconfigure one more try
+(``close_all``). A closed sequence that still cannot be written then is reported
+(``sequence.lost``), never dropped silently.
+
+Trace: ``sequence.opened`` {id}, ``sequence.closed`` {id, path, fingerprint},
+``sequence.lost`` {id, fingerprint, reason}, ``sequence.orphaned`` {path, reason}.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from dmsim.config import SequenceReading
-from dmsim.runtime import RngTree, Trace
+from dmsim.runtime import RngTree, Runtime, Trace
 from dmsim.storage._fs import FileSystem
 from dmsim.storage._sequences import (
     CLOSED_SUFFIX,
@@ -38,6 +41,9 @@ from dmsim.storage._sequences import (
 __all__ = ["SequenceRecorder"]
 
 _Identity = tuple[tuple[tuple[str, str], ...], tuple[str, ...]]
+# a refused file is tried again after 0.1 s, then at doubling waits of at most a second
+_FIRST_RETRY_S = 0.1
+_LAST_RETRY_S = 1.0
 
 
 class SequenceRecorder:
@@ -92,10 +98,28 @@ class SequenceRecorder:
 
     def close_all(self) -> None:
         """Close every open sequence now, and report what still cannot be written."""
+        self.end_all()
+        self._report_unwritten()
+
+    def end_all(self) -> None:
+        """Close every open sequence now; a file the disk refuses waits for :meth:`settle`."""
         now = self._wall_ns()
         for identity in list(self._open):
             self._end(identity, now)
         self._write_pending()
+
+    async def settle(self, rt: Runtime, *, within_s: float) -> None:
+        """Retry the files the disk refused for up to ``within_s``, then report what still
+        cannot be written."""
+        deadline = rt.monotonic() + within_s
+        wait = _FIRST_RETRY_S
+        while self._unwritten and (left := deadline - rt.monotonic()) > 0:
+            await rt.sleep(min(wait, left))
+            self._write_pending(say=False)  # said once already; the loss is said at the end
+            wait = min(2 * wait, _LAST_RETRY_S)
+        self._report_unwritten()
+
+    def _report_unwritten(self) -> None:
         for path, (sequence_id, sequence) in self._unwritten.items():
             reason = f"{path} could not be written"
             self._log(f"sequence {sequence_id} lost: {reason}")
@@ -118,14 +142,15 @@ class SequenceRecorder:
         self._unwritten[self._path(sequence_id, CLOSED_SUFFIX)] = (sequence_id, closed)
         self.closed += 1
 
-    def _write_pending(self) -> None:
+    def _write_pending(self, *, say: bool = True) -> None:
         for path, (sequence_id, sequence) in list(self._unwritten.items()):
             try:
                 write_sequence_file(self._fs, path, sequence)
                 if path.endswith(CLOSED_SUFFIX):
                     self._remove_open_file(sequence_id)
             except OSError as error:
-                self._log(f"sequence {sequence_id}: could not write {path}: {error}; retrying")
+                if say:
+                    self._log(f"sequence {sequence_id}: could not write {path}: {error}; retrying")
                 continue
             del self._unwritten[path]
             if path.endswith(CLOSED_SUFFIX):

@@ -57,3 +57,23 @@ def test_sequences_survive_faults_on_their_own_rpc() -> None:
     assert uploads["by_code"].get("UNAVAILABLE", 0) >= 1
     assert uploads["unknown"] >= 2
     assert not data["faults_without_target"]
+
+
+def test_a_clean_stop_keeps_trying_to_close_a_sequence_while_the_disk_recovers() -> None:
+    """Regression (capture-on-demand, fuzz seed 4343): a clean restart while the disk refused
+    writes for five more seconds. The shutdown drained the queues to the disk until it
+    recovered, but tried the open recording's `.seq` once and reported it lost; the next boot
+    found its `.progseq` and quarantined it. The stop now closes its sequences with the
+    patience it gives the readings."""
+    doc = SCENARIO.replace(
+        "faults:\n",
+        "faults:\n"
+        "  - {at: 50s, kind: disk_eio, ops: [write], probability: 1.0, duration: 15s}\n"
+        "  - {at: 60s, kind: clean_restart, restart_after: 1s}\n",
+    ).replace("    sequences.stored: {min: 3, max: 3}", "    sequences.stored: {min: 4, max: 4}")
+    report = run_scenario(loads_scenario(doc, source="sequence-faults"), progress=False)
+    data = report.to_json_dict()
+    assert data["verdict"] == "pass", report.summary()
+    sequences = data["sequences"]
+    assert (sequences["lost"], sequences["orphaned"]) == (0, 0)
+    assert sequences["stored"] == sequences["closed"] == 4  # the first recording, cut in two

@@ -263,3 +263,21 @@ def test_a_reconfigure_that_names_a_new_sensor_reads_it_before_applying() -> Non
     rig.call(rig.dm.reconfigure(loads_machine_config(machine(recordings=[recording]))))
     (arm,) = [e for e in rig.trace.of_kind("capture.started") if e.fields["component"] == "arm"]
     assert arm.time == 5.0  # enabled by the sensor at the reconfigure, not a poll later
+
+
+def test_a_shutdown_retries_a_refused_sequence_as_long_as_its_queues_then_says_it_is_lost() -> None:
+    """The `.seq` of a sequence a shutdown ends waits for a refusing disk as long as the
+    queues do (a minute); past that it is reported lost, once, with its fingerprint."""
+    rig = Rig(machine(recordings=[RECORDING]))
+    rig.call(rig.dm.start())
+    rig.kernel.run(until=15.0)
+    rig.fs.inject_eio(prefix=f"{CAPTURE_DIR}/sequences", ops=("write",), fault_id="f1")
+    started = rig.kernel.now()
+    rig.call(rig.dm.close())
+    assert rig.kernel.now() - started == pytest.approx(60.0, abs=1.0)
+    (lost,) = rig.trace.of_kind("sequence.lost")
+    assert lost.fields["fingerprint"]
+    assert [line for line in rig.logged if "lost" in line] == [
+        f"sequence {lost.fields['id']} lost: {lost.fields['reason']}"
+    ]
+    assert len([line for line in rig.logged if "could not write" in line]) == 1
