@@ -350,7 +350,8 @@ class World:
         self.trace.record("process.stopping", boot=self.boot)
         if self._reconfiguring is not None:
             await self._reconfiguring.stop()
-        await rt.spawn(dm.close(), name="shutdown").join()
+        if rt.alive:  # a crash may come while the edit lets go
+            await rt.spawn(dm.close(), name="shutdown").join()
         if not rt.alive:  # killed meanwhile: the crash is what happened
             return False
         self._record_skips()
