@@ -133,8 +133,8 @@ def test_a_policy_deleting_a_field_file_without_identities_deletes_its_readings(
     """Regression (found by the replay fuzz, seed 4380): a disk policy deleted tmp36's field
     file, which another writer left without reading identities; the deletion named no reading,
     so its six readings were judged lost, "still on the machine"."""
-    case = replay(make_field_dir(tmp_path / "field"), tmp_path / "case")  # no policy without
-    library = load_scenario(case)  # capture, as rdk
+    # capture on: as in rdk, no disk policy runs without capture
+    library = load_scenario(replay(make_field_dir(tmp_path / "field"), tmp_path / "case"))
     always_full = {"data_manager": {
         "capture_dir_deletion_threshold": 1e-9, "disk_usage_deletion_threshold": 1e-9,
         "delete_every_nth_when_disk_full": 1}}  # fmt: skip

@@ -8,8 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dmsim.faults import FaultSchedule, FaultStep
-from dmsim.scenario import Verdict, fuzz_expectations, judge, loads_scenario
-from dmsim.scenario._result import WorldResult
+from dmsim.scenario import Verdict, WorldResult, fuzz_expectations, judge, loads_scenario
 from dmsim.scenario._world import World
 
 DOC = """
