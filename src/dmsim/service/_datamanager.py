@@ -198,7 +198,7 @@ class DataManager:
             self._move_capture_dir(self._config.capture_dir, config.capture_dir)
         new_sensor = config.capture_control_sensor != self._config.capture_control_sensor
         if new_sensor or new_dir or config.capture_disabled:
-            self._sequences.close_all()  # the old sensor's sequences end with it
+            self._sequences.end_all()  # the old sensor's sequences end with it
         if new_dir:
             self._sequences.retarget(config.capture_dir)
         # The writers keep the rotation size they were made with: a new one takes new writers.
@@ -553,7 +553,9 @@ class DataManager:
 
     async def _before_pass(self) -> None:
         """Each sync pass: settle what recovery had to leave for later (its readings would
-        otherwise wait for the next process start), then complete the open capture files."""
+        otherwise wait for the next process start), write the sequence files the disk
+        refused, then complete the open capture files."""
+        self._sequences.retry()
         for capture_dir, progs in list(self._unsettled.items()):
             report = recover_progs(self._fs, capture_dir, progs)
             left = _unsettled(report)

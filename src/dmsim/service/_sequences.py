@@ -6,12 +6,12 @@ every poll (rdk ``SetActiveSequences``): an entry seen for the first time opens 
 (``<id>.seq`` with its end time, then the ``.progseq`` removed). Entries are matched order-free
 by their resources and tags, so the same entry keeps one sequence open. A shutdown closes
 every open sequence (rdk ``flushOpenSequences``: :meth:`end_all`), so a clean stop leaves
-``.seq`` files, not orphans; so does a reconfigure that ends the sensor (``close_all``). Sync
-uploads ``.seq`` files with ``CreateSequence``.
+``.seq`` files, not orphans; so does a reconfigure that ends the sensor. Sync uploads ``.seq``
+files with ``CreateSequence``.
 
-A file that cannot be written (a full disk) is retried at the next poll; a shutdown gives it
-as long as its queues to find the disk again (:meth:`settle`), a reconfigure one more try
-(``close_all``). A closed sequence that still cannot be written then is reported
+A file that cannot be written (a full disk) is retried at the next poll and at each sync
+pass (:meth:`retry`), and a shutdown gives it as long as its queues to find the disk again
+(:meth:`settle`). A closed sequence that still cannot be written then is reported
 (``sequence.lost``), never dropped silently.
 
 Trace: ``sequence.opened`` {id}, ``sequence.closed`` {id, path, fingerprint},
@@ -96,17 +96,16 @@ class SequenceRecorder:
             self._end(identity, now)
         self._write_pending()
 
-    def close_all(self) -> None:
-        """Close every open sequence now, and report what still cannot be written."""
-        self.end_all()
-        self._report_unwritten()
-
     def end_all(self) -> None:
-        """Close every open sequence now; a file the disk refuses waits for :meth:`settle`."""
+        """Close every open sequence now; a file the disk refuses is retried later."""
         now = self._wall_ns()
         for identity in list(self._open):
             self._end(identity, now)
         self._write_pending()
+
+    def retry(self) -> None:
+        """Write the files the disk refused so far (said when they first failed)."""
+        self._write_pending(say=False)
 
     async def settle(self, rt: Runtime, *, within_s: float) -> None:
         """Retry the files the disk refused for up to ``within_s``, then report what still
@@ -115,7 +114,7 @@ class SequenceRecorder:
         wait = _FIRST_RETRY_S
         while self._unwritten and (left := deadline - rt.monotonic()) > 0:
             await rt.sleep(min(wait, left))
-            self._write_pending(say=False)  # said once already; the loss is said at the end
+            self.retry()
             wait = min(2 * wait, _LAST_RETRY_S)
         self._report_unwritten()
 

@@ -281,3 +281,27 @@ def test_a_shutdown_retries_a_refused_sequence_as_long_as_its_queues_then_says_i
         f"sequence {lost.fields['id']} lost: {lost.fields['reason']}"
     ]
     assert len([line for line in rig.logged if "could not write" in line]) == 1
+
+
+def test_a_sequence_a_reconfigure_ends_on_a_refusing_disk_is_written_once_the_disk_recovers() -> (
+    None
+):
+    """Capture turned off mid-recording while the disk refuses writes (a full disk, say): the
+    sequence ends then, and its `.seq` is written when the disk takes writes again (here, at
+    the shutdown). It used to get one try and be reported lost at the reconfigure."""
+    rig = Rig(machine(recordings=[RECORDING]))
+    rig.call(rig.dm.start())
+    rig.kernel.run(until=15.0)
+    rig.fs.inject_eio(prefix=f"{CAPTURE_DIR}/sequences", ops=("write",), fault_id="full")
+    rig.call(rig.dm.reconfigure(
+        loads_machine_config(machine(recordings=[RECORDING], capture_disabled=True))
+    ))  # fmt: skip
+    rig.kernel.run(until=30.0)
+    rig.fs.clear_faults("full")
+    rig.call(rig.dm.close())
+    assert rig.trace.of_kind("sequence.lost") == []
+    ((name, closed),) = sequence_files(rig).items()
+    assert name.endswith(".seq")
+    epoch = 1_767_225_600 * 10**9
+    assert closed.end_ns is not None
+    assert closed.end_ns - epoch == pytest.approx(15e9, abs=0.15e9)  # when capture went off
