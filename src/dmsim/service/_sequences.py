@@ -146,7 +146,7 @@ class SequenceRecorder:
             try:
                 write_sequence_file(self._fs, path, sequence)
                 if path.endswith(CLOSED_SUFFIX):
-                    self._remove_open_file(sequence_id)
+                    self._remove_open_file(sequence_id, path)
             except OSError as error:
                 if say:
                     self._log(f"sequence {sequence_id}: could not write {path}: {error}; retrying")
@@ -157,9 +157,10 @@ class SequenceRecorder:
                     "sequence.closed", id=sequence_id, path=path, fingerprint=sequence.fingerprint
                 )
 
-    def _remove_open_file(self, sequence_id: str) -> None:
+    def _remove_open_file(self, sequence_id: str, closed_path: str) -> None:
+        # beside the .seq, which stays in the directory the sequence was recorded in
         try:
-            self._fs.unlink(self._path(sequence_id, OPEN_SUFFIX))
+            self._fs.unlink(closed_path.removesuffix(CLOSED_SUFFIX) + OPEN_SUFFIX)
         except FileNotFoundError:
             pass  # it was never written (a full disk), or a recovery took it
         except OSError as error:  # start-up recovery removes it: a .seq exists

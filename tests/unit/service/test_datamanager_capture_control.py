@@ -305,3 +305,19 @@ def test_a_sequence_a_reconfigure_ends_on_a_refusing_disk_is_written_once_the_di
     epoch = 1_767_225_600 * 10**9
     assert closed.end_ns is not None
     assert closed.end_ns - epoch == pytest.approx(15e9, abs=0.15e9)  # when capture went off
+
+
+def test_a_sequence_ended_by_a_move_of_the_capture_dir_is_closed_in_the_old_one() -> None:
+    """Its `.seq` goes where its `.progseq` was, and the `.progseq` goes, even when the
+    refusing disk holds the write until after the move."""
+    rig = Rig(machine(recordings=[RECORDING]))
+    rig.call(rig.dm.start())
+    rig.kernel.run(until=15.0)
+    rig.fs.inject_eio(prefix=f"{CAPTURE_DIR}/sequences", ops=("write",), fault_id="full")
+    moved = machine(recordings=[RECORDING], capture_dir=f"{CAPTURE_DIR}-moved")
+    rig.call(rig.dm.reconfigure(loads_machine_config(moved)))
+    rig.fs.clear_faults("full")
+    rig.call(rig.dm.close())
+    assert rig.trace.of_kind("sequence.lost") == []
+    (name,) = rig.fs.listdir(f"{CAPTURE_DIR}/sequences")
+    assert name.endswith(".seq")
