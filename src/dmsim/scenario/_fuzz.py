@@ -4,7 +4,12 @@ the first failing one to a minimal schedule written out as a scenario and a regr
 Generation is hypothesis driving :func:`dmsim.faults.fault_schedules` (plus a world seed)
 through :func:`hypothesis.find` with no example database, generation only (our own shrinker
 keeps absolute times, which hypothesis's would not), seeded from ``seed`` through the RNG
-tree: the same seed explores the same schedules in the same order.
+tree: the same seed explores the same schedules in the same order, whoever calls it. So the
+campaign turns off hypothesis's habit of now and then drawing a literal found in the source
+of the modules outside site-packages imported so far (which those are depends on the caller
+and on an editable or wheel install; it also caches them under ``.hypothesis/`` in the
+working directory). Hypothesis has no setting for it, so the provider's method is patched
+for the campaign's duration; a test catches its renaming.
 
 Generated schedules are judged by the scenario's schedule-independent expectations only:
 which classes are allowed (window losses too when the envelope can crash the machine, policy
@@ -27,9 +32,11 @@ from __future__ import annotations
 import os
 import shlex
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from unittest.mock import patch
 
 from dmsim.errors import DmsimError, Problem, ScenarioError
 from dmsim.faults import KINDS, FaultSchedule, fault_schedules
@@ -240,7 +247,8 @@ def fuzz_scenario(
     )
     rng = RngTree(seed).child("fuzz").random()
     try:
-        seed_found, schedule = find(strategy, campaign.generated, settings=config, random=rng)
+        with _without_source_literals():
+            seed_found, schedule = find(strategy, campaign.generated, settings=config, random=rng)
     except NoSuchExample:
         return _summary(scenario, campaign, None, wall_clock() - started)
     finding = _shrink(
@@ -260,6 +268,21 @@ def fuzz_scenario(
         ),
     )
     return _summary(scenario, campaign, finding, wall_clock() - started)
+
+
+@contextmanager
+def _without_source_literals() -> Iterator[None]:
+    from hypothesis.internal.conjecture.providers import HypothesisProvider
+
+    if not hasattr(HypothesisProvider, "_maybe_draw_constant"):
+        yield  # a hypothesis from before it drew literals
+        return
+    with patch.object(HypothesisProvider, "_maybe_draw_constant", _no_literal):
+        yield
+
+
+def _no_literal(*_args: object, **_kwargs: object) -> None:
+    return None
 
 
 def fuzz_expectations(scenario: Scenario) -> Expectations:

@@ -122,6 +122,12 @@ def run_dmsim(*args: str, cwd: Path | None = None) -> subprocess.CompletedProces
     )
 
 
+def test_fuzz_leaves_nothing_in_the_working_directory(tmp_path: Path) -> None:
+    result = run_dmsim("fuzz", str(SMALL), "--runs", "6", "--max-faults", "1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert list(tmp_path.iterdir()) == []  # hypothesis caches nothing under .hypothesis/
+
+
 def test_schema_and_validate_end_to_end(tmp_path: Path) -> None:
     schema = run_dmsim("scenario", "schema")
     assert schema.returncode == 0

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -97,6 +99,42 @@ def test_campaigns_are_reproducible_from_the_seed() -> None:
     strip = [line.rsplit(" (", 1)[0] for line in first]  # drop wall times
     assert strip == [line.rsplit(" (", 1)[0] for line in second]
     assert strip != [line.rsplit(" (", 1)[0] for line in other]
+
+
+# Literals like a caller's own code might hold: the times, counts and rates a schedule draws.
+CALLER_LITERALS = "\n".join(
+    f"VALUE_{i} = ({i}, {i * 7 + 3}, {i * 31 % 2999}, {i / 10 + 0.3!r}, {i * 1.7!r})"
+    for i in range(150)  # (hypothesis skips a module with over 1,024 literals)
+)
+
+
+def test_a_campaign_depends_on_its_seed_alone_not_on_what_the_process_imported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hypothesis now and then draws a literal from the source of the modules outside
+    site-packages imported so far (an editable install's, the caller's own): the same seed
+    would generate other schedules from ``dmsim fuzz``, a test, a script or a wheel install."""
+
+    def campaign() -> list[str]:
+        toy = ToyWorld()
+        schedules: list[str] = []
+
+        def world(
+            scenario: Scenario, *, seed: int, progress: Callable[[float], None] | None
+        ) -> WorldResult:
+            schedules.append(f"{seed} {scenario.faults.canonical()}")
+            return toy(scenario, seed=seed, progress=progress)
+
+        fuzz_scenario(SMALL, runs=60, seed=3, world=world)
+        return schedules
+
+    alone = campaign()
+    (tmp_path / "callers_own_code.py").write_text(CALLER_LITERALS + "\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(
+        sys.modules, "callers_own_code", importlib.import_module("callers_own_code")
+    )
+    assert campaign() == alone
 
 
 def test_a_broken_core_is_caught_shrunk_and_written_down(
