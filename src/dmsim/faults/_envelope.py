@@ -13,6 +13,11 @@ earlier still, since the backlog cannot start draining before the pause is over;
 clean restart, by ``stop_s`` (the longest its stop may wait for a refusing disk before the
 restart delay begins).
 
+A reconfigure changes capture rates or data manager attributes. Some changes are rare
+(``ServiceSetting.rare``, and turning one capture method off or on): a capture switched off
+captures nothing for the faults after it to act on, so a campaign where it came often would
+find less. A rare change rides along with another, in about one reconfigure in eight.
+
 RPC faults apply to every RPC or to a few of them; ``rpcs`` narrows them to the RPCs named
 (``[CreateSequence]`` aims every generated RPC fault at sequence creation while uploads flow).
 """
@@ -44,10 +49,12 @@ class CaptureMethodRef:
 
 @dataclass(frozen=True, slots=True)
 class ServiceSetting:
-    """A data manager attribute a ``reconfigure`` fault may set, and the values it may take."""
+    """A data manager attribute a ``reconfigure`` fault may set, and the values it may take;
+    a ``rare`` one only rides along with another change, now and then."""
 
     attribute: str
     values: tuple[float | int | str, ...]
+    rare: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +104,9 @@ class Envelope:
             group = KINDS[kind].group
             if group == "device" and not self.components:
                 continue
-            if group == "reconfigure" and not (self.capture_methods or self.data_manager_settings):
+            if group == "reconfigure" and not (
+                self.capture_methods or any(not s.rare for s in self.data_manager_settings)
+            ):
                 continue
             if kind == "disk_fill" and self.max_disk_fill_bytes < _MIB:
                 continue

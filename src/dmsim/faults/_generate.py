@@ -8,7 +8,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from ._envelope import CaptureMethodRef, Envelope, ServiceSetting
+from ._envelope import CaptureMethodRef, Envelope
 from ._kinds import DISK_OPS, KINDS, RPC_NAMES
 from ._model import FaultSchedule, FaultStep
 from ._weaken import PROBABILITY_LADDER
@@ -18,6 +18,7 @@ __all__ = ["schedules"]
 _BANDWIDTHS = (1_000.0, 10_000.0, 100_000.0, 1_000_000.0)
 _BYTE_LIMITS = (1024, 65536, 1 << 20)
 _MIB = 1 << 20
+_RARELY = 8  # a rare change rides along with about one reconfigure in this many
 
 
 def _tenths(draw: st.DrawFn, low: float, high: float) -> float:
@@ -119,39 +120,50 @@ def _direction() -> st.SearchStrategy[dict[str, str]]:
 
 @st.composite
 def _reconfigure(draw: st.DrawFn, env: Envelope) -> dict[str, Any]:
-    """Capture method changes, data manager attributes, or both (never neither)."""
+    """Capture method changes, data manager attributes, or both (never neither, never a rare
+    change alone)."""
     params: dict[str, Any] = {}
     settings = env.data_manager_settings
-    if env.capture_methods and (not settings or draw(st.booleans())):
+    common = [s for s in settings if not s.rare]
+    if env.capture_methods and (not common or draw(st.booleans())):
         params["changes"] = draw(_changes(env.capture_methods))
-    if settings and (not params or draw(st.booleans())):
-        params["data_manager"] = draw(_data_manager(settings))
+    if common and (not params or draw(st.booleans())):
+        chosen = draw(
+            st.lists(st.sampled_from(common), min_size=1, max_size=len(common), unique=True)
+        )
+        attributes = {s.attribute: draw(st.sampled_from(s.values)) for s in chosen}
+        for setting in settings:
+            if setting.rare and (value := _rarely(draw, setting.values)) is not None:
+                attributes[setting.attribute] = value
+        params["data_manager"] = attributes
     return params
 
 
-@st.composite
-def _data_manager(draw: st.DrawFn, settings: Sequence[ServiceSetting]) -> dict[str, Any]:
-    chosen = draw(
-        st.lists(st.sampled_from(settings), min_size=1, max_size=len(settings), unique=True)
-    )
-    return {s.attribute: draw(st.sampled_from(s.values)) for s in chosen}
+def _rarely(draw: st.DrawFn, values: Sequence[Any]) -> Any:
+    """One of ``values`` about once in :data:`_RARELY` draws, else ``None`` (what a draw
+    shrinks to: a shrunk schedule keeps a rare change only if the failure needs it)."""
+    pick = draw(st.integers(0, _RARELY - 1)) - (_RARELY - len(values))
+    return values[pick] if pick >= 0 else None
 
 
 @st.composite
 def _changes(draw: st.DrawFn, methods: Sequence[CaptureMethodRef]) -> list[dict[str, Any]]:
+    """New rates for some capture methods, now and then turning one off or back on."""
     chosen = draw(
         st.lists(st.sampled_from(methods), min_size=1, max_size=len(methods), unique=True)
     )
-    return [
-        {
+    changes = []
+    for m in chosen:
+        rate = draw(st.sampled_from((m.capture_frequency_hz / 2, m.capture_frequency_hz * 2)))
+        change: dict[str, Any] = {
             "resource": m.resource,
             "method": m.method,
-            "capture_frequency_hz": draw(
-                st.sampled_from((m.capture_frequency_hz / 2, m.capture_frequency_hz * 2))
-            ),
+            "capture_frequency_hz": rate,
         }
-        for m in chosen
-    ]
+        if (disabled := _rarely(draw, (True, False))) is not None:
+            change["disabled"] = disabled
+        changes.append(change)
+    return changes
 
 
 def _without_process_overlaps(steps: list[FaultStep]) -> list[FaultStep]:

@@ -10,7 +10,8 @@ back) and change storage: a rotation size that cuts a file every few readings or
 makes uploads split, and deletion that fires while uploads run (a byte cap of a few files,
 disk-full thresholds any disk in use reaches, every first or second file, checked every
 second). Readings such a rule deletes are explained, not lost
-(:func:`deletes_by_policy`), and a rule only ever takes load off the backlog.
+(:func:`deletes_by_policy`), and a rule only ever takes load off the backlog. Now and then
+it turns capture off, and a later one may turn it on again.
 
 The quiet tail defaults to the scenario's ``drain_within`` expectation (or a tenth of the run)
 so that generated faults stop early enough for the backlog to drain and liveness to be judged,
@@ -164,6 +165,8 @@ def _data_manager_settings(machine: MachineConfig) -> tuple[ServiceSetting, ...]
     )
     for name, values, configured in settings_and_back:
         settings.append(ServiceSetting(name, _and_back(values, configured)))
+    if not manager.capture_disabled:  # off now and then, and on again
+        settings.append(ServiceSetting("capture_disabled", (True, False), rare=True))
     return tuple(settings)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -36,6 +37,7 @@ ENVELOPE = Envelope(
     data_manager_settings=(
         ServiceSetting("durability_window_ms", (0, 5000)),
         ServiceSetting("maximum_num_sync_threads", (1, 4)),
+        ServiceSetting("capture_disabled", (True, False), rare=True),
     ),
 )
 DURATION = 3600.0
@@ -65,8 +67,14 @@ def test_schedules_stay_inside_the_envelope(schedule: FaultSchedule) -> None:
             assert step.params["direction"] in ("upstream", "downstream")
         if step.kind == "reconfigure":
             assert step.params.get("changes") or step.params.get("data_manager")
-            for name, value in step.params.get("data_manager", {}).items():
+            attributes = step.params.get("data_manager", {})
+            for name, value in attributes.items():
                 assert value in SETTINGS[name]
+            if attributes:  # a rare change never comes alone
+                assert set(attributes) - {"capture_disabled"}
+            for change in step.params.get("changes", ()):
+                assert change.get("disabled", False) in (True, False)
+                assert "capture_frequency_hz" in change
         if step.kind == "rpc_reject":
             assert step.params["code"] in ENVELOPE.rpc_codes
             if step.params["code"] in ENVELOPE.pausing_codes:  # the pause ends before the tail
@@ -177,6 +185,48 @@ def test_a_reconfigure_may_change_the_data_manager_alone_or_with_capture() -> No
         lambda s: any(set(step.params) == {"changes", "data_manager"} for step in s),
     )
     assert both
+
+
+RECONFIGURES = replace(ENVELOPE, kinds=frozenset({"reconfigure"}))
+
+
+def switches(schedule: FaultSchedule) -> tuple[list[bool], list[bool]]:
+    """Capture turned off or on, for the whole part and for one method, in order."""
+    whole = [s.params.get("data_manager", {}).get("capture_disabled") for s in schedule]
+    methods = [c.get("disabled") for s in schedule for c in s.params.get("changes", ())]
+    return [v for v in whole if v is not None], [v for v in methods if v is not None]
+
+
+def test_a_reconfigure_now_and_then_turns_capture_off_and_on_again() -> None:
+    reconfigures = fault_schedules(duration=DURATION, envelope=RECONFIGURES)
+    assert find(reconfigures, lambda s: switches(s)[0] == [True, False])
+    per_method = find(reconfigures, lambda s: switches(s)[1] == [True, False])
+    # a method switched off or on still gets a new rate, which applies once it is on
+    assert all("capture_frequency_hz" in c for step in per_method for c in step.params["changes"])
+
+
+def test_turning_capture_off_is_rare_and_never_alone() -> None:
+    """Capture switched off leaves later faults nothing to act on: a campaign must still
+    mostly exercise a capturing machine."""
+    rare_only = replace(
+        RECONFIGURES,
+        capture_methods=(),
+        data_manager_settings=(ServiceSetting("capture_disabled", (True, False), rare=True),),
+    )
+    assert rare_only.usable_kinds() == ()
+    counted = {"reconfigures": 0, "switching": 0}
+
+    @settings(max_examples=300, derandomize=True, database=None)
+    @given(fault_schedules(duration=DURATION, envelope=RECONFIGURES))
+    def count(schedule: FaultSchedule) -> None:
+        counted["reconfigures"] += len(schedule)
+        for step in schedule:
+            whole, methods = switches(FaultSchedule((step,)))
+            counted["switching"] += bool(whole or methods)
+
+    count()
+    assert counted["reconfigures"] > 200
+    assert 0 < counted["switching"] < counted["reconfigures"] / 3, counted
 
 
 @given(st.data())

@@ -159,7 +159,11 @@ def test_full_scenario_loads_with_units_and_defaults(tmp_path: Path) -> None:
         "capture_dir_deletion_threshold": (1e-9, 0.5),
         "delete_every_nth_when_disk_full": (1, 2, 5),
         "disk_check_interval_secs": (1.0, 30.0),
+        "capture_disabled": (True, False),  # now and then, with another change
     }
+    assert [s.attribute for s in scenario.envelope.data_manager_settings if s.rare] == [
+        "capture_disabled"
+    ]
     assert scenario.sample_every_s == 1.0
 
 
