@@ -64,6 +64,7 @@ from dmsim.sync import (
     SyncStatistics,
 )
 
+from ._retry import retry_within
 from ._sequences import SequenceRecorder
 from ._sink import WriterSink, record_closed_file
 
@@ -115,6 +116,7 @@ class DataManager:
         self._config = _data_manager(machine)
         # capture directories of earlier configs: their backlog is synced too (see start)
         self._former_dirs: tuple[str, ...] = ()
+        self._former_dirs_unwritten_in: str | None = None  # the disk refused their list there
         self._tracker = InUseTracker()
         self._mongo = MongoMirror(rt=rt, client_factory=mongo_client, log=self._log)
         self._configure_mongo(self._config)
@@ -193,9 +195,11 @@ class DataManager:
         new_dir = config.capture_dir != self._config.capture_dir
         if new_dir:
             # A new capture dir is a new store: only new data goes there (as the docs say).
-            # The old one's backlog is still synced, across restarts too (_former_dirs).
-            await self._capture.close()
+            # The old one's backlog is still synced, across restarts too (_former_dirs): it
+            # is named in the new one first, as the close may wait for a failing disk and a
+            # stop or crash meanwhile leaves the next boot only the new config.
             self._move_capture_dir(self._config.capture_dir, config.capture_dir)
+            await self._capture.close()
         new_sensor = config.capture_control_sensor != self._config.capture_control_sensor
         if new_sensor or new_dir or config.capture_disabled:
             self._sequences.end_all()  # the old sensor's sequences end with it
@@ -282,11 +286,15 @@ class DataManager:
         """End every sequence now and stop every collector; the sequences' files wait for a
         refusing disk as long as the queues do."""
         self._sequences.end_all()
-        settle = self._rt.spawn(
-            self._sequences.settle(self._rt, within_s=SHUTDOWN_DRAIN_S), name="sequences"
-        )
+        settles = [
+            self._rt.spawn(
+                self._sequences.settle(self._rt, within_s=SHUTDOWN_DRAIN_S), name="sequences"
+            ),
+            self._rt.spawn(self._settle_former_dirs(), name="former-dirs"),
+        ]
         await self._capture.close()
-        await settle.join()
+        for settle in settles:
+            await settle.join()
 
     # state ------------------------------------------------------------------------------
 
@@ -553,9 +561,10 @@ class DataManager:
 
     async def _before_pass(self) -> None:
         """Each sync pass: settle what recovery had to leave for later (its readings would
-        otherwise wait for the next process start), write the sequence files the disk
-        refused, then complete the open capture files."""
+        otherwise wait for the next process start), write the sequence files and the list of
+        former capture directories the disk refused, then complete the open capture files."""
         self._sequences.retry()
+        self._write_former_dirs()
         for capture_dir, progs in list(self._unsettled.items()):
             report = recover_progs(self._fs, capture_dir, progs)
             left = _unsettled(report)
@@ -584,16 +593,47 @@ class DataManager:
         """Remember ``old`` (and the directories it remembered) in ``new``, and recover what
         an earlier life left in ``new`` (no collector writes there yet)."""
         self._former_dirs = tuple(dict.fromkeys(d for d in (old, *self._former_dirs) if d != new))
-        try:
-            write_former_dirs(self._fs, new, self._former_dirs)
-        except OSError as error:  # synced for now; after a restart, only with a fix
-            self._log(f"cannot record the former capture directories in {new}: {error}")
+        self._former_dirs_unwritten_in = new
+        self._write_former_dirs(say=True)
         if self._fs.is_dir(new):
             try:
                 self._recover(new, "recovery of the new capture dir")
             except (OSError, StorageError) as error:  # start-up recovery tries again
                 self._log(f"cannot recover {new}: {error}")
         self._log_former_dirs()
+
+    def _write_former_dirs(self, *, say: bool = False) -> None:
+        """Write the list of former capture directories if the disk refused it; until it is
+        written, they are synced but a restart would not know them. Only a failing first try
+        is said (sync passes retry it quietly), then that it is written."""
+        capture_dir = self._former_dirs_unwritten_in
+        if capture_dir is None:
+            return
+        try:
+            write_former_dirs(self._fs, capture_dir, self._former_dirs)
+        except OSError as error:
+            if say:
+                self._log(f"cannot record the former capture directories in {capture_dir} "
+                          f"yet: {error}")  # fmt: skip
+            return
+        self._former_dirs_unwritten_in = None
+        if not say:
+            _log.info("recorded the former capture directories in %s", capture_dir)
+
+    async def _settle_former_dirs(self) -> None:
+        """At a stop, retry the list as long as the queues may wait for the disk."""
+        await retry_within(
+            self._rt,
+            lambda: self._former_dirs_unwritten_in is not None,
+            self._write_former_dirs,
+            within_s=SHUTDOWN_DRAIN_S,
+        )
+        if self._former_dirs_unwritten_in is not None:
+            self._log(
+                f"gave up recording the former capture directories in "
+                f"{self._former_dirs_unwritten_in}: after a restart, "
+                f"{', '.join(self._former_dirs)} will not be synced"
+            )
 
     def _log_former_dirs(self) -> None:
         if self._former_dirs:

@@ -38,12 +38,11 @@ from dmsim.storage._sequences import (
     write_sequence_file,
 )
 
+from ._retry import retry_within
+
 __all__ = ["SequenceRecorder"]
 
 _Identity = tuple[tuple[tuple[str, str], ...], tuple[str, ...]]
-# a refused file is tried again after 0.1 s, then at doubling waits of at most a second
-_FIRST_RETRY_S = 0.1
-_LAST_RETRY_S = 1.0
 
 
 class SequenceRecorder:
@@ -110,12 +109,7 @@ class SequenceRecorder:
     async def settle(self, rt: Runtime, *, within_s: float) -> None:
         """Retry the files the disk refused for up to ``within_s``, then report what still
         cannot be written."""
-        deadline = rt.monotonic() + within_s
-        wait = _FIRST_RETRY_S
-        while self._unwritten and (left := deadline - rt.monotonic()) > 0:
-            await rt.sleep(min(wait, left))
-            self.retry()
-            wait = min(2 * wait, _LAST_RETRY_S)
+        await retry_within(rt, lambda: bool(self._unwritten), self.retry, within_s=within_s)
         self._report_unwritten()
 
     def _report_unwritten(self) -> None:

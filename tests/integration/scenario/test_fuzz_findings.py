@@ -291,3 +291,22 @@ def test_garbage_appended_file_3838_a_device_fault_due_while_a_clean_stop_drains
                          writes_fail, restart, unplugged)  # fmt: skip
     assert report.verdict_text == "pass", report.summary()
     assert report.verdict.faults_without_target == ()
+
+
+def test_collector_stopped_by_eio_5715_a_capture_dir_moved_while_fsync_fails() -> None:
+    """Every fsync failing for 46 s; the capture directory moved 23 s into it, then a clean
+    restart: the list naming the old directory could not be written in the new one, the new
+    boot did not know the old one, and its 54 readings stayed on the machine. The list is
+    written again at each sync pass and by the stop, which waits for the disk."""
+    eio = FaultStep(
+        at=39.7, kind="disk_eio", duration=46.5, fault_id="f1",
+        params={"ops": ["fsync"], "probability": 1.0},
+    )  # fmt: skip
+    move = FaultStep(
+        at=63.2, kind="reconfigure", fault_id="f2",
+        params={"data_manager": {"capture_dir": "/home/dmsim/.viam/capture-moved"}},
+    )  # fmt: skip
+    restart = FaultStep(at=84.6, kind="clean_restart", fault_id="f4", params={"restart_after": 0.0})
+    report = run_finding("field-failures/collector-stopped-by-eio.scenario.yaml", 5715, eio,
+                         move, restart)  # fmt: skip
+    assert report.verdict_text == "pass", report.summary()

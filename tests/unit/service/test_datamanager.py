@@ -20,7 +20,7 @@ from dmsim.service import DataManager
 from dmsim.service._machine import field_rng, status_of
 from dmsim.storage import SimFS, read_capture_file
 from dmsim.storage._codec import tabular_reading
-from dmsim.storage._former_dirs import FORMER_DIRS_FILE
+from dmsim.storage._former_dirs import FORMER_DIRS_FILE, read_former_dirs
 from dmsim.storage._identity import ReadingId
 from dmsim.storage._naming import CollectorKey
 from dmsim.storage._writer import CaptureWriter
@@ -327,6 +327,73 @@ def test_the_byte_cap_counts_the_backlog_a_moved_capture_dir_left() -> None:
     from_old_dir = [path.startswith(f"{CAPTURE_DIR}/") for path in deleted]
     assert from_old_dir[0]
     assert from_old_dir == sorted(from_old_dir, reverse=True)  # the older backlog first
+
+
+def moved_while_fsync_fails(rig: Rig) -> str:
+    """Start, then move the capture directory while every fsync under it fails; the list
+    naming the old directory in the new one."""
+    rig.call(rig.dm.start())
+    rig.kernel.run(until=10.0)
+    rig.fs.inject_eio(prefix=MOVED_DIR, ops=["fsync"], fault_id="f1")
+    moved = json.loads(machine(hz=1, sync_disabled=False))
+    moved["services"][0]["attributes"]["capture_dir"] = MOVED_DIR
+    rig.call(rig.dm.reconfigure(loads_machine_config(json.dumps(moved))))
+    listed = f"{MOVED_DIR}/{FORMER_DIRS_FILE}"
+    assert not rig.fs.exists(listed)
+    return listed
+
+
+def test_a_capture_dir_move_is_recorded_before_the_capture_closes() -> None:
+    """Regression (dmsim fuzz, collector-stopped-by-eio seed 5715): a move first closed the
+    capture, which waits for a failing disk; a stop abandoned the reconfigure there, and the
+    next boot, under the new config, never learned of the old directory and its backlog."""
+    rig = Rig(config=machine(hz=1, sync_disabled=False))
+    rig.call(rig.dm.start())
+    rig.kernel.run(until=10.0)
+    rig.fs.inject_eio(prefix=CAPTURE_DIR, ops=["fsync"], fault_id="f1")
+    moved = json.loads(machine(hz=1, sync_disabled=False))
+    moved["services"][0]["attributes"]["capture_dir"] = MOVED_DIR
+    edit = rig.rt.spawn(rig.dm.reconfigure(loads_machine_config(json.dumps(moved))), name="edit")
+    rig.kernel.run(until=20.0)
+    assert not edit.done()  # the capture waits for the disk to complete its files
+    assert read_former_dirs(rig.fs, MOVED_DIR) == (CAPTURE_DIR,)
+    rig.fs.clear_faults("f1")
+    rig.kernel.run(until=25.0)
+    assert edit.done()
+    rig.call(rig.dm.close())
+
+
+def test_the_former_capture_dirs_a_refusing_disk_kept_unwritten_are_written_at_a_later_pass(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Regression (dmsim fuzz, collector-stopped-by-eio seed 5715): the list was tried once,
+    at the move; a restart then forgot the old directory and its backlog stayed unsynced."""
+    caplog.set_level("INFO", logger="dmsim.datamanager")
+    rig = Rig(config=machine(hz=1, sync_disabled=False))
+    listed = moved_while_fsync_fails(rig)
+    rig.kernel.run(until=40.0)  # passes at 12 ... 36 s meet the same error
+    assert not rig.fs.exists(listed)
+    rig.fs.clear_faults("f1")
+    rig.kernel.run(until=50.0)
+    assert read_former_dirs(rig.fs, MOVED_DIR) == (CAPTURE_DIR,)
+    said = [r.getMessage() for r in caplog.records if "directories in" in r.getMessage()]
+    assert len(said) == 2, said  # the failure once, then that it is written
+    assert said[0].startswith(f"cannot record the former capture directories in {MOVED_DIR} yet")
+    assert said[1] == f"recorded the former capture directories in {MOVED_DIR}"
+    rig.call(rig.dm.close())
+
+
+def test_a_shutdown_waits_for_the_disk_to_write_the_former_capture_dirs() -> None:
+    rig = Rig(config=machine(hz=1, sync_disabled=True))
+    listed = moved_while_fsync_fails(rig)
+    rig.kernel.run(until=20.0)
+    close = rig.rt.spawn(rig.dm.close(), name="close")
+    rig.kernel.run(until=45.0)
+    assert not rig.fs.exists(listed)
+    rig.fs.clear_faults("f1")
+    rig.kernel.run(until=50.0)
+    assert close.done()
+    assert read_former_dirs(rig.fs, MOVED_DIR) == (CAPTURE_DIR,)
 
 
 def test_the_disk_full_rule_counts_the_backlog_a_moved_capture_dir_left() -> None:
