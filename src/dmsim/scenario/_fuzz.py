@@ -36,7 +36,6 @@ from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from unittest.mock import patch
 
 from dmsim.errors import DmsimError, Problem, ScenarioError
 from dmsim.faults import KINDS, FaultSchedule, fault_schedules
@@ -272,6 +271,8 @@ def fuzz_scenario(
 
 @contextmanager
 def _without_source_literals() -> Iterator[None]:
+    from unittest.mock import patch  # (imported by campaigns alone, as hypothesis is)
+
     from hypothesis.internal.conjecture.providers import HypothesisProvider
 
     if not hasattr(HypothesisProvider, "_maybe_draw_constant"):
