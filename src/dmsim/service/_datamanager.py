@@ -283,8 +283,8 @@ class DataManager:
         await self._sync.close()
 
     async def _stop_recording(self) -> None:
-        """End every sequence now and stop every collector; the sequences' files wait for a
-        refusing disk as long as the queues do."""
+        """End every sequence now and stop every collector; the sequences' files and the list
+        of former capture directories wait for a refusing disk as long as the queues do."""
         self._sequences.end_all()
         settles = [
             self._rt.spawn(

@@ -131,10 +131,11 @@ def test_a_campaign_depends_on_its_seed_alone_not_on_what_the_process_imported(
     alone = campaign()
     (tmp_path / "callers_own_code.py").write_text(CALLER_LITERALS + "\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setitem(
-        sys.modules, "callers_own_code", importlib.import_module("callers_own_code")
-    )
-    assert campaign() == alone
+    importlib.import_module("callers_own_code")
+    try:
+        assert campaign() == alone
+    finally:
+        del sys.modules["callers_own_code"]
 
 
 def test_a_broken_core_is_caught_shrunk_and_written_down(

@@ -366,8 +366,8 @@ def test_a_capture_dir_move_is_recorded_before_the_capture_closes() -> None:
 def test_the_former_capture_dirs_a_refusing_disk_kept_unwritten_are_written_at_a_later_pass(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Regression (dmsim fuzz, collector-stopped-by-eio seed 5715): the list was tried once,
-    at the move; a restart then forgot the old directory and its backlog stayed unsynced."""
+    """Found fixing collector-stopped-by-eio seed 5715: the list was tried once, at the move;
+    a restart after the disk recovered forgot the old directory and its backlog."""
     caplog.set_level("INFO", logger="dmsim.datamanager")
     rig = Rig(config=machine(hz=1, sync_disabled=False))
     listed = moved_while_fsync_fails(rig)
