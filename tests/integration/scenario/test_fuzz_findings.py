@@ -296,22 +296,30 @@ def test_garbage_appended_file_3838_a_device_fault_due_while_a_clean_stop_drains
     assert report.verdict.faults_without_target == ()
 
 
-def test_collector_stopped_by_eio_5715_a_capture_dir_moved_while_fsync_fails() -> None:
-    """Every fsync failing for 46 s; the capture directory moved 23 s into it, then a clean
-    restart: the list naming the old directory could not be written in the new one, the new
-    boot did not know the old one, and its 54 readings stayed on the machine. The list is
-    written again at each sync pass and by the stop, which waits for the disk."""
-    eio = FaultStep(
-        at=39.7, kind="disk_eio", duration=46.5, fault_id="f1",
+def fsync_failing(at: float, duration: float) -> FaultStep:
+    return FaultStep(
+        at=at, kind="disk_eio", duration=duration, fault_id="f1",
         params={"ops": ["fsync"], "probability": 1.0},
     )  # fmt: skip
-    move = FaultStep(
-        at=63.2, kind="reconfigure", fault_id="f2",
-        params={"data_manager": {"capture_dir": "/home/dmsim/.viam/capture-moved"}},
+
+
+def capture_dir_move(at: float, fault_id: str, directory: str) -> FaultStep:
+    return FaultStep(
+        at=at, kind="reconfigure", fault_id=fault_id,
+        params={"data_manager": {"capture_dir": f"/home/dmsim/.viam/{directory}"}},
     )  # fmt: skip
+
+
+def test_collector_stopped_by_eio_5715_a_capture_dir_moved_while_fsync_fails() -> None:
+    """Every fsync failing for 46 s; the capture directory moved 23 s into it, then a clean
+    restart: the move closed the capture (waiting for the disk) before naming the old
+    directory in the new one, the stop abandoned it there, and the new boot, under the new
+    config, never knew the old directory: its 54 readings stayed on the machine. The move
+    names the old directory first now."""
     restart = FaultStep(at=84.6, kind="clean_restart", fault_id="f4", params={"restart_after": 0.0})
-    report = run_finding("field-failures/collector-stopped-by-eio.scenario.yaml", 5715, eio,
-                         move, restart)  # fmt: skip
+    report = run_finding("field-failures/collector-stopped-by-eio.scenario.yaml", 5715,
+                         fsync_failing(39.7, 46.5), capture_dir_move(63.2, "f2", "capture-moved"),
+                         restart)  # fmt: skip
     assert report.verdict_text == "pass", report.summary()
 
 
@@ -323,19 +331,8 @@ def test_collector_stopped_by_eio_5715_variant_a_second_move_asked_while_the_fir
     newest config, whose directory names neither earlier one, and the first directory's
     unfinished file is never recovered. Needs a marker of the directory in use kept outside
     the capture directories (see the closing note)."""
-    eio = FaultStep(
-        at=40.0, kind="disk_eio", duration=60.0, fault_id="f1",
-        params={"ops": ["fsync"], "probability": 1.0},
-    )  # fmt: skip
-    first = FaultStep(
-        at=50.0, kind="reconfigure", fault_id="f2",
-        params={"data_manager": {"capture_dir": "/home/dmsim/.viam/capture-moved"}},
-    )  # fmt: skip
-    second = FaultStep(
-        at=60.0, kind="reconfigure", fault_id="f3",
-        params={"data_manager": {"capture_dir": "/home/dmsim/.viam/capture-moved-2"}},
-    )  # fmt: skip
     crash = FaultStep(at=70.0, kind="crash", fault_id="f4", params={"restart_after": 1.0})
-    report = run_finding("field-failures/collector-stopped-by-eio.scenario.yaml", 5715, eio,
-                         first, second, crash)  # fmt: skip
+    report = run_finding("field-failures/collector-stopped-by-eio.scenario.yaml", 5715,
+                         fsync_failing(40.0, 60.0), capture_dir_move(50.0, "f2", "capture-moved"),
+                         capture_dir_move(60.0, "f3", "capture-moved-2"), crash)  # fmt: skip
     assert report.verdict_text == "pass", report.summary()
