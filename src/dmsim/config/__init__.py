@@ -36,7 +36,7 @@ from ._control import (
     parse_control_overrides,
     parse_control_sequences,
 )
-from ._data_manager import default_capture_dir, default_sync_threads
+from ._data_manager import default_capture_dir, default_sync_threads, state_dir
 from ._effective import to_effective_dict
 from ._jsonpos import JsonPath, JsonValue, format_path
 from ._load import MAX_CONFIG_BYTES, load_machine_config, loads_machine_config
@@ -110,5 +110,6 @@ __all__ = [
     "parse_control_overrides",
     "parse_control_sequences",
     "parse_machine_config",
+    "state_dir",
     "to_effective_dict",
 ]

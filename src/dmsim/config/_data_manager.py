@@ -22,7 +22,13 @@ from ._jsonpos import JsonPath
 from ._model import CaptureControlSensorConfig, DataManagerConfig, MongoCaptureConfig
 from ._reader import Reader
 
-__all__ = ["default_capture_dir", "default_sync_threads", "parse_data_manager", "parse_tags"]
+__all__ = [
+    "default_capture_dir",
+    "default_sync_threads",
+    "parse_data_manager",
+    "parse_tags",
+    "state_dir",
+]
 
 _IGNORED = {
     "retention_policy": "it belongs in a resource's data_manager service_configs entry",
@@ -45,10 +51,19 @@ def _expand(path: str, env: Mapping[str, str]) -> str:
     return os.path.expanduser(path) if path.startswith("~") else path
 
 
+def _viam_home(env: Mapping[str, str]) -> str:
+    """``$VIAM_HOME``, or ``~/.viam`` when it is unset (like rdk)."""
+    return _expand(env.get("VIAM_HOME") or posixpath.join(_home(env), ".viam"), env)
+
+
 def default_capture_dir(env: Mapping[str, str]) -> str:
     """``$VIAM_HOME/capture``, or ``~/.viam/capture`` when VIAM_HOME is unset (like rdk)."""
-    viam_home = env.get("VIAM_HOME") or posixpath.join(_home(env), ".viam")
-    return posixpath.join(_expand(viam_home, env), "capture")
+    return posixpath.join(_viam_home(env), "capture")
+
+
+def state_dir(env: Mapping[str, str]) -> str:
+    """Where dmsim keeps its own state on this host: ``$VIAM_HOME/dmsim``."""
+    return posixpath.join(_viam_home(env), "dmsim")
 
 
 def _scalar(

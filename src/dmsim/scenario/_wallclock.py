@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -208,6 +209,8 @@ class _Run:
             "--cloud", f"127.0.0.1:{self.port}", "--trace", str(self.trace),
             "--seed", str(self.s.seed), "--status-every", "1h",
             stdout=self.machine_log, stderr=self.machine_log,
+            # its own state: the part's record of capture directories names this run's only
+            env={**os.environ, "VIAM_HOME": str((self.workdir / "viam-home").resolve())},
         )  # fmt: skip
         self.log(f"machine started (pid {self.machine.pid})")
 

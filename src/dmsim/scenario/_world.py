@@ -25,7 +25,7 @@ from viam.proto.app.datasync import SensorData
 
 from dmsim.capture import sensor_data_digest
 from dmsim.cloud import CloudCore, RpcFaultPlan, StagedBlob
-from dmsim.config import MachineConfig, Promise
+from dmsim.config import MachineConfig, Promise, state_dir
 from dmsim.errors import InternalError
 from dmsim.net import SimCloudTransport, SimLink
 from dmsim.runtime import (
@@ -43,7 +43,7 @@ from dmsim.storage._sequences import sequence_fingerprint
 from dmsim.storage._simfs import SimFS
 
 from ._ledger import FilesOnDisk
-from ._model import FINAL_DRAIN_S, Scenario
+from ._model import FINAL_DRAIN_S, SIM_ENV, Scenario
 from ._preload import PreloadedDisk, preload_disk
 from ._result import Sample, WorldResult
 from ._world_devices import build_world_devices
@@ -314,6 +314,7 @@ class World:
             trace=self.trace,
             boot=self.boot,
             part_id=PART_ID,
+            state_dir=state_dir(SIM_ENV),
             mongo_client=_no_mongo_in_simulation,
         )
         self.rt, self.dm = rt, dm

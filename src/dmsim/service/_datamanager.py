@@ -46,7 +46,12 @@ from dmsim.config import (
 )
 from dmsim.errors import ConfigError, DeviceError, Problem, StorageError
 from dmsim.runtime import RngTree, Runtime, Task, Trace
-from dmsim.storage._former_dirs import read_former_dirs, write_former_dirs
+from dmsim.storage._capture_dirs import (
+    CaptureDirs,
+    capture_dirs_path,
+    read_capture_dirs,
+    write_capture_dirs,
+)
 from dmsim.storage._fs import FileSystem
 from dmsim.storage._identity import ReadingId
 from dmsim.storage._naming import PROG_EXT, CollectorKey
@@ -99,6 +104,7 @@ class DataManager:
         trace: Trace | None,
         boot: int,
         part_id: str,
+        state_dir: str,
         log: Callable[[str], None] | None = None,
         mongo_client: Callable[[str], Any] = pymongo_client,
     ) -> None:
@@ -111,12 +117,13 @@ class DataManager:
         self._trace = trace
         self._boot = boot
         self._part_id = part_id
+        self._state_dir = state_dir
         self._log = log or _log.warning
         self._machine = machine
         self._config = _data_manager(machine)
         # capture directories of earlier configs: their backlog is synced too (see start)
         self._former_dirs: tuple[str, ...] = ()
-        self._former_dirs_unwritten_in: str | None = None  # the disk refused their list there
+        self._unrecorded: CaptureDirs | None = None  # the disk refused to record this
         self._tracker = InUseTracker()
         self._mongo = MongoMirror(rt=rt, client_factory=mongo_client, log=self._log)
         self._configure_mongo(self._config)
@@ -166,12 +173,12 @@ class DataManager:
     # lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> RecoveryReport:
-        """Recover orphaned files (in the capture directories of earlier configs too), then
-        start capture, sync and the disk policies."""
+        """Recover orphaned files (in the capture directories of earlier configs too), record
+        the directory in use, then start capture, sync and the disk policies."""
         capture_dir = self._config.capture_dir
         self._fs.makedirs(capture_dir)
         self._recovery = self._recover(capture_dir, "start-up recovery")
-        self._former_dirs = self._read_former_dirs(capture_dir)
+        self._start_capture_dirs(capture_dir)
         for former in self._former_dirs:
             if self._fs.is_dir(former):
                 self._recover(former, f"start-up recovery of former capture dir {former}")
@@ -195,9 +202,9 @@ class DataManager:
         new_dir = config.capture_dir != self._config.capture_dir
         if new_dir:
             # A new capture dir is a new store: only new data goes there (as the docs say).
-            # The old one's backlog is still synced, across restarts too (_former_dirs): it
-            # is named in the new one first, as the close may wait for a failing disk and a
-            # stop or crash meanwhile leaves the next boot only the new config.
+            # The old one's backlog is still synced, across restarts too (_capture_dirs): it
+            # is recorded first, as the close may wait for a failing disk, and a stop or
+            # crash meanwhile leaves the next boot only the new config.
             self._move_capture_dir(self._config.capture_dir, config.capture_dir)
             await self._capture.close()
         new_sensor = config.capture_control_sensor != self._config.capture_control_sensor
@@ -283,14 +290,14 @@ class DataManager:
         await self._sync.close()
 
     async def _stop_recording(self) -> None:
-        """End every sequence now and stop every collector; the sequences' files and the list
-        of former capture directories wait for a refusing disk as long as the queues do."""
+        """End every sequence now and stop every collector; the sequences' files and the
+        record of the capture directories wait for a refusing disk as long as the queues do."""
         self._sequences.end_all()
         settles = [
             self._rt.spawn(
                 self._sequences.settle(self._rt, within_s=SHUTDOWN_DRAIN_S), name="sequences"
             ),
-            self._rt.spawn(self._settle_former_dirs(), name="former-dirs"),
+            self._rt.spawn(self._settle_capture_dirs(), name="capture-dirs"),
         ]
         await self._capture.close()
         for settle in settles:
@@ -561,10 +568,10 @@ class DataManager:
 
     async def _before_pass(self) -> None:
         """Each sync pass: settle what recovery had to leave for later (its readings would
-        otherwise wait for the next process start), write the sequence files and the list of
-        former capture directories the disk refused, then complete the open capture files."""
+        otherwise wait for the next process start), write the sequence files and the record of
+        the capture directories the disk refused, then complete the open capture files."""
         self._sequences.retry()
-        self._write_former_dirs()
+        self._write_capture_dirs()
         for capture_dir, progs in list(self._unsettled.items()):
             report = recover_progs(self._fs, capture_dir, progs)
             left = _unsettled(report)
@@ -582,19 +589,28 @@ class DataManager:
             self._unsettled[capture_dir] = _unsettled(report)
         return report
 
-    def _read_former_dirs(self, capture_dir: str) -> tuple[str, ...]:
+    def _start_capture_dirs(self, capture_dir: str) -> None:
+        """Learn the former capture directories from the part's record, and record
+        ``capture_dir`` as the one in use before anything is written there."""
         try:
-            return read_former_dirs(self._fs, capture_dir)
+            recorded = read_capture_dirs(self._fs, self._state_dir, self._part_id)
         except StorageError as error:  # the machine still runs; that backlog waits for a fix
-            self._log(f"former capture directories not synced: {error}")
-            return ()
+            self._log(f"capture directories of earlier configs not synced: {error}")
+            return
+        if recorded is not None:  # the config may name a directory the part never used
+            self._former_dirs = recorded.formers_of(capture_dir)
+        wanted = CaptureDirs(self._part_id, capture_dir, self._former_dirs)
+        if recorded != wanted:
+            self._unrecorded = wanted
+            self._write_capture_dirs(say=True)
 
     def _move_capture_dir(self, old: str, new: str) -> None:
-        """Remember ``old`` (and the directories it remembered) in ``new``, and recover what
-        an earlier life left in ``new`` (no collector writes there yet)."""
+        """Record ``new`` as the directory in use, ``old`` (and the directories it remembered)
+        as former ones, and recover what an earlier life left in ``new`` (no collector writes
+        there yet)."""
         self._former_dirs = tuple(dict.fromkeys(d for d in (old, *self._former_dirs) if d != new))
-        self._former_dirs_unwritten_in = new
-        self._write_former_dirs(say=True)
+        self._unrecorded = CaptureDirs(self._part_id, new, self._former_dirs)
+        self._write_capture_dirs(say=True)
         if self._fs.is_dir(new):
             try:
                 self._recover(new, "recovery of the new capture dir")
@@ -602,37 +618,37 @@ class DataManager:
                 self._log(f"cannot recover {new}: {error}")
         self._log_former_dirs()
 
-    def _write_former_dirs(self, *, say: bool = False) -> None:
-        """Write the list of former capture directories if the disk refused it; until it is
-        written, they are synced but a restart would not know them. Only a failing first try
-        is said (sync passes retry it quietly), then that it is written."""
-        capture_dir = self._former_dirs_unwritten_in
-        if capture_dir is None:
+    def _write_capture_dirs(self, *, say: bool = False) -> None:
+        """Write the record of the capture directories if the disk refused it; until it is
+        written, a restart under another capture_dir would not know them. Only a failing first
+        try is said (sync passes retry it quietly), then that it is written."""
+        record = self._unrecorded
+        if record is None:
             return
+        path = capture_dirs_path(self._state_dir, self._part_id)
         try:
-            write_former_dirs(self._fs, capture_dir, self._former_dirs)
+            write_capture_dirs(self._fs, self._state_dir, record)
         except OSError as error:
             if say:
-                self._log(f"cannot record the former capture directories in {capture_dir} "
-                          f"yet: {error}")  # fmt: skip
+                self._log(f"cannot record the capture directories in {path} yet: {error}")
             return
-        self._former_dirs_unwritten_in = None
+        self._unrecorded = None
         if not say:
-            _log.info("recorded the former capture directories in %s", capture_dir)
+            _log.info("recorded the capture directories in %s", path)
 
-    async def _settle_former_dirs(self) -> None:
-        """At a stop, retry the list as long as the queues may wait for the disk."""
+    async def _settle_capture_dirs(self) -> None:
+        """At a stop, retry the record as long as the queues may wait for the disk."""
         await retry_within(
             self._rt,
-            lambda: self._former_dirs_unwritten_in is not None,
-            self._write_former_dirs,
+            lambda: self._unrecorded is not None,
+            self._write_capture_dirs,
             within_s=SHUTDOWN_DRAIN_S,
         )
-        if self._former_dirs_unwritten_in is not None:
+        if (record := self._unrecorded) is not None:
             self._log(
-                f"gave up recording the former capture directories in "
-                f"{self._former_dirs_unwritten_in}: after a restart, "
-                f"{', '.join(self._former_dirs)} will not be synced"
+                f"gave up recording the capture directories in "
+                f"{capture_dirs_path(self._state_dir, self._part_id)}: a restart under another "
+                f"capture_dir will not sync {', '.join((record.current, *record.former))}"
             )
 
     def _log_former_dirs(self) -> None:

@@ -171,6 +171,7 @@ async def run_machine(
     devices: dict[DeviceKey, Device],
     transport: ProbedTransport,
     part_id: str,
+    state_dir: str,
     stop: Event,
     status_every_s: float,
     report: Callable[[MachineStatus], None],
@@ -179,7 +180,8 @@ async def run_machine(
 ) -> MachineStatus:
     """Run until ``stop`` is set, reporting status now and then; then shut down cleanly and
     close ``devices`` (kept current by ``reload``, which applies edits of the config file
-    while running). ``trace`` (the event log) also gets ``machine.start`` {boot}, the config's
+    while running). ``state_dir`` keeps dmsim's own state, such as which capture directories
+    the part used. ``trace`` (the event log) also gets ``machine.start`` {boot}, the config's
     promise (and each reloaded config's) and ``machine.stop``."""
     manager = machine.data_manager
     if manager is None:
@@ -202,6 +204,7 @@ async def run_machine(
         trace=trace,
         boot=boot,
         part_id=part_id,
+        state_dir=state_dir,
     )
     start = rt.monotonic()
     if trace is not None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dmsim.config import MachineConfig, load_machine_config
+from dmsim.config import MachineConfig, load_machine_config, state_dir
 from dmsim.errors import ConfigError, Problem, StorageError
 from dmsim.faults import parse_duration
 from dmsim.runtime import RealRuntime
@@ -137,6 +138,7 @@ def _machine(args: argparse.Namespace) -> int:
             devices=devices,
             transport=transport,
             part_id=args.part_id,
+            state_dir=state_dir(os.environ),
             stop=stop,
             status_every_s=status_every,
             report=lambda status: print(status.line(), flush=True),

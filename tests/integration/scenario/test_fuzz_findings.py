@@ -8,8 +8,6 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
-
 from dmsim.faults import FaultSchedule, FaultStep
 from dmsim.scenario import Report, fuzz_expectations, load_scenario, run_scenario
 
@@ -323,16 +321,27 @@ def test_collector_stopped_by_eio_5715_a_capture_dir_moved_while_fsync_fails() -
     assert report.verdict_text == "pass", report.summary()
 
 
-@pytest.mark.xfail(strict=True, reason="open: a capture dir the machine never saw applied")
 def test_collector_stopped_by_eio_5715_variant_a_second_move_asked_while_the_first_waits() -> None:
-    """Found reviewing the fix above (the fuzzer moves to one sibling and back, so it cannot
-    reach this): a second move, asked while the first waits for the failing disk to close
-    the capture, is never applied (edits are applied one at a time); a crash then boots the
-    newest config, whose directory names neither earlier one, and the first directory's
-    unfinished file is never recovered. Needs a marker of the directory in use kept outside
-    the capture directories (see the closing note)."""
+    """Found reviewing the fix above: a second move, asked while the first waits for the
+    failing disk to close the capture, is never applied (edits are applied one at a time); a
+    crash then boots the newest config, whose directory named neither earlier one, and the
+    first directory's unfinished file was never recovered. The part's record of its capture
+    directories, kept outside them, names the first one now."""
     crash = FaultStep(at=70.0, kind="crash", fault_id="f4", params={"restart_after": 1.0})
     report = run_finding("field-failures/collector-stopped-by-eio.scenario.yaml", 5715,
                          fsync_failing(40.0, 60.0), capture_dir_move(50.0, "f2", "capture-moved"),
                          capture_dir_move(60.0, "f3", "capture-moved-2"), crash)  # fmt: skip
     assert report.verdict_text == "pass", report.summary()
+
+
+def test_collector_stopped_by_eio_variant_b_capture_dir_moved_while_the_machine_is_off() -> None:
+    """The config edited while the machine is off (a reconfigure between a crash and its
+    restart; the loader refused one there before): the next boot starts in the new directory
+    and recovers and syncs the old one's offline backlog, the crash's unfinished file too,
+    from the part's record of the directory it used."""
+    offline = FaultStep(at=10.0, kind="link_down", duration=80.0, fault_id="f1")
+    crash = FaultStep(at=50.0, kind="crash", fault_id="f2", params={"restart_after": 20.0})
+    report = run_finding("field-failures/collector-stopped-by-eio.scenario.yaml", 5715, offline,
+                         crash, capture_dir_move(60.0, "f3", "capture-moved"))  # fmt: skip
+    assert report.verdict_text == "pass", report.summary()
+    assert report.verdict.faults_without_target == ()

@@ -123,12 +123,15 @@ def test_an_edit_adds_a_resource_moves_the_capture_dir_and_changes_the_promise(
         wait_for(lambda: bool(captured_files(first_dir, "probe2", "")), "files back in the first")
     assert machine.process.returncode == 0, machine.err()
     assert "Traceback" not in machine.err()
-    # each directory remembers the other, so that its backlog is still synced after a
-    # restart under either config
+    # the part's record names the directory in use and the other, so that its backlog is
+    # still synced after a restart under any config
     assert "still running the previous config" not in machine.err()
-    for directory, other in ((first_dir, second_dir), (second_dir, first_dir)):
-        remembered = (directory / "former-capture-dirs.json").read_text(encoding="utf-8")
-        assert str(other) in remembered
+    record = Path(os.environ["VIAM_HOME"], "dmsim", "capture-dirs", "local-part.json")
+    assert json.loads(record.read_text(encoding="utf-8")) == {
+        "part_id": "local-part",
+        "capture_dir": str(first_dir),
+        "former_capture_dirs": [str(second_dir)],
+    }
     # the operator is told what each directory still holds
     assert machine.out.count(f"left to sync in {first_dir}:") == 1
     assert machine.out.count(f"left to sync in {second_dir}:") == 1

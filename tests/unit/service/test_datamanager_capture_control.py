@@ -20,6 +20,7 @@ from dmsim.storage._inspect import inspect_file
 from dmsim.storage._sequences import SequenceFile, parse_sequence_file
 
 CAPTURE_DIR = "/data/capture"
+STATE_DIR = "/data/viam/dmsim"
 RECORDER = "viam:capture-control:capture-control-sensor"
 RECORDING = {"start_s": 10, "stop_s": 20, "frequency_hz": 5, "tags": ["run-1"]}
 
@@ -80,6 +81,7 @@ class Rig:
             trace=self.trace,
             boot=number,
             part_id="part-1",
+            state_dir=STATE_DIR,
             log=self.logged.append,
         )
 
