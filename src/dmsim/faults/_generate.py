@@ -167,15 +167,15 @@ def _changes(draw: st.DrawFn, methods: Sequence[CaptureMethodRef]) -> list[dict[
 
 
 def _without_process_overlaps(steps: list[FaultStep]) -> list[FaultStep]:
-    """Drop process and reconfigure faults that fall while the process is down."""
+    """Drop process faults that fall while the process is down (a reconfigure then is a config
+    file edited while the machine is off)."""
     kept: list[FaultStep] = []
     down_until = -1.0
     for step in sorted(steps, key=lambda s: (s.at, s.fault_id)):
-        if step.group in ("process", "reconfigure"):
+        if step.group == "process":
             if step.at < down_until:
                 continue
-            if step.group == "process":
-                down_until = step.end
+            down_until = step.end
         kept.append(step)
     return kept
 

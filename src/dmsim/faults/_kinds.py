@@ -250,7 +250,8 @@ KINDS: dict[str, KindSpec] = {
                 ParamSpec("changes", "changes", description="capture method changes"),
                 ParamSpec("data_manager", "object", description="data_manager attributes"),
             ),
-            "the machine config changes (collectors reconfigured)",
+            "the machine config changes: applied in place, or, while the process is down, "
+            "read by the next boot",
         ),
         # clock
         KindSpec(

@@ -290,12 +290,13 @@ def parse_schedule(
 
 
 def _process_overlaps(steps: list[FaultStep], paths: Mapping[str, str]) -> list[Problem]:
-    """A crash, restart or reconfigure while the process is down (after a crash or clean
-    restart, before it comes back) has nothing to act on."""
+    """A crash or restart while the process is down (after a crash or clean restart, before it
+    comes back) has nothing to act on. A reconfigure then edits the config file the next boot
+    starts with."""
     problems: list[Problem] = []
     down: FaultStep | None = None
     for step in sorted(steps, key=lambda s: (s.at, s.fault_id)):
-        if step.group not in ("process", "reconfigure"):
+        if step.group != "process":
             continue
         if down is not None and step.at < down.end:
             problems.append(
@@ -306,8 +307,7 @@ def _process_overlaps(steps: list[FaultStep], paths: Mapping[str, str]) -> list[
                 )
             )
             continue
-        if step.group == "process":
-            down = step
+        down = step
     return problems
 
 

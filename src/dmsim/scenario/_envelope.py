@@ -5,8 +5,8 @@ offers (resources device faults may name, capture methods and data manager attri
 A reconfigure may set the durability window, the number of sync workers, and the sync and
 offline intervals at or below the configured ones: a longer interval would hold the backlog
 past a drain bound written for the configured machine, which is the config's doing, not a
-fault the core must survive. It may also move the capture directory (to a sibling, and
-back) and change storage: a rotation size that cuts a file every few readings or one that
+fault the core must survive. It may also move the capture directory (to one of two siblings,
+and back) and change storage: a rotation size that cuts a file every few readings or one that
 makes uploads split, and deletion that fires while uploads run (a byte cap of a few files,
 disk-full thresholds any disk in use reaches, every first or second file, checked every
 second). Readings such a rule deletes are explained, not lost
@@ -155,7 +155,7 @@ def _data_manager_settings(machine: MachineConfig) -> tuple[ServiceSetting, ...]
     rotation = manager.maximum_capture_file_size_bytes
     capture_dir = manager.capture_dir.rstrip("/")
     settings_and_back: tuple[tuple[str, tuple[float | str, ...], float | str], ...] = (
-        ("capture_dir", (capture_dir + "-moved",), manager.capture_dir),
+        ("capture_dir", (capture_dir + "-moved", capture_dir + "-moved-2"), manager.capture_dir),
         ("maximum_capture_file_size_bytes", (*_ROTATION_BYTES, 4 * rotation), rotation),
         ("capture_dir_max_bytes", _BYTE_CAPS, manager.capture_dir_max_bytes),
         ("disk_usage_deletion_threshold", (_ANY_USAGE,), manager.disk_usage_deletion_threshold),

@@ -104,6 +104,11 @@ def test_schedule_level_problems() -> None:
     assert "process is down" in found["faults[1].at"]
     assert "already used" in found["faults[2].id"]
     assert "after the end of the run" in found["faults[3].at"]
+    edited_while_down = [
+        {"at": 10, "kind": "crash", "restart_after": 60},
+        {"at": 30, "kind": "reconfigure", "data_manager": {"capture_dir": "/data/elsewhere"}},
+    ]
+    assert messages(edited_while_down) == {}  # the next boot reads the edited config
     assert messages([{"at": 100, "kind": "link_down", "duration": 30}], run_duration=120.0) == {
         "faults[0].duration": "the fault ends at 130s, after the end of the run (2m)"
     }

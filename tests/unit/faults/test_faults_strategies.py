@@ -84,10 +84,9 @@ def test_schedules_stay_inside_the_envelope(schedule: FaultSchedule) -> None:
             assert named == sorted(set(named), key=RPC_NAMES.index)
         if step.group == "device":
             assert step.params["component"] in ENVELOPE.components
-        if step.group in ("process", "reconfigure"):
+        if step.group == "process":
             assert step.at >= down_until
-            if step.group == "process":
-                down_until = step.end
+            down_until = step.end
 
 
 def test_network_faults_come_with_jitter_and_in_one_direction_too() -> None:
@@ -188,6 +187,22 @@ def test_a_reconfigure_may_change_the_data_manager_alone_or_with_capture() -> No
 
 
 RECONFIGURES = replace(ENVELOPE, kinds=frozenset({"reconfigure"}))
+
+
+def test_a_config_is_edited_while_the_machine_is_off_too() -> None:
+    """A reconfigure while the process is down (the next boot reads it); a crash or restart
+    then is dropped, as it would have nothing to act on."""
+    envelope = replace(
+        ENVELOPE, kinds=frozenset({"crash", "reconfigure"}), max_restart_after_s=600.0
+    )
+
+    def edited_while_down(schedule: FaultSchedule) -> bool:
+        crashes = [s for s in schedule if s.kind == "crash"]
+        return any(
+            c.at < s.at < c.end for c in crashes for s in schedule if s.kind == "reconfigure"
+        )
+
+    assert find(fault_schedules(duration=DURATION, envelope=envelope), edited_while_down)
 
 
 def switches(schedule: FaultSchedule) -> tuple[list[bool], list[bool]]:

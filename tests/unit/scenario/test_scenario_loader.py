@@ -152,7 +152,11 @@ def test_full_scenario_loads_with_units_and_defaults(tmp_path: Path) -> None:
         "maximum_num_sync_threads": (2, 4),
         "sync_interval_mins": (0.05, 0.1),
         "sync_offline_wait_secs": (30.0, 60.0),
-        "capture_dir": ("/home/dmsim/.viam/capture-moved", "/home/dmsim/.viam/capture"),
+        "capture_dir": (
+            "/home/dmsim/.viam/capture-moved",
+            "/home/dmsim/.viam/capture-moved-2",
+            "/home/dmsim/.viam/capture",
+        ),
         "maximum_capture_file_size_bytes": (1024, 1048576, 262144),
         "capture_dir_max_bytes": (65536, 1048576, 0),
         "disk_usage_deletion_threshold": (1e-9, 0.9),
