@@ -44,7 +44,7 @@ from dmsim.config import (
     parse_control_overrides,
     parse_control_sequences,
 )
-from dmsim.errors import ConfigError, DeviceError, Problem, StorageError
+from dmsim.errors import ConfigError, DeviceError, DmsimError, Problem, StorageError
 from dmsim.runtime import RngTree, Runtime, Task, Trace
 from dmsim.storage._capture_dirs import (
     CaptureDirs,
@@ -105,6 +105,7 @@ class DataManager:
         boot: int,
         part_id: str,
         state_dir: str,
+        claim_dir: Callable[[str], None] | None = None,
         log: Callable[[str], None] | None = None,
         mongo_client: Callable[[str], Any] = pymongo_client,
     ) -> None:
@@ -118,11 +119,14 @@ class DataManager:
         self._boot = boot
         self._part_id = part_id
         self._state_dir = state_dir
+        # locks a directory for this process, or raises: another may capture there now
+        self._claim_dir = claim_dir
         self._log = log or _log.warning
         self._machine = machine
         self._config = _data_manager(machine)
         # capture directories of earlier configs: their backlog is synced too (see start)
         self._former_dirs: tuple[str, ...] = ()
+        self._held_elsewhere: set[str] = set()  # former ones another process captures in
         self._unrecorded: CaptureDirs | None = None  # the disk refused to record this
         self._tracker = InUseTracker()
         self._mongo = MongoMirror(rt=rt, client_factory=mongo_client, log=self._log)
@@ -180,7 +184,7 @@ class DataManager:
         self._recovery = self._recover(capture_dir, "start-up recovery")
         self._start_capture_dirs(capture_dir)
         for former in self._former_dirs:
-            if self._fs.is_dir(former):
+            if self._fs.is_dir(former) and self._claimed(former):
                 self._recover(former, f"start-up recovery of former capture dir {former}")
         self._log_former_dirs()
         await self._sync.reconfigure(self._sync_settings(self._config))
@@ -367,7 +371,9 @@ class DataManager:
             capture_dir=config.capture_dir,
             part_id=self._part_id,
             additional_sync_paths=config.additional_sync_paths,
-            former_capture_dirs=tuple(d for d in self._former_dirs if d != config.capture_dir),
+            former_capture_dirs=tuple(
+                d for d in self._synced_former_dirs() if d != config.capture_dir
+            ),
             sync_interval_s=config.sync_interval_s,
             file_last_modified_millis=config.file_last_modified_millis,
             maximum_num_sync_threads=config.maximum_num_sync_threads,
@@ -538,7 +544,7 @@ class DataManager:
                 rule=rule,
                 in_use=self._in_use,
                 before_delete=self._before_delete,
-                former_dirs=lambda: self._former_dirs,
+                former_dirs=self._synced_former_dirs,
                 trace=self._trace,
                 interval_s=self._config.disk_check_interval_secs,
             )
@@ -609,6 +615,7 @@ class DataManager:
         as former ones, and recover what an earlier life left in ``new`` (no collector writes
         there yet)."""
         self._former_dirs = tuple(dict.fromkeys(d for d in (old, *self._former_dirs) if d != new))
+        self._held_elsewhere.discard(new)  # the machine claims a directory before moving there
         self._unrecorded = CaptureDirs(self._part_id, new, self._former_dirs)
         self._write_capture_dirs(say=True)
         if self._fs.is_dir(new):
@@ -651,9 +658,25 @@ class DataManager:
                 f"capture_dir will not sync {', '.join((record.current, *record.former))}"
             )
 
+    def _claimed(self, former: str) -> bool:
+        """Lock ``former`` for this process; one another process captures in is neither
+        recovered (its open files are live) nor synced, until a start finds it free."""
+        if self._claim_dir is None:
+            return True
+        try:
+            self._claim_dir(former)
+        except (DmsimError, OSError) as error:
+            self._held_elsewhere.add(former)
+            self._log(f"former capture directory not synced: {error}")
+            return False
+        return True
+
+    def _synced_former_dirs(self) -> tuple[str, ...]:
+        return tuple(d for d in self._former_dirs if d not in self._held_elsewhere)
+
     def _log_former_dirs(self) -> None:
-        if self._former_dirs:
-            _log.info("also syncing former capture directories: %s", ", ".join(self._former_dirs))
+        if synced := self._synced_former_dirs():
+            _log.info("also syncing former capture directories: %s", ", ".join(synced))
 
     def _record_recovery(self, report: RecoveryReport, what: str) -> None:
         if report.scanned or report.errors or report.stale_temp_removed:

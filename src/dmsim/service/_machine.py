@@ -172,6 +172,7 @@ async def run_machine(
     transport: ProbedTransport,
     part_id: str,
     state_dir: str,
+    claim_dir: Callable[[str], None],
     stop: Event,
     status_every_s: float,
     report: Callable[[MachineStatus], None],
@@ -181,8 +182,9 @@ async def run_machine(
     """Run until ``stop`` is set, reporting status now and then; then shut down cleanly and
     close ``devices`` (kept current by ``reload``, which applies edits of the config file
     while running). ``state_dir`` keeps dmsim's own state, such as which capture directories
-    the part used. ``trace`` (the event log) also gets ``machine.start`` {boot}, the config's
-    promise (and each reloaded config's) and ``machine.stop``."""
+    the part used; ``claim_dir`` locks a former one before it is recovered and synced.
+    ``trace`` (the event log) also gets ``machine.start`` {boot}, the config's promise (and
+    each reloaded config's) and ``machine.stop``."""
     manager = machine.data_manager
     if manager is None:
         raise ConfigError(Problem("services", "no data_manager service: nothing to run"))
@@ -205,6 +207,7 @@ async def run_machine(
         boot=boot,
         part_id=part_id,
         state_dir=state_dir,
+        claim_dir=claim_dir,
     )
     start = rt.monotonic()
     if trace is not None:

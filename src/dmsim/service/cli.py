@@ -139,6 +139,7 @@ def _machine(args: argparse.Namespace) -> int:
             transport=transport,
             part_id=args.part_id,
             state_dir=state_dir(os.environ),
+            claim_dir=lambda directory: claim(directory, "sync it as a former capture directory"),
             stop=stop,
             status_every_s=status_every,
             report=lambda status: print(status.line(), flush=True),

@@ -15,6 +15,9 @@ from pathlib import Path
 from tests.integration.cloud.serve_process import serve_process
 from tests.integration.service.machines import machine_config, with_vision
 
+from dmsim.storage import RealFS, read_capture_file
+from dmsim.storage._lock import directory_lock
+
 DMSIM = [sys.executable, "-m", "dmsim.cli"]
 
 
@@ -100,6 +103,36 @@ def test_a_restart_sends_what_the_last_run_left_at_once(tmp_path: Path) -> None:
     assert not list(capture_dir.rglob("*.capture")), done.stdout
     assert f"left to sync in {capture_dir}: 0 capture file(s)" in done.stdout
     assert {item["component_name"] for item in stored} == {"probe", "cam"}
+
+
+def test_a_capture_dir_edited_while_the_machine_was_off_is_still_synced(tmp_path: Path) -> None:
+    """rdk never walks a directory the config no longer names; dmsim finds it in the part's
+    record (in $VIAM_HOME), and leaves it alone while another process holds it."""
+    first, second, data = tmp_path / "first", tmp_path / "second", tmp_path / "cloud"
+    config = tmp_path / "machine.json"
+    config.write_text(json.dumps(machine_config(first)), encoding="utf-8")
+    offline_machine(config, "--duration", "1s", check=True)
+    left = sorted(first.rglob("*.capture"))
+    assert left  # no cloud listened there
+    readings = sum(len(read_capture_file(RealFS(), str(path)).readings) for path in left)
+    config.write_text(json.dumps(machine_config(second)), encoding="utf-8")
+    with directory_lock(str(first), purpose="test"):  # another process captures there
+        held = offline_machine(config, "--duration", "1s", check=True)
+    assert f"former capture directory not synced: {first}: in use by a running dmsim" in (
+        held.stderr
+    )
+    assert sorted(first.rglob("*.capture")) == left
+    with serve_process(data) as cloud:
+        done = subprocess.run(
+            [*DMSIM, "machine", str(config), "--cloud", f"127.0.0.1:{cloud.grpc_port}",
+             "--duration", "3s"],
+            capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        stored = query(data)
+    assert not list(first.rglob("*.capture")), done.stdout
+    assert f"left to sync in {first}: 0 capture file(s)" in done.stdout
+    assert f"left to sync in {second}:" in done.stdout
+    assert len(stored) >= readings
 
 
 def test_bad_addresses_are_clear_errors(tmp_path: Path) -> None:

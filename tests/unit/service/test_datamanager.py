@@ -26,6 +26,7 @@ from dmsim.storage._capture_dirs import (
 )
 from dmsim.storage._codec import tabular_reading
 from dmsim.storage._identity import ReadingId
+from dmsim.storage._lock import DirectoryBusy
 from dmsim.storage._naming import CollectorKey
 from dmsim.storage._writer import CaptureWriter
 
@@ -81,7 +82,13 @@ class Rig:
         self.boot = -1
         self.restart(config or machine(hz=1, sync_disabled=True, capture_disabled=capture_disabled))
 
-    def restart(self, config: str, *, part_id: str = "part-1") -> None:
+    def restart(
+        self,
+        config: str,
+        *,
+        part_id: str = "part-1",
+        claim_dir: Callable[[str], None] | None = None,
+    ) -> None:
         """A new process, with ``config`` (the first one's, at first)."""
         self.boot += 1
         self.rt = self.kernel.process(f"dmsim-{self.boot}")
@@ -97,6 +104,7 @@ class Rig:
             boot=self.boot,
             part_id=part_id,
             state_dir=STATE_DIR,
+            claim_dir=claim_dir,
         )
 
     def call(self, coro: Any) -> Any:
@@ -393,6 +401,39 @@ def test_a_part_never_adopts_the_capture_dirs_another_part_recorded_on_the_host(
     assert recorded(rig, "part-2") == CaptureDirs("part-2", MOVED_DIR)
     assert recorded(rig) == CaptureDirs("part-1", CAPTURE_DIR)
     rig.call(rig.dm.close())
+
+
+def test_a_former_capture_dir_another_process_holds_is_left_alone_until_it_is_free(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Another process may capture in a directory the part used before: its open files are
+    live, so neither recovered (which would complete them under it) nor synced."""
+    rig = Rig(config=machine(hz=1, sync_disabled=True))
+    rig.call(rig.dm.start())
+    rig.kernel.run(until=30.5)
+    rig.call(rig.dm.close())
+    backlog = rig.files(".capture")
+    live = orphaned_prog(rig, "other")
+
+    def held_elsewhere(directory: str) -> None:
+        if directory == CAPTURE_DIR:
+            raise DirectoryBusy(f"{directory}: in use by a running dmsim (pid 7)")
+
+    rig.restart(moved(sync_disabled=False), claim_dir=held_elsewhere)
+    rig.call(rig.dm.start())
+    rig.kernel.run(until=60.0)
+    assert rig.fs.exists(live)
+    assert rig.files(".capture") == backlog
+    assert rig.cloud.statistics().readings <= rig.dm.statistics().collectors[0].captured
+    said = f"former capture directory not synced: {CAPTURE_DIR}: in use by a running dmsim"
+    assert said in caplog.text
+    assert recorded(rig) == CaptureDirs("part-1", MOVED_DIR, (CAPTURE_DIR,))  # kept for later
+    rig.call(rig.dm.close())
+    rig.restart(moved(sync_disabled=False), claim_dir=lambda directory: None)
+    rig.call(rig.dm.start())
+    rig.kernel.run(until=90.0)
+    assert not rig.files(".prog")
+    assert not rig.files(".capture")
 
 
 def moved_while_fsync_fails(rig: Rig) -> None:
