@@ -65,6 +65,8 @@ expectations:
     assert "fault f1: link_down" in result.stderr
     assert "fault f2: crash" in result.stderr
     assert (tmp_path / "run" / "trace.jsonl").exists()
+    # the machine's own state is the run's too: a later run never syncs this one's leftovers
+    assert (tmp_path / "run" / "viam-home" / "dmsim" / "capture-dirs" / "local-part.json").exists()
 
 
 def test_what_has_no_real_means_is_refused_up_front(tmp_path: Path) -> None:
