@@ -39,6 +39,20 @@ def offline_machine(
     )  # fmt: skip
 
 
+def online_machine(
+    config: Path, data: Path
+) -> tuple[subprocess.CompletedProcess[str], list[dict[str, object]]]:
+    """`dmsim machine` run for 3 s with `dmsim cloud serve` on loopback; what the cloud
+    then holds."""
+    with serve_process(data) as cloud:
+        done = subprocess.run(
+            [*DMSIM, "machine", str(config), "--cloud", f"127.0.0.1:{cloud.grpc_port}",
+             "--duration", "3s"],
+            capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        return done, query(data)
+
+
 def test_a_real_machine_captures_syncs_and_shuts_down_cleanly(tmp_path: Path) -> None:
     capture_dir, data = tmp_path / "capture", tmp_path / "cloud"
     config = tmp_path / "machine.json"
@@ -93,13 +107,7 @@ def test_a_restart_sends_what_the_last_run_left_at_once(tmp_path: Path) -> None:
     restarted = json.loads(config.read_text(encoding="utf-8"))
     restarted["services"][0]["attributes"].update(sync_interval_mins=10, capture_disabled=True)
     config.write_text(json.dumps(restarted), encoding="utf-8")
-    with serve_process(data) as cloud:
-        done = subprocess.run(
-            [*DMSIM, "machine", str(config), "--cloud", f"127.0.0.1:{cloud.grpc_port}",
-             "--duration", "3s"],
-            capture_output=True, text=True, timeout=60, check=True,
-        )  # fmt: skip
-        stored = query(data)
+    done, stored = online_machine(config, data)
     assert not list(capture_dir.rglob("*.capture")), done.stdout
     assert f"left to sync in {capture_dir}: 0 capture file(s)" in done.stdout
     assert {item["component_name"] for item in stored} == {"probe", "cam"}
@@ -122,13 +130,7 @@ def test_a_capture_dir_edited_while_the_machine_was_off_is_still_synced(tmp_path
         held.stderr
     )
     assert sorted(first.rglob("*.capture")) == left
-    with serve_process(data) as cloud:
-        done = subprocess.run(
-            [*DMSIM, "machine", str(config), "--cloud", f"127.0.0.1:{cloud.grpc_port}",
-             "--duration", "3s"],
-            capture_output=True, text=True, timeout=60, check=True,
-        )  # fmt: skip
-        stored = query(data)
+    done, stored = online_machine(config, data)
     assert not list(first.rglob("*.capture")), done.stdout
     assert f"left to sync in {first}: 0 capture file(s)" in done.stdout
     assert f"left to sync in {second}:" in done.stdout
