@@ -78,6 +78,8 @@ __all__ = ["DataManager", "DataManagerStatistics"]
 _log = logging.getLogger("dmsim.datamanager")
 
 CONTROL_POLL_S = 0.1  # rdk's capturePollFrequency
+# what the disk refused is tried again after 1 s, then at doubling intervals up to this
+REFUSED_RETRY_MAX_S = 30.0
 CONTROL_READ_TIMEOUT_S = 1.0
 
 
@@ -128,6 +130,7 @@ class DataManager:
         self._former_dirs: tuple[str, ...] = ()
         self._held_elsewhere: set[str] = set()  # former ones another process captures in
         self._unrecorded: CaptureDirs | None = None  # the disk refused to record this
+        self._retrier: Task[None] | None = None  # writes what the disk refused (see below)
         self._tracker = InUseTracker()
         self._mongo = MongoMirror(rt=rt, client_factory=mongo_client, log=self._log)
         self._configure_mongo(self._config)
@@ -196,6 +199,7 @@ class DataManager:
         self._sync.start()
         self._start_policies()
         self._start_control()
+        self._keep_retrying()
         self._started = True
         return self._recovery
 
@@ -237,6 +241,7 @@ class DataManager:
             await self._stop_policies()
             self._start_policies()
         self._start_control()
+        self._keep_retrying()
 
     async def pause_devices(self, resources: Collection[tuple[str, str]]) -> None:
         """Stop reading these (api, name) resources until :meth:`resume_devices` (queues
@@ -290,6 +295,8 @@ class DataManager:
         await self._stop_control()
         await self._stop_policies()
         await self._stop_recording()
+        if self._retrier is not None:  # the stop waited for the disk as long as it could
+            await self._retrier.stop()
         await self._mongo.close()
         await self._sync.close()
 
@@ -466,6 +473,7 @@ class DataManager:
             except ControlReadingError as failure:
                 error = error or str(failure)
         self._sequences.set_active(sequences)
+        self._keep_retrying()
         return self._set_control(overrides, error)
 
     async def _read_control(self) -> Mapping[str, Any]:
@@ -573,9 +581,32 @@ class DataManager:
             )
 
     async def _before_pass(self) -> None:
-        """Each sync pass: settle what recovery had to leave for later (its readings would
-        otherwise wait for the next process start), write the sequence files and the record of
-        the capture directories the disk refused, then complete the open capture files."""
+        """Each sync pass: write what the disk refused so far, then complete the open capture
+        files."""
+        self._retry_refused()
+        await self._capture.flush()
+
+    def _keep_retrying(self) -> None:
+        """Retry what the disk refused until it is written, sync passes or not: a machine
+        with sync disabled has none, and a crash meanwhile would lose a sequence's end or the
+        record of a moved capture directory."""
+        if self._refused() and (self._retrier is None or self._retrier.done()):
+            self._retrier = self._rt.spawn(self._retry_until_written(), name="retry-refused")
+
+    async def _retry_until_written(self) -> None:
+        wait = 1.0
+        while self._refused():
+            await self._rt.sleep(wait)
+            self._retry_refused()
+            wait = min(2 * wait, REFUSED_RETRY_MAX_S)
+
+    def _refused(self) -> bool:
+        return self._sequences.unwritten or self._unrecorded is not None or bool(self._unsettled)
+
+    def _retry_refused(self) -> None:
+        """Settle what recovery had to leave for later (its readings would otherwise wait for
+        the next process start), write the sequence files and the record of the capture
+        directories the disk refused."""
         self._sequences.retry()
         self._write_capture_dirs()
         for capture_dir, progs in list(self._unsettled.items()):
@@ -586,7 +617,6 @@ class DataManager:
             self._unsettled[capture_dir] = left
             if not left:
                 del self._unsettled[capture_dir]
-        await self._capture.flush()
 
     def _recover(self, capture_dir: str, what: str) -> RecoveryReport:
         report = recover_capture_dir(self._fs, capture_dir, live=())
@@ -618,6 +648,7 @@ class DataManager:
         self._held_elsewhere.discard(new)  # the machine claims a directory before moving there
         self._unrecorded = CaptureDirs(self._part_id, new, self._former_dirs)
         self._write_capture_dirs(say=True)
+        self._keep_retrying()  # the close after the move may wait long for a failing disk
         if self._fs.is_dir(new):
             try:
                 self._recover(new, "recovery of the new capture dir")

@@ -74,6 +74,11 @@ class SequenceRecorder:
     def open_count(self) -> int:
         return len(self._open)
 
+    @property
+    def unwritten(self) -> bool:
+        """Whether a file the disk refused waits for :meth:`retry`."""
+        return bool(self._unwritten)
+
     def recover(self) -> SequenceRecovery:
         """Tidy what a stop left in ``sequences/`` (before any sequence opens)."""
         report = recover_sequences(self._fs, self._capture_dir)

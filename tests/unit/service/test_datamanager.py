@@ -436,14 +436,28 @@ def test_a_former_capture_dir_another_process_holds_is_left_alone_until_it_is_fr
     assert not rig.files(".capture")
 
 
-def moved_while_fsync_fails(rig: Rig) -> None:
+def moved_while_fsync_fails(rig: Rig, *, sync_disabled: bool = False) -> None:
     """Start, then move the capture directory while every fsync in the state directory fails:
     the record still names the old directory as the one in use."""
     rig.call(rig.dm.start())
     rig.kernel.run(until=10.0)
     rig.fs.inject_eio(prefix=STATE_DIR, ops=["fsync"], fault_id="f1")
-    rig.call(rig.dm.reconfigure(loads_machine_config(moved(sync_disabled=False))))
+    rig.call(rig.dm.reconfigure(loads_machine_config(moved(sync_disabled=sync_disabled))))
     assert recorded(rig) == CaptureDirs("part-1", CAPTURE_DIR)
+
+
+def test_with_sync_disabled_a_refused_record_is_written_before_a_crash_can_lose_it() -> None:
+    """Regression: the record a refusing disk kept waiting was retried only at sync passes
+    and at the shutdown; with sync disabled, a crash after the disk recovered left the next
+    boot, under the new config, no trace of the old directory."""
+    rig = Rig(config=machine(hz=1, sync_disabled=True))
+    moved_while_fsync_fails(rig, sync_disabled=True)
+    rig.kernel.run(until=20.0)
+    rig.fs.clear_faults("f1")
+    rig.kernel.run(until=60.0)  # retried at doubling intervals, up to every 30 s
+    rig.rt.kill()
+    rig.fs.crash()
+    assert recorded(rig) == CaptureDirs("part-1", MOVED_DIR, (CAPTURE_DIR,))
 
 
 def test_a_capture_dir_move_is_recorded_before_the_capture_closes() -> None:

@@ -309,6 +309,29 @@ def test_a_sequence_a_reconfigure_ends_on_a_refusing_disk_is_written_once_the_di
     assert closed.end_ns - epoch == pytest.approx(15e9, abs=0.15e9)  # when capture went off
 
 
+def test_with_sync_disabled_a_refused_sequence_end_is_written_before_a_crash_can_lose_it() -> None:
+    """Regression: the `.seq` a refusing disk kept waiting was retried only at sync passes and
+    at the shutdown; with sync disabled (this machine's config) a crash after the disk
+    recovered still found the `.progseq`, and the next start quarantined the recording."""
+    rig = Rig(machine(recordings=[RECORDING]))
+    rig.call(rig.dm.start())
+    rig.kernel.run(until=15.0)
+    rig.fs.inject_eio(prefix=f"{CAPTURE_DIR}/sequences", ops=("write",), fault_id="full")
+    rig.call(rig.dm.reconfigure(
+        loads_machine_config(machine(recordings=[RECORDING], capture_disabled=True))
+    ))  # fmt: skip
+    rig.kernel.run(until=30.0)
+    rig.fs.clear_faults("full")
+    rig.kernel.run(until=70.0)  # retried at doubling intervals, up to every 30 s
+    rig.rt.kill()
+    rig.fs.crash()
+    rig.boot(1)
+    rig.call(rig.dm.start())
+    assert rig.trace.of_kind("sequence.orphaned") == []
+    ((name, _),) = sequence_files(rig).items()
+    assert name.endswith(".seq")
+
+
 def test_a_sequence_ended_by_a_move_of_the_capture_dir_is_closed_in_the_old_one() -> None:
     """Its `.seq` goes where its `.progseq` was, and the `.progseq` goes, even when the
     refusing disk holds the write until after the move."""
