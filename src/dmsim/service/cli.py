@@ -31,7 +31,9 @@ def register(subparsers: Any) -> None:
         description=(
             "Capture from the machine config's resources into its capture_dir and sync to a "
             "DataSyncService over gRPC, until interrupted (SIGINT/SIGTERM: clean shutdown, "
-            "queues drained, files completed) or --duration."
+            "queues drained, files completed) or --duration. The capture directories the part "
+            "used are recorded in $VIAM_HOME/dmsim (default ~/.viam/dmsim), so that a backlog "
+            "left in one the config no longer names is still synced."
         ),
     )
     parser.add_argument("config", type=Path, help="machine config JSON")
