@@ -8,8 +8,8 @@ records them in ``<state_dir>/capture-dirs/<part>.json`` (the state directory is
 is outside the capture directories because the config may name a new one the running machine
 never applied (edited while the machine was off, or a second edit asked while the first one
 waits for a failing disk): the next boot then learns from the record where the part wrote
-last. It is keyed by the part, so two dmsim processes on one host, each with its own
-directory, never adopt each other's backlog. The record is written whole or not at all
+last. It is keyed by the part, so the dmsim processes of two parts on one host never adopt
+each other's backlog. The record is written whole or not at all
 (:func:`~._fs.write_whole`).
 """
 
