@@ -285,12 +285,9 @@ def test_a_shutdown_retries_a_refused_sequence_as_long_as_its_queues_then_says_i
     assert len([line for line in rig.logged if "could not write" in line]) == 1
 
 
-def test_a_sequence_a_reconfigure_ends_on_a_refusing_disk_is_written_once_the_disk_recovers() -> (
-    None
-):
-    """Capture turned off mid-recording while the disk refuses writes (a full disk, say): the
-    sequence ends then, and its `.seq` is written when the disk takes writes again (here, at
-    the shutdown). It used to get one try and be reported lost at the reconfigure."""
+def capture_turned_off_while_sequences_are_refused() -> Rig:
+    """Capture turned off at 15 s, mid-recording, while the disk refuses writes to
+    `sequences/` (sync is disabled); the disk takes them again at 30 s."""
     rig = Rig(machine(recordings=[RECORDING]))
     rig.call(rig.dm.start())
     rig.kernel.run(until=15.0)
@@ -300,6 +297,16 @@ def test_a_sequence_a_reconfigure_ends_on_a_refusing_disk_is_written_once_the_di
     ))  # fmt: skip
     rig.kernel.run(until=30.0)
     rig.fs.clear_faults("full")
+    return rig
+
+
+def test_a_sequence_a_reconfigure_ends_on_a_refusing_disk_is_written_once_the_disk_recovers() -> (
+    None
+):
+    """Capture turned off mid-recording while the disk refuses writes (a full disk, say): the
+    sequence ends then, and its `.seq` is written when the disk takes writes again (here, at
+    the shutdown). It used to get one try and be reported lost at the reconfigure."""
+    rig = capture_turned_off_while_sequences_are_refused()
     rig.call(rig.dm.close())
     assert rig.trace.of_kind("sequence.lost") == []
     ((name, closed),) = sequence_files(rig).items()
@@ -313,15 +320,7 @@ def test_with_sync_disabled_a_refused_sequence_end_is_written_before_a_crash_can
     """Regression: the `.seq` a refusing disk kept waiting was retried only at sync passes and
     at the shutdown; with sync disabled (this machine's config) a crash after the disk
     recovered still found the `.progseq`, and the next start quarantined the recording."""
-    rig = Rig(machine(recordings=[RECORDING]))
-    rig.call(rig.dm.start())
-    rig.kernel.run(until=15.0)
-    rig.fs.inject_eio(prefix=f"{CAPTURE_DIR}/sequences", ops=("write",), fault_id="full")
-    rig.call(rig.dm.reconfigure(
-        loads_machine_config(machine(recordings=[RECORDING], capture_disabled=True))
-    ))  # fmt: skip
-    rig.kernel.run(until=30.0)
-    rig.fs.clear_faults("full")
+    rig = capture_turned_off_while_sequences_are_refused()
     rig.kernel.run(until=70.0)  # retried at doubling intervals, up to every 30 s
     rig.rt.kill()
     rig.fs.crash()
