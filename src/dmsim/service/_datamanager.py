@@ -591,14 +591,14 @@ class DataManager:
         with sync disabled has none, and a crash meanwhile would lose a sequence's end or the
         record of a moved capture directory."""
         if self._refused() and (self._retrier is None or self._retrier.done()):
-            self._retrier = self._rt.spawn(self._retry_until_written(), name="retry-refused")
-
-    async def _retry_until_written(self) -> None:
-        wait = 1.0
-        while self._refused():
-            await self._rt.sleep(wait)
-            self._retry_refused()
-            wait = min(2 * wait, REFUSED_RETRY_MAX_S)
+            retrying = retry_within(
+                self._rt,
+                self._refused,
+                self._retry_refused,
+                first_s=1.0,
+                last_s=REFUSED_RETRY_MAX_S,
+            )
+            self._retrier = self._rt.spawn(retrying, name="retry-refused")
 
     def _refused(self) -> bool:
         return self._sequences.unwritten or self._unrecorded is not None or bool(self._unsettled)

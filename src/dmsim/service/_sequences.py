@@ -9,10 +9,10 @@ every open sequence (rdk ``flushOpenSequences``: :meth:`end_all`), so a clean st
 ``.seq`` files, not orphans; so does a reconfigure that ends the sensor. Sync uploads ``.seq``
 files with ``CreateSequence``.
 
-A file that cannot be written (a full disk) is retried at the next poll and at each sync
-pass (:meth:`retry`), and a shutdown gives it as long as its queues to find the disk again
-(:meth:`settle`). A closed sequence that still cannot be written then is reported
-(``sequence.lost``), never dropped silently.
+A file that cannot be written (a full disk) is retried at the next poll and by the data
+manager while the machine runs (:meth:`retry`), and a shutdown gives it as long as its queues
+to find the disk again (:meth:`settle`). A closed sequence that still cannot be written then
+is reported (``sequence.lost``), never dropped silently.
 
 Trace: ``sequence.opened`` {id}, ``sequence.closed`` {id, path, fingerprint},
 ``sequence.lost`` {id, fingerprint, reason}, ``sequence.orphaned`` {path, reason}.
