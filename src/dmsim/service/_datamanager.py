@@ -317,9 +317,24 @@ class DataManager:
     # state ------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
+        """What the machine does now; ``unwritten`` names the files a refusing disk keeps
+        waiting (they are retried until written)."""
         return {
             "boot": self._boot,
             "capture_dir": self._config.capture_dir,
+            "capture_dirs": {
+                "in_use": self._config.capture_dir,
+                "former": [
+                    {"path": d, "synced": d not in self._held_elsewhere} for d in self._former_dirs
+                ],
+                "record": capture_dirs_path(self._state_dir, self._part_id),
+                "record_written": self._unrecorded is None,
+            },
+            "unwritten": [
+                *self._sequences.unwritten,
+                *([capture_dirs_path(self._state_dir, self._part_id)] if self._unrecorded else []),
+                *(prog for progs in self._unsettled.values() for prog in progs),
+            ],
             "collectors": [asdict(s) for s in self._capture.statistics()],
             "sync": asdict(self._sync.statistics()),
             "disk_policies": [asdict(p.statistics()) for p in self._policies],
@@ -601,7 +616,7 @@ class DataManager:
             self._retrier = self._rt.spawn(retrying, name="retry-refused")
 
     def _refused(self) -> bool:
-        return self._sequences.unwritten or self._unrecorded is not None or bool(self._unsettled)
+        return bool(self._sequences.unwritten or self._unrecorded or self._unsettled)
 
     def _retry_refused(self) -> None:
         """Settle what recovery had to leave for later (its readings would otherwise wait for

@@ -75,9 +75,9 @@ class SequenceRecorder:
         return len(self._open)
 
     @property
-    def unwritten(self) -> bool:
-        """Whether a file the disk refused waits for :meth:`retry`."""
-        return bool(self._unwritten)
+    def unwritten(self) -> tuple[str, ...]:
+        """The files the disk refused, waiting for :meth:`retry`."""
+        return tuple(self._unwritten)
 
     def recover(self) -> SequenceRecovery:
         """Tidy what a stop left in ``sequences/`` (before any sequence opens)."""

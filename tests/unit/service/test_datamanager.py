@@ -428,12 +428,40 @@ def test_a_former_capture_dir_another_process_holds_is_left_alone_until_it_is_fr
     said = f"former capture directory not synced: {CAPTURE_DIR}: in use by a running dmsim"
     assert said in caplog.text
     assert recorded(rig) == CaptureDirs("part-1", MOVED_DIR, (CAPTURE_DIR,))  # kept for later
+    assert capture_dirs_status(rig)["former"] == [{"path": CAPTURE_DIR, "synced": False}]
     rig.call(rig.dm.close())
     rig.restart(moved(sync_disabled=False), claim_dir=lambda directory: None)
     rig.call(rig.dm.start())
     rig.kernel.run(until=90.0)
     assert not rig.files(".prog")
     assert not rig.files(".capture")
+    assert capture_dirs_status(rig)["former"] == [{"path": CAPTURE_DIR, "synced": True}]
+
+
+def capture_dirs_status(rig: Rig) -> dict[str, Any]:
+    status: dict[str, Any] = rig.call(rig.dm.do_command({"command": "status"}))
+    assert status["capture_dir"] == status["capture_dirs"]["in_use"]
+    return status["capture_dirs"]
+
+
+def test_status_names_the_record_and_what_the_disk_has_not_written_yet() -> None:
+    """An operator asking a machine whose disk refuses writes sees what waits (here, the
+    record of a moved capture directory) until the disk takes it."""
+    rig = Rig(config=machine(hz=1, sync_disabled=True))
+    moved_while_fsync_fails(rig, sync_disabled=True)
+    record = capture_dirs_path(STATE_DIR, "part-1")
+    status = rig.call(rig.dm.do_command({"command": "status"}))
+    assert status["capture_dirs"]["record_written"] is False
+    assert status["unwritten"] == [record]
+    rig.fs.clear_faults("f1")
+    rig.kernel.run(until=60.0)
+    assert capture_dirs_status(rig) == {
+        "in_use": MOVED_DIR,
+        "former": [{"path": CAPTURE_DIR, "synced": True}],
+        "record": record,
+        "record_written": True,
+    }
+    assert rig.call(rig.dm.do_command({"command": "status"}))["unwritten"] == []
 
 
 def moved_while_fsync_fails(rig: Rig, *, sync_disabled: bool = False) -> None:
@@ -654,6 +682,7 @@ def test_a_prog_that_start_up_recovery_could_not_settle_is_settled_at_a_later_pa
     assert [issue.path for issue in recovery.errors] == [prog]
     rig.kernel.run(until=20.0)  # passes at 6, 12 and 18 s meet the same error
     assert rig.fs.exists(prog)
+    assert rig.call(rig.dm.do_command({"command": "status"}))["unwritten"] == [prog]
     rig.fs.clear_faults("f1")
     rig.kernel.run(until=30.0)  # the next pass, at 24 s, settles it
     retried = [r.getMessage() for r in caplog.records if "recovery retried" in r.getMessage()]

@@ -285,9 +285,9 @@ def test_a_shutdown_retries_a_refused_sequence_as_long_as_its_queues_then_says_i
     assert len([line for line in rig.logged if "could not write" in line]) == 1
 
 
-def capture_turned_off_while_sequences_are_refused() -> Rig:
+def capture_turned_off_on_a_refusing_disk() -> Rig:
     """Capture turned off at 15 s, mid-recording, while the disk refuses writes to
-    `sequences/` (sync is disabled); the disk takes them again at 30 s."""
+    `sequences/` (fault ``full``; sync is disabled); at 30 s, the disk still refusing."""
     rig = Rig(machine(recordings=[RECORDING]))
     rig.call(rig.dm.start())
     rig.kernel.run(until=15.0)
@@ -296,8 +296,24 @@ def capture_turned_off_while_sequences_are_refused() -> Rig:
         loads_machine_config(machine(recordings=[RECORDING], capture_disabled=True))
     ))  # fmt: skip
     rig.kernel.run(until=30.0)
+    return rig
+
+
+def capture_turned_off_while_sequences_are_refused() -> Rig:
+    """As :func:`capture_turned_off_on_a_refusing_disk`; the disk takes writes again at 30 s."""
+    rig = capture_turned_off_on_a_refusing_disk()
     rig.fs.clear_faults("full")
     return rig
+
+
+def test_status_names_a_sequence_file_the_disk_has_not_written_yet() -> None:
+    rig = capture_turned_off_on_a_refusing_disk()
+    (waiting,) = rig.call(rig.dm.do_command({"command": "status"}))["unwritten"]
+    assert waiting.startswith(f"{CAPTURE_DIR}/sequences/")
+    assert waiting.endswith(".seq")
+    rig.fs.clear_faults("full")
+    rig.kernel.run(until=70.0)
+    assert rig.call(rig.dm.do_command({"command": "status"}))["unwritten"] == []
 
 
 def test_a_sequence_a_reconfigure_ends_on_a_refusing_disk_is_written_once_the_disk_recovers() -> (
