@@ -264,11 +264,22 @@ class DataManagerConfig:
 
 class Promise(NamedTuple):
     """What a config promises about captured readings, which the judge holds each one to: a
-    power cut takes at most the last ``durability_window_s`` of them, and sync tries an
-    unreachable cloud again within ``offline_wait_s``."""
+    power cut takes at most the last ``durability_window_s`` of them, sync tries an
+    unreachable cloud again within ``offline_wait_s``, and (unless ``sync_disabled``: only a
+    manual Sync uploads then) on its schedule."""
 
     durability_window_s: float
     offline_wait_s: float
+    sync_disabled: bool = False
+
+    def looser(self, other: Promise) -> Promise:
+        """Field by field, the looser of the two: what holds while one config replaces the
+        other."""
+        return Promise(
+            max(self.durability_window_s, other.durability_window_s),
+            max(self.offline_wait_s, other.offline_wait_s),
+            self.sync_disabled or other.sync_disabled,
+        )
 
 
 DEFAULT_PROMISE = Promise(durability_window_s=1.0, offline_wait_s=60.0)  # a default data manager's
@@ -291,7 +302,9 @@ class MachineConfig:
         manager = self.data_manager
         if manager is None:
             return DEFAULT_PROMISE
-        return Promise(manager.durability_window_s, manager.sync_offline_wait_secs)
+        return Promise(
+            manager.durability_window_s, manager.sync_offline_wait_secs, manager.sync_disabled
+        )
 
     def capture_methods(self) -> tuple[CaptureMethodConfig, ...]:
         """Every capture method, enabled or not: components, then services, then remotes."""

@@ -167,6 +167,9 @@ def _data_manager_settings(machine: MachineConfig) -> tuple[ServiceSetting, ...]
         settings.append(ServiceSetting(name, _and_back(values, configured)))
     if not manager.capture_disabled:  # off now and then, and on again
         settings.append(ServiceSetting("capture_disabled", (True, False), rare=True))
+    # scheduled sync off now and then, and on again (or on, and off again)
+    toggled = _and_back((not manager.sync_disabled,), manager.sync_disabled)
+    settings.append(ServiceSetting("sync_disabled", toggled, rare=True))
     return tuple(settings)
 
 

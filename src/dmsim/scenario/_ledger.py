@@ -26,9 +26,10 @@ Trace vocabulary read here (event kind → fields):
 - ``net.transport.attempt`` {outcome, cloud} (the simulated link's record of a call: the
   harness's, not the machine's account; ``cloud`` is ``error:<CODE>`` when the cloud answered
   with a status);
-- ``world.promise`` {durability_window_s, offline_wait_s} (what the config the world gave the
-  machine promises, from then on: at the start; at a reconfigure the looser of the old and
-  new while the machine applies it, then the new);
+- ``world.promise`` {durability_window_s, offline_wait_s, sync_disabled} (what the config the
+  world gave the machine promises, from then on: at the start; at a reconfigure the looser of
+  the old and new while the machine applies it, then the new; ``sync_disabled`` is absent
+  from older traces: scheduled sync);
 - ``cloud.stored`` {stream, boot, seq, key, digest, duplicate_key};
 - ``fault.start`` / ``fault.end`` {fault_id, kind, params} (``fault_kind`` is read too: a
   field named ``kind`` needs ``Trace.record``'s first parameter to be positional-only);
@@ -148,12 +149,14 @@ class FaultWindow:
 
 @dataclass(frozen=True, slots=True)
 class Promise:
-    """What the machine's config promised from ``since`` on: its durability window, and its
-    offline interval (how long an answer that pauses every upload holds the backlog)."""
+    """What the machine's config promised from ``since`` on: its durability window, its
+    offline interval (how long an answer that pauses every upload holds the backlog), and
+    whether only a manual Sync uploads (``sync_disabled``)."""
 
     since: float
     durability_window_s: float
     offline_wait_s: float
+    sync_disabled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +207,17 @@ class Ledger:
         the machine made no call in paused nothing."""
         end = self.last_fault_end()
         return end if self.pause_end is None else max(end, self.pause_end)
+
+    def sync_off_since(self) -> float | None:
+        """Since when scheduled sync has been off for good (the config in force at the end
+        says ``sync_disabled``), or ``None``: then only a manual Sync uploads, and no backlog
+        is bound to drain."""
+        since = None
+        for promise in self.promises:
+            since = (
+                (since if since is not None else promise.since) if promise.sync_disabled else None
+            )
+        return since
 
 
 def _window_end(window: FaultWindow) -> float:
@@ -451,7 +465,11 @@ def _promise(b: _Builder, e: TraceEvent) -> None:
     except (KeyError, TypeError, ValueError):
         b.anomaly(e, "a promise without a durability window and an offline interval")
         return
-    b.promises.append(Promise(e.time, window, wait))
+    disabled = e.fields.get("sync_disabled", False)
+    if not isinstance(disabled, bool):
+        b.anomaly(e, f"a promise whose sync_disabled is not true or false: {disabled!r}")
+        return
+    b.promises.append(Promise(e.time, window, wait, disabled))
 
 
 def _fault_start(b: _Builder, e: TraceEvent) -> None:

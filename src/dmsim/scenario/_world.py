@@ -15,6 +15,7 @@ When the scenario's duration is over the world *heals* (every fault lifted), sto
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -270,8 +271,7 @@ class World:
         configs = [self.machine]
         if self.alive():
             configs += [self._applied, *([self._applying] if self._applying else [])]
-        promises = [config.promise() for config in configs]
-        promise = Promise(*(max(values) for values in zip(*promises, strict=True)))
+        promise = functools.reduce(Promise.looser, (config.promise() for config in configs))
         if promise != self._promise:
             self._promise = promise
             self.trace.record("world.promise", **promise._asdict())

@@ -235,7 +235,7 @@ async def apply_edit(
         config.running = edited
         # Files opened under the old promise are completed while the new config is applied:
         # until it is, the looser of the two holds.
-        record_promise(trace, Promise(*map(max, before, after)))
+        record_promise(trace, before.looser(after))
         await dm.reconfigure(edited)
         record_promise(trace, after)
     finally:

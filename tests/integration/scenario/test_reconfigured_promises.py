@@ -1,6 +1,7 @@
 """A reconfigure that changes what the machine promises (its durability window, its offline
-interval) mid-run: the machine keeps the new promise from then on, and the judge holds each
-reading to the promise in force at the time, not to the run's last config."""
+interval, whether it syncs on schedule) mid-run: the machine keeps the new promise from then
+on, and the judge holds each reading to the promise in force at the time, not to the run's
+last config."""
 
 from __future__ import annotations
 
@@ -24,15 +25,53 @@ machine:
 """
 
 
-def run(faults: str, expectations: str) -> dict:
+def run(faults: str, expectations: str, *, machine: str = MACHINE) -> dict:
     doc = (
-        f"name: promises\nseed: 3\nduration: 5m\nnetwork: {{profile: lan}}\n{MACHINE}"
+        f"name: promises\nseed: 3\nduration: 5m\nnetwork: {{profile: lan}}\n{machine}"
         f"faults:\n{faults}\nexpectations:\n{expectations}\n"
     )
     report = run_scenario(loads_scenario(doc, source="promises"), progress=False)
     data = report.to_json_dict()
     assert data["verdict"] == "pass", report.summary()
     return data
+
+
+def drain_detail(data: dict) -> str:
+    (drain,) = [e for e in data["expectations"] if e["name"] == "drain_within"]
+    return str(drain["detail"])
+
+
+def test_a_run_that_ends_with_scheduled_sync_off_is_not_held_to_a_drain_bound() -> None:
+    """With ``sync_disabled`` the backlog waits for a manual Sync (the run's final one), as
+    the config asks: no drain bound applies. Turned on again, the bound runs from then."""
+    off = run(
+        "  - {at: 60s, kind: reconfigure, data_manager: {sync_disabled: true}}",
+        "  drain_within: 1m",
+    )
+    assert drain_detail(off).startswith("not judged: scheduled sync is off from 60")
+    assert off["readings"]["delivered"] == off["readings"]["captured"]  # the final Sync()
+    on_again = run(
+        "  - {at: 60s, kind: reconfigure, data_manager: {sync_disabled: true}}\n"
+        "  - {at: 200s, kind: reconfigure, data_manager: {sync_disabled: false}}",
+        "  drain_within: 30s",
+    )
+    assert drain_detail(on_again) == "the faults' backlog reached the cloud by 230s"
+    never_on = MACHINE.replace(
+        "sync_interval_mins: 0.1", "sync_interval_mins: 0.1, sync_disabled: true"
+    )
+    assert drain_detail(run("  []", "  drain_within: 1m", machine=never_on)).startswith(
+        "not judged: scheduled sync is off from 0"
+    )
+
+
+def test_the_fuzzer_turns_scheduled_sync_off_and_on_again_now_and_then() -> None:
+    for sync_disabled, values in ((False, (True, False)), (True, (False, True))):
+        machine = MACHINE.replace("}\n", f", sync_disabled: {str(sync_disabled).lower()}}}\n")
+        doc = f"name: promises\nduration: 5m\n{machine}"
+        settings = loads_scenario(doc, source="promises").envelope.data_manager_settings
+        (toggle,) = [s for s in settings if s.attribute == "sync_disabled"]
+        assert toggle.values == values
+        assert toggle.rare
 
 
 def test_each_crash_is_judged_by_the_durability_window_its_readings_were_captured_under() -> None:

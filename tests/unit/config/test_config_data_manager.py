@@ -340,7 +340,13 @@ def test_the_promise_a_config_makes_the_judge() -> None:
     assert parse(
         machine(dm={"durability_window_ms": 250, "sync_offline_wait_secs": 5})
     ).promise() == Promise(durability_window_s=0.25, offline_wait_s=5.0)
+    assert parse(machine(dm={"sync_disabled": True})).promise().sync_disabled
     default = parse(machine()).promise()
     assert default == DEFAULT_PROMISE
     # a machine without a data manager captures nothing; it is held to what one would promise
     assert parse({"components": []}).promise() == default
+
+
+def test_while_one_config_replaces_another_the_looser_promise_holds() -> None:
+    strict, loose = Promise(0.25, 60.0), Promise(1.0, 5.0, sync_disabled=True)
+    assert strict.looser(loose) == loose.looser(strict) == Promise(1.0, 60.0, sync_disabled=True)

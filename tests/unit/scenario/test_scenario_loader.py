@@ -164,9 +164,11 @@ def test_full_scenario_loads_with_units_and_defaults(tmp_path: Path) -> None:
         "delete_every_nth_when_disk_full": (1, 2, 5),
         "disk_check_interval_secs": (1.0, 30.0),
         "capture_disabled": (True, False),  # now and then, with another change
+        "sync_disabled": (True, False),
     }
     assert [s.attribute for s in scenario.envelope.data_manager_settings if s.rare] == [
-        "capture_disabled"
+        "capture_disabled",
+        "sync_disabled",
     ]
     assert scenario.sample_every_s == 1.0
 
