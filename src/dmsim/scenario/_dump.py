@@ -45,6 +45,17 @@ def scenario_to_document(scenario: Scenario) -> dict[str, Any]:
         doc["cloud"] = _cloud(scenario.cloud)
     if scenario.payload:
         doc["payload"] = dict(scenario.payload)
+    if scenario.file_writers:
+        doc["file_writers"] = [
+            {
+                "dir": w.directory,
+                "every": format_duration(w.every_s),
+                "size": format_size(w.size_bytes),
+                "write_for": format_duration(w.write_for_s),
+                "extension": w.extension,
+            }
+            for w in scenario.file_writers
+        ]
     doc["faults"] = scenario.faults.to_document()
     doc["expectations"] = _expectations(scenario.expectations)
     envelope = envelope_document(

@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ._ledger import Ledger, ReadingRecord, SequenceTally
+from ._ledger import ArbitraryFileTally, Ledger, ReadingRecord, SequenceTally
 from ._model import CountBound
 from ._oracle import Classified
 from ._result import Sample
@@ -23,6 +23,7 @@ __all__ = [
     "ExpectationResult",
     "LatencyStats",
     "check_allowed",
+    "check_arbitrary_files",
     "check_capture_gap",
     "check_count",
     "check_disk_high_water",
@@ -215,6 +216,17 @@ def check_sequences(tally: SequenceTally) -> ExpectationResult:
         f"{tally.duplicated} duplicated"
     )
     return ExpectationResult("sequences", ok, detail)
+
+
+def check_arbitrary_files(tally: ArbitraryFileTally) -> ExpectationResult:
+    """Every file another program completed in an additional sync path reaches the cloud once
+    and whole, or is still on the machine."""
+    ok = not (tally.lost or tally.duplicated or tally.corrupted)
+    detail = (
+        f"{tally.written} written: {tally.stored} stored, {tally.pending} pending; "
+        f"{tally.lost} lost, {tally.duplicated} duplicated, {tally.corrupted} corrupted"
+    )
+    return ExpectationResult("arbitrary_files", ok, detail)
 
 
 def _overlap(a: float, b: float, intervals: Sequence[tuple[float, float]]) -> float:

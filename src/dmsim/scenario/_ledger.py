@@ -37,6 +37,9 @@ Trace vocabulary read here (event kind → fields):
   {fingerprint}, ``sequence.orphaned`` (open at a crash: quarantined, as rdk does),
   ``sequence.lost`` {fingerprint}, ``cloud.sequence_stored`` {fingerprint, duplicate_key}.
   A sequence stored as new twice is *duplicated*; one stored but never closed is an anomaly.
+- files other programs wrote into additional_sync_paths (the world's file writers):
+  ``file.written`` {path, size, digest} (complete), ``cloud.file_stored`` {path, digest, key,
+  duplicate_key}; their fates are :class:`ArbitraryFileTally`'s.
 
 Anything inconsistent (a stored reading that was never captured, an identity captured twice,
 a malformed event) is an *anomaly*: the trace itself cannot be trusted, and the run fails.
@@ -55,6 +58,7 @@ from dmsim.sync import OFFLINE_CODES
 
 __all__ = [
     "REFUSING_DISK_KINDS",
+    "ArbitraryFileTally",
     "FaultWindow",
     "FileTally",
     "FilesOnDisk",
@@ -140,6 +144,21 @@ class SequenceTally:
 
 
 @dataclass(frozen=True, slots=True)
+class ArbitraryFileTally:
+    """The files other programs wrote into additional_sync_paths, by fate (see
+    :data:`~._model.ARBITRARY_FILE_COUNTS`): ``stored`` once with the bytes written;
+    ``pending`` still on the machine; ``lost`` deleted without being stored; ``duplicated``
+    stored twice; ``corrupted`` stored with other bytes (uploaded before it was complete)."""
+
+    written: int = 0
+    stored: int = 0
+    pending: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    corrupted: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class FaultWindow:
     fault_id: str
     kind: str
@@ -171,6 +190,7 @@ class Ledger:
     faults: tuple[FaultWindow, ...]
     anomalies: tuple[str, ...]
     sequences: SequenceTally = field(default_factory=SequenceTally)
+    arbitrary_files: ArbitraryFileTally = field(default_factory=ArbitraryFileTally)
     # when the pauses the cloud asked for end: each answer that pauses every upload
     # (OFFLINE_CODES) plus the offline interval promised when it came; None: no such answer
     pause_end: float | None = None
@@ -252,6 +272,9 @@ class _Builder:
         self.sequence_counts: dict[str, int] = {"opened": 0, "orphaned": 0, "lost": 0}
         self.sequences_closed: set[str] = set()
         self.sequences_stored: dict[str, int] = {}  # fingerprint → times stored as new
+        self.arbitrary_written: dict[str, str] = {}  # path → digest of the complete file
+        self.arbitrary_stored: dict[str, list[str]] = {}  # path → digests stored as new
+        self.sync_deleted: set[str] = set()
 
     def anomaly(self, event: TraceEvent, message: str) -> None:
         self.anomalies.append(
@@ -404,6 +427,7 @@ def _sync_deleted(b: _Builder, e: TraceEvent) -> None:
     path = str(e.fields.get("file", e.fields.get("path", "")))
     _after_policy(b, e, "sync deleted", path)
     b.file_tally["deleted_after_upload"] += 1
+    b.sync_deleted.add(path)
     for rid in b.files.get(path, ()):
         b.readings[rid]["removed_files"].append((path, e.time))
 
@@ -509,6 +533,36 @@ def _sequence_tally(b: _Builder) -> SequenceTally:
     )
 
 
+def _arbitrary_written(b: _Builder, e: TraceEvent) -> None:
+    path = str(e.fields.get("path"))
+    if path in b.arbitrary_written:
+        b.anomaly(e, f"{path} written twice")
+    b.arbitrary_written[path] = str(e.fields.get("digest"))
+
+
+def _arbitrary_stored(b: _Builder, e: TraceEvent) -> None:
+    if not e.fields.get("duplicate_key"):
+        b.arbitrary_stored.setdefault(str(e.fields.get("path")), []).append(
+            str(e.fields.get("digest"))
+        )
+
+
+def _arbitrary_tally(b: _Builder) -> ArbitraryFileTally:
+    fates = dict.fromkeys(("stored", "pending", "lost", "duplicated", "corrupted"), 0)
+    for path in b.arbitrary_written.keys() | b.arbitrary_stored.keys():
+        stored = b.arbitrary_stored.get(path, [])
+        whole = stored.count(b.arbitrary_written.get(path, ""))
+        if whole < len(stored):  # bytes no writer completed: a file sent half written
+            fates["corrupted"] += 1
+        elif whole > 1:
+            fates["duplicated"] += 1
+        elif whole:
+            fates["stored"] += 1
+        else:
+            fates["lost" if path in b.sync_deleted else "pending"] += 1
+    return ArbitraryFileTally(written=len(b.arbitrary_written), **fates)
+
+
 _HANDLERS = {
     "reading.captured": _captured,
     "capture.skipped": _skipped,
@@ -534,6 +588,8 @@ _HANDLERS = {
     "sequence.lost": _sequence_counted,
     "sequence.closed": _sequence_closed,
     "cloud.sequence_stored": _sequence_stored,
+    "file.written": _arbitrary_written,
+    "cloud.file_stored": _arbitrary_stored,
 }
 
 
@@ -609,6 +665,7 @@ def build_ledger(events: Iterable[TraceEvent]) -> Ledger:
         faults=tuple(sorted([*b.faults, *open_faults], key=lambda w: (w.start, w.fault_id))),
         anomalies=tuple(b.anomalies),
         sequences=_sequence_tally(b),
+        arbitrary_files=_arbitrary_tally(b),
         pause_end=b.pause_end,
         promises=tuple(b.promises),
     )

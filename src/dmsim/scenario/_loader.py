@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -38,6 +39,7 @@ from ._machine import (
     tick_budget_problem,
 )
 from ._model import (
+    APPEND_EVERY_S,
     CLOCK_RANGE_NS,
     DEFAULT_EPOCH,
     FINAL_DRAIN_S,
@@ -46,6 +48,7 @@ from ._model import (
     CountBound,
     DiskSpec,
     Expectations,
+    FileWriterSpec,
     HostSpec,
     NetworkSpec,
     Scenario,
@@ -145,6 +148,9 @@ class _Builder:
         if too_busy is not None:
             self.error(f"machine.{too_busy.path}", too_busy.message)
             return None
+        writers = self.file_writers(machine_config)
+        if self.problems:
+            return None
         envelope_doc = self.section("fuzz").get("envelope", {})
         return Scenario(
             name=str(self.doc["name"]),
@@ -161,6 +167,7 @@ class _Builder:
             network=self.network(),
             cloud=self.cloud(),
             payload=MappingProxyType(dict(self.section("payload"))),
+            file_writers=writers,
             faults=faults,
             expectations=expectations,
             envelope=envelope_from(
@@ -351,6 +358,48 @@ class _Builder:
             )
         return path
 
+    def file_writers(self, machine: MachineConfig) -> tuple[FileWriterSpec, ...]:
+        """Each writer's directory is under one of the machine's additional_sync_paths (not
+        in its capture directory), and it appends more often than sync's quiet period."""
+        manager = machine.data_manager
+        writers = []
+        for index, doc in enumerate(_list(self.doc.get("file_writers"))):
+            where = f"file_writers[{index}]"
+            directory = posixpath.normpath(str(doc["dir"]))
+            every = parse_duration(doc["every"]) or 0.0
+            write_for = parse_duration(doc.get("write_for", 0)) or 0.0
+            size = _size(doc["size"], 0)
+            if manager is None:
+                self.error(where, "the machine has no data_manager service to sync these files")
+                continue
+            roots = [posixpath.normpath(p) for p in manager.additional_sync_paths]
+            if not any(directory == root or directory.startswith(root + "/") for root in roots):
+                listed = ", ".join(roots) or "none"
+                self.error(
+                    f"{where}.dir",
+                    f"{directory} is not under one of the machine's additional_sync_paths "
+                    f"({listed}): sync would never see its files",
+                )
+            elif _under(directory, manager.capture_dir):
+                self.error(f"{where}.dir", f"{directory} is inside the capture directory")
+            if every <= write_for:
+                self.error(
+                    f"{where}.every", f"must be longer than write_for ({write_for:g}s): one file "
+                    "at a time",
+                )  # fmt: skip
+            if size <= 0:
+                self.error(f"{where}.size", "must be at least 1 byte")
+            if write_for and manager.file_last_modified_millis <= APPEND_EVERY_S * 1000:
+                self.error(
+                    f"{where}.write_for",
+                    f"appended once a second, but the machine's file_last_modified_millis "
+                    f"({manager.file_last_modified_millis}) takes a file quiet that long as "
+                    "complete: sync would upload it half written",
+                )
+            named = {"extension": str(doc["extension"])} if "extension" in doc else {}
+            writers.append(FileWriterSpec(directory, every, size, write_for, **named))
+        return tuple(writers)
+
     def network(self) -> NetworkSpec:
         doc = self.section("network")
         trace = doc.get("trace")
@@ -407,6 +456,11 @@ class _Builder:
             max_capture_gap_s=parse_duration(doc.get("max_capture_gap")),
             counts=MappingProxyType(counts),
         )
+
+
+def _under(path: str, directory: str) -> bool:
+    directory = posixpath.normpath(directory)
+    return path == directory or path.startswith(directory + "/")
 
 
 def _list(value: Any) -> list[Any]:

@@ -31,6 +31,7 @@ __all__ = [
     "CountBound",
     "DiskSpec",
     "Expectations",
+    "FileWriterSpec",
     "HostSpec",
     "NetworkSpec",
     "Scenario",
@@ -58,6 +59,10 @@ DEFAULT_ALLOWED: frozenset[str] = frozenset(
 SEQUENCE_COUNTS: tuple[str, ...] = (
     "opened", "closed", "stored", "pending", "orphaned", "lost", "duplicated",
 )  # fmt: skip
+# What became of the files other programs wrote into additional_sync_paths (file_writers).
+ARBITRARY_FILE_COUNTS: tuple[str, ...] = (
+    "written", "stored", "pending", "lost", "duplicated", "corrupted",
+)  # fmt: skip
 COUNTER_KEYS: tuple[str, ...] = (
     *(f"readings.{name}" for name in ("captured", "skipped", *CLASSES)),
     *(f"uploads.{name}" for name in ("ok", "fail", "unknown", "recovered")),
@@ -73,6 +78,7 @@ COUNTER_KEYS: tuple[str, ...] = (
         )
     ),
     *(f"sequences.{name}" for name in SEQUENCE_COUNTS),
+    *(f"arbitrary_files.{name}" for name in ARBITRARY_FILE_COUNTS),
 )
 DEFAULT_EPOCH = "2026-01-01T00:00:00Z"
 DEFAULT_EPOCH_NS = 1_767_225_600 * 10**9  # DEFAULT_EPOCH
@@ -95,6 +101,24 @@ class DiskSpec:
     initial_fill_bytes: int = 0
     block_size: int = 4096
     preload: Path | None = None
+
+
+APPEND_EVERY_S = 1.0  # how often a file writer appends to the file it is writing
+
+
+@dataclass(frozen=True, slots=True)
+class FileWriterSpec:
+    """Another program on the machine writing files into one of its ``additional_sync_paths``
+    (a report generator, a bag recorder): a new file in ``directory`` every ``every_s``, of
+    ``size_bytes`` seeded bytes appended in equal parts once a second for ``write_for_s``
+    (at once when 0), then fsynced and closed. Sync must upload each file once, whole, and
+    only once it is complete."""
+
+    directory: str
+    every_s: float
+    size_bytes: int
+    write_for_s: float = 0.0
+    extension: str = ".bin"
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +186,7 @@ class Scenario:
     network: NetworkSpec = field(default_factory=NetworkSpec)
     cloud: CloudSpec = field(default_factory=CloudSpec)
     payload: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    file_writers: tuple[FileWriterSpec, ...] = ()
     faults: FaultSchedule = field(default_factory=FaultSchedule)
     expectations: Expectations = field(default_factory=Expectations)
     envelope: Envelope = field(default_factory=Envelope)

@@ -21,7 +21,7 @@ from typing import Any
 
 from dmsim.faults import FaultSchedule, format_duration
 
-from ._model import CLASSES, SEQUENCE_COUNTS
+from ._model import ARBITRARY_FILE_COUNTS, CLASSES, SEQUENCE_COUNTS
 from ._result import Sample
 from ._verdict import Verdict
 
@@ -80,6 +80,7 @@ class Report:
             "uploads": dataclasses.asdict(v.uploads) | {"by_code": dict(v.uploads.by_code)},
             "files": dataclasses.asdict(v.files),
             "sequences": dataclasses.asdict(v.sequences),
+            "arbitrary_files": dataclasses.asdict(v.arbitrary_files),
             "time_to_cloud": dataclasses.asdict(v.latency),
             "expectations": [dataclasses.asdict(e) for e in v.expectations],
             "violations": [
@@ -132,6 +133,7 @@ class Report:
                 ],
             ),
             *_sequence_rows(v),
+            *_arbitrary_file_rows(v),
             f"{'time to cloud':<14}{_latency(v)}",
             "",
             "expectations",
@@ -158,6 +160,14 @@ def _sequence_rows(v: Verdict) -> list[str]:
     if not v.sequences.opened:
         return []
     return [_row("sequences", [(name, getattr(v.sequences, name)) for name in SEQUENCE_COUNTS])]
+
+
+def _arbitrary_file_rows(v: Verdict) -> list[str]:
+    """The files other programs wrote into additional_sync_paths."""
+    tally = v.arbitrary_files
+    if not (tally.written or tally.corrupted):
+        return []
+    return [_row("sync paths", [(n, getattr(tally, n)) for n in ARBITRARY_FILE_COUNTS])]
 
 
 def _row(title: str, cells: list[tuple[str, int]]) -> str:

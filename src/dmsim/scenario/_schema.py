@@ -230,6 +230,20 @@ def build_schema() -> dict[str, Any]:
                     "pcd_format": {"enum": ["binary", "ascii"]},
                 }
             ),
+            "file_writers": {
+                "type": "array",
+                "description": "other programs writing files into additional_sync_paths",
+                "items": _object(
+                    {
+                        "dir": {"type": "string"},
+                        "every": {"$ref": "#/$defs/duration"},
+                        "size": {"$ref": "#/$defs/size"},
+                        "write_for": {"$ref": "#/$defs/duration"},
+                        "extension": {"type": "string", "pattern": r"^\.[A-Za-z0-9_-]+$"},
+                    },
+                    required=("dir", "every", "size"),
+                ),
+            },
             "faults": faults,
             "expectations": _expectations_schema(),
             "fuzz": _object({"envelope": _envelope_schema()}),

@@ -13,6 +13,7 @@ from ._expect import (
     ExpectationResult,
     LatencyStats,
     check_allowed,
+    check_arbitrary_files,
     check_capture_gap,
     check_count,
     check_disk_high_water,
@@ -21,8 +22,22 @@ from ._expect import (
     check_sequences,
     latency_stats,
 )
-from ._ledger import FileTally, Ledger, SequenceTally, UploadTally, build_ledger
-from ._model import CLASSES, COUNTER_KEYS, SEQUENCE_COUNTS, CountBound, Expectations
+from ._ledger import (
+    ArbitraryFileTally,
+    FileTally,
+    Ledger,
+    SequenceTally,
+    UploadTally,
+    build_ledger,
+)
+from ._model import (
+    ARBITRARY_FILE_COUNTS,
+    CLASSES,
+    COUNTER_KEYS,
+    SEQUENCE_COUNTS,
+    CountBound,
+    Expectations,
+)
 from ._oracle import Classified, OracleOptions, classify_all
 from ._result import WorldResult
 
@@ -62,6 +77,7 @@ class Verdict:
     # run tested less than the scenario says, which a reader should know
     faults_without_target: tuple[str, ...] = ()
     sequences: SequenceTally = field(default_factory=SequenceTally)
+    arbitrary_files: ArbitraryFileTally = field(default_factory=ArbitraryFileTally)
     classified: tuple[Classified, ...] = field(default=(), repr=False, compare=False)
 
     def failed(self) -> tuple[ExpectationResult, ...]:
@@ -95,6 +111,8 @@ def counter_values(verdict: Verdict) -> dict[str, int]:
         "files.torn_bytes": files.torn_bytes,
     }
     values |= {f"sequences.{name}": getattr(verdict.sequences, name) for name in SEQUENCE_COUNTS}
+    files_written = verdict.arbitrary_files
+    values |= {f"arbitrary_files.{n}": getattr(files_written, n) for n in ARBITRARY_FILE_COUNTS}
     assert set(values) == set(COUNTER_KEYS)
     return values
 
@@ -144,6 +162,7 @@ def judge(
             str(e.fields["fault_id"]) for e in world.trace.of_kind("fault.no_target")
         ),
         sequences=ledger.sequences,
+        arbitrary_files=ledger.arbitrary_files,
         classified=classified,
     )
     results = _expectations(partial, ledger, world, expectations)
@@ -209,6 +228,8 @@ def _expectations(
         results.append(check_capture_gap(ledger, expect.max_capture_gap_s, world.sim_seconds))
     if ledger.sequences.opened:
         results.append(check_sequences(ledger.sequences))
+    if ledger.arbitrary_files.written or ledger.arbitrary_files.corrupted:
+        results.append(check_arbitrary_files(ledger.arbitrary_files))
     values = counter_values(verdict)
     for key, bound in sorted(expect.counts.items()):
         results.append(check_count(f"counts[{key}]", values[key], bound))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -49,6 +50,7 @@ from ._preload import PreloadedDisk, preload_disk
 from ._result import Sample, WorldResult
 from ._world_devices import build_world_devices
 from ._world_faults import FaultDriver, link_setup
+from ._world_files import FileWriters
 
 __all__ = ["PART_ID", "World", "run_world"]
 
@@ -74,6 +76,21 @@ class _RecordingCloud(CloudCore):
         result = super().ingest_data_capture(request, key=key, **kw)
         for reading in request.sensor_contents:
             self._stored(identity_of(reading), sensor_data_digest(reading), key, result.duplicate)
+        return result
+
+    def ingest_file(
+        self, metadata: Any, data: bytes | StagedBlob, *, key: str | None, **kw: Any
+    ) -> Any:
+        if not isinstance(data, bytes):  # only the gRPC server stages files on disk
+            raise InternalError("the simulated cloud is handed files as bytes")
+        result = super().ingest_file(metadata, data, key=key, **kw)
+        self._trace.record(
+            "cloud.file_stored",
+            path=metadata.file_name,
+            digest=hashlib.sha256(data).hexdigest(),
+            key=key or "",
+            duplicate_key=result.duplicate,
+        )
         return result
 
     def ingest_streaming(
@@ -166,6 +183,13 @@ class World:
             trace=self.trace,
             payload=scenario.payload,
         )
+        self.file_writers = FileWriters(
+            scenario.file_writers,
+            rt=self.infra,
+            fs=self.fs,
+            rng=self.rng.child("file-writers"),
+            trace=self.trace,
+        )
         self.machine: MachineConfig = scenario.machine
         # every capture directory a config has named: a moved one's backlog is still backlog
         self.capture_dirs = [self.capture_dir]
@@ -213,6 +237,7 @@ class World:
             self.link.start()
             self.start_process()  # the data manager may refuse the config here
             self.faults.start()
+            self.file_writers.start()
             self.infra.spawn(self._sample_loop(), name="sampler")
         except BaseException:
             # Tasks spawned so far never ran: close them, or each is a coroutine "never
@@ -416,6 +441,7 @@ class World:
     # the end ----------------------------------------------------------------------------
 
     async def _finish(self) -> None:
+        await self.file_writers.stop()
         await self.faults.heal()
         self.trace.record("world.heal")
         if self.dm is None:
@@ -480,7 +506,8 @@ class World:
                     if name.endswith(".capture"):
                         files += 1
                         size += self.fs.stat(f"{dirpath}/{name}").size
-        return files, size
+        other_files, other_size = self.file_writers.backlog()
+        return files + other_files, size + other_size
 
     def statistics(self) -> dict[str, Any]:
         cloud = self.cloud.statistics()

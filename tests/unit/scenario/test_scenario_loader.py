@@ -37,7 +37,7 @@ from dmsim.scenario import (
     parse_scenario,
     shipped_schema,
 )
-from dmsim.scenario._model import SIM_ENV
+from dmsim.scenario._model import SIM_ENV, FileWriterSpec
 from dmsim.scenario._yaml import load_yaml
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -413,3 +413,57 @@ def test_mutated_library_scenarios_give_a_scenario_or_name_each_problem(
     if refused is not None:
         assert refused.problems
         assert all(problem.message for problem in refused.problems)
+
+
+WRITERS_MACHINE = MACHINE.replace(
+    "attributes: {sync_interval_mins: 0.1}",
+    "attributes: {sync_interval_mins: 0.1, additional_sync_paths: [/data/exports]}",
+)
+
+
+def writers_text(writers: str, machine: str = WRITERS_MACHINE) -> str:
+    return f"name: t\nduration: 10m\n{machine}file_writers:\n{textwrap.dedent(writers)}"
+
+
+def test_file_writers_load_and_dump_back(tmp_path: Path) -> None:
+    scenario = loads_scenario(writers_text("""\
+        - {dir: /data/exports/tag=qa, every: 2m, size: 300KiB, write_for: 20s, extension: .csv}
+        - {dir: /data/exports/, every: 30s, size: 1000}
+        """))  # fmt: skip
+    assert scenario.file_writers == (
+        FileWriterSpec("/data/exports/tag=qa", 120.0, 300 * 1024, 20.0, ".csv"),
+        FileWriterSpec("/data/exports", 30.0, 1000),
+    )
+    dumped = loads_scenario(dump_scenario(scenario, header="copy"), base_dir=tmp_path)
+    assert dumped.file_writers == scenario.file_writers
+
+
+def test_file_writer_problems_name_the_writer_and_what_is_wrong() -> None:
+    text = writers_text("""\
+        - {dir: /elsewhere, every: 1m, size: 1KiB}
+        - {dir: /data/exports, every: 20s, size: 0, write_for: 30s}
+        - {dir: /data/exports, every: 1m, size: 1KiB, flavour: csv}
+        """)  # fmt: skip
+    found = problems(text)
+    first = text.splitlines().index("- {dir: /elsewhere, every: 1m, size: 1KiB}") + 1
+    assert any(p.startswith("file_writers[2].flavour") and "unknown key" in p for p in found)
+    found = problems(text.replace(", flavour: csv", ""))
+    assert found == [
+        f"file_writers[0].dir (line {first}): /elsewhere is not under one of the machine's "
+        "additional_sync_paths (/data/exports): sync would never see its files",
+        f"file_writers[1].every (line {first + 1}): must be longer than write_for (30s): one "
+        "file at a time",
+        f"file_writers[1].size (line {first + 1}): must be at least 1 byte",
+    ]
+
+
+def test_a_file_writer_slower_than_the_quiet_period_is_refused() -> None:
+    hasty = WRITERS_MACHINE.replace("sync_interval_mins: 0.1,", "file_last_modified_millis: 800,")
+    (problem,) = problems(writers_text("- {dir: /data/exports, every: 1m, size: 1KiB, "
+                                       "write_for: 10s}", hasty))  # fmt: skip
+    assert "file_writers[0].write_for" in problem
+    assert "file_last_modified_millis (800) takes a file quiet that long as complete" in problem
+    in_capture_dir = WRITERS_MACHINE.replace("[/data/exports]", "[/home/dmsim/.viam]")
+    (problem,) = problems(writers_text("- {dir: /home/dmsim/.viam/capture, every: 1m, "
+                                       "size: 1KiB}", in_capture_dir))  # fmt: skip
+    assert "/home/dmsim/.viam/capture is inside the capture directory" in problem

@@ -19,8 +19,8 @@ from dmsim.scenario import (
     classify_all,
     judge,
 )
-from dmsim.scenario._expect import check_sequences
-from dmsim.scenario._ledger import FilesOnDisk, SequenceTally
+from dmsim.scenario._expect import check_arbitrary_files, check_sequences
+from dmsim.scenario._ledger import ArbitraryFileTally, FilesOnDisk, SequenceTally
 
 WINDOW = 1.0
 CRASH_AT = 2000.0
@@ -451,3 +451,57 @@ def test_sequences_are_tallied_by_fate_and_a_duplicate_fails_the_check() -> None
     assert not check_sequences(again.sequences).ok
     (anomaly,) = again.anomalies
     assert "sequence zz stored but never recorded as closed" in anomaly
+
+
+def test_files_written_into_sync_paths_are_tallied_by_fate() -> None:
+    tb = TraceBuilder()
+    for path in ("once", "twice", "half", "gone", "waiting"):
+        tb.at(1).event("file.written", path=path, size=10, digest=f"d-{path}")
+    tb.at(2).event("cloud.file_stored", path="once", digest="d-once", key="k1", duplicate_key=False)
+    tb.at(3).event("cloud.file_stored", path="once", digest="d-once", key="k1", duplicate_key=True)
+    for key in ("k2", "k3"):  # two keys for one file: the cloud shows it twice
+        tb.at(4).event("cloud.file_stored", path="twice", digest="d-twice", key=key,
+                       duplicate_key=False)  # fmt: skip
+    tb.at(5).event(
+        "cloud.file_stored", path="half", digest="partial", key="k4", duplicate_key=False
+    )
+    tb.at(6).event("sync.deleted", file="gone")
+    ledger = build_ledger(tb.trace)
+    assert ledger.arbitrary_files == ArbitraryFileTally(
+        written=5, stored=1, pending=1, lost=1, duplicated=1, corrupted=1
+    )
+    result = check_arbitrary_files(ledger.arbitrary_files)
+    assert not result.ok
+    assert result.detail == "5 written: 1 stored, 1 pending; 1 lost, 1 duplicated, 1 corrupted"
+
+
+FILE_FATES = ("stored", "pending", "lost", "duplicated", "corrupted")
+
+
+@given(st.lists(st.sampled_from(FILE_FATES), max_size=12), st.integers(0, 3))
+def test_every_file_written_or_stored_has_exactly_one_fate(fates: list[str], strays: int) -> None:
+    """Each file ends in one class; bytes stored under a path no writer completed (a file sent
+    while being written, the writer then stopped) count as corrupted."""
+    tb = TraceBuilder().at(1)
+    for n, fate in enumerate(fates):
+        path, digest = f"f{n}", f"d{n}"
+        tb.event("file.written", path=path, size=1, digest=digest)
+        stores = {"stored": [digest], "duplicated": [digest, digest], "corrupted": ["x", digest],
+                  "lost": [], "pending": []}[fate]  # fmt: skip
+        for i, stored in enumerate(stores):
+            tb.event("cloud.file_stored", path=path, digest=stored, key=f"{path}-{i}",
+                     duplicate_key=False)  # fmt: skip
+        if fate == "lost":
+            tb.event("sync.deleted", file=path)
+    for n in range(strays):
+        tb.event("cloud.file_stored", path=f"stray{n}", digest="x", key=f"s{n}",
+                 duplicate_key=False)  # fmt: skip
+    tally = build_ledger(tb.trace).arbitrary_files
+    expected = Counter(fates)
+    expected["corrupted"] += strays
+    assert {fate: getattr(tally, fate) for fate in FILE_FATES} == {
+        f: expected[f] for f in FILE_FATES
+    }
+    assert tally.written == len(fates)
+    violations = set(fates) & {"lost", "duplicated", "corrupted"}
+    assert check_arbitrary_files(tally).ok == (not violations and not strays)
