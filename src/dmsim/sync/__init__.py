@@ -32,7 +32,16 @@ from ._plan import (
     split_readings,
 )
 from ._retry import RetryBook, RetryState
-from ._select import Candidate, FileKind, SyncRoot, file_kind, is_ready, sync_roots, walk_candidates
+from ._select import (
+    Candidate,
+    FileKind,
+    QuietClock,
+    SyncRoot,
+    file_kind,
+    is_ready,
+    sync_roots,
+    walk_candidates,
+)
 from ._settings import DEFAULT_MAX_REQUEST_BYTES, SyncSettings, default_sync_threads
 from ._stats import SyncReport, SyncStatistics, stale_threshold_s, stale_warning_due
 from ._steps import Step, StepKind, next_step
@@ -66,6 +75,7 @@ __all__ = [
     "FileUploader",
     "InUseTracker",
     "Outcome",
+    "QuietClock",
     "RandomSource",
     "RequestSplitter",
     "RetryBook",

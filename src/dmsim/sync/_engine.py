@@ -56,7 +56,7 @@ from ._backoff import DEFAULT_BACKOFF, BackoffPolicy
 from ._disk import DirSyncer
 from ._pass import Job, Pass, PassKind
 from ._retry import RetryBook
-from ._select import Candidate, is_ready, sync_roots, walk_candidates
+from ._select import Candidate, QuietClock, sync_roots, walk_candidates
 from ._settings import SyncSettings
 from ._stats import SyncReport, SyncStatistics, stale_threshold_s, stale_warning_due
 from ._tracker import InUseTracker
@@ -140,6 +140,7 @@ class SyncEngine:
         self._last_stale_warning: float | None = None
         self._last_offline_log: float | None = None
         self._spawned = 0
+        self._quiet_clock = QuietClock(rt)  # arbitrary files' quiet period, guarded
         self._apply(settings)
         self._handler = FileHandler(
             rt=rt,
@@ -243,6 +244,7 @@ class SyncEngine:
             service_tags=settings.tags,
             max_request_bytes=settings.max_request_bytes,
             file_last_modified_millis=settings.file_last_modified_millis,
+            quiet_clock=self._quiet_clock,
         )
 
     def _resize(self, size: int) -> None:
@@ -432,10 +434,8 @@ class SyncEngine:
         """Hand ``candidate`` to a worker if it should go now; ``False`` if it stays."""
         settings, book, path = self._settings, self._book, candidate.path
         book.saw(path)
-        if not is_ready(
-            candidate,
-            now_ns=self._rt.wall_ns(),
-            file_last_modified_millis=settings.file_last_modified_millis,
+        if not self._quiet_clock.ready(
+            candidate, file_last_modified_millis=settings.file_last_modified_millis
         ):
             return False
         now = self._rt.monotonic()

@@ -14,7 +14,9 @@ other file under ``capture_dir``                  never: the capture directory h
                                                   recovery) are not ours to upload
 other file under an ``additional_sync_paths``     once unmodified for ``file_last_modified_
   entry                                           millis`` and non-empty (a future mtime after
-                                                  a wall-clock step counts as age 0, as rdk)
+                                                  a wall-clock step counts as age 0, as rdk),
+                                                  and not while :class:`QuietClock` holds
+                                                  them after a step
 claimed in the in-use tracker, or backing off     skipped by the engine, not here
 ================================================  ==========================================
 
@@ -28,11 +30,13 @@ directory's listing, never on the size of the backlog.
 
 from __future__ import annotations
 
+import math
 import posixpath
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from dmsim.runtime import Runtime
 from dmsim.storage._fs import FileSystem
 from dmsim.storage._sequences import CLOSED_SUFFIX, SEQUENCES_DIR
 
@@ -40,6 +44,7 @@ __all__ = [
     "FAILED_DIR",
     "Candidate",
     "FileKind",
+    "QuietClock",
     "SyncRoot",
     "file_kind",
     "is_ready",
@@ -48,6 +53,9 @@ __all__ = [
 ]
 
 FAILED_DIR = "failed"
+# A wall clock that moved this far apart from the monotonic one between two looks stepped
+# (NTP slews far slower: 0.5 ms a second at most).
+STEP_TOLERANCE_NS = 1_000_000_000
 CAPTURE_SUFFIX = ".capture"
 PROG_SUFFIX = ".prog"
 
@@ -105,10 +113,50 @@ def file_kind(name: str, *, in_capture_dir: bool) -> FileKind | None:
     return None if in_capture_dir else FileKind.ARBITRARY
 
 
-def is_ready(candidate: Candidate, *, now_ns: int, file_last_modified_millis: int) -> bool:
-    """Capture and sequence files always; arbitrary files once old enough and non-empty."""
+class QuietClock:
+    """The wall-clock time an arbitrary file's quiet period is judged by (its mtime is a
+    wall-clock time), guarded against steps.
+
+    A step forward (NTP setting a Pi without a real-time clock) makes a file still being
+    written look long unmodified, and rdk then uploads it half written. So whenever the wall
+    clock has moved more than :data:`STEP_TOLERANCE_NS` apart from the monotonic one since the
+    last look (the first is at creation), no arbitrary file counts as quiet for one quiet
+    period of monotonic time: by then each file still being written has been written to
+    since, under the new time. A step backwards only makes files look younger (a future mtime
+    counts as age 0): it waits longer, never less.
+    """
+
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
+        self._offset_ns = self._offset()  # wall minus monotonic at the last look
+        self._held_until = -math.inf
+
+    def now_ns(self, quiet_ms: int) -> int | None:
+        """The time to judge by, or ``None`` while a step holds every arbitrary file."""
+        offset, monotonic = self._offset(), self._rt.monotonic()
+        if abs(offset - self._offset_ns) > STEP_TOLERANCE_NS:
+            self._held_until = monotonic + quiet_ms / 1000
+        self._offset_ns = offset
+        return None if monotonic < self._held_until else self._rt.wall_ns()
+
+    def ready(self, candidate: Candidate, *, file_last_modified_millis: int) -> bool:
+        """:func:`is_ready` at this clock's time (read for arbitrary files only)."""
+        if candidate.kind is not FileKind.ARBITRARY:
+            return True
+        quiet_ms = file_last_modified_millis
+        return is_ready(candidate, now_ns=self.now_ns(quiet_ms), file_last_modified_millis=quiet_ms)
+
+    def _offset(self) -> int:
+        return self._rt.wall_ns() - round(self._rt.monotonic() * 1e9)
+
+
+def is_ready(candidate: Candidate, *, now_ns: int | None, file_last_modified_millis: int) -> bool:
+    """Capture and sequence files always; arbitrary files once old enough and non-empty
+    (never while ``now_ns`` is ``None``: :meth:`QuietClock.now_ns` holds them)."""
     if candidate.kind is not FileKind.ARBITRARY:
         return True
+    if now_ns is None:
+        return False
     age_ns = max(0, now_ns - candidate.mtime_ns)
     return candidate.size > 0 and age_ns >= file_last_modified_millis * 1_000_000
 

@@ -55,7 +55,7 @@ from ._plan import (
     sequence_key,
 )
 from ._scan import BinaryReading, CaptureScan, TabularBatches, reading_bytes, scan_capture_file
-from ._select import Candidate, FileKind, is_ready
+from ._select import Candidate, FileKind, QuietClock
 from ._transport import CloudTransport
 
 __all__ = ["AttemptHook", "FileUploader", "UploadResult", "UploadStatus"]
@@ -104,6 +104,7 @@ class FileUploader:
         service_tags: Sequence[str],
         max_request_bytes: int,
         file_last_modified_millis: int,
+        quiet_clock: QuietClock,
     ) -> None:
         self._rt = rt
         self._fs = fs
@@ -112,6 +113,7 @@ class FileUploader:
         self._tags = tuple(service_tags)
         self._cap = max_request_bytes
         self._quiet_ms = file_last_modified_millis
+        self._quiet_clock = quiet_clock
         self._metadata_cache: dict[bytes, UploadMetadata] = {}
 
     async def upload(
@@ -268,9 +270,9 @@ class FileUploader:
     ) -> UploadResult:
         path = candidate.path
         before = await self._rt.run_blocking(self._fs.stat, path)
-        if (before.size, before.mtime_ns) != (candidate.size, candidate.mtime_ns) and not is_ready(
+        changed = (before.size, before.mtime_ns) != (candidate.size, candidate.mtime_ns)
+        if changed and not self._quiet_clock.ready(
             replace(candidate, size=before.size, mtime_ns=before.mtime_ns),
-            now_ns=self._rt.wall_ns(),
             file_last_modified_millis=self._quiet_ms,
         ):  # written to since the walk: a writer may still be at it
             return UploadResult(UploadStatus.NOT_READY, frozenset(acked))

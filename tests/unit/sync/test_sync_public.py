@@ -23,6 +23,7 @@ PUBLIC = {
     "FileKind",
     "FileUploader",
     "InUseTracker",
+    "QuietClock",
     "Outcome",
     "RandomSource",
     "RequestSplitter",

@@ -18,6 +18,7 @@ from dmsim.storage._simfs import SimFS
 from dmsim.sync import (
     Candidate,
     FileKind,
+    QuietClock,
     SyncRoot,
     file_kind,
     is_ready,
@@ -64,6 +65,68 @@ def test_arbitrary_files_wait_until_unmodified_and_non_empty() -> None:
     assert is_ready(
         candidate(FileKind.CAPTURE, 0, NOW_NS), now_ns=NOW_NS, file_last_modified_millis=10_000
     )
+
+
+class SteppingClock:
+    """A runtime's two clocks: monotonic seconds, and a wall clock that may step."""
+
+    def __init__(self) -> None:
+        self.mono = 100.0
+        self.offset_ns = NOW_NS
+
+    def monotonic(self) -> float:
+        return self.mono
+
+    def wall_ns(self) -> int:
+        return self.offset_ns + round(self.mono * 1e9)
+
+
+QUIET_MS = 10_000
+# what happens between two looks: time passes, the wall clock steps (by at least two seconds
+# either way, as NTP steps), the file is written
+MOVES = st.one_of(
+    st.tuples(st.just("wait"), st.floats(0.0, 30.0)),
+    st.tuples(st.just("step"), st.integers(2, 7200) | st.integers(-7200, -2)),
+    st.tuples(st.just("write"), st.just(0)),
+)
+
+
+@settings(max_examples=300)
+@given(st.lists(MOVES, max_size=40))
+def test_after_any_clock_steps_a_file_is_ready_only_once_really_quiet(
+    moves: list[tuple[str, float]],
+) -> None:
+    """Whatever the wall clock does, an arbitrary file counts as quiet only once it has not
+    been written for a whole quiet period of monotonic (real) time."""
+    clock = SteppingClock()
+    quiet = QuietClock(types.SimpleNamespace(monotonic=clock.monotonic, wall_ns=clock.wall_ns))
+    mtime_ns, written_at = clock.wall_ns(), clock.mono
+    for move, amount in moves:
+        if move == "wait":
+            clock.mono += amount
+        elif move == "step":
+            clock.offset_ns += int(amount * 1e9)
+        else:
+            mtime_ns, written_at = clock.wall_ns(), clock.mono
+        if quiet.ready(
+            candidate(FileKind.ARBITRARY, 5, mtime_ns), file_last_modified_millis=QUIET_MS
+        ):
+            assert clock.mono - written_at >= QUIET_MS / 1000
+
+
+def test_a_clock_step_holds_arbitrary_files_one_quiet_period() -> None:
+    clock = SteppingClock()
+    quiet = QuietClock(types.SimpleNamespace(monotonic=clock.monotonic, wall_ns=clock.wall_ns))
+    long_quiet = candidate(FileKind.ARBITRARY, 5, clock.wall_ns() - 3600 * 10**9)
+    assert quiet.ready(long_quiet, file_last_modified_millis=QUIET_MS)
+    clock.offset_ns += 3600 * 10**9
+    clock.mono += 0.5
+    assert not quiet.ready(long_quiet, file_last_modified_millis=QUIET_MS)  # held
+    assert quiet.ready(candidate(FileKind.CAPTURE, 5, 0), file_last_modified_millis=QUIET_MS)
+    clock.mono += QUIET_MS / 1000
+    assert quiet.ready(long_quiet, file_last_modified_millis=QUIET_MS)
+    clock.offset_ns += 5 * 10**8  # half a second: a slew, not a step
+    assert quiet.ready(long_quiet, file_last_modified_millis=QUIET_MS)
 
 
 def test_roots_are_normalised_deduplicated_capture_dir_first() -> None:

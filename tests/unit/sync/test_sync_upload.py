@@ -38,6 +38,7 @@ from dmsim.sync import (
     FileKind,
     FileUploader,
     Outcome,
+    QuietClock,
     SyncRoot,
     UploadResult,
     UploadStatus,
@@ -88,6 +89,7 @@ def uploader(
         service_tags=tags,
         max_request_bytes=cap,
         file_last_modified_millis=10_000,
+        quiet_clock=QuietClock(world.rt),
     )
 
 
