@@ -332,7 +332,11 @@ class DataManager:
             },
             "unwritten": [
                 *self._sequences.unwritten,
-                *([capture_dirs_path(self._state_dir, self._part_id)] if self._unrecorded else []),
+                *(
+                    [capture_dirs_path(self._state_dir, self._part_id)]
+                    if self._unrecorded is not None
+                    else []
+                ),
                 *(prog for progs in self._unsettled.values() for prog in progs),
             ],
             "collectors": [asdict(s) for s in self._capture.statistics()],
@@ -616,7 +620,7 @@ class DataManager:
             self._retrier = self._rt.spawn(retrying, name="retry-refused")
 
     def _refused(self) -> bool:
-        return bool(self._sequences.unwritten or self._unrecorded or self._unsettled)
+        return bool(self._sequences.unwritten or self._unsettled) or self._unrecorded is not None
 
     def _retry_refused(self) -> None:
         """Settle what recovery had to leave for later (its readings would otherwise wait for

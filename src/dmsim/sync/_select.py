@@ -123,7 +123,8 @@ class QuietClock:
     last look (the first is at creation), no arbitrary file counts as quiet for one quiet
     period of monotonic time: by then each file still being written has been written to
     since, under the new time. A step backwards only makes files look younger (a future mtime
-    counts as age 0): it waits longer, never less.
+    counts as age 0): it waits longer, never less. Not seen: a clock wrong and right again
+    between two looks, with a file stamped while it was wrong (a strict xfail test says it).
     """
 
     def __init__(self, rt: Runtime) -> None:
