@@ -56,6 +56,8 @@ from dmsim.faults import KINDS
 from dmsim.runtime import TraceEvent
 from dmsim.sync import OFFLINE_CODES
 
+from ._model import ARBITRARY_FILE_COUNTS
+
 __all__ = [
     "REFUSING_DISK_KINDS",
     "ArbitraryFileTally",
@@ -157,6 +159,11 @@ class ArbitraryFileTally:
     duplicated: int = 0
     corrupted: int = 0
 
+    @property
+    def followed(self) -> bool:
+        """Whether the run had any such file (one stored but never written counts)."""
+        return bool(self.written or self.corrupted)
+
 
 @dataclass(frozen=True, slots=True)
 class FaultWindow:
@@ -234,9 +241,10 @@ class Ledger:
         is bound to drain."""
         since = None
         for promise in self.promises:
-            since = (
-                (since if since is not None else promise.since) if promise.sync_disabled else None
-            )
+            if not promise.sync_disabled:
+                since = None
+            elif since is None:
+                since = promise.since
         return since
 
 
@@ -274,7 +282,7 @@ class _Builder:
         self.sequences_stored: dict[str, int] = {}  # fingerprint → times stored as new
         self.arbitrary_written: dict[str, str] = {}  # path → digest of the complete file
         self.arbitrary_stored: dict[str, list[str]] = {}  # path → digests stored as new
-        self.sync_deleted: set[str] = set()
+        self.arbitrary_deleted: set[str] = set()  # by sync (written before it is uploaded)
 
     def anomaly(self, event: TraceEvent, message: str) -> None:
         self.anomalies.append(
@@ -427,7 +435,8 @@ def _sync_deleted(b: _Builder, e: TraceEvent) -> None:
     path = str(e.fields.get("file", e.fields.get("path", "")))
     _after_policy(b, e, "sync deleted", path)
     b.file_tally["deleted_after_upload"] += 1
-    b.sync_deleted.add(path)
+    if path in b.arbitrary_written:
+        b.arbitrary_deleted.add(path)
     for rid in b.files.get(path, ()):
         b.readings[rid]["removed_files"].append((path, e.time))
 
@@ -548,7 +557,7 @@ def _arbitrary_stored(b: _Builder, e: TraceEvent) -> None:
 
 
 def _arbitrary_tally(b: _Builder) -> ArbitraryFileTally:
-    fates = dict.fromkeys(("stored", "pending", "lost", "duplicated", "corrupted"), 0)
+    fates = dict.fromkeys((c for c in ARBITRARY_FILE_COUNTS if c != "written"), 0)
     for path in b.arbitrary_written.keys() | b.arbitrary_stored.keys():
         stored = b.arbitrary_stored.get(path, [])
         whole = stored.count(b.arbitrary_written.get(path, ""))
@@ -559,7 +568,7 @@ def _arbitrary_tally(b: _Builder) -> ArbitraryFileTally:
         elif whole:
             fates["stored"] += 1
         else:
-            fates["lost" if path in b.sync_deleted else "pending"] += 1
+            fates["lost" if path in b.arbitrary_deleted else "pending"] += 1
     return ArbitraryFileTally(written=len(b.arbitrary_written), **fates)
 
 

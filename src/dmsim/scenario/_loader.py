@@ -372,9 +372,9 @@ class _Builder:
             if manager is None:
                 self.error(where, "the machine has no data_manager service to sync these files")
                 continue
-            roots = [posixpath.normpath(p) for p in manager.additional_sync_paths]
-            if not any(directory == root or directory.startswith(root + "/") for root in roots):
-                listed = ", ".join(roots) or "none"
+            roots = manager.additional_sync_paths
+            if not any(_under(directory, root) for root in roots):
+                listed = ", ".join(posixpath.normpath(root) for root in roots) or "none"
                 self.error(
                     f"{where}.dir",
                     f"{directory} is not under one of the machine's additional_sync_paths "

@@ -165,7 +165,7 @@ def _sequence_rows(v: Verdict) -> list[str]:
 def _arbitrary_file_rows(v: Verdict) -> list[str]:
     """The files other programs wrote into additional_sync_paths."""
     tally = v.arbitrary_files
-    if not (tally.written or tally.corrupted):
+    if not tally.followed:
         return []
     return [_row("sync paths", [(n, getattr(tally, n)) for n in ARBITRARY_FILE_COUNTS])]
 

@@ -228,7 +228,7 @@ def _expectations(
         results.append(check_capture_gap(ledger, expect.max_capture_gap_s, world.sim_seconds))
     if ledger.sequences.opened:
         results.append(check_sequences(ledger.sequences))
-    if ledger.arbitrary_files.written or ledger.arbitrary_files.corrupted:
+    if ledger.arbitrary_files.followed:
         results.append(check_arbitrary_files(ledger.arbitrary_files))
     values = counter_values(verdict)
     for key, bound in sorted(expect.counts.items()):
