@@ -31,3 +31,12 @@ def i2c_node() -> Path:
 @pytest.fixture
 def esp32_node() -> Path:
     return require_node(os.environ.get("DMSIM_HIL_ESP32", ""), "/dev/ttyUSB0", "/dev/ttyACM0")
+
+
+@pytest.fixture
+def settable_clock() -> None:
+    """Skip unless this bench run may set the system clock (root: CAP_SYS_TIME)."""
+    if not hil_enabled():
+        pytest.skip("bench only: set DMSIM_HIL=1 on the rig")
+    if os.geteuid() != 0:
+        pytest.skip("setting the clock needs root (CAP_SYS_TIME)")

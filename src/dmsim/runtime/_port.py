@@ -17,7 +17,16 @@ from typing import Any, Protocol, TypeVar
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 
-__all__ = ["Event", "ProcessKilled", "Queue", "QueueEmpty", "QueueFull", "Runtime", "Task"]
+__all__ = [
+    "Clocks",
+    "Event",
+    "ProcessKilled",
+    "Queue",
+    "QueueEmpty",
+    "QueueFull",
+    "Runtime",
+    "Task",
+]
 
 
 class ProcessKilled(BaseException):
@@ -82,14 +91,23 @@ class Queue(Protocol[T]):
         """Raise :class:`QueueEmpty` instead of waiting."""
 
 
-class Runtime(Protocol):
-    """Time, waiting and concurrency for core code."""
+class Clocks(Protocol):
+    """The two clocks, and whether the wall clock was set between two looks."""
 
     def monotonic(self) -> float:
         """Seconds since the runtime started; never jumps."""
 
     def wall_ns(self) -> int:
         """Wall-clock time in ns since the Unix epoch; may be stepped (RTC, NTP)."""
+
+    def wall_clock_sets(self) -> int:
+        """A count that grows whenever the wall clock is set (an NTP step, an RTC set,
+        ``date -s``), however briefly it was wrong: two equal readings mean it was not set in
+        between. Slewing (NTP's gradual correction) is not a set."""
+
+
+class Runtime(Clocks, Protocol):
+    """Time, waiting and concurrency for core code."""
 
     async def sleep(self, seconds: float) -> None: ...
 

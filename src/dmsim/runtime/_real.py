@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from ._clock_sets import process_set_counter
 from ._port import QueueEmpty, QueueFull
 
 T = TypeVar("T")
@@ -114,6 +115,9 @@ class RealRuntime:
 
     def wall_ns(self) -> int:
         return time.time_ns()
+
+    def wall_clock_sets(self) -> int:
+        return process_set_counter().count()
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))

@@ -251,6 +251,7 @@ class SimKernel:
     def __init__(self, *, epoch_ns: int) -> None:
         self.env = simpy.Environment()
         self._wall_offset_ns = epoch_ns
+        self._wall_clock_sets = 0
         self._processes: list[SimRuntime] = []
 
     def now(self) -> float:
@@ -262,6 +263,10 @@ class SimKernel:
     def step_wall_clock(self, seconds: float) -> None:
         """Jump the wall clock (NTP step, RTC set); monotonic time is unaffected."""
         self._wall_offset_ns += round(seconds * 1e9)
+        self._wall_clock_sets += 1
+
+    def wall_clock_sets(self) -> int:
+        return self._wall_clock_sets
 
     def process(self, name: str) -> SimRuntime:
         """A new simulated OS process with its own tasks."""
@@ -312,6 +317,9 @@ class SimRuntime:
 
     def wall_ns(self) -> int:
         return self.kernel.wall_ns()
+
+    def wall_clock_sets(self) -> int:
+        return self.kernel.wall_clock_sets()
 
     # waiting
     async def sleep(self, seconds: float) -> None:

@@ -16,7 +16,7 @@ other file under an ``additional_sync_paths``     once unmodified for ``file_las
   entry                                           millis`` and non-empty (a future mtime after
                                                   a wall-clock step counts as age 0, as rdk),
                                                   and not while :class:`QuietClock` holds
-                                                  them after a step
+                                                  them after a clock set
 claimed in the in-use tracker, or backing off     skipped by the engine, not here
 ================================================  ==========================================
 
@@ -36,7 +36,7 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from dmsim.runtime import Runtime
+from dmsim.runtime import Clocks
 from dmsim.storage._fs import FileSystem
 from dmsim.storage._sequences import CLOSED_SUFFIX, SEQUENCES_DIR
 
@@ -53,9 +53,6 @@ __all__ = [
 ]
 
 FAILED_DIR = "failed"
-# A wall clock that moved this far apart from the monotonic one between two looks stepped
-# (NTP slews far slower: 0.5 ms a second at most).
-STEP_TOLERANCE_NS = 1_000_000_000
 CAPTURE_SUFFIX = ".capture"
 PROG_SUFFIX = ".prog"
 
@@ -115,30 +112,30 @@ def file_kind(name: str, *, in_capture_dir: bool) -> FileKind | None:
 
 class QuietClock:
     """The wall-clock time an arbitrary file's quiet period is judged by (its mtime is a
-    wall-clock time), guarded against steps.
+    wall-clock time), guarded against clock sets.
 
-    A step forward (NTP setting a Pi without a real-time clock) makes a file still being
-    written look long unmodified, and rdk then uploads it half written. So whenever the wall
-    clock has moved more than :data:`STEP_TOLERANCE_NS` apart from the monotonic one since the
-    last look (the first is at creation), no arbitrary file counts as quiet for one quiet
-    period of monotonic time: by then each file still being written has been written to
-    since, under the new time. A step backwards only makes files look younger (a future mtime
-    counts as age 0): it waits longer, never less. Not seen: a clock wrong and right again
-    between two looks, with a file stamped while it was wrong (a strict xfail test says it).
+    A file written while the wall clock was wrong carries a wrong mtime: after a step forward
+    (NTP setting a Pi without a real-time clock), or once an unset RTC (1970) is set again, a
+    file still being written looks long unmodified, and rdk then uploads it half written. So
+    whenever the wall clock was set since the last look (:meth:`Clocks.wall_clock_sets`: every
+    set, however brief; the first look is at creation), no arbitrary file counts as quiet for
+    one quiet period of monotonic time: by then each file still being written has been
+    written to since, under the right time. A clock set before this clock was created is not
+    seen.
     """
 
-    def __init__(self, rt: Runtime) -> None:
-        self._rt = rt
-        self._offset_ns = self._offset()  # wall minus monotonic at the last look
+    def __init__(self, clocks: Clocks) -> None:
+        self._clocks = clocks
+        self._sets = clocks.wall_clock_sets()  # at the last look
         self._held_until = -math.inf
 
     def now_ns(self, quiet_ms: int) -> int | None:
-        """The time to judge by, or ``None`` while a step holds every arbitrary file."""
-        offset, monotonic = self._offset(), self._rt.monotonic()
-        if abs(offset - self._offset_ns) > STEP_TOLERANCE_NS:
+        """The time to judge by, or ``None`` while a set holds every arbitrary file."""
+        sets, monotonic = self._clocks.wall_clock_sets(), self._clocks.monotonic()
+        if sets != self._sets:
             self._held_until = monotonic + quiet_ms / 1000
-        self._offset_ns = offset
-        return None if monotonic < self._held_until else self._rt.wall_ns()
+            self._sets = sets
+        return None if monotonic < self._held_until else self._clocks.wall_ns()
 
     def ready(self, candidate: Candidate, *, file_last_modified_millis: int) -> bool:
         """:func:`is_ready` at this clock's time (read for arbitrary files only)."""
@@ -146,9 +143,6 @@ class QuietClock:
             return True
         quiet_ms = file_last_modified_millis
         return is_ready(candidate, now_ns=self.now_ns(quiet_ms), file_last_modified_millis=quiet_ms)
-
-    def _offset(self) -> int:
-        return self._rt.wall_ns() - round(self._rt.monotonic() * 1e9)
 
 
 def is_ready(candidate: Candidate, *, now_ns: int | None, file_last_modified_millis: int) -> bool:
