@@ -50,7 +50,8 @@ class CaptureMethodRef:
 @dataclass(frozen=True, slots=True)
 class ServiceSetting:
     """A data manager attribute a ``reconfigure`` fault may set, and the values it may take;
-    a ``rare`` one only rides along with another change, now and then."""
+    a ``rare`` one only rides along with another change, now and then, and its last value is
+    the configured one (a later reconfigure alone may restore it)."""
 
     attribute: str
     values: tuple[float | int | str, ...]

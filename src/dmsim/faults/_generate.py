@@ -190,5 +190,34 @@ def schedules(
     if not kinds or limit < env.min_window_s:
         return FaultSchedule()
     chosen = draw(st.lists(st.sampled_from(kinds), min_size=min_faults, max_size=env.max_faults))
-    steps = [draw(_step(kind, index, limit, env)) for index, kind in enumerate(chosen)]
+    steps: list[FaultStep] = []
+    for kind in chosen:
+        if len(steps) == env.max_faults:
+            break  # restoring steps took the room of the last kinds drawn
+        step = draw(_step(kind, len(steps), limit, env))
+        steps.append(step)
+        undo_id = f"f{len(steps) + 1}"
+        if len(steps) < env.max_faults and (undo := draw(_undone(step, undo_id, limit, env))):
+            steps.append(undo)
     return FaultSchedule(tuple(_without_process_overlaps(steps)))
+
+
+@st.composite
+def _undone(
+    draw: st.DrawFn, step: FaultStep, fault_id: str, limit: float, env: Envelope
+) -> FaultStep | None:
+    """For about half the reconfigures that change a rare setting (scheduled sync turned off),
+    a later one that restores it. Left to a second rare draw, a run that turned sync off
+    almost never turned it on again, and so was never held to draining after that. The
+    restoring step shrinks away unless the failure needs it."""
+    configured = {s.attribute: s.values[-1] for s in env.data_manager_settings if s.rare}
+    attributes = step.params.get("data_manager", {})
+    restored = {
+        name: configured[name]
+        for name, value in attributes.items()
+        if name in configured and value != configured[name]
+    }
+    if not restored or not draw(st.booleans()):
+        return None
+    at = _tenths(draw, step.at, limit)
+    return FaultStep(at, "reconfigure", {"data_manager": restored}, fault_id=fault_id)

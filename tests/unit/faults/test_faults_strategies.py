@@ -38,8 +38,10 @@ ENVELOPE = Envelope(
         ServiceSetting("durability_window_ms", (0, 5000)),
         ServiceSetting("maximum_num_sync_threads", (1, 4)),
         ServiceSetting("capture_disabled", (True, False), rare=True),
+        ServiceSetting("sync_disabled", (True, False), rare=True),
     ),
 )
+RARE = {s.attribute for s in ENVELOPE.data_manager_settings if s.rare}
 DURATION = 3600.0
 SETTINGS = {s.attribute: s.values for s in ENVELOPE.data_manager_settings}
 
@@ -70,8 +72,14 @@ def test_schedules_stay_inside_the_envelope(schedule: FaultSchedule) -> None:
             attributes = step.params.get("data_manager", {})
             for name, value in attributes.items():
                 assert value in SETTINGS[name]
-            if attributes:  # a rare change never comes alone
-                assert set(attributes) - {"capture_disabled"}
+            if attributes and not set(attributes) - RARE:  # alone: restoring an earlier one
+                assert all(value is False for value in attributes.values())
+                assert any(
+                    earlier.at <= step.at and earlier.params.get("data_manager", {}).get(name)
+                    for earlier in schedule
+                    if earlier.fault_id != step.fault_id
+                    for name in attributes
+                )
             for change in step.params.get("changes", ()):
                 assert change.get("disabled", False) in (True, False)
                 assert "capture_frequency_hz" in change
@@ -242,6 +250,26 @@ def test_turning_capture_off_is_rare_and_never_alone() -> None:
     count()
     assert counted["reconfigures"] > 200
     assert 0 < counted["switching"] < counted["reconfigures"] / 3, counted
+
+
+def test_scheduled_sync_turned_off_is_often_turned_on_again() -> None:
+    """A later reconfigure restores a rare setting in about half the schedules that change
+    it: two rare draws in one schedule were too rare, so runs that turned sync off left it
+    off and were never held to draining once it was back on."""
+    counted = {"turned_off": 0, "on_again": 0}
+
+    @settings(max_examples=400, derandomize=True, database=None)
+    @given(fault_schedules(duration=DURATION, envelope=RECONFIGURES))
+    def count(schedule: FaultSchedule) -> None:
+        values = [s.params.get("data_manager", {}).get("sync_disabled") for s in schedule]
+        toggles = [v for v in values if v is not None]
+        if True in toggles:
+            counted["turned_off"] += 1
+            counted["on_again"] += toggles[-1] is False
+
+    count()
+    assert counted["turned_off"] > 20, counted
+    assert counted["on_again"] >= 0.4 * counted["turned_off"], counted
 
 
 @given(st.data())
