@@ -16,6 +16,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from dmsim.config import MachineConfig
@@ -178,10 +179,13 @@ async def run_machine(
     report: Callable[[MachineStatus], None],
     trace: Trace | None = None,
     reload: Reload | None = None,
+    publish: Callable[[dict[str, Any]], None] | None = None,
 ) -> MachineStatus:
     """Run until ``stop`` is set, reporting status now and then; then shut down cleanly and
     close ``devices`` (kept current by ``reload``, which applies edits of the config file
-    while running). ``state_dir`` keeps dmsim's own state, such as which capture directories
+    while running). ``publish`` gets the data manager's whole status (DoCommand ``status``)
+    with ``state``, ``written_at`` and ``uptime_s``: at start, with each report, and once
+    stopped. ``state_dir`` keeps dmsim's own state, such as which capture directories
     the part used; ``claim_dir`` locks a former one before it is recovered and synced.
     ``trace`` (the event log) also gets ``machine.start`` {boot}, the config's promise (and
     each reloaded config's) and ``machine.stop``."""
@@ -214,6 +218,15 @@ async def run_machine(
         trace.record("machine.start", boot=boot, part_id=part_id)
     record_promise(trace, machine.promise())
     await dm.start()
+
+    async def published(state: str) -> None:
+        if publish is not None:
+            wall = datetime.fromtimestamp(rt.wall_ns() / 1e9, tz=UTC)
+            uptime = round(rt.monotonic() - start, 3)
+            status = {"state": state, "written_at": wall.isoformat(), "uptime_s": uptime}
+            await rt.run_blocking(publish, status | dm.status())
+
+    await published("running")
     helpers = [
         rt.spawn(
             probe_while_paused(dm, transport.reachable, rt=rt, rng=rng.child("probe"), trace=trace),
@@ -233,6 +246,7 @@ async def run_machine(
                 await rt.with_timeout(status_every_s, stop.wait())
             except TimeoutError:
                 report(status_of(dm.statistics(), rt.monotonic() - start))
+                await published("running")
     finally:
         for helper in helpers:
             await helper.stop()
@@ -240,6 +254,7 @@ async def run_machine(
         await close_devices(devices, _LOG.warning)
         await transport.close()
     final = status_of(dm.statistics(), rt.monotonic() - start)
+    await published("stopped")
     if trace is not None:
         trace.record("machine.stop", boot=boot, uploaded=final.files_uploaded)
     return final

@@ -20,6 +20,7 @@ from dmsim.runtime import RealRuntime
 from ._events import EventLog, machine_trace
 from ._machine import MachineStatus, machine_devices, run_machine
 from ._reload import ConfigFile, Device, DeviceBuild, DeviceKey, Devices, Reload, close_devices
+from ._status_file import StatusFile
 
 __all__ = ["register"]
 
@@ -56,6 +57,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--duration", help="stop after this long (90s, 10m); default: run on")
     parser.add_argument("--status-every", default="10s", help="progress line interval")
     parser.add_argument(
+        "--status-file",
+        type=Path,
+        metavar="FILE",
+        help="keep the whole status (as DoCommand status: counters, capture directories, "
+        "what the disk has not written yet) in FILE as JSON, rewritten at each progress line; "
+        "put it on a tmpfs such as /run",
+    )
+    parser.add_argument(
         "--events",
         type=Path,
         metavar="FILE",
@@ -87,6 +96,7 @@ def _machine(args: argparse.Namespace) -> int:
         raise ConfigError(Problem("--cloud", f"port must be in 1..65535, got {int(port)}"))
     status_every = _duration(args.status_every, "--status-every")
     duration = _duration(args.duration, "--duration") if args.duration else None
+    status_file = StatusFile(args.status_file) if args.status_file is not None else None
     machine = load_machine_config(args.config)
     for warning in machine.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -153,6 +163,7 @@ def _machine(args: argparse.Namespace) -> int:
                 notify=to_stderr,
                 check_now=check_config,
             ),
+            publish=status_file.write if status_file is not None else None,
         )
 
     manager = machine.data_manager

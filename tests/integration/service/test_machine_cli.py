@@ -9,8 +9,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from tests.integration.cloud.serve_process import serve_process
 from tests.integration.service.machines import machine_config, with_vision
@@ -297,3 +298,79 @@ def test_uploads_resume_seconds_after_the_cloud_comes_back(tmp_path: Path) -> No
     kinds = [json.loads(line)["kind"] for line in events]
     assert kinds.count("sync.cloud_reachable") == 1  # in the log: why the backlog moved again
     assert kinds.index("sync.paused") < kinds.index("sync.cloud_reachable")
+
+
+def _wait_for(path: Path, test: Callable[[dict[str, Any]], bool], within: float) -> dict[str, Any]:
+    """The status file's content once ``test`` holds for it (a reader never sees half a file)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if path.exists():
+            status = json.loads(path.read_text(encoding="utf-8"))
+            if test(status):
+                return status
+        time.sleep(0.05)
+    raise AssertionError(f"{path} did not show what was awaited within {within:g}s")
+
+
+def test_a_status_file_shows_what_the_machine_does_and_its_end(tmp_path: Path) -> None:
+    """What `DoCommand status` tells, for an operator or a monitoring agent: the former
+    capture directories, what a refusing disk keeps waiting, sync's counters."""
+    capture_dir, data, status_file = tmp_path / "capture", tmp_path / "cloud", tmp_path / "s.json"
+    config = tmp_path / "machine.json"
+    config.write_text(json.dumps(machine_config(capture_dir)), encoding="utf-8")
+    with serve_process(data) as cloud:
+        machine = subprocess.Popen(
+            [*DMSIM, "machine", str(config), "--cloud", f"127.0.0.1:{cloud.grpc_port}",
+             "--status-every", "0.2s", "--status-file", str(status_file)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            running = _wait_for(status_file, lambda s: s["sync"]["files_uploaded"] > 0, 60)
+        finally:
+            machine.send_signal(signal.SIGTERM)
+            _, err = machine.communicate(timeout=60)
+    assert machine.returncode == 0, err
+    assert running["state"] == "running"
+    assert running["pid"] == machine.pid
+    assert running["capture_dirs"]["in_use"] == str(capture_dir)
+    assert running["unwritten"] == []
+    streams = [c["stream"] for c in running["collectors"]]
+    assert len(streams) == 2, streams
+    assert any("probe" in stream for stream in streams), streams
+    assert all(c["captured"] > 0 for c in running["collectors"])
+    stopped = json.loads(status_file.read_text(encoding="utf-8"))
+    assert stopped["state"] == "stopped"
+    assert stopped["uptime_s"] >= running["uptime_s"]
+    assert stopped["sync"]["files_uploaded"] >= running["sync"]["files_uploaded"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".s.json")] == []
+
+
+def test_a_status_file_that_cannot_be_written_is_named_and_the_machine_runs_on(
+    tmp_path: Path,
+) -> None:
+    capture_dir, status_dir = tmp_path / "capture", tmp_path / "run"
+    config = tmp_path / "machine.json"
+    config.write_text(json.dumps(machine_config(capture_dir)), encoding="utf-8")
+    status_file = status_dir / "status.json"
+    done = offline_machine(config, "--status-file", str(status_file), "--duration", "1s")
+    assert done.returncode == 2  # refused at start: nothing runs
+    assert f"--status-file: {status_dir}: no such directory" in done.stderr
+    assert not capture_dir.exists()
+    status_dir.mkdir()
+    machine = subprocess.Popen(
+        [*DMSIM, "machine", str(config), "--cloud", "127.0.0.1:9", "--status-every", "0.2s",
+         "--status-file", str(status_file)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        _wait_for(status_file, lambda s: s["state"] == "running", 60)
+        status_file.unlink()
+        status_dir.rmdir()  # /run cleaned under a running machine
+        time.sleep(1.5)
+    finally:
+        machine.send_signal(signal.SIGTERM)
+        out, err = machine.communicate(timeout=60)
+    assert machine.returncode == 0, err
+    assert "stopped cleanly" in out
+    assert err.count(f"status file not written: {status_file}") == 1, err  # once, not each time
+    assert list(capture_dir.rglob("*.capture"))  # capture went on
