@@ -35,6 +35,7 @@ from ._records import (
     CloudStatistics,
     DataKind,
     IngestResult,
+    StoredFile,
     StoredItem,
     StoredReading,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "RpcFaultPlan",
     "SqlResult",
     "StagedBlob",
+    "StoredFile",
     "StoredItem",
     "StoredReading",
     "TimelineEntry",

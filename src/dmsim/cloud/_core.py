@@ -61,6 +61,7 @@ from ._records import (
     CaptureFilter,
     CloudStatistics,
     IngestResult,
+    StoredFile,
     StoredItem,
     StoredReading,
     StoredSequence,
@@ -246,6 +247,16 @@ class CloudCore:
             self._rejects[error.code] += 1
             raise
         return IngestResult(sequence_id, "", duplicate=False)
+
+    def stored_files(self) -> Iterator[StoredFile]:
+        """Every file stored by ``FileUpload``, in store order (what ``dmsim judge`` follows
+        from the programs that wrote them)."""
+        rows = self._store.conn.execute(
+            "SELECT file_name, blob_sha256, upload_key, received_ns FROM items"
+            " WHERE kind = 'file' ORDER BY seq"
+        )
+        for name, sha256, key, received_ns in rows:
+            yield StoredFile(name or "", sha256, key, received_ns)
 
     def sequences(self) -> list[StoredSequence]:
         """Every sequence created, oldest first."""

@@ -58,6 +58,17 @@ class StoredReading:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredFile:
+    """A file stored by ``FileUpload``: its name as sent (the machine's path), the SHA-256 of
+    its bytes, under which upload key, and when."""
+
+    file_name: str
+    sha256: str
+    upload_key: str
+    received_ns: int
+
+
+@dataclass(frozen=True, slots=True)
 class StoredSequence:
     """A sequence created with ``CreateSequence``: its window, (resource, method) pairs, tags."""
 

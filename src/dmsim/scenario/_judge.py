@@ -22,6 +22,7 @@ Times are seconds from the trace's first event.
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -33,7 +34,7 @@ from dmsim.runtime import TraceEvent
 from dmsim.service._events import MachineEvent, load_events
 from dmsim.storage._sequences import sequence_fingerprint
 
-from ._expect import check_sequences
+from ._expect import check_arbitrary_files, check_sequences
 from ._ledger import FilesOnDisk, Ledger, build_ledger
 from ._model import VIOLATION_CLASSES
 from ._oracle import Classified, OracleOptions, classify_all
@@ -63,7 +64,8 @@ class RealRunVerdict:
     @property
     def passed(self) -> bool:
         sequences_ok = check_sequences(self.ledger.sequences).ok
-        return not self.violations and not self.ledger.anomalies and sequences_ok
+        files_ok = check_arbitrary_files(self.ledger.arbitrary_files).ok
+        return not self.violations and not self.ledger.anomalies and sequences_ok and files_ok
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -79,6 +81,7 @@ class RealRunVerdict:
             ],
             "anomalies": list(self.ledger.anomalies),
             "sequences": asdict(self.ledger.sequences),
+            "arbitrary_files": asdict(self.ledger.arbitrary_files),
         }
 
     def summary(self, *, shown: int = 10) -> str:
@@ -97,6 +100,9 @@ class RealRunVerdict:
         if self.ledger.sequences.opened:
             result = check_sequences(self.ledger.sequences)
             lines.append(f"  sequences: {result.detail}" + ("" if result.ok else "  FAIL"))
+        if self.ledger.arbitrary_files.followed:
+            result = check_arbitrary_files(self.ledger.arbitrary_files)
+            lines.append(f"  sync paths: {result.detail}" + ("" if result.ok else "  FAIL"))
         lines.append(f"verdict: {'PASS' if self.passed else 'FAIL'}")
         return "\n".join(lines)
 
@@ -107,16 +113,30 @@ def judge_real_run(
     *,
     durability_window_s: float,
     drain_within_s: float | None = None,
+    written_files: Path | None = None,
 ) -> RealRunVerdict:
-    """Judge a real run; a clear error when the trace or the cloud cannot be read."""
+    """Judge a real run; a clear error when the trace or the cloud cannot be read.
+    ``written_files`` holds the ``file.written`` events of programs that wrote into the
+    machine's additional sync paths (the wall-clock run's writers): each such file is then
+    followed to the cloud's ``FileUpload`` store as well."""
     from dmsim.cloud import CloudCore  # the cloud stack: only for this command
 
     events = load_events(trace_path, option="--trace")
     origin = events[0].time
-    machine = list(_machine_events(events, origin))
+    writers = load_events(written_files, option="files") if written_files is not None else []
+    machine = list(
+        heapq.merge(
+            _machine_events(events, origin),
+            ((e.time - origin, e.kind, dict(e.fields)) for e in writers),
+            key=lambda event: event[0],
+        )
+    )
     core = CloudCore(clock=lambda: 0.0, data_dir=str(cloud_data.resolve()), read_only=True)
     try:
-        cloud = sorted(_cloud_events(core, origin), key=lambda event: event[0])
+        cloud = sorted(
+            _cloud_events(core, origin, files=written_files is not None),
+            key=lambda event: event[0],
+        )
     finally:
         core.close()
     ledger = build_ledger(
@@ -142,9 +162,10 @@ def judge_real_run(
 _Event = tuple[float, str, dict[str, Any]]  # (seconds from the first event, kind, fields)
 
 
-def _cloud_events(core: CloudCore, origin: float) -> Iterator[_Event]:
+def _cloud_events(core: CloudCore, origin: float, *, files: bool) -> Iterator[_Event]:
     """A ``cloud.stored`` per stored reading, one payload in memory at a time (its digest is
-    kept, not its bytes), then a ``cloud.sequence_stored`` per sequence."""
+    kept, not its bytes), then, with ``files``, a ``cloud.file_stored`` per file, and a
+    ``cloud.sequence_stored`` per sequence."""
     for stored in core.stored_readings():
         fields = {
             "stream": stored.stream,
@@ -155,6 +176,14 @@ def _cloud_events(core: CloudCore, origin: float) -> Iterator[_Event]:
             "duplicate_key": False,  # the cloud stores each key once: every row is new
         }
         yield (stored.received_ns / 1e9 - origin, "cloud.stored", fields)
+    for stored_file in core.stored_files() if files else ():
+        fields = {
+            "path": stored_file.file_name,
+            "digest": stored_file.sha256,
+            "key": stored_file.upload_key,
+            "duplicate_key": False,
+        }
+        yield (stored_file.received_ns / 1e9 - origin, "cloud.file_stored", fields)
     for sequence in core.sequences():
         fingerprint = sequence_fingerprint(
             sequence.start_ns, sequence.end_ns, sequence.resources, sequence.tags

@@ -12,6 +12,12 @@ cloud data, trace). The fault schedule is applied at its times from the start:
   ``restart_mid_stream``, ``cloud_storage_full``) → the cloud's fault plan, with their windows;
 - ``crash`` → SIGKILL, restarted after ``restart_after``; ``clean_restart`` → SIGTERM, the same.
 
+The machine's ``capture_dir`` and each of its ``additional_sync_paths`` are the run's own, under
+the working directory (``sync-paths/`` mirrors the absolute paths): sync deletes what it
+uploads, and a host directory of the scenario's name is not the run's to send away. The
+scenario's ``file_writers`` write there for real until the duration is over; each file they
+complete goes to ``files.jsonl``, and the judge follows it to the cloud's ``FileUpload`` store.
+
 Everything else a simulation can do (disk and device faults, clock steps, reconfigures, packet
 loss, network profiles other than ``lan``, connectivity traces, a simulated disk's size) has no
 real means here, and a scenario that asks for it is refused up front, naming each one. When the
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import signal
@@ -40,13 +47,16 @@ from typing import Any, BinaryIO
 from dmsim.errors import Problem, ScenarioError
 from dmsim.faults import FaultStep
 from dmsim.net import ToxicNotFoundError
-from dmsim.runtime import RealRuntime, Runtime
+from dmsim.runtime import RealRuntime, RngTree, Runtime
+from dmsim.service._events import EventLog, machine_trace
+from dmsim.storage import RealFS
 
-from ._expect import ExpectationResult, check_allowed, check_count
+from ._expect import ExpectationResult, check_allowed, check_arbitrary_files, check_count
 from ._judge import RealRunVerdict, judge_real_run
 from ._machine import apply_reconfigure
 from ._model import CountBound, DiskSpec, NetworkSpec, Scenario
 from ._world_faults import _RPC_KINDS, _end, _rpc_fault
+from ._world_files import FileWriters
 
 __all__ = ["WallClockRun", "run_on_wall_clock", "wall_clock_problems"]
 
@@ -138,13 +148,22 @@ class _Run:
         self.machine: asyncio.subprocess.Process | None = None
         self.machine_log = machine_log
         self.port = 0
+        self.written_files: EventLog | None = None
 
     async def run(self) -> WallClockRun:
         from dmsim.cloud import CloudCore, CloudHost, CloudServer, RpcFaultPlan
         from dmsim.net import FaultProxy
 
-        capture_dir = {"data_manager": {"capture_dir": str(self.capture.resolve())}}
-        document = apply_reconfigure(self.s.machine_document, self.s.machine, capture_dir)
+        manager = self.s.machine.data_manager
+        own_paths = {
+            "capture_dir": str(self.capture.resolve()),
+            "additional_sync_paths": [self._own(p) for p in manager.additional_sync_paths]
+            if manager is not None
+            else [],
+        }
+        document = apply_reconfigure(
+            self.s.machine_document, self.s.machine, {"data_manager": own_paths}
+        )
         self.config.write_text(json.dumps(document, indent=2), encoding="utf-8")
         rt = self.rt
         plan = RpcFaultPlan()
@@ -165,12 +184,15 @@ class _Run:
                     end = None if fault.end is None else origin + fault.end
                     plan.add(replace(fault, start=origin + step.at, end=end))
             await self._start_machine()
+            writers = self._writers()
             tasks = [
                 asyncio.ensure_future(self._apply(step, proxy, origin))
                 for step in self.s.faults.steps
                 if step.kind not in _RPC_KINDS
             ]
             await self._wait_until(origin + self.s.duration_s)
+            if writers is not None:
+                await writers.stop()  # as in a simulation: a file half written is completed
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -189,10 +211,15 @@ class _Run:
             await proxy.stop()
             await server.stop()
             core.close()
+            if self.written_files is not None:
+                self.written_files.close()
         window = self.s.machine.promise().durability_window_s
-        drain = self.s.expectations.drain_within_s
         verdict = judge_real_run(
-            self.trace, self.workdir / "cloud", durability_window_s=window, drain_within_s=drain
+            self.trace,
+            self.workdir / "cloud",
+            durability_window_s=window,
+            drain_within_s=self.s.expectations.drain_within_s,
+            written_files=self.written_files.path if self.written_files is not None else None,
         )
         return WallClockRun(
             verdict,
@@ -200,6 +227,30 @@ class _Run:
             self.workdir,
             tuple(unjudged_expectations(self.s)),
         )
+
+    def _own(self, path: str) -> str:
+        """This run's copy of a path of the machine: sync deletes what it uploads, and the
+        host's own directory of that name is not the scenario's to send away."""
+        return str((self.workdir / "sync-paths").resolve() / path.lstrip("/"))
+
+    def _writers(self) -> FileWriters | None:
+        """The scenario's file writers, started, on this host's disk in this run's copies of
+        the sync paths; what they complete goes to ``files.jsonl`` for the judge."""
+        if not self.s.file_writers:
+            return None
+        trace = machine_trace(self.rt.wall_ns)
+        self.written_files = EventLog(
+            self.workdir / "files.jsonl", trace=trace, full=True, option="files"
+        )
+        writers = FileWriters(
+            [replace(spec, directory=self._own(spec.directory)) for spec in self.s.file_writers],
+            rt=self.rt,
+            fs=RealFS(),
+            rng=RngTree(self.s.seed).child("file-writers"),
+            trace=trace,
+        )
+        writers.start()
+        return writers
 
     async def _start_machine(self) -> None:
         if self.machine is not None and self.machine.returncode is None:
@@ -248,15 +299,19 @@ class _Run:
                 await proxy.remove_toxic(name)
 
     async def _drain(self) -> None:
+        """Until the capture directory holds no capture file and the sync paths no file, or
+        ``drain_within`` is over (quarantine aside)."""
         limit = self.s.expectations.drain_within_s or _DEFAULT_DRAIN_S
         deadline = self.rt.monotonic() + limit
+        sync_paths = self.workdir / "sync-paths"
         while self.rt.monotonic() < deadline:
-            waiting = [
+            captures = (
                 p
                 for p in self.capture.rglob("*.capture")
                 if "failed" not in p.relative_to(self.capture).parts[:1]
-            ]
-            if not waiting:
+            )
+            files = (p for p in sync_paths.rglob("*") if p.is_file() and "failed" not in p.parts)
+            if next(itertools.chain(captures, files), None) is None:
                 return
             await self.rt.sleep(0.5)
 
@@ -297,6 +352,8 @@ def _expectations(scenario: Scenario, verdict: RealRunVerdict) -> tuple[Expectat
         check_allowed(verdict.counts, expect.allowed),
         ExpectationResult("trace_consistent", not anomalies, f"{len(anomalies)} anomalies"),
     ]
+    if verdict.ledger.arbitrary_files.followed:
+        results.append(check_arbitrary_files(verdict.ledger.arbitrary_files))
     if expect.min_delivered is not None:
         delivered = verdict.counts.get("delivered", 0)
         bound = CountBound(minimum=expect.min_delivered)

@@ -1,5 +1,6 @@
-"""Other programs on the simulated machine writing files into its ``additional_sync_paths``
-(the scenario's ``file_writers``: a report generator, a bag recorder).
+"""Other programs on the machine writing files into its ``additional_sync_paths`` (the
+scenario's ``file_writers``: a report generator, a bag recorder), on the simulated disk, or on
+the real one in a wall-clock run.
 
 Each writer starts a new file every ``every``, appends equal parts of it once a second for
 ``write_for`` (all at once when 0), then fsyncs the file and its directory. Each append opens,
@@ -20,8 +21,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from dmsim.runtime import RngTree, SimRuntime, Task, Trace
-from dmsim.storage import SimFS
+from dmsim.runtime import RngTree, Runtime, Task, Trace
+from dmsim.storage import FileSystem
 
 from ._model import APPEND_EVERY_S, FileWriterSpec
 
@@ -33,8 +34,8 @@ class FileWriters:
         self,
         specs: Sequence[FileWriterSpec],
         *,
-        rt: SimRuntime,
-        fs: SimFS,
+        rt: Runtime,
+        fs: FileSystem,
         rng: RngTree,
         trace: Trace,
     ) -> None:

@@ -92,3 +92,61 @@ faults:
     ):
         assert expected in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def with_sync_path(path: Path, quiet_ms: int) -> str:
+    return MACHINE.replace(
+        "attributes: {sync_interval_mins: 0.01}",
+        f"attributes: {{sync_interval_mins: 0.01, additional_sync_paths: [{path}], "
+        f"file_last_modified_millis: {quiet_ms}}}",
+    )
+
+
+@pytest.mark.slow
+def test_a_real_run_never_touches_the_hosts_own_directories(tmp_path: Path) -> None:
+    """Sync deletes what it uploads: a scenario naming a directory of the host in
+    additional_sync_paths (one written for the simulated disk) must not send it away. The run
+    gets its own copy of each path, under its working directory, as it does of capture_dir."""
+    host_dir = tmp_path / "home" / "reports"
+    host_dir.mkdir(parents=True)
+    (host_dir / "q3.csv").write_text("quarter,revenue\n3,1000\n", encoding="utf-8")
+    scenario = tmp_path / "paths.scenario.yaml"
+    scenario.write_text(
+        "name: paths\nseed: 3\nduration: 3s\n" + with_sync_path(host_dir, 1000),
+        encoding="utf-8",
+    )
+    report = tmp_path / "report.json"
+    result = run(scenario, "--wall-clock", "--workdir", tmp_path / "run", "--json", report)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (host_dir / "q3.csv").read_text(encoding="utf-8") == "quarter,revenue\n3,1000\n"
+    machine = json.loads((tmp_path / "run" / "machine.json").read_text(encoding="utf-8"))
+    (manager,) = [s for s in machine["services"] if s["type"] == "data_manager"]
+    (own,) = manager["attributes"]["additional_sync_paths"]
+    assert Path(own).is_relative_to((tmp_path / "run").resolve())
+
+
+@pytest.mark.slow
+def test_files_other_programs_write_are_followed_on_the_wall_clock(tmp_path: Path) -> None:
+    scenario = tmp_path / "files.scenario.yaml"
+    scenario.write_text(
+        "name: files\nseed: 3\nduration: 12s\n"
+        + with_sync_path(Path("/home/dmsim/reports"), 2500)
+        + """
+file_writers:
+  - {dir: /home/dmsim/reports, every: 4s, size: 48KiB, write_for: 3s, extension: .csv}
+faults:
+  - {at: 5s, kind: link_down, duration: 3s}
+expectations:
+  drain_within: 30s
+"""
+    )
+    report = tmp_path / "report.json"
+    result = run(scenario, "--wall-clock", "--workdir", tmp_path / "run", "--json", report)
+    assert result.returncode == 0, result.stdout + result.stderr
+    verdict = json.loads(report.read_text())
+    assert verdict["passed"], result.stdout
+    files = verdict["arbitrary_files"]
+    assert files["written"] == files["stored"] == 3, files
+    assert files["corrupted"] == files["duplicated"] == files["lost"] == 0
+    assert "arbitrary_files" in [e["name"] for e in verdict["expectations"]]
+    assert "sync paths" in result.stdout

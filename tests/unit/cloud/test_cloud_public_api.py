@@ -14,9 +14,8 @@ def test_public_names() -> None:
             "CloudStatistics", "DataKind", "DataSyncService", "ExportFormat", "FaultAction",
             "FaultKind", "FaultPlanStatistics", "FaultStatus", "GrpcTransport",
             "GrpcTransportStatistics", "HostStatistics", "IngestResult", "RetentionDeletion",
-            "RetentionPolicy", "RpcFault", "RpcFaultPlan", "SqlResult", "StagedBlob", "StoredItem",
-            "StoredReading",
-            "TimelineEntry", "TlsFiles",
+            "RetentionPolicy", "RpcFault", "RpcFaultPlan", "SqlResult", "StagedBlob", "StoredFile",
+            "StoredItem", "StoredReading", "TimelineEntry", "TlsFiles",
             "ensure_certificate",
         ]
     )  # fmt: skip
