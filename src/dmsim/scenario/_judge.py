@@ -17,7 +17,9 @@ and applies the same ledger and oracle (:mod:`._ledger`, :mod:`._oracle`):
 
 The machine's events are fed to the ledger before the cloud's, so a cloud clock running behind
 the machine's cannot make a stored reading look uncaptured (its time to cloud then reads low).
-Times are seconds from the trace's first event.
+Times are seconds from the trace's earliest event, each run of the machine on its monotonic
+clock (see :mod:`dmsim.service._events`): a wall clock set during the run (a Pi's RTC read as
+1970, then NTP) neither reorders its events nor stretches the time between them.
 """
 
 from __future__ import annotations
@@ -122,7 +124,8 @@ def judge_real_run(
     from dmsim.cloud import CloudCore  # the cloud stack: only for this command
 
     events = load_events(trace_path, option="--trace")
-    origin = events[0].time
+    # (a clock stepped back while the machine was off puts a later run before an earlier one)
+    origin = min(event.time for event in events)
     writers = load_events(written_files, option="files") if written_files is not None else []
     machine = list(
         heapq.merge(
@@ -143,7 +146,7 @@ def judge_real_run(
         TraceEvent(index, t, kind, fields)
         for index, (t, kind, fields) in enumerate([*machine, *cloud])
     )
-    end = max([events[-1].time - origin, *(t for t, _, _ in cloud)])
+    end = max([max(event.time for event in events) - origin, *(t for t, _, _ in cloud)])
     options = OracleOptions(
         durability_window_s=durability_window_s,
         run_end=end,

@@ -240,7 +240,11 @@ class _Run:
             return None
         trace = machine_trace(self.rt.wall_ns)
         self.written_files = EventLog(
-            self.workdir / "files.jsonl", trace=trace, full=True, option="files"
+            self.workdir / "files.jsonl",
+            trace=trace,
+            full=True,
+            monotonic=self.rt.monotonic,
+            option="files",
         )
         writers = FileWriters(
             [replace(spec, directory=self._own(spec.directory)) for spec in self.s.file_writers],

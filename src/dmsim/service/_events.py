@@ -10,6 +10,13 @@ capture control sensor switched and the sequences it recorded.
 Per-reading events are left out (reading identities stay in the files).
 ``dmsim replay --events`` turns a log back into a fault schedule. ``dmsim machine --trace``
 writes every event in the same form, per-reading ones included, for ``dmsim judge``.
+
+Each line also carries ``mono``, the process's monotonic clock (seconds since it started): the
+wall clock of a Pi without a real-time clock is set at boot (an RTC read as 1970, then NTP),
+and events written before the set carry times hours off. Read back, each run of a process (a
+``machine.start`` to the next, or a monotonic clock that started again) is put on its
+monotonic clock, anchored at the run's last event, since a set makes the clock right, not
+wrong; lines are kept in the order written.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -63,10 +70,17 @@ def iso_time(seconds: float) -> str:
 class EventLog:
     """Appends the :data:`EVENT_KINDS` events of ``trace`` to ``path``; with ``full``, every
     event with every field, per-reading ones included (``dmsim machine --trace``, what
-    ``dmsim judge`` follows reading by reading). ``option`` names the log in errors."""
+    ``dmsim judge`` follows reading by reading). Each line gets ``monotonic()`` beside the
+    trace's wall time. ``option`` names the log in errors."""
 
     def __init__(
-        self, path: Path, *, trace: Trace, full: bool = False, option: str = "--events"
+        self,
+        path: Path,
+        *,
+        trace: Trace,
+        full: bool = False,
+        monotonic: Callable[[], float],
+        option: str = "--events",
     ) -> None:
         try:
             self._out: IO[str] = path.open("a", encoding="utf-8", buffering=1)
@@ -75,6 +89,7 @@ class EventLog:
             raise ConfigError(Problem(option, f"cannot write {path}: {reason}")) from None
         self.path = path
         self.full = full
+        self._monotonic = monotonic
         self.dropped = 0  # events a failing write lost (a full disk must not stop the core)
         trace.subscribe(self._write)
 
@@ -85,7 +100,12 @@ class EventLog:
             fields = {k: v for k, v in event.fields.items() if k not in _LEFT_OUT}
         else:
             return
-        line: dict[str, Any] = {"time": iso_time(event.time), "kind": event.kind, **fields}
+        line: dict[str, Any] = {
+            "time": iso_time(event.time),
+            "mono": round(self._monotonic(), 6),
+            "kind": event.kind,
+            **fields,
+        }
         try:
             self._out.write(json.dumps(line, default=str, separators=(",", ":")) + "\n")
         except OSError as error:
@@ -122,9 +142,10 @@ def _keep_nothing(_kind: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class MachineEvent:
-    time: float  # seconds since the epoch
+    time: float  # seconds since the epoch (read back: without the clock's sets, see above)
     kind: str
     fields: dict[str, Any]
+    mono: float | None = None  # the process's monotonic clock when it was written
 
 
 def load_events(path: Path, *, option: str = "--events") -> list[MachineEvent]:
@@ -152,7 +173,32 @@ def load_events(path: Path, *, option: str = "--events") -> list[MachineEvent]:
         problems.append(Problem("", "the event log has no events"))
     if problems:
         raise ScenarioError(problems, source=str(path))
-    return sorted(events, key=lambda e: e.time)
+    return _without_clock_sets(events)
+
+
+def _without_clock_sets(events: list[MachineEvent]) -> list[MachineEvent]:
+    """Each run's events on its monotonic clock, anchored at the run's last event (a line
+    without ``mono``, from before it was written, keeps its wall time)."""
+    steady: list[MachineEvent] = []
+    start = 0
+    for end in range(1, len(events) + 1):
+        if end < len(events) and not _new_run(events[end - 1], events[end]):
+            continue
+        run, start = events[start:end], end
+        anchor, last = run[-1], run[-1].mono
+        if last is None:  # a run of one line
+            steady += run
+        else:  # (every line of a longer run has mono)
+            steady += [
+                replace(e, time=anchor.time + e.mono - last) for e in run if e.mono is not None
+            ]
+    return steady
+
+
+def _new_run(before: MachineEvent, event: MachineEvent) -> bool:
+    if event.kind == "machine.start" or event.mono is None or before.mono is None:
+        return True
+    return event.mono < before.mono  # the system restarted
 
 
 def _event(item: Any, number: int, problems: list[Problem]) -> MachineEvent | None:
@@ -172,5 +218,9 @@ def _event(item: Any, number: int, problems: list[Problem]) -> MachineEvent | No
     if moment.tzinfo is None:
         problems.append(Problem(where, f"'time' needs a zone (Z): {stamp!r}", number))
         return None
-    fields = {k: v for k, v in item.items() if k not in ("time", "kind")}
-    return MachineEvent(moment.timestamp(), kind, fields)
+    mono = item.get("mono")
+    if mono is not None and (isinstance(mono, bool) or not isinstance(mono, int | float)):
+        problems.append(Problem(where, f"'mono' is not a number: {mono!r}", number))
+        return None
+    fields = {k: v for k, v in item.items() if k not in ("time", "kind", "mono")}
+    return MachineEvent(moment.timestamp(), kind, fields, None if mono is None else float(mono))

@@ -107,7 +107,7 @@ def _machine(args: argparse.Namespace) -> int:
     rt = RealRuntime()
     trace = machine_trace(rt.wall_ns) if args.events or args.trace else None
     logs = [
-        EventLog(path, trace=trace, full=full, option=option)
+        EventLog(path, trace=trace, full=full, monotonic=rt.monotonic, option=option)
         for path, full, option in ((args.events, False, "--events"), (args.trace, True, "--trace"))
         if path is not None and trace is not None
     ]

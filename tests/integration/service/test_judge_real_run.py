@@ -73,6 +73,35 @@ def test_a_killed_and_restarted_machine_is_judged_reading_by_reading(tmp_path: P
     assert "verdict: FAIL" in tampered.stdout
 
 
+def test_a_wall_clock_set_during_the_run_is_no_anomaly(tmp_path: Path) -> None:
+    """A Pi without a real-time clock runs a while at 1970 before NTP sets its clock: the
+    trace's wall times jump back and forth. The judge read the trace sorted by them, found
+    files completed before their readings were captured, and failed a good run."""
+    capture, data, trace = tmp_path / "capture", tmp_path / "cloud", tmp_path / "trace.jsonl"
+    config = tmp_path / "machine.json"
+    config.write_text(json.dumps(machine_config(capture)))
+    with serve_process(data) as cloud:
+        done = subprocess.run(
+            [*DMSIM, "machine", str(config), "--cloud", f"127.0.0.1:{cloud.grpc_port}",
+             "--trace", str(trace), "--duration", "3s"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in trace.read_text().splitlines()]
+    middle = lines[len(lines) // 3 : len(lines) // 2]
+    assert any(line["kind"] == "reading.captured" for line in middle)
+    for line in middle:  # written while the clock read 1970
+        line["time"] = "1970-01-02T00:00:00.000000Z"
+    trace.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    report = tmp_path / "verdict.json"
+    result = judge("--trace", trace, "--cloud-data", data, "--config", config, "--json", report)
+    assert result.returncode == 0, result.stdout + result.stderr
+    verdict = json.loads(report.read_text())
+    assert verdict["anomalies"] == []
+    assert verdict["counts"]["delivered"] > 20
+    assert verdict["span_s"] < 60  # not the 56 years between 1970 and now
+
+
 def test_bad_input_is_named(tmp_path: Path) -> None:
     (tmp_path / "trace.jsonl").write_text("not json\n")
     (tmp_path / "cloud").mkdir()

@@ -116,6 +116,7 @@ def test_every_bad_line_is_named(tmp_path: Path) -> None:
         '{"kind": "x"}\n'
         '{"time": "yesterday", "kind": "x"}\n'
         '{"time": "2026-01-01T00:00:00", "kind": "x"}\n'
+        '{"time": "2026-01-01T00:00:00Z", "mono": "soon", "kind": "x"}\n'
     )
     with pytest.raises(ScenarioError) as caught:
         load_events(path)
@@ -123,6 +124,7 @@ def test_every_bad_line_is_named(tmp_path: Path) -> None:
     assert "(line 2): invalid JSON" in text
     assert "(line 3): expected string fields 'time' and 'kind'" in text
     assert "(line 4): 'time' is not an ISO-8601 time: 'yesterday'" in text
+    assert "(line 6): 'mono' is not a number: 'soon'" in text
     assert "(line 5): 'time' needs a zone (Z)" in text
 
 
