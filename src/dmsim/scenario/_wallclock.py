@@ -148,6 +148,7 @@ class _Run:
         self.machine: asyncio.subprocess.Process | None = None
         self.machine_log = machine_log
         self.port = 0
+        self.writers: FileWriters | None = None
         self.written_files: EventLog | None = None
 
     async def run(self) -> WallClockRun:
@@ -184,15 +185,14 @@ class _Run:
                     end = None if fault.end is None else origin + fault.end
                     plan.add(replace(fault, start=origin + step.at, end=end))
             await self._start_machine()
-            writers = self._writers()
+            self.writers = self._writers()
             tasks = [
                 asyncio.ensure_future(self._apply(step, proxy, origin))
                 for step in self.s.faults.steps
                 if step.kind not in _RPC_KINDS
             ]
             await self._wait_until(origin + self.s.duration_s)
-            if writers is not None:
-                await writers.stop()  # as in a simulation: a file half written is completed
+            await self._stop_writers()  # as in a simulation: a file half written is completed
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -206,6 +206,7 @@ class _Run:
             await self._drain()
             await self._stop_machine(signal.SIGTERM)
         finally:
+            await self._stop_writers()
             if self.machine is not None and self.machine.returncode is None:
                 await self._stop_machine(signal.SIGKILL)
             await proxy.stop()
@@ -255,6 +256,11 @@ class _Run:
         )
         writers.start()
         return writers
+
+    async def _stop_writers(self) -> None:
+        if self.writers is not None:
+            await self.writers.stop()
+            self.writers = None
 
     async def _start_machine(self) -> None:
         if self.machine is not None and self.machine.returncode is None:
@@ -314,7 +320,11 @@ class _Run:
                 for p in self.capture.rglob("*.capture")
                 if "failed" not in p.relative_to(self.capture).parts[:1]
             )
-            files = (p for p in sync_paths.rglob("*") if p.is_file() and "failed" not in p.parts)
+            files = (
+                p
+                for p in sync_paths.rglob("*")
+                if p.is_file() and "failed" not in p.relative_to(sync_paths).parts
+            )
             if next(itertools.chain(captures, files), None) is None:
                 return
             await self.rt.sleep(0.5)

@@ -120,8 +120,8 @@ class QuietClock:
     whenever the wall clock was set since the last look (:meth:`Clocks.wall_clock_sets`: every
     set, however brief; the first look is at creation), no arbitrary file counts as quiet for
     one quiet period of monotonic time: by then each file still being written has been
-    written to since, under the right time. A clock set before this clock was created is not
-    seen.
+    written to since, under the right time. A step back alone only makes files look younger
+    (a future mtime counts as age 0). A clock set before this clock was created is not seen.
     """
 
     def __init__(self, clocks: Clocks) -> None:
