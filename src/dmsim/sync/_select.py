@@ -30,7 +30,6 @@ directory's listing, never on the size of the backlog.
 
 from __future__ import annotations
 
-import math
 import posixpath
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
@@ -118,24 +117,26 @@ class QuietClock:
     (NTP setting a Pi without a real-time clock), or once an unset RTC (1970) is set again, a
     file still being written looks long unmodified, and rdk then uploads it half written. So
     whenever the wall clock was set since the last look (:meth:`Clocks.wall_clock_sets`: every
-    set, however brief; the first look is at creation), no arbitrary file counts as quiet for
-    one quiet period of monotonic time: by then each file still being written has been
-    written to since, under the right time. A step back alone only makes files look younger
-    (a future mtime counts as age 0). A clock set before this clock was created is not seen.
+    set, however brief), no arbitrary file counts as quiet for one quiet period of monotonic
+    time: by then each file still being written has been written to since, under the right
+    time. A set just before this clock was created cannot be told (the kernel counts from
+    the moment one asks; a Pi's clock is set at boot, around when the machine starts), so the
+    creation holds them too: arbitrary files wait one quiet period after a start. A step back
+    alone only makes files look younger (a future mtime counts as age 0).
     """
 
     def __init__(self, clocks: Clocks) -> None:
         self._clocks = clocks
         self._sets = clocks.wall_clock_sets()  # at the last look
-        self._held_until = -math.inf
+        self._held_since = clocks.monotonic()  # the last set seen, or the creation
 
     def now_ns(self, quiet_ms: int) -> int | None:
         """The time to judge by, or ``None`` while a set holds every arbitrary file."""
         sets, monotonic = self._clocks.wall_clock_sets(), self._clocks.monotonic()
         if sets != self._sets:
-            self._held_until = monotonic + quiet_ms / 1000
-            self._sets = sets
-        return None if monotonic < self._held_until else self._clocks.wall_ns()
+            self._held_since, self._sets = monotonic, sets
+        quiet = monotonic - self._held_since >= quiet_ms / 1000
+        return self._clocks.wall_ns() if quiet else None
 
     def ready(self, candidate: Candidate, *, file_last_modified_millis: int) -> bool:
         """:func:`is_ready` at this clock's time (read for arbitrary files only)."""

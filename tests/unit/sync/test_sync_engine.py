@@ -702,6 +702,7 @@ def test_an_arbitrary_file_modified_after_the_walk_waits_for_its_quiet_period() 
     async def main() -> tuple[SyncReport, SyncEngine]:
         engine = world.engine(settings)
         engine.start()
+        await world.rt.sleep(30)  # a start holds arbitrary files one quiet period
 
         async def append() -> None:
             await world.rt.sleep(10)

@@ -111,11 +111,14 @@ MOVES = st.lists(
 def test_after_any_clock_sets_a_file_is_ready_only_once_really_quiet(
     looks: list[list[tuple[str, float]]],
 ) -> None:
-    """Whatever the wall clock does between two looks, an arbitrary file counts as quiet
-    only once it has not been written for a whole quiet period of monotonic (real) time."""
+    """Whatever the wall clock does before the start and between two looks, an arbitrary file
+    counts as quiet only once it has not been written for a whole quiet period of monotonic
+    (real) time."""
     clock = SteppingClock()
-    quiet = QuietClock(clock)
+    clock.step(-NOW_NS / 1e9)  # the RTC unset before the machine starts: a file stamped 1970
     mtime_ns, written_at = clock.wall_ns(), clock.mono
+    clock.step(NOW_NS / 1e9)
+    quiet = QuietClock(clock)
     for moves in looks:
         for move, amount in moves:
             if move == "wait":
@@ -138,6 +141,9 @@ def test_a_clock_set_holds_arbitrary_files_one_quiet_period() -> None:
     clock = SteppingClock()
     quiet = QuietClock(clock)
     long_quiet = candidate(FileKind.ARBITRARY, 5, clock.wall_ns() - 3600 * 10**9)
+    # the start holds them too: a set just before it cannot be told
+    assert not quiet.ready(long_quiet, file_last_modified_millis=QUIET_MS)
+    clock.mono += QUIET_MS / 1000
     assert quiet.ready(long_quiet, file_last_modified_millis=QUIET_MS)
     clock.step(3600)
     clock.mono += 0.5
