@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.integration.scenario.test_wall_clock_run import with_sync_path
 
 from dmsim.runtime import RealRuntime
 
@@ -28,31 +29,16 @@ def test_a_set_of_the_wall_clock_is_counted_once() -> None:
     assert rt.wall_clock_sets() == before + 1
 
 
-SCENARIO = """
-name: clock-blips
-seed: 3
-duration: 20s
-machine:
-  components:
-    - name: probe
-      type: sensor
-      model: fake
-      service_configs:
-        - type: data_manager
-          attributes:
-            capture_methods: [{method: Readings, capture_frequency_hz: 20}]
-  services:
-    - name: data_manager
-      type: data_manager
-      attributes:
-        sync_interval_mins: 0.01
-        additional_sync_paths: [/home/dmsim/reports]
-        file_last_modified_millis: 2500
+SCENARIO = (
+    "name: clock-blips\nseed: 3\nduration: 20s\n"
+    + with_sync_path(Path("/home/dmsim/reports"), 2500)
+    + """
 file_writers:
   - {dir: /home/dmsim/reports, every: 4s, size: 48KiB, write_for: 3s, extension: .csv}
 expectations:
   drain_within: 30s
 """
+)
 
 
 def blip_to_1970(seconds: float) -> None:
