@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.integration.scenario.test_wall_clock_run import with_sync_path
+from tests.integration.scenario.test_wall_clock_run import reports_scenario
 
 from dmsim.runtime import RealRuntime
 
@@ -29,16 +29,7 @@ def test_a_set_of_the_wall_clock_is_counted_once() -> None:
     assert rt.wall_clock_sets() == before + 1
 
 
-SCENARIO = (
-    "name: clock-blips\nseed: 3\nduration: 20s\n"
-    + with_sync_path(Path("/home/dmsim/reports"), 2500)
-    + """
-file_writers:
-  - {dir: /home/dmsim/reports, every: 4s, size: 48KiB, write_for: 3s, extension: .csv}
-expectations:
-  drain_within: 30s
-"""
-)
+SCENARIO = reports_scenario("clock-blips", "20s")
 
 
 def blip_to_1970(seconds: float) -> None:

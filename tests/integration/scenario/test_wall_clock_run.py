@@ -102,6 +102,22 @@ def with_sync_path(path: Path, quiet_ms: int) -> str:
     )
 
 
+def reports_scenario(name: str, duration: str, faults: str = "") -> str:
+    """A scenario whose machine syncs /home/dmsim/reports, where a report generator writes a
+    48 KiB file over 3 s every 4 s (quiet after 2.5 s)."""
+    return (
+        f"name: {name}\nseed: 3\nduration: {duration}\n"
+        + with_sync_path(Path("/home/dmsim/reports"), 2500)
+        + """
+file_writers:
+  - {dir: /home/dmsim/reports, every: 4s, size: 48KiB, write_for: 3s, extension: .csv}
+expectations:
+  drain_within: 30s
+"""
+        + faults
+    )
+
+
 @pytest.mark.slow
 def test_a_real_run_never_touches_the_hosts_own_directories(tmp_path: Path) -> None:
     """Sync deletes what it uploads: a scenario naming a directory of the host in
@@ -129,16 +145,7 @@ def test_a_real_run_never_touches_the_hosts_own_directories(tmp_path: Path) -> N
 def test_files_other_programs_write_are_followed_on_the_wall_clock(tmp_path: Path) -> None:
     scenario = tmp_path / "files.scenario.yaml"
     scenario.write_text(
-        "name: files\nseed: 3\nduration: 12s\n"
-        + with_sync_path(Path("/home/dmsim/reports"), 2500)
-        + """
-file_writers:
-  - {dir: /home/dmsim/reports, every: 4s, size: 48KiB, write_for: 3s, extension: .csv}
-faults:
-  - {at: 5s, kind: link_down, duration: 3s}
-expectations:
-  drain_within: 30s
-"""
+        reports_scenario("files", "12s", "faults:\n  - {at: 5s, kind: link_down, duration: 3s}\n")
     )
     report = tmp_path / "report.json"
     result = run(scenario, "--wall-clock", "--workdir", tmp_path / "run", "--json", report)
