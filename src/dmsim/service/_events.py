@@ -13,10 +13,10 @@ writes every event in the same form, per-reading ones included, for ``dmsim judg
 
 Each line also carries ``mono``, the process's monotonic clock (seconds since it started): the
 wall clock of a Pi without a real-time clock is set at boot (an RTC read as 1970, then NTP),
-and events written before the set carry times hours off. Read back, each run of a process (a
-``machine.start`` to the next, or a monotonic clock that started again) is put on its
-monotonic clock, anchored at the run's last event, since a set makes the clock right, not
-wrong; lines are kept in the order written.
+and events written before the set carry times hours off. Read back, lines keep the order
+written, and each run of a process (a ``machine.start`` to the next, or a monotonic clock
+that starts again) is put on its monotonic clock, anchored at the run's last event, since a
+set makes the clock right, not wrong.
 """
 
 from __future__ import annotations
@@ -178,7 +178,7 @@ def load_events(path: Path, *, option: str = "--events") -> list[MachineEvent]:
 
 def _without_clock_sets(events: list[MachineEvent]) -> list[MachineEvent]:
     """Each run's events on its monotonic clock, anchored at the run's last event (a line
-    without ``mono``, from before it was written, keeps its wall time)."""
+    without ``mono``, from a log dmsim wrote before it had the field, keeps its wall time)."""
     steady: list[MachineEvent] = []
     start = 0
     for end in range(1, len(events) + 1):
@@ -198,7 +198,7 @@ def _without_clock_sets(events: list[MachineEvent]) -> list[MachineEvent]:
 def _new_run(before: MachineEvent, event: MachineEvent) -> bool:
     if event.kind == "machine.start" or event.mono is None or before.mono is None:
         return True
-    return event.mono < before.mono  # the system restarted
+    return event.mono < before.mono  # a new process: its clock starts again at 0
 
 
 def _event(item: Any, number: int, problems: list[Problem]) -> MachineEvent | None:
