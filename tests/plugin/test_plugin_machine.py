@@ -5,25 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.integration.scenario.probe_machine import probe_machine
+
 from dmsim.scenario import judge, loads_scenario
 from dmsim.scenario._world import World
 
-PROBE = """
-name: probe-box
-seed: 3
-duration: 10m
-machine:
-  components:
-    - name: probe
-      type: sensor
-      model: fake
-      service_configs:
-        - type: data_manager
-          attributes:
-            capture_methods: [{method: Readings, capture_frequency_hz: 1}]
-  services:
-    - {name: data_manager, type: data_manager, attributes: {sync_interval_mins: 0.1}}
-"""
+PROBE = "name: probe-box\nseed: 3\nduration: 10m" + probe_machine(1, sync_interval_mins=0.1)
 
 
 def test_drive_a_machine_through_a_crash_by_hand(dmsim_machine: Callable[..., World]) -> None:

@@ -5,35 +5,23 @@ with the bytes written, and never half written; the oracle catches a sync that b
 from __future__ import annotations
 
 import pytest
+from tests.integration.scenario.probe_machine import probe_machine
 
 import dmsim.sync._select as select
 from dmsim.scenario import loads_scenario, run_scenario
 from dmsim.sync import Candidate
 
-SCENARIO = """
-name: reports
-seed: 5
-duration: 20m
-machine:
-  components:
-    - name: probe
-      type: sensor
-      model: fake
-      service_configs:
-        - type: data_manager
-          attributes:
-            capture_methods: [{method: Readings, capture_frequency_hz: 1}]
-  services:
-    - name: data_manager
-      type: data_manager
-      attributes: {sync_interval_mins: 0.5, additional_sync_paths: [/home/dmsim/reports]}
-file_writers:
+SCENARIO = (
+    "name: reports\nseed: 5\nduration: 20m"
+    + probe_machine(1, sync_interval_mins=0.5, additional_sync_paths=["/home/dmsim/reports"])
+    + """file_writers:
   - {dir: /home/dmsim/reports, every: 1m, size: 300KiB, write_for: 45s, extension: .csv}
   - {dir: /home/dmsim/reports/tag=night, every: 3m, size: 2MiB}
 expectations:
   drain_within: 4m
 faults:
 """
+)
 STORM = """
   - {at: 2m10s, kind: crash, restart_after: 30s}
   - {at: 5m, kind: link_down, duration: 2m}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.integration.scenario.probe_machine import probe_machine
 
 import dmsim.sync._worker as worker
 from dmsim.scenario import fuzz_scenario, loads_scenario, run_scenario
@@ -47,23 +48,10 @@ def test_the_oracle_catches_deletion_before_acknowledgement() -> None:
 
 
 # A quiet machine on a clean LAN: uploads fail only when the fuzzer injects a fault.
-QUIET = """
-name: quiet-probe
-seed: 3
-duration: 20m
-network: {profile: lan}
-machine:
-  components:
-    - name: probe
-      type: sensor
-      model: fake
-      service_configs:
-        - type: data_manager
-          attributes:
-            capture_methods: [{method: Readings, capture_frequency_hz: 1}]
-  services:
-    - {name: data_manager, type: data_manager, attributes: {sync_interval_mins: 0.1}}
-expectations:
+QUIET = (
+    "name: quiet-probe\nseed: 3\nduration: 20m\nnetwork: {profile: lan}"
+    + probe_machine(1, sync_interval_mins=0.1)
+    + """expectations:
   drain_within: 5m
 fuzz:
   envelope:
@@ -71,6 +59,7 @@ fuzz:
     quiet_tail: 5m
     kinds: [link_down, rpc_reject, drop_ack_after_commit, slow_ack, crash, device_read_error]
 """
+)
 
 
 @pytest.mark.usefixtures("broken_core")

@@ -5,24 +5,13 @@ last config."""
 
 from __future__ import annotations
 
+from tests.integration.scenario.probe_machine import probe_machine
+
 from dmsim.scenario import loads_scenario, run_scenario
 from dmsim.scenario._world import run_world
 
-MACHINE = """
-machine:
-  components:
-    - name: probe
-      type: sensor
-      model: fake
-      service_configs:
-        - type: data_manager
-          attributes:
-            capture_methods: [{method: Readings, capture_frequency_hz: 10}]
-  services:
-    - name: data_manager
-      type: data_manager
-      attributes: {sync_interval_mins: 0.1, durability_window_ms: 10000}
-"""
+PROMISE = {"sync_interval_mins": 0.1, "durability_window_ms": 10000}
+MACHINE = probe_machine(10, **PROMISE)
 
 
 def run(faults: str, expectations: str, *, machine: str = MACHINE) -> dict:
@@ -56,9 +45,7 @@ def test_a_run_that_ends_with_scheduled_sync_off_is_not_held_to_a_drain_bound() 
         "  drain_within: 30s",
     )
     assert drain_detail(on_again) == "the faults' backlog reached the cloud by 230s"
-    never_on = MACHINE.replace(
-        "sync_interval_mins: 0.1", "sync_interval_mins: 0.1, sync_disabled: true"
-    )
+    never_on = probe_machine(10, **PROMISE, sync_disabled=True)
     assert drain_detail(run("  []", "  drain_within: 1m", machine=never_on)).startswith(
         "not judged: scheduled sync is off from 0"
     )
@@ -66,7 +53,7 @@ def test_a_run_that_ends_with_scheduled_sync_off_is_not_held_to_a_drain_bound() 
 
 def test_the_fuzzer_turns_scheduled_sync_off_and_on_again_now_and_then() -> None:
     for sync_disabled, values in ((False, (True, False)), (True, (False, True))):
-        machine = MACHINE.replace("}\n", f", sync_disabled: {str(sync_disabled).lower()}}}\n")
+        machine = probe_machine(10, **PROMISE, sync_disabled=sync_disabled)
         doc = f"name: promises\nduration: 5m\n{machine}"
         settings = loads_scenario(doc, source="promises").envelope.data_manager_settings
         (toggle,) = [s for s in settings if s.attribute == "sync_disabled"]

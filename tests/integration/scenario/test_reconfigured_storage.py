@@ -8,25 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tests.integration.scenario.probe_machine import probe_machine
 
 from dmsim.scenario import loads_scenario, run_scenario
 from dmsim.service._datamanager import DataManager
 
-MACHINE = """
-machine:
-  components:
-    - name: probe
-      type: sensor
-      model: fake
-      service_configs:
-        - type: data_manager
-          attributes:
-            capture_methods: [{method: Readings, capture_frequency_hz: 10}]
-  services:
-    - name: data_manager
-      type: data_manager
-      attributes: {sync_interval_mins: 0.1, maximum_num_sync_threads: 2}
-"""
+MACHINE = probe_machine(10, sync_interval_mins=0.1, maximum_num_sync_threads=2)
 
 
 def judged(faults: str) -> dict[str, Any]:

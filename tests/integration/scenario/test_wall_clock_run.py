@@ -9,23 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.integration.scenario.probe_machine import probe_machine
 
 DMSIM = [sys.executable, "-m", "dmsim.cli"]
-MACHINE = """
-machine:
-  components:
-    - name: probe
-      type: sensor
-      model: fake
-      service_configs:
-        - type: data_manager
-          attributes:
-            capture_methods: [{method: Readings, capture_frequency_hz: 20}]
-  services:
-    - name: data_manager
-      type: data_manager
-      attributes: {sync_interval_mins: 0.01}
-"""
+MACHINE = probe_machine(20, sync_interval_mins=0.01)
 
 
 def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -95,10 +82,11 @@ faults:
 
 
 def with_sync_path(path: Path, quiet_ms: int) -> str:
-    return MACHINE.replace(
-        "attributes: {sync_interval_mins: 0.01}",
-        f"attributes: {{sync_interval_mins: 0.01, additional_sync_paths: [{path}], "
-        f"file_last_modified_millis: {quiet_ms}}}",
+    return probe_machine(
+        20,
+        sync_interval_mins=0.01,
+        additional_sync_paths=[str(path)],
+        file_last_modified_millis=quiet_ms,
     )
 
 

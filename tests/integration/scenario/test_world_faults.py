@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from hypothesis import given, settings
+from tests.integration.scenario.probe_machine import probe_machine
 
 from dmsim.faults import Envelope, FaultSchedule, fault_schedules
 from dmsim.net import LinkTimeline, profile
@@ -15,19 +16,7 @@ from dmsim.scenario import Scenario, loads_scenario
 from dmsim.scenario._world import World
 from dmsim.scenario._world_faults import link_setup
 
-MACHINE = """
-machine:
-  components:
-    - name: probe
-      type: sensor
-      model: fake
-      service_configs:
-        - type: data_manager
-          attributes:
-            capture_methods: [{method: Readings, capture_frequency_hz: 2}]
-  services:
-    - {name: data_manager, type: data_manager, attributes: {sync_interval_mins: 0.1}}
-"""
+MACHINE = probe_machine(2, sync_interval_mins=0.1)
 LAN = profile("lan").params.upstream
 
 

@@ -6,27 +6,13 @@ import itertools
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.integration.scenario.probe_machine import probe_machine
 
 from dmsim.faults import FaultSchedule, FaultStep
 from dmsim.scenario import Verdict, WorldResult, fuzz_expectations, judge, loads_scenario
 from dmsim.scenario._world import World
 
-DOC = """
-name: lifecycle
-seed: 2
-duration: 10m
-machine:
-  components:
-    - name: probe
-      type: sensor
-      model: fake
-      service_configs:
-        - type: data_manager
-          attributes:
-            capture_methods: [{method: Readings, capture_frequency_hz: 1}]
-  services:
-    - {name: data_manager, type: data_manager, attributes: {sync_interval_mins: 0.1}}
-"""
+DOC = "name: lifecycle\nseed: 2\nduration: 10m" + probe_machine(1, sync_interval_mins=0.1)
 # Overlapping process faults: the scenario loader refuses these in files, but generated and
 # shrunk schedules reach the world directly, so the world must stay sane on its own.
 FAULTS = FaultSchedule((
