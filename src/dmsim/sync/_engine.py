@@ -53,6 +53,7 @@ from dmsim.runtime import QueueEmpty, RngTree, Runtime, Task, Trace
 from dmsim.storage._fs import FileSystem
 
 from ._backoff import DEFAULT_BACKOFF, BackoffPolicy
+from ._clock_steps import ClockSteps
 from ._disk import DirSyncer
 from ._pass import Job, Pass, PassKind
 from ._retry import RetryBook
@@ -136,11 +137,12 @@ class SyncEngine:
         self._idle = rt.event()
         self._idle.set()
         self._closed = False
-        self._oldest_unsynced_ns: int | None = None
+        self._oldest_unsynced_at: float | None = None  # written, on the monotonic clock
         self._last_stale_warning: float | None = None
         self._last_offline_log: float | None = None
         self._spawned = 0
         self._quiet_clock = QuietClock(rt)  # arbitrary files' quiet period, guarded
+        self._clock_steps = ClockSteps(rt)  # unsynced data's age, across clock sets
         self._apply(settings)
         self._handler = FileHandler(
             rt=rt,
@@ -347,8 +349,9 @@ class SyncEngine:
             _LOG.info("sync skipped: not connected to the cloud")
 
     def _check_stale(self, now: float) -> None:
-        oldest = self._oldest_unsynced_ns
-        age = None if oldest is None else (self._rt.wall_ns() - oldest) / 1e9
+        self._clock_steps.look()
+        oldest = self._oldest_unsynced_at
+        age = None if oldest is None else now - oldest
         configured = self._settings.stale_data_warning_s
         if configured == 0:
             return
@@ -376,7 +379,8 @@ class SyncEngine:
                 self._wake.set()  # its failures may be due before the scheduler's next wake
 
     async def _run_pass(self, kind: PassKind) -> Pass:
-        this = Pass(self._rt, kind)
+        self._clock_steps.look()
+        this = Pass(self._rt, kind, written_at=self._clock_steps.written_at)
         self._n["passes"] += 1
         self._n["manual_passes"] += this.manual
         if kind is PassKind.RETRY:
@@ -460,12 +464,12 @@ class SyncEngine:
 
     def _after_pass(self, this: Pass) -> None:
         if this.complete:
-            self._oldest_unsynced_ns = this.oldest_unsynced_ns
-        elif this.oldest_unsynced_ns is not None:
+            self._oldest_unsynced_at = this.oldest_unsynced_at
+        elif this.oldest_unsynced_at is not None:
             # Files past where the walk stopped are still unknown: keep the older estimate.
-            known = self._oldest_unsynced_ns
-            found = this.oldest_unsynced_ns
-            self._oldest_unsynced_ns = found if known is None else min(known, found)
+            known = self._oldest_unsynced_at
+            found = this.oldest_unsynced_at
+            self._oldest_unsynced_at = found if known is None else min(known, found)
         self._record("sync.pass", **this.trace_fields())
 
     def _walk_error(self, path: str, error: OSError) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -32,8 +33,9 @@ class Pass:
     """One walk and the uploads it dispatched. Done when the walk ended and every dispatched
     file has finished (uploaded, failed, deferred...)."""
 
-    def __init__(self, rt: Runtime, kind: PassKind) -> None:
+    def __init__(self, rt: Runtime, kind: PassKind, *, written_at: Callable[[int], float]) -> None:
         self.kind = kind
+        self._written_at = written_at  # an mtime, dated on the monotonic clock (ClockSteps)
         self.dispatched = 0
         self.finished = 0
         self.uploaded = 0
@@ -45,7 +47,7 @@ class Pass:
         self.bytes_uploaded = 0
         self.complete = False  # the walk reached its end
         self.offline_hit = False  # an upload of this pass found the link down
-        self.oldest_unsynced_ns: int | None = None
+        self.oldest_unsynced_at: float | None = None  # written, on the monotonic clock
         self._walk_done = False
         self._done = rt.event()
 
@@ -55,9 +57,10 @@ class Pass:
         return self.kind is PassKind.MANUAL
 
     def note_unsynced(self, mtime_ns: int) -> None:
-        """A file found by this pass is still on disk, unsynced, after it."""
-        if self.oldest_unsynced_ns is None or mtime_ns < self.oldest_unsynced_ns:
-            self.oldest_unsynced_ns = mtime_ns
+        """A file found by this pass, last written at ``mtime_ns``, is still unsynced."""
+        written_at = self._written_at(mtime_ns)
+        if self.oldest_unsynced_at is None or written_at < self.oldest_unsynced_at:
+            self.oldest_unsynced_at = written_at
 
     def end_walk(self) -> None:
         self._walk_done = True

@@ -275,3 +275,30 @@ class World:
 
 def parse_request(data: bytes) -> SensorData:
     return SensorData.FromString(data)
+
+
+class SteppingClock:
+    """A runtime's clocks: monotonic seconds, a wall clock that may be set (stepped) or
+    slewed, and the count of sets a kernel reports."""
+
+    def __init__(self) -> None:
+        self.mono = 100.0
+        self.offset_ns = EPOCH_NS
+        self.sets = 0
+
+    def monotonic(self) -> float:
+        return self.mono
+
+    def wall_ns(self) -> int:
+        return self.offset_ns + round(self.mono * 1e9)
+
+    def wall_clock_sets(self) -> int:
+        return self.sets
+
+    def step(self, seconds: float) -> None:
+        self.offset_ns += int(seconds * 1e9)
+        self.sets += 1
+
+    def set_wall(self, wall_ns: int) -> None:
+        self.offset_ns = wall_ns - round(self.mono * 1e9)
+        self.sets += 1

@@ -10,6 +10,7 @@ import pytest
 from tests.unit.sync.sync_fakes import (
     CAPTURE_DIR,
     DROP_ACK,
+    EPOCH_NS,
     LINK_DOWN,
     OK,
     World,
@@ -546,6 +547,75 @@ def test_stale_data_warning_secs_replaces_rdks_threshold_and_zero_turns_it_off(
 
     world.run(main())
     assert [w["t"] for w in kinds(world, "sync.stale")] == warned_at
+
+
+def stuck_file_warnings(
+    world: World, steps: list[tuple[float, float]], written_at: float
+) -> list[dict[str, Any]]:
+    """Stale warnings over 20 minutes for one file written at ``written_at`` (or before the
+    start, when negative) that never uploads, while the wall clock is set by ``steps``
+    ((when, by how many seconds))."""
+    world.transport.script = lambda rpc, key: "INTERNAL"
+
+    async def clock() -> None:
+        for at, seconds in steps:
+            await world.rt.sleep(at - world.rt.monotonic())
+            world.kernel.step_wall_clock(seconds)
+
+    async def main() -> None:
+        engine = world.engine()
+        engine.start()
+        world.rt.spawn(clock(), name="clock")
+        if written_at >= 0:
+            await world.rt.sleep(written_at)
+            fill(world, 1)
+        await world.rt.sleep(20 * 60 - world.rt.monotonic())
+        await engine.close()
+
+    world.run(main())
+    return kinds(world, "sync.stale")
+
+
+UNSET_S = -EPOCH_NS / 1e9  # the real-time clock forgot the time: back to 1970
+TWO_DAYS_S = 2 * 86_400.0
+
+
+@pytest.mark.parametrize(
+    ("booted_by", "why"),
+    [(UNSET_S, "no real-time clock: 1970"), (-TWO_DAYS_S, "fake-hwclock: the last shutdown")],
+)
+def test_data_written_before_ntp_sets_the_clock_is_aged_by_when_it_was_written(
+    booted_by: float, why: str
+) -> None:
+    """A Pi boots with its clock wrong, writes, and NTP sets the clock at 60 s: the file is
+    5 s younger than the engine, not 56 years or two days old (rdk ages it by its mtime)."""
+    world = World()
+    world.kernel.step_wall_clock(booted_by)
+    warnings = stuck_file_warnings(world, [(60.0, -booted_by)], written_at=5.0)
+    assert [w["t"] for w in warnings] == [186.0, 486.0, 786.0, 1086.0], why
+    assert all(w["oldest_age_s"] == pytest.approx(w["t"] - 5.0) for w in warnings), why
+
+
+def test_data_written_while_the_rtc_read_1970_between_two_looks_is_no_older_than_the_engine() -> (
+    None
+):
+    """The clock read 1970 for 0.8 s, set right again before the engine looked: the file's
+    time is one no clock of this process was seen to show, so it is as old as the engine."""
+    world = World()
+    unset = -(world.kernel.wall_ns() / 1e9 + 7.2)
+    warnings = stuck_file_warnings(world, [(7.2, unset), (8.0, -unset)], written_at=7.5)
+    assert warnings
+    assert all(w["t"] - 7.5 <= w["oldest_age_s"] <= w["t"] for w in warnings)
+
+
+def test_data_older_than_the_engine_is_aged_by_its_time() -> None:
+    """Backlog of an earlier run, two days old: its mtime is all there is, and it is right."""
+    world = World()
+    fill(world, 1)
+    world.kernel.step_wall_clock(TWO_DAYS_S)  # the machine was off for two days
+    warnings = stuck_file_warnings(world, [], written_at=-1.0)
+    assert warnings[0]["t"] < 1.0
+    assert all(w["oldest_age_s"] == pytest.approx(TWO_DAYS_S + w["t"]) for w in warnings)
 
 
 def test_an_empty_file_never_counts_as_stale_data() -> None:

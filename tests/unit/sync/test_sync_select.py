@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.unit.storage.realfs_faults import deny_listing
-from tests.unit.sync.sync_fakes import write_file
+from tests.unit.sync.sync_fakes import SteppingClock, write_file
 
 from dmsim.runtime import RngTree
 from dmsim.storage._realfs import RealFS
@@ -65,29 +65,6 @@ def test_arbitrary_files_wait_until_unmodified_and_non_empty() -> None:
     assert is_ready(
         candidate(FileKind.CAPTURE, 0, NOW_NS), now_ns=NOW_NS, file_last_modified_millis=10_000
     )
-
-
-class SteppingClock:
-    """A runtime's clocks: monotonic seconds, a wall clock that may be set (stepped) or
-    slewed, and the count of sets a kernel reports."""
-
-    def __init__(self) -> None:
-        self.mono = 100.0
-        self.offset_ns = NOW_NS
-        self.sets = 0
-
-    def monotonic(self) -> float:
-        return self.mono
-
-    def wall_ns(self) -> int:
-        return self.offset_ns + round(self.mono * 1e9)
-
-    def wall_clock_sets(self) -> int:
-        return self.sets
-
-    def step(self, seconds: float) -> None:
-        self.offset_ns += int(seconds * 1e9)
-        self.sets += 1
 
 
 QUIET_MS = 10_000

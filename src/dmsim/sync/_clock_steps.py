@@ -1,0 +1,92 @@
+"""When unsynced data was written, on the monotonic clock, across wall-clock sets (the age
+the stale-data warning reports).
+
+A file's mtime is the wall-clock time it was last written. After the clock is set (NTP
+stepping a Pi that booted at 1970 without a real-time clock, or at the time fake-hwclock
+saved at its last shutdown), files written before the set carry times of the old clock, and
+rdk (``disk_summary_tracker.go``) warns that the oldest unsynced data is 56 years, or the
+days the machine was off, old.
+
+:class:`ClockSteps` looks at the clock at each stale check and each pass. For each set it saw
+(:meth:`Clocks.wall_clock_sets`) it keeps the times the old clock showed (from the set before,
+or its creation, to its last possible moment) and how far the set moved the clock; an mtime
+among those times moved the same way, and by each later set, is the time the file was written
+on today's clock. An mtime among the current clock's times is taken as it is, the latest
+clock first, since clocks of two periods can show the same times (the RTC unset twice).
+The account is exact when one set falls between two looks (an RTC unset for seconds, between
+two passes, is not). What no clock of this process was seen to show is taken as it is, unless
+it is before 2020, which no clock that was set shows (the RTC unset and set right between two
+looks, or a file of an earlier boot without a clock): then the file is dated at this clock's
+creation, as old as the engine at most. A step back leaves the files of the clock that was
+ahead in the future: young, never stale, as a future mtime counts for the quiet period.
+
+Memory: one entry for each of the last 64 sets.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from dmsim.runtime import Clocks
+
+__all__ = ["SET_CLOCKS_SHOW_AFTER_NS", "ClockSteps"]
+
+SET_CLOCKS_SHOW_AFTER_NS = 1_577_836_800 * 10**9  # 2020-01-01T00:00:00Z
+_KEEP_STEPS = 64
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One set: the times the clock before it showed, and how far it moved the clock."""
+
+    first_ns: int
+    last_ns: int
+    by_ns: int
+
+
+class ClockSteps:
+    """The wall-clock sets one process saw, to date mtimes written before them."""
+
+    def __init__(self, clocks: Clocks) -> None:
+        self._clocks = clocks
+        self._steps: deque[_Step] = deque(maxlen=_KEEP_STEPS)
+        self._sets = clocks.wall_clock_sets()
+        self._monotonic_ns, self._wall_ns = self._read()
+        self._created_monotonic_ns = self._monotonic_ns
+        self._clock_first_ns = self._wall_ns  # the first time the current clock was seen to show
+
+    def _read(self) -> tuple[int, int]:
+        return round(self._clocks.monotonic() * 1e9), self._clocks.wall_ns()
+
+    def look(self) -> None:
+        """Note a set since the last look (call before dating the files a pass finds)."""
+        sets = self._clocks.wall_clock_sets()
+        monotonic_ns, wall_ns = self._read()
+        if sets != self._sets:
+            since_ns = monotonic_ns - self._monotonic_ns
+            by_ns = (wall_ns - monotonic_ns) - (self._wall_ns - self._monotonic_ns)
+            self._steps.append(_Step(self._clock_first_ns, self._wall_ns + since_ns, by_ns))
+            self._clock_first_ns = wall_ns - since_ns
+            self._sets = sets
+        self._monotonic_ns, self._wall_ns = monotonic_ns, wall_ns
+
+    def written_at(self, mtime_ns: int) -> float:
+        """When a file with this mtime was written, in seconds of the monotonic clock (before
+        this process started when negative), as the sets seen up to the last look tell."""
+        dated_ns = self._on_current_clock(mtime_ns)
+        if dated_ns is None:
+            return self._created_monotonic_ns / 1e9
+        return (dated_ns - self._wall_ns + self._monotonic_ns) / 1e9
+
+    def _on_current_clock(self, mtime_ns: int) -> int | None:
+        """The mtime on the clock of the last look (``None``: a time no set clock shows)."""
+        shown_since_ns = round(self._clocks.monotonic() * 1e9) - self._monotonic_ns
+        if self._clock_first_ns <= mtime_ns <= self._wall_ns + shown_since_ns:
+            return mtime_ns
+        by_ns = 0
+        for step in reversed(self._steps):
+            by_ns += step.by_ns
+            if step.first_ns <= mtime_ns <= step.last_ns:
+                return mtime_ns + by_ns
+        return None if mtime_ns < SET_CLOCKS_SHOW_AFTER_NS else mtime_ns

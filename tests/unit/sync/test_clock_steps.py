@@ -1,0 +1,114 @@
+"""Dating unsynced files across wall-clock sets (the stale-data warning's age)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tests.unit.sync.sync_fakes import EPOCH_NS, SteppingClock
+
+from dmsim.sync._clock_steps import ClockSteps
+
+ERA_NS = 10**8 * 10**9  # eras this far apart never show the same times in one test
+# what happens while one clock holds: time passes, a file is written, the engine looks
+MOVES = st.lists(st.one_of(st.floats(0.0, 600.0), st.just("write"), st.just("look")), max_size=8)
+
+
+def live(
+    clock: SteppingClock, periods: list[tuple[int, list[float | str]]]
+) -> tuple[ClockSteps, list[tuple[float, int]]]:
+    """Run ``periods`` (the wall clock set to a time, then moves), looking at least once
+    under each clock, as the engine does at every pass; the files written, (when, mtime)."""
+    steps = ClockSteps(clock)
+    files: list[tuple[float, int]] = []
+    for wall_ns, moves in periods:
+        clock.set_wall(wall_ns)
+        clock.mono += 0.5
+        steps.look()
+        for move in moves:
+            if move == "write":
+                files.append((clock.mono, clock.wall_ns()))
+            elif move == "look":
+                steps.look()
+            else:
+                assert isinstance(move, float)
+                clock.mono += move
+    steps.look()
+    return steps, files
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(st.integers(0, 40), unique=True, min_size=1, max_size=12).flatmap(
+        lambda eras: st.lists(MOVES, min_size=len(eras), max_size=len(eras)).map(
+            lambda moves: list(zip(eras, moves, strict=True))
+        )
+    )
+)
+def test_files_written_under_clocks_that_show_distinct_times_are_dated_exactly(
+    eras_and_moves: list[tuple[int, list[float | str]]],
+) -> None:
+    """With one set between two looks, and clocks that never show the same time (1970, the
+    last shutdown, the right time...), every file is dated when it was written."""
+    clock = SteppingClock()
+    periods = [(era * ERA_NS, moves) for era, moves in eras_and_moves]
+    steps, files = live(clock, periods)
+    for written_at, mtime_ns in files:
+        assert steps.written_at(mtime_ns) == pytest.approx(written_at, abs=1e-6)
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([0, EPOCH_NS, EPOCH_NS - 2 * 86_400 * 10**9])
+            | st.integers(0, 2 * EPOCH_NS),
+            MOVES,
+        ),
+        max_size=20,
+    )
+)
+def test_a_file_this_process_wrote_is_never_dated_before_its_start_or_after_now(
+    periods: list[tuple[int, list[float | str]]],
+) -> None:
+    """Clocks may show the same times (the RTC unset twice reads 1970 twice): a file may then
+    be dated under the later clock, but never older than the engine, however far the sets
+    moved the clock (rdk: 56 years)."""
+    clock = SteppingClock()
+    started = clock.mono
+    steps, files = live(clock, periods)
+    for _written_at, mtime_ns in files:
+        assert started - 1e-6 <= steps.written_at(mtime_ns) <= clock.mono + 1e-6
+
+
+def test_a_file_older_than_the_engine_keeps_its_time() -> None:
+    clock = SteppingClock()
+    backlog_ns = clock.wall_ns() - 86_400 * 10**9
+    steps = ClockSteps(clock)
+    clock.mono += 60
+    clock.set_wall(clock.wall_ns() + 3600 * 10**9)  # NTP: an hour behind
+    steps.look()
+    age_s = (clock.wall_ns() - backlog_ns) / 1e9  # a day and an hour, on today's clock
+    assert steps.written_at(backlog_ns) == pytest.approx(clock.mono - age_s)
+
+
+def test_a_1970_time_from_between_two_looks_is_dated_at_the_engines_creation() -> None:
+    """The RTC read 1970 only between two looks (or an earlier boot wrote the file without
+    a clock): no clock this process saw showed that time, and no set clock shows one."""
+    clock = SteppingClock()
+    steps = ClockSteps(clock)
+    clock.mono += 10
+    clock.set_wall(5 * 10**9)
+    mtime_ns = clock.wall_ns()
+    clock.set_wall(EPOCH_NS + round(clock.mono * 1e9))
+    clock.mono += 10
+    steps.look()
+    assert steps.written_at(mtime_ns) == 100.0
+    assert steps.written_at(EPOCH_NS + 200 * 10**9) == 200.0  # the current clock: as it is
+
+
+def test_a_file_the_clock_of_the_last_look_dates_is_taken_as_it_is_even_if_written_later() -> None:
+    clock = SteppingClock()
+    steps = ClockSteps(clock)
+    clock.mono += 30  # the pass walks on after its look; a file is written meanwhile
+    assert steps.written_at(clock.wall_ns()) == pytest.approx(clock.mono)
