@@ -46,7 +46,7 @@ import itertools
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from dmsim.errors import DmsimError
 from dmsim.runtime import QueueEmpty, RngTree, Runtime, Task, Trace
@@ -55,7 +55,7 @@ from dmsim.storage._fs import FileSystem
 from ._backoff import DEFAULT_BACKOFF, BackoffPolicy
 from ._clock_steps import ClockSteps
 from ._disk import DirSyncer
-from ._pass import Job, Pass, PassKind
+from ._pass import Backlog, Job, Pass, PassKind
 from ._retry import RetryBook
 from ._select import Candidate, QuietClock, sync_roots, walk_candidates
 from ._settings import SyncSettings
@@ -69,9 +69,11 @@ __all__ = ["SyncEngine"]
 
 _LOG = logging.getLogger("dmsim.sync")
 _TOKEN = object()
+_T = TypeVar("_T")
 _OFFLINE_LOG_EVERY_S = 60.0
 # Candidates fetched per trip to the blocking-I/O thread: few trips, bounded memory.
 _WALK_BATCH = 64
+_BACKLOG_EVERY_S = 60.0  # rdk's disk summary: the backlog is looked at once a minute
 _COUNTERS = tuple(
     name
     for name in SyncStatistics.__dataclass_fields__
@@ -132,12 +134,14 @@ class SyncEngine:
         self._claimed = 0
         self._claimed_high = 0
         self._scheduler: Task[None] | None = None
+        self._backlog_watch: Task[None] | None = None
         self._owed: PassKind | None = None  # a pass to run once online (see _owe)
         self._wake = rt.event()
         self._idle = rt.event()
         self._idle.set()
         self._closed = False
-        self._oldest_unsynced_at: float | None = None  # written, on the monotonic clock
+        self._backlog: Backlog | None = None  # what the last walk left unsynced
+        self._walked_at: float | None = None  # when the last whole walk ended
         self._last_stale_warning: float | None = None
         self._last_offline_log: float | None = None
         self._spawned = 0
@@ -169,6 +173,7 @@ class SyncEngine:
         self._owed = PassKind.RESUME
         self._resize(self._settings.maximum_num_sync_threads)
         self._scheduler = self._rt.spawn(self._schedule(), name="sync.scheduler")
+        self._backlog_watch = self._rt.spawn(self._watch_backlog(), name="sync.backlog")
 
     async def reconfigure(
         self, settings: SyncSettings, *, backoff: BackoffPolicy | None = None
@@ -189,6 +194,8 @@ class SyncEngine:
         self._closed = True
         if self._scheduler is not None:
             await self._scheduler.stop()
+        if self._backlog_watch is not None:
+            await self._backlog_watch.stop()
         for task in [*self._workers, *self._helpers]:
             await task.stop()
         while True:
@@ -350,7 +357,8 @@ class SyncEngine:
 
     def _check_stale(self, now: float) -> None:
         self._clock_steps.look()
-        oldest = self._oldest_unsynced_at
+        backlog = self._backlog
+        oldest = None if backlog is None else backlog.oldest_at
         age = None if oldest is None else now - oldest
         configured = self._settings.stale_data_warning_s
         if configured == 0:
@@ -362,21 +370,40 @@ class SyncEngine:
         if stale_warning_due(oldest_age_s=age, threshold_s=threshold, last_warned_at=last, now=now):
             self._last_stale_warning = now
             self._n["stale_warnings"] += 1
-            self._record("sync.stale", oldest_age_s=round(age or 0.0, 3), threshold_s=threshold)
-            _LOG.warning("oldest unsynced data is %.0f s old (threshold %.0f s)", age, threshold)
+            assert backlog is not None
+            self._record(
+                "sync.stale",
+                oldest_age_s=round(age or 0.0, 3),
+                threshold_s=threshold,
+                files=backlog.files,
+                bytes=backlog.bytes,
+            )
+            _LOG.warning(
+                "oldest unsynced data is %.0f s old (threshold %.0f s): %d files, %d bytes wait",
+                age,
+                threshold,
+                backlog.files,
+                backlog.bytes,
+            )
 
     # passes ----------------------------------------------------------------------------------
 
     async def _exclusive_pass(self, kind: PassKind) -> Pass:
+        try:
+            return await self._exclusively(lambda: self._run_pass(kind))
+        finally:
+            if kind is PassKind.MANUAL:
+                self._wake.set()  # its failures may be due before the scheduler's next wake
+
+    async def _exclusively(self, walk: Callable[[], Awaitable[_T]]) -> _T:
+        """Walks never overlap: one waits for the other."""
         while not self._idle.is_set():
             await self._idle.wait()
         self._idle.clear()
         try:
-            return await self._run_pass(kind)
+            return await walk()
         finally:
             self._idle.set()
-            if kind is PassKind.MANUAL:
-                self._wake.set()  # its failures may be due before the scheduler's next wake
 
     async def _run_pass(self, kind: PassKind) -> Pass:
         self._clock_steps.look()
@@ -400,7 +427,7 @@ class SyncEngine:
             if self._closed or this.offline_hit:
                 break
             if not await self._dispatch(this, candidate) and candidate.size:
-                this.note_unsynced(candidate.mtime_ns)
+                this.note_unsynced(candidate)
         this.end_walk()
 
     async def _walk_all(self, this: Pass) -> None:
@@ -424,7 +451,7 @@ class SyncEngine:
                         break
                     # an empty file is never synced and holds no data to warn about
                     if not await self._dispatch(this, candidate) and candidate.size:
-                        this.note_unsynced(candidate.mtime_ns)
+                        this.note_unsynced(candidate)
         finally:
             # On the real runtime a cancelled read may still run the walker in its thread;
             # then it cannot be closed here and is left to the garbage collector.
@@ -463,14 +490,46 @@ class SyncEngine:
         return True
 
     def _after_pass(self, this: Pass) -> None:
+        if this.complete or self._backlog is None:
+            self._backlog = this.unsynced
+        else:  # files past where the walk stopped are still unknown: keep the older estimate
+            self._backlog = this.unsynced.joined(self._backlog)
         if this.complete:
-            self._oldest_unsynced_at = this.oldest_unsynced_at
-        elif this.oldest_unsynced_at is not None:
-            # Files past where the walk stopped are still unknown: keep the older estimate.
-            known = self._oldest_unsynced_at
-            found = this.oldest_unsynced_at
-            self._oldest_unsynced_at = found if known is None else min(known, found)
+            self._walked_at = self._rt.monotonic()
         self._record("sync.pass", **this.trace_fields())
+
+    async def _watch_backlog(self) -> None:
+        """rdk's disk summary: while no pass walks (offline, paused, held back by the
+        selective-sync sensor, or a sync interval over a minute), walk the roots once a
+        minute (or an interval) to learn the backlog, so an outage is warned about while it
+        lasts. Never while sync is disabled or the warning off (nothing to warn about)."""
+        while True:
+            settings = self._settings
+            every = max(_BACKLOG_EVERY_S, settings.sync_interval_s)
+            walked = self._walked_at
+            if walked is not None:
+                await self._rt.sleep(walked + every - self._rt.monotonic())
+                if self._walked_at != walked:
+                    continue  # a pass walked meanwhile (a timer a hair early must not spin)
+            if settings.sync_disabled or settings.stale_data_warning_s == 0:
+                await self._rt.sleep(every)
+            else:
+                await self._exclusively(self._walk_backlog)
+                self._check_stale(self._rt.monotonic())
+
+    async def _walk_backlog(self) -> None:
+        self._clock_steps.look()
+        found = Backlog(self._clock_steps.written_at)
+        walker = walk_candidates(self._fs, self._roots)  # a pass reports walk errors
+        try:
+            while batch := await self._rt.run_blocking(_take, walker, _WALK_BATCH):
+                for candidate in batch:
+                    if candidate.size:  # an empty file is never synced
+                        found.add(candidate)
+        finally:
+            with contextlib.suppress(ValueError):  # see _walk_all
+                walker.close()
+        self._backlog, self._walked_at = found, self._rt.monotonic()
 
     def _walk_error(self, path: str, error: OSError) -> None:
         _LOG.warning("cannot walk %s (files under it are not synced): %s", path, error)

@@ -11,7 +11,7 @@ from dmsim.runtime import Runtime
 from ._select import Candidate
 from ._stats import SyncReport
 
-__all__ = ["Job", "Pass", "PassKind"]
+__all__ = ["Backlog", "Job", "Pass", "PassKind"]
 
 
 class PassKind(StrEnum):
@@ -29,13 +29,42 @@ class PassKind(StrEnum):
         return self in (PassKind.SCHEDULED, PassKind.LATE, PassKind.MANUAL)
 
 
+class Backlog:
+    """The unsynced files a walk found: how many, their bytes, and when the oldest was
+    written, on the monotonic clock (``written_at`` dates an mtime: :class:`ClockSteps`)."""
+
+    def __init__(self, written_at: Callable[[int], float]) -> None:
+        self._written_at = written_at
+        self.files = 0
+        self.bytes = 0
+        self.oldest_at: float | None = None
+
+    def add(self, candidate: Candidate) -> None:
+        self.files += 1
+        self.bytes += candidate.size
+        written_at = self._written_at(candidate.mtime_ns)
+        if self.oldest_at is None or written_at < self.oldest_at:
+            self.oldest_at = written_at
+
+    def joined(self, earlier: Backlog) -> Backlog:
+        """This part of a walk, with what an earlier walk knew of the rest: the older oldest,
+        the larger counts."""
+        if self.oldest_at is None:
+            return earlier
+        both = Backlog(self._written_at)
+        both.files, both.bytes = max(self.files, earlier.files), max(self.bytes, earlier.bytes)
+        both.oldest_at = self.oldest_at
+        if earlier.oldest_at is not None:
+            both.oldest_at = min(self.oldest_at, earlier.oldest_at)
+        return both
+
+
 class Pass:
     """One walk and the uploads it dispatched. Done when the walk ended and every dispatched
     file has finished (uploaded, failed, deferred...)."""
 
     def __init__(self, rt: Runtime, kind: PassKind, *, written_at: Callable[[int], float]) -> None:
         self.kind = kind
-        self._written_at = written_at  # an mtime, dated on the monotonic clock (ClockSteps)
         self.dispatched = 0
         self.finished = 0
         self.uploaded = 0
@@ -47,7 +76,7 @@ class Pass:
         self.bytes_uploaded = 0
         self.complete = False  # the walk reached its end
         self.offline_hit = False  # an upload of this pass found the link down
-        self.oldest_unsynced_at: float | None = None  # written, on the monotonic clock
+        self.unsynced = Backlog(written_at)  # files found and still on disk after it
         self._walk_done = False
         self._done = rt.event()
 
@@ -56,11 +85,9 @@ class Pass:
         """Sync(): runs whatever the pause and per-file backoff say."""
         return self.kind is PassKind.MANUAL
 
-    def note_unsynced(self, mtime_ns: int) -> None:
-        """A file found by this pass, last written at ``mtime_ns``, is still unsynced."""
-        written_at = self._written_at(mtime_ns)
-        if self.oldest_unsynced_at is None or written_at < self.oldest_unsynced_at:
-            self.oldest_unsynced_at = written_at
+    def note_unsynced(self, candidate: Candidate) -> None:
+        """A file this pass found is still on disk, unsynced, after it."""
+        self.unsynced.add(candidate)
 
     def end_walk(self) -> None:
         self._walk_done = True

@@ -2,9 +2,11 @@
 
 Stale-data warning (rdk ``disk_summary_tracker.go``): warn when the oldest unsynced file is
 older than ``max(10 × sync interval, 3 min)`` (or ``stale_data_warning_secs`` when set; 0 turns
-the warning off), at most once every 5 minutes. The age runs on the monotonic clock from when
-the file was written, which :class:`~._clock_steps.ClockSteps` tells across wall-clock sets
-(rdk ages by the mtime: after NTP sets a Pi's clock, "56 years").
+the warning off), at most once every 5 minutes, with the files and bytes waiting. Each pass's
+walk tells the backlog; while none walks (offline, paused, a long interval), a walk once a
+minute does, as rdk's disk summary. The age runs on the monotonic clock from when the file was
+written, which :class:`~._clock_steps.ClockSteps` tells across wall-clock sets (rdk ages by the
+mtime: after NTP sets a Pi's clock, "56 years").
 """
 
 from __future__ import annotations

@@ -63,7 +63,7 @@ class FileHandler:
         if this.offline_hit or (not this.manual and self._book.paused(self._rt.monotonic())):
             this.deferred += 1
             self._n["deferred"] += 1
-            this.note_unsynced(candidate.mtime_ns)
+            this.note_unsynced(candidate)
             return
         state = self._book.get(candidate.path)
         self._n["retries"] += state is not None
@@ -110,12 +110,12 @@ class FileHandler:
             self._book.forget(path)  # its content is new: any earlier progress is for old keys
             self._n["not_ready"] += 1
             this.deferred += 1
-            this.note_unsynced(candidate.mtime_ns)
+            this.note_unsynced(candidate)
         elif kind is StepKind.KEEP:
             self._book.forget(path)
             self._n["changed_during_upload"] += 1
             this.failed += 1
-            this.note_unsynced(candidate.mtime_ns)
+            this.note_unsynced(candidate)
         else:
             self._failed(candidate, result, step, this, unknown)
 
@@ -139,7 +139,7 @@ class FileHandler:
             cloud_answered=step.verdict.outcome is Outcome.FAIL,
         )
         this.failed += 1
-        this.note_unsynced(candidate.mtime_ns)
+        this.note_unsynced(candidate)
         if offline:
             this.offline_hit = True
             self._record("sync.paused", seconds=round(wait, 6), code=step.verdict.code)
@@ -175,7 +175,7 @@ class FileHandler:
             self._n["delete_errors"] += 1
             self._book.record_progress(path, acked=result.acked_keys)
             this.failed += 1
-            this.note_unsynced(candidate.mtime_ns)
+            this.note_unsynced(candidate)
             return
         self._book.forget(path)
         self._record("sync.deleted", file=path)
@@ -230,7 +230,7 @@ class FileHandler:
                 now=self._rt.monotonic(),
             )
             this.failed += 1
-            this.note_unsynced(candidate.mtime_ns)
+            this.note_unsynced(candidate)
             return
         self._book.forget(path)
         self._record("sync.failed", file=path, reason=step.reason)

@@ -251,9 +251,9 @@ class World:
         return SyncSettings(**values)
 
     def engine(self, settings: SyncSettings | None = None, **kwargs: Any) -> SyncEngine:
+        kwargs.setdefault("fs", self.fs)
         return SyncEngine(
             rt=self.rt,
-            fs=self.fs,
             transport=self.transport,
             settings=settings or self.settings(),
             rng=RngTree(self.seed),

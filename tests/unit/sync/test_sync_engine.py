@@ -97,36 +97,34 @@ def test_the_backlog_goes_at_start_then_passes_run_on_the_interval_and_flush_fir
     ]
 
 
+class CountingFS:
+    """A filesystem that counts the walks of its roots."""
+
+    def __init__(self, fs: Any) -> None:
+        self._fs = fs
+        self.walks = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._fs, name)
+
+    def walk(self, root: str, on_error: Any = None) -> Any:
+        self.walks += 1
+        return self._fs.walk(root, on_error)
+
+
 def test_offline_means_no_flush_and_no_walk() -> None:
     world = World()
     world.online = False
     fill(world, 4)
-
-    class CountingFS:
-        walks = 0
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(world.fs, name)
-
-        def walk(self, root: str, on_error: Any = None) -> Any:
-            CountingFS.walks += 1
-            return world.fs.walk(root, on_error)
+    fs = CountingFS(world.fs)
 
     async def main() -> SyncEngine:
-        engine = SyncEngine(
-            rt=world.rt,
-            fs=CountingFS(),  # type: ignore[arg-type]
-            transport=world.transport,
-            settings=world.settings(),
-            rng=RngTree(1),
-            trace=world.trace,
-            tracker=world.tracker,
-            flush_capture=world.flush,
-            is_online=lambda: world.online,
-        )
+        engine = world.engine(fs=fs)
         engine.start()
         await world.rt.sleep(31)
-        assert (world.flushes, CountingFS.walks, len(world.files())) == (0, 0, 4)
+        # one look at the backlog for the stale-data warning (rdk's disk summary), no pass
+        assert (world.flushes, fs.walks, len(world.files())) == (0, 1, 4)
+        assert kinds(world, "sync.pass") == []
         world.online = True
         await world.rt.sleep(6)
         await engine.close()
@@ -136,6 +134,31 @@ def test_offline_means_no_flush_and_no_walk() -> None:
     assert engine.statistics().ticks_skipped_offline == 5
     assert world.flushes == 1
     assert world.files() == []
+
+
+@pytest.mark.parametrize(
+    ("online", "sync_disabled", "passes", "looks"),
+    [(True, False, 101, 0), (False, False, 0, 11), (False, True, 0, 0)],
+)
+def test_the_backlog_is_looked_at_once_a_minute_only_while_no_pass_walks(
+    online: bool, sync_disabled: bool, passes: int, looks: int
+) -> None:
+    """Passes every 6 s tell the backlog; offline, a walk once a minute does; with sync
+    disabled nothing is warned about, so nothing walks."""
+    world = World()
+    world.online = online
+    world.fs.makedirs(CAPTURE_DIR)
+    fs = CountingFS(world.fs)
+
+    async def main() -> None:
+        engine = world.engine(world.settings(sync_disabled=sync_disabled), fs=fs)
+        engine.start()
+        await world.rt.sleep(10 * 60 + 1)
+        await engine.close()
+
+    world.run(main())
+    assert len(kinds(world, "sync.pass")) == passes
+    assert fs.walks == passes + looks
 
 
 def test_a_failing_file_never_blocks_the_others_and_backs_off() -> None:
@@ -547,6 +570,31 @@ def test_stale_data_warning_secs_replaces_rdks_threshold_and_zero_turns_it_off(
 
     world.run(main())
     assert [w["t"] for w in kinds(world, "sync.stale")] == warned_at
+
+
+def test_an_outage_is_warned_about_as_data_waits_for_it_to_end() -> None:
+    """Offline, no pass walks; the backlog is still looked at once a minute (rdk's disk
+    summary), so twenty minutes without a link warn with the age of the oldest file and the
+    files waiting."""
+    world = World()
+
+    async def main() -> None:
+        engine = world.engine()
+        engine.start()
+        await world.rt.sleep(30)
+        world.online = False
+        for i in range(20):
+            fill(world, 1, name=f"sensor-{i}")
+            await world.rt.sleep(60)
+        await engine.close()
+
+    world.run(main())
+    warnings = kinds(world, "sync.stale")
+    # the first file was written at 30 s; a minute's look found 3 files by 210 s
+    assert [w["t"] for w in warnings] == [216.0, 516.0, 816.0, 1116.0]
+    assert all(w["oldest_age_s"] == w["t"] - 30 for w in warnings)
+    assert [w["files"] for w in warnings] == [3, 8, 13, 18]
+    assert [w["bytes"] for w in warnings] == sorted({w["bytes"] for w in warnings})
 
 
 def stuck_file_warnings(
