@@ -30,9 +30,9 @@ from dataclasses import dataclass
 
 from dmsim.runtime import Clocks
 
-__all__ = ["SET_CLOCKS_SHOW_AFTER_NS", "ClockSteps"]
+__all__ = ["ClockSteps"]
 
-SET_CLOCKS_SHOW_AFTER_NS = 1_577_836_800 * 10**9  # 2020-01-01T00:00:00Z
+_SET_CLOCKS_SHOW_AFTER_NS = 1_577_836_800 * 10**9  # 2020-01-01T00:00:00Z
 _KEEP_STEPS = 64
 
 
@@ -89,4 +89,4 @@ class ClockSteps:
             by_ns += step.by_ns
             if step.first_ns <= mtime_ns <= step.last_ns:
                 return mtime_ns + by_ns
-        return None if mtime_ns < SET_CLOCKS_SHOW_AFTER_NS else mtime_ns
+        return None if mtime_ns < _SET_CLOCKS_SHOW_AFTER_NS else mtime_ns

@@ -503,19 +503,19 @@ class SyncEngine:
         selective-sync sensor, or a sync interval over a minute), walk the roots once a
         minute (or an interval) to learn the backlog, so an outage is warned about while it
         lasts. Never while sync is disabled or the warning off (nothing to warn about)."""
+        looked = self._rt.monotonic()  # the start-up pass walks at once
         while True:
-            settings = self._settings
-            every = max(_BACKLOG_EVERY_S, settings.sync_interval_s)
-            walked = self._walked_at
-            if walked is not None:
-                await self._rt.sleep(walked + every - self._rt.monotonic())
-                if self._walked_at != walked:
-                    continue  # a pass walked meanwhile (a timer a hair early must not spin)
-            if settings.sync_disabled or settings.stale_data_warning_s == 0:
-                await self._rt.sleep(every)
+            every = max(_BACKLOG_EVERY_S, self._settings.sync_interval_s)
+            await self._rt.sleep(looked + every - self._rt.monotonic())
+            walked, settings = self._walked_at, self._settings
+            if walked is not None and walked > looked:
+                looked = walked  # a pass walked meanwhile
+            elif settings.sync_disabled or settings.stale_data_warning_s == 0:
+                looked = self._rt.monotonic()
             else:
                 await self._exclusively(self._walk_backlog)
-                self._check_stale(self._rt.monotonic())
+                looked = self._rt.monotonic()
+                self._check_stale(looked)
 
     async def _walk_backlog(self) -> None:
         self._clock_steps.look()
