@@ -4,8 +4,9 @@ the stale-data warning reports).
 A file's mtime is the wall-clock time it was last written. After the clock is set (NTP
 stepping a Pi that booted at 1970 without a real-time clock, or at the time fake-hwclock
 saved at its last shutdown), files written before the set carry times of the old clock, and
-rdk (``disk_summary_tracker.go``) warns that the oldest unsynced data is 56 years, or the
-days the machine was off, old.
+so do the names of capture files created then, by which rdk (``disk_summary_tracker.go``)
+ages them: it warns that the oldest unsynced data is 56 years, or the days the machine was
+off, old.
 
 :class:`ClockSteps` looks at the clock at each stale check and each pass. For each set it saw
 (:meth:`Clocks.wall_clock_sets`) it keeps the times the old clock showed (from the set before,

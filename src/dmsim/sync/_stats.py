@@ -5,8 +5,10 @@ older than ``max(10 × sync interval, 3 min)`` (or ``stale_data_warning_secs`` w
 the warning off), at most once every 5 minutes, with the files and bytes waiting. Each pass's
 walk tells the backlog; while none walks (offline, paused, a long interval), a walk once a
 minute does, as rdk's disk summary. The age runs on the monotonic clock from when the file was
-written, which :class:`~._clock_steps.ClockSteps` tells across wall-clock sets (rdk ages by the
-mtime: after NTP sets a Pi's clock, "56 years").
+last written (its mtime), which :class:`~._clock_steps.ClockSteps` tells across wall-clock sets.
+rdk ages a capture file by the time in its name (when it was created) and an arbitrary file by
+its creation time: wall-clock times too, so after NTP sets a Pi's clock it says "56 years".
+Ours is younger by up to the time a capture file took to fill.
 """
 
 from __future__ import annotations
