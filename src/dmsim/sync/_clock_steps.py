@@ -73,8 +73,9 @@ class ClockSteps:
         self._monotonic_ns, self._wall_ns = monotonic_ns, wall_ns
 
     def written_at(self, mtime_ns: int) -> float:
-        """When a file with this mtime was written, in seconds of the monotonic clock (before
-        this process started when negative), as the sets seen up to the last look tell."""
+        """When a wall-clock time was stamped (a file's mtime, a capture file's name), in
+        seconds of the monotonic clock (before this process started when negative), as the
+        sets seen up to the last look tell."""
         dated_ns = self._on_current_clock(mtime_ns)
         if dated_ns is None:
             return self._created_monotonic_ns / 1e9

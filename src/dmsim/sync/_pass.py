@@ -30,8 +30,9 @@ class PassKind(StrEnum):
 
 
 class Backlog:
-    """The unsynced files a walk found: how many, their bytes, and when the oldest was
-    written, on the monotonic clock (``written_at`` dates an mtime: :class:`ClockSteps`)."""
+    """The unsynced files a walk found: how many, their bytes, and since when the oldest
+    holds data, on the monotonic clock (``written_at`` dates a wall-clock time:
+    :class:`ClockSteps`)."""
 
     def __init__(self, written_at: Callable[[int], float]) -> None:
         self._written_at = written_at
@@ -43,6 +44,9 @@ class Backlog:
         self.files += 1
         self.bytes += candidate.size
         written_at = self._written_at(candidate.mtime_ns)
+        created_ns = candidate.created_ns
+        if created_ns is not None:  # its first reading is as old as the file
+            written_at = min(written_at, self._written_at(created_ns))
         if self.oldest_at is None or written_at < self.oldest_at:
             self.oldest_at = written_at
 

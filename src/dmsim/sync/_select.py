@@ -37,6 +37,7 @@ from enum import StrEnum
 
 from dmsim.runtime import Clocks
 from dmsim.storage._fs import FileSystem
+from dmsim.storage._naming import parse_capture_name
 from dmsim.storage._sequences import CLOSED_SUFFIX, SEQUENCES_DIR
 
 __all__ = [
@@ -77,6 +78,15 @@ class Candidate:
     root: SyncRoot
     size: int
     mtime_ns: int
+
+    @property
+    def created_ns(self) -> int | None:
+        """A capture file's creation, on the wall clock, as its name says (rdk ages unsynced
+        data by it); ``None`` for other files and names that say nothing."""
+        if self.kind is not FileKind.CAPTURE:
+            return None
+        name = parse_capture_name(posixpath.basename(self.path))
+        return None if name is None else name.time_ns
 
 
 def sync_roots(

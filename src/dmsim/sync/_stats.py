@@ -4,11 +4,11 @@ Stale-data warning (rdk ``disk_summary_tracker.go``): warn when the oldest unsyn
 older than ``max(10 × sync interval, 3 min)`` (or ``stale_data_warning_secs`` when set; 0 turns
 the warning off), at most once every 5 minutes, with the files and bytes waiting. Each pass's
 walk tells the backlog; while none walks (offline, paused, a long interval), a walk once a
-minute does, as rdk's disk summary. The age runs on the monotonic clock from when the file was
-last written (its mtime), which :class:`~._clock_steps.ClockSteps` tells across wall-clock sets.
-rdk ages a capture file by the time in its name (when it was created) and an arbitrary file by
-its creation time: wall-clock times too, so after NTP sets a Pi's clock it says "56 years".
-Ours is younger by up to the time a capture file took to fill.
+minute does, as rdk's disk summary. The age runs on the monotonic clock from when the file's data
+began: a capture file's creation, as its name says (as rdk), or another file's last write
+(rdk: its creation time, which Linux's ``stat`` does not give). Both are wall-clock times,
+which :class:`~._clock_steps.ClockSteps` dates across clock sets; rdk takes them as they
+are, so after NTP sets a Pi's clock it says "56 years".
 """
 
 from __future__ import annotations

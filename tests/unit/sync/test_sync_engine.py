@@ -24,6 +24,7 @@ from tests.unit.sync.sync_fakes import (
 
 from dmsim.errors import DmsimError, InternalError
 from dmsim.runtime import RngTree
+from dmsim.storage._naming import format_stem
 from dmsim.sync import REASON_SUFFIX, SyncEngine, SyncReport, default_sync_threads
 from dmsim.sync._backoff import BackoffPolicy
 
@@ -593,6 +594,26 @@ def test_an_outage_is_warned_about_as_data_waits_for_it_to_end() -> None:
     assert all(w["oldest_age_s"] == w["t"] - 30 for w in warnings)
     assert [w["files"] for w in warnings] == [3, 8, 13, 18]
     assert [w["bytes"] for w in warnings] == sorted({w["bytes"] for w in warnings})
+
+
+def test_a_capture_file_is_aged_from_its_name_s_time_when_it_began_as_rdk() -> None:
+    """A slow sensor's file took 50 minutes to fill: its first reading is 50 minutes old,
+    though the file was last written a moment ago (rdk ages it by its name, too)."""
+    world = World()
+    world.transport.script = lambda rpc, key: "INTERNAL"
+    began_us = (world.kernel.wall_ns() - 50 * 60 * 10**9) // 1000
+    path = f"{CAPTURE_DIR}/rdk_component_sensor/slow/Readings/{format_stem(began_us)}.capture"
+    write_capture(world.fs, path, tabular_metadata("slow"), tabular_readings("slow", 5))
+
+    async def main() -> None:
+        engine = world.engine()
+        engine.start()
+        await world.rt.sleep(10)
+        await engine.close()
+
+    world.run(main())
+    first, *_ = kinds(world, "sync.stale")
+    assert first["oldest_age_s"] == pytest.approx(50 * 60 + first["t"])
 
 
 def stuck_file_warnings(
