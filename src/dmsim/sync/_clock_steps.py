@@ -72,23 +72,23 @@ class ClockSteps:
             self._sets = sets
         self._monotonic_ns, self._wall_ns = monotonic_ns, wall_ns
 
-    def written_at(self, mtime_ns: int) -> float:
+    def written_at(self, stamped_ns: int) -> float:
         """When a wall-clock time was stamped (a file's mtime, a capture file's name), in
         seconds of the monotonic clock (before this process started when negative), as the
         sets seen up to the last look tell."""
-        dated_ns = self._on_current_clock(mtime_ns)
+        dated_ns = self._on_current_clock(stamped_ns)
         if dated_ns is None:
             return self._created_monotonic_ns / 1e9
         return (dated_ns - self._wall_ns + self._monotonic_ns) / 1e9
 
-    def _on_current_clock(self, mtime_ns: int) -> int | None:
-        """The mtime on the clock of the last look (``None``: a time no set clock shows)."""
+    def _on_current_clock(self, stamped_ns: int) -> int | None:
+        """The time on the clock of the last look (``None``: a time no set clock shows)."""
         shown_since_ns = round(self._clocks.monotonic() * 1e9) - self._monotonic_ns
-        if self._clock_first_ns <= mtime_ns <= self._wall_ns + shown_since_ns:
-            return mtime_ns
+        if self._clock_first_ns <= stamped_ns <= self._wall_ns + shown_since_ns:
+            return stamped_ns
         by_ns = 0
         for step in reversed(self._steps):
             by_ns += step.by_ns
-            if step.first_ns <= mtime_ns <= step.last_ns:
-                return mtime_ns + by_ns
-        return None if mtime_ns < _SET_CLOCKS_SHOW_AFTER_NS else mtime_ns
+            if step.first_ns <= stamped_ns <= step.last_ns:
+                return stamped_ns + by_ns
+        return None if stamped_ns < _SET_CLOCKS_SHOW_AFTER_NS else stamped_ns
