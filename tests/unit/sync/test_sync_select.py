@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.unit.storage.realfs_faults import deny_listing
-from tests.unit.sync.sync_fakes import SteppingClock, write_file
+from tests.unit.sync.sync_fakes import EPOCH_NS, SteppingClock, write_file
 
 from dmsim.runtime import RngTree
 from dmsim.storage._realfs import RealFS
@@ -26,7 +26,7 @@ from dmsim.sync import (
     walk_candidates,
 )
 
-NOW_NS = 1_700_000_000 * 10**9
+NOW_NS = EPOCH_NS  # where the SteppingClock starts
 
 
 def make_fs(clock: list[int]) -> SimFS:
