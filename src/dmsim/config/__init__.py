@@ -63,6 +63,7 @@ from ._model import (
     ResourceRef,
     RetentionPolicy,
     ServiceConfig,
+    stale_threshold_s,
 )
 from ._parse import parse_machine_config
 
@@ -110,6 +111,7 @@ __all__ = [
     "parse_control_overrides",
     "parse_control_sequences",
     "parse_machine_config",
+    "stale_threshold_s",
     "state_dir",
     "to_effective_dict",
 ]

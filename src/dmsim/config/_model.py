@@ -30,7 +30,17 @@ __all__ = [
     "ResourceRef",
     "RetentionPolicy",
     "ServiceConfig",
+    "stale_threshold_s",
 ]
+
+
+STALE_MIN_THRESHOLD_S = 180.0
+
+
+def stale_threshold_s(sync_interval_s: float) -> float:
+    """rdk's stale-data warning threshold when none is configured: ten sync intervals, and
+    at least 3 minutes."""
+    return max(10.0 * sync_interval_s, STALE_MIN_THRESHOLD_S)
 
 
 def _no_params() -> Mapping[str, str]:
@@ -247,7 +257,7 @@ class DataManagerConfig:
     sync_backoff_max_ms: int = 3_600_000
     sync_offline_wait_secs: float = 60.0
     sync_backoff_jitter: float = 0.1
-    stale_data_warning_secs: float | None = None  # None: rdk's rule (see the sync engine)
+    stale_data_warning_secs: float | None = None  # None: rdk's rule, stale_threshold_s
     max_upload_message_bytes: int = 1024 * 1024
     explicit: frozenset[str] = field(default=frozenset(), compare=False)  # attributes set
     json_path: JsonPath = field(default=(), compare=False)  # its service's attributes
@@ -261,24 +271,36 @@ class DataManagerConfig:
     def durability_window_s(self) -> float:
         return self.durability_window_ms / 1000
 
+    @property
+    def stale_warning_s(self) -> float:
+        """How old unsynced data may grow before sync warns about it (0: never)."""
+        configured = self.stale_data_warning_secs
+        return stale_threshold_s(self.sync_interval_s) if configured is None else configured
+
 
 class Promise(NamedTuple):
     """What a config promises about captured readings, which the judge holds each one to: a
     power cut takes at most the last ``durability_window_s`` of them, sync tries an
     unreachable cloud again within ``offline_wait_s``, and (unless ``sync_disabled``: only a
-    manual Sync uploads then) on its schedule."""
+    manual Sync uploads then) on its schedule, every ``sync_interval_s``; unsynced data older
+    than ``stale_warning_s`` is warned about (0: never)."""
 
     durability_window_s: float
     offline_wait_s: float
     sync_disabled: bool = False
+    sync_interval_s: float = 6.0
+    stale_warning_s: float = 180.0
 
     def looser(self, other: Promise) -> Promise:
         """Field by field, the looser of the two: what holds while one config replaces the
-        other."""
+        other (no warning at all is the loosest)."""
+        warnings = (self.stale_warning_s, other.stale_warning_s)
         return Promise(
             max(self.durability_window_s, other.durability_window_s),
             max(self.offline_wait_s, other.offline_wait_s),
             self.sync_disabled or other.sync_disabled,
+            max(self.sync_interval_s, other.sync_interval_s),
+            0.0 if 0.0 in warnings else max(warnings),
         )
 
 
@@ -303,7 +325,11 @@ class MachineConfig:
         if manager is None:
             return DEFAULT_PROMISE
         return Promise(
-            manager.durability_window_s, manager.sync_offline_wait_secs, manager.sync_disabled
+            manager.durability_window_s,
+            manager.sync_offline_wait_secs,
+            manager.sync_disabled,
+            manager.sync_interval_s,
+            manager.stale_warning_s,
         )
 
     def capture_methods(self) -> tuple[CaptureMethodConfig, ...]:

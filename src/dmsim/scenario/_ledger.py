@@ -26,19 +26,23 @@ Trace vocabulary read here (event kind → fields):
 - ``net.transport.attempt`` {outcome, cloud} (the simulated link's record of a call: the
   harness's, not the machine's account; ``cloud`` is ``error:<CODE>`` when the cloud answered
   with a status);
-- ``world.promise`` {durability_window_s, offline_wait_s, sync_disabled} (what the config the
-  world gave the machine promises, from then on: at the start; at a reconfigure the looser of
-  the old and new while the machine applies it, then the new; ``sync_disabled`` is absent
-  from older traces: scheduled sync);
+- ``world.promise`` {durability_window_s, offline_wait_s, sync_disabled, sync_interval_s,
+  stale_warning_s} (what the config the world gave the machine promises, from then on: at
+  the start; at a reconfigure the looser of the old and new while the machine applies it,
+  then the new; ``sync_disabled`` is absent from older traces: scheduled sync; the last two
+  too: the stale-data warning is then not judged);
+- ``sync.stale`` {oldest_age_s, threshold_s} (the machine warned that its oldest unsynced
+  data is that old: :mod:`._stale` judges the claim);
 - ``cloud.stored`` {stream, boot, seq, key, digest, duplicate_key};
 - ``fault.start`` / ``fault.end`` {fault_id, kind, params} (``fault_kind`` is read too: a
   field named ``kind`` needs ``Trace.record``'s first parameter to be positional-only);
 - sequences (a capture control sensor's): ``sequence.opened`` {id}, ``sequence.closed``
-  {fingerprint}, ``sequence.orphaned`` (open at a crash: quarantined, as rdk does),
+  {path, fingerprint}, ``sequence.orphaned`` (open at a crash: quarantined, as rdk does),
   ``sequence.lost`` {fingerprint}, ``cloud.sequence_stored`` {fingerprint, duplicate_key}.
   A sequence stored as new twice is *duplicated*; one stored but never closed is an anomaly.
 - files other programs wrote into additional_sync_paths (the world's file writers):
-  ``file.written`` {path, size, digest} (complete), ``cloud.file_stored`` {path, digest, key,
+  ``file.written`` {path, size, digest, started} (complete; ``started`` when the writer
+  created it), ``cloud.file_stored`` {path, digest, key,
   duplicate_key}; their fates are :class:`ArbitraryFileTally`'s.
 
 Anything inconsistent (a stored reading that was never captured, an identity captured twice,
@@ -62,6 +66,7 @@ __all__ = [
     "REFUSING_DISK_KINDS",
     "ArbitraryFileTally",
     "FaultWindow",
+    "FileSpan",
     "FileTally",
     "FilesOnDisk",
     "Ledger",
@@ -69,6 +74,7 @@ __all__ = [
     "ReadingId",
     "ReadingRecord",
     "SequenceTally",
+    "StaleWarning",
     "Store",
     "UploadTally",
     "build_ledger",
@@ -107,6 +113,7 @@ class ReadingRecord:
     policy_deleted: tuple[str, float] | None = None  # (rule, time)
     quarantined: tuple[str, float] | None = None  # (reason, time)
     dropped: tuple[str, float] | None = None  # (reason, time)
+    preloaded: bool = False  # on the disk before the run: captured at an unknown time
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,13 +183,35 @@ class FaultWindow:
 @dataclass(frozen=True, slots=True)
 class Promise:
     """What the machine's config promised from ``since`` on: its durability window, its
-    offline interval (how long an answer that pauses every upload holds the backlog), and
-    whether only a manual Sync uploads (``sync_disabled``)."""
+    offline interval (how long an answer that pauses every upload holds the backlog),
+    whether only a manual Sync uploads (``sync_disabled``), its sync interval and its
+    stale-data warning threshold (0: off; ``None``: a trace that does not say)."""
 
     since: float
     durability_window_s: float
     offline_wait_s: float
     sync_disabled: bool = False
+    sync_interval_s: float | None = None
+    stale_warning_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StaleWarning:
+    """The machine warned at ``t`` that its oldest unsynced data was ``age_s`` old."""
+
+    t: float
+    age_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class FileSpan:
+    """A file other than a capture file that held unsynced data (a closed sequence, a file
+    another program wrote): from ``since`` (``-inf``: before the run) until sync deleted it
+    (``None``: never)."""
+
+    path: str
+    since: float
+    until: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +231,8 @@ class Ledger:
     # (OFFLINE_CODES) plus the offline interval promised when it came; None: no such answer
     pause_end: float | None = None
     promises: tuple[Promise, ...] = ()
+    stale_warnings: tuple[StaleWarning, ...] = ()
+    file_spans: tuple[FileSpan, ...] = ()
 
     def down_intervals(self, end: float) -> list[tuple[float, float]]:
         """When the process was down: each crash or clean stop until the next restart (or
@@ -283,6 +314,8 @@ class _Builder:
         self.arbitrary_written: dict[str, str] = {}  # path → digest of the complete file
         self.arbitrary_stored: dict[str, list[str]] = {}  # path → digests stored as new
         self.arbitrary_deleted: set[str] = set()  # by sync (written before it is uploaded)
+        self.stale_warnings: list[StaleWarning] = []
+        self.file_spans: dict[str, FileSpan] = {}  # sequences and arbitrary files, by path
 
     def anomaly(self, event: TraceEvent, message: str) -> None:
         self.anomalies.append(
@@ -349,6 +382,7 @@ def _captured(b: _Builder, e: TraceEvent) -> None:
             "policy_deleted": None,
             "quarantined": None,
             "dropped": None,
+            "preloaded": False,
         }
 
 
@@ -377,6 +411,8 @@ def _preloaded(b: _Builder, e: TraceEvent) -> None:
     b.file_tally["preloaded"] += 1
     rids = b.ids(e, "ids")
     b.hold(rids, path, e.time)
+    for rid in rids:
+        b.readings[rid]["preloaded"] = True
     if path.endswith(".prog"):  # recovery renames it; identity-less readings are not named
         b.files.setdefault(path[: -len(".prog")] + ".capture", []).extend(rids)
 
@@ -437,6 +473,8 @@ def _sync_deleted(b: _Builder, e: TraceEvent) -> None:
     b.file_tally["deleted_after_upload"] += 1
     if path in b.arbitrary_written:
         b.arbitrary_deleted.add(path)
+    if (span := b.file_spans.get(path)) is not None:
+        b.file_spans[path] = FileSpan(path, span.since, e.time)
     for rid in b.files.get(path, ()):
         b.readings[rid]["removed_files"].append((path, e.time))
 
@@ -502,7 +540,24 @@ def _promise(b: _Builder, e: TraceEvent) -> None:
     if not isinstance(disabled, bool):
         b.anomaly(e, f"a promise whose sync_disabled is not true or false: {disabled!r}")
         return
-    b.promises.append(Promise(e.time, window, wait, disabled))
+    try:
+        interval, stale = (
+            None if e.fields.get(name) is None else float(e.fields[name])
+            for name in ("sync_interval_s", "stale_warning_s")
+        )
+    except (TypeError, ValueError):
+        b.anomaly(e, "a promise whose sync interval or stale-data warning is not a number")
+        return
+    b.promises.append(Promise(e.time, window, wait, disabled, interval, stale))
+
+
+def _stale(b: _Builder, e: TraceEvent) -> None:
+    try:
+        age = float(e.fields["oldest_age_s"])
+    except (KeyError, TypeError, ValueError):
+        b.anomaly(e, "a stale-data warning without the age it warned about")
+        return
+    b.stale_warnings.append(StaleWarning(e.time, age))
 
 
 def _fault_start(b: _Builder, e: TraceEvent) -> None:
@@ -521,6 +576,9 @@ def _sequence_counted(b: _Builder, e: TraceEvent) -> None:
 
 def _sequence_closed(b: _Builder, e: TraceEvent) -> None:
     b.sequences_closed.add(str(e.fields.get("fingerprint")))
+    path = str(e.fields.get("path", ""))
+    preloaded = not path.startswith("/")  # the preload names it relative to the capture dir
+    b.file_spans[path] = FileSpan(path, -math.inf if preloaded else e.time, None)
 
 
 def _sequence_stored(b: _Builder, e: TraceEvent) -> None:
@@ -547,6 +605,8 @@ def _arbitrary_written(b: _Builder, e: TraceEvent) -> None:
     if path in b.arbitrary_written:
         b.anomaly(e, f"{path} written twice")
     b.arbitrary_written[path] = str(e.fields.get("digest"))
+    started = e.fields.get("started")
+    b.file_spans[path] = FileSpan(path, e.time if started is None else float(started), None)
 
 
 def _arbitrary_stored(b: _Builder, e: TraceEvent) -> None:
@@ -589,6 +649,7 @@ _HANDLERS = {
     "upload.attempt": _attempt,
     "net.transport.attempt": _transport_attempt,
     "world.promise": _promise,
+    "sync.stale": _stale,
     "cloud.stored": _stored,
     "fault.start": _fault_start,
     "fault.end": _fault_end,
@@ -653,6 +714,7 @@ def build_ledger(events: Iterable[TraceEvent]) -> Ledger:
             policy_deleted=r["policy_deleted"],
             quarantined=r["quarantined"],
             dropped=r["dropped"],
+            preloaded=r["preloaded"],
         )
         for r in b.readings.values()
     )
@@ -677,4 +739,6 @@ def build_ledger(events: Iterable[TraceEvent]) -> Ledger:
         arbitrary_files=_arbitrary_tally(b),
         pause_end=b.pause_end,
         promises=tuple(b.promises),
+        stale_warnings=tuple(b.stale_warnings),
+        file_spans=tuple(b.file_spans.values()),
     )

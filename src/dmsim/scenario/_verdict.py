@@ -40,6 +40,7 @@ from ._model import (
 )
 from ._oracle import Classified, OracleOptions, classify_all
 from ._result import WorldResult
+from ._stale import check_stale_warnings
 
 __all__ = ["Verdict", "Violation", "counter_values", "judge"]
 
@@ -230,6 +231,8 @@ def _expectations(
         results.append(check_sequences(ledger.sequences))
     if ledger.arbitrary_files.followed:
         results.append(check_arbitrary_files(ledger.arbitrary_files))
+    if (stale := check_stale_warnings(ledger, world.sim_seconds)) is not None:
+        results.append(stale)
     values = counter_values(verdict)
     for key, bound in sorted(expect.counts.items()):
         results.append(check_count(f"counts[{key}]", values[key], bound))

@@ -7,7 +7,7 @@ Each writer starts a new file every ``every``, appends equal parts of it once a 
 writes and closes, so a power cut (which kills every open handle) does not stop the writer:
 what the cut drops is simply missing from the file it completes. A refused append (a full
 disk) loses that part, as it would for any program. When the file is complete the writer
-records ``file.written`` {path, size, digest} for the bytes the disk then holds: what sync
+records ``file.written`` {path, size, digest, started} for the bytes the disk then holds: what sync
 must deliver, once, whole and only whole. A file the disk took nothing of is removed (sync
 never uploads an empty file) and not recorded.
 
@@ -74,7 +74,7 @@ class FileWriters:
             try:
                 await self._write(path, rng.randbytes(spec.size_bytes), spec.write_for_s)
             finally:  # also when the run ends mid-file
-                self._complete(path, spec.directory)
+                self._complete(path, spec.directory, started)
             number += 1
             await self._rt.sleep(max(0.0, started + spec.every_s - self._rt.monotonic()))
 
@@ -100,7 +100,7 @@ class FileWriters:
         finally:
             handle.close()
 
-    def _complete(self, path: str, directory: str) -> None:
+    def _complete(self, path: str, directory: str, started: float) -> None:
         if not self._fs.exists(path):  # the disk took nothing, or a cut undid the create
             return
         try:
@@ -122,4 +122,6 @@ class FileWriters:
             return
         self._written.append(path)
         digest = hashlib.sha256(data).hexdigest()
-        self._trace.record("file.written", path=path, size=len(data), digest=digest)
+        self._trace.record(
+            "file.written", path=path, size=len(data), digest=digest, started=started
+        )

@@ -43,7 +43,14 @@ from ._select import (
     walk_candidates,
 )
 from ._settings import DEFAULT_MAX_REQUEST_BYTES, SyncSettings, default_sync_threads
-from ._stats import SyncReport, SyncStatistics, stale_threshold_s, stale_warning_due
+from ._stats import (
+    BACKLOG_LOOK_EVERY_S,
+    STALE_WARN_EVERY_S,
+    SyncReport,
+    SyncStatistics,
+    stale_threshold_s,
+    stale_warning_due,
+)
 from ._steps import Step, StepKind, next_step
 from ._tracker import InUseTracker, TrackerStatistics
 from ._transport import (
@@ -56,12 +63,14 @@ from ._transport import (
 from ._upload import FileUploader, UploadResult, UploadStatus
 
 __all__ = [
+    "BACKLOG_LOOK_EVERY_S",
     "DEFAULT_BACKOFF",
     "DEFAULT_MAX_REQUEST_BYTES",
     "IDEMPOTENCY_HEADER",
     "MAX_UNARY_PAYLOAD_BYTES",
     "OFFLINE_CODES",
     "REASON_SUFFIX",
+    "STALE_WARN_EVERY_S",
     "UPLOAD_CHUNK_BYTES",
     "BackoffPolicy",
     "Candidate",

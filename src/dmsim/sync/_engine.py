@@ -59,7 +59,13 @@ from ._pass import Backlog, Job, Pass, PassKind
 from ._retry import RetryBook
 from ._select import Candidate, QuietClock, sync_roots, walk_candidates
 from ._settings import SyncSettings
-from ._stats import SyncReport, SyncStatistics, stale_threshold_s, stale_warning_due
+from ._stats import (
+    BACKLOG_LOOK_EVERY_S,
+    SyncReport,
+    SyncStatistics,
+    stale_threshold_s,
+    stale_warning_due,
+)
 from ._tracker import InUseTracker
 from ._transport import CloudTransport
 from ._upload import FileUploader
@@ -73,7 +79,6 @@ _T = TypeVar("_T")
 _OFFLINE_LOG_EVERY_S = 60.0
 # Candidates fetched per trip to the blocking-I/O thread: few trips, bounded memory.
 _WALK_BATCH = 64
-_BACKLOG_EVERY_S = 60.0  # rdk's disk summary: the backlog is looked at once a minute
 _COUNTERS = tuple(
     name
     for name in SyncStatistics.__dataclass_fields__
@@ -505,7 +510,7 @@ class SyncEngine:
         lasts. Never while sync is disabled or the warning off (nothing to warn about)."""
         looked = self._rt.monotonic()  # the start-up pass walks at once
         while True:
-            every = max(_BACKLOG_EVERY_S, self._settings.sync_interval_s)
+            every = max(BACKLOG_LOOK_EVERY_S, self._settings.sync_interval_s)
             await self._rt.sleep(looked + every - self._rt.monotonic())
             walked, settings = self._walked_at, self._settings
             if walked is not None and walked > looked:
@@ -520,7 +525,9 @@ class SyncEngine:
     async def _walk_backlog(self) -> None:
         self._clock_steps.look()
         found = Backlog(self._clock_steps.written_at)
-        walker = walk_candidates(self._fs, self._roots)  # a pass reports walk errors
+        # a pass reports walk errors; offline, files are not closed (rdk DATA-2652), so a
+        # slow sensor's data sits in a file still being written for most of an hour
+        walker = walk_candidates(self._fs, self._roots, open_files=True)
         try:
             while batch := await self._rt.run_blocking(_take, walker, _WALK_BATCH):
                 for candidate in batch:

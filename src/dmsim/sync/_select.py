@@ -5,7 +5,9 @@ file                                              ready
 ================================================  ==========================================
 ``<capture_dir>/failed/``, or a ``failed/`` at     never (quarantine; the walk prunes it)
   any depth of an additional path
-``*.prog``                                        never (still being written)
+``*.prog``                                        never (still being written); the
+                                                  backlog's walk counts those of the
+                                                  capture directory (``OPEN``)
 ``*.capture`` (capture dir or additional path)    always
 ``<capture_dir>/sequences/*.seq``                 always (a closed sequence: CreateSequence);
                                                   never ``*.progseq``, still open
@@ -61,6 +63,7 @@ class FileKind(StrEnum):
     CAPTURE = "capture"  # a completed capture file: DataCaptureUpload / streaming
     ARBITRARY = "arbitrary"  # any other file in an additional sync path: FileUpload
     SEQUENCE = "sequence"  # a closed sequence under <capture_dir>/sequences: CreateSequence
+    OPEN = "open"  # a capture file still being written: unsynced data, never uploaded
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +86,7 @@ class Candidate:
     def created_ns(self) -> int | None:
         """A capture file's creation, on the wall clock, as its name says (rdk ages unsynced
         data by it); ``None`` for other files and names that say nothing."""
-        if self.kind is not FileKind.CAPTURE:
+        if self.kind not in (FileKind.CAPTURE, FileKind.OPEN):
             return None
         name = parse_capture_name(posixpath.basename(self.path))
         return None if name is None else name.time_ns
@@ -151,16 +154,17 @@ class QuietClock:
     def ready(self, candidate: Candidate, *, file_last_modified_millis: int) -> bool:
         """:func:`is_ready` at this clock's time (read for arbitrary files only)."""
         if candidate.kind is not FileKind.ARBITRARY:
-            return True
+            return candidate.kind is not FileKind.OPEN
         quiet_ms = file_last_modified_millis
         return is_ready(candidate, now_ns=self.now_ns(quiet_ms), file_last_modified_millis=quiet_ms)
 
 
 def is_ready(candidate: Candidate, *, now_ns: int | None, file_last_modified_millis: int) -> bool:
     """Capture and sequence files always; arbitrary files once old enough and non-empty
-    (never while ``now_ns`` is ``None``: :meth:`QuietClock.now_ns` holds them)."""
+    (never while ``now_ns`` is ``None``: :meth:`QuietClock.now_ns` holds them); a capture file
+    still being written never."""
     if candidate.kind is not FileKind.ARBITRARY:
-        return True
+        return candidate.kind is not FileKind.OPEN
     if now_ns is None:
         return False
     age_ns = max(0, now_ns - candidate.mtime_ns)
@@ -172,8 +176,11 @@ def walk_candidates(
     roots: Sequence[SyncRoot],
     *,
     on_error: Callable[[str, OSError], None] | None = None,
+    open_files: bool = False,
 ) -> Generator[Candidate, None, None]:
-    """Every syncable file under ``roots``, lazily, in sorted order, with its size and mtime.
+    """Every syncable file under ``roots``, lazily, in sorted order, with its size and mtime;
+    with ``open_files``, the capture files still being written too (``FileKind.OPEN``: the
+    backlog's walk, which ages unsynced data).
 
     A root that does not exist is skipped; a file that vanishes between listing and ``stat``
     is skipped; a directory that cannot be listed goes to ``on_error`` (its path) and the rest
@@ -186,7 +193,7 @@ def walk_candidates(
         if not fs.is_dir(root.path):
             continue
         try:
-            yield from _walk_root(fs, root, root_paths, report)
+            yield from _walk_root(fs, root, root_paths, report, open_files)
         except OSError as error:
             report(root.path, error)
 
@@ -200,6 +207,7 @@ def _walk_root(
     root: SyncRoot,
     root_paths: set[str],
     on_error: Callable[[str, OSError], None],
+    open_files: bool,
 ) -> Iterator[Candidate]:
     def unlisted(error: OSError) -> None:
         on_error(str(error.filename), error)
@@ -221,6 +229,8 @@ def _walk_root(
         for name in filenames:
             if in_sequences and name.endswith(CLOSED_SUFFIX):
                 kind: FileKind | None = FileKind.SEQUENCE
+            elif open_files and root.is_capture_dir and name.endswith(PROG_SUFFIX):
+                kind = FileKind.OPEN
             else:
                 kind = file_kind(name, in_capture_dir=root.is_capture_dir)
             if kind is None:

@@ -4,9 +4,11 @@ Stale-data warning (rdk ``disk_summary_tracker.go``): warn when the oldest unsyn
 older than ``max(10 × sync interval, 3 min)`` (or ``stale_data_warning_secs`` when set; 0 turns
 the warning off), at most once every 5 minutes, with the files and bytes waiting. Each pass's
 walk tells the backlog; while none walks (offline, paused, a long interval), a walk once a
-minute does, as rdk's disk summary. The age runs on the monotonic clock from when the file's data
-began: a capture file's creation, as its name says (as rdk), or another file's last write
-(rdk: its creation time, which Linux's ``stat`` does not give). Both are wall-clock times,
+minute does, as rdk's disk summary, counting capture files still being written too (offline
+none is closed: a slow sensor's data waits in one for most of an hour). The age runs on the
+monotonic clock from when the file's data began: a capture file's creation, as its name says
+(as rdk), or another file's last write (rdk: its creation time, which Linux's ``stat`` does
+not give). Both are wall-clock times,
 which :class:`~._clock_steps.ClockSteps` dates across clock sets; rdk takes them as they
 are, so after NTP sets a Pi's clock it says "56 years".
 """
@@ -15,8 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from dmsim.config import stale_threshold_s
+
 __all__ = [
-    "STALE_MIN_THRESHOLD_S",
+    "BACKLOG_LOOK_EVERY_S",
     "STALE_WARN_EVERY_S",
     "SyncReport",
     "SyncStatistics",
@@ -24,12 +28,10 @@ __all__ = [
     "stale_warning_due",
 ]
 
-STALE_MIN_THRESHOLD_S = 180.0
 STALE_WARN_EVERY_S = 300.0
-
-
-def stale_threshold_s(sync_interval_s: float) -> float:
-    return max(10.0 * sync_interval_s, STALE_MIN_THRESHOLD_S)
+# rdk's disk summary: while no pass walks, the backlog is looked at once a minute (or once a
+# sync interval, when longer)
+BACKLOG_LOOK_EVERY_S = 60.0
 
 
 def stale_warning_due(

@@ -49,6 +49,7 @@ PUBLIC = [
     "parse_control_overrides",
     "parse_control_sequences",
     "parse_machine_config",
+    "stale_threshold_s",
     "state_dir",
     "to_effective_dict",
 ]

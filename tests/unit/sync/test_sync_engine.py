@@ -616,6 +616,34 @@ def test_a_capture_file_is_aged_from_its_name_s_time_when_it_began_as_rdk() -> N
     assert first["oldest_age_s"] == pytest.approx(50 * 60 + first["t"])
 
 
+def test_data_in_a_capture_file_still_being_written_is_warned_about() -> None:
+    """Offline, capture files are not closed (rdk DATA-2652): a slow sensor's data sits in one
+    ``.prog`` file for most of an hour. The backlog counts it, aged from its name's time, so
+    a 15-minute outage warns while it lasts; and it is never uploaded."""
+    world = World()
+    began_us = (world.kernel.wall_ns() + 30 * 10**9) // 1000
+    path = f"{CAPTURE_DIR}/rdk_component_sensor/slow/Readings/{format_stem(began_us)}.prog"
+
+    async def main() -> None:
+        engine = world.engine()
+        engine.start()
+        await world.rt.sleep(30)
+        world.online = False
+        write_capture(world.fs, path, tabular_metadata("slow"), tabular_readings("slow", 5))
+        await world.rt.sleep(15 * 60)
+        world.online = True
+        await world.rt.sleep(60)
+        await engine.close()
+
+    world.run(main())
+    warnings = kinds(world, "sync.stale")
+    assert [w["t"] for w in warnings] == [216.0, 516.0, 816.0]
+    assert all(w["oldest_age_s"] == w["t"] - 30 for w in warnings)
+    assert {(w["files"], w["bytes"]) for w in warnings} == {(1, world.fs.stat(path).size)}
+    assert world.files() == [path]
+    assert not world.transport.calls
+
+
 def stuck_file_warnings(
     world: World, steps: list[tuple[float, float]], written_at: float
 ) -> list[dict[str, Any]]:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import dmsim.sync
 
 PUBLIC = {
+    "BACKLOG_LOOK_EVERY_S",
     "DEFAULT_BACKOFF",
     "DEFAULT_MAX_REQUEST_BYTES",
     "IDEMPOTENCY_HEADER",
     "MAX_UNARY_PAYLOAD_BYTES",
     "OFFLINE_CODES",
     "REASON_SUFFIX",
+    "STALE_WARN_EVERY_S",
     "UPLOAD_CHUNK_BYTES",
     "BackoffPolicy",
     "Candidate",

@@ -181,6 +181,17 @@ def test_walk_rules_on_a_concrete_tree() -> None:
         ("/cap/nested/6.txt", FileKind.ARBITRARY, "/cap/nested"),
         ("/cap/nested/7.capture", FileKind.CAPTURE, "/cap/nested"),
     ]
+    # the backlog's walk: the capture directory's files still being written too, never others
+    with_open = walk_candidates(fs, sync_roots("/cap", ["/extra"]), open_files=True)
+    assert [(c.path, c.kind) for c in with_open if c.path.endswith(".prog")] == [
+        ("/cap/a/2.prog", FileKind.OPEN)
+    ]
+
+
+def test_a_capture_file_still_being_written_is_never_ready() -> None:
+    still_open = Candidate("/cap/a/2.prog", FileKind.OPEN, SyncRoot("/cap", True), 5, NOW_NS)
+    assert not is_ready(still_open, now_ns=NOW_NS, file_last_modified_millis=0)
+    assert not QuietClock(SteppingClock()).ready(still_open, file_last_modified_millis=0)
 
 
 segment = st.sampled_from(["a", "b", "failed", "c"])
@@ -209,23 +220,25 @@ def reference_walk(paths: set[str], root: str) -> list[str]:
 
 
 @settings(max_examples=60)
-@given(tree)
+@given(tree, st.booleans())
 def test_walk_yields_exactly_the_syncable_files_once_in_sorted_order(
-    files: list[tuple[str, list[str], str]],
+    files: list[tuple[str, list[str], str]], open_files: bool
 ) -> None:
     fs = make_fs([NOW_NS])
     paths = {posixpath.join(root, *dirs, name) for root, dirs, name in files}
     for path in sorted(paths):
         write_file(fs, path, b"data")
-    found = [c.path for c in walk_candidates(fs, sync_roots("/cap", ["/add"]))]
-    # Quarantine is <capture_dir>/failed, or a failed/ next to an arbitrary file at any depth.
+    walker = walk_candidates(fs, sync_roots("/cap", ["/add"]), open_files=open_files)
+    found = [c.path for c in walker]
+    # Quarantine is <capture_dir>/failed, or a failed/ next to an arbitrary file at any depth;
+    # files still being written count only in the capture directory, and only when asked.
     syncable = {
         p
         for p in paths
         if not p.startswith("/cap/failed/")
         and not (p.startswith("/add/") and "failed" in p.split("/"))
-        and not p.endswith(".prog")
-        and (p.endswith(".capture") or p.startswith("/add/"))
+        and (not p.endswith(".prog") or (open_files and p.startswith("/cap/")))
+        and (p.endswith((".capture", ".prog")) or p.startswith("/add/"))
     }
     expected = [
         p for p in reference_walk(paths, "/cap") + reference_walk(paths, "/add") if p in syncable
