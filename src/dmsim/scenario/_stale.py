@@ -20,9 +20,10 @@ the durability window and some slack. Judged from the ledger:
   threshold and a look period, while the process has run for a look period, a warning came in
   the last ``STALE_WARN_EVERY_S`` and look period. Sure to be on the disk: captured in this
   run, outside the disk faults that may hold it in the writer's queue, and it reached a
-  completed file; until the first of its files was deleted, or a policy deleted it, or sync
-  quarantined it; not past a restart after a clock fault. Not judged when scheduled sync or
-  the warning was off at any time of the run.
+  completed file; until the cloud stored it (a file may be sent and deleted before the
+  directory fsync that completes it succeeds), the first of its files was deleted, a policy
+  deleted it or sync quarantined it; not past a restart after a clock fault. Not judged when
+  scheduled sync or the warning was off at any time of the run.
 """
 
 from __future__ import annotations
@@ -179,7 +180,8 @@ def _unwarned(
         if any(start <= a <= end for start, end in refusals):
             continue
         marks = [m[1] for m in (record.policy_deleted, record.quarantined, record.dropped) if m]
-        ends = [*marks, *(t for _, t in record.removed_files), run_end]
+        stored = [store.t for store in record.stores[:1]]
+        ends = [*marks, *stored, *(t for _, t in record.removed_files), run_end]
         ends += [s for s in starts if s > a and any(f < s for f in clock_faults)][:1]
         until = min(ends)
         if a + threshold + lag < until:

@@ -125,6 +125,23 @@ def test_stale_data_unwarned_past_a_look_period_is_missed() -> None:
     assert (Run(readings=run.readings, warnings=every_five_minutes).judge(end=3000.0) or (0,))[0]
 
 
+def test_a_reading_stored_before_its_file_was_recorded_complete_is_not_owed_a_warning() -> None:
+    """A directory fsync refused at the close: sync found the renamed file, sent and deleted
+    it, and the writer's retry recorded it complete afterwards (fuzz seed 4791)."""
+    path = "/cap/0.capture"
+    run = Run()
+    run.events = [
+        (10.0, "reading.captured", {"stream": "s", "boot": 0, "seq": 0}),
+        (16.0, "cloud.stored", {"stream": "s", "boot": 0, "seq": 0, "key": "k", "digest": ""}),
+        (16.0, "sync.deleted", {"file": path}),
+        (16.5, "file.completed", {"path": path, "ids": [["s", 0, 0]]}),
+    ]
+    assert run.judge(end=3000.0) == (
+        True,
+        "0 warning(s), each within the age of the oldest data waiting; none missed",
+    )
+
+
 def test_no_warning_is_owed_while_the_process_is_down_or_sync_is_off() -> None:
     down = Run(
         readings=[(10.0, None)],
