@@ -147,6 +147,7 @@ class SyncEngine:
         self._closed = False
         self._backlog: Backlog | None = None  # what the last walk left unsynced
         self._walked_at: float | None = None  # when the last whole walk ended
+        self._pass_began = 0.0  # when the last pass began
         self._last_stale_warning: float | None = None
         self._last_offline_log: float | None = None
         self._spawned = 0
@@ -411,6 +412,7 @@ class SyncEngine:
             self._idle.set()
 
     async def _run_pass(self, kind: PassKind) -> Pass:
+        self._pass_began = self._rt.monotonic()
         self._clock_steps.look()
         this = Pass(self._rt, kind, written_at=self._clock_steps.written_at)
         self._n["passes"] += 1
@@ -505,9 +507,10 @@ class SyncEngine:
 
     async def _watch_backlog(self) -> None:
         """rdk's disk summary: while no pass walks (offline, paused, held back by the
-        selective-sync sensor, or a sync interval over a minute), walk the roots once a
-        minute (or an interval) to learn the backlog, so an outage is warned about while it
-        lasts. Never while sync is disabled or the warning off (nothing to warn about)."""
+        selective-sync sensor, a sync interval over a minute, or one pass draining a backlog
+        over a slow link for hours), walk the roots once a minute (or an interval) to learn
+        the backlog, so data waiting is warned about while it waits. Never while sync is
+        disabled or the warning off (nothing to warn about)."""
         looked = self._rt.monotonic()  # the start-up pass walks at once
         while True:
             every = max(BACKLOG_LOOK_EVERY_S, self._settings.sync_interval_s)
@@ -517,10 +520,23 @@ class SyncEngine:
                 looked = walked  # a pass walked meanwhile
             elif settings.sync_disabled or settings.stale_data_warning_s == 0:
                 looked = self._rt.monotonic()
-            else:
-                await self._exclusively(self._walk_backlog)
+            elif not self._idle.is_set():  # a pass runs: it walks, unless it lasts
+                if await self._pass_ends(within=self._pass_began + every - self._rt.monotonic()):
+                    continue  # it walked (or stopped short: look now)
+                await self._walk_backlog()  # beside it: one upload may take an hour
                 looked = self._rt.monotonic()
                 self._check_stale(looked)
+            else:
+                await self._exclusively(self._walk_backlog)  # a pass due now waits for it
+                looked = self._rt.monotonic()
+                self._check_stale(looked)
+
+    async def _pass_ends(self, *, within: float) -> bool:
+        try:
+            await self._rt.with_timeout(max(0.0, within), self._idle.wait())
+        except TimeoutError:
+            return False
+        return True
 
     async def _walk_backlog(self) -> None:
         self._clock_steps.look()

@@ -596,6 +596,28 @@ def test_an_outage_is_warned_about_as_data_waits_for_it_to_end() -> None:
     assert [w["bytes"] for w in warnings] == sorted({w["bytes"] for w in warnings})
 
 
+def test_a_pass_draining_an_old_backlog_over_a_slow_link_still_warns() -> None:
+    """A pass lasts until every file it dispatched is done: over a slow link, the hours a
+    backlog takes to drain. The minute's look goes on beside it (rdk's disk summary is its
+    own loop), so data waiting there is still warned about, and its age falls as it drains."""
+    world = World()
+    world.transport.latency = 60.0  # each upload takes a minute
+
+    async def main() -> None:
+        engine = world.engine(world.settings(maximum_num_sync_threads=1))
+        await start_then_fill(world, engine, 20)
+        await world.rt.sleep(25 * 60)
+        await engine.close()
+
+    world.run(main())
+    (drain,) = [p for p in kinds(world, "sync.pass") if p["dispatched"]]
+    assert (drain["dispatched"], drain["t"]) == (20, 1206.0)  # one pass, twenty minutes long
+    warnings = kinds(world, "sync.stale")
+    assert [w["t"] for w in warnings] == [186.0, 486.0, 786.0, 1086.0]
+    assert all(w["oldest_age_s"] == w["t"] - 1 for w in warnings)
+    assert [w["files"] for w in warnings] == [17, 12, 7, 2]
+
+
 def test_a_capture_file_is_aged_from_its_name_s_time_when_it_began_as_rdk() -> None:
     """A slow sensor's file took 50 minutes to fill: its first reading is 50 minutes old,
     though the file was last written a moment ago (rdk ages it by its name, too)."""
