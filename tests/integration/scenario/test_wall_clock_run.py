@@ -49,6 +49,8 @@ expectations:
     assert verdict["boots"] == 3  # the start, the restart after the crash, the final read
     assert verdict["counts"]["delivered"] >= 50
     assert verdict["not_judged"] == ["counts[readings.duplicated]"]
+    # the machine says its warning's threshold (world.promise): the warning is judged too
+    assert "stale_warning" in [e["name"] for e in verdict["expectations"] if e["ok"]]
     assert "fault f1: link_down" in result.stderr
     assert "fault f2: crash" in result.stderr
     assert (tmp_path / "run" / "trace.jsonl").exists()
