@@ -112,6 +112,25 @@ def test_after_a_clock_fault_a_claim_back_to_the_process_start_is_true_enough() 
     assert not (before_start.judge(end=700.0) or (True,))[0]
 
 
+def test_a_later_boot_is_not_owed_a_warning_for_files_stamped_across_a_clock_fault() -> None:
+    """A file an earlier boot stamped while the RTC was unset (1970) is dated at the new
+    process's start: it cannot know how old the file is."""
+    crash = [(100.0, "process.crash", {}), (110.0, "process.restart", {"boot": 1})]
+    unset = [
+        (5.0, "fault.start", {"fault_id": "f1", "fault_kind": "rtc_unset"}),
+        (20.0, "fault.end", {"fault_id": "f1", "fault_kind": "rtc_unset"}),
+    ]
+    assert (Run(readings=[(10.0, None)], events=crash + unset).judge(end=3000.0) or (0,))[0]
+    assert not (Run(readings=[(10.0, None)], events=crash).judge(end=3000.0) or (1,))[0]
+    # nor can its warning about them be held to their age: any age is let pass, and counted
+    misdated = Run(readings=[(10.0, None)], warnings=[(400.0, 86_400.0)], events=crash + unset)
+    assert misdated.judge(end=3000.0) == (
+        True,
+        "1 warning(s), each within the age of the oldest data waiting (1 not judged: files of "
+        "an earlier boot, across a clock fault); none missed",
+    )
+
+
 def test_stale_data_unwarned_past_a_look_period_is_missed() -> None:
     run = Run(readings=[(10.0, 2000.0)], warnings=[(200.0, 190.0)])
     ok, detail = run.judge(end=3000.0) or (True, "")
