@@ -1,10 +1,11 @@
 """Whether the machine's stale-data warning told the truth, and told it in time.
 
-The sync engine looks at its backlog at least once every ``max(BACKLOG_LOOK_EVERY_S, sync
-interval)`` while it runs, and warns, at most once every ``STALE_WARN_EVERY_S``, when the
-oldest unsynced data it found is older than the threshold (``dmsim.sync``). A *look period*
-here is twice that look interval (a tick judges the backlog the pass before it walked), plus
-the durability window and some slack. Judged from the ledger:
+The sync engine looks at its backlog at least once every ``backlog_look_every_s(sync
+interval)`` while it runs (a minute, or an interval when longer; longer still on a machine
+whose walks are slow, which a simulated walk never is), and warns, at most once every
+``STALE_WARN_EVERY_S``, when the oldest unsynced data it found is older than the threshold
+(``dmsim.sync``). A *look period* here is twice that (a tick judges the backlog the pass
+before it walked), plus the durability window and some slack. Judged from the ledger:
 
 - **Truthful.** A warning at ``c`` that the oldest data is ``A`` old claims data from
   ``c − A`` still waited. Some reading, closed sequence or file another program wrote that
@@ -33,7 +34,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from dmsim.sync import BACKLOG_LOOK_EVERY_S, STALE_WARN_EVERY_S
+from dmsim.sync import STALE_WARN_EVERY_S, backlog_look_every_s
 
 from ._expect import ExpectationResult
 from ._ledger import Ledger, ReadingRecord, format_id
@@ -65,7 +66,7 @@ def check_stale_warnings(ledger: Ledger, run_end: float) -> ExpectationResult | 
         return None
     interval = max(p.sync_interval_s or 0.0 for p in promises)
     window = max(p.durability_window_s for p in promises)
-    lag = 2 * max(BACKLOG_LOOK_EVERY_S, interval) + window + _LOOK_SLACK_S
+    lag = 2 * backlog_look_every_s(interval) + window + _LOOK_SLACK_S
     starts = _process_starts(ledger)
     clock_faults = sorted(w.start for w in ledger.faults if w.kind in CLOCK_FAULT_KINDS)
     untrue, unjudged = _untruthful(ledger, lag, starts, clock_faults)

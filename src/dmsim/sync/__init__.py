@@ -44,10 +44,10 @@ from ._select import (
 )
 from ._settings import DEFAULT_MAX_REQUEST_BYTES, SyncSettings, default_sync_threads
 from ._stats import (
-    BACKLOG_LOOK_EVERY_S,
     STALE_WARN_EVERY_S,
     SyncReport,
     SyncStatistics,
+    backlog_look_every_s,
     stale_threshold_s,
     stale_warning_due,
 )
@@ -63,7 +63,6 @@ from ._transport import (
 from ._upload import FileUploader, UploadResult, UploadStatus
 
 __all__ = [
-    "BACKLOG_LOOK_EVERY_S",
     "DEFAULT_BACKOFF",
     "DEFAULT_MAX_REQUEST_BYTES",
     "IDEMPOTENCY_HEADER",
@@ -100,6 +99,7 @@ __all__ = [
     "TrackerStatistics",
     "UploadResult",
     "UploadStatus",
+    "backlog_look_every_s",
     "backoff_ceiling",
     "capture_key",
     "capture_upload_metadata",

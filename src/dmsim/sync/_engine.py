@@ -60,9 +60,9 @@ from ._retry import RetryBook
 from ._select import Candidate, QuietClock, sync_roots, walk_candidates
 from ._settings import SyncSettings
 from ._stats import (
-    BACKLOG_LOOK_EVERY_S,
     SyncReport,
     SyncStatistics,
+    backlog_look_every_s,
     stale_threshold_s,
     stale_warning_due,
 )
@@ -508,28 +508,30 @@ class SyncEngine:
     async def _watch_backlog(self) -> None:
         """rdk's disk summary: while no pass walks (offline, paused, held back by the
         selective-sync sensor, a sync interval over a minute, or one pass draining a backlog
-        over a slow link for hours), walk the roots once a minute (or an interval) to learn
-        the backlog, so data waiting is warned about while it waits. Never while sync is
-        disabled or the warning off (nothing to warn about)."""
+        over a slow link for hours), walk the roots once a minute (or an interval, or ten
+        times what the last walk took) to learn the backlog, so data waiting is warned about
+        while it waits. Never while sync is disabled or the warning off (nothing to warn
+        about)."""
         looked = self._rt.monotonic()  # the start-up pass walks at once
+        walk_took = 0.0
         while True:
-            every = max(BACKLOG_LOOK_EVERY_S, self._settings.sync_interval_s)
+            every = backlog_look_every_s(self._settings.sync_interval_s, walk_took)
             await self._rt.sleep(looked + every - self._rt.monotonic())
             walked, settings = self._walked_at, self._settings
             if walked is not None and walked > looked:
                 looked = walked  # a pass walked meanwhile
-            elif settings.sync_disabled or settings.stale_data_warning_s == 0:
+                continue
+            if settings.sync_disabled or settings.stale_data_warning_s == 0:
                 looked = self._rt.monotonic()
-            elif not self._idle.is_set():  # a pass runs: it walks, unless it lasts
-                if await self._pass_ends(within=self._pass_began + every - self._rt.monotonic()):
-                    continue  # it walked (or stopped short: look now)
-                await self._walk_backlog()  # beside it: one upload may take an hour
-                looked = self._rt.monotonic()
-                self._check_stale(looked)
-            else:
-                await self._exclusively(self._walk_backlog)  # a pass due now waits for it
-                looked = self._rt.monotonic()
-                self._check_stale(looked)
+                continue
+            if self._idle.is_set():  # a pass due meanwhile waits for the walk
+                walk_took = await self._exclusively(self._walk_backlog)
+            elif await self._pass_ends(within=self._pass_began + every - self._rt.monotonic()):
+                continue  # it walked (or stopped short: look now)
+            else:  # beside a pass that has run a look period: one upload may take an hour
+                walk_took = await self._walk_backlog()
+            looked = self._rt.monotonic()
+            self._check_stale(looked)
 
     async def _pass_ends(self, *, within: float) -> bool:
         try:
@@ -538,7 +540,9 @@ class SyncEngine:
             return False
         return True
 
-    async def _walk_backlog(self) -> None:
+    async def _walk_backlog(self) -> float:
+        """Learn the backlog; how long that took."""
+        began = self._rt.monotonic()
         self._clock_steps.look()
         found = Backlog(self._clock_steps.written_at)
         # a pass reports walk errors; offline, files are not closed (rdk DATA-2652), so a
@@ -553,6 +557,7 @@ class SyncEngine:
             with contextlib.suppress(ValueError):  # see _walk_all
                 walker.close()
         self._backlog, self._walked_at = found, self._rt.monotonic()
+        return self._walked_at - began
 
     def _walk_error(self, path: str, error: OSError) -> None:
         _LOG.warning("cannot walk %s (files under it are not synced): %s", path, error)

@@ -20,18 +20,25 @@ from dataclasses import dataclass, fields
 from dmsim.config import stale_threshold_s
 
 __all__ = [
-    "BACKLOG_LOOK_EVERY_S",
     "STALE_WARN_EVERY_S",
     "SyncReport",
     "SyncStatistics",
+    "backlog_look_every_s",
     "stale_threshold_s",
     "stale_warning_due",
 ]
 
 STALE_WARN_EVERY_S = 300.0
-# rdk's disk summary: while no pass walks, the backlog is looked at once a minute (or once a
-# sync interval, when longer)
-BACKLOG_LOOK_EVERY_S = 60.0
+_BACKLOG_LOOK_EVERY_S = 60.0  # rdk's disk summary: once a minute
+_WALK_TIME_SHARE = 0.1
+
+
+def backlog_look_every_s(sync_interval_s: float, last_walk_s: float = 0.0) -> float:
+    """How long after one look at the backlog, while no pass walks, the next is due: a
+    minute (rdk's disk summary), a sync interval when longer, or longer still when the last
+    walk was slow, so that walking takes at most a tenth of the time (a million-file backlog
+    takes about 9 s to walk on a desktop, a Pi several times that)."""
+    return max(_BACKLOG_LOOK_EVERY_S, sync_interval_s, last_walk_s / _WALK_TIME_SHARE)
 
 
 def stale_warning_due(

@@ -12,11 +12,12 @@ from tests.unit.scenario.scenario_kit import TraceBuilder
 
 from dmsim.scenario._ledger import build_ledger
 from dmsim.scenario._stale import check_stale_warnings
-from dmsim.sync import BACKLOG_LOOK_EVERY_S, STALE_WARN_EVERY_S
+from dmsim.sync import STALE_WARN_EVERY_S, backlog_look_every_s
 
 THRESHOLD_S = 180.0
 INTERVAL_S = 6.0
-LAG_S = 2 * BACKLOG_LOOK_EVERY_S + 1.0 + 10.0  # the look period of a 6 s interval, 1 s window
+LOOK_S = backlog_look_every_s(INTERVAL_S)
+LAG_S = 2 * LOOK_S + 1.0 + 10.0  # the look period of a 6 s interval, 1 s window
 
 
 @dataclass
@@ -200,14 +201,14 @@ def model_warnings(
     readings: list[tuple[float, float | None]], end: float
 ) -> list[tuple[float, float]]:
     warned: list[tuple[float, float]] = []
-    look = BACKLOG_LOOK_EVERY_S
+    look = LOOK_S
     while look < end:
         waiting = [a for a, gone in readings if a <= look and (gone is None or gone > look)]
         age = look - min(waiting) if waiting else None
         quiet = not warned or look - warned[-1][0] >= STALE_WARN_EVERY_S
         if age is not None and age > THRESHOLD_S and quiet:
             warned.append((look, age))
-        look += BACKLOG_LOOK_EVERY_S
+        look += LOOK_S
     return warned
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dmsim.sync
 
 PUBLIC = {
-    "BACKLOG_LOOK_EVERY_S",
     "DEFAULT_BACKOFF",
     "DEFAULT_MAX_REQUEST_BYTES",
     "IDEMPOTENCY_HEADER",
@@ -42,6 +41,7 @@ PUBLIC = {
     "TrackerStatistics",
     "UploadResult",
     "UploadStatus",
+    "backlog_look_every_s",
     "backoff_ceiling",
     "capture_key",
     "capture_upload_metadata",

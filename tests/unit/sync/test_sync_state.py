@@ -16,6 +16,7 @@ from dmsim.sync import (
     RetryBook,
     SyncRoot,
     SyncSettings,
+    backlog_look_every_s,
     default_sync_threads,
     stale_threshold_s,
     stale_warning_due,
@@ -197,6 +198,13 @@ def test_bad_settings_name_the_attribute(overrides: dict[str, object], where: st
 def test_stale_threshold_is_ten_intervals_but_at_least_three_minutes() -> None:
     assert stale_threshold_s(6.0) == 180.0
     assert stale_threshold_s(60.0) == 600.0
+
+
+def test_the_backlog_is_looked_at_each_minute_or_interval_walks_taking_a_tenth_at_most() -> None:
+    assert backlog_look_every_s(6.0) == 60.0
+    assert backlog_look_every_s(300.0) == 300.0
+    assert backlog_look_every_s(6.0, last_walk_s=2.0) == 60.0
+    assert backlog_look_every_s(6.0, last_walk_s=30.0) == 300.0  # a million files on a Pi
 
 
 @given(
