@@ -41,8 +41,8 @@ Trace vocabulary read here (event kind → fields):
   ``sequence.lost`` {fingerprint}, ``cloud.sequence_stored`` {fingerprint, duplicate_key}.
   A sequence stored as new twice is *duplicated*; one stored but never closed is an anomaly.
 - files other programs wrote into additional_sync_paths (the world's file writers):
-  ``file.written`` {path, size, digest, started} (complete; ``started`` when the writer
-  created it), ``cloud.file_stored`` {path, digest, key,
+  ``file.written`` {path, size, digest, writing_s} (complete; ``writing_s`` since the writer
+  created it, absent from older traces), ``cloud.file_stored`` {path, digest, key,
   duplicate_key}; their fates are :class:`ArbitraryFileTally`'s.
 
 Anything inconsistent (a stored reading that was never captured, an identity captured twice,
@@ -605,8 +605,12 @@ def _arbitrary_written(b: _Builder, e: TraceEvent) -> None:
     if path in b.arbitrary_written:
         b.anomaly(e, f"{path} written twice")
     b.arbitrary_written[path] = str(e.fields.get("digest"))
-    started = e.fields.get("started")
-    b.file_spans[path] = FileSpan(path, e.time if started is None else float(started), None)
+    try:
+        writing_s = float(e.fields.get("writing_s", 0.0))
+    except (TypeError, ValueError):
+        b.anomaly(e, f"{path}: a writing time that is not a number")
+        writing_s = 0.0
+    b.file_spans[path] = FileSpan(path, e.time - writing_s, None)
 
 
 def _arbitrary_stored(b: _Builder, e: TraceEvent) -> None:

@@ -7,9 +7,10 @@ Each writer starts a new file every ``every``, appends equal parts of it once a 
 writes and closes, so a power cut (which kills every open handle) does not stop the writer:
 what the cut drops is simply missing from the file it completes. A refused append (a full
 disk) loses that part, as it would for any program. When the file is complete the writer
-records ``file.written`` {path, size, digest, started} for the bytes the disk then holds: what sync
-must deliver, once, whole and only whole. A file the disk took nothing of is removed (sync
-never uploads an empty file) and not recorded.
+records ``file.written`` {path, size, digest, writing_s} for the bytes the disk then holds
+(``writing_s``: since it created the file): what sync must deliver, once, whole and only
+whole. A file the disk took nothing of is removed (sync never uploads an empty file) and not
+recorded.
 
 The writers run beside the machine, not in its process: a crash of ``dmsim`` does not stop
 them, and they stop when the run's duration ends (a file then half written is completed as it
@@ -122,6 +123,7 @@ class FileWriters:
             return
         self._written.append(path)
         digest = hashlib.sha256(data).hexdigest()
+        writing_s = round(self._rt.monotonic() - started, 6)  # since the file was created
         self._trace.record(
-            "file.written", path=path, size=len(data), digest=digest, started=started
+            "file.written", path=path, size=len(data), digest=digest, writing_s=writing_s
         )

@@ -90,6 +90,29 @@ def test_a_warning_about_data_synced_longer_ago_than_a_look_period_is_false() ->
     assert (just_synced.judge(end=1000.0) or (False,))[0]
 
 
+def test_files_other_programs_wrote_and_closed_sequences_wait_like_readings() -> None:
+    """Dated from the file's creation (``writing_s`` before it was complete) or the
+    sequence's close, until sync deleted them."""
+    written = [
+        (100.0, "file.written", {"path": "/r/a.bin", "size": 5, "digest": "d", "writing_s": 30}),
+        (
+            50.0,
+            "sequence.closed",
+            {"id": "s1", "path": "/cap/sequences/s1.seq", "fingerprint": "f"},
+        ),
+        (350.0, "sync.deleted", {"file": "/r/a.bin"}),
+        (350.0, "sync.deleted", {"file": "/cap/sequences/s1.seq"}),
+    ]
+    since_created = Run(warnings=[(300.0, 250.0)], events=written)
+    assert (since_created.judge(end=400.0) or (False,))[0]
+    older = Run(warnings=[(300.0, 251.5)], events=written)
+    ok, detail = older.judge(end=400.0) or (True, "")
+    assert not ok
+    assert detail.endswith("the oldest data waiting, /cap/sequences/s1.seq, was 250.000s old")
+    only_the_file = Run(warnings=[(300.0, 231.5)], events=written[:1])
+    assert not (only_the_file.judge(end=400.0) or (True,))[0]
+
+
 def test_data_preloaded_before_the_run_may_be_any_age() -> None:
     run = Run(warnings=[(60.0, 3 * 86_400.0)])
     run.events = [
