@@ -188,11 +188,12 @@ def _unwarned(
         if a + threshold + lag < until:
             due.append((a + threshold + lag, until, format_id(record.rid)))
     up = _up_for_a_look(ledger, run_end, lag, starts)
-    covered = [(w.t, w.t + STALE_WARN_EVERY_S + lag) for w in ledger.stale_warnings]
-    for start, end, what in _merged(due):
+    covered = sorted((w.t, w.t + STALE_WARN_EVERY_S + lag) for w in ledger.stale_warnings)
+    for start, end in _merged((start, end) for start, end, _ in due):
         for a, b in _intersect([(start, end)], up):
             moment = _first_uncovered(a, b, covered)
             if moment is not None:
+                what = next(w for s, e, w in due if s <= moment < e)
                 return (
                     f"no warning came between {max(0.0, moment - STALE_WARN_EVERY_S - lag):.3f}s"
                     f" and {moment:.3f}s, while {what} had waited since "
@@ -202,14 +203,13 @@ def _unwarned(
     return None
 
 
-def _merged(spans: Iterable[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
-    """Overlapping spans as one, each named by the reading that opened it."""
-    out: list[tuple[float, float, str]] = []
-    for start, end, what in sorted(spans):
+def _merged(spans: Iterable[Span]) -> list[Span]:
+    out: list[Span] = []
+    for start, end in sorted(spans):
         if out and start <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], end), out[-1][2])
+            out[-1] = (out[-1][0], max(out[-1][1], end))
         else:
-            out.append((start, end, what))
+            out.append((start, end))
     return out
 
 
@@ -231,9 +231,9 @@ def _intersect(spans: Sequence[Span], others: Sequence[Span]) -> list[Span]:
 
 
 def _first_uncovered(a: float, b: float, covered: Sequence[Span]) -> float | None:
-    """The first moment in ``[a, b)`` outside every covered span."""
+    """The first moment in ``[a, b)`` outside every covered span (sorted)."""
     t = a
-    for start, end in sorted(covered):
+    for start, end in covered:
         if start > t:
             break
         t = max(t, end)

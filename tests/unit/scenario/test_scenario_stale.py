@@ -185,6 +185,13 @@ def test_a_reading_stored_before_its_file_was_recorded_complete_is_not_owed_a_wa
     )
 
 
+def test_the_reading_named_as_unwarned_is_one_still_waiting_then() -> None:
+    run = Run(readings=[(10.0, 600.0), (250.0, 3000.0)], warnings=[(200.0, 190.0)])
+    ok, detail = run.judge(end=3000.0) or (True, "")
+    assert not ok
+    assert "while s@0#1 had waited" in detail  # s@0#0 was synced at 600 s
+
+
 def test_no_warning_is_owed_while_the_process_is_down_or_sync_is_off() -> None:
     down = Run(
         readings=[(10.0, None)],
