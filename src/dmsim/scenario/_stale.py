@@ -108,9 +108,14 @@ def _may_wait(ledger: Ledger) -> list[_Waiting]:
     return sorted(items, key=lambda w: w.since)
 
 
+def _set_aside_at(record: ReadingRecord) -> list[float]:
+    """When a policy deleted the reading, sync quarantined it or the core dropped it."""
+    return [m[1] for m in (record.policy_deleted, record.quarantined, record.dropped) if m]
+
+
 def _reading_may_wait(record: ReadingRecord, crashes: Sequence[float]) -> _Waiting:
     since = -math.inf if record.preloaded else record.captured_at
-    marks = [m[1] for m in (record.policy_deleted, record.quarantined, record.dropped) if m]
+    marks = _set_aside_at(record)
     if record.durable_at is None:  # still in the writer or an open file: gone at a crash
         marks += [t for t in crashes if t >= record.captured_at][:1]
         until = min(marks, default=math.inf)
@@ -180,9 +185,8 @@ def _unwarned(
         a = record.captured_at
         if any(start <= a <= end for start, end in refusals):
             continue
-        marks = [m[1] for m in (record.policy_deleted, record.quarantined, record.dropped) if m]
         stored = [store.t for store in record.stores[:1]]
-        ends = [*marks, *stored, *(t for _, t in record.removed_files), run_end]
+        ends = [*_set_aside_at(record), *stored, *(t for _, t in record.removed_files), run_end]
         ends += [s for s in starts if s > a and any(f < s for f in clock_faults)][:1]
         until = min(ends)
         if a + threshold + lag < until:

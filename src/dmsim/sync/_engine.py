@@ -49,7 +49,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from dmsim.errors import DmsimError
-from dmsim.runtime import QueueEmpty, RngTree, Runtime, Task, Trace
+from dmsim.runtime import Event, QueueEmpty, RngTree, Runtime, Task, Trace
 from dmsim.storage._fs import FileSystem
 
 from ._backoff import DEFAULT_BACKOFF, BackoffPolicy
@@ -316,8 +316,12 @@ class SyncEngine:
 
     async def _sleep_or_wake(self, deadline: float) -> bool:
         self._wake.clear()
+        return await self._set_within(self._wake, deadline - self._rt.monotonic())
+
+    async def _set_within(self, event: Event, seconds: float) -> bool:
+        """Wait at most ``seconds`` for ``event``; whether it was set."""
         try:
-            await self._rt.with_timeout(deadline - self._rt.monotonic(), self._wake.wait())
+            await self._rt.with_timeout(max(0.0, seconds), event.wait())
         except TimeoutError:
             return False
         return True
@@ -526,19 +530,14 @@ class SyncEngine:
                 continue
             if self._idle.is_set():  # a pass due meanwhile waits for the walk
                 walk_took = await self._exclusively(self._walk_backlog)
-            elif await self._pass_ends(within=self._pass_began + every - self._rt.monotonic()):
+            elif await self._set_within(
+                self._idle, self._pass_began + every - self._rt.monotonic()
+            ):
                 continue  # it walked (or stopped short: look now)
             else:  # beside a pass that has run a look period: one upload may take an hour
                 walk_took = await self._walk_backlog()
             looked = self._rt.monotonic()
             self._check_stale(looked)
-
-    async def _pass_ends(self, *, within: float) -> bool:
-        try:
-            await self._rt.with_timeout(max(0.0, within), self._idle.wait())
-        except TimeoutError:
-            return False
-        return True
 
     async def _walk_backlog(self) -> float:
         """Learn the backlog; how long that took."""
