@@ -13,7 +13,10 @@ and applies the same ledger and oracle (:mod:`._ledger`, :mod:`._oracle`):
 - a file sync gave up on (``sync.failed``, moved to ``failed/``) quarantines the readings its
   completion or recovery listed, as in simulation;
 - each reading the cloud stored is a ``cloud.stored`` at its receive time, with the digest of
-  the ``SensorData`` as stored (payload included).
+  the ``SensorData`` as stored (payload included);
+- each set of the machine's wall clock the trace shows (:func:`read_event_log`) is an instant
+  ``clock_step`` fault, as a simulated NTP step is: the stale-data warning is judged with the
+  leniency a clock fault earns (:mod:`._stale`), and a drain bound counts from the last set.
 
 The machine's events are fed to the ledger before the cloud's, so a cloud clock running behind
 the machine's cannot make a stored reading look uncaptured (its time to cloud then reads low).
@@ -33,13 +36,14 @@ from typing import TYPE_CHECKING, Any
 
 from dmsim.capture import sensor_data_digest
 from dmsim.runtime import TraceEvent
-from dmsim.service._events import MachineEvent, load_events
+from dmsim.service._events import ClockSet, MachineEvent, load_events, read_event_log
 from dmsim.storage._sequences import sequence_fingerprint
 
-from ._expect import check_arbitrary_files, check_sequences
+from ._expect import ExpectationResult, check_arbitrary_files, check_sequences
 from ._ledger import FilesOnDisk, Ledger, build_ledger
 from ._model import VIOLATION_CLASSES
 from ._oracle import Classified, OracleOptions, classify_all
+from ._stale import check_stale_warnings
 
 if TYPE_CHECKING:
     from dmsim.cloud import CloudCore
@@ -54,6 +58,8 @@ class RealRunVerdict:
     boots: int
     crashes: int
     span_s: float
+    clock_sets: tuple[ClockSet, ...]  # on the trace's time (seconds from its first event)
+    stale_warning: ExpectationResult | None  # None: the trace does not say the threshold
 
     @property
     def counts(self) -> Counter[str]:
@@ -67,7 +73,14 @@ class RealRunVerdict:
     def passed(self) -> bool:
         sequences_ok = check_sequences(self.ledger.sequences).ok
         files_ok = check_arbitrary_files(self.ledger.arbitrary_files).ok
-        return not self.violations and not self.ledger.anomalies and sequences_ok and files_ok
+        stale_ok = self.stale_warning is None or self.stale_warning.ok
+        return (
+            not self.violations
+            and not self.ledger.anomalies
+            and sequences_ok
+            and files_ok
+            and stale_ok
+        )
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -84,6 +97,11 @@ class RealRunVerdict:
             "anomalies": list(self.ledger.anomalies),
             "sequences": asdict(self.ledger.sequences),
             "arbitrary_files": asdict(self.ledger.arbitrary_files),
+            "clock_sets": [
+                {"at_s": round(c.at, 3), "by_s": None if c.by_s is None else round(c.by_s, 3)}
+                for c in self.clock_sets
+            ],
+            "stale_warning": None if (stale := self.stale_warning) is None else asdict(stale),
         }
 
     def summary(self, *, shown: int = 10) -> str:
@@ -105,6 +123,10 @@ class RealRunVerdict:
         if self.ledger.arbitrary_files.followed:
             result = check_arbitrary_files(self.ledger.arbitrary_files)
             lines.append(f"  sync paths: {result.detail}" + ("" if result.ok else "  FAIL"))
+        if self.clock_sets:
+            lines.append(f"  wall clock: {_said_sets(self.clock_sets)}")
+        if (stale := self.stale_warning) is not None:
+            lines.append(f"  stale warning: {stale.detail}" + ("" if stale.ok else "  FAIL"))
         lines.append(f"verdict: {'PASS' if self.passed else 'FAIL'}")
         return "\n".join(lines)
 
@@ -123,14 +145,17 @@ def judge_real_run(
     followed to the cloud's ``FileUpload`` store as well."""
     from dmsim.cloud import CloudCore  # the cloud stack: only for this command
 
-    events = load_events(trace_path, option="--trace")
+    log = read_event_log(trace_path, option="--trace")
+    events = log.events
     # (a clock stepped back while the machine was off puts a later run before an earlier one)
     origin = min(event.time for event in events)
+    clock_sets = tuple(ClockSet(c.at - origin, c.by_s) for c in log.clock_sets)
     writers = load_events(written_files, option="files") if written_files is not None else []
     machine = list(
         heapq.merge(
             _machine_events(events, origin),
             ((e.time - origin, e.kind, dict(e.fields)) for e in writers),
+            _clock_faults(clock_sets),
             key=lambda event: event[0],
         )
     )
@@ -159,6 +184,8 @@ def judge_real_run(
         boots=sum(e.kind == "machine.start" for e in events),
         crashes=len(ledger.crashes),
         span_s=end,
+        clock_sets=clock_sets,
+        stale_warning=check_stale_warnings(ledger, end),
     )
 
 
@@ -193,6 +220,25 @@ def _cloud_events(core: CloudCore, origin: float, *, files: bool) -> Iterator[_E
         )
         fields = {"fingerprint": fingerprint, "key": sequence.upload_key, "duplicate_key": False}
         yield (sequence.received_ns / 1e9 - origin, "cloud.sequence_stored", fields)
+
+
+def _clock_faults(clock_sets: tuple[ClockSet, ...]) -> Iterator[_Event]:
+    """Each set as the instant fault a simulated NTP step is (its trace's vocabulary)."""
+    for number, clock_set in enumerate(clock_sets, 1):
+        fields: dict[str, Any] = {"fault_id": f"clock-set-{number}", "kind": "clock_step"}
+        yield (clock_set.at, "fault.start", fields)
+        yield (clock_set.at, "fault.end", dict(fields))
+
+
+def _said_sets(clock_sets: tuple[ClockSet, ...], *, shown: int = 3) -> str:
+    said = [
+        f"read before 2020 at {c.at:,.1f}s"
+        if c.by_s is None
+        else f"set {c.by_s:+,.1f}s at {c.at:,.1f}s"
+        for c in clock_sets[:shown]
+    ]
+    more = len(clock_sets) - shown
+    return "; ".join(said) + (f"; and {more:,} more set(s)" if more > 0 else "")
 
 
 def _machine_events(events: list[MachineEvent], origin: float) -> Iterator[_Event]:

@@ -55,7 +55,6 @@ from ._expect import ExpectationResult, check_allowed, check_arbitrary_files, ch
 from ._judge import RealRunVerdict, judge_real_run
 from ._machine import apply_reconfigure
 from ._model import CountBound, DiskSpec, NetworkSpec, Scenario
-from ._stale import check_stale_warnings
 from ._world_faults import _RPC_KINDS, _end, _rpc_fault
 from ._world_files import FileWriters
 
@@ -369,8 +368,8 @@ def _expectations(scenario: Scenario, verdict: RealRunVerdict) -> tuple[Expectat
     ]
     if verdict.ledger.arbitrary_files.followed:
         results.append(check_arbitrary_files(verdict.ledger.arbitrary_files))
-    if (stale := check_stale_warnings(verdict.ledger, verdict.span_s)) is not None:
-        results.append(stale)
+    if verdict.stale_warning is not None:
+        results.append(verdict.stale_warning)
     if expect.min_delivered is not None:
         delivered = verdict.counts.get("delivered", 0)
         bound = CountBound(minimum=expect.min_delivered)

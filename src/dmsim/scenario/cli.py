@@ -131,8 +131,9 @@ def register(subparsers: Any) -> None:
         description="Follow every reading a real machine captured (`dmsim machine --trace`) "
         "to the fake cloud's store (`dmsim cloud serve --data`) with the simulation's "
         "oracle: delivered once, lost inside the durability window at a crash, deleted by a "
-        "named rule, quarantined, pending — or lost, duplicated, corrupted. Exit 0 iff no "
-        "reading is a violation and the trace is consistent.",
+        "named rule, quarantined, pending — or lost, duplicated, corrupted; and the "
+        "stale-data warning, true and in time, across the wall-clock sets the trace shows. "
+        "Exit 0 iff no reading is a violation, the warning held and the trace is consistent.",
     )
     judge.add_argument("--trace", type=Path, required=True, help="the machine's --trace file")
     judge.add_argument("--cloud-data", type=Path, required=True, help="the cloud's --data dir")

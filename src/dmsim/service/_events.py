@@ -16,7 +16,12 @@ wall clock of a Pi without a real-time clock is set at boot (an RTC read as 1970
 and events written before the set carry times hours off. Read back, lines keep the order
 written, and each run of a process (a ``machine.start`` to the next, or a monotonic clock
 that starts again) is put on its monotonic clock, anchored at the run's last event, since a
-set makes the clock right, not wrong.
+set makes the clock right, not wrong. :func:`read_event_log` also says where the clock was set
+(:class:`ClockSet`): within a run, where the wall clock moves more than a second against the
+monotonic one between two lines; and where a run starts with a wall clock before 2020, which
+no clock that was set shows. A set while no process ran, from one right time to another, is
+invisible in the log (as it is to the machine, which ages the files of that time by their own
+clock, as the judge dates their readings).
 """
 
 from __future__ import annotations
@@ -32,7 +37,17 @@ from typing import IO, Any
 from dmsim.errors import ConfigError, Problem, ScenarioError
 from dmsim.runtime import Trace, TraceEvent
 
-__all__ = ["EVENT_KINDS", "EventLog", "MachineEvent", "iso_time", "load_events", "machine_trace"]
+__all__ = [
+    "EVENT_KINDS",
+    "ClockSet",
+    "EventLog",
+    "EventLogContents",
+    "MachineEvent",
+    "iso_time",
+    "load_events",
+    "machine_trace",
+    "read_event_log",
+]
 
 EVENT_KINDS = frozenset(
     {
@@ -60,6 +75,10 @@ EVENT_KINDS = frozenset(
 )
 _log = logging.getLogger(__name__)
 _LEFT_OUT = frozenset({"ids", "ids_kept"})  # reading identities: a file's worth per event
+# Two lines of one run whose wall clock moved this much more than the monotonic one (the two
+# are read microseconds apart; NTP slews far slower) had the clock set between them.
+_SET_OVER_S = 1.0
+_SET_CLOCKS_SHOW_AFTER_S = 1_577_836_800.0  # 2020-01-01T00:00:00Z
 
 
 def iso_time(seconds: float) -> str:
@@ -151,6 +170,27 @@ class MachineEvent:
 def load_events(path: Path, *, option: str = "--events") -> list[MachineEvent]:
     """Parse a JSON-lines event log (or full trace); every bad line is named with its number;
     ``option`` names the log when it cannot be read."""
+    return read_event_log(path, option=option).events
+
+
+@dataclass(frozen=True, slots=True)
+class ClockSet:
+    """Where the log shows the machine's wall clock set: ``at`` is the time (read back, as
+    the events') of the first line written after the set; ``by_s`` how far it moved the
+    clock, or ``None`` for a run that started with a clock before 2020 (set then or later)."""
+
+    at: float
+    by_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventLogContents:
+    events: list[MachineEvent]  # in the order written, each run on its monotonic clock
+    clock_sets: list[ClockSet]  # in the same order
+
+
+def read_event_log(path: Path, *, option: str = "--events") -> EventLogContents:
+    """:func:`load_events`, and where the log shows the wall clock set."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -176,10 +216,12 @@ def load_events(path: Path, *, option: str = "--events") -> list[MachineEvent]:
     return _without_clock_sets(events)
 
 
-def _without_clock_sets(events: list[MachineEvent]) -> list[MachineEvent]:
+def _without_clock_sets(events: list[MachineEvent]) -> EventLogContents:
     """Each run's events on its monotonic clock, anchored at the run's last event (a line
-    without ``mono``, from a log dmsim wrote before it had the field, keeps its wall time)."""
+    without ``mono``, from a log dmsim wrote before it had the field, keeps its wall time),
+    and the sets each run's lines show."""
     steady: list[MachineEvent] = []
+    sets: list[ClockSet] = []
     start = 0
     for end in range(1, len(events) + 1):
         if end < len(events) and not _new_run(events[end - 1], events[end]):
@@ -188,11 +230,19 @@ def _without_clock_sets(events: list[MachineEvent]) -> list[MachineEvent]:
         anchor, last = run[-1], run[-1].mono
         if last is None:  # a run of one line
             steady += run
-        else:  # (every line of a longer run has mono)
-            steady += [
-                replace(e, time=anchor.time + e.mono - last) for e in run if e.mono is not None
-            ]
-    return steady
+            continue
+        # (every line of a longer run has mono)
+        on_mono = [replace(e, time=anchor.time + e.mono - last) for e in run if e.mono is not None]
+        steady += on_mono
+        if run[0].time < _SET_CLOCKS_SHOW_AFTER_S:
+            sets.append(ClockSet(on_mono[0].time, None))
+        offsets = [e.time - e.mono for e in run if e.mono is not None]
+        sets += [
+            ClockSet(event.time, after - before)
+            for event, before, after in zip(on_mono[1:], offsets, offsets[1:], strict=False)
+            if abs(after - before) > _SET_OVER_S
+        ]
+    return EventLogContents(steady, sets)
 
 
 def _new_run(before: MachineEvent, event: MachineEvent) -> bool:

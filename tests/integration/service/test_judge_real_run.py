@@ -100,6 +100,8 @@ def test_a_wall_clock_set_during_the_run_is_no_anomaly(tmp_path: Path) -> None:
     assert verdict["anomalies"] == []
     assert verdict["counts"]["delivered"] > 20
     assert verdict["span_s"] < 60  # not the 56 years between 1970 and now
+    assert [s["by_s"] < -1e9 for s in verdict["clock_sets"]] == [True, False]  # there and back
+    assert verdict["stale_warning"]["ok"], verdict["stale_warning"]
 
 
 def test_bad_input_is_named(tmp_path: Path) -> None:

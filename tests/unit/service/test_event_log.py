@@ -7,9 +7,18 @@ import logging
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dmsim.errors import ConfigError
-from dmsim.service._events import EventLog, iso_time, load_events, machine_trace
+from dmsim.service._events import (
+    ClockSet,
+    EventLog,
+    iso_time,
+    load_events,
+    machine_trace,
+    read_event_log,
+)
 
 T0_NS = 1_781_715_872_123_456_000
 
@@ -127,3 +136,73 @@ def test_a_log_without_monotonic_times_is_read_in_the_order_written(tmp_path: Pa
         (5.0, "machine.start"),
         (1.0, "upload.attempt"),
     ]
+
+
+def test_the_log_says_where_the_wall_clock_was_set(tmp_path: Path) -> None:
+    """The judge holds the stale-data warning to what a machine can know across a clock set
+    (a Pi's RTC read as 1970, then NTP): it must know where the sets were. A reboot is no
+    set, whatever its clock reads: its monotonic clock starts again."""
+    t0 = T0_NS / 1e9
+    path = write_log(
+        tmp_path / "trace.jsonl",
+        (t0, 100.0, "machine.start"),
+        (t0 + 1.0, 101.0, "reading.captured"),
+        (86_400.0, 101.5, "reading.captured"),  # the RTC unset for a moment: 1970
+        (t0 + 2.0, 102.0, "file.completed"),
+        (t0 + 3602.5, 102.5, "upload.attempt"),  # NTP steps an hour forward
+        (t0 + 3603.3, 103.3, "machine.stop"),  # (a slewed clock: 0.2 s off, no set)
+        (t0 + 9.0, 7.0, "machine.start"),  # a reboot, its clock an hour back
+        (t0 + 10.0, 8.0, "reading.captured"),
+    )
+    log = read_event_log(path)
+    times = [e.time for e in log.events]
+    assert log.clock_sets == [
+        ClockSet(times[2], pytest.approx(86_400.0 - 101.5 - (t0 - 100.0), abs=1e-5)),
+        ClockSet(times[3], pytest.approx(t0 - 100.0 - (86_400.0 - 101.5), abs=1e-5)),
+        ClockSet(times[4], pytest.approx(3600.0, abs=1e-5)),
+    ]
+
+
+def test_a_run_that_started_before_2020_had_its_clock_unset(tmp_path: Path) -> None:
+    """A Pi that started its machine before NTP set the clock, and stopped before it did,
+    shows no set in the log; its times before 2020 say the clock was wrong from the start."""
+    t0 = T0_NS / 1e9
+    path = write_log(
+        tmp_path / "trace.jsonl",
+        (86_400.0, 3.0, "machine.start"),
+        (86_410.0, 13.0, "machine.stop"),
+        (t0, 3.0, "machine.start"),  # the next boot, after NTP
+        (t0 + 1.0, 4.0, "machine.stop"),
+    )
+    log = read_event_log(path)
+    assert log.clock_sets == [ClockSet(log.events[0].time, None)]
+
+
+_LINE = st.tuples(
+    st.floats(0.0, 100.0),  # monotonic seconds since the line before
+    st.floats(-0.4, 0.4),  # the clocks read apart, and slewed
+    st.one_of(st.just(0.0), st.floats(2.0, 1e7), st.floats(-1e7, -2.0)),  # a set before it
+)
+
+
+@given(runs=st.lists(st.lists(_LINE, max_size=6), min_size=1, max_size=4))
+def test_every_set_within_a_run_is_found_and_nothing_else(
+    tmp_path_factory: pytest.TempPathFactory,
+    runs: list[list[tuple[float, float, float]]],
+) -> None:
+    path = tmp_path_factory.mktemp("log") / "trace.jsonl"
+    lines: list[tuple[float, float | None, str]] = []
+    sets: list[tuple[int, float]] = []  # (line, shift)
+    for number, run in enumerate(runs):
+        mono, offset = 5.0, T0_NS / 1e9 + 86_400.0 * number
+        lines.append((offset + mono, mono, "machine.start"))
+        for gap, jitter, shift in run:
+            mono += gap
+            offset += shift
+            if shift:
+                sets.append((len(lines), shift))
+            lines.append((offset + mono + jitter, mono, "upload.attempt"))
+    log = read_event_log(write_log(path, *lines))
+    assert [c.at for c in log.clock_sets] == [log.events[i].time for i, _ in sets]
+    for found, (_, shift) in zip(log.clock_sets, sets, strict=True):
+        assert found.by_s == pytest.approx(shift, abs=0.81)  # the two lines' jitter
