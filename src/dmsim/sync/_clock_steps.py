@@ -8,7 +8,9 @@ so do the names of capture files created then, by which rdk (``disk_summary_trac
 ages them: it warns that the oldest unsynced data is 56 years, or the days the machine was
 off, old.
 
-:class:`ClockSteps` looks at the clock at each stale check and each pass. For each set it saw
+:class:`ClockSteps` looks at the clock at each stale check and each pass, and again when
+it dates a time the clock of its last look has not shown after a set since (a pass dates
+the files it found long after its look). For each set it saw
 (:meth:`Clocks.wall_clock_sets`) it keeps the times the old clock showed (from the set before,
 or its creation, to its last possible moment) and how far the set moved the clock; an mtime
 among those times moved the same way, and by each later set, is the time the file was written
@@ -75,16 +77,27 @@ class ClockSteps:
     def written_at(self, stamped_ns: int) -> float:
         """When a wall-clock time was stamped (a file's mtime, a capture file's name), in
         seconds of the monotonic clock (before this process started when negative), as the
-        sets seen up to the last look tell."""
+        sets seen so far tell. A time the clock of the last look has not shown may be one a
+        set since made the clock show (a pass dates what it found long after its look, and a
+        set is counted at once): such a set is looked at first."""
+        # (the set count costs a syscall: asked only of a time the clock has not shown)
+        if (
+            not self._shown_by_current_clock(stamped_ns)
+            and self._clocks.wall_clock_sets() != self._sets
+        ):
+            self.look()
         dated_ns = self._on_current_clock(stamped_ns)
         if dated_ns is None:
             return self._created_monotonic_ns / 1e9
         return (dated_ns - self._wall_ns + self._monotonic_ns) / 1e9
 
+    def _shown_by_current_clock(self, stamped_ns: int) -> bool:
+        shown_since_ns = round(self._clocks.monotonic() * 1e9) - self._monotonic_ns
+        return self._clock_first_ns <= stamped_ns <= self._wall_ns + shown_since_ns
+
     def _on_current_clock(self, stamped_ns: int) -> int | None:
         """The time on the clock of the last look (``None``: a time no set clock shows)."""
-        shown_since_ns = round(self._clocks.monotonic() * 1e9) - self._monotonic_ns
-        if self._clock_first_ns <= stamped_ns <= self._wall_ns + shown_since_ns:
+        if self._shown_by_current_clock(stamped_ns):
             return stamped_ns
         by_ns = 0
         for step in reversed(self._steps):

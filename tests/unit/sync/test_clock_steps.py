@@ -15,16 +15,19 @@ MOVES = st.lists(st.one_of(st.floats(0.0, 600.0), st.just("write"), st.just("loo
 
 
 def live(
-    clock: SteppingClock, periods: list[tuple[int, list[float | str]]]
+    clock: SteppingClock, periods: list[tuple[int, list[float | str]]], *, look_last: bool = True
 ) -> tuple[ClockSteps, list[tuple[float, int]]]:
     """Run ``periods`` (the wall clock set to a time, then moves), looking at least once
-    under each clock, as the engine does at every pass; the files written, (when, mtime)."""
+    under each clock, as the engine does at every pass, but the last unless ``look_last``
+    (a pass dates the files it found long after its look); the files written, (when,
+    mtime)."""
     steps = ClockSteps(clock)
     files: list[tuple[float, int]] = []
-    for wall_ns, moves in periods:
+    for number, (wall_ns, moves) in enumerate(periods, 1):
         clock.set_wall(wall_ns)
         clock.mono += 0.5
-        steps.look()
+        if look_last or number < len(periods):
+            steps.look()
         for move in moves:
             if move == "write":
                 files.append((clock.mono, clock.wall_ns()))
@@ -33,7 +36,8 @@ def live(
             else:
                 assert isinstance(move, float)
                 clock.mono += move
-    steps.look()
+    if look_last:
+        steps.look()
     return steps, files
 
 
@@ -66,17 +70,18 @@ def test_files_written_under_clocks_that_show_distinct_times_are_dated_exactly(
             MOVES,
         ),
         max_size=20,
-    )
+    ),
+    st.booleans(),
 )
 def test_a_file_this_process_wrote_is_never_dated_before_its_start_or_after_now(
-    periods: list[tuple[int, list[float | str]]],
+    periods: list[tuple[int, list[float | str]]], look_last: bool
 ) -> None:
     """Clocks may show the same times (the RTC unset twice reads 1970 twice): a file may then
     be dated under the later clock, but never older than the engine, however far the sets
-    moved the clock (rdk: 56 years)."""
+    moved the clock (rdk: 56 years), even when a set came after the last look."""
     clock = SteppingClock()
     started = clock.mono
-    steps, files = live(clock, periods)
+    steps, files = live(clock, periods, look_last=look_last)
     for _written_at, mtime_ns in files:
         assert started - 1e-6 <= steps.written_at(mtime_ns) <= clock.mono + 1e-6
 
@@ -112,3 +117,19 @@ def test_a_file_the_clock_of_the_last_look_dates_is_taken_as_it_is_even_if_writt
     steps = ClockSteps(clock)
     clock.mono += 30  # the pass walks on after its look; a file is written meanwhile
     assert steps.written_at(clock.wall_ns()) == pytest.approx(clock.mono)
+
+
+def test_a_file_written_after_a_set_the_last_look_missed_is_dated_when_it_was_written() -> None:
+    """Fuzz seed 254212579: NTP stepped the clock back 268.6 s while a pass was walking, a
+    camera file was written under the new clock, and the pass dated it with what its look
+    had seen, before the set: a time no clock had shown, taken as it was, 268.6 s before it
+    was written (before the engine started). The warning said 269.5 s old, of data 132 s
+    old."""
+    clock = SteppingClock()
+    steps = ClockSteps(clock)
+    clock.mono += 143.2
+    steps.look()
+    clock.step(-268.625)
+    clock.mono += 0.4
+    written = clock.mono
+    assert steps.written_at(clock.wall_ns()) == pytest.approx(written)
