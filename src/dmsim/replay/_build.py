@@ -33,7 +33,7 @@ from dmsim.faults import format_duration, format_size
 from dmsim.scenario import DiskSpec, NetworkSpec, load_scenario
 from dmsim.scenario._machine import simulation_problems
 from dmsim.scenario._model import SIM_ENV
-from dmsim.service._events import load_events
+from dmsim.service._events import read_event_log
 
 from ._events import EventFaults, faults_from_events
 from ._payloads import observe_payloads
@@ -80,9 +80,10 @@ def build_replay(snapshot: FieldSnapshot, options: ReplayOptions, out: Path) -> 
         raise ScenarioError(Problem("--out", f"{out} is inside the capture directory it copies"))
     machine, payload, notes = _machine(snapshot, options)
     inferred = options.config is None
-    from_events = (
-        faults_from_events(load_events(options.events)) if options.events is not None else None
-    )
+    from_events = None
+    if options.events is not None:
+        log = read_event_log(options.events)
+        from_events = faults_from_events(log.events, log.clock_sets)
     duration = options.duration_s or _default_duration(options.connectivity, from_events)
     # half the run: the fuzzer's faults get the first half, the backlog's drain the second
     drain_within = options.drain_within_s or float(math.ceil(duration / 2))

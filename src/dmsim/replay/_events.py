@@ -12,16 +12,21 @@ from the snapshot on, with the same spacing. What becomes a fault:
 - a start with no clean stop since the previous start: a ``crash`` at the previous boot's last
   event (its last sign of life), restarting at the start; after a clean stop, a
   ``clean_restart`` at the stop.
+- each set of the wall clock the log shows (:func:`~dmsim.service._events.read_event_log`):
+  a ``clock_step`` by as much; a run that started with its clock before 2020 (no RTC, no NTP
+  yet) an ``rtc_unset`` window from its start until the set that brought the clock to 2020
+  or later, or the run's last event.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from dmsim.faults import KINDS, format_duration
-from dmsim.service._events import MachineEvent
+from dmsim.service._events import ClockSet, MachineEvent
 
 __all__ = ["EventFaults", "faults_from_events"]
 
@@ -46,6 +51,7 @@ _LINK_CODES = frozenset(
 )
 _GRID_S = 0.001  # fault times are written to the millisecond
 _MIN_WINDOW_S = 1.0  # a failure that ends the log still lasts long enough to meet an attempt
+_SET_CLOCKS_SHOW_AFTER_S = 1_577_836_800.0  # 2020-01-01T00:00:00Z
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +64,15 @@ class EventFaults:
     not_replayed: dict[str, int] = field(default_factory=dict)  # error code → attempts
 
 
-def faults_from_events(events: list[MachineEvent]) -> EventFaults:
+def faults_from_events(
+    events: list[MachineEvent], clock_sets: Sequence[ClockSet] = ()
+) -> EventFaults:
     origin = events[0].time
     faults: list[tuple[float, dict[str, Any]]] = []
     not_replayed: Counter[str] = Counter()
     _upload_windows(events, origin, faults, not_replayed)
     _restarts(events, origin, faults)
+    _clock_faults(events, clock_sets, origin, faults)
     faults.sort(key=lambda item: item[0])
     return EventFaults(
         faults=tuple(doc for _, doc in faults),
@@ -144,3 +153,40 @@ def _restarts(
         elif event.kind == "machine.stop":
             stopped_at = event.time
         last_seen = event.time
+
+
+def _clock_faults(
+    events: list[MachineEvent],
+    clock_sets: Sequence[ClockSet],
+    origin: float,
+    faults: list[tuple[float, dict[str, Any]]],
+) -> None:
+    runs = _run_spans(events)
+    ended_unset: set[int] = set()  # the sets that ended an rtc_unset window (NTP)
+    for number, clock_set in enumerate(clock_sets):
+        if number in ended_unset:
+            continue
+        if clock_set.by_s is not None:
+            seconds = format_duration(round(clock_set.by_s, 3))
+            faults.append(_fault(clock_set.at - origin, "clock_step", seconds=seconds))
+            continue
+        # the run it started (a run put beside the one before starts where that one ended)
+        until = next((end for start, end in reversed(runs) if start <= clock_set.at), clock_set.at)
+        for later in range(number + 1, len(clock_sets)):
+            ntp = clock_sets[later]
+            if ntp.at > until:
+                break
+            if ntp.by_s is not None and ntp.reads >= _SET_CLOCKS_SHOW_AFTER_S:
+                until = ntp.at
+                ended_unset.add(later)
+                break
+        length = round(round(until - origin, 3) - round(clock_set.at - origin, 3), 3)
+        duration = format_duration(max(_GRID_S, length))
+        faults.append(_fault(clock_set.at - origin, "rtc_unset", duration=duration))
+
+
+def _run_spans(events: list[MachineEvent]) -> list[tuple[float, float]]:
+    """Each run's first and last event's times, in the order run."""
+    starts = [i for i, event in enumerate(events) if i == 0 or event.kind == "machine.start"]
+    ends = [i - 1 for i in starts[1:]] + [len(events) - 1]
+    return [(events[a].time, events[b].time) for a, b in zip(starts, ends, strict=True)]

@@ -30,13 +30,19 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dmsim.capture import sensor_data_digest
 from dmsim.runtime import TraceEvent
-from dmsim.service._events import ClockSet, MachineEvent, load_events, read_event_log
+from dmsim.service._events import (
+    ClockSet,
+    MachineEvent,
+    iso_time,
+    load_events,
+    read_event_log,
+)
 from dmsim.storage._sequences import sequence_fingerprint
 
 from ._expect import ExpectationResult, check_arbitrary_files, check_sequences
@@ -98,7 +104,11 @@ class RealRunVerdict:
             "sequences": asdict(self.ledger.sequences),
             "arbitrary_files": asdict(self.ledger.arbitrary_files),
             "clock_sets": [
-                {"at_s": round(c.at, 3), "by_s": None if c.by_s is None else round(c.by_s, 3)}
+                {
+                    "at_s": round(c.at, 3),
+                    "by_s": None if c.by_s is None else round(c.by_s, 3),
+                    "reads": iso_time(c.reads),
+                }
                 for c in self.clock_sets
             ],
             "stale_warning": None if (stale := self.stale_warning) is None else asdict(stale),
@@ -149,7 +159,7 @@ def judge_real_run(
     events = log.events
     # (a clock stepped back while the machine was off puts a later run before an earlier one)
     origin = min(event.time for event in events)
-    clock_sets = tuple(ClockSet(c.at - origin, c.by_s) for c in log.clock_sets)
+    clock_sets = tuple(replace(c, at=c.at - origin) for c in log.clock_sets)
     writers = load_events(written_files, option="files") if written_files is not None else []
     machine = list(
         heapq.merge(

@@ -177,10 +177,12 @@ def load_events(path: Path, *, option: str = "--events") -> list[MachineEvent]:
 class ClockSet:
     """Where the log shows the machine's wall clock set: ``at`` is the time (read back, as
     the events') of the first line written after the set; ``by_s`` how far it moved the
-    clock, or ``None`` for a run that started with a clock before 2020 (set then or later)."""
+    clock, or ``None`` for a run that started with a clock before 2020 (set then or later);
+    ``reads`` what the clock read then (seconds since the epoch)."""
 
     at: float
     by_s: float | None
+    reads: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,33 +218,63 @@ def read_event_log(path: Path, *, option: str = "--events") -> EventLogContents:
     return _without_clock_sets(events)
 
 
+@dataclass(frozen=True, slots=True)
+class _Run:
+    events: list[MachineEvent]  # on the run's monotonic clock
+    clock_sets: list[ClockSet]
+    unset: bool  # its clock never read a time a set clock shows: when it ran is unknown
+
+    def shifted(self, by_s: float) -> _Run:
+        return _Run(
+            [replace(e, time=e.time + by_s) for e in self.events],
+            [replace(c, at=c.at + by_s) for c in self.clock_sets],
+            self.unset,
+        )
+
+
 def _without_clock_sets(events: list[MachineEvent]) -> EventLogContents:
     """Each run's events on its monotonic clock, anchored at the run's last event (a line
     without ``mono``, from a log dmsim wrote before it had the field, keeps its wall time),
-    and the sets each run's lines show."""
-    steady: list[MachineEvent] = []
-    sets: list[ClockSet] = []
+    and the sets each run's lines show. A run whose clock never left 1970 (a Pi that never
+    reached NTP) is put right after the run before it, or, when such runs lead the log, right
+    before the first run whose clock was set: not 56 years from the rest."""
+    runs: list[_Run] = []
     start = 0
     for end in range(1, len(events) + 1):
         if end < len(events) and not _new_run(events[end - 1], events[end]):
             continue
-        run, start = events[start:end], end
-        anchor, last = run[-1], run[-1].mono
-        if last is None:  # a run of one line
-            steady += run
-            continue
-        # (every line of a longer run has mono)
-        on_mono = [replace(e, time=anchor.time + e.mono - last) for e in run if e.mono is not None]
-        steady += on_mono
-        if run[0].time < _SET_CLOCKS_SHOW_AFTER_S:
-            sets.append(ClockSet(on_mono[0].time, None))
-        offsets = [e.time - e.mono for e in run if e.mono is not None]
-        sets += [
-            ClockSet(event.time, after - before)
-            for event, before, after in zip(on_mono[1:], offsets, offsets[1:], strict=False)
-            if abs(after - before) > _SET_OVER_S
-        ]
-    return EventLogContents(steady, sets)
+        runs.append(_steady_run(events[start:end]))
+        start = end
+    placed = [i for i, run in enumerate(runs) if not run.unset]
+    if placed:
+        for i in range(placed[0] - 1, -1, -1):
+            runs[i] = runs[i].shifted(runs[i + 1].events[0].time - runs[i].events[-1].time)
+        for i in range(placed[0] + 1, len(runs)):
+            if runs[i].unset:
+                runs[i] = runs[i].shifted(runs[i - 1].events[-1].time - runs[i].events[0].time)
+    return EventLogContents(
+        [e for run in runs for e in run.events], [c for run in runs for c in run.clock_sets]
+    )
+
+
+def _steady_run(run: list[MachineEvent]) -> _Run:
+    anchor, last = run[-1], run[-1].mono
+    if last is None:  # a line of a log without mono: its wall time is all there is
+        return _Run(run, [], unset=False)
+    # (every line of a longer run has mono)
+    on_mono = [replace(e, time=anchor.time + e.mono - last) for e in run if e.mono is not None]
+    sets = []
+    if run[0].time < _SET_CLOCKS_SHOW_AFTER_S:
+        sets.append(ClockSet(on_mono[0].time, None, run[0].time))
+    offsets = [e.time - e.mono for e in run if e.mono is not None]
+    sets += [
+        ClockSet(steady.time, after - before, event.time)
+        for steady, event, before, after in zip(
+            on_mono[1:], run[1:], offsets, offsets[1:], strict=False
+        )
+        if abs(after - before) > _SET_OVER_S
+    ]
+    return _Run(on_mono, sets, unset=all(e.time < _SET_CLOCKS_SHOW_AFTER_S for e in run))
 
 
 def _new_run(before: MachineEvent, event: MachineEvent) -> bool:

@@ -1,5 +1,6 @@
 """`dmsim machine --events` on a real machine, then `dmsim replay --events`: the machine's
-own trouble (a cloud it cannot reach, a clean restart, a SIGKILL) becomes the case's faults."""
+own trouble (a cloud it cannot reach, a clean restart, a SIGKILL, a clock without an RTC)
+becomes the case's faults."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import yaml
 
 from dmsim.scenario import run_scenario
+from dmsim.service._events import iso_time
 
 DMSIM = [sys.executable, "-m", "dmsim.cli"]
 NOWHERE = "127.0.0.1:9"  # nothing listens on the discard port here: every upload fails
@@ -65,6 +68,12 @@ def test_a_real_machine_s_events_replay_as_faults(tmp_path: Path) -> None:
     assert kinds.count("machine.stop") == 2  # the killed run never said goodbye
     assert any(item["kind"] == "upload.attempt" and item["outcome"] != "ok" for item in logged)
     assert all("ids" not in item for item in logged)
+    # The first boot ran before NTP set a clock without an RTC: its lines read 1970.
+    second_start = [i for i, kind in enumerate(kinds) if kind == "machine.start"][1]
+    unset_by = datetime.fromisoformat(logged[0]["time"]).timestamp() - 30.0
+    for item in logged[:second_start]:
+        item["time"] = iso_time(datetime.fromisoformat(item["time"]).timestamp() - unset_by)
+    events.write_text("".join(json.dumps(item) + "\n" for item in logged))
 
     case = tmp_path / "case"
     built = subprocess.run(
@@ -76,7 +85,8 @@ def test_a_real_machine_s_events_replay_as_faults(tmp_path: Path) -> None:
     assert "event log:" in built.stdout
     (scenario_path,) = case.glob("*.scenario.yaml")
     faults = yaml.safe_load(scenario_path.read_text())["faults"]
-    assert {f["kind"] for f in faults} == {"link_down", "clean_restart", "crash"}
+    assert {f["kind"] for f in faults} == {"link_down", "clean_restart", "crash", "rtc_unset"}
+    assert faults[0]["kind"] == "rtc_unset"  # from the start, not 56 years before the rest
     assert (case / "events.jsonl").read_bytes() == events.read_bytes()
     report = run_scenario(scenario_path, progress=False)
     assert report.passed, report.summary()

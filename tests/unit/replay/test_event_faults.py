@@ -14,7 +14,7 @@ from dmsim.errors import ScenarioError
 from dmsim.faults import parse_duration
 from dmsim.replay._events import faults_from_events
 from dmsim.scenario import loads_scenario
-from dmsim.service._events import MachineEvent, iso_time, load_events
+from dmsim.service._events import MachineEvent, iso_time, load_events, read_event_log
 
 T0 = 1_781_715_872.0
 CODES = ["UNAUTHENTICATED", "UNAVAILABLE", "ConnectionError", "DEADLINE_EXCEEDED", "EIO"]
@@ -154,3 +154,39 @@ def test_a_boot_killed_before_it_logged_anything_crashes_after_its_start(
         f"  - {json.dumps(doc)}\n" for doc in docs
     )
     loads_scenario(text, base_dir=tmp_path)  # refused before the fix
+
+
+def test_the_clock_sets_a_log_shows_are_replayed(tmp_path: Path) -> None:
+    """The field's clock trouble (rdk warned of 56-year-old data after NTP set a Pi that
+    booted at 1970) is replayed: a run that started at 1970 is an ``rtc_unset`` until NTP
+    set the clock (that set is the window's end, not a step of its own), any other set a
+    ``clock_step`` by as much; a boot that never reached NTP is unset to its last event."""
+    lines = [
+        (86_400.0, 5.0, "machine.start"),  # no RTC: 1970
+        (86_460.0, 65.0, "upload.attempt"),
+        (T0 + 70.0, 70.0, "upload.attempt"),  # NTP
+        (T0 + 70.0, 100.0, "upload.attempt"),  # stepped back 30 s
+        (T0 + 90.0, 120.0, "machine.stop"),
+        (50.0, 3.0, "machine.start"),  # the next boot never reaches NTP
+        (60.0, 13.0, "machine.stop"),
+    ]
+    path = tmp_path / "ev.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps({"time": iso_time(wall), "mono": mono, "kind": kind, "outcome": "ok"}) + "\n"
+            for wall, mono, kind in lines
+        )
+    )
+    log = read_event_log(path)
+    docs = faults_from_events(log.events, log.clock_sets).faults
+    assert [d for d in docs if d["kind"] in ("rtc_unset", "clock_step")] == [
+        {"at": "0s", "kind": "rtc_unset", "duration": "65s"},
+        {"at": "95s", "kind": "clock_step", "seconds": "-30s"},
+        {"at": "115s", "kind": "rtc_unset", "duration": "10s"},
+    ]
+    machine = {"services": [{"name": "dm", "type": "data_manager", "attributes": {}}]}
+    (tmp_path / "m.json").write_text(json.dumps(machine))
+    text = "name: x\nduration: 3m\nmachine: {path: m.json}\nfaults:\n" + "".join(
+        f"  - {json.dumps(doc)}\n" for doc in docs
+    )
+    loads_scenario(text, base_dir=tmp_path)

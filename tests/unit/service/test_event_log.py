@@ -157,15 +157,17 @@ def test_the_log_says_where_the_wall_clock_was_set(tmp_path: Path) -> None:
     log = read_event_log(path)
     times = [e.time for e in log.events]
     assert log.clock_sets == [
-        ClockSet(times[2], pytest.approx(86_400.0 - 101.5 - (t0 - 100.0), abs=1e-5)),
-        ClockSet(times[3], pytest.approx(t0 - 100.0 - (86_400.0 - 101.5), abs=1e-5)),
-        ClockSet(times[4], pytest.approx(3600.0, abs=1e-5)),
+        ClockSet(times[2], pytest.approx(86_400.0 - 101.5 - (t0 - 100.0), abs=1e-5), 86_400.0),
+        ClockSet(times[3], pytest.approx(t0 - 100.0 - (86_400.0 - 101.5), abs=1e-5), t0 + 2.0),
+        ClockSet(times[4], pytest.approx(3600.0, abs=1e-5), pytest.approx(t0 + 3602.5)),
     ]
 
 
-def test_a_run_that_started_before_2020_had_its_clock_unset(tmp_path: Path) -> None:
+def test_a_run_whose_clock_never_left_1970_is_put_beside_its_neighbours(tmp_path: Path) -> None:
     """A Pi that started its machine before NTP set the clock, and stopped before it did,
-    shows no set in the log; its times before 2020 say the clock was wrong from the start."""
+    shows no set in the log; its times before 2020 say the clock was wrong from the start,
+    and say nothing of when it ran: it goes right before the next run (leading the log) or
+    right after the one before, not 56 years from them."""
     t0 = T0_NS / 1e9
     path = write_log(
         tmp_path / "trace.jsonl",
@@ -173,9 +175,15 @@ def test_a_run_that_started_before_2020_had_its_clock_unset(tmp_path: Path) -> N
         (86_410.0, 13.0, "machine.stop"),
         (t0, 3.0, "machine.start"),  # the next boot, after NTP
         (t0 + 1.0, 4.0, "machine.stop"),
+        (5.0, 2.0, "machine.start"),  # a boot that never reached NTP
+        (7.5, 4.5, "machine.stop"),
     )
     log = read_event_log(path)
-    assert log.clock_sets == [ClockSet(log.events[0].time, None)]
+    assert [e.time - t0 for e in log.events] == [-10.0, 0.0, 0.0, 1.0, 1.0, 3.5]
+    assert log.clock_sets == [
+        ClockSet(t0 - 10.0, None, 86_400.0),
+        ClockSet(t0 + 1.0, None, 5.0),
+    ]
 
 
 _LINE = st.tuples(
