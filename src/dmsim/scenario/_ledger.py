@@ -32,7 +32,9 @@ Trace vocabulary read here (event kind → fields):
   then the new; ``sync_disabled`` is absent from older traces: scheduled sync; the last two
   too: the stale-data warning is then not judged);
 - ``sync.stale`` {oldest_age_s, threshold_s} (the machine warned that its oldest unsynced
-  data is that old: :mod:`._stale` judges the claim);
+  data is that old: :mod:`._stale` judges the claim); ``sync.look_spacing`` {every_s} (slow
+  walks spaced the engine's looks at its backlog further apart than a minute and an
+  interval: the judge allows for the longest);
 - ``cloud.stored`` {stream, boot, seq, key, digest, duplicate_key};
 - ``fault.start`` / ``fault.end`` {fault_id, kind, params} (``fault_kind`` is read too: a
   field named ``kind`` needs ``Trace.record``'s first parameter to be positional-only);
@@ -233,6 +235,7 @@ class Ledger:
     promises: tuple[Promise, ...] = ()
     stale_warnings: tuple[StaleWarning, ...] = ()
     file_spans: tuple[FileSpan, ...] = ()
+    longest_look_spacing_s: float = 0.0  # the longest ``sync.look_spacing`` told
 
     def down_intervals(self, end: float) -> list[tuple[float, float]]:
         """When the process was down: each crash or clean stop until the next restart (or
@@ -315,6 +318,7 @@ class _Builder:
         self.arbitrary_stored: dict[str, list[str]] = {}  # path → digests stored as new
         self.arbitrary_deleted: set[str] = set()  # by sync (written before it is uploaded)
         self.stale_warnings: list[StaleWarning] = []
+        self.longest_look_spacing_s = 0.0
         self.file_spans: dict[str, FileSpan] = {}  # sequences and arbitrary files, by path
 
     def anomaly(self, event: TraceEvent, message: str) -> None:
@@ -560,6 +564,15 @@ def _stale(b: _Builder, e: TraceEvent) -> None:
     b.stale_warnings.append(StaleWarning(e.time, age))
 
 
+def _look_spacing(b: _Builder, e: TraceEvent) -> None:
+    try:
+        every = float(e.fields["every_s"])
+    except (KeyError, TypeError, ValueError):
+        b.anomaly(e, "a look spacing without the seconds between looks")
+        return
+    b.longest_look_spacing_s = max(b.longest_look_spacing_s, every)
+
+
 def _fault_start(b: _Builder, e: TraceEvent) -> None:
     b.fault_starts[str(e.fields.get("fault_id"))] = (_fault_kind(e), e.time)
 
@@ -654,6 +667,7 @@ _HANDLERS = {
     "net.transport.attempt": _transport_attempt,
     "world.promise": _promise,
     "sync.stale": _stale,
+    "sync.look_spacing": _look_spacing,
     "cloud.stored": _stored,
     "fault.start": _fault_start,
     "fault.end": _fault_end,
@@ -745,4 +759,5 @@ def build_ledger(events: Iterable[TraceEvent]) -> Ledger:
         promises=tuple(b.promises),
         stale_warnings=tuple(b.stale_warnings),
         file_spans=tuple(b.file_spans.values()),
+        longest_look_spacing_s=b.longest_look_spacing_s,
     )

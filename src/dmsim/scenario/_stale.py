@@ -2,7 +2,9 @@
 
 The sync engine looks at its backlog at least once every ``backlog_look_every_s(sync
 interval)`` while it runs (a minute, or an interval when longer; longer still on a machine
-whose walks are slow, which a simulated walk never is), and warns, at most once every
+whose walks are slow, which a simulated walk never is: the engine tells such a spacing,
+``sync.look_spacing``, and the longest it told, with :data:`LOOK_SPACING_TOLD_OVER`'s margin,
+stands instead), and warns, at most once every
 ``STALE_WARN_EVERY_S``, when the oldest unsynced data it found is older than the threshold
 (``dmsim.sync``). A *look period* here is twice that (a tick judges the backlog the pass
 before it walked), plus the durability window and some slack. Judged from the ledger:
@@ -34,7 +36,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from dmsim.sync import STALE_WARN_EVERY_S, backlog_look_every_s
+from dmsim.sync import LOOK_SPACING_TOLD_OVER, STALE_WARN_EVERY_S, backlog_look_every_s
 
 from ._expect import ExpectationResult
 from ._ledger import Ledger, ReadingRecord, format_id
@@ -66,7 +68,8 @@ def check_stale_warnings(ledger: Ledger, run_end: float) -> ExpectationResult | 
         return None
     interval = max(p.sync_interval_s or 0.0 for p in promises)
     window = max(p.durability_window_s for p in promises)
-    lag = 2 * backlog_look_every_s(interval) + window + _LOOK_SLACK_S
+    told = LOOK_SPACING_TOLD_OVER * ledger.longest_look_spacing_s
+    lag = 2 * max(backlog_look_every_s(interval), told) + window + _LOOK_SLACK_S
     starts = _process_starts(ledger)
     clock_faults = sorted(w.start for w in ledger.faults if w.kind in CLOCK_FAULT_KINDS)
     untrue, unjudged = _untruthful(ledger, lag, starts, clock_faults)

@@ -59,6 +59,7 @@ EVENT_KINDS = frozenset(
         "sync.backoff",
         "sync.failed",
         "sync.stale",
+        "sync.look_spacing",
         "sync.walk_error",
         "file.quarantined",
         "file.deleted_by_policy",

@@ -44,6 +44,7 @@ from ._select import (
 )
 from ._settings import DEFAULT_MAX_REQUEST_BYTES, SyncSettings, default_sync_threads
 from ._stats import (
+    LOOK_SPACING_TOLD_OVER,
     STALE_WARN_EVERY_S,
     SyncReport,
     SyncStatistics,
@@ -66,6 +67,7 @@ __all__ = [
     "DEFAULT_BACKOFF",
     "DEFAULT_MAX_REQUEST_BYTES",
     "IDEMPOTENCY_HEADER",
+    "LOOK_SPACING_TOLD_OVER",
     "MAX_UNARY_PAYLOAD_BYTES",
     "OFFLINE_CODES",
     "REASON_SUFFIX",

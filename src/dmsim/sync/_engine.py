@@ -60,6 +60,7 @@ from ._retry import RetryBook
 from ._select import Candidate, QuietClock, sync_roots, walk_candidates
 from ._settings import SyncSettings
 from ._stats import (
+    LOOK_SPACING_TOLD_OVER,
     SyncReport,
     SyncStatistics,
     backlog_look_every_s,
@@ -517,9 +518,15 @@ class SyncEngine:
         while it waits. Never while sync is disabled or the warning off (nothing to warn
         about)."""
         looked = self._rt.monotonic()  # the start-up pass walks at once
-        walk_took = 0.0
+        walk_took = told = 0.0
         while True:
-            every = backlog_look_every_s(self._settings.sync_interval_s, walk_took)
+            interval = self._settings.sync_interval_s
+            every = backlog_look_every_s(interval, walk_took)
+            if every > LOOK_SPACING_TOLD_OVER * max(told, backlog_look_every_s(interval)):
+                told = every
+                self._record(
+                    "sync.look_spacing", every_s=round(every, 3), walk_s=round(walk_took, 3)
+                )
             await self._rt.sleep(looked + every - self._rt.monotonic())
             walked, settings = self._walked_at, self._settings
             if walked is not None and walked > looked:

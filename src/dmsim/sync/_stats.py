@@ -20,6 +20,7 @@ from dataclasses import dataclass, fields
 from dmsim.config import stale_threshold_s
 
 __all__ = [
+    "LOOK_SPACING_TOLD_OVER",
     "STALE_WARN_EVERY_S",
     "SyncReport",
     "SyncStatistics",
@@ -31,6 +32,10 @@ __all__ = [
 STALE_WARN_EVERY_S = 300.0
 _BACKLOG_LOOK_EVERY_S = 60.0  # rdk's disk summary: once a minute
 _WALK_TIME_SHARE = 0.1
+#: The engine tells (``sync.look_spacing``) a look spacing this many times the longest it told
+#: before, or than a minute and an interval: the judge of the warning then knows how late a
+#: look on a machine with slow walks may come, within this factor.
+LOOK_SPACING_TOLD_OVER = 1.1
 
 
 def backlog_look_every_s(sync_interval_s: float, last_walk_s: float = 0.0) -> float:

@@ -168,6 +168,21 @@ def test_stale_data_unwarned_past_a_look_period_is_missed() -> None:
     assert (Run(readings=run.readings, warnings=every_five_minutes).judge(end=3000.0) or (0,))[0]
 
 
+def test_slow_walks_that_space_the_looks_further_earn_the_longer_look_period() -> None:
+    """A Pi walking a large backlog looks at it less often (at most a tenth of its time
+    walking) and says so (``sync.look_spacing``): its warnings may come that much later."""
+    late = [(200.0, 190.0), (200.0 + STALE_WARN_EVERY_S + 2 * 200.0, 790.0)]
+    run = Run(readings=[(10.0, 1000.0)], warnings=late)
+    ok, detail = run.judge(end=1100.0) or (True, "")
+    assert not ok
+    assert "no warning came between 200.000s and " in detail
+    run.events.append((100.0, "sync.look_spacing", {"every_s": 200.0, "walk_s": 20.0}))
+    assert run.judge(end=1100.0) == (
+        True,
+        "2 warning(s), each within the age of the oldest data waiting; none missed",
+    )
+
+
 def test_a_reading_stored_before_its_file_was_recorded_complete_is_not_owed_a_warning() -> None:
     """A directory fsync refused at the close: sync found the renamed file, sent and deleted
     it, and the writer's retry recorded it complete afterwards (fuzz seed 4791)."""

@@ -160,6 +160,37 @@ def test_the_backlog_is_looked_at_once_a_minute_only_while_no_pass_walks(
     assert fs.walks == passes + looks
 
 
+def test_slow_walks_space_the_looks_so_that_walking_takes_a_tenth_of_the_time() -> None:
+    """On a slow SD card a look's walk takes 20 s (two reads of 10 s): the next look comes
+    200 s after it, not a minute, and the engine says so, once, for the judge of its
+    warnings and the engineer reading its event log."""
+    world = World()
+    world.online = False
+    fill(world, 3)
+    fs = CountingFS(world.fs)
+    walked: list[float] = []
+    run_inline = world.rt.run_blocking
+
+    async def slow_read(fn: Any, *args: Any) -> Any:
+        await world.rt.sleep(10.0)
+        if fn.__name__ == "_take" and fs.walks > len(walked):
+            walked.append(world.rt.monotonic())
+        return await run_inline(fn, *args)
+
+    world.rt.run_blocking = slow_read  # type: ignore[method-assign]
+
+    async def main() -> None:
+        engine = world.engine(fs=fs)
+        engine.start()
+        await world.rt.sleep(15 * 60)
+        await engine.close()
+
+    world.run(main())
+    assert kinds(world, "sync.look_spacing") == [{"t": 80.0, "every_s": 200.0, "walk_s": 20.0}]
+    assert [round(b - a) for a, b in itertools.pairwise(walked)] == [20 + 200] * (len(walked) - 1)
+    assert len(walked) >= 4
+
+
 def test_a_failing_file_never_blocks_the_others_and_backs_off() -> None:
     world = World()
     fill(world, 10)
