@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dmsim.faults import KINDS, format_duration
-from dmsim.service._events import ClockSet, MachineEvent
+from dmsim.service._events import SET_CLOCKS_SHOW_AFTER_S, ClockSet, MachineEvent
 
 __all__ = ["EventFaults", "faults_from_events"]
 
@@ -51,7 +51,6 @@ _LINK_CODES = frozenset(
 )
 _GRID_S = 0.001  # fault times are written to the millisecond
 _MIN_WINDOW_S = 1.0  # a failure that ends the log still lasts long enough to meet an attempt
-_SET_CLOCKS_SHOW_AFTER_S = 1_577_836_800.0  # 2020-01-01T00:00:00Z
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +175,7 @@ def _clock_faults(
             ntp = clock_sets[later]
             if ntp.at > until:
                 break
-            if ntp.by_s is not None and ntp.reads >= _SET_CLOCKS_SHOW_AFTER_S:
+            if ntp.by_s is not None and ntp.reads >= SET_CLOCKS_SHOW_AFTER_S:
                 until = ntp.at
                 ended_unset.add(later)
                 break

@@ -39,6 +39,7 @@ from dmsim.runtime import Trace, TraceEvent
 
 __all__ = [
     "EVENT_KINDS",
+    "SET_CLOCKS_SHOW_AFTER_S",
     "ClockSet",
     "EventLog",
     "EventLogContents",
@@ -79,7 +80,7 @@ _LEFT_OUT = frozenset({"ids", "ids_kept"})  # reading identities: a file's worth
 # Two lines of one run whose wall clock moved this much more than the monotonic one (the two
 # are read microseconds apart; NTP slews far slower) had the clock set between them.
 _SET_OVER_S = 1.0
-_SET_CLOCKS_SHOW_AFTER_S = 1_577_836_800.0  # 2020-01-01T00:00:00Z
+SET_CLOCKS_SHOW_AFTER_S = 1_577_836_800.0  # 2020-01-01T00:00:00Z: no clock that was set shows less
 
 
 def iso_time(seconds: float) -> str:
@@ -265,7 +266,7 @@ def _steady_run(run: list[MachineEvent]) -> _Run:
     # (every line of a longer run has mono)
     on_mono = [replace(e, time=anchor.time + e.mono - last) for e in run if e.mono is not None]
     sets = []
-    if run[0].time < _SET_CLOCKS_SHOW_AFTER_S:
+    if run[0].time < SET_CLOCKS_SHOW_AFTER_S:
         sets.append(ClockSet(on_mono[0].time, None, run[0].time))
     offsets = [e.time - e.mono for e in run if e.mono is not None]
     sets += [
@@ -275,7 +276,7 @@ def _steady_run(run: list[MachineEvent]) -> _Run:
         )
         if abs(after - before) > _SET_OVER_S
     ]
-    return _Run(on_mono, sets, unset=all(e.time < _SET_CLOCKS_SHOW_AFTER_S for e in run))
+    return _Run(on_mono, sets, unset=all(e.time < SET_CLOCKS_SHOW_AFTER_S for e in run))
 
 
 def _new_run(before: MachineEvent, event: MachineEvent) -> bool:
