@@ -80,13 +80,12 @@ class ClockSteps:
         sets seen so far tell. A time the clock of the last look has not shown may be one a
         set since made the clock show (a pass dates what it found long after its look, and a
         set is counted at once): such a set is looked at first."""
+        shown = self._shown_by_current_clock(stamped_ns)
         # (the set count costs a syscall: asked only of a time the clock has not shown)
-        if (
-            not self._shown_by_current_clock(stamped_ns)
-            and self._clocks.wall_clock_sets() != self._sets
-        ):
+        if not shown and self._clocks.wall_clock_sets() != self._sets:
             self.look()
-        dated_ns = self._on_current_clock(stamped_ns)
+            shown = self._shown_by_current_clock(stamped_ns)
+        dated_ns = stamped_ns if shown else self._on_earlier_clock(stamped_ns)
         if dated_ns is None:
             return self._created_monotonic_ns / 1e9
         return (dated_ns - self._wall_ns + self._monotonic_ns) / 1e9
@@ -95,10 +94,9 @@ class ClockSteps:
         shown_since_ns = round(self._clocks.monotonic() * 1e9) - self._monotonic_ns
         return self._clock_first_ns <= stamped_ns <= self._wall_ns + shown_since_ns
 
-    def _on_current_clock(self, stamped_ns: int) -> int | None:
-        """The time on the clock of the last look (``None``: a time no set clock shows)."""
-        if self._shown_by_current_clock(stamped_ns):
-            return stamped_ns
+    def _on_earlier_clock(self, stamped_ns: int) -> int | None:
+        """A time the current clock did not show, on it (``None``: a time no set clock
+        shows)."""
         by_ns = 0
         for step in reversed(self._steps):
             by_ns += step.by_ns
