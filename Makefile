@@ -28,6 +28,7 @@ lint: $(STAMP)
 fuzz: $(STAMP)
 	DMSIM_HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -n auto -q tests/unit
 	DMSIM_HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q tests/integration/replay/test_field_replay.py -k damaged
+	DMSIM_HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q tests/integration/scenario/test_any_machine_config.py
 	$(BIN)/dmsim fuzz scenarios/field-failures/upload-lost-after-ack-timeout.scenario.yaml --runs 100 --out out/fuzz
 	$(BIN)/dmsim fuzz scenarios/field-failures/orphaned-prog-after-crash.scenario.yaml --runs 300 --out out/fuzz
 	$(BIN)/dmsim fuzz scenarios/sensor-fleet.scenario.yaml --runs 100 --out out/fuzz
