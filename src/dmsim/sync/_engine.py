@@ -451,6 +451,8 @@ class SyncEngine:
             except Exception as error:  # a capture problem must not stop uploads of the rest
                 _LOG.warning("closing capture files before sync failed: %s", error)
         self._book.begin_walk()
+        # the walk yields capture files still being written too: never sent, but their data
+        # waits (a disk that refuses renames completes no file for as long as it refuses)
         walker = walk_candidates(self._fs, self._roots, on_error=self._walk_error)
         try:
             while not self._closed and not this.offline_hit:
@@ -551,9 +553,9 @@ class SyncEngine:
         began = self._rt.monotonic()
         self._clock_steps.look()
         found = Backlog(self._clock_steps.written_at)
-        # a pass reports walk errors; offline, files are not closed (rdk DATA-2652), so a
-        # slow sensor's data sits in a file still being written for most of an hour
-        walker = walk_candidates(self._fs, self._roots, open_files=True)
+        # walk errors are a pass's to report; offline, files are not closed (rdk DATA-2652),
+        # so a slow sensor's data sits in a file still being written for most of an hour
+        walker = walk_candidates(self._fs, self._roots)
         try:
             while batch := await self._rt.run_blocking(_take, walker, _WALK_BATCH):
                 for candidate in batch:

@@ -5,9 +5,9 @@ file                                              ready
 ================================================  ==========================================
 ``<capture_dir>/failed/``, or a ``failed/`` at     never (quarantine; the walk prunes it)
   any depth of an additional path
-``*.prog``                                        never (still being written); the
-                                                  backlog's walk counts those of the
-                                                  capture directory (``OPEN``)
+``*.prog``                                        never (still being written); the walk
+                                                  yields those of the capture directory
+                                                  (``OPEN``): their data waits, unsynced
 ``*.capture`` (capture dir or additional path)    always
 ``<capture_dir>/sequences/*.seq``                 always (a closed sequence: CreateSequence);
                                                   never ``*.progseq``, still open
@@ -176,11 +176,10 @@ def walk_candidates(
     roots: Sequence[SyncRoot],
     *,
     on_error: Callable[[str, OSError], None] | None = None,
-    open_files: bool = False,
 ) -> Generator[Candidate, None, None]:
-    """Every syncable file under ``roots``, lazily, in sorted order, with its size and mtime;
-    with ``open_files``, the capture files still being written too (``FileKind.OPEN``: the
-    backlog's walk, which ages unsynced data).
+    """Every syncable file under ``roots``, lazily, in sorted order, with its size and mtime,
+    and the capture files still being written (``FileKind.OPEN``: never sent, but their data
+    is unsynced and ages like the rest).
 
     A root that does not exist is skipped; a file that vanishes between listing and ``stat``
     is skipped; a directory that cannot be listed goes to ``on_error`` (its path) and the rest
@@ -193,7 +192,7 @@ def walk_candidates(
         if not fs.is_dir(root.path):
             continue
         try:
-            yield from _walk_root(fs, root, root_paths, report, open_files)
+            yield from _walk_root(fs, root, root_paths, report)
         except OSError as error:
             report(root.path, error)
 
@@ -207,7 +206,6 @@ def _walk_root(
     root: SyncRoot,
     root_paths: set[str],
     on_error: Callable[[str, OSError], None],
-    open_files: bool,
 ) -> Iterator[Candidate]:
     def unlisted(error: OSError) -> None:
         on_error(str(error.filename), error)
@@ -229,7 +227,7 @@ def _walk_root(
         for name in filenames:
             if in_sequences and name.endswith(CLOSED_SUFFIX):
                 kind: FileKind | None = FileKind.SEQUENCE
-            elif open_files and root.is_capture_dir and name.endswith(PROG_SUFFIX):
+            elif root.is_capture_dir and name.endswith(PROG_SUFFIX):
                 kind = FileKind.OPEN
             else:
                 kind = file_kind(name, in_capture_dir=root.is_capture_dir)

@@ -172,19 +172,16 @@ def test_walk_rules_on_a_concrete_tree() -> None:
     walker = walk_candidates(fs, sync_roots("/cap", ["/extra", "/cap/nested", "/missing"]))
     assert isinstance(walker, types.GeneratorType)  # lazy: the backlog is never listed whole
     found = [(c.path, c.kind, c.root.path) for c in walker]
+    # files still being written: the capture directory's, as OPEN (unsynced, never sent)
     assert found == [
         ("/cap/a/1.capture", FileKind.CAPTURE, "/cap"),
+        ("/cap/a/2.prog", FileKind.OPEN, "/cap"),
         ("/cap/b/5.capture", FileKind.CAPTURE, "/cap"),
         ("/cap/b/failed/4.capture", FileKind.CAPTURE, "/cap"),
         ("/extra/11.capture", FileKind.CAPTURE, "/extra"),
         ("/extra/8.txt", FileKind.ARBITRARY, "/extra"),
         ("/cap/nested/6.txt", FileKind.ARBITRARY, "/cap/nested"),
         ("/cap/nested/7.capture", FileKind.CAPTURE, "/cap/nested"),
-    ]
-    # the backlog's walk: the capture directory's files still being written too, never others
-    with_open = walk_candidates(fs, sync_roots("/cap", ["/extra"]), open_files=True)
-    assert [(c.path, c.kind) for c in with_open if c.path.endswith(".prog")] == [
-        ("/cap/a/2.prog", FileKind.OPEN)
     ]
 
 
@@ -220,24 +217,24 @@ def reference_walk(paths: set[str], root: str) -> list[str]:
 
 
 @settings(max_examples=60)
-@given(tree, st.booleans())
+@given(tree)
 def test_walk_yields_exactly_the_syncable_files_once_in_sorted_order(
-    files: list[tuple[str, list[str], str]], open_files: bool
+    files: list[tuple[str, list[str], str]],
 ) -> None:
     fs = make_fs([NOW_NS])
     paths = {posixpath.join(root, *dirs, name) for root, dirs, name in files}
     for path in sorted(paths):
         write_file(fs, path, b"data")
-    walker = walk_candidates(fs, sync_roots("/cap", ["/add"]), open_files=open_files)
+    walker = walk_candidates(fs, sync_roots("/cap", ["/add"]))
     found = [c.path for c in walker]
     # Quarantine is <capture_dir>/failed, or a failed/ next to an arbitrary file at any depth;
-    # files still being written count only in the capture directory, and only when asked.
+    # files still being written count only in the capture directory.
     syncable = {
         p
         for p in paths
         if not p.startswith("/cap/failed/")
         and not (p.startswith("/add/") and "failed" in p.split("/"))
-        and (not p.endswith(".prog") or (open_files and p.startswith("/cap/")))
+        and (not p.endswith(".prog") or p.startswith("/cap/"))
         and (p.endswith((".capture", ".prog")) or p.startswith("/add/"))
     }
     expected = [
