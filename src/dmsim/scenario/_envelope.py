@@ -54,6 +54,9 @@ _BYTE_CAPS = (64 * _KIB, 1024 * _KIB)  # and back
 _ANY_USAGE = 1e-9
 _EVERY_NTH = (1, 2)
 _CHECK_INTERVAL_S = 1.0
+# Stale-data warning thresholds short enough to warn in most runs (rdk's is three minutes or
+# more), so every fault is met by a warning the judge holds to the truth.
+_STALE_WARNINGS_S = (5.0, 60.0)
 # Attributes whose change can make a disk policy delete readings.
 _DELETION_ATTRIBUTES = frozenset(
     {
@@ -162,6 +165,7 @@ def _data_manager_settings(machine: MachineConfig) -> tuple[ServiceSetting, ...]
         ("capture_dir_deletion_threshold", (_ANY_USAGE,), manager.capture_dir_deletion_threshold),
         ("delete_every_nth_when_disk_full", _EVERY_NTH, manager.delete_every_nth_when_disk_full),
         ("disk_check_interval_secs", (_CHECK_INTERVAL_S,), manager.disk_check_interval_secs),
+        ("stale_data_warning_secs", _STALE_WARNINGS_S, manager.stale_warning_s),
     )
     for name, values, configured in settings_and_back:
         settings.append(ServiceSetting(name, _and_back(values, configured)))

@@ -163,6 +163,7 @@ def test_full_scenario_loads_with_units_and_defaults(tmp_path: Path) -> None:
         "capture_dir_deletion_threshold": (1e-9, 0.5),
         "delete_every_nth_when_disk_full": (1, 2, 5),
         "disk_check_interval_secs": (1.0, 30.0),
+        "stale_data_warning_secs": (5.0, 60.0, 180.0),  # and back to rdk's rule's threshold
         "capture_disabled": (True, False),  # now and then, with another change
         "sync_disabled": (True, False),
     }
