@@ -33,7 +33,7 @@ def _capture_methods(config: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _at_most(config: dict[str, Any]) -> dict[str, Any]:
+def _rates_capped(config: dict[str, Any]) -> dict[str, Any]:
     for method in _capture_methods(config):
         method["capture_frequency_hz"] = min(method["capture_frequency_hz"], _MAX_RATE_HZ)
     return config
@@ -57,7 +57,9 @@ def _scenario(config: dict[str, Any], seed: int, duration: str) -> Scenario:
     max_examples=settings.default.max_examples // 8,
     suppress_health_check=[HealthCheck.too_slow],
 )
-@given(machine_configs(max_components=3, max_remotes=1).map(_at_most), st.integers(0, 2**32 - 1))
+@given(
+    machine_configs(max_components=3, max_remotes=1).map(_rates_capped), st.integers(0, 2**32 - 1)
+)
 def test_any_valid_machine_config_delivers_what_it_captures(
     config: dict[str, Any], seed: int
 ) -> None:
@@ -72,14 +74,14 @@ def test_any_valid_machine_config_delivers_what_it_captures(
 
 
 # 4 examples in `make test`, 80 in `make fuzz`: random machines meeting what `dmsim fuzz`
-# draws (it found a disk refusing renames hiding data from the stale-data warning on a config
-# with a 0.9 s threshold, which no library scenario sets)
+# draws (this search, run as a script, found a disk refusing renames hiding data from the
+# stale-data warning, on a config with a 0.9 s threshold, which no library scenario sets)
 @settings(
     max_examples=settings.default.max_examples // 25,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(
-    machine_configs(max_components=3, max_remotes=1).map(_at_most),
+    machine_configs(max_components=3, max_remotes=1).map(_rates_capped),
     st.integers(0, 2**32 - 1),
     st.data(),
 )
