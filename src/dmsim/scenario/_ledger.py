@@ -35,7 +35,9 @@ Trace vocabulary read here (event kind → fields):
   data is that old: :mod:`._stale` judges the claim); ``sync.look_spacing`` {every_s} (slow
   walks spaced the engine's looks at its backlog further apart than a minute and an
   interval: the judge allows for the longest);
-- ``cloud.stored`` {stream, boot, seq, key, digest, duplicate_key};
+- ``cloud.stored`` {stream, boot, seq, key, digest, duplicate_key}; ``cloud.recognised``
+  {key, readings} (a resend of the readings first stored under a key: it stores nothing; a
+  resend carrying other readings under a known key is traced reading by reading instead);
 - ``fault.start`` / ``fault.end`` {fault_id, kind, params} (``fault_kind`` is read too: a
   field named ``kind`` needs ``Trace.record``'s first parameter to be positional-only);
 - sequences (a capture control sensor's): ``sequence.opened`` {id}, ``sequence.closed``
@@ -521,6 +523,12 @@ def _stored(b: _Builder, e: TraceEvent) -> None:
     b.readings[rid]["stores"].append(store)
 
 
+def _recognised(b: _Builder, e: TraceEvent) -> None:
+    key = str(e.fields.get("key", ""))
+    if key not in b.stored_keys:
+        b.anomaly(e, f"the cloud recognised key {key}, which it never stored")
+
+
 def _fault_kind(e: TraceEvent) -> str:
     return str(e.fields.get("kind", e.fields.get("fault_kind", "")))
 
@@ -669,6 +677,7 @@ _HANDLERS = {
     "sync.stale": _stale,
     "sync.look_spacing": _look_spacing,
     "cloud.stored": _stored,
+    "cloud.recognised": _recognised,
     "fault.start": _fault_start,
     "fault.end": _fault_end,
     "sequence.opened": _sequence_counted,

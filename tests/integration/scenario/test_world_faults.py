@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from tests.integration.scenario.probe_machine import probe_machine
 from dmsim.faults import Envelope, FaultSchedule, fault_schedules
 from dmsim.net import LinkTimeline, profile
 from dmsim.runtime import Trace
-from dmsim.scenario import Scenario, loads_scenario
+from dmsim.scenario import Scenario, judge, loads_scenario
 from dmsim.scenario._world import World
 from dmsim.scenario._world_faults import link_setup
 
@@ -134,6 +135,27 @@ def test_downstream_loss_loses_only_acknowledgements() -> None:
     assert unknown
     assert all(a["landed"] for a in unknown)
     assert any(a["cloud"] == "duplicate" for a in attempts)
+
+
+def test_a_resend_the_cloud_recognises_is_traced_once_not_per_reading() -> None:
+    """Regression: every reading of a resend the cloud recognised was traced again (a
+    duplicate ``cloud.stored``), so a config that resent a file every 0.2 s through ten
+    minutes of lost acknowledgements outgrew 10 GB (found fuzzing random configs)."""
+    faults = "  - {at: 1m, kind: drop_ack_after_commit, duration: 3m, rpcs: [DataCaptureUpload]}\n"
+    sim = world(faults)
+    result = sim.run(progress=None)
+    trace = result.trace
+    landed = [a.fields["key"] for a in trace.of_kind("net.transport.attempt") if a.fields["landed"]]
+    recognised = [e.fields["key"] for e in trace.of_kind("cloud.recognised")]
+    resent = {key: n - 1 for key, n in Counter(landed).items() if n > 1}  # after the first
+    assert sum(resent.values()) >= 100
+    assert Counter(recognised) == resent
+    assert all(e.fields["readings"] == 12 for e in trace.of_kind("cloud.recognised"))
+    assert len(trace.of_kind("cloud.stored")) == len(trace.of_kind("reading.captured"))
+    verdict = judge(result, sim.scenario.expectations)
+    assert verdict.passed, [e for e in verdict.expectations if not e.ok]
+    classes = {name: n for name, n in verdict.counts.items() if n}
+    assert classes == {"delivered": len(trace.of_kind("reading.captured"))}
 
 
 def test_reset_after_bytes_fault_resets_connections_for_its_window() -> None:

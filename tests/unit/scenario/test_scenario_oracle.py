@@ -223,6 +223,17 @@ def test_inconsistent_traces_are_anomalies() -> None:
     assert not verdict.passed
 
 
+def test_a_resend_recognised_under_a_key_never_stored_is_an_anomaly() -> None:
+    tb = TraceBuilder().captured("s", 0, 0).stored("s", 0, 0, "K")
+    tb.event("cloud.recognised", key="K", readings=1)
+    tb.event("cloud.recognised", key="L", readings=1)
+    ledger = build_ledger(tb.trace)
+    (anomaly,) = ledger.anomalies
+    assert "recognised key L, which it never stored" in anomaly
+    ((store,),) = [r.stores for r in ledger.readings]
+    assert store.key == "K"
+
+
 def test_an_upload_of_a_file_a_policy_deleted_is_an_anomaly() -> None:
     """A file being uploaded is never deleted by policy, and one deleted is never uploaded:
     a request for it after the deletion breaks that, unless a crash before the directory
