@@ -34,6 +34,7 @@ fuzz: $(STAMP)
 	$(BIN)/dmsim fuzz scenarios/sensor-fleet.scenario.yaml --runs 100 --out out/fuzz
 	$(BIN)/dmsim fuzz scenarios/inspection-station.scenario.yaml --runs 100 --max-faults 16 --out out/fuzz
 	$(BIN)/dmsim fuzz scenarios/capture-on-demand.scenario.yaml --runs 40 --out out/fuzz
+	$(BIN)/dmsim fuzz --machines 40 --runs 4 --out out/fuzz
 	# a field directory (the replay tests' fixture: a torn .prog, failed/) replayed, then fuzzed
 	rm -rf out/fuzz/field out/fuzz/field-case
 	$(BIN)/python -c "from pathlib import Path; from tests.integration.replay.field import make_field_dir; make_field_dir(Path('out/fuzz/field'), boot_counter=3)"

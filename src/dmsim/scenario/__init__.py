@@ -14,6 +14,7 @@ here reads only its :class:`WorldResult`, so the oracle can be driven by hand-bu
 from ._dump import dump_scenario, scenario_to_document
 from ._expect import ExpectationResult, LatencyStats
 from ._fuzz import FuzzFinding, FuzzSummary, fuzz_expectations, fuzz_scenario
+from ._fuzz_machines import MachineFinding, MachinesFuzzSummary, fuzz_machines, machine_scenario
 from ._ledger import (
     FaultWindow,
     FileTally,
@@ -71,6 +72,8 @@ __all__ = [
     "HostSpec",
     "LatencyStats",
     "Ledger",
+    "MachineFinding",
+    "MachinesFuzzSummary",
     "NetworkSpec",
     "OracleOptions",
     "ProgressLine",
@@ -97,10 +100,12 @@ __all__ = [
     "dump_scenario",
     "format_id",
     "fuzz_expectations",
+    "fuzz_machines",
     "fuzz_scenario",
     "judge",
     "load_scenario",
     "loads_scenario",
+    "machine_scenario",
     "matching_methods",
     "parse_scenario",
     "plot_timeline",

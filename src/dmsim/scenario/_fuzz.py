@@ -64,7 +64,7 @@ DEFAULT_MAX_SHRINK_RUNS = 200
 
 
 @dataclass(frozen=True, slots=True)
-class _Outcome:
+class RunOutcome:
     """One run of a schedule: its report, or the crash of the simulated world."""
 
     report: Report | None
@@ -142,6 +142,21 @@ class FuzzSummary:
         return "\n".join(lines)
 
 
+def judged_run(scenario: Scenario, world: WorldRunner) -> RunOutcome:
+    """Run ``scenario``: its report, or how it crashed the world."""
+    try:
+        return RunOutcome(run_scenario(scenario, progress=False, world=world))
+    # A crash of the world is a finding like any other; so is an error a generated schedule
+    # meets midway (the schedule came from the envelope: it is not bad input).
+    except DmsimError as error:
+        cause = error.__cause__ or error
+        return RunOutcome(
+            None,
+            crash=f"{type(cause).__name__}: {cause}",
+            crash_signature=f"{type(cause).__name__} at {crash_site(error)}",
+        )
+
+
 class _Campaign:
     """Runs schedules (memoised: hypothesis replays its failing example once more)."""
 
@@ -156,25 +171,14 @@ class _Campaign:
         self.world = world
         self.total = runs
         self.log = log
-        self.outcomes: dict[tuple[int, str], _Outcome] = {}
+        self.outcomes: dict[tuple[int, str], RunOutcome] = {}
         self.order: list[tuple[int, FaultSchedule]] = []
 
-    def run(self, seed: int, schedule: FaultSchedule) -> _Outcome:
+    def run(self, seed: int, schedule: FaultSchedule) -> RunOutcome:
         key = (seed, schedule.canonical())
         if key not in self.outcomes:
             scenario = self.scenario.with_faults(schedule).with_seed(seed)
-            try:
-                outcome = _Outcome(run_scenario(scenario, progress=False, world=self.world))
-            # A crash of the world is a finding like any other; so is an error a generated
-            # schedule meets midway (the schedule came from the envelope: it is not bad input).
-            except DmsimError as error:
-                cause = error.__cause__ or error
-                outcome = _Outcome(
-                    None,
-                    crash=f"{type(cause).__name__}: {cause}",
-                    crash_signature=f"{type(cause).__name__} at {crash_site(error)}",
-                )
-            self.outcomes[key] = outcome
+            self.outcomes[key] = judged_run(scenario, self.world)
         return self.outcomes[key]
 
     def generated(self, example: tuple[int, FaultSchedule]) -> bool:
@@ -216,7 +220,7 @@ def fuzz_scenario(
         if isinstance(path_or_scenario, Scenario)
         else load_scenario(Path(path_or_scenario))
     )
-    scenario = _overridden(loaded, max_faults=max_faults, kinds=kinds)
+    scenario = with_envelope_overrides(loaded, max_faults=max_faults, kinds=kinds)
     started = wall_clock()
     judged = replace(scenario, expectations=fuzz_expectations(scenario))
     runner = world if world is not None else default_world()
@@ -246,7 +250,7 @@ def fuzz_scenario(
     )
     rng = RngTree(seed).child("fuzz").random()
     try:
-        with _without_source_literals():
+        with without_source_literals():
             seed_found, schedule = find(strategy, campaign.generated, settings=config, random=rng)
     except NoSuchExample:
         return _summary(scenario, campaign, None, wall_clock() - started)
@@ -270,7 +274,7 @@ def fuzz_scenario(
 
 
 @contextmanager
-def _without_source_literals() -> Iterator[None]:
+def without_source_literals() -> Iterator[None]:
     from unittest.mock import patch  # (imported by campaigns alone, as hypothesis is)
 
     from hypothesis.internal.conjecture.providers import HypothesisProvider
@@ -371,7 +375,7 @@ def _shrink(
     )
 
 
-def _overridden(
+def with_envelope_overrides(
     scenario: Scenario, *, max_faults: int | None, kinds: Collection[str] | None
 ) -> Scenario:
     """``scenario`` with its envelope's fault count and kinds replaced, checked first."""

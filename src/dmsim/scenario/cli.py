@@ -4,7 +4,8 @@
   iff every expectation holds (1 otherwise); the summary on stdout, progress on stderr.
 - ``dmsim fuzz SCENARIO --runs N [--out DIR] [--seed N] [--max-faults N] [--kinds K,...]``:
   exit 1 when a failing schedule was found (and shrunk, and written to ``--out``), 0
-  otherwise.
+  otherwise. ``dmsim fuzz --machines M --runs N [--duration D] ...``: the same on ``M``
+  machine configs it draws (:mod:`._fuzz_machines`), the failing config shrunk too.
 - ``dmsim scenario schema``: print the scenario JSON Schema.
 - ``dmsim scenario validate FILE...``: exit 0 iff every file is a valid scenario.
 
@@ -26,6 +27,7 @@ from dmsim.errors import CloudError, Problem, ScenarioError
 from dmsim.faults import format_duration, parse_duration
 
 from ._fuzz import DEFAULT_MAX_SHRINK_RUNS, fuzz_scenario
+from ._fuzz_machines import fuzz_machines
 from ._judge import judge_real_run
 from ._loader import load_scenario
 from ._plot import write_timeline_png
@@ -99,10 +101,26 @@ def register(subparsers: Any) -> None:
         "schedules are judged by the expectations that hold for any schedule (allowed "
         "classes, plus lost_in_window when the envelope can crash the machine; a consistent "
         "trace; drain_within); counts, rates and latency bounds "
-        "describe the scenario's own schedule and are not checked.",
+        "describe the scenario's own schedule and are not checked. With --machines instead "
+        "of a scenario, draw that many valid machine configs and fuzz each; the first "
+        "failing config is shrunk too.",
     )
-    fuzz.add_argument("scenario", metavar="SCENARIO", help="a *.scenario.yaml file")
-    fuzz.add_argument("--runs", type=_positive_int, required=True, help="schedules to try")
+    fuzz.add_argument("scenario", metavar="SCENARIO", nargs="?", help="a *.scenario.yaml file")
+    fuzz.add_argument(
+        "--machines",
+        type=_positive_int,
+        metavar="M",
+        help="instead of a SCENARIO: draw M random machine configs (rates capped at 5 Hz, "
+        "small images) and fuzz --runs schedules on each",
+    )
+    fuzz.add_argument(
+        "--duration",
+        default="10m",
+        help="with --machines: each run's simulated duration (default 10m)",
+    )
+    fuzz.add_argument(
+        "--runs", type=_positive_int, required=True, help="schedules to try (per machine)"
+    )
     fuzz.add_argument("--out", type=Path, metavar="DIR", help="where to write a finding")
     fuzz.add_argument("--seed", type=seed_arg, default=0, help="fuzzing seed (default 0)")
     fuzz.add_argument(
@@ -250,10 +268,37 @@ def _run_wall_clock(args: argparse.Namespace) -> int:
 def _fuzz(args: argparse.Namespace) -> int:
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise ScenarioError(Problem("--out", f"{args.out} exists and is not a directory"))
+    if (args.scenario is None) == (args.machines is None):
+        raise ScenarioError(Problem("SCENARIO", "give a SCENARIO or --machines M (not both)"))
+    if args.machines is not None:
+        return _fuzz_machines(args)
+    if args.duration != "10m":
+        raise ScenarioError(Problem("--duration", "only with --machines (a SCENARIO has one)"))
     summary = fuzz_scenario(
         Path(args.scenario),
         runs=args.runs,
         seed=args.seed,
+        out_dir=args.out,
+        max_shrink_runs=args.max_shrink_runs,
+        max_faults=args.max_faults,
+        kinds=args.kinds,
+        log=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    print(summary.text())
+    return 1 if summary.failed else 0
+
+
+def _fuzz_machines(args: argparse.Namespace) -> int:
+    duration = parse_duration(args.duration)
+    if duration is None or duration <= 0:
+        raise ScenarioError(
+            Problem("--duration", f"expected a positive duration like 10m, got {args.duration!r}")
+        )
+    summary = fuzz_machines(
+        machines=args.machines,
+        runs=args.runs,
+        seed=args.seed,
+        duration_s=duration,
         out_dir=args.out,
         max_shrink_runs=args.max_shrink_runs,
         max_faults=args.max_faults,

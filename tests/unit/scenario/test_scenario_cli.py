@@ -12,6 +12,7 @@ from tests.unit.scenario.scenario_kit import ToyWorld
 
 from dmsim.cli import main
 from dmsim.scenario import _fuzz as fuzz_module
+from dmsim.scenario import _fuzz_machines as fuzz_machines_module
 from dmsim.scenario import _runner as runner_module
 
 SMALL = Path(__file__).with_name("data") / "small-ack.scenario.yaml"
@@ -21,6 +22,7 @@ DMSIM = Path(sys.executable).with_name("dmsim")
 def use_world(monkeypatch: pytest.MonkeyPatch, world: ToyWorld) -> None:
     monkeypatch.setattr(runner_module, "default_world", lambda: world)
     monkeypatch.setattr(fuzz_module, "default_world", lambda: world)
+    monkeypatch.setattr(fuzz_machines_module, "default_world", lambda: world)
 
 
 def test_run_passes_and_writes_report_and_plot(
@@ -57,6 +59,13 @@ def test_run_fails_with_exit_1_and_seed_override(
         (["run", str(SMALL), "--json", "/proc/r.json"], "--json: cannot write /proc/r.json"),
         (["run", str(SMALL), "--plot", "/proc/p.png"], "--plot: cannot write /proc/p.png"),
         (["fuzz", str(SMALL), "--runs", "2", "--out", str(SMALL)], "not a directory"),
+        (["fuzz", "--runs", "2"], "give a SCENARIO or --machines M (not both)"),
+        (["fuzz", str(SMALL), "--machines", "2", "--runs", "1"], "give a SCENARIO or --machines"),
+        (["fuzz", str(SMALL), "--runs", "1", "--duration", "5m"], "--duration: only with"),
+        (
+            ["fuzz", "--machines", "2", "--runs", "1", "--duration", "soon"],
+            "--duration: expected a positive duration like 10m, got 'soon'",
+        ),
     ],
 )
 def test_bad_input_exits_2(
@@ -116,6 +125,20 @@ def test_fuzz_takes_envelope_overrides_from_the_command_line(
     assert "kinds: unknown fault kind 'meteor'" in capsys.readouterr().err
 
 
+def test_fuzz_on_random_machines_reports_a_finding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use_world(monkeypatch, ToyWorld(bugs=["delete_before_ack"]))
+    argv = ["fuzz", "--machines", "3", "--runs", "10", "--duration", "5m", "--out", str(tmp_path)]
+    status = main(argv)
+    captured = capsys.readouterr()
+    assert status == 1, captured.out
+    assert "machine 1/3: " in captured.err
+    assert "1 failure" in captured.out
+    assert "part(s) removed" in captured.out
+    assert len(list(tmp_path.glob("test_machine_*.py"))) == 1
+
+
 def run_dmsim(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(DMSIM), *args], capture_output=True, text=True, timeout=60, cwd=cwd, check=False
@@ -126,6 +149,14 @@ def test_fuzz_leaves_nothing_in_the_working_directory(tmp_path: Path) -> None:
     result = run_dmsim("fuzz", str(SMALL), "--runs", "6", "--max-faults", "1", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert list(tmp_path.iterdir()) == []  # hypothesis caches nothing under .hypothesis/
+
+
+def test_fuzz_on_random_machines_end_to_end(tmp_path: Path) -> None:
+    result = run_dmsim("fuzz", "--machines", "2", "--runs", "1", "--duration", "1m", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "dmsim fuzz: 2 random machine(s), 2 run(s), 2 passed, no failure" in result.stdout
+    assert "machine 2/2: " in result.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_schema_and_validate_end_to_end(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ def test_scenario_exports() -> None:
         "Scenario", "load_scenario", "loads_scenario", "run_scenario", "fuzz_scenario",
         "judge", "Verdict", "Report", "WorldResult", "Sample", "WorldRunner", "shrink_schedule",
         "build_schema", "write_report_json", "write_timeline_png", "apply_reconfigure",
+        "fuzz_machines", "machine_scenario",
     } <= set(dmsim.scenario.__all__)  # fmt: skip
     for name in dmsim.scenario.__all__:
         assert hasattr(dmsim.scenario, name), name
