@@ -105,6 +105,15 @@ class FuzzFinding:
     files: RegressionFiles | None
     reproduce: str
 
+    def schedule_lines(self) -> list[str]:
+        """How the world crashed, if it did, and the shrunk schedule, a line per fault."""
+        lines = [f"crashed the simulated world: {self.crash}"] if self.crash else []
+        lines.append(
+            f"shrunk {len(self.original)} → {len(self.minimal)} fault(s) in "
+            f"{self.shrink_runs} run(s):"
+        )
+        return lines + [f"  {step.to_document()}" for step in self.minimal]
+
 
 @dataclass(frozen=True, slots=True)
 class FuzzSummary:
@@ -128,13 +137,7 @@ class FuzzSummary:
             lines.append(
                 f"run {finding.run} (seed {finding.seed}) failed {', '.join(finding.failed)}"
             )
-            if finding.crash:
-                lines.append(f"crashed the simulated world: {finding.crash}")
-            lines.append(
-                f"shrunk {len(finding.original)} → {len(finding.minimal)} fault(s) in "
-                f"{finding.shrink_runs} run(s):"
-            )
-            lines += [f"  {step.to_document()}" for step in finding.minimal]
+            lines += finding.schedule_lines()
             if finding.files is not None:
                 lines.append(f"scenario: {finding.files.scenario}")
                 lines.append(f"test:     {finding.files.test}")

@@ -186,13 +186,7 @@ class MachinesFuzzSummary:
         lines.append(
             f"machine {finding.machine}, seed {fuzz.seed}: failed {', '.join(fuzz.failed)}"
         )
-        if fuzz.crash:
-            lines.append(f"crashed the simulated world: {fuzz.crash}")
-        lines.append(
-            f"shrunk {len(fuzz.original)} → {len(fuzz.minimal)} fault(s) in "
-            f"{fuzz.shrink_runs} run(s):"
-        )
-        lines += [f"  {step.to_document()}" for step in fuzz.minimal]
+        lines += fuzz.schedule_lines()
         lines.append(
             f"config: {len(finding.removed)} part(s) removed in {finding.config_runs} run(s)"
             + (f": {', '.join(finding.removed)}" if finding.removed else "")

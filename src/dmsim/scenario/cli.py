@@ -114,9 +114,7 @@ def register(subparsers: Any) -> None:
         "small images) and fuzz --runs schedules on each",
     )
     fuzz.add_argument(
-        "--duration",
-        default="10m",
-        help="with --machines: each run's simulated duration (default 10m)",
+        "--duration", help="with --machines: each run's simulated duration (default 10m)"
     )
     fuzz.add_argument(
         "--runs", type=_positive_int, required=True, help="schedules to try (per machine)"
@@ -272,7 +270,7 @@ def _fuzz(args: argparse.Namespace) -> int:
         raise ScenarioError(Problem("SCENARIO", "give a SCENARIO or --machines M (not both)"))
     if args.machines is not None:
         return _fuzz_machines(args)
-    if args.duration != "10m":
+    if args.duration is not None:
         raise ScenarioError(Problem("--duration", "only with --machines (a SCENARIO has one)"))
     summary = fuzz_scenario(
         Path(args.scenario),
@@ -289,7 +287,7 @@ def _fuzz(args: argparse.Namespace) -> int:
 
 
 def _fuzz_machines(args: argparse.Namespace) -> int:
-    duration = parse_duration(args.duration)
+    duration = parse_duration(args.duration or "10m")
     if duration is None or duration <= 0:
         raise ScenarioError(
             Problem("--duration", f"expected a positive duration like 10m, got {args.duration!r}")

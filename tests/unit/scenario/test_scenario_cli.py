@@ -61,7 +61,7 @@ def test_run_fails_with_exit_1_and_seed_override(
         (["fuzz", str(SMALL), "--runs", "2", "--out", str(SMALL)], "not a directory"),
         (["fuzz", "--runs", "2"], "give a SCENARIO or --machines M (not both)"),
         (["fuzz", str(SMALL), "--machines", "2", "--runs", "1"], "give a SCENARIO or --machines"),
-        (["fuzz", str(SMALL), "--runs", "1", "--duration", "5m"], "--duration: only with"),
+        (["fuzz", str(SMALL), "--runs", "1", "--duration", "10m"], "--duration: only with"),
         (
             ["fuzz", "--machines", "2", "--runs", "1", "--duration", "soon"],
             "--duration: expected a positive duration like 10m, got 'soon'",
