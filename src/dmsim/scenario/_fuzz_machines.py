@@ -383,17 +383,13 @@ def _deletable(doc: Any) -> Iterator[ConfigPath]:
 
 
 def _without(doc: dict[str, Any], path: ConfigPath) -> dict[str, Any]:
-    """A copy of ``doc`` without the node at ``path``; deleting a named item (a component) also
-    drops its name from every ``depends_on``, which would otherwise name nothing."""
+    """A copy of ``doc`` without the node at ``path`` (a ``depends_on`` naming a deleted
+    component is left: the config parser accepts it, and it is a node to delete in turn)."""
     copy = deepcopy(doc)
     parent: Any = copy
     for key in path[:-1]:
         parent = parent[key]
-    gone = parent.pop(path[-1])
-    if isinstance(gone, dict) and isinstance(gone.get("name"), str):
-        for component in copy.get("components", []):
-            if gone["name"] in component.get("depends_on", []):
-                component["depends_on"].remove(gone["name"])
+    parent.pop(path[-1])
     return copy
 
 
