@@ -23,6 +23,13 @@ looks, or a file of an earlier boot without a clock): then the file is dated at 
 creation, as old as the engine at most. A step back leaves the files of the clock that was
 ahead in the future: young, never stale, as a future mtime counts for the quiet period.
 
+A step back also makes the name of a capture file a poor date: the clock shows the old
+clock's last times again, and a collector names its next file just past its previous one
+(names only increase, ``dmsim.storage._naming``), so a file begun after the step is named
+by the old clock, up to the step's size before its data, and dated by today's clock once
+that reaches the name, after its data. :meth:`ClockSteps.repeated_times` says which names to
+doubt; the walk dates those files by their first reading's capture time instead.
+
 Memory: one entry for each of the last 64 sets.
 """
 
@@ -33,10 +40,12 @@ from dataclasses import dataclass
 
 from dmsim.runtime import Clocks
 
-__all__ = ["ClockSteps"]
+__all__ = ["ClockSteps", "RepeatedTimes"]
 
 _SET_CLOCKS_SHOW_AFTER_NS = 1_577_836_800 * 10**9  # 2020-01-01T00:00:00Z
 _KEEP_STEPS = 64
+# how far past a clock's last time names pushed 1 µs at a time may run: a million files
+_PUSHED_NAMES_NS = 10**9
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +55,24 @@ class _Step:
     first_ns: int
     last_ns: int
     by_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class RepeatedTimes:
+    """Wall-clock times a clock before a step back showed and a later clock shows again, and
+    the names a writer pushed just past them: a capture file named at one of them may hold
+    data captured long before or after its name says. A snapshot: safe to read from the
+    thread that walks."""
+
+    spans: tuple[tuple[int, int], ...]
+
+    def __contains__(self, time_ns: object) -> bool:
+        return isinstance(time_ns, int) and any(
+            first <= time_ns <= last for first, last in self.spans
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.spans)
 
 
 class ClockSteps:
@@ -73,6 +100,16 @@ class ClockSteps:
             self._clock_first_ns = wall_ns - since_ns
             self._sets = sets
         self._monotonic_ns, self._wall_ns = monotonic_ns, wall_ns
+
+    def repeated_times(self) -> RepeatedTimes:
+        """The times of the kept steps back that two clocks show (as of the last look)."""
+        return RepeatedTimes(
+            tuple(
+                (step.last_ns + step.by_ns, step.last_ns + _PUSHED_NAMES_NS)
+                for step in self._steps
+                if step.by_ns < 0
+            )
+        )
 
     def written_at(self, stamped_ns: int) -> float:
         """When a wall-clock time was stamped (a file's mtime, a capture file's name), in

@@ -453,7 +453,12 @@ class SyncEngine:
         self._book.begin_walk()
         # the walk yields capture files still being written too: never sent, but their data
         # waits (a disk that refuses renames completes no file for as long as it refuses)
-        walker = walk_candidates(self._fs, self._roots, on_error=self._walk_error)
+        walker = walk_candidates(
+            self._fs,
+            self._roots,
+            on_error=self._walk_error,
+            dated_by_first_reading=self._clock_steps.repeated_times() or None,
+        )
         try:
             while not self._closed and not this.offline_hit:
                 batch = await self._rt.run_blocking(_take, walker, _WALK_BATCH)
@@ -555,7 +560,9 @@ class SyncEngine:
         found = Backlog(self._clock_steps.written_at)
         # walk errors are a pass's to report; offline, files are not closed (rdk DATA-2652),
         # so a slow sensor's data sits in a file still being written for most of an hour
-        walker = walk_candidates(self._fs, self._roots)
+        walker = walk_candidates(
+            self._fs, self._roots, dated_by_first_reading=self._clock_steps.repeated_times() or None
+        )
         try:
             while batch := await self._rt.run_blocking(_take, walker, _WALK_BATCH):
                 for candidate in batch:

@@ -133,3 +133,28 @@ def test_a_file_written_after_a_set_the_last_look_missed_is_dated_when_it_was_wr
     clock.mono += 0.4
     written = clock.mono
     assert steps.written_at(clock.wall_ns()) == pytest.approx(written)
+
+
+def test_times_two_clocks_show_after_a_step_back_are_doubted_with_names_pushed_past_them() -> None:
+    """Fuzz --machines seed 29: after a step back, the old clock's last times come round
+    again, and a collector names its next files just past its previous one (names only
+    increase), so a name there says little of when its data was captured."""
+    clock = SteppingClock()
+    steps = ClockSteps(clock)
+    assert not steps.repeated_times()
+    clock.mono += 20
+    clock.step(3600.0)  # forward: no clock shows a time twice
+    clock.mono += 1
+    steps.look()
+    assert not steps.repeated_times()
+    clock.mono += 20
+    old_clock_last_ns = clock.wall_ns()
+    clock.step(-87.0)
+    clock.mono += 1
+    steps.look()
+    repeated = steps.repeated_times()
+    assert old_clock_last_ns in repeated
+    assert old_clock_last_ns + 1_000 in repeated  # a name pushed past the old clock
+    assert old_clock_last_ns - 85 * 10**9 in repeated
+    assert old_clock_last_ns - 88 * 10**9 not in repeated  # only the old clock showed it
+    assert old_clock_last_ns + 5 * 10**9 not in repeated  # only the current clock will

@@ -10,9 +10,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.unit.storage.realfs_faults import deny_listing
-from tests.unit.sync.sync_fakes import EPOCH_NS, SteppingClock, write_file
+from tests.unit.sync.sync_fakes import (
+    EPOCH_NS,
+    SteppingClock,
+    tabular_metadata,
+    tabular_readings,
+    write_capture,
+    write_file,
+)
 
 from dmsim.runtime import RngTree
+from dmsim.storage._naming import format_stem
 from dmsim.storage._realfs import RealFS
 from dmsim.storage._simfs import SimFS
 from dmsim.sync import (
@@ -189,6 +197,36 @@ def test_a_capture_file_still_being_written_is_never_ready() -> None:
     still_open = Candidate("/cap/a/2.prog", FileKind.OPEN, SyncRoot("/cap", True), 5, NOW_NS)
     assert not is_ready(still_open, now_ns=NOW_NS, file_last_modified_millis=0)
     assert not QuietClock(SteppingClock()).ready(still_open, file_last_modified_millis=0)
+
+
+def test_a_capture_file_named_at_a_doubted_time_is_dated_by_its_first_reading() -> None:
+    """After a step back a name may run ahead of its data (names of a collector only
+    increase): the walk reads the first reading's capture time of a file named at a time
+    two clocks showed; other names are taken as they are, unread."""
+    clock = [NOW_NS]
+    fs = make_fs(clock)
+    named_ns = EPOCH_NS + 80 * 10**9  # the first reading: EPOCH_NS (tabular_readings)
+    doubted = range(named_ns, named_ns + 10**9)
+
+    def path(directory: str, at_ns: int, suffix: str) -> str:
+        return f"/cap/{directory}/{format_stem(at_ns // 1000)}{suffix}"
+
+    pushed = path("a", named_ns, ".capture")
+    header_only = path("b", named_ns + 1000, ".prog")
+    unreadable = path("c", named_ns + 2000, ".capture")
+    trusted = path("d", named_ns + 2 * 10**9, ".capture")
+    for each in (pushed, trusted):
+        write_capture(fs, each, tabular_metadata(), tabular_readings("s", 2))
+    write_capture(fs, header_only, tabular_metadata(), [])
+    write_file(fs, unreadable, b"\xff" * 40)
+    walked = walk_candidates(fs, sync_roots("/cap", []), dated_by_first_reading=doubted)
+    created = {c.path: c.created_ns for c in walked}
+    assert created == {
+        pushed: EPOCH_NS,
+        header_only: named_ns + 1000,  # no reading on disk yet: its name, as before
+        unreadable: named_ns + 2000,
+        trusted: named_ns + 2 * 10**9,
+    }
 
 
 segment = st.sampled_from(["a", "b", "failed", "c"])
