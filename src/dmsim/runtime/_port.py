@@ -97,6 +97,10 @@ class Clocks(Protocol):
     def monotonic(self) -> float:
         """Seconds since the runtime started; never jumps."""
 
+    def monotonic_clock_id(self) -> str:
+        """Names the monotonic clock's zero: the monotonic times of two runtimes with the same
+        id are on one clock (a capture file's creation stamp is read by this)."""
+
     def wall_ns(self) -> int:
         """Wall-clock time in ns since the Unix epoch; may be stepped (RTC, NTP)."""
 

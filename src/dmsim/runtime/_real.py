@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -107,11 +108,15 @@ class RealRuntime:
 
     def __init__(self) -> None:
         self._start = time.monotonic()
+        self._clock_id = f"process {uuid.uuid4()}"  # its monotonic clock starts with it
         self._crashes: list[BaseException] = []
         self._main: asyncio.Task[Any] | None = None
 
     def monotonic(self) -> float:
         return time.monotonic() - self._start
+
+    def monotonic_clock_id(self) -> str:
+        return self._clock_id
 
     def wall_ns(self) -> int:
         return time.time_ns()

@@ -248,8 +248,9 @@ def _wake(waiters: deque[simpy.Event]) -> None:
 class SimKernel:
     """The simulated world's clock: one simpy environment and a steppable wall clock."""
 
-    def __init__(self, *, epoch_ns: int) -> None:
+    def __init__(self, *, epoch_ns: int, clock_id: str = "sim") -> None:
         self.env = simpy.Environment()
+        self.clock_id = clock_id  # every process of a world shares its monotonic clock
         self._wall_offset_ns = epoch_ns
         self._wall_clock_sets = 0
         self._processes: list[SimRuntime] = []
@@ -314,6 +315,9 @@ class SimRuntime:
     # clocks
     def monotonic(self) -> float:
         return float(self.kernel.env.now)
+
+    def monotonic_clock_id(self) -> str:
+        return self.kernel.clock_id
 
     def wall_ns(self) -> int:
         return self.kernel.wall_ns()

@@ -171,7 +171,9 @@ class World:
         self.scenario = scenario
         self.final_drain = final_drain
         self.seed = seed
-        self.kernel = SimKernel(epoch_ns=scenario.epoch_ns)
+        self.kernel = SimKernel(
+            epoch_ns=scenario.epoch_ns, clock_id=f"sim {scenario.name!r} seed {seed}"
+        )
         self.trace = Trace(self.kernel.now, keep=None if keep_events else _keep_none)
         self.rng = RngTree(seed)
         disk = scenario.disk

@@ -368,6 +368,7 @@ class DataManager:
             if binary
             else DataType.DATA_TYPE_TABULAR_SENSOR,
             now=self._rt.monotonic,
+            clock_id=self._rt.monotonic_clock_id(),
             wall_ns=self._rt.wall_ns,
             tags=spec.tags,
             file_extension=spec.file_extension,

@@ -5,7 +5,8 @@
   :class:`CaptureReader` (streaming; torn tails reported, damage named by file and offset),
   :func:`recover_capture_dir` (orphaned ``.prog`` → ``.capture``, or ``failed/`` with a reason),
   inspect/verify, and the MCAP exporter.
-- Reading identities (:class:`ReadingId`), carried in field 71000 that Viam's parsers skip.
+- Reading identities (:class:`ReadingId`), carried in field 71000 that Viam's parsers skip,
+  and each file's creation stamp (its header's field 71001: ``_creation``).
 - The filesystem port (:class:`FileSystem`) with :class:`RealFS` and the crash-faulting
   :class:`SimFS`.
 - Disk policies: the documented disk-full rule and a byte cap (:class:`DiskPolicy`).

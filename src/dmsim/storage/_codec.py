@@ -24,6 +24,7 @@ from viam.proto.app.datasync import DataCaptureMetadata, DataType, SensorData
 
 from dmsim.errors import StorageError
 
+from ._creation import CreationStamp, creation_field_bytes
 from ._identity import ReadingId, identity_field_bytes
 from ._varint import (
     MAX_VARINT_BYTES,
@@ -102,9 +103,12 @@ def frame(payload: bytes) -> bytes:
     return length_prefix(len(payload)) + payload
 
 
-def encode_metadata(metadata: DataCaptureMetadata) -> bytes:
-    """The framed file header."""
-    return frame(serialize_deterministic(metadata))
+def encode_metadata(metadata: DataCaptureMetadata, creation: CreationStamp | None = None) -> bytes:
+    """The framed file header; ``creation`` travels as the unknown field Viam's parsers skip."""
+    body = serialize_deterministic(metadata)
+    if creation is not None:
+        body += creation_field_bytes(creation)
+    return frame(body)
 
 
 def encode_sensor_data(reading: SensorData, reading_id: ReadingId | None = None) -> bytes:

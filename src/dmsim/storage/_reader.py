@@ -47,6 +47,7 @@ from ._codec import (
     NoMetadataError,
     decode_uvarint,
 )
+from ._creation import CreationStamp, creation_of
 from ._fs import FileSystem, ReadHandle
 from ._identity import IDENTITY_FIELD_NUMBER, ReadingId, identity_field_bytes, parse_identity
 
@@ -300,6 +301,15 @@ class CaptureReader:
         return metadata
 
     # -- records ------------------------------------------------------------------------
+
+    @property
+    def creation(self) -> CreationStamp | None:
+        """When dmsim began the file, on which monotonic clock (``None``: rdk's file); raises
+        :class:`CaptureFormatError` for a damaged stamp, which leaves the readings readable."""
+        try:
+            return creation_of(self.metadata)
+        except CaptureFormatError as error:
+            raise CaptureFormatError(self.path, error.offset, error.what) from None
 
     @property
     def torn_tail_bytes(self) -> int:

@@ -51,6 +51,7 @@ from ._codec import (
     frame,
     serialize_deterministic,
 )
+from ._creation import CreationStamp
 from ._fs import FileHandle, FileSystem
 from ._identity import IdentityEncoder, ReadingId
 from ._naming import CAPTURE_EXT, PROG_EXT, CollectorKey, format_stem, next_stem_time
@@ -213,13 +214,17 @@ class CaptureWriter:
         max_file_size_bytes: int = DEFAULT_MAX_FILE_SIZE_BYTES,
         buffer_bytes: int = DEFAULT_BUFFER_BYTES,
         on_file_closed: Callable[[ClosedFile], None] | None = None,
+        clock_id: str | None = None,
     ) -> None:
+        """``now`` is the monotonic clock named ``clock_id``; with one, each file's header
+        says when ``now`` began it (:class:`CreationStamp`), which no wall-clock set moves."""
         _check_options(durability_window_s, max_file_size_bytes, buffer_bytes)
         self._fs = fs
         self._key = key
         self._dir = key.directory(capture_dir)
         self._hash = key.params_hash
         self._now = now
+        self._clock_id = clock_id
         self._wall_ns = wall_ns
         self._window = durability_window_s
         self._max_size = max_file_size_bytes
@@ -466,7 +471,10 @@ class CaptureWriter:
         self._c.files_opened += 1
         file = _File(path, handle, 0)
         self._file = file
-        header = encode_metadata(metadata)
+        creation = None
+        if self._clock_id is not None:
+            creation = CreationStamp(self._clock_id, round(self._now() * 1e9))
+        header = encode_metadata(metadata, creation)
         try:
             handle.write(header)
         except OSError as error:

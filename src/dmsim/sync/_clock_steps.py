@@ -28,7 +28,8 @@ clock's last times again, and a collector names its next file just past its prev
 (names only increase, ``dmsim.storage._naming``), so a file begun after the step is named
 by the old clock, up to the step's size before its data, and dated by today's clock once
 that reaches the name, after its data. :meth:`ClockSteps.repeated_times` says which names to
-doubt; the walk dates those files by their first reading's capture time instead.
+doubt; the walk reads those files' creation stamps (:meth:`ClockSteps.created_at`), the
+monotonic time this process began them, instead.
 
 Memory: one entry for each of the last 64 sets.
 """
@@ -39,6 +40,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from dmsim.runtime import Clocks
+from dmsim.storage._creation import CreationStamp
 
 __all__ = ["ClockSteps", "RepeatedTimes"]
 
@@ -110,6 +112,13 @@ class ClockSteps:
                 if step.by_ns < 0
             )
         )
+
+    def created_at(self, creation: CreationStamp | None) -> float | None:
+        """When a capture file was begun, on the monotonic clock, if its creation stamp is on
+        this process's clock (``None`` otherwise: an earlier process's, rdk's, unread)."""
+        if creation is None or creation.clock != self._clocks.monotonic_clock_id():
+            return None
+        return creation.monotonic_ns / 1e9
 
     def written_at(self, stamped_ns: int) -> float:
         """When a wall-clock time was stamped (a file's mtime, a capture file's name), in

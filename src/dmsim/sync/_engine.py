@@ -419,7 +419,7 @@ class SyncEngine:
     async def _run_pass(self, kind: PassKind) -> Pass:
         self._pass_began = self._rt.monotonic()
         self._clock_steps.look()
-        this = Pass(self._rt, kind, written_at=self._clock_steps.written_at)
+        this = Pass(self._rt, kind, dating=self._clock_steps)
         self._n["passes"] += 1
         self._n["manual_passes"] += this.manual
         if kind is PassKind.RETRY:
@@ -457,7 +457,7 @@ class SyncEngine:
             self._fs,
             self._roots,
             on_error=self._walk_error,
-            dated_by_first_reading=self._clock_steps.repeated_times() or None,
+            read_creation_if_named=self._clock_steps.repeated_times() or None,
         )
         try:
             while not self._closed and not this.offline_hit:
@@ -557,11 +557,11 @@ class SyncEngine:
         """Learn the backlog; how long that took."""
         began = self._rt.monotonic()
         self._clock_steps.look()
-        found = Backlog(self._clock_steps.written_at)
+        found = Backlog(self._clock_steps)
         # walk errors are a pass's to report; offline, files are not closed (rdk DATA-2652),
         # so a slow sensor's data sits in a file still being written for most of an hour
         walker = walk_candidates(
-            self._fs, self._roots, dated_by_first_reading=self._clock_steps.repeated_times() or None
+            self._fs, self._roots, read_creation_if_named=self._clock_steps.repeated_times() or None
         )
         try:
             while batch := await self._rt.run_blocking(_take, walker, _WALK_BATCH):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from dmsim.runtime import Runtime
 
+from ._clock_steps import ClockSteps
 from ._select import Candidate
 from ._stats import SyncReport
 
@@ -31,11 +31,10 @@ class PassKind(StrEnum):
 
 class Backlog:
     """The unsynced files a walk found: how many, their bytes, and since when the oldest
-    holds data, on the monotonic clock (``written_at`` dates a wall-clock time:
-    :class:`ClockSteps`)."""
+    holds data, on the monotonic clock (``dating`` dates a file's times)."""
 
-    def __init__(self, written_at: Callable[[int], float]) -> None:
-        self._written_at = written_at
+    def __init__(self, dating: ClockSteps) -> None:
+        self._dating = dating
         self.files = 0
         self.bytes = 0
         self.oldest_at: float | None = None
@@ -43,10 +42,13 @@ class Backlog:
     def add(self, candidate: Candidate) -> None:
         self.files += 1
         self.bytes += candidate.size
-        written_at = self._written_at(candidate.mtime_ns)
-        created_ns = candidate.created_ns
-        if created_ns is not None:  # its first reading is as old as the file
-            written_at = min(written_at, self._written_at(created_ns))
+        written_at = self._dating.written_at(candidate.mtime_ns)
+        # its first reading is as old as the file: when begun, on this clock if it says so
+        created_at = self._dating.created_at(candidate.creation)
+        if created_at is None and candidate.created_ns is not None:
+            created_at = self._dating.written_at(candidate.created_ns)
+        if created_at is not None:
+            written_at = min(written_at, created_at)
         if self.oldest_at is None or written_at < self.oldest_at:
             self.oldest_at = written_at
 
@@ -55,7 +57,7 @@ class Backlog:
         the larger counts."""
         if self.oldest_at is None:
             return earlier
-        both = Backlog(self._written_at)
+        both = Backlog(self._dating)
         both.files, both.bytes = max(self.files, earlier.files), max(self.bytes, earlier.bytes)
         both.oldest_at = self.oldest_at
         if earlier.oldest_at is not None:
@@ -67,7 +69,7 @@ class Pass:
     """One walk and the uploads it dispatched. Done when the walk ended and every dispatched
     file has finished (uploaded, failed, deferred...)."""
 
-    def __init__(self, rt: Runtime, kind: PassKind, *, written_at: Callable[[int], float]) -> None:
+    def __init__(self, rt: Runtime, kind: PassKind, *, dating: ClockSteps) -> None:
         self.kind = kind
         self.dispatched = 0
         self.finished = 0
@@ -80,7 +82,7 @@ class Pass:
         self.bytes_uploaded = 0
         self.complete = False  # the walk reached its end
         self.offline_hit = False  # an upload of this pass found the link down
-        self.unsynced = Backlog(written_at)  # files found and still on disk after it
+        self.unsynced = Backlog(dating)  # files found and still on disk after it
         self._walk_done = False
         self._done = rt.event()
 

@@ -31,8 +31,9 @@ directory's listing, never on the size of the backlog.
 
 A capture file's name dates its data (the stale-data warning's age), except a name the
 wall clock showed twice, after a step back (:class:`~dmsim.sync._clock_steps.RepeatedTimes`):
-the walk then reads the file's first reading and dates the file by its capture time. Rare
-(the files of a step's size of time), and one record each.
+the walk then reads the file's header for the monotonic time dmsim began it
+(:class:`~dmsim.storage._creation.CreationStamp`). Rare (the files of a step's size of time),
+and one header each.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from enum import StrEnum
 
 from dmsim.errors import StorageError
 from dmsim.runtime import Clocks
+from dmsim.storage._creation import CreationStamp
 from dmsim.storage._fs import FileSystem
 from dmsim.storage._naming import parse_capture_name
 from dmsim.storage._reader import CaptureReader
@@ -63,6 +65,7 @@ __all__ = [
 
 FAILED_DIR = "failed"
 CAPTURE_SUFFIX = ".capture"
+_HEADER_READ = 4096  # a header is some hundred bytes: no need for the reader's 64 KiB
 PROG_SUFFIX = ".prog"
 
 
@@ -88,17 +91,14 @@ class Candidate:
     root: SyncRoot
     size: int
     mtime_ns: int
-    first_reading_ns: int | None = None  # read only for a name the clock showed twice
+    creation: CreationStamp | None = None  # read only for a name the clock showed twice
 
     @property
     def created_ns(self) -> int | None:
-        """A capture file's creation, on the wall clock: its first reading's capture time
-        when the walk read it, else as its name says (rdk ages unsynced data by it); ``None``
-        for other files and names that say nothing."""
+        """A capture file's creation, on the wall clock, as its name says (rdk ages unsynced
+        data by it); ``None`` for other files and names that say nothing."""
         if self.kind not in (FileKind.CAPTURE, FileKind.OPEN):
             return None
-        if self.first_reading_ns is not None:
-            return self.first_reading_ns
         return _name_time_ns(self.path)
 
 
@@ -107,15 +107,14 @@ def _name_time_ns(path: str) -> int | None:
     return None if name is None else name.time_ns
 
 
-def _first_reading_ns(fs: FileSystem, path: str) -> int | None:
-    """The capture time of a capture file's first reading; ``None`` when it has none on disk
-    yet, or it cannot be read (then its name dates it, as any other)."""
+def _creation(fs: FileSystem, path: str) -> CreationStamp | None:
+    """The creation stamp in a capture file's header; ``None`` for rdk's files, and a header
+    not yet written or damaged (then its name dates it, as any other)."""
     try:
-        with CaptureReader(fs, path) as reader:
-            first = next(reader.records(), None)
+        with CaptureReader(fs, path, chunk_size=_HEADER_READ) as reader:
+            return reader.creation
     except (StorageError, OSError):
         return None
-    return None if first is None else first.time_requested_ns
 
 
 def sync_roots(
@@ -202,12 +201,12 @@ def walk_candidates(
     roots: Sequence[SyncRoot],
     *,
     on_error: Callable[[str, OSError], None] | None = None,
-    dated_by_first_reading: Container[int] | None = None,
+    read_creation_if_named: Container[int] | None = None,
 ) -> Generator[Candidate, None, None]:
     """Every syncable file under ``roots``, lazily, in sorted order, with its size and mtime,
     and the capture files still being written (``FileKind.OPEN``: never sent, but their data
     is unsynced and ages like the rest). A capture file named at a time among
-    ``dated_by_first_reading`` carries its first reading's capture time.
+    ``read_creation_if_named`` carries its header's creation stamp.
 
     A root that does not exist is skipped; a file that vanishes between listing and ``stat``
     is skipped; a directory that cannot be listed goes to ``on_error`` (its path) and the rest
@@ -220,7 +219,7 @@ def walk_candidates(
         if not fs.is_dir(root.path):
             continue
         try:
-            yield from _walk_root(fs, root, root_paths, report, dated_by_first_reading)
+            yield from _walk_root(fs, root, root_paths, report, read_creation_if_named)
         except OSError as error:
             report(root.path, error)
 
@@ -234,7 +233,7 @@ def _walk_root(
     root: SyncRoot,
     root_paths: set[str],
     on_error: Callable[[str, OSError], None],
-    dated_by_first_reading: Container[int] | None,
+    read_creation_if_named: Container[int] | None,
 ) -> Iterator[Candidate]:
     def unlisted(error: OSError) -> None:
         on_error(str(error.filename), error)
@@ -267,11 +266,11 @@ def _walk_root(
                 stat = fs.stat(path)
             except FileNotFoundError:
                 continue
-            first_reading_ns = None
+            creation = None
             if (
-                dated_by_first_reading is not None
+                read_creation_if_named is not None
                 and kind in (FileKind.CAPTURE, FileKind.OPEN)
-                and _name_time_ns(path) in dated_by_first_reading
+                and _name_time_ns(path) in read_creation_if_named
             ):
-                first_reading_ns = _first_reading_ns(fs, path)
-            yield Candidate(path, kind, root, stat.size, stat.mtime_ns, first_reading_ns)
+                creation = _creation(fs, path)
+            yield Candidate(path, kind, root, stat.size, stat.mtime_ns, creation)

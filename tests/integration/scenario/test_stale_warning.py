@@ -122,3 +122,24 @@ def test_data_of_a_file_named_past_a_clock_stepped_back_is_warned_about_in_time(
     scenario = replace(scenario, expectations=fuzz_expectations(scenario))
     verdict = judge(run_world(scenario, seed=scenario.seed), scenario.expectations)
     assert verdict.passed, [e for e in verdict.expectations if not e.ok]
+
+
+def test_data_written_before_the_clock_stepped_back_is_warned_about_in_time() -> None:
+    """The clock steps back 150 s while the link is down: files written before the step are
+    named at times today's clock shows again 133 s later, and were dated on it from then,
+    150 s after their data; the warning came past the judge's bound. Each file's header
+    says when, on the monotonic clock, it was begun; a walk reads it for names the clock
+    showed twice."""
+    scenario = loads_scenario(
+        "name: written-before-the-step\nseed: 1\nduration: 10m\n"
+        + probe_machine(5)
+        + """
+faults:
+  - {at: 1s, kind: link_down, duration: 400s}
+  - {at: 16.9s, kind: clock_step, seconds: -150s}
+""",
+        source="written-before-the-step",
+    )
+    scenario = replace(scenario, expectations=fuzz_expectations(scenario))
+    verdict = judge(run_world(scenario, seed=scenario.seed), scenario.expectations)
+    assert verdict.passed, [e for e in verdict.expectations if not e.ok]

@@ -289,6 +289,9 @@ class SteppingClock:
     def monotonic(self) -> float:
         return self.mono
 
+    def monotonic_clock_id(self) -> str:
+        return "stepping"
+
     def wall_ns(self) -> int:
         return self.offset_ns + round(self.mono * 1e9)
 

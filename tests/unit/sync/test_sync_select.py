@@ -20,6 +20,8 @@ from tests.unit.sync.sync_fakes import (
 )
 
 from dmsim.runtime import RngTree
+from dmsim.storage._codec import encode_metadata
+from dmsim.storage._creation import CreationStamp
 from dmsim.storage._naming import format_stem
 from dmsim.storage._realfs import RealFS
 from dmsim.storage._simfs import SimFS
@@ -199,33 +201,37 @@ def test_a_capture_file_still_being_written_is_never_ready() -> None:
     assert not QuietClock(SteppingClock()).ready(still_open, file_last_modified_millis=0)
 
 
-def test_a_capture_file_named_at_a_doubted_time_is_dated_by_its_first_reading() -> None:
-    """After a step back a name may run ahead of its data (names of a collector only
-    increase): the walk reads the first reading's capture time of a file named at a time
-    two clocks showed; other names are taken as they are, unread."""
+def test_a_capture_file_named_at_a_time_shown_twice_carries_its_creation_stamp() -> None:
+    """After a step back a name may be of either clock, or pushed past the old one (names
+    of a collector only increase): the walk reads the header of a file named at a time two
+    clocks showed for when dmsim began it; other names are taken as they are, unread."""
     clock = [NOW_NS]
     fs = make_fs(clock)
-    named_ns = EPOCH_NS + 80 * 10**9  # the first reading: EPOCH_NS (tabular_readings)
-    doubted = range(named_ns, named_ns + 10**9)
+    named_ns = EPOCH_NS + 80 * 10**9
+    shown_twice = range(named_ns, named_ns + 10**9)
+    stamp = CreationStamp("stepping", 12 * 10**9)
 
     def path(directory: str, at_ns: int, suffix: str) -> str:
         return f"/cap/{directory}/{format_stem(at_ns // 1000)}{suffix}"
 
-    pushed = path("a", named_ns, ".capture")
-    header_only = path("b", named_ns + 1000, ".prog")
-    unreadable = path("c", named_ns + 2000, ".capture")
-    trusted = path("d", named_ns + 2 * 10**9, ".capture")
-    for each in (pushed, trusted):
-        write_capture(fs, each, tabular_metadata(), tabular_readings("s", 2))
-    write_capture(fs, header_only, tabular_metadata(), [])
-    write_file(fs, unreadable, b"\xff" * 40)
-    walked = walk_candidates(fs, sync_roots("/cap", []), dated_by_first_reading=doubted)
-    created = {c.path: c.created_ns for c in walked}
-    assert created == {
-        pushed: EPOCH_NS,
-        header_only: named_ns + 1000,  # no reading on disk yet: its name, as before
-        unreadable: named_ns + 2000,
-        trusted: named_ns + 2 * 10**9,
+    stamped = path("a", named_ns, ".capture")
+    still_open = path("b", named_ns + 1000, ".prog")
+    of_rdk = path("c", named_ns + 2000, ".capture")
+    damaged = path("d", named_ns + 3000, ".capture")
+    trusted = path("e", named_ns + 2 * 10**9, ".capture")
+    header = encode_metadata(tabular_metadata(), stamp)
+    write_file(fs, stamped, header + b"".join(tabular_readings("s", 2)))
+    write_file(fs, still_open, header)
+    write_file(fs, trusted, header)
+    write_capture(fs, of_rdk, tabular_metadata(), tabular_readings("s", 2))
+    write_file(fs, damaged, b"\xff" * 40)
+    walked = walk_candidates(fs, sync_roots("/cap", []), read_creation_if_named=shown_twice)
+    assert {c.path: c.creation for c in walked} == {
+        stamped: stamp,
+        still_open: stamp,
+        of_rdk: None,
+        damaged: None,  # its name dates it, as any other
+        trusted: None,  # not read
     }
 
 
