@@ -70,7 +70,7 @@ def _parse(body: bytes) -> CreationStamp:
     try:
         return _parse_fields(body)
     except CaptureFormatError as error:  # a varint cut short or too long
-        raise _damaged(error.what) from None
+        raise _damaged(f"is damaged: {error.what}") from None
 
 
 def _parse_fields(body: bytes) -> CreationStamp:

@@ -27,6 +27,7 @@ from viam.proto.app.datasync import DataCaptureMetadata, DataType
 from dmsim.errors import StorageError
 
 from ._codec import CaptureFormatError
+from ._creation import CreationStamp
 from ._fs import FileSystem
 from ._identity import ReadingId
 from ._naming import CAPTURE_EXT, FAILED_DIR, PROG_EXT
@@ -80,6 +81,7 @@ class FileReport:
     last_time_requested_ns: int | None
     torn_tail_bytes: int
     problems: tuple[FileProblem, ...]  # in file order
+    creation: CreationStamp | None = None  # when dmsim began it (rdk's files: none)
 
     @property
     def is_prog(self) -> bool:
@@ -102,6 +104,7 @@ class FileReport:
             "last_time_requested_ns": self.last_time_requested_ns,
             "torn_tail_bytes": self.torn_tail_bytes,
             "problems": [{"offset": p.offset, "what": p.what} for p in self.problems],
+            "creation": None if self.creation is None else asdict(self.creation),
         }
 
 
@@ -216,7 +219,13 @@ def inspect_file(
         torn = reader.torn_tail_bytes
         if torn:
             damage = torn_tail_problem(reader)
-        problems = tuple(p for p in (tally.duplicates_problem(), damage) if p is not None)
+        creation = stamp_damage = None
+        try:
+            creation = reader.creation
+        except CaptureFormatError as error:  # the readings are no less readable
+            stamp_damage = FileProblem(path, error.offset, error.what)
+        found = (stamp_damage, tally.duplicates_problem(), damage)
+        problems = tuple(p for p in found if p is not None)
         md = reader.metadata
         return FileReport(
             path=path,
@@ -234,6 +243,7 @@ def inspect_file(
             last_time_requested_ns=tally.last,
             torn_tail_bytes=torn,
             problems=problems,
+            creation=creation,
         )
 
 

@@ -135,6 +135,9 @@ def _print_report(report: FileReport) -> None:
     print(f"  readings   {report.readings}  first {_when(report.first_time_requested_ns)}  "
           f"last {_when(report.last_time_requested_ns)}")  # fmt: skip
     print(f"  size       {report.size_bytes} B  torn tail {report.torn_tail_bytes} B")
+    if report.creation is not None:
+        begun = report.creation.monotonic_ns / 1e9
+        print(f"  begun      {begun:.6f} s on monotonic clock {report.creation.clock!r}")
     for problem in report.problems:
         print(f"  PROBLEM    {problem}")
 

@@ -45,7 +45,8 @@ def populate(root: Path) -> None:
         capture_dir=str(root),
         key=CollectorKey.of("rdk:component:sensor", "imu", "Readings"),
         data_type=DataType.DATA_TYPE_TABULAR_SENSOR,
-        now=lambda: 0.0,
+        now=lambda: 12.5,
+        clock_id="process p1",
         wall_ns=lambda: 1_781_715_872_000_000_000,
         tags=["bench"],
     )
@@ -83,6 +84,8 @@ def test_inspect_text_and_json(capture_dir: Path) -> None:
     assert text.returncode == 0
     assert "rdk:component:sensor imu" in text.stdout
     assert "2 capture file(s)" in text.stdout
+    assert "begun      12.500000 s on monotonic clock 'process p1'" in text.stdout
+    assert text.stdout.count("begun") == 1  # the camera's writer named no clock
     result = dmsim("inspect", str(capture_dir), "--json")
     assert result.returncode == 0
     reports = json.loads(result.stdout)
@@ -92,6 +95,8 @@ def test_inspect_text_and_json(capture_dir: Path) -> None:
     assert by_name["imu"]["data_type"] == "tabular"
     assert by_name["imu"]["first_time_requested_ns"] == 1_781_715_872_000_000_000
     assert by_name["cam"]["mime_type"] == "image/jpeg"
+    assert by_name["imu"]["creation"] == {"clock": "process p1", "monotonic_ns": 12_500_000_000}
+    assert by_name["cam"]["creation"] is None
     single = dmsim("inspect", by_name["cam"]["path"], "--json")
     assert [r["component_name"] for r in json.loads(single.stdout)] == ["cam"]
 

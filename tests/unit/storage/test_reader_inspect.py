@@ -8,7 +8,13 @@ from viam.proto.app.datasync import DataType
 
 from dmsim.errors import StorageError
 from dmsim.runtime import RngTree
-from dmsim.storage._codec import build_metadata, encode_metadata, tabular_reading
+from dmsim.storage._codec import (
+    build_metadata,
+    encode_metadata,
+    encode_sensor_data,
+    tabular_reading,
+)
+from dmsim.storage._creation import CREATION_FIELD_NUMBER
 from dmsim.storage._identity import ReadingId
 from dmsim.storage._inspect import (
     CaptureListing,
@@ -19,6 +25,7 @@ from dmsim.storage._inspect import (
 )
 from dmsim.storage._naming import CollectorKey
 from dmsim.storage._simfs import SimFS
+from dmsim.storage._varint import uvarint
 from dmsim.storage._writer import CaptureWriter, ClosedFile
 
 KEY = CollectorKey.of("rdk:component:board", "b1", "Analogs", {"reader_name": "A1"})
@@ -77,6 +84,26 @@ def test_inspect_reports_every_field() -> None:
     doc = report.to_json()
     assert doc["method_parameters"] == {"reader_name": "A1"}
     assert doc["problems"] == []
+
+
+def test_a_damaged_creation_stamp_is_a_problem_and_the_readings_are_still_counted() -> None:
+    fs = make_fs()
+    header = (
+        build_metadata(
+            component_type="rdk:component:board",
+            component_name="b1",
+            method_name="Analogs",
+            data_type=DataType.DATA_TYPE_TABULAR_SENSOR,
+        ).SerializeToString()
+        + uvarint(CREATION_FIELD_NUMBER << 3 | 2)
+        + b"\x01\x0a"
+    )
+    reading = tabular_reading({"v": 1}, time_requested_ns=7, time_received_ns=8)
+    put(fs, "/cap/s.capture", uvarint(len(header)) + header + encode_sensor_data(reading))
+    report = inspect_file(fs, "/cap/s.capture")
+    assert (report.readings, report.creation) == (1, None)
+    [problem] = report.problems
+    assert "creation stamp (field 71001) is damaged: data ends inside a varint" in str(problem)
 
 
 def test_inspect_reports_torn_tails_and_damage_without_raising() -> None:
