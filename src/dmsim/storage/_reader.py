@@ -300,8 +300,6 @@ class CaptureReader:
             raise self._no_metadata(0, f"header data type {metadata.type} is not tabular/binary")
         return metadata
 
-    # -- records ------------------------------------------------------------------------
-
     @property
     def creation(self) -> CreationStamp | None:
         """When dmsim began the file, on which monotonic clock (``None``: rdk's file); raises
@@ -310,6 +308,8 @@ class CaptureReader:
             return creation_of(self.metadata)
         except CaptureFormatError as error:
             raise CaptureFormatError(self.path, error.offset, error.what) from None
+
+    # -- records ------------------------------------------------------------------------
 
     @property
     def torn_tail_bytes(self) -> int:

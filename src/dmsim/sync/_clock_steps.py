@@ -24,12 +24,13 @@ creation, as old as the engine at most. A step back leaves the files of the cloc
 ahead in the future: young, never stale, as a future mtime counts for the quiet period.
 
 A step back also makes the name of a capture file a poor date: the clock shows the old
-clock's last times again, and a collector names its next file just past its previous one
-(names only increase, ``dmsim.storage._naming``), so a file begun after the step is named
-by the old clock, up to the step's size before its data, and dated by today's clock once
-that reaches the name, after its data. :meth:`ClockSteps.repeated_times` says which names to
-doubt; the walk reads those files' creation stamps (:meth:`ClockSteps.created_at`), the
-monotonic time this process began them, instead.
+clock's last times again, so a file named at one of them before the step is dated by today's
+clock once it shows the name, a step's size after its data; and a collector names its next
+file just past its previous one (names only increase, ``dmsim.storage._naming``), so a file
+begun after the step is named by the old clock, dated after its data too.
+:meth:`ClockSteps.repeated_times` says which names to doubt; the walk reads those files'
+creation stamps (:meth:`ClockSteps.created_at`), the monotonic time this process began
+them, instead.
 
 Memory: one entry for each of the last 64 sets.
 """

@@ -15,7 +15,7 @@ from dmsim.storage._creation import CREATION_FIELD_NUMBER, CreationStamp
 from dmsim.storage._naming import CollectorKey
 from dmsim.storage._reader import CaptureReader, read_capture_file
 from dmsim.storage._simfs import SimFS
-from dmsim.storage._varint import CaptureFormatError, uvarint
+from dmsim.storage._varint import CaptureFormatError, decode_uvarint, uvarint
 from dmsim.storage._writer import CaptureWriter
 
 INT64 = st.integers(-(1 << 63), (1 << 63) - 1)
@@ -36,7 +36,8 @@ def test_a_stamp_reads_back_as_written_and_viams_parser_keeps_the_header(
         assert reader.creation == stamp
         assert reader.metadata.component_name == "sensor-1"
     parsed = DataCaptureMetadata()  # what rdk and the cloud parse: an unknown field, skipped
-    parsed.ParseFromString(encode_metadata(tabular_metadata(), stamp)[1:])
+    header = encode_metadata(tabular_metadata(), stamp)
+    parsed.ParseFromString(header[decode_uvarint(header)[1] :])
     parsed.DiscardUnknownFields()
     assert parsed == tabular_metadata()
 

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.unit.sync.sync_fakes import EPOCH_NS, SteppingClock
 
+from dmsim.storage._creation import CreationStamp
 from dmsim.sync._clock_steps import ClockSteps
 
 ERA_NS = 10**8 * 10**9  # eras this far apart never show the same times in one test
@@ -158,3 +159,10 @@ def test_times_two_clocks_show_after_a_step_back_are_doubted_with_names_pushed_p
     assert old_clock_last_ns - 85 * 10**9 in repeated
     assert old_clock_last_ns - 88 * 10**9 not in repeated  # only the old clock showed it
     assert old_clock_last_ns + 5 * 10**9 not in repeated  # only the current clock will
+
+
+def test_a_creation_stamp_dates_a_file_only_on_this_processs_clock() -> None:
+    steps = ClockSteps(SteppingClock())
+    assert steps.created_at(CreationStamp("stepping", 42_500_000_000)) == 42.5
+    assert steps.created_at(CreationStamp("process of an earlier start", 42 * 10**9)) is None
+    assert steps.created_at(None) is None
