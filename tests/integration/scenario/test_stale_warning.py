@@ -117,7 +117,7 @@ def test_data_of_a_file_named_past_a_clock_stepped_back_is_warned_about_in_time(
     mtime, both on the current clock after its data: its reading of 18.2 s waited 317 s
     before the first warning, which said 240 s (the judge's bound: threshold + look period,
     311 s). A name the clock showed twice now dates nothing: the walk reads the file's
-    first reading (fuzz --machines seed 29, machine 20)."""
+    creation stamp, when this process began it (fuzz --machines seed 29, machine 20)."""
     scenario = loads_scenario(STEPPED_BACK, source="stepped-back")
     scenario = replace(scenario, expectations=fuzz_expectations(scenario))
     verdict = judge(run_world(scenario, seed=scenario.seed), scenario.expectations)
