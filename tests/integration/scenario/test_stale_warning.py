@@ -9,11 +9,19 @@ from pathlib import Path
 import pytest
 from tests.integration.scenario.probe_machine import probe_machine
 
-from dmsim.scenario import fuzz_expectations, judge, loads_scenario
-from dmsim.scenario._world import run_world
+from dmsim.scenario import Scenario, Verdict, fuzz_expectations, judge, loads_scenario
+from dmsim.scenario._world import World, run_world
 
 MACHINES = Path(__file__).resolve().parents[3] / "scenarios" / "machines"
 LINK_BACK_S = 15 * 60.0
+
+
+def run_passing(scenario: Scenario) -> tuple[World, Verdict]:
+    """Run ``scenario`` at its seed; the run passes every expectation, or names those failed."""
+    world = run_world(scenario, seed=scenario.seed)
+    verdict = judge(world, scenario.expectations)
+    assert verdict.passed, [e for e in verdict.expectations if not e.ok]
+    return world, verdict
 
 
 @pytest.mark.slow
@@ -36,9 +44,7 @@ expectations:
 """,
         source="slow-drain",
     )
-    world = run_world(scenario, seed=scenario.seed)
-    verdict = judge(world, scenario.expectations)
-    assert verdict.passed, [e for e in verdict.expectations if not e.ok]
+    world, verdict = run_passing(scenario)
     (stale,) = [e for e in verdict.expectations if e.name == "stale_warning"]
     assert stale.detail.endswith("none missed")
     draining = [e.time for e in world.trace.of_kind("sync.stale") if e.time > LINK_BACK_S]
@@ -61,9 +67,7 @@ expectations:
 """,
         source="refused-renames",
     )
-    world = run_world(scenario, seed=scenario.seed)
-    verdict = judge(world, scenario.expectations)
-    assert verdict.passed, [e for e in verdict.expectations if not e.ok]
+    world, _ = run_passing(scenario)
     refused = [e for e in world.trace.of_kind("sync.stale") if 60 < e.time < 360]
     assert refused, "no warning while the disk refused renames"
     assert all(e.fields["files"] >= 1 for e in refused)
@@ -119,9 +123,7 @@ def test_data_of_a_file_named_past_a_clock_stepped_back_is_warned_about_in_time(
     311 s). A name the clock showed twice now dates nothing: the walk reads the file's
     creation stamp, when this process began it (fuzz --machines seed 29, machine 20)."""
     scenario = loads_scenario(STEPPED_BACK, source="stepped-back")
-    scenario = replace(scenario, expectations=fuzz_expectations(scenario))
-    verdict = judge(run_world(scenario, seed=scenario.seed), scenario.expectations)
-    assert verdict.passed, [e for e in verdict.expectations if not e.ok]
+    run_passing(replace(scenario, expectations=fuzz_expectations(scenario)))
 
 
 def test_data_written_before_the_clock_stepped_back_is_warned_about_in_time() -> None:
@@ -140,6 +142,4 @@ faults:
 """,
         source="written-before-the-step",
     )
-    scenario = replace(scenario, expectations=fuzz_expectations(scenario))
-    verdict = judge(run_world(scenario, seed=scenario.seed), scenario.expectations)
-    assert verdict.passed, [e for e in verdict.expectations if not e.ok]
+    run_passing(replace(scenario, expectations=fuzz_expectations(scenario)))

@@ -232,6 +232,15 @@ def test_wall_clock_steps_do_not_move_monotonic_time() -> None:
     assert kernel.run_main(workload(rt)) == (5.0, (1_000 + 5 - 3600) * 10**9)
 
 
+def test_a_worlds_processes_share_one_monotonic_clock_and_each_real_runtime_has_its_own() -> None:
+    """A capture file's creation stamp dates it only for a runtime on the same clock."""
+    kernel = SimKernel(epoch_ns=0, clock_id="world w")
+    assert {kernel.process(name).monotonic_clock_id() for name in "ab"} == {"world w"}
+    first, second = RealRuntime(), RealRuntime()
+    assert first.monotonic_clock_id() == first.monotonic_clock_id()
+    assert first.monotonic_clock_id() != second.monotonic_clock_id()
+
+
 @pytest.mark.timeout(60)
 def test_cancel_is_never_lost_inside_with_timeout() -> None:
     """Regression: on Python 3.11 ``asyncio.wait_for`` can swallow a cancellation that arrives
