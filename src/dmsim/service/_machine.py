@@ -46,6 +46,7 @@ __all__ = [
     "next_boot",
     "probe_while_paused",
     "run_machine",
+    "sync_when_asked",
 ]
 
 _LOG = logging.getLogger(__name__)
@@ -157,6 +158,21 @@ async def probe_while_paused(
             dm.notify_online()
 
 
+async def sync_when_asked(dm: DataManager, asked: Event, say: Callable[[str], None]) -> None:
+    """A manual Sync() each time ``asked`` is set, and what it did, said when it ends; asks
+    while one runs make one more. Runs until cancelled (a stop does not wait for a sync over
+    a slow link: what it has not sent waits on disk)."""
+    while True:
+        await asked.wait()
+        asked.clear()
+        try:
+            report = await dm.sync()
+        except DmsimError as error:  # the engine is closing
+            say(f"sync now: not run: {error}")
+        else:
+            say(f"sync now: {report.line()}")
+
+
 def field_rng() -> RngTree:
     """Randomness for a machine in the field, from the OS: a fixed seed would give every
     machine of a fleet the same backoff jitter, so after a shared outage they would all retry
@@ -180,6 +196,8 @@ async def run_machine(
     trace: Trace | None = None,
     reload: Reload | None = None,
     publish: Callable[[dict[str, Any]], None] | None = None,
+    sync_asked: Event | None = None,
+    say: Callable[[str], None] = _LOG.info,
 ) -> MachineStatus:
     """Run until ``stop`` is set, reporting status now and then; then shut down cleanly and
     close ``devices`` (kept current by ``reload``, which applies edits of the config file
@@ -188,7 +206,8 @@ async def run_machine(
     stopped. ``state_dir`` keeps dmsim's own state, such as which capture directories
     the part used; ``claim_dir`` locks a former one before it is recovered and synced.
     ``trace`` (the event log) also gets ``machine.start`` {boot}, the config's promise (and
-    each reloaded config's) and ``machine.stop``."""
+    each reloaded config's) and ``machine.stop``. Each set of ``sync_asked`` runs a manual
+    Sync() (:func:`sync_when_asked`), its outcome told to ``say``."""
     manager = machine.data_manager
     if manager is None:
         raise ConfigError(Problem("services", "no data_manager service: nothing to run"))
@@ -233,6 +252,8 @@ async def run_machine(
             name="machine.probe",
         )
     ]
+    if sync_asked is not None:
+        helpers.append(rt.spawn(sync_when_asked(dm, sync_asked, say), name="machine.sync_now"))
     if reload is not None:
         helpers.append(
             rt.spawn(

@@ -32,7 +32,9 @@ def register(subparsers: Any) -> None:
         description=(
             "Capture from the machine config's resources into its capture_dir and sync to a "
             "DataSyncService over gRPC, until interrupted (SIGINT/SIGTERM: clean shutdown, "
-            "queues drained, files completed) or --duration. The capture directories the part "
+            "queues drained, files completed) or --duration. SIGUSR1 syncs now, as Viam's "
+            "Sync(), whatever the interval, and prints what went and what waits; SIGHUP "
+            "checks the config file for edits now. The capture directories the part "
             "used are recorded in $VIAM_HOME/dmsim (default ~/.viam/dmsim), so that a backlog "
             "left in one the config no longer names is still synced."
         ),
@@ -130,11 +132,12 @@ def _machine(args: argparse.Namespace) -> int:
         )
 
     async def main() -> MachineStatus:
-        stop, check_config = rt.event(), rt.event()
+        stop, check_config, sync_asked = rt.event(), rt.event(), rt.event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         loop.add_signal_handler(signal.SIGHUP, check_config.set)  # the daemon convention
+        loop.add_signal_handler(signal.SIGUSR1, sync_asked.set)
         if duration is not None:
             loop.call_later(duration, stop.set)
         # The running devices, kept current by reload; simulated ones find each other here.
@@ -164,6 +167,8 @@ def _machine(args: argparse.Namespace) -> int:
                 check_now=check_config,
             ),
             publish=status_file.write if status_file is not None else None,
+            sync_asked=sync_asked,
+            say=lambda line: print(line, flush=True),
         )
 
     manager = machine.data_manager

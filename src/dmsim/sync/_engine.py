@@ -57,7 +57,7 @@ from ._clock_steps import ClockSteps
 from ._disk import DirSyncer
 from ._pass import Backlog, Job, Pass, PassKind
 from ._retry import RetryBook
-from ._select import Candidate, QuietClock, sync_roots, walk_candidates
+from ._select import Candidate, FileKind, QuietClock, sync_roots, walk_candidates
 from ._settings import SyncSettings
 from ._stats import (
     LOOK_SPACING_TOLD_OVER,
@@ -484,9 +484,12 @@ class SyncEngine:
         """Hand ``candidate`` to a worker if it should go now; ``False`` if it stays."""
         settings, book, path = self._settings, self._book, candidate.path
         book.saw(path)
-        if not self._quiet_clock.ready(
-            candidate, file_last_modified_millis=settings.file_last_modified_millis
-        ):
+        quiet_ms = settings.file_last_modified_millis
+        if not self._quiet_clock.ready(candidate, file_last_modified_millis=quiet_ms):
+            this.waiting += 1
+            if candidate.kind is FileKind.ARBITRARY:
+                held = self._quiet_clock.hold_left_s(quiet_ms)
+                this.hold_left_s = max(this.hold_left_s, held)
             return False
         now = self._rt.monotonic()
         if this.offline_hit or (not this.manual and book.paused(now)):

@@ -80,6 +80,8 @@ class Pass:
         self.gone = 0
         self.skipped_in_use = 0
         self.bytes_uploaded = 0
+        self.waiting = 0  # found, not ready yet
+        self.hold_left_s = 0.0  # how long the quiet clock's hold kept one back
         self.complete = False  # the walk reached its end
         self.offline_hit = False  # an upload of this pass found the link down
         self.unsynced = Backlog(dating)  # files found and still on disk after it
@@ -121,6 +123,8 @@ class Pass:
             skipped_in_use=self.skipped_in_use,
             bytes_uploaded=self.bytes_uploaded,
             complete=self.complete,
+            waiting=self.waiting,
+            hold_left_s=round(self.hold_left_s, 3),
         )
 
     def trace_fields(self) -> dict[str, object]:

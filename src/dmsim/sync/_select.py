@@ -176,6 +176,11 @@ class QuietClock:
         quiet = monotonic - self._held_since >= quiet_ms / 1000
         return self._clocks.wall_ns() if quiet else None
 
+    def hold_left_s(self, quiet_ms: int) -> float:
+        """How long the last set (or the creation) still holds every arbitrary file, as of
+        the last :meth:`now_ns`; 0 when it holds none."""
+        return max(0.0, self._held_since + quiet_ms / 1000 - self._clocks.monotonic())
+
     def ready(self, candidate: Candidate, *, file_last_modified_millis: int) -> bool:
         """:func:`is_ready` at this clock's time (read for arbitrary files only)."""
         if candidate.kind is not FileKind.ARBITRARY:

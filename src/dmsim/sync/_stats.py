@@ -110,7 +110,40 @@ class SyncReport:
     skipped_in_use: int  # claimed by someone else (a policy deleting it)
     bytes_uploaded: int
     complete: bool  # the walk reached the end (not stopped by an outage or close())
+    # found but not ready to send: an arbitrary file written to within
+    # file_last_modified_millis or held after a start or a clock set (below), a capture file
+    # still being written (one a refusing disk could not complete)
+    waiting: int
+    # how long a start or a wall-clock set still holds every arbitrary file (0: no hold kept
+    # one back); a Sync() after that sends them
+    hold_left_s: float
 
     @property
     def all_uploaded(self) -> bool:
         return self.complete and self.uploaded == self.dispatched and not self.skipped_in_use
+
+    def line(self) -> str:
+        """One line for a person: what went, what did not and why."""
+        parts = [f"uploaded {self.uploaded:,} of {self.dispatched:,} file(s) sent"]
+        parts[0] += f" ({self.bytes_uploaded / 1e6:.1f} MB)"
+        for count, what in (
+            (self.failed, "failed (retried with backoff)"),
+            (self.terminal, "moved to failed/"),
+            (self.deferred, "deferred (the link went down, or written to meanwhile)"),
+            (self.gone, "gone before their upload"),
+            (self.skipped_in_use, "skipped (a disk policy was deleting them)"),
+        ):
+            if count:
+                parts.append(f"{count:,} {what}")
+        if self.waiting:
+            waiting = f"{self.waiting:,} file{'s' if self.waiting > 1 else ''} waiting"
+            if self.hold_left_s > 0:
+                waiting += (
+                    f" (a start or a clock set holds arbitrary files {self.hold_left_s:.1f} s more)"
+                )
+            else:
+                waiting += " (written to too recently, or still being written)"
+            parts.append(waiting)
+        if not self.complete:
+            parts.append("the walk stopped short (the link went down, or a stop)")
+        return "; ".join(parts)

@@ -300,6 +300,46 @@ def test_uploads_resume_seconds_after_the_cloud_comes_back(tmp_path: Path) -> No
     assert kinds.index("sync.paused") < kinds.index("sync.cloud_reachable")
 
 
+def test_sigusr1_syncs_now_and_says_what_went_and_what_waits(tmp_path: Path) -> None:
+    """Viam's Sync() for an operator at the machine (`kill -USR1`: before unplugging it):
+    the capture files go now, whatever the interval, and the line says what is left."""
+    capture_dir, extra, data = tmp_path / "capture", tmp_path / "extra", tmp_path / "cloud"
+    extra.mkdir()
+    (extra / "calibration.json").write_text('{"offset": 0.2}', encoding="utf-8")
+    config = tmp_path / "machine.json"
+    machine = machine_config(capture_dir)
+    machine["services"][0]["attributes"].update(  # type: ignore[index]
+        sync_interval_mins=60,
+        additional_sync_paths=[str(extra)],
+        file_last_modified_millis=120_000,  # the start holds arbitrary files two minutes
+    )
+    config.write_text(json.dumps(machine), encoding="utf-8")
+    with serve_process(data) as cloud:
+        process = subprocess.Popen(
+            [*DMSIM, "machine", str(config), "--cloud", f"127.0.0.1:{cloud.grpc_port}",
+             "--status-every", "0.2s"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert process.stdout is not None
+            lines = iter(process.stdout.readline, "")
+            _first_status(lines, "captured", 20, within=60)
+            assert query(data) == []  # the start-up pass found nothing; the next is an hour off
+            process.send_signal(signal.SIGUSR1)
+            said = next(line for line in lines if line.startswith("sync now:"))
+            stored = query(data)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
+    uploaded, sent = (int(n) for n in said.split("uploaded ")[1].split(" file")[0].split(" of "))
+    assert uploaded == sent >= 2, said  # the sensor's file and the camera's, at least
+    assert "1 file waiting (a start or a clock set holds arbitrary files 1" in said, said
+    assert {"probe", "cam"} <= {item["component_name"] for item in stored}
+    assert (extra / "calibration.json").exists()
+
+
 def _wait_for(path: Path, test: Callable[[dict[str, Any]], bool], within: float) -> dict[str, Any]:
     """The status file's content once ``test`` holds for it (a reader never sees half a file)."""
     deadline = time.monotonic() + within

@@ -967,6 +967,42 @@ def test_an_arbitrary_file_modified_after_the_walk_waits_for_its_quiet_period() 
     assert engine.statistics().bytes_uploaded == 100
 
 
+def test_a_manual_sync_says_which_files_wait_and_how_long_a_start_still_holds_them() -> None:
+    # A Sync() just after a start sent the capture file and said nothing of the arbitrary
+    # file the start holds for a quiet period: a user saw every file "uploaded" and one left.
+    world = World()
+    write_file(world.fs, "/extra/old.log", b"written yesterday\n")
+    world.kernel.run(until=3_600)
+    fill(world, 1)
+    settings = world.settings(additional_sync_paths=("/extra",), sync_interval_s=600)
+
+    async def main() -> tuple[SyncReport, SyncReport, SyncReport]:
+        engine = world.engine(settings)
+        engine.start()
+        await world.rt.sleep(4)
+        just_started = await engine.sync_now()
+        await world.rt.sleep(7)
+        write_file(world.fs, "/extra/new.log", b"a line\n")
+        quiet_again = await engine.sync_now()
+        await world.rt.sleep(10)
+        all_sent = await engine.sync_now()
+        await engine.close()
+        return just_started, quiet_again, all_sent
+
+    just_started, quiet_again, all_sent = world.run(main())
+    assert (just_started.uploaded, just_started.waiting) == (0, 1)  # start-up pass sent it
+    assert just_started.hold_left_s == pytest.approx(6.0)  # 10 s quiet period, 4 s gone
+    assert "1 file waiting" in just_started.line()
+    assert "a start or a clock set holds arbitrary files 6.0 s more" in just_started.line()
+    assert (quiet_again.uploaded, quiet_again.waiting, quiet_again.hold_left_s) == (1, 1, 0.0)
+    assert "1 file waiting (written to too recently" in quiet_again.line()  # new.log: no hold
+    assert (all_sent.uploaded, all_sent.waiting) == (1, 0)
+    assert sorted(item.file_name for item in world.core.query() if item.file_name) == [
+        "/extra/new.log",
+        "/extra/old.log",
+    ]
+
+
 def test_delete_failure_keeps_progress_and_needs_no_resend() -> None:
     world = World()
     fill(world, 1)
