@@ -50,6 +50,7 @@ from dmsim.storage._capture_dirs import (
     CaptureDirs,
     capture_dirs_path,
     read_capture_dirs,
+    set_aside,
     write_capture_dirs,
 )
 from dmsim.storage._fs import FileSystem
@@ -130,6 +131,7 @@ class DataManager:
         self._former_dirs: tuple[str, ...] = ()
         self._held_elsewhere: set[str] = set()  # former ones another process captures in
         self._unrecorded: CaptureDirs | None = None  # the disk refused to record this
+        self._damaged_record = False  # the record on disk could not be read: not to overwrite
         self._retrier: Task[None] | None = None  # writes what the disk refused (see below)
         self._tracker = InUseTracker()
         self._mongo = MongoMirror(rt=rt, client_factory=mongo_client, log=self._log)
@@ -652,7 +654,7 @@ class DataManager:
             recorded = read_capture_dirs(self._fs, self._state_dir, self._part_id)
         except StorageError as error:  # the machine still runs; that backlog waits for a fix
             self._log(f"capture directories of earlier configs not synced: {error}")
-            return
+            self._damaged_record, recorded = True, None  # set aside when the new one is written
         if recorded is not None:  # the config may name a directory the part never used
             self._former_dirs = recorded.formers_of(capture_dir)
         wanted = CaptureDirs(self._part_id, capture_dir, self._former_dirs)
@@ -685,6 +687,13 @@ class DataManager:
             return
         path = capture_dirs_path(self._state_dir, self._part_id)
         try:
+            if self._damaged_record:
+                aside = set_aside(self._fs, path)
+                self._damaged_record = False
+                self._log(
+                    f"{path}: kept as {aside} for a person to mend (add the directories it "
+                    f"names to {path} to sync them); the capture directories are recorded anew"
+                )
             write_capture_dirs(self._fs, self._state_dir, record)
         except OSError as error:
             if say:

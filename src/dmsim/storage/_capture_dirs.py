@@ -10,7 +10,9 @@ never applied (edited while the machine was off, or a second edit asked while th
 waits for a failing disk): the next boot then learns from the record where the part wrote
 last. It is keyed by the part, so the dmsim processes of two parts on one host never adopt
 each other's backlog. The record is written whole or not at all
-(:func:`~._fs.write_whole`).
+(:func:`~._fs.write_whole`). One that cannot be read (a hand edit gone wrong, a bad sector) is
+renamed aside for a person (:func:`set_aside`) and a new one begun: the directories it names
+wait for that person, but the ones used from then on are recorded again.
 """
 
 from __future__ import annotations
@@ -25,7 +27,13 @@ from dmsim.errors import StorageError
 
 from ._fs import FileSystem, write_whole
 
-__all__ = ["CaptureDirs", "capture_dirs_path", "read_capture_dirs", "write_capture_dirs"]
+__all__ = [
+    "CaptureDirs",
+    "capture_dirs_path",
+    "read_capture_dirs",
+    "set_aside",
+    "write_capture_dirs",
+]
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
@@ -98,3 +106,15 @@ def write_capture_dirs(fs: FileSystem, state_dir: str, record: CaptureDirs) -> N
     }
     path = capture_dirs_path(state_dir, record.part_id)
     write_whole(fs, path, json.dumps(document, indent=2).encode() + b"\n")
+
+
+def set_aside(fs: FileSystem, path: str) -> str:
+    """Rename the record at ``path`` to the first free ``<path>.damaged[.N]`` (one set aside
+    before is never replaced); the name it now has."""
+    aside, n = f"{path}.damaged", 0
+    while fs.exists(aside):
+        n += 1
+        aside = f"{path}.damaged.{n}"
+    fs.rename(path, aside)
+    fs.fsync_dir(posixpath.dirname(path))
+    return aside

@@ -13,7 +13,7 @@ from viam.proto.app.datasync import DataType
 from dmsim.cloud import CloudCore
 from dmsim.config import DATA_MANAGER_ATTRIBUTES, AttributeSpec, loads_machine_config
 from dmsim.devices import SimResourceSpec, build_sim_resources
-from dmsim.errors import ConfigError, StorageError
+from dmsim.errors import ConfigError
 from dmsim.net import SimCloudTransport, SimLink
 from dmsim.runtime import RngTree, SimKernel, Trace
 from dmsim.service import DataManager
@@ -216,21 +216,64 @@ def test_frequent_reconfigures_do_not_starve_the_disk_policies() -> None:
     assert sum(rig.fs.stat(path).size for path in rig.files(".capture")) <= 4096 + 1200
 
 
-def test_a_damaged_record_of_capture_dirs_is_said_and_left_for_a_fix_while_capture_goes_on(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    rig = Rig()
+def damage_the_record(rig: Rig) -> str:
     path = capture_dirs_path(STATE_DIR, "part-1")
     rig.fs.makedirs(STATE_DIR + "/capture-dirs")
     handle = rig.fs.open_append(path)
     handle.write(b"{not json")
     handle.close()
+    return path
+
+
+def test_a_damaged_record_of_capture_dirs_is_kept_aside_for_a_fix_while_capture_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rig = Rig()
+    path = damage_the_record(rig)
     rig.call(rig.dm.start())
     rig.kernel.run(until=5.5)
     assert f"capture directories of earlier configs not synced: {path}" in caplog.text
+    assert f"kept as {path}.damaged for a person to mend" in caplog.text
     assert rig.dm.statistics().collectors[0].captured == 5
-    with pytest.raises(StorageError):  # kept as it was, for a person to mend
-        read_capture_dirs(rig.fs, STATE_DIR, "part-1")
+    aside = rig.fs.open_read(f"{path}.damaged")
+    assert aside.read() == b"{not json"  # as it was
+    aside.close()
+    assert recorded(rig) == CaptureDirs("part-1", CAPTURE_DIR)  # moves are recorded again
+
+
+def test_a_capture_dir_changed_after_a_damaged_record_keeps_its_backlog_synced() -> None:
+    """Regression: a damaged record was left in place and nothing recorded, so the directory
+    the machine then captured in was named nowhere; a config edited while the machine was
+    off stranded its backlog, and a move while it ran replaced the damaged record, with the
+    directories it named, by a new one."""
+    rig = Rig(config=machine(hz=1, sync_disabled=True))
+    path = damage_the_record(rig)
+    rig.call(rig.dm.start())
+    rig.kernel.run(until=30.5)
+    rig.call(rig.dm.close())
+    assert rig.files(".capture")
+    rig.restart(moved(sync_disabled=False))
+    rig.call(rig.dm.start())
+    assert recorded(rig) == CaptureDirs("part-1", MOVED_DIR, (CAPTURE_DIR,))
+    rig.kernel.run(until=50.0)
+    assert not rig.files(".capture")
+    assert rig.cloud.statistics().readings >= 30
+    rig.call(rig.dm.close())
+    assert rig.fs.exists(f"{path}.damaged")
+
+
+def test_a_second_damaged_record_never_replaces_the_first_one_kept() -> None:
+    rig = Rig()
+    path = damage_the_record(rig)
+    rig.call(rig.dm.start())
+    rig.call(rig.dm.close())
+    rig.fs.unlink(path)
+    damage_the_record(rig)
+    rig.restart(machine(hz=1, sync_disabled=True))
+    rig.call(rig.dm.start())
+    rig.call(rig.dm.close())
+    assert rig.fs.exists(f"{path}.damaged")
+    assert rig.fs.exists(f"{path}.damaged.1")
 
 
 def test_unknown_commands_name_the_valid_ones() -> None:
