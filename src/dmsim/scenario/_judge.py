@@ -28,6 +28,7 @@ clock (see :mod:`dmsim.service._events`): a wall clock set during the run (a Pi'
 from __future__ import annotations
 
 import heapq
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dmsim.capture import sensor_data_digest
+from dmsim.errors import Problem, ScenarioError
 from dmsim.runtime import TraceEvent
 from dmsim.service._events import (
     ClockSet,
@@ -160,7 +162,7 @@ def judge_real_run(
     # (a clock stepped back while the machine was off puts a later run before an earlier one)
     origin = min(event.time for event in events)
     clock_sets = tuple(replace(c, at=c.at - origin) for c in log.clock_sets)
-    writers = load_events(written_files, option="files") if written_files is not None else []
+    writers = read_written_files(written_files) if written_files is not None else []
     machine = list(
         heapq.merge(
             _machine_events(events, origin),
@@ -200,6 +202,42 @@ def judge_real_run(
 
 
 _Event = tuple[float, str, dict[str, Any]]  # (seconds from the first event, kind, fields)
+
+
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def read_written_files(path: Path) -> list[MachineEvent]:
+    """The ``--files`` log: a JSON line ``{"time", "kind": "file.written", "path", "size",
+    "digest"}`` (optionally ``writing_s``, ``mono``) per file another program completed in
+    the machine's additional sync paths; every line that is not one is named."""
+    events = load_events(path, option="--files")
+    numbers = [n for n, line in enumerate(path.read_text("utf-8").splitlines(), 1) if line.strip()]
+    problems: list[Problem] = []
+    first_line: dict[object, int] = {}
+    for number, event in zip(numbers, events, strict=True):
+        fields = event.fields
+        name, size, digest = fields.get("path"), fields.get("size"), fields.get("digest")
+        wrong = []
+        if event.kind != "file.written":
+            wrong.append(f"expected kind 'file.written', got {event.kind!r}")
+        elif not (isinstance(name, str) and name.startswith("/")):
+            wrong.append(f"'path' must be the absolute path the machine syncs, got {name!r}")
+        elif name in first_line:
+            wrong.append(f"{name} is logged twice (first on line {first_line[name]})")
+        else:
+            first_line[name] = number
+        if event.kind == "file.written":
+            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+                wrong.append(f"'size' must be a positive integer (bytes), got {size!r}")
+            if not (isinstance(digest, str) and _SHA256_HEX.fullmatch(digest)):
+                wrong.append(
+                    f"'digest' must be the SHA-256 of the file's bytes in hex, got {digest!r}"
+                )
+        problems += [Problem("", message, number) for message in wrong]
+    if problems:
+        raise ScenarioError(problems, source=str(path))
+    return events
 
 
 def _cloud_events(core: CloudCore, origin: float, *, files: bool) -> Iterator[_Event]:

@@ -157,6 +157,15 @@ def register(subparsers: Any) -> None:
     judge.add_argument(
         "--drain-within", help="readings still on the machine this long after capture are lost"
     )
+    judge.add_argument(
+        "--files",
+        type=Path,
+        metavar="LOG",
+        help="files other programs completed in the machine's additional_sync_paths, a JSON "
+        'line each: {"time": ISO-8601, "kind": "file.written", "path": absolute, "size": '
+        'bytes, "digest": SHA-256 hex}; each is followed to the cloud\'s FileUpload store: '
+        "once, whole, never half written",
+    )
     judge.add_argument("--json", type=Path, metavar="REPORT", help="write the verdict as JSON")
     judge.set_defaults(handler=_judge)
 
@@ -312,8 +321,9 @@ def _judge(args: argparse.Namespace) -> int:
     for option, path, is_dir in (
         ("--trace", args.trace, False),
         ("--cloud-data", args.cloud_data, True),
+        ("--files", args.files, False),
     ):
-        if not (path.is_dir() if is_dir else path.is_file()):
+        if path is not None and not (path.is_dir() if is_dir else path.is_file()):
             what = "a directory" if is_dir else "a file"
             raise ScenarioError(Problem(option, f"{path} is not {what}"))
     promise = DEFAULT_PROMISE if args.config is None else load_machine_config(args.config).promise()
@@ -332,6 +342,7 @@ def _judge(args: argparse.Namespace) -> int:
             args.cloud_data,
             durability_window_s=promise.durability_window_s,
             drain_within_s=drain,
+            written_files=args.files,
         )
     except CloudError as error:
         raise ScenarioError(Problem("--cloud-data", str(error))) from None

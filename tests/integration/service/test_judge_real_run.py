@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.integration.cloud.serve_process import serve_process
@@ -115,3 +117,81 @@ def test_bad_input_is_named(tmp_path: Path) -> None:
     assert garbled.returncode == 2
     assert "(line 1): invalid JSON" in garbled.stderr
     assert "Traceback" not in garbled.stderr + missing.stderr
+
+
+def written(path: Path, *, digest: str | None = None) -> str:
+    """The line a program that completed ``path`` appends to the --files log."""
+    data = path.read_bytes()
+    return json.dumps({
+        "time": datetime.now(UTC).isoformat(), "kind": "file.written", "path": str(path),
+        "size": len(data), "digest": digest or hashlib.sha256(data).hexdigest(),
+    })  # fmt: skip
+
+
+def test_files_other_programs_wrote_are_followed_to_the_cloud(tmp_path: Path) -> None:
+    """A bench's own program writes reports into additional_sync_paths and logs each file it
+    completed: `--files` holds each to the cloud's FileUpload store, once and whole."""
+    capture, extra, data = tmp_path / "capture", tmp_path / "reports", tmp_path / "cloud"
+    trace, files = tmp_path / "trace.jsonl", tmp_path / "files.jsonl"
+    extra.mkdir()
+    machine = machine_config(capture)
+    machine["services"][0]["attributes"].update(  # type: ignore[index]
+        additional_sync_paths=[str(extra)], file_last_modified_millis=300
+    )
+    config = tmp_path / "machine.json"
+    config.write_text(json.dumps(machine))
+    lines = []
+    for n in range(3):
+        report = extra / f"report-{n}.csv"
+        report.write_text(f"run,{n}\n" * 100)
+        lines.append(written(report))
+    files.write_text("\n".join(lines) + "\n")
+    with serve_process(data) as cloud:
+        done = subprocess.run(
+            [*DMSIM, "machine", str(config), "--cloud", f"127.0.0.1:{cloud.grpc_port}",
+             "--trace", str(trace), "--duration", "4s"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    assert list(extra.iterdir()) == []  # uploaded and deleted
+    report_path = tmp_path / "verdict.json"
+    args = ("--trace", trace, "--cloud-data", data, "--config", config)
+    result = judge(*args, "--files", files, "--json", report_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "sync paths: 3 written" in result.stdout, result.stdout
+    assert json.loads(report_path.read_text())["arbitrary_files"]["stored"] == 3
+
+    # What the program completed is not what the cloud holds: sent half written.
+    (extra / "report-0.csv").write_text("run,0\n" * 200)  # the whole file, as it was logged
+    lines[0] = written(extra / "report-0.csv")
+    files.write_text("\n".join(lines) + "\n")
+    half = judge(*args, "--files", files)
+    assert half.returncode == 1, half.stdout
+    assert "1 corrupted  FAIL" in half.stdout
+    assert "verdict: FAIL" in half.stdout
+
+
+def test_a_files_log_that_is_not_one_is_named_by_line(tmp_path: Path) -> None:
+    (tmp_path / "cloud").mkdir()
+    trace = tmp_path / "trace.jsonl"
+    trace.write_text(json.dumps({"time": "2026-11-23T10:00:00Z", "kind": "machine.start"}) + "\n")
+    files = tmp_path / "files.jsonl"
+    files.write_text(
+        json.dumps({"time": "2026-11-23T10:00:01Z", "kind": "file.written", "path": "a.csv",
+                    "size": 3, "digest": "00" * 32}) + "\n\n"
+        + json.dumps({"time": "2026-11-23T10:00:02Z", "kind": "sync.attempt"}) + "\n"
+        + json.dumps({"time": "2026-11-23T10:00:03Z", "kind": "file.written", "path": "/r/b",
+                      "size": 0, "digest": "abc"}) + "\n"
+    )  # fmt: skip
+    result = judge("--trace", trace, "--cloud-data", tmp_path / "cloud", "--files", files)
+    assert result.returncode == 2, result.stdout
+    for said in (
+        "(line 1): 'path' must be the absolute path the machine syncs, got 'a.csv'",
+        "(line 3): expected kind 'file.written', got 'sync.attempt'",
+        "(line 4): 'size' must be a positive integer (bytes), got 0",
+        "(line 4): 'digest' must be the SHA-256 of the file's bytes in hex, got 'abc'",
+    ):
+        assert said in result.stderr, result.stderr
+    missing = judge("--trace", trace, "--cloud-data", tmp_path / "cloud", "--files", "nope")
+    assert missing.returncode == 2
+    assert "--files: nope is not a file" in missing.stderr
