@@ -253,6 +253,15 @@ KINDS: dict[str, KindSpec] = {
             "the machine config changes: applied in place, or, while the process is down, "
             "read by the next boot",
         ),
+        # operator
+        KindSpec(
+            "manual_sync",
+            "operator",
+            "forbidden",
+            (),
+            "an operator's Sync() (`kill -USR1` on `dmsim machine`): one pass now, whatever "
+            "the schedule, the offline pause or a file's backoff",
+        ),
         # clock
         KindSpec(
             "clock_step",

@@ -48,6 +48,9 @@ Trace vocabulary read here (event kind → fields):
   ``file.written`` {path, size, digest, writing_s} (complete; ``writing_s`` since the writer
   created it, absent from older traces), ``cloud.file_stored`` {path, digest, key,
   duplicate_key}; their fates are :class:`ArbitraryFileTally`'s.
+- ``sync.manual`` {dispatched, uploaded, failed, terminal, deferred, gone, ...}: an operator's
+  Sync() returned; a report that does not account for each file it dispatched exactly once
+  (uploaded, failed, moved to failed/, deferred or gone) is an anomaly.
 
 Anything inconsistent (a stored reading that was never captured, an identity captured twice,
 a malformed event) is an *anomaly*: the trace itself cannot be trusted, and the run fails.
@@ -572,6 +575,17 @@ def _stale(b: _Builder, e: TraceEvent) -> None:
     b.stale_warnings.append(StaleWarning(e.time, age))
 
 
+def _manual_sync(b: _Builder, e: TraceEvent) -> None:
+    ends = ("uploaded", "failed", "terminal", "deferred", "gone")
+    try:
+        dispatched, ended = int(e.fields["dispatched"]), sum(int(e.fields[k]) for k in ends)
+    except (KeyError, TypeError, ValueError):
+        b.anomaly(e, "a manual Sync()'s report without its counts")
+        return
+    if ended != dispatched:
+        b.anomaly(e, f"a manual Sync() dispatched {dispatched} file(s) but says how {ended} ended")
+
+
 def _look_spacing(b: _Builder, e: TraceEvent) -> None:
     try:
         every = float(e.fields["every_s"])
@@ -676,6 +690,7 @@ _HANDLERS = {
     "world.promise": _promise,
     "sync.stale": _stale,
     "sync.look_spacing": _look_spacing,
+    "sync.manual": _manual_sync,
     "cloud.stored": _stored,
     "cloud.recognised": _recognised,
     "fault.start": _fault_start,

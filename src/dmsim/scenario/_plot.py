@@ -30,6 +30,7 @@ _GROUP_COLOURS = {
     "reconfigure": "#8172b3",
     "clock": "#55a868",
     "device": "#da8bc3",
+    "operator": "#8c8c8c",
 }
 _UNITS = ((2 * 86400, 86400.0, "days"), (2 * 3600, 3600.0, "hours"), (120, 60.0, "minutes"))
 

@@ -10,7 +10,8 @@ cloud data, trace). The fault schedule is applied at its times from the start:
   direction (upstream: the machine's requests);
 - the RPC faults (``rpc_reject``, ``slow_ack``, ``drop_ack_after_commit``, ``stall_mid_stream``,
   ``restart_mid_stream``, ``cloud_storage_full``) → the cloud's fault plan, with their windows;
-- ``crash`` → SIGKILL, restarted after ``restart_after``; ``clean_restart`` → SIGTERM, the same.
+- ``crash`` → SIGKILL, restarted after ``restart_after``; ``clean_restart`` → SIGTERM, the same;
+  ``manual_sync`` → SIGUSR1 once the running machine has started.
 
 The machine's ``capture_dir`` and each of its ``additional_sync_paths`` are the run's own, under
 the working directory (``sync-paths/`` mirrors the absolute paths): sync deletes what it
@@ -95,7 +96,7 @@ class WallClockRun:
 def wall_clock_problems(scenario: Scenario) -> list[Problem]:
     """What of ``scenario`` has no real means here (empty: it can run on the wall clock)."""
     problems = []
-    supported = _PROXY_KINDS | _PROCESS_KINDS | set(_RPC_KINDS)
+    supported = _PROXY_KINDS | _PROCESS_KINDS | set(_RPC_KINDS) | {"manual_sync"}
     for step in scenario.faults.steps:
         if step.kind not in supported:
             problems.append(
@@ -146,6 +147,7 @@ class _Run:
         self.trace = workdir / "trace.jsonl"
         self.config = workdir / "machine.json"
         self.machine: asyncio.subprocess.Process | None = None
+        self._started_at = 0  # the trace's size when the last machine process began
         self.machine_log = machine_log
         self.port = 0
         self.writers: FileWriters | None = None
@@ -265,6 +267,7 @@ class _Run:
     async def _start_machine(self) -> None:
         if self.machine is not None and self.machine.returncode is None:
             return  # one machine at a time (it holds its capture directory's lock anyway)
+        self._started_at = self.trace.stat().st_size if self.trace.exists() else 0
         self.machine = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "dmsim.cli", "machine", str(self.config),
             "--cloud", f"127.0.0.1:{self.port}", "--trace", str(self.trace),
@@ -274,6 +277,18 @@ class _Run:
             env={**os.environ, "VIAM_HOME": str((self.workdir / "viam-home").resolve())},
         )  # fmt: skip
         self.log(f"machine started (pid {self.machine.pid})")
+
+    async def _machine_started(self) -> bool:
+        """Whether the machine runs and has started (SIGUSR1 before its handler is set would
+        kill it): its trace shows the start of the process last begun."""
+        while self.machine is not None and self.machine.returncode is None:
+            if self.trace.exists():
+                with self.trace.open("rb") as trace:
+                    trace.seek(self._started_at)
+                    if b'"kind":"machine.start"' in trace.read():
+                        return True
+            await self.rt.sleep(0.1)
+        return False
 
     async def _stop_machine(self, signum: int) -> None:
         if self.machine is None or self.machine.returncode is not None:
@@ -294,6 +309,11 @@ class _Run:
         now = self.rt.monotonic
         await self.rt.sleep(max(0.0, origin + step.at - now()))
         self.log(f"fault {step.fault_id}: {step.kind}")
+        if step.kind == "manual_sync":  # Sync() at the machine; nothing while it is down
+            if await self._machine_started():
+                assert self.machine is not None
+                self.machine.send_signal(signal.SIGUSR1)
+            return
         if step.kind in _PROCESS_KINDS:
             await self._stop_machine(signal.SIGKILL if step.kind == "crash" else signal.SIGTERM)
             await self.rt.sleep(float(step.params.get("restart_after", 0.0)))

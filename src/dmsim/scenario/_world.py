@@ -223,6 +223,7 @@ class World:
         self._applying: MachineConfig | None = None
         self._reconfiguring: Task[None] | None = None
         self._edits: Task[None] | None = None
+        self._start: Task[Any] | None = None  # the running process's dm.start()
         self._stopping = False
         self._promise: Promise | None = None  # the last one recorded
         self.samples: list[Sample] = []
@@ -365,7 +366,7 @@ class World:
         self.rt, self.dm = rt, dm
         self._applied, self._stopping = self.machine, False
         self._record_promise()
-        rt.spawn(dm.start(), name="start")
+        self._start = rt.spawn(dm.start(), name="start")
 
     def _link_up(self) -> None:
         if self.dm is not None and self.alive():
@@ -405,6 +406,25 @@ class World:
         self.trace.record("process.stop", boot=self.boot)
         self.dm = None
         return True
+
+    def manual_sync(self, fault_id: str) -> None:
+        """An operator's Sync() on the running process, its report recorded when it returns
+        (``sync.manual``); nothing but a ``fault.no_target`` while the process is down or
+        stopping. It dies with a crash, as `dmsim machine`'s does."""
+        dm, rt, start = self.dm, self.rt, self._start
+        if dm is None or rt is None or start is None or not rt.alive or self._stopping:
+            self.trace.record("fault.no_target", fault_id=fault_id)
+            return
+
+        async def sync() -> None:
+            await start.join()  # a Sync() arriving while the process boots waits for it
+            if self._stopping:  # (a crash meanwhile killed this task)
+                self.trace.record("fault.no_target", fault_id=fault_id)
+                return
+            report = await dm.sync()
+            self.trace.record("sync.manual", fault_id=fault_id, **asdict(report))
+
+        rt.spawn(sync(), name=f"manual-sync:{fault_id}")
 
     def restart(self) -> None:
         if self.alive():

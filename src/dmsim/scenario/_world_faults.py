@@ -220,6 +220,8 @@ class FaultDriver:
                 document, env=SIM_ENV, cpu_count=w.scenario.host.cpu_count
             )
             w.edit_config(machine, copy.deepcopy(document))
+        elif kind == "manual_sync":
+            w.manual_sync(step.fault_id)
         elif kind == "clock_step":
             w.kernel.step_wall_clock(float(p["seconds"]))
         elif kind == "rtc_unset":

@@ -32,6 +32,7 @@ def test_a_scenario_runs_for_real_and_is_judged(tmp_path: Path) -> None:
 faults:
   - {at: 3s, kind: link_down, duration: 3s}
   - {at: 7s, kind: crash, restart_after: 1s}
+  - {at: 8.5s, kind: manual_sync}
   - {at: 10s, kind: rpc_reject, duration: 2s, code: UNAVAILABLE}
 expectations:
   drain_within: 30s
@@ -53,6 +54,10 @@ expectations:
     assert "stale_warning" in [e["name"] for e in verdict["expectations"] if e["ok"]]
     assert "fault f1: link_down" in result.stderr
     assert "fault f2: crash" in result.stderr
+    # SIGUSR1 as the restarted machine boots waits for its start (it would kill it before)
+    assert "fault f3: manual_sync" in result.stderr
+    said = (tmp_path / "run" / "machine.log").read_text()
+    assert said.count("sync now: uploaded") == 1, said
     assert (tmp_path / "run" / "trace.jsonl").exists()
     # the machine's own state is the run's too: a later run never syncs this one's leftovers
     assert (tmp_path / "run" / "viam-home" / "dmsim" / "capture-dirs" / "local-part.json").exists()

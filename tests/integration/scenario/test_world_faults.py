@@ -221,3 +221,30 @@ def test_overlapping_rtc_faults_each_undo_their_own_step(faults: str) -> None:
     w.advance(until=400)
     assert w.kernel.wall_ns() == w.scenario.epoch_ns + 400 * 10**9
     w.finish()
+
+
+def test_a_manual_sync_sends_the_backlog_through_the_offline_pause_and_not_while_down() -> None:
+    """An operator's Sync() (`kill -USR1`): the files go now, though the pause after an
+    outage (60 s) is still on and the next tick is minutes away; while the process is down
+    there is nobody to ask."""
+    machine = probe_machine(2, sync_interval_mins=10)
+    doc = f"""name: operator
+seed: 1
+duration: 8m
+faults:
+  - {{at: 30s, kind: link_down, duration: 60s}}
+  - {{at: 95s, kind: manual_sync}}
+  - {{at: 3m, kind: crash, restart_after: 30s}}
+  - {{at: 3m10s, kind: manual_sync}}
+{machine}"""
+    scenario = loads_scenario(doc, source="operator")
+    result = World(scenario, seed=1).run(progress=None)
+    trace = result.trace
+    [manual] = trace.of_kind("sync.manual")
+    assert manual.fields["fault_id"] == "f2"
+    assert manual.time < 100  # at once, not after the pause, nor at the 10 min tick
+    assert manual.fields["dispatched"] == manual.fields["uploaded"] > 0
+    [nobody] = trace.of_kind("fault.no_target")
+    assert (nobody.time, nobody.fields["fault_id"]) == (190.0, "f4")
+    verdict = judge(result, scenario.expectations)
+    assert verdict.passed, verdict.summary()

@@ -156,7 +156,9 @@ def test_without_and_replacing_keep_absolute_times() -> None:
 
 def test_every_kind_has_a_group_and_documented_params() -> None:
     groups = {spec.group for spec in KINDS.values()}
-    assert groups == {"network", "rpc", "disk", "process", "reconfigure", "clock", "device"}
+    assert groups == {
+        "network", "rpc", "disk", "process", "reconfigure", "clock", "device", "operator"
+    }  # fmt: skip
     assert all(spec.description for spec in KINDS.values())
 
 

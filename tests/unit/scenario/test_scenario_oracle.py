@@ -361,6 +361,17 @@ def test_a_refusal_long_over_or_after_the_crash_changes_nothing() -> None:
     assert classify_all(ledger, options)[0].cls == "lost"
 
 
+def test_a_manual_sync_that_loses_count_of_a_file_it_dispatched_is_an_anomaly() -> None:
+    ends = {"uploaded": 2, "failed": 1, "terminal": 0, "deferred": 1, "gone": 0}
+    tb = TraceBuilder().at(10).event("sync.manual", dispatched=4, **ends)
+    tb.at(20).event("sync.manual", dispatched=5, **ends)
+    tb.at(30).event("sync.manual", dispatched=1)
+    anomalies = build_ledger(tb.trace).anomalies
+    assert len(anomalies) == 2
+    assert "a manual Sync() dispatched 5 file(s) but says how 4 ended" in anomalies[0]
+    assert "a manual Sync()'s report without its counts" in anomalies[1]
+
+
 def test_a_promise_without_its_numbers_is_an_anomaly() -> None:
     tb = TraceBuilder().at(0).event("world.promise", durability_window_s=1.0)
     ledger = build_ledger(tb.trace)
