@@ -160,17 +160,14 @@ async def probe_while_paused(
 
 async def sync_when_asked(dm: DataManager, asked: Event, say: Callable[[str], None]) -> None:
     """A manual Sync() each time ``asked`` is set, and what it did, said when it ends; asks
-    while one runs make one more. Runs until cancelled (a stop does not wait for a sync over
-    a slow link: what it has not sent waits on disk)."""
+    while one runs make one more. Runs from after ``dm.start()`` until cancelled, before
+    ``dm.close()`` (a stop does not wait for a sync over a slow link: what it has not sent
+    waits on disk)."""
     while True:
         await asked.wait()
         asked.clear()
-        try:
-            report = await dm.sync()
-        except DmsimError as error:  # the engine is closing
-            say(f"sync now: not run: {error}")
-        else:
-            say(f"sync now: {report.line()}")
+        report = await dm.sync()
+        say(f"sync now: {report.line()}")
 
 
 def field_rng() -> RngTree:

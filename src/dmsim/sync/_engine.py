@@ -41,6 +41,7 @@ after sync as ``sync.deleted`` {file}; a quarantine as ``sync.failed`` {file, re
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import logging
@@ -590,9 +591,14 @@ class SyncEngine:
                 return
             try:
                 await self._handler.handle(job)
+            except asyncio.CancelledError:  # close() stopped it mid-file: a later pass sends it
+                job.owner.deferred += 1
+                self._n["deferred"] += 1
+                raise
             finally:
                 self._release(job)
                 self._slots.put_nowait(_TOKEN)
+            await self._handler.commit_if_due()
 
     def _release(self, job: Job) -> None:
         self._tracker.release(job.candidate.path)

@@ -105,7 +105,9 @@ class SyncReport:
     uploaded: int  # acknowledged and deleted (including header-only files)
     failed: int  # attempt failed; retried by later passes with backoff
     terminal: int  # moved to failed/
-    deferred: int  # not attempted: the link went down, or the file is being written to
+    # not attempted, or cut short: the link went down, the file is being written to, or a
+    # close stopped its upload
+    deferred: int
     gone: int  # vanished before its upload (deleted by someone else)
     skipped_in_use: int  # claimed by someone else (a policy deleting it)
     bytes_uploaded: int
@@ -124,12 +126,12 @@ class SyncReport:
 
     def line(self) -> str:
         """One line for a person: what went, what did not and why."""
-        parts = [f"uploaded {self.uploaded:,} of {self.dispatched:,} file(s) sent"]
-        parts[0] += f" ({self.bytes_uploaded / 1e6:.1f} MB)"
+        uploaded = f"{self.uploaded:,} of {self.dispatched:,} file(s) sent"
+        parts = [f"uploaded {uploaded}, {self.bytes_uploaded / 1e6:.1f} MB"]
         for count, what in (
             (self.failed, "failed (retried with backoff)"),
             (self.terminal, "moved to failed/"),
-            (self.deferred, "deferred (the link went down, or written to meanwhile)"),
+            (self.deferred, "deferred (the link went down, written to meanwhile, or a stop)"),
             (self.gone, "gone before their upload"),
             (self.skipped_in_use, "skipped (a disk policy was deleting them)"),
         ):

@@ -57,6 +57,7 @@ class FileHandler:
         self._uploader = uploader
         self._syncer = syncer
         self._said: dict[str, float] = {}  # failure code → when it was last logged
+        self._commit_due = False  # enough deletions piled up to commit them
 
     async def handle(self, job: Job) -> None:
         candidate, this = job.candidate, job.owner
@@ -179,8 +180,8 @@ class FileHandler:
             return
         self._book.forget(path)
         self._record("sync.deleted", file=path)
-        if self._syncer.note(path):
-            await self.commit_deletions()
+        # the worker commits the group once this file is accounted for (commit_if_due)
+        self._commit_due |= self._syncer.note(path)
         this.uploaded += 1
         if candidate.kind is FileKind.SEQUENCE:
             self._n["sequences_uploaded"] += 1
@@ -194,6 +195,13 @@ class FileHandler:
         self._n["files_uploaded"] += 1
         self._n["bytes_uploaded"] += size
         self._n["readings_uploaded"] += result.readings
+
+    async def commit_if_due(self) -> None:
+        """Commit the deletions if enough piled up (after a file's outcome is counted: a close
+        that stops the worker in the commit must not find the file unaccounted for)."""
+        if self._commit_due:
+            self._commit_due = False
+            await self.commit_deletions()
 
     async def commit_deletions(self) -> None:
         """Make the deletions so far durable: one fsync per directory touched."""

@@ -1003,6 +1003,30 @@ def test_a_manual_sync_says_which_files_wait_and_how_long_a_start_still_holds_th
     ]
 
 
+def test_a_manual_sync_a_close_cuts_short_accounts_for_every_file_it_sent() -> None:
+    """Regression (found by the fuzzer's manual_sync): close() stopped the workers mid-upload
+    and the Sync() then returned with those files in no count: 2 sent, none ended."""
+    world = World()
+    world.transport.latency = 20.0
+    settings = world.settings(maximum_num_sync_threads=2, sync_interval_s=600)
+
+    async def main() -> SyncReport:
+        engine = world.engine(settings)
+        engine.start()
+        await world.rt.sleep(1)  # the start-up pass found nothing
+        fill(world, 4)
+        manual = world.rt.spawn(engine.sync_now(), name="manual")
+        await world.rt.sleep(10)  # two files each 10 s into their 20 s upload
+        await engine.close()
+        return await manual.join()
+
+    report = world.run(main())
+    ended = report.uploaded + report.failed + report.terminal + report.deferred + report.gone
+    assert report.dispatched > report.uploaded
+    assert ended == report.dispatched, report
+    assert report.deferred == 2
+
+
 def test_delete_failure_keeps_progress_and_needs_no_resend() -> None:
     world = World()
     fill(world, 1)
