@@ -418,7 +418,7 @@ class World:
 
         async def sync() -> None:
             await start.join()  # a Sync() arriving while the process boots waits for it
-            if self._stopping:  # (a crash meanwhile killed this task)
+            if self._stopping:  # a stop began meanwhile: nobody to ask (a crash kills this)
                 self.trace.record("fault.no_target", fault_id=fault_id)
                 return
             report = await dm.sync()

@@ -119,12 +119,12 @@ def test_bad_input_is_named(tmp_path: Path) -> None:
     assert "Traceback" not in garbled.stderr + missing.stderr
 
 
-def written(path: Path, *, digest: str | None = None) -> str:
+def written(path: Path) -> str:
     """The line a program that completed ``path`` appends to the --files log."""
     data = path.read_bytes()
     return json.dumps({
         "time": datetime.now(UTC).isoformat(), "kind": "file.written", "path": str(path),
-        "size": len(data), "digest": digest or hashlib.sha256(data).hexdigest(),
+        "size": len(data), "digest": hashlib.sha256(data).hexdigest(),
     })  # fmt: skip
 
 
